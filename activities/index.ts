@@ -1,0 +1,58 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ArtifactRef, FoldSummary } from '../schemas/run';
+import { DataValidationError } from '../lib/errors';
+import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
+import { evaluateRun } from '../lib/pipeline/evaluate';
+import { buildFeatures } from '../lib/pipeline/features';
+import { finalizeManifest } from '../lib/pipeline/manifest';
+import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
+import { prepareRun, type RunRef } from '../lib/pipeline/run';
+import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
+import { validateRawData } from '../lib/pipeline/validate';
+
+/** Turns domain errors that retrying cannot fix into non-retryable failures that keep their name and details. */
+function asFailure(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  if (NON_RETRYABLE_ERROR_TYPES.includes(err.name)) {
+    const details = err instanceof DataValidationError ? [{ table: err.table, reportPath: err.reportPath }] : [];
+    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details });
+  }
+  return err;
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
+/** Heartbeats every few seconds with the latest training progress, and passes cancellation to the thread. */
+async function withTrainingHeartbeats<T>(fn: (control: StepControl) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  let latest: unknown = { phase: 'starting' };
+  ctx.heartbeat(latest);
+  const timer = setInterval(() => ctx.heartbeat(latest), 2000);
+  try {
+    return await fn({ onProgress: (p) => (latest = p), signal: ctx.cancellationSignal });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Activities of the training pipeline: thin adapters over lib/pipeline. */
+export function createActivities() {
+  return {
+    prepareRun: (input: { runId: string; configPath: string }) => guarded(() => prepareRun(input.runId, input.configPath)),
+    validateData: (ref: RunRef) => guarded(() => validateRawData(ref)),
+    buildFeatures: (ref: RunRef) => guarded(() => buildFeatures(ref)),
+    trainFold: (ref: RunRef, fold: number) => guarded(() => withTrainingHeartbeats((c) => trainFold(ref, fold, c))),
+    trainFinalModel: (ref: RunRef) => guarded(() => withTrainingHeartbeats((c) => trainFinal(ref, c))),
+    evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => evaluateRun(ref, folds)),
+    monitoringBaseline: (ref: RunRef) => guarded(() => writeMonitoringBaseline(ref)),
+    writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) => guarded(() => finalizeManifest(ref, artifacts)),
+  };
+}
+
+export type PipelineActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,51 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type AccessPermConfig } from '../schemas/config';
+import { ConfigError } from './errors';
+import { sha256Hex, canonicalJson } from './hash';
+
+/** A validated config plus where it came from; relative data paths are resolved against the config file's folder. */
+export interface LoadedConfig {
+  path: string;
+  config: AccessPermConfig;
+  /** sha256 of the canonical JSON of the validated config: the run's config identity. */
+  hash: string;
+}
+
+function describeIssues(source: string, error: z.ZodError): string {
+  const lines = error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    return `${key}: ${issue.message}`;
+  });
+  return `${source}: invalid config — ${lines.join('; ')}`;
+}
+
+/** Validates an already-parsed config object; throws ConfigError naming every bad key. */
+export function parseConfig(raw: unknown, source: string, baseDir: string): AccessPermConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(source, result.error));
+  const config = result.data;
+  if (!isAbsolute(config.data.dir)) config.data.dir = resolve(baseDir, config.data.dir);
+  return config;
+}
+
+/** Reads and validates a YAML config file. */
+export async function loadConfig(path: string): Promise<LoadedConfig> {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML — ${(err as Error).message.split('\n')[0]}`);
+  }
+  const config = parseConfig(raw, path, dirname(absolute));
+  return { path: absolute, config, hash: sha256Hex(canonicalJson(config)) };
+}

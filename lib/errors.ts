@@ -1,0 +1,33 @@
+/** Errors of the domain layer. Activities translate them into non-retryable Temporal failures by `name`. */
+
+/** Thrown when a YAML config cannot be read or does not satisfy the schema; the message names the key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Thrown when a data contract fails; carries the table, the failed expectations and where the report is. */
+export class DataValidationError extends Error {
+  override name = 'DataValidationError';
+  constructor(
+    message: string,
+    readonly table: string,
+    readonly reportPath: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when an input file is missing or unreadable (wrong path, malformed CSV). */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+/** Thrown when an artifact's bytes no longer match the sha256 recorded in its manifest. */
+export class ArtifactIntegrityError extends Error {
+  override name = 'ArtifactIntegrityError';
+}
+
+/** Thrown when a run id does not exist or is not a valid id. */
+export class UnknownRunError extends Error {
+  override name = 'UnknownRunError';
+}

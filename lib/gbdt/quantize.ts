@@ -1,0 +1,214 @@
+/**
+ * Quantization of numeric values (raw numeric features and CTR values) to borders.
+ * A split on border b sends a value to the "true" side when `value > b`; a value's bin is the number of
+ * borders strictly below it, so `bin > k` ⇔ `value > borders[k]`.
+ */
+import type { ResolvedParams } from '../../schemas/gbdt';
+
+/** Sorted distinct non-NaN values and their counts. */
+function distinctCounts(values: ArrayLike<number>): { uniq: Float64Array; counts: Float64Array } {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i]!)) m++;
+  const sorted = new Float64Array(m);
+  m = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v)) sorted[m++] = v;
+  }
+  sorted.sort();
+  const uniq = new Float64Array(m);
+  const counts = new Float64Array(m);
+  let u = -1;
+  for (let i = 0; i < m; i++) {
+    const v = sorted[i]!;
+    if (u < 0 || uniq[u] !== v) {
+      u++;
+      uniq[u] = v;
+    }
+    counts[u]!++;
+  }
+  return { uniq: uniq.slice(0, u + 1), counts: counts.slice(0, u + 1) };
+}
+
+const mid = (a: number, b: number): number => a + (b - a) / 2;
+
+/**
+ * CatBoost's default border selection: greedily split the bin whose best split most increases
+ * Σ log(bin weight), until `maxBorders` borders exist. Borders are midpoints between distinct values.
+ */
+export function greedyLogSumBorders(values: ArrayLike<number>, maxBorders: number): number[] {
+  const { uniq, counts } = distinctCounts(values);
+  const u = uniq.length;
+  if (u <= 1) return [];
+  if (u <= maxBorders + 1) {
+    const out: number[] = [];
+    for (let i = 0; i + 1 < u; i++) out.push(mid(uniq[i]!, uniq[i + 1]!));
+    return out;
+  }
+  const prefix = new Float64Array(u + 1);
+  for (let i = 0; i < u; i++) prefix[i + 1] = prefix[i]! + counts[i]!;
+  // Best split of distinct-index range [lo, hi): position s in (lo, hi), left = [lo, s).
+  const best = (lo: number, hi: number): { s: number; gain: number } => {
+    if (hi - lo < 2) return { s: -1, gain: -Infinity };
+    const total = prefix[hi]! - prefix[lo]!;
+    const half = prefix[lo]! + total / 2;
+    let a = lo + 1;
+    let b = hi - 1;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (prefix[m]! < half) a = m + 1;
+      else b = m;
+    }
+    let bestS = -1;
+    let bestGain = -Infinity;
+    for (const s of [a - 1, a]) {
+      if (s <= lo || s >= hi) continue;
+      const wl = prefix[s]! - prefix[lo]!;
+      const wr = prefix[hi]! - prefix[s]!;
+      const gain = Math.log(wl) + Math.log(wr) - Math.log(total);
+      if (gain > bestGain) {
+        bestGain = gain;
+        bestS = s;
+      }
+    }
+    return { s: bestS, gain: bestGain };
+  };
+  // Max-heap of candidate ranges by gain (ties: lower lo first, for determinism).
+  type Range = { lo: number; hi: number; s: number; gain: number };
+  const heap: Range[] = [];
+  const better = (x: Range, y: Range) => x.gain > y.gain || (x.gain === y.gain && x.lo < y.lo);
+  const push = (r: Range) => {
+    heap.push(r);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!better(heap[i]!, heap[p]!)) break;
+      [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+      i = p;
+    }
+  };
+  const pop = (): Range => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && better(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && better(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  };
+  const addRange = (lo: number, hi: number) => {
+    const b = best(lo, hi);
+    if (b.s > 0) push({ lo, hi, ...b });
+  };
+  addRange(0, u);
+  const cuts: number[] = [];
+  while (cuts.length < maxBorders && heap.length > 0) {
+    const r = pop();
+    cuts.push(r.s);
+    addRange(r.lo, r.s);
+    addRange(r.s, r.hi);
+  }
+  cuts.sort((x, y) => x - y);
+  return cuts.map((s) => mid(uniq[s - 1]!, uniq[s]!));
+}
+
+/** Borders at (weighted) quantiles: CatBoost's 'Median'. */
+export function medianBorders(values: ArrayLike<number>, maxBorders: number): number[] {
+  const { uniq, counts } = distinctCounts(values);
+  const u = uniq.length;
+  if (u <= 1) return [];
+  if (u <= maxBorders + 1) return Array.from({ length: u - 1 }, (_, i) => mid(uniq[i]!, uniq[i + 1]!));
+  let total = 0;
+  for (let i = 0; i < u; i++) total += counts[i]!;
+  const out: number[] = [];
+  let acc = 0;
+  let k = 1;
+  for (let i = 0; i + 1 < u && k <= maxBorders; i++) {
+    acc += counts[i]!;
+    if (acc >= (k * total) / (maxBorders + 1)) {
+      out.push(mid(uniq[i]!, uniq[i + 1]!));
+      while (k <= maxBorders && acc >= (k * total) / (maxBorders + 1)) k++;
+    }
+  }
+  return out;
+}
+
+/** Equal-width borders between the smallest and largest value. */
+export function uniformBorders(values: ArrayLike<number>, maxBorders: number): number[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!(hi > lo)) return [];
+  const out: number[] = [];
+  for (let k = 1; k <= maxBorders; k++) {
+    const b = lo + ((hi - lo) * k) / (maxBorders + 1);
+    if (out.length === 0 || b > out[out.length - 1]!) out.push(b);
+  }
+  return out;
+}
+
+/** Borders for a numeric training column, with the NaN-separating border first ('Min') or last ('Max'). */
+export function numericBorders(
+  values: Float64Array,
+  params: Pick<ResolvedParams, 'border_count' | 'feature_border_type' | 'nan_mode'>,
+): number[] {
+  const fn =
+    params.feature_border_type === 'Median'
+      ? medianBorders
+      : params.feature_border_type === 'Uniform'
+        ? uniformBorders
+        : greedyLogSumBorders;
+  let hasNaN = false;
+  let hasValue = false;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i]!)) hasNaN = true;
+    else hasValue = true;
+  }
+  const borders = hasValue ? fn(values, params.border_count) : [];
+  if (hasNaN && hasValue) {
+    if (params.nan_mode === 'Min') borders.unshift(-Number.MAX_VALUE);
+    else borders.push(Number.MAX_VALUE);
+  }
+  return borders;
+}
+
+/** The value a missing numeric counts as under a NaN mode. */
+export const nanValue = (nanMode: 'Min' | 'Max'): number => (nanMode === 'Min' ? -Infinity : Infinity);
+
+/** Number of borders strictly below v (binary search). */
+export function binOf(v: number, borders: Float64Array): number {
+  let a = 0;
+  let b = borders.length;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (borders[m]! < v) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+/** Bins of a column; NaN is replaced by the NaN mode's value first. */
+export function binarize(values: ArrayLike<number>, borders: number[], nanMode: 'Min' | 'Max' = 'Min'): Uint16Array {
+  const b = Float64Array.from(borders);
+  const out = new Uint16Array(values.length);
+  const nanV = nanValue(nanMode);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    out[i] = binOf(Number.isNaN(v) ? nanV : v, b);
+  }
+  return out;
+}

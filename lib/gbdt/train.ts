@@ -1,0 +1,236 @@
+/** The boosting loop: Logloss, oblivious trees, ordered CTRs, bootstrap, early stopping. */
+import { Rng } from '../rng';
+import type { FeatureMatrix } from '../../schemas/matrix';
+import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../../schemas/gbdt';
+import type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
+import { GbdtDataError } from './errors';
+import { resolveParams } from './params';
+import { buildFeatures } from './features';
+import type { BuiltFeatures } from './features';
+import { drawWeights } from './bootstrap';
+import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
+import type { SplitChoice } from './tree';
+import { addTree, prepareMatrix } from './apply';
+import type { PreparedMatrix } from './apply';
+import { loglossFromRaw, rocAuc } from './metrics';
+
+export interface IterationInfo {
+  /** 0-based iteration just finished. */
+  iteration: number;
+  /** Planned iterations (`iterations` param). */
+  iterations: number;
+  /** Mean Logloss on the training rows. */
+  trainLoss: number;
+  /** Mean Logloss on the eval set, when one is given. */
+  evalLoss?: number;
+  /** The eval_metric's value (Logloss or AUC), when an eval set is given. */
+  evalMetric?: number;
+}
+
+export interface TrainOptions {
+  evalSet?: { matrix: FeatureMatrix; labels: Uint8Array };
+  /** Called after every iteration (progress, heartbeats). */
+  onIteration?: (info: IterationInfo) => void;
+}
+
+/** Checks a matrix and its labels fit together; `what` names the data set in messages. */
+export function checkMatrix(matrix: FeatureMatrix, labels: Uint8Array | undefined, what: string): void {
+  const n = matrix.rowCount;
+  if (!Number.isInteger(n) || n < 0) throw new GbdtDataError(`${what}: rowCount must be a non-negative integer, got ${n}`);
+  const seen = new Set<string>();
+  for (const c of matrix.categorical) {
+    if (seen.has(c.name)) throw new GbdtDataError(`${what}: duplicate column name '${c.name}'`);
+    seen.add(c.name);
+    if (c.codes.length !== n) throw new GbdtDataError(`${what}: column '${c.name}' has ${c.codes.length} rows, rowCount is ${n}`);
+    const d = c.dictionary.length;
+    for (let i = 0; i < n; i++) {
+      const code = c.codes[i]!;
+      if (code < 0 || code >= d) {
+        throw new GbdtDataError(`${what}: column '${c.name}' row ${i} has code ${code} outside its dictionary (size ${d})`);
+      }
+    }
+  }
+  for (const c of matrix.numeric) {
+    if (seen.has(c.name)) throw new GbdtDataError(`${what}: duplicate column name '${c.name}'`);
+    seen.add(c.name);
+    if (c.values.length !== n) throw new GbdtDataError(`${what}: column '${c.name}' has ${c.values.length} rows, rowCount is ${n}`);
+  }
+  if (labels) {
+    if (labels.length !== n) throw new GbdtDataError(`${what}: ${labels.length} labels for ${n} rows`);
+    for (let i = 0; i < n; i++) {
+      if (labels[i]! > 1) throw new GbdtDataError(`${what}: label at row ${i} is ${labels[i]}, expected 0 or 1`);
+    }
+  }
+}
+
+function toModelSplit(built: BuiltFeatures, s: SplitChoice): GbdtSplit {
+  const f = built.binFeatures[s.feature]!;
+  if (f.kind === 'float') return { type: 'float', feature: f.ref, border: built.floatFeatures[f.ref]!.borders[s.bin]! };
+  if (f.kind === 'ctr') return { type: 'ctr', ctr: f.ref, border: built.ctrs[f.ref]!.borders[s.bin]! };
+  return { type: 'onehot', feature: f.ref, value: built.oneHotFeatures[f.ref]!.values[s.bin]! };
+}
+
+/** CatBoost's decay of the score noise with model length: L / (1 + L), L = exp(ln n − iteration · learning_rate). */
+export function scoreNoiseMultiplier(rowCount: number, iteration: number, learningRate: number): number {
+  const l = Math.exp(Math.log(rowCount) - iteration * learningRate);
+  return l / (1 + l);
+}
+
+/**
+ * Trains a binary Logloss model.
+ *
+ * @param train feature columns (categoricals dictionary-encoded, numerics with NaN for missing)
+ * @param labels 0/1 per row
+ * @param params CatBoost-named parameters (see `resolveParams`)
+ * @param options.evalSet rows for early stopping / use_best_model (never used to fit statistics)
+ * @param options.onIteration called after every iteration
+ * @example trainGbdt(matrix, labels, { iterations: 500, learning_rate: 0.05, depth: 8, l2_leaf_reg: 8, random_seed: 42 })
+ */
+export function trainGbdt(train: FeatureMatrix, labels: Uint8Array, params: CatBoostParams, options: TrainOptions = {}): GbdtModel {
+  checkMatrix(train, labels, 'train');
+  const evalSet = options.evalSet;
+  if (evalSet) checkMatrix(evalSet.matrix, evalSet.labels, 'evalSet');
+  const n = train.rowCount;
+  if (n < 2) throw new GbdtDataError(`train: need at least 2 rows, got ${n}`);
+  const P: ResolvedParams = resolveParams(params, n, { hasEvalSet: evalSet !== undefined });
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += labels[i]!;
+  if (positives === 0 || positives === n) throw new GbdtDataError('train: all labels are equal; need both 0 and 1');
+
+  const rng = new Rng(P.random_seed);
+  const permRng = rng.fork(1);
+  const bootRng = rng.fork(2);
+  const noiseRng = rng.fork(3);
+  const foldRng = rng.fork(4);
+  const nPerm = P.permutation_count;
+  const perms = Array.from({ length: nPerm }, () => permRng.permutation(n));
+  // Folds 0..nStruct-1 choose tree structures; the last permutation computes leaf values (CatBoost's averaging fold).
+  const nStruct = nPerm > 1 ? nPerm - 1 : 1;
+  const avgFold = nPerm - 1;
+
+  const built = buildFeatures(train, labels, perms, avgFold, P);
+  const features = built.binFeatures;
+  const spec = {
+    features: built.features,
+    floatFeatures: built.floatFeatures,
+    oneHotFeatures: built.oneHotFeatures,
+    ctrTables: built.ctrTables,
+    ctrs: built.ctrs,
+  };
+
+  const bias = P.boost_from_average ? Math.log(positives / (n - positives)) : 0;
+  const approx = new Float64Array(n).fill(bias);
+  const grad = new Float64Array(n);
+  const hess = new Float64Array(n);
+  const weights = new Float64Array(n);
+  const rows = new Uint32Array(n);
+  const stats = new Float64Array(2 * n);
+  const leafAll = new Uint32Array(n);
+  const scratch = new TreeSearchScratch();
+  const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
+  const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';
+  const newtonLeaves = P.leaf_estimation_method === 'Newton';
+  const lr = P.learning_rate;
+
+  let prepared: PreparedMatrix | undefined;
+  let evalRaw: Float64Array | undefined;
+  let evalScratch: Uint32Array | undefined;
+  if (evalSet) {
+    prepared = prepareMatrix(spec, evalSet.matrix);
+    evalRaw = new Float64Array(evalSet.matrix.rowCount).fill(bias);
+    evalScratch = new Uint32Array(evalSet.matrix.rowCount);
+  }
+  const higherIsBetter = P.eval_metric === 'AUC';
+  let bestIteration = -1;
+  let bestMetric = higherIsBetter ? -Infinity : Infinity;
+
+  const trees: GbdtModel['trees'] = [];
+  let iterationsRun = 0;
+  for (let it = 0; it < P.iterations; it++) {
+    for (let i = 0; i < n; i++) {
+      const p = 1 / (1 + Math.exp(-approx[i]!));
+      grad[i] = labels[i]! - p;
+      hess[i] = p * (1 - p);
+    }
+    drawWeights(P, grad, bootRng, weights);
+    let m = 0;
+    let sumW = 0;
+    let sumWg2 = 0;
+    for (let i = 0; i < n; i++) {
+      const w = weights[i]!;
+      if (w > 0) {
+        const g = grad[i]!;
+        rows[m] = i;
+        stats[2 * m] = w * g;
+        stats[2 * m + 1] = newtonScore ? w * hess[i]! : w;
+        sumW += w;
+        sumWg2 += w * g * g;
+        m++;
+      }
+    }
+    if (m === 0) continue;
+    const l2 = (P.l2_leaf_reg * sumW) / m;
+    const noiseStd = P.random_strength * Math.sqrt(sumWg2 / n) * scoreNoiseMultiplier(n, it, lr);
+    const fold = nStruct > 1 ? foldRng.int(nStruct) : 0;
+    const splits = searchObliviousTree(
+      { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng },
+      scratch,
+    );
+    if (splits.length === 0) break;
+
+    // Leaf values on the averaging permutation's CTRs: Newton (or gradient) steps on the weighted rows.
+    assignLeaves(features, splits, avgFold, n, leafAll);
+    const nLeaves = 1 << splits.length;
+    const delta = new Float64Array(nLeaves);
+    const sg = new Float64Array(nLeaves);
+    const sh = new Float64Array(nLeaves);
+    for (let step = 0; step < P.leaf_estimation_iterations; step++) {
+      sg.fill(0);
+      sh.fill(0);
+      for (let i = 0; i < n; i++) {
+        const w = weights[i]!;
+        if (w === 0) continue;
+        const l = leafAll[i]!;
+        const p = 1 / (1 + Math.exp(-(approx[i]! + delta[l]!)));
+        sg[l]! += w * (labels[i]! - p);
+        sh[l]! += newtonLeaves ? w * p * (1 - p) : w;
+      }
+      for (let l = 0; l < nLeaves; l++) if (sh[l]! > 0) delta[l]! += sg[l]! / (sh[l]! + l2);
+    }
+    const leafValues = Array.from(delta, (d) => d * lr);
+    for (let i = 0; i < n; i++) approx[i]! += leafValues[leafAll[i]!]!;
+    const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues };
+    trees.push(tree);
+    iterationsRun = it + 1;
+
+    const info: IterationInfo = { iteration: it, iterations: P.iterations, trainLoss: loglossFromRaw(approx, labels) };
+    let stop = false;
+    if (evalSet && prepared && evalRaw && evalScratch) {
+      addTree(tree, prepared, evalRaw, evalScratch);
+      info.evalLoss = loglossFromRaw(evalRaw, evalSet.labels);
+      const metric = higherIsBetter ? rocAuc(evalRaw, evalSet.labels) : info.evalLoss;
+      info.evalMetric = metric;
+      if (higherIsBetter ? metric > bestMetric : metric < bestMetric) {
+        bestMetric = metric;
+        bestIteration = it;
+      }
+      if (P.od_wait !== null && it - bestIteration >= P.od_wait) stop = true;
+    }
+    options.onIteration?.(info);
+    if (stop) break;
+  }
+
+  const keep = evalSet && P.use_best_model && bestIteration >= 0 ? bestIteration + 1 : trees.length;
+  return {
+    format: GBDT_MODEL_FORMAT,
+    formatVersion: GBDT_MODEL_FORMAT_VERSION,
+    lossFunction: 'Logloss',
+    ...spec,
+    trees: trees.slice(0, keep),
+    bias,
+    bestIteration: evalSet && bestIteration >= 0 ? bestIteration : null,
+    iterationsRun,
+    bestEvalMetric: evalSet && bestIteration >= 0 ? { name: P.eval_metric, value: bestMetric } : null,
+    params: P,
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * Oblivious (symmetric) tree search on quantized features: one split per level shared by all leaves, chosen
+ * from per-(leaf, bin) histograms of the weighted gradient and weight, scored with CatBoost's Cosine or L2
+ * score plus `random_strength` noise.
+ */
+import type { Rng } from '../rng';
+
+/** A quantized candidate feature as the tree search sees it. */
+export interface BinFeature {
+  kind: 'float' | 'ctr' | 'onehot';
+  /** Index into the model's floatFeatures / ctrs / oneHotFeatures. */
+  ref: number;
+  /** Number of distinct bin values (borders + 1 for ordered features; value count for one-hot). */
+  nBins: number;
+  /** Training bins: one array shared by all permutations, or one per permutation (ordered CTRs). */
+  bins: Uint16Array[];
+}
+
+/** A chosen split: for ordered features the condition is `bin > bin`, for one-hot `bin == bin`. */
+export interface SplitChoice {
+  feature: number;
+  bin: number;
+}
+
+export const binsFor = (f: BinFeature, fold: number): Uint16Array => (f.bins.length === 1 ? f.bins[0]! : f.bins[fold]!);
+
+export const splitBit = (f: BinFeature, bin: number, value: number): number =>
+  f.kind === 'onehot' ? (value === bin ? 1 : 0) : value > bin ? 1 : 0;
+
+export interface TreeSearchInput {
+  features: BinFeature[];
+  depth: number;
+  /** Which permutation's CTR bins to use. */
+  fold: number;
+  /** Rows in this tree's sample (weight > 0), ascending; only the first m are used. */
+  rows: Uint32Array;
+  m: number;
+  /**
+   * Per sampled row j, interleaved: stats[2j] = weight · gradient, stats[2j + 1] = weight (Cosine/L2) or
+   * weight · hessian (NewtonCosine/NewtonL2).
+   */
+  stats: Float64Array;
+  /** Scaled L2 regulariser. */
+  l2: number;
+  cosine: boolean;
+  /** Standard deviation of the normal noise added to every candidate's score (0 = none). */
+  noiseStd: number;
+  rng: Rng;
+}
+
+/** Histogram budget (doubles) above which the parent − sibling subtraction is skipped. */
+const SUBTRACTION_BUDGET = 1 << 25;
+
+/** Reusable buffers so a training run allocates them once. */
+export class TreeSearchScratch {
+  /** Per feature: this level's and the previous level's (leaf, bin) histograms. */
+  cur: Float64Array[] = [];
+  prev: Float64Array[] = [];
+  num = new Float64Array(1024);
+  den = new Float64Array(1024);
+  leaf = new Uint32Array(0);
+  list = new Uint32Array(0);
+
+  ensureRows(rows: number, bins: number): void {
+    if (this.leaf.length < rows) {
+      this.leaf = new Uint32Array(rows);
+      this.list = new Uint32Array(rows);
+    }
+    if (this.num.length < bins) {
+      this.num = new Float64Array(bins);
+      this.den = new Float64Array(bins);
+    }
+  }
+
+  hist(which: 'cur' | 'prev', f: number, size: number): Float64Array {
+    const arr = this[which];
+    let h = arr[f];
+    if (!h || h.length < size) {
+      h = new Float64Array(Math.max(size, (h?.length ?? 0) * 2));
+      arr[f] = h;
+    }
+    return h;
+  }
+}
+
+/**
+ * Greedy level-by-level search; returns up to `depth` splits (fewer if no feature can split).
+ * Level d's histograms are built only from the rows on the true side of split d − 1; the other children are
+ * parent − sibling (when the histograms fit the memory budget).
+ */
+export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchScratch): SplitChoice[] {
+  const { features, depth, fold, rows, m, stats, l2, cosine, noiseStd, rng } = input;
+  let maxBins = 2;
+  let histTotal = 0;
+  for (const f of features) {
+    if (f.nBins > maxBins) maxBins = f.nBins;
+    histTotal += f.nBins * 2;
+  }
+  const subtract = histTotal * (1 << Math.max(0, depth - 1)) <= SUBTRACTION_BUDGET;
+  scratch.ensureRows(m, maxBins);
+  const leaf = scratch.leaf;
+  leaf.fill(0, 0, m);
+  const list = scratch.list;
+  const splits: SplitChoice[] = [];
+
+  for (let d = 0; d < depth; d++) {
+    const nLeaves = 1 << d;
+    const half = nLeaves >> 1;
+    // Rows whose histograms are accumulated this level.
+    let count = m;
+    const useSub = subtract && d > 0;
+    if (useSub) {
+      const bit = 1 << (d - 1);
+      count = 0;
+      for (let j = 0; j < m; j++) if (leaf[j]! & bit) list[count++] = j;
+    }
+    let bestScore = -Infinity;
+    let bestF = -1;
+    let bestB = -1;
+    for (let fi = 0; fi < features.length; fi++) {
+      const f = features[fi]!;
+      const nB = f.nBins;
+      if (nB < 2) continue;
+      const bins = binsFor(f, fold);
+      const size = nLeaves * nB * 2;
+      const hist = scratch.hist('cur', fi, size);
+      if (useSub) {
+        hist.fill(0, half * nB * 2, size);
+        for (let t = 0; t < count; t++) {
+          const j = list[t]!;
+          const k = (leaf[j]! * nB + bins[rows[j]!]!) << 1;
+          hist[k]! += stats[2 * j]!;
+          hist[k + 1]! += stats[2 * j + 1]!;
+        }
+        const prev = scratch.prev[fi]!;
+        const hs = half * nB * 2;
+        for (let k = 0; k < hs; k++) hist[k] = prev[k]! - hist[k + hs]!;
+      } else {
+        hist.fill(0, 0, size);
+        for (let j = 0; j < m; j++) {
+          const k = (leaf[j]! * nB + bins[rows[j]!]!) << 1;
+          hist[k]! += stats[2 * j]!;
+          hist[k + 1]! += stats[2 * j + 1]!;
+        }
+      }
+      const num = scratch.num;
+      const den = scratch.den;
+      const onehot = f.kind === 'onehot';
+      const nCand = onehot ? nB : nB - 1;
+      num.fill(0, 0, nCand);
+      den.fill(0, 0, nCand);
+      for (let l = 0; l < nLeaves; l++) {
+        const base = l * nB * 2;
+        let gt = 0;
+        let wt = 0;
+        for (let b = 0; b < nB; b++) {
+          gt += hist[base + 2 * b]!;
+          wt += hist[base + 2 * b + 1]!;
+        }
+        let gl = 0;
+        let wl = 0;
+        for (let c = 0; c < nCand; c++) {
+          let g1: number;
+          let w1: number;
+          if (onehot) {
+            g1 = hist[base + 2 * c]!;
+            w1 = hist[base + 2 * c + 1]!;
+          } else {
+            gl += hist[base + 2 * c]!;
+            wl += hist[base + 2 * c + 1]!;
+            g1 = gl;
+            w1 = wl;
+          }
+          const g2 = gt - g1;
+          const w2 = wt - w1;
+          if (w1 > 0) {
+            const avg = g1 / (w1 + l2);
+            num[c]! += avg * g1;
+            den[c]! += avg * avg * w1;
+          }
+          if (w2 > 0) {
+            const avg = g2 / (w2 + l2);
+            num[c]! += avg * g2;
+            den[c]! += avg * avg * w2;
+          }
+        }
+      }
+      for (let c = 0; c < nCand; c++) {
+        let s = cosine ? (den[c]! > 0 ? num[c]! / Math.sqrt(den[c]!) : 0) : num[c]!;
+        if (noiseStd > 0) s += noiseStd * rng.normal();
+        if (s > bestScore) {
+          bestScore = s;
+          bestF = fi;
+          bestB = c;
+        }
+      }
+    }
+    if (bestF < 0) break;
+    splits.push({ feature: bestF, bin: bestB });
+    if (subtract) {
+      const t = scratch.prev;
+      scratch.prev = scratch.cur;
+      scratch.cur = t;
+    }
+    if (d + 1 < depth) {
+      const f = features[bestF]!;
+      const bins = binsFor(f, fold);
+      const onehot = f.kind === 'onehot';
+      for (let j = 0; j < m; j++) {
+        const v = bins[rows[j]!]!;
+        if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
+      }
+    }
+  }
+  return splits;
+}
+
+/** Leaf index of every row (all n rows) under a tree's splits, using one permutation's bins. */
+export function assignLeaves(features: BinFeature[], splits: SplitChoice[], fold: number, n: number, out: Uint32Array): void {
+  out.fill(0, 0, n);
+  for (let d = 0; d < splits.length; d++) {
+    const s = splits[d]!;
+    const f = features[s.feature]!;
+    const bins = binsFor(f, fold);
+    const bit = 1 << d;
+    if (f.kind === 'onehot') {
+      for (let i = 0; i < n; i++) if (bins[i] === s.bin) out[i] = out[i]! | bit;
+    } else {
+      for (let i = 0; i < n; i++) if (bins[i]! > s.bin) out[i] = out[i]! | bit;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import type { ArtifactRef } from '../../schemas/run';
+import type { ValidationReport } from '../../schemas/validation';
+import { writeArtifact } from '../artifacts';
+import { withDuckDb } from '../data/duck';
+import { describeFailures } from '../data/expectations';
+import { validateRawTables } from '../data/raw';
+import { DataValidationError } from '../errors';
+import { readRunConfig, type RunRef } from './run';
+
+export interface ValidationSummary {
+  tables: Array<{ table: string; success: boolean; evaluated: number; failed: number }>;
+  artifacts: ArtifactRef[];
+}
+
+/** Writes one report per table; throws DataValidationError for the first failing table after all reports are written. */
+export async function writeValidationReports(ref: RunRef, reports: ValidationReport[]): Promise<ValidationSummary> {
+  const artifacts: ArtifactRef[] = [];
+  for (const report of reports) {
+    artifacts.push(
+      await writeArtifact(ref.runDir, `validation/${report.table}.json`, `${JSON.stringify(report, null, 2)}\n`, 'validation-report'),
+    );
+  }
+  const failed = reports.find((r) => !r.success);
+  if (failed) {
+    const reportPath = `${ref.runDir}/validation/${failed.table}.json`;
+    throw new DataValidationError(
+      `data validation failed for table ${failed.table} (${failed.source}): ${describeFailures(failed)} — report: ${reportPath}`,
+      failed.table,
+      reportPath,
+    );
+  }
+  return {
+    tables: reports.map((r) => ({
+      table: r.table,
+      success: r.success,
+      evaluated: r.statistics.evaluated_expectations,
+      failed: r.statistics.unsuccessful_expectations,
+    })),
+    artifacts,
+  };
+}
+
+/** The raw-data contracts (users, apps, interactions, and submission when present). */
+export async function validateRawData(ref: RunRef): Promise<ValidationSummary> {
+  const config = await readRunConfig(ref);
+  const reports = await withDuckDb((conn) => validateRawTables(conn, config));
+  return writeValidationReports(ref, reports);
+}

@@ -1,0 +1,65 @@
+/**
+ * Seeded pseudo-random numbers (SplitMix32-style mixing over a 32-bit counter state).
+ * Every stochastic step in access-perm (data generation, fold shuffles, permutations, bagging)
+ * draws from one of these so that the same seed reproduces the same bytes.
+ */
+export class Rng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+  }
+
+  /** Next uint32. */
+  nextUint32(): number {
+    this.state = (this.state + 0x9e3779b9) >>> 0;
+    let z = this.state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  next(): number {
+    const hi = this.nextUint32() >>> 5;
+    const lo = this.nextUint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal (Box–Muller). */
+  normal(): number {
+    let u = 0;
+    while (u === 0) u = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** Exponential(1), used by Bayesian bootstrap weights. */
+  exponential(): number {
+    let u = 0;
+    while (u === 0) u = this.next();
+    return -Math.log(u);
+  }
+
+  /** A new generator whose stream is independent of this one's, derived from a label. */
+  fork(label: number): Rng {
+    return new Rng((this.nextUint32() ^ Math.imul(label + 1, 0x27d4eb2d)) >>> 0);
+  }
+
+  /** Fisher–Yates permutation of 0..n-1. */
+  permutation(n: number): Uint32Array {
+    const p = new Uint32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = p[i]!;
+      p[i] = p[j]!;
+      p[j] = t;
+    }
+    return p;
+  }
+}

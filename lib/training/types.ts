@@ -1,0 +1,23 @@
+import type { CatBoostParams } from '../../schemas/gbdt';
+import type { FeatureMatrix } from '../../schemas/matrix';
+
+/** One training job for a thread: fit on `train`, optionally score `predict` with the fitted model. */
+export interface TrainJob {
+  train: FeatureMatrix;
+  labels: Uint8Array;
+  params: CatBoostParams;
+  predict?: FeatureMatrix;
+}
+
+export type ThreadMessage =
+  | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
+  | { type: 'done'; modelJson: string; bestIteration: number; predictions?: Float64Array }
+  | { type: 'error'; name: string; message: string };
+
+export interface TrainOutcome {
+  modelJson: string;
+  bestIteration: number;
+  predictions?: Float64Array;
+}
+
+export type TrainProgress = Extract<ThreadMessage, { type: 'progress' }>;

@@ -1,0 +1,9 @@
+/** Failure types that retrying cannot fix: activities raise them non-retryable, workflows list them in retry policies. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'ConfigError',
+  'DataValidationError',
+  'InputError',
+  'ArtifactIntegrityError',
+  'UnknownRunError',
+  'GbdtParamError',
+];

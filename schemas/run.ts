@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** One content-addressed file of a run, path relative to the run folder. */
+export const artifactRefSchema = z.object({
+  path: z.string(),
+  role: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+
+export const manifestSchema = z.object({
+  format: z.literal('access-perm/manifest@1'),
+  runId: z.string(),
+  configPath: z.string(),
+  configHash: z.string(),
+  dataHash: z.string(),
+  createdAt: z.string(),
+  artifacts: z.array(artifactRefSchema),
+});
+export type RunManifest = z.infer<typeof manifestSchema>;
+
+/** Steps of the training pipeline, in order; `progress` reports one of these. */
+export const PIPELINE_STEPS = ['prepare', 'validate', 'features', 'train', 'evaluate', 'monitoringBaseline', 'manifest'] as const;
+export type PipelineStep = (typeof PIPELINE_STEPS)[number];
+
+/** Input of the `trainingPipeline` workflow; the workflow id is the run id. */
+export const pipelineInputSchema = z
+  .object({
+    /** Path of the YAML config, absolute or relative to the worker's working directory. */
+    configPath: z.string().min(1).max(4096),
+  })
+  .strict();
+export type PipelineInput = z.infer<typeof pipelineInputSchema>;
+
+export interface FoldSummary {
+  fold: number;
+  trainRows: number;
+  validRows: number;
+  rocAuc: number;
+  logloss: number;
+  bestIteration: number;
+  seconds: number;
+}
+
+export interface MetricsSummary {
+  rocAuc: number;
+  prAuc: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  tpr: number;
+  fpr: number;
+  logloss: number;
+  brier: number;
+  threshold: number;
+  thresholdStrategy: string;
+  rows: number;
+  positiveRate: number;
+}
+
+/** What the `progress` query returns. */
+export interface PipelineProgress {
+  runId: string;
+  status: 'running' | 'completed' | 'failed';
+  step: PipelineStep;
+  stepIndex: number;
+  steps: readonly PipelineStep[];
+  /** Folds finished out of the total, during `train`. */
+  folds: { done: number; total: number };
+  message: string;
+  error?: string;
+}
+
+/** The workflow's result: small, ids and figures only. */
+export interface PipelineResult {
+  runId: string;
+  runDir: string;
+  manifestPath: string;
+  metrics: MetricsSummary;
+  folds: FoldSummary[];
+  rows: number;
+}

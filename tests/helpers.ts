@@ -1,0 +1,36 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { writeSyntheticDataset } from '../lib/data/generate';
+
+/** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
+export async function useTempDataDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `access-perm-${prefix}-`));
+  process.env.ACCESS_PERM_DATA_DIR = dir;
+  return dir;
+}
+
+/** A small, fast config over generated data in `dataDir`; `patch` edits any section. */
+export function smallConfig(dataDir: string, patch: (c: Record<string, any>) => void = () => {}): Record<string, any> {
+  const config: Record<string, any> = {
+    name: 'test',
+    data: { mode: 'seed', dir: dataDir },
+    model: { catboost: { iterations: 30, learning_rate: 0.2, depth: 4, random_seed: 7 } },
+    validation: { n_splits: 3, threshold_strategy: 'max_accuracy', expectations: { min_rows: 100 } },
+  };
+  patch(config);
+  return config;
+}
+
+export async function writeConfig(dir: string, name: string, config: Record<string, any>): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, stringify(config));
+  return path;
+}
+
+/** Generates a small synthetic data set (deterministic) into `dir`. */
+export async function smallDataset(dir: string, interactions = 3000, seed = 11): Promise<string> {
+  await writeSyntheticDataset(dir, { seed, interactions });
+  return dir;
+}

@@ -1,0 +1,144 @@
+import { execFile } from 'node:child_process';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest, readVerified } from '../lib/artifacts';
+import type { PipelineProgress, PipelineResult } from '../schemas/run';
+import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
+import { startDevServer, type DevServer } from '../worker/devServer';
+import { findTemporalCli } from '../worker/temporalCli';
+import { createPipelineWorker } from '../worker/worker';
+import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+
+const exec = promisify(execFile);
+
+let root: string;
+let server: DevServer;
+let worker: Worker;
+let workerRun: Promise<void>;
+let closeWorkerConnection: () => Promise<void>;
+let client: Client;
+let connection: Connection;
+let goodConfig: string;
+
+beforeAll(async () => {
+  root = await useTempDataDir('pipeline');
+  server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
+  const created = await createPipelineWorker({ address: server.address });
+  worker = created.worker;
+  closeWorkerConnection = () => created.connection.close();
+  workerRun = worker.run();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  const data = await smallDataset(join(root, 'data'), 3000);
+  goodConfig = await writeConfig(root, 'good.yaml', smallConfig(data));
+});
+
+afterAll(async () => {
+  await connection?.close();
+  worker?.shutdown();
+  await workerRun;
+  await closeWorkerConnection?.();
+  await server?.stop();
+});
+
+describe('trainingPipeline on a real Temporal dev server', () => {
+  it('runs end to end and leaves a verified, content-addressed run', async () => {
+    const seen: string[] = [];
+    const handle = await client.workflow.start('trainingPipeline', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'it-e2e',
+      args: [{ configPath: goodConfig }],
+    });
+    const poll = setInterval(() => {
+      handle
+        .query(progressQuery)
+        .then((p) => seen.push(p.step))
+        .catch(() => {});
+    }, 200);
+    const result = (await handle.result()) as PipelineResult;
+    clearInterval(poll);
+    expect(result.runId).toBe('it-e2e');
+    expect(result.rows).toBe(3000);
+    expect(result.folds).toHaveLength(3);
+    expect(result.metrics.rocAuc).toBeGreaterThan(0.75);
+    expect(result.metrics.accuracy).toBeGreaterThan(0.65);
+    expect(new Set(seen).size).toBeGreaterThanOrEqual(2);
+    const final = await handle.query(progressQuery);
+    expect(final).toMatchObject({ status: 'completed', step: 'manifest' });
+
+    const manifest = await readManifest(result.runDir);
+    const roles = new Set(manifest.artifacts.map((a) => a.role));
+    for (const role of ['config', 'validation-report', 'features', 'oof-scores', 'model', 'metrics', 'oof-predictions', 'monitoring-reference']) {
+      expect(roles).toContain(role);
+    }
+    for (const a of manifest.artifacts) await readVerified(result.runDir, a);
+    const model = JSON.parse(await readFile(join(result.runDir, 'model/model.json'), 'utf8')) as { threshold?: number };
+    expect(model.threshold).toBe(result.metrics.threshold);
+    const metrics = JSON.parse(await readFile(join(result.runDir, 'metrics.json'), 'utf8')) as { oof: { rocAuc: number } };
+    expect(metrics.oof.rocAuc).toBe(result.metrics.rocAuc);
+  });
+
+  it('stops at validation with a non-retryable error naming the table, and writes the report', async () => {
+    const dir = join(root, 'contradictory');
+    await smallDataset(dir, 1500);
+    const csvPath = join(dir, 'interactions.csv');
+    const lines = (await readFile(csvPath, 'utf8')).trimEnd().split('\n');
+    const [user, app, label] = lines[1]!.split(',');
+    await writeFile(csvPath, `${lines.join('\n')}\n${user},${app},${label === '1' ? '0' : '1'}\n`);
+    const configPath = await writeConfig(root, 'contradictory.yaml', smallConfig(dir));
+    const handle = await client.workflow.start('trainingPipeline', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'it-contradictory',
+      args: [{ configPath }],
+    });
+    const error = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause?.cause as Error & { type?: string; nonRetryable?: boolean };
+    expect(cause.type).toBe('DataValidationError');
+    expect(cause.message).toMatch(/table interactions.*expect_no_contradictory_labels/);
+    const progress: PipelineProgress = await handle.query(progressQuery);
+    expect(progress).toMatchObject({ status: 'failed', step: 'validate' });
+    await access(join(process.env.ACCESS_PERM_DATA_DIR!, 'runs', 'it-contradictory', 'validation', 'interactions.json'));
+    // Non-retryable: the activity ran once.
+    const history = await handle.fetchHistory();
+    const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0);
+    expect(Math.max(...(attempts ?? [0]))).toBe(1);
+  });
+
+  it('rejects a bad config before any data step runs', async () => {
+    const configPath = await writeConfig(root, 'bad.yaml', smallConfig(join(root, 'data'), (c) => (c.validation.n_splits = 1)));
+    const handle = await client.workflow.start('trainingPipeline', { taskQueue: TASK_QUEUE, workflowId: 'it-badconfig', args: [{ configPath }] });
+    const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect((error.cause?.cause as Error).message).toMatch(/validation\.n_splits/);
+    expect((await handle.query(progressQuery)).step).toBe('prepare');
+  });
+
+  it('rejects malformed workflow input', async () => {
+    const handle = await client.workflow.start('trainingPipeline', { taskQueue: TASK_QUEUE, workflowId: 'it-badinput', args: [{ config: 'x' }] });
+    const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(error.cause?.message).toMatch(/invalid trainingPipeline input/);
+  });
+
+  it('is started, queried and awaited with the temporal CLI, as README documents', async () => {
+    const temporal = findTemporalCli();
+    const env = { ...process.env, TEMPORAL_ADDRESS: server.address };
+    const input = JSON.stringify({ configPath: goodConfig });
+    const started = await exec(
+      temporal,
+      ['workflow', 'start', '--type', 'trainingPipeline', '--task-queue', 'access-perm', '--workflow-id', 'cli-run-1', '--input', input],
+      { env },
+    );
+    expect(started.stdout).toMatch(/cli-run-1/);
+    const query = await exec(temporal, ['workflow', 'query', '--workflow-id', 'cli-run-1', '--name', 'progress', '--output', 'json'], { env });
+    expect(query.stdout).toMatch(/"runId":\s*"cli-run-1"/);
+    expect(query.stdout).toMatch(/"step":\s*"(prepare|validate|features|train|evaluate|monitoringBaseline|manifest)"/);
+    const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json'], { env });
+    expect(result.stdout).toMatch(/"rocAuc"/);
+    const described = await exec(temporal, ['workflow', 'describe', '--workflow-id', 'cli-run-1'], { env });
+    expect(described.stdout).toMatch(/Completed/i);
+  });
+});

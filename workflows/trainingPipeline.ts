@@ -1,0 +1,98 @@
+import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { PipelineActivities } from '../activities';
+import type { RunRef } from '../lib/pipeline/run';
+import {
+  PIPELINE_STEPS,
+  pipelineInputSchema,
+  type ArtifactRef,
+  type FoldSummary,
+  type PipelineProgress,
+  type PipelineResult,
+  type PipelineStep,
+} from '../schemas/run';
+import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
+import { progressQuery } from './definitions';
+
+const dataSteps = proxyActivities<PipelineActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+const trainingSteps = proxyActivities<PipelineActivities>({
+  startToCloseTimeout: '4 hours',
+  // Training heartbeats every 2 s; a silent minute means the worker died, so retry elsewhere.
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3, initialInterval: '5s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+/**
+ * The training pipeline: prepare → validate → features → train (GroupKFold folds in parallel with the
+ * final model) → evaluate → monitoring baseline → manifest. The workflow id is the run id.
+ */
+export async function trainingPipeline(rawInput: unknown): Promise<PipelineResult> {
+  const parsed = pipelineInputSchema.safeParse(rawInput);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`invalid trainingPipeline input — ${problems}`, 'InvalidInput');
+  }
+  const input = parsed.data;
+  const runId = workflowInfo().workflowId;
+  const progress: PipelineProgress = {
+    runId,
+    status: 'running',
+    step: 'prepare',
+    stepIndex: 0,
+    steps: PIPELINE_STEPS,
+    folds: { done: 0, total: 0 },
+    message: 'loading config',
+  };
+  setHandler(progressQuery, () => progress);
+  const enter = (step: PipelineStep, message: string): void => {
+    progress.step = step;
+    progress.stepIndex = PIPELINE_STEPS.indexOf(step);
+    progress.message = message;
+  };
+
+  try {
+    const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath });
+    const ref: RunRef = { runId, runDir: prepared.runDir };
+    const artifacts: ArtifactRef[] = [...prepared.artifacts];
+
+    enter('validate', 'checking the raw data contracts');
+    artifacts.push(...(await dataSteps.validateData(ref)).artifacts);
+
+    enter('features', 'engineering features and assigning folds');
+    const features = await dataSteps.buildFeatures(ref);
+    artifacts.push(...features.artifacts);
+
+    enter('train', `training ${prepared.nSplits} folds and the final model`);
+    progress.folds = { done: 0, total: prepared.nSplits };
+    const foldRuns = Array.from({ length: prepared.nSplits }, async (_, fold) => {
+      const result = await trainingSteps.trainFold(ref, fold);
+      progress.folds.done++;
+      return result;
+    });
+    const [foldResults, finalModel] = await Promise.all([Promise.all(foldRuns), trainingSteps.trainFinalModel(ref)]);
+    const folds: FoldSummary[] = foldResults.map((r) => r.summary);
+    for (const r of foldResults) artifacts.push(...r.artifacts);
+    artifacts.push(...finalModel.artifacts);
+
+    enter('evaluate', 'computing out-of-fold metrics and the operating threshold');
+    const evaluation = await dataSteps.evaluate(ref, folds);
+    artifacts.push(...evaluation.artifacts);
+
+    enter('monitoringBaseline', 'saving the monitoring reference window');
+    artifacts.push(...(await dataSteps.monitoringBaseline(ref)).artifacts);
+
+    enter('manifest', 'writing the run manifest');
+    const manifestPath = await dataSteps.writeManifest(ref, artifacts);
+
+    progress.status = 'completed';
+    progress.message = `ROC-AUC ${evaluation.metrics.rocAuc.toFixed(4)}, accuracy ${evaluation.metrics.accuracy.toFixed(4)}`;
+    return { runId, runDir: ref.runDir, manifestPath, metrics: evaluation.metrics, folds, rows: features.rows };
+  } catch (err) {
+    progress.status = 'failed';
+    progress.error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    throw err;
+  }
+}
