@@ -1,7 +1,18 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', 'runs/**', 'bench/.venv/**', 'bench/out/**', 'dist/**', 'data/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.tools/**',
+      '.data/**',
+      'runs/**',
+      'bench/.venv/**',
+      'bench/out/**',
+      'dist/**',
+      'data/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -9,8 +20,16 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
+  },
+  {
+    // Tests build loosely-typed config objects on purpose (they also feed invalid values).
+    files: ['tests/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no native modules, no domain I/O.
@@ -20,7 +39,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process'], message: 'Node built-ins are not allowed in workflow code.' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process'],
+              message: 'Node built-ins are not allowed in workflow code.',
+            },
             {
               group: ['**/lib/**', '**/activities', '@duckdb/*', 'onnxruntime-node', 'apache-arrow'],
               allowTypeImports: true,

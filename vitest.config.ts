@@ -8,5 +8,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['tests/global-setup.ts'],
+    reporters: ['default', './tests/summary-reporter.ts'],
   },
 });

@@ -44,7 +44,8 @@ async function withTrainingHeartbeats<T>(fn: (control: StepControl) => Promise<T
 /** Activities of the training pipeline: thin adapters over lib/pipeline. */
 export function createActivities() {
   return {
-    prepareRun: (input: { runId: string; configPath: string }) => guarded(() => prepareRun(input.runId, input.configPath)),
+    prepareRun: (input: { runId: string; configPath: string }) =>
+      guarded(() => prepareRun(input.runId, input.configPath)),
     validateData: (ref: RunRef) => guarded(() => validateRawData(ref)),
     buildFeatures: (ref: RunRef) => guarded(() => buildFeatures(ref)),
     trainFold: (ref: RunRef, fold: number) => guarded(() => withTrainingHeartbeats((c) => trainFold(ref, fold, c))),

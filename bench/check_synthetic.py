@@ -80,7 +80,8 @@ def evaluate(X, y, groups, iterations):
     for fold, (tr, va) in enumerate(GroupKFold(n_splits=5).split(X, y, groups)):
         t0 = time.time()
         model = CatBoostClassifier(iterations=iterations, learning_rate=0.05, depth=8, l2_leaf_reg=8, random_seed=42,
-                                   thread_count=2, verbose=False, cat_features=CAT_FEATURES)
+                                   thread_count=2, verbose=False, cat_features=CAT_FEATURES,
+                                   allow_writing_files=False)
         model.fit(X.iloc[tr], y[tr])
         oof[va] = model.predict_proba(X.iloc[va])[:, 1]
         importance += model.get_feature_importance()

@@ -19,7 +19,12 @@ function relativeTo(runDir: string, path: string): string {
 }
 
 /** Writes an artifact into the run folder and returns its content address. */
-export async function writeArtifact(runDir: string, relPath: string, data: string | Uint8Array, role: string): Promise<ArtifactRef> {
+export async function writeArtifact(
+  runDir: string,
+  relPath: string,
+  data: string | Uint8Array,
+  role: string,
+): Promise<ArtifactRef> {
   await writeFileAtomic(join(runDir, relPath), data);
   return { path: relativeTo(runDir, relPath), role, sha256: sha256Hex(data), bytes: Buffer.byteLength(data) };
 }

@@ -22,7 +22,8 @@ export interface ClassificationMetrics extends ThresholdMetrics {
 }
 
 function checkInputs(labels: ArrayLike<number>, scores: ArrayLike<number>): void {
-  if (labels.length !== scores.length) throw new Error(`labels (${labels.length}) and scores (${scores.length}) differ in length`);
+  if (labels.length !== scores.length)
+    throw new Error(`labels (${labels.length}) and scores (${scores.length}) differ in length`);
   if (labels.length === 0) throw new Error('metrics need at least one row');
 }
 
@@ -39,12 +40,15 @@ export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): nu
   const order = orderByScoreDesc(scores);
   let pos = 0;
   let neg = 0;
-  for (let i = 0; i < labels.length; i++) (labels[i] === 1 ? pos++ : neg++);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] === 1) pos++;
+    else neg++;
+  }
   if (pos === 0 || neg === 0) return Number.NaN;
   // Walk tie blocks from the top: each negative in a block beats the positives below (counted later).
   let auc = 0;
   let negAbove = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     let p = 0;
     let n = 0;
@@ -72,7 +76,7 @@ export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<nu
   let fp = 0;
   let prevRecall = 0;
   let ap = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j < order.length && scores[order[j]!] === scores[order[i]!]) {
       if (labels[order[j]!] === 1) tp++;
@@ -121,7 +125,11 @@ function fromConfusion(threshold: number, tp: number, fp: number, tn: number, fn
   };
 }
 
-export function metricsAtThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): ThresholdMetrics {
+export function metricsAtThreshold(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+): ThresholdMetrics {
   checkInputs(labels, scores);
   let tp = 0;
   let fp = 0;
@@ -129,8 +137,11 @@ export function metricsAtThreshold(labels: ArrayLike<number>, scores: ArrayLike<
   let fn = 0;
   for (let i = 0; i < labels.length; i++) {
     const approve = scores[i]! >= threshold;
-    if (labels[i] === 1) (approve ? tp++ : fn++);
-    else (approve ? fp++ : tn++);
+    if (labels[i] === 1) {
+      if (approve) tp++;
+      else fn++;
+    } else if (approve) fp++;
+    else tn++;
   }
   return fromConfusion(threshold, tp, fp, tn, fn);
 }
@@ -168,7 +179,7 @@ export function chooseThreshold(
   let best = { threshold: 1 + 1e-9, v: value(0, 0), tp: 0, fp: 0 };
   let tp = 0;
   let fp = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const t = scores[order[i]!]!;
     let j = i;
     while (j < order.length && scores[order[j]!] === t) {

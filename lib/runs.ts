@@ -50,7 +50,11 @@ export async function listRuns(dir = runsDir()): Promise<RunListing[]> {
   const runs = await Promise.all(
     names.map(async (runId): Promise<RunListing> => {
       const runPath = join(dir, runId);
-      const [info, manifest, metrics] = await Promise.all([tryInfo(runPath), tryManifest(runPath), readMetrics(runPath)]);
+      const [info, manifest, metrics] = await Promise.all([
+        tryInfo(runPath),
+        tryManifest(runPath),
+        readMetrics(runPath),
+      ]);
       return {
         runId,
         startedAt: info?.startedAt ?? null,

@@ -195,7 +195,10 @@ export const gbdtModelSchema = z
     bestIteration: z.number().int().nonnegative().nullable(),
     /** Iterations actually run (before use_best_model truncation). */
     iterationsRun: z.number().int().nonnegative(),
-    bestEvalMetric: z.object({ name: z.enum(EVAL_METRICS), value: finite }).strict().nullable(),
+    bestEvalMetric: z
+      .object({ name: z.enum(EVAL_METRICS), value: finite })
+      .strict()
+      .nullable(),
     params: resolvedParamsSchema,
     /** Decision threshold on the probability, set by the pipeline after evaluation. */
     threshold: z.number().min(0).max(1).optional(),

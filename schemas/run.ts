@@ -21,7 +21,15 @@ export const manifestSchema = z.object({
 export type RunManifest = z.infer<typeof manifestSchema>;
 
 /** Steps of the training pipeline, in order; `progress` reports one of these. */
-export const PIPELINE_STEPS = ['prepare', 'validate', 'features', 'train', 'evaluate', 'monitoringBaseline', 'manifest'] as const;
+export const PIPELINE_STEPS = [
+  'prepare',
+  'validate',
+  'features',
+  'train',
+  'evaluate',
+  'monitoringBaseline',
+  'manifest',
+] as const;
 export type PipelineStep = (typeof PIPELINE_STEPS)[number];
 
 /** Input of the `trainingPipeline` workflow; the workflow id is the run id. */

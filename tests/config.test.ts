@@ -39,7 +39,11 @@ describe('config loading', () => {
     ['an unknown key', `${minimal}colour: blue\n`, /colour/],
     ['a misspelt nested key', minimal.replace('validation: {}', 'validation: { n_split: 5 }'), /n_split/],
     ['a missing section', 'data:\n  dir: ./d\n', /model/],
-    ['an unknown strategy', minimal.replace('validation: {}', 'validation: { threshold_strategy: best }'), /threshold_strategy/],
+    [
+      'an unknown strategy',
+      minimal.replace('validation: {}', 'validation: { threshold_strategy: best }'),
+      /threshold_strategy/,
+    ],
   ])('rejects %s, naming the key', async (_label, text, key) => {
     const path = await configFile(text);
     const error = await loadConfig(path).catch((e: unknown) => e);

@@ -1,13 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  averagePrecision,
-  brier,
-  chooseThreshold,
-  logloss,
-  metricsAtThreshold,
-  rocAuc,
-} from '../lib/metrics';
+import { averagePrecision, brier, chooseThreshold, logloss, metricsAtThreshold, rocAuc } from '../lib/metrics';
 
 interface GoldenCase {
   name: string;
@@ -29,7 +22,9 @@ interface GoldenCase {
 }
 
 // Computed by scikit-learn: bench/golden_metrics.py.
-const golden = JSON.parse(readFileSync(new URL('./golden/metrics.json', import.meta.url), 'utf8')) as { cases: GoldenCase[] };
+const golden = JSON.parse(readFileSync(new URL('./golden/metrics.json', import.meta.url), 'utf8')) as {
+  cases: GoldenCase[];
+};
 const TOL = 1e-9;
 const options = { fixedThreshold: 0.5, costFalseApprove: 1, costFalseDeny: 1 };
 

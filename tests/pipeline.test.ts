@@ -72,13 +72,24 @@ describe('trainingPipeline on a real Temporal dev server', () => {
 
     const manifest = await readManifest(result.runDir);
     const roles = new Set(manifest.artifacts.map((a) => a.role));
-    for (const role of ['config', 'validation-report', 'features', 'oof-scores', 'model', 'metrics', 'oof-predictions', 'monitoring-reference']) {
+    for (const role of [
+      'config',
+      'validation-report',
+      'features',
+      'oof-scores',
+      'model',
+      'metrics',
+      'oof-predictions',
+      'monitoring-reference',
+    ]) {
       expect(roles).toContain(role);
     }
     for (const a of manifest.artifacts) await readVerified(result.runDir, a);
     const model = JSON.parse(await readFile(join(result.runDir, 'model/model.json'), 'utf8')) as { threshold?: number };
     expect(model.threshold).toBe(result.metrics.threshold);
-    const metrics = JSON.parse(await readFile(join(result.runDir, 'metrics.json'), 'utf8')) as { oof: { rocAuc: number } };
+    const metrics = JSON.parse(await readFile(join(result.runDir, 'metrics.json'), 'utf8')) as {
+      oof: { rocAuc: number };
+    };
     expect(metrics.oof.rocAuc).toBe(result.metrics.rocAuc);
   });
 
@@ -102,23 +113,39 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     expect(cause.message).toMatch(/table interactions.*expect_no_contradictory_labels/);
     const progress: PipelineProgress = await handle.query(progressQuery);
     expect(progress).toMatchObject({ status: 'failed', step: 'validate' });
-    await access(join(process.env.ACCESS_PERM_DATA_DIR!, 'runs', 'it-contradictory', 'validation', 'interactions.json'));
+    await access(
+      join(process.env.ACCESS_PERM_DATA_DIR!, 'runs', 'it-contradictory', 'validation', 'interactions.json'),
+    );
     // Non-retryable: the activity ran once.
     const history = await handle.fetchHistory();
-    const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0);
+    const attempts = history.events
+      ?.filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0);
     expect(Math.max(...(attempts ?? [0]))).toBe(1);
   });
 
   it('rejects a bad config before any data step runs', async () => {
-    const configPath = await writeConfig(root, 'bad.yaml', smallConfig(join(root, 'data'), (c) => (c.validation.n_splits = 1)));
-    const handle = await client.workflow.start('trainingPipeline', { taskQueue: TASK_QUEUE, workflowId: 'it-badconfig', args: [{ configPath }] });
+    const configPath = await writeConfig(
+      root,
+      'bad.yaml',
+      smallConfig(join(root, 'data'), (c) => (c.validation.n_splits = 1)),
+    );
+    const handle = await client.workflow.start('trainingPipeline', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'it-badconfig',
+      args: [{ configPath }],
+    });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect((error.cause?.cause as Error).message).toMatch(/validation\.n_splits/);
     expect((await handle.query(progressQuery)).step).toBe('prepare');
   });
 
   it('rejects malformed workflow input', async () => {
-    const handle = await client.workflow.start('trainingPipeline', { taskQueue: TASK_QUEUE, workflowId: 'it-badinput', args: [{ config: 'x' }] });
+    const handle = await client.workflow.start('trainingPipeline', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'it-badinput',
+      args: [{ config: 'x' }],
+    });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect(error.cause?.message).toMatch(/invalid trainingPipeline input/);
   });
@@ -129,14 +156,31 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const input = JSON.stringify({ configPath: goodConfig });
     const started = await exec(
       temporal,
-      ['workflow', 'start', '--type', 'trainingPipeline', '--task-queue', 'access-perm', '--workflow-id', 'cli-run-1', '--input', input],
+      [
+        'workflow',
+        'start',
+        '--type',
+        'trainingPipeline',
+        '--task-queue',
+        'access-perm',
+        '--workflow-id',
+        'cli-run-1',
+        '--input',
+        input,
+      ],
       { env },
     );
     expect(started.stdout).toMatch(/cli-run-1/);
-    const query = await exec(temporal, ['workflow', 'query', '--workflow-id', 'cli-run-1', '--name', 'progress', '--output', 'json'], { env });
+    const query = await exec(
+      temporal,
+      ['workflow', 'query', '--workflow-id', 'cli-run-1', '--name', 'progress', '--output', 'json'],
+      { env },
+    );
     expect(query.stdout).toMatch(/"runId":\s*"cli-run-1"/);
     expect(query.stdout).toMatch(/"step":\s*"(prepare|validate|features|train|evaluate|monitoringBaseline|manifest)"/);
-    const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json'], { env });
+    const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json'], {
+      env,
+    });
     expect(result.stdout).toMatch(/"rocAuc"/);
     const described = await exec(temporal, ['workflow', 'describe', '--workflow-id', 'cli-run-1'], { env });
     expect(described.stdout).toMatch(/Completed/i);

@@ -29,6 +29,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on 127.0.0.1:port. */
+export async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /** True when a Temporal frontend answers at `address` within `timeoutMs`. */
 export async function isReachable(address: string, timeoutMs = 3000): Promise<boolean> {
   try {
@@ -96,7 +105,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (!(await isReachable(address, 1000))) {
-    if (exited !== null) throw new Error(`temporal dev server exited with code ${exited}: ${recent.slice(-5).join(' | ')}`);
+    if (exited !== null)
+      throw new Error(`temporal dev server exited with code ${exited}: ${recent.slice(-5).join(' | ')}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`temporal dev server did not answer at ${address} within 60 s: ${recent.slice(-5).join(' | ')}`);

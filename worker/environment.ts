@@ -46,7 +46,8 @@ export interface ResolvedServer {
 export async function resolveServer(log: (line: string) => void = () => {}): Promise<ResolvedServer> {
   const fromEnv = process.env.TEMPORAL_ADDRESS;
   if (fromEnv) {
-    if (!(await isReachable(fromEnv))) throw new Error(`TEMPORAL_ADDRESS=${fromEnv} does not answer (is the server running?)`);
+    if (!(await isReachable(fromEnv)))
+      throw new Error(`TEMPORAL_ADDRESS=${fromEnv} does not answer (is the server running?)`);
     return { address: fromEnv, source: 'TEMPORAL_ADDRESS', uiUrl: null, release: async () => {} };
   }
   const state = await readServerState();

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { newRunId, assertRunId } from '../lib/paths';
+import { loadConfig } from '../lib/config';
+import { assertRunId, newRunId } from '../lib/paths';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { resolveServer } from './environment';
@@ -29,6 +30,8 @@ export function failureMessage(err: unknown): string {
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const log = options.log ?? (() => {});
   const runId = assertRunId(options.runId ?? newRunId());
+  // A bad config fails here, before a server or worker is started (the workflow checks it again).
+  await loadConfig(options.configPath);
   const server = await resolveServer(log);
   let stopWorker: (() => Promise<void>) | null = null;
   let connection: Connection | null = null;

@@ -23,6 +23,7 @@ export function findTemporalCli(): string {
     ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'temporal')),
   ].filter((p): p is string => Boolean(p));
   const found = candidates.find(executable);
-  if (!found) throw new Error('temporal CLI not found: run `npm run bootstrap` (installs it under .tools/) or set TEMPORAL_CLI');
+  if (!found)
+    throw new Error('temporal CLI not found: run `npm run bootstrap` (installs it under .tools/) or set TEMPORAL_CLI');
   return found;
 }

@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { TASK_QUEUE } from '../workflows/definitions';
 
@@ -13,8 +20,22 @@ export interface PipelineWorkerOptions {
   overrides?: Partial<WorkerOptions>;
 }
 
+let runtimeInstalled = false;
+
+/**
+ * Sets how chatty the SDK's own logging is, once per process, before the first worker or connection:
+ * `pipeline run` keeps only errors (it prints its own progress), `dev` and `worker` show INFO.
+ */
+export function installWorkerLogging(level: LogLevel): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger(level) });
+  runtimeInstalled = true;
+}
+
 /** A worker polling the access-perm task queue with every workflow and activity registered. */
-export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createPipelineWorker(
+  options: PipelineWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: options.address });
   const worker = await Worker.create({
     connection,

@@ -92,7 +92,8 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
     return { runId, runDir: ref.runDir, manifestPath, metrics: evaluation.metrics, folds, rows: features.rows };
   } catch (err) {
     progress.status = 'failed';
-    progress.error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    progress.error =
+      err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     throw err;
   }
 }

@@ -24,11 +24,17 @@ export interface PreparedMatrix {
   ctr: Float64Array[];
 }
 
-function column<K extends 'categorical' | 'numeric'>(matrix: FeatureMatrix, kind: K, name: string): FeatureMatrix[K][number] {
+function column<K extends 'categorical' | 'numeric'>(
+  matrix: FeatureMatrix,
+  kind: K,
+  name: string,
+): FeatureMatrix[K][number] {
   const found = (matrix[kind] as FeatureMatrix[K]).find((c) => c.name === name);
   if (!found) {
     const other = kind === 'categorical' ? matrix.numeric : matrix.categorical;
-    const hint = other.some((c) => c.name === name) ? ` (it is present as a ${kind === 'categorical' ? 'numeric' : 'categorical'} column)` : '';
+    const hint = other.some((c) => c.name === name)
+      ? ` (it is present as a ${kind === 'categorical' ? 'numeric' : 'categorical'} column)`
+      : '';
     throw new GbdtDataError(`the matrix has no ${kind} column '${name}' that the model needs${hint}`);
   }
   const len = 'codes' in found ? found.codes.length : found.values.length;

@@ -16,7 +16,13 @@ export const DEFAULT_CTRS: ReadonlyArray<{ type: 'Borders' | 'Counter'; prior: n
   { type: 'Counter', prior: 0 },
 ];
 
-export function ctrValue(type: 'Borders' | 'Counter', prior: number, positives: number, total: number, maxCount: number): number {
+export function ctrValue(
+  type: 'Borders' | 'Counter',
+  prior: number,
+  positives: number,
+  total: number,
+  maxCount: number,
+): number {
   return type === 'Borders' ? (positives + prior) / (total + 1) : (total + prior) / (maxCount + 1);
 }
 

@@ -26,9 +26,19 @@ export function buildFeatures(
   labels: Uint8Array,
   perms: Uint32Array[],
   avgFold: number,
-  params: Pick<ResolvedParams, 'one_hot_max_size' | 'ctr_border_count' | 'border_count' | 'feature_border_type' | 'nan_mode'>,
+  params: Pick<
+    ResolvedParams,
+    'one_hot_max_size' | 'ctr_border_count' | 'border_count' | 'feature_border_type' | 'nan_mode'
+  >,
 ): BuiltFeatures {
-  const out: BuiltFeatures = { features: [], floatFeatures: [], oneHotFeatures: [], ctrTables: [], ctrs: [], binFeatures: [] };
+  const out: BuiltFeatures = {
+    features: [],
+    floatFeatures: [],
+    oneHotFeatures: [],
+    ctrTables: [],
+    ctrs: [],
+    binFeatures: [],
+  };
   const n = train.rowCount;
   const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
 
@@ -70,7 +80,12 @@ export function buildFeatures(
     out.features.push({ name: col.name, type: 'numeric' });
     const borders = numericBorders(col.values, params);
     const ref = out.floatFeatures.push({ name: col.name, nanMode: params.nan_mode, borders }) - 1;
-    out.binFeatures.push({ kind: 'float', ref, nBins: borders.length + 1, bins: [binarize(col.values, borders, params.nan_mode)] });
+    out.binFeatures.push({
+      kind: 'float',
+      ref,
+      nBins: borders.length + 1,
+      bins: [binarize(col.values, borders, params.nan_mode)],
+    });
   }
   return out;
 }

@@ -51,22 +51,29 @@ function checkReferences(m: GbdtModel): void {
     throw new GbdtModelError(`invalid model file: ${msg}`);
   };
   const names = new Map(m.features.map((f) => [f.name, f.type] as const));
-  for (const f of m.floatFeatures) if (names.get(f.name) !== 'numeric') fail(`floatFeatures '${f.name}' is not a numeric feature`);
-  for (const f of m.oneHotFeatures) if (names.get(f.name) !== 'categorical') fail(`oneHotFeatures '${f.name}' is not a categorical feature`);
+  for (const f of m.floatFeatures)
+    if (names.get(f.name) !== 'numeric') fail(`floatFeatures '${f.name}' is not a numeric feature`);
+  for (const f of m.oneHotFeatures)
+    if (names.get(f.name) !== 'categorical') fail(`oneHotFeatures '${f.name}' is not a categorical feature`);
   m.ctrTables.forEach((t, i) => {
-    for (const f of t.features) if (names.get(f) !== 'categorical') fail(`ctrTables[${i}] uses '${f}', not a categorical feature`);
+    for (const f of t.features)
+      if (names.get(f) !== 'categorical') fail(`ctrTables[${i}] uses '${f}', not a categorical feature`);
   });
   m.ctrs.forEach((c, i) => {
     if (c.table >= m.ctrTables.length) fail(`ctrs[${i}].table ${c.table} is out of range`);
   });
   m.trees.forEach((t, i) => {
     if (t.leafValues.length !== 1 << t.splits.length) {
-      fail(`trees[${i}] has ${t.leafValues.length} leaf values for ${t.splits.length} splits (expected ${1 << t.splits.length})`);
+      fail(
+        `trees[${i}] has ${t.leafValues.length} leaf values for ${t.splits.length} splits (expected ${1 << t.splits.length})`,
+      );
     }
     t.splits.forEach((s, d) => {
       const where = `trees[${i}].splits[${d}]`;
-      if (s.type === 'float' && s.feature >= m.floatFeatures.length) fail(`${where}.feature ${s.feature} is out of range`);
-      if (s.type === 'onehot' && s.feature >= m.oneHotFeatures.length) fail(`${where}.feature ${s.feature} is out of range`);
+      if (s.type === 'float' && s.feature >= m.floatFeatures.length)
+        fail(`${where}.feature ${s.feature} is out of range`);
+      if (s.type === 'onehot' && s.feature >= m.oneHotFeatures.length)
+        fail(`${where}.feature ${s.feature} is out of range`);
       if (s.type === 'ctr' && s.ctr >= m.ctrs.length) fail(`${where}.ctr ${s.ctr} is out of range`);
     });
   });

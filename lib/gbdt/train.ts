@@ -36,24 +36,29 @@ export interface TrainOptions {
 /** Checks a matrix and its labels fit together; `what` names the data set in messages. */
 export function checkMatrix(matrix: FeatureMatrix, labels: Uint8Array | undefined, what: string): void {
   const n = matrix.rowCount;
-  if (!Number.isInteger(n) || n < 0) throw new GbdtDataError(`${what}: rowCount must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new GbdtDataError(`${what}: rowCount must be a non-negative integer, got ${n}`);
   const seen = new Set<string>();
   for (const c of matrix.categorical) {
     if (seen.has(c.name)) throw new GbdtDataError(`${what}: duplicate column name '${c.name}'`);
     seen.add(c.name);
-    if (c.codes.length !== n) throw new GbdtDataError(`${what}: column '${c.name}' has ${c.codes.length} rows, rowCount is ${n}`);
+    if (c.codes.length !== n)
+      throw new GbdtDataError(`${what}: column '${c.name}' has ${c.codes.length} rows, rowCount is ${n}`);
     const d = c.dictionary.length;
     for (let i = 0; i < n; i++) {
       const code = c.codes[i]!;
       if (code < 0 || code >= d) {
-        throw new GbdtDataError(`${what}: column '${c.name}' row ${i} has code ${code} outside its dictionary (size ${d})`);
+        throw new GbdtDataError(
+          `${what}: column '${c.name}' row ${i} has code ${code} outside its dictionary (size ${d})`,
+        );
       }
     }
   }
   for (const c of matrix.numeric) {
     if (seen.has(c.name)) throw new GbdtDataError(`${what}: duplicate column name '${c.name}'`);
     seen.add(c.name);
-    if (c.values.length !== n) throw new GbdtDataError(`${what}: column '${c.name}' has ${c.values.length} rows, rowCount is ${n}`);
+    if (c.values.length !== n)
+      throw new GbdtDataError(`${what}: column '${c.name}' has ${c.values.length} rows, rowCount is ${n}`);
   }
   if (labels) {
     if (labels.length !== n) throw new GbdtDataError(`${what}: ${labels.length} labels for ${n} rows`);
@@ -86,7 +91,12 @@ export function scoreNoiseMultiplier(rowCount: number, iteration: number, learni
  * @param options.onIteration called after every iteration
  * @example trainGbdt(matrix, labels, { iterations: 500, learning_rate: 0.05, depth: 8, l2_leaf_reg: 8, random_seed: 42 })
  */
-export function trainGbdt(train: FeatureMatrix, labels: Uint8Array, params: CatBoostParams, options: TrainOptions = {}): GbdtModel {
+export function trainGbdt(
+  train: FeatureMatrix,
+  labels: Uint8Array,
+  params: CatBoostParams,
+  options: TrainOptions = {},
+): GbdtModel {
   checkMatrix(train, labels, 'train');
   const evalSet = options.evalSet;
   if (evalSet) checkMatrix(evalSet.matrix, evalSet.labels, 'evalSet');
@@ -122,6 +132,13 @@ export function trainGbdt(train: FeatureMatrix, labels: Uint8Array, params: CatB
   const approx = new Float64Array(n).fill(bias);
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
+  /** exp(−approx) per row: σ(approx + δ) = 1 / (1 + expNeg · e^(−δ)) needs one exp per leaf, not per row. */
+  const expNeg = new Float64Array(n);
+  // The sampled rows' leaf, exp(−approx), weight and label, contiguous for the leaf-value steps.
+  const sLeaf = new Uint32Array(n);
+  const sExp = new Float64Array(n);
+  const sW = new Float64Array(n);
+  const sY = new Float64Array(n);
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
@@ -148,7 +165,9 @@ export function trainGbdt(train: FeatureMatrix, labels: Uint8Array, params: CatB
   let iterationsRun = 0;
   for (let it = 0; it < P.iterations; it++) {
     for (let i = 0; i < n; i++) {
-      const p = 1 / (1 + Math.exp(-approx[i]!));
+      const e = Math.exp(-approx[i]!);
+      expNeg[i] = e;
+      const p = 1 / (1 + e);
       grad[i] = labels[i]! - p;
       hess[i] = p * (1 - p);
     }
@@ -184,16 +203,34 @@ export function trainGbdt(train: FeatureMatrix, labels: Uint8Array, params: CatB
     const delta = new Float64Array(nLeaves);
     const sg = new Float64Array(nLeaves);
     const sh = new Float64Array(nLeaves);
+    const expDelta = new Float64Array(nLeaves);
+    for (let j = 0; j < m; j++) {
+      const i = rows[j]!;
+      sLeaf[j] = leafAll[i]!;
+      sExp[j] = expNeg[i]!;
+      sW[j] = weights[i]!;
+      sY[j] = labels[i]!;
+    }
     for (let step = 0; step < P.leaf_estimation_iterations; step++) {
       sg.fill(0);
       sh.fill(0);
-      for (let i = 0; i < n; i++) {
-        const w = weights[i]!;
-        if (w === 0) continue;
-        const l = leafAll[i]!;
-        const p = 1 / (1 + Math.exp(-(approx[i]! + delta[l]!)));
-        sg[l]! += w * (labels[i]! - p);
-        sh[l]! += newtonLeaves ? w * p * (1 - p) : w;
+      for (let l = 0; l < nLeaves; l++) expDelta[l] = Math.exp(-delta[l]!);
+      if (newtonLeaves) {
+        for (let j = 0; j < m; j++) {
+          const l = sLeaf[j]!;
+          const w = sW[j]!;
+          const p = 1 / (1 + sExp[j]! * expDelta[l]!);
+          sg[l]! += w * (sY[j]! - p);
+          sh[l]! += w * p * (1 - p);
+        }
+      } else {
+        for (let j = 0; j < m; j++) {
+          const l = sLeaf[j]!;
+          const w = sW[j]!;
+          const p = 1 / (1 + sExp[j]! * expDelta[l]!);
+          sg[l]! += w * (sY[j]! - p);
+          sh[l]! += w;
+        }
       }
       for (let l = 0; l < nLeaves; l++) if (sh[l]! > 0) delta[l]! += sg[l]! / (sh[l]! + l2);
     }

@@ -14,6 +14,8 @@ export interface BinFeature {
   nBins: number;
   /** Training bins: one array shared by all permutations, or one per permutation (ordered CTRs). */
   bins: Uint16Array[];
+  /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
+  proj?: number[];
 }
 
 /** A chosen split: for ordered features the condition is `bin > bin`, for one-hot `bin == bin`. */
@@ -46,6 +48,11 @@ export interface TreeSearchInput {
   /** Standard deviation of the normal noise added to every candidate's score (0 = none). */
   noiseStd: number;
   rng: Rng;
+  /**
+   * Features to consider at a level, given the splits chosen so far (CatBoost adds categorical combinations
+   * here); all features when absent. May append to `features`.
+   */
+  candidates?: (splits: SplitChoice[]) => number[];
 }
 
 /** Histogram budget (doubles) above which the parent − sibling subtraction is skipped. */
@@ -60,16 +67,36 @@ export class TreeSearchScratch {
   den = new Float64Array(1024);
   leaf = new Uint32Array(0);
   list = new Uint32Array(0);
+  gLeaf = new Uint32Array(0);
+  gRow = new Uint32Array(0);
+  gStat = new Float64Array(0);
+  private dHist = new Float64Array(0);
+  private dBins = new Uint16Array(0);
 
   ensureRows(rows: number, bins: number): void {
     if (this.leaf.length < rows) {
       this.leaf = new Uint32Array(rows);
       this.list = new Uint32Array(rows);
+      this.gLeaf = new Uint32Array(rows);
+      this.gRow = new Uint32Array(rows);
+      this.gStat = new Float64Array(2 * rows);
     }
     if (this.num.length < bins) {
       this.num = new Float64Array(bins);
       this.den = new Float64Array(bins);
     }
+  }
+
+  /** A histogram nobody reads, for padding a group of four features. */
+  dummyHist(size: number): Float64Array {
+    if (this.dHist.length < size) this.dHist = new Float64Array(size);
+    return this.dHist;
+  }
+
+  /** All-zero bins for padding. */
+  dummyBins(rows: number): Uint16Array {
+    if (this.dBins.length < rows) this.dBins = new Uint16Array(rows);
+    return this.dBins;
   }
 
   hist(which: 'cur' | 'prev', f: number, size: number): Float64Array {
@@ -103,46 +130,43 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
   const list = scratch.list;
   const splits: SplitChoice[] = [];
 
+  const computedAt = new Map<number, number>();
   for (let d = 0; d < depth; d++) {
     const nLeaves = 1 << d;
-    const half = nLeaves >> 1;
-    // Rows whose histograms are accumulated this level.
-    let count = m;
-    const useSub = subtract && d > 0;
-    if (useSub) {
-      const bit = 1 << (d - 1);
-      count = 0;
-      for (let j = 0; j < m; j++) if (leaf[j]! & bit) list[count++] = j;
+    const cand = input.candidates ? input.candidates(splits) : features.map((_, fi) => fi);
+    const active = cand.filter((fi) => features[fi]!.nBins >= 2);
+    const viaSub: number[] = [];
+    const full: number[] = [];
+    for (const fi of active) {
+      const f = features[fi]!;
+      if (f.nBins > maxBins) {
+        maxBins = f.nBins;
+        scratch.ensureRows(m, maxBins);
+      }
+      (subtract && d > 0 && computedAt.get(fi) === d - 1 ? viaSub : full).push(fi);
     }
+    if (viaSub.length > 0) {
+      // Rows on the true side of the previous split; the other children are parent − sibling.
+      const bit = 1 << (d - 1);
+      let count = 0;
+      for (let j = 0; j < m; j++) if (leaf[j]! & bit) list[count++] = j;
+      gather(scratch, list, count, leaf, rows, stats);
+      histograms(scratch, features, viaSub, fold, nLeaves, count, true);
+    }
+    if (full.length > 0) {
+      for (let j = 0; j < m; j++) list[j] = j;
+      gather(scratch, list, m, leaf, rows, stats);
+      histograms(scratch, features, full, fold, nLeaves, m, false);
+    }
+    for (const fi of active) computedAt.set(fi, d);
+
     let bestScore = -Infinity;
     let bestF = -1;
     let bestB = -1;
-    for (let fi = 0; fi < features.length; fi++) {
+    for (const fi of active) {
       const f = features[fi]!;
       const nB = f.nBins;
-      if (nB < 2) continue;
-      const bins = binsFor(f, fold);
-      const size = nLeaves * nB * 2;
-      const hist = scratch.hist('cur', fi, size);
-      if (useSub) {
-        hist.fill(0, half * nB * 2, size);
-        for (let t = 0; t < count; t++) {
-          const j = list[t]!;
-          const k = (leaf[j]! * nB + bins[rows[j]!]!) << 1;
-          hist[k]! += stats[2 * j]!;
-          hist[k + 1]! += stats[2 * j + 1]!;
-        }
-        const prev = scratch.prev[fi]!;
-        const hs = half * nB * 2;
-        for (let k = 0; k < hs; k++) hist[k] = prev[k]! - hist[k + hs]!;
-      } else {
-        hist.fill(0, 0, size);
-        for (let j = 0; j < m; j++) {
-          const k = (leaf[j]! * nB + bins[rows[j]!]!) << 1;
-          hist[k]! += stats[2 * j]!;
-          hist[k + 1]! += stats[2 * j + 1]!;
-        }
-      }
+      const hist = scratch.cur[fi]!;
       const num = scratch.num;
       const den = scratch.den;
       const onehot = f.kind === 'onehot';
@@ -215,8 +239,116 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
   return splits;
 }
 
+/** Copies the listed rows' leaf, row index and statistics into the contiguous gather buffers. */
+function gather(
+  scratch: TreeSearchScratch,
+  list: Uint32Array,
+  count: number,
+  leaf: Uint32Array,
+  rows: Uint32Array,
+  stats: Float64Array,
+): void {
+  const gLeaf = scratch.gLeaf;
+  const gRow = scratch.gRow;
+  const gStat = scratch.gStat;
+  for (let t = 0; t < count; t++) {
+    const j = list[t]!;
+    gLeaf[t] = leaf[j]!;
+    gRow[t] = rows[j]!;
+    gStat[2 * t] = stats[2 * j]!;
+    gStat[2 * t + 1] = stats[2 * j + 1]!;
+  }
+}
+
+/**
+ * Builds the (leaf, bin) histograms of `fis` from the gathered rows, four features per pass. With `sub`, the
+ * gathered rows are the true side of the previous split and the false side is parent − sibling.
+ */
+function histograms(
+  scratch: TreeSearchScratch,
+  features: BinFeature[],
+  fis: number[],
+  fold: number,
+  nLeaves: number,
+  count: number,
+  sub: boolean,
+): void {
+  const half = nLeaves >> 1;
+  for (let a = 0; a < fis.length; a += 4) {
+    const group = [fis[a]!, fis[a + 1] ?? -1, fis[a + 2] ?? -1, fis[a + 3] ?? -1];
+    const hs = group.map((fi) => {
+      if (fi < 0) return scratch.dummyHist(nLeaves * 2);
+      const nB = features[fi]!.nBins;
+      const h = scratch.hist('cur', fi, nLeaves * nB * 2);
+      h.fill(0, sub ? half * nB * 2 : 0, nLeaves * nB * 2);
+      return h;
+    });
+    const bs = group.map((fi) => (fi < 0 ? scratch.dummyBins(binsFor(features[fis[0]!]!, fold).length) : binsFor(features[fi]!, fold)));
+    const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
+    const gl = scratch.gLeaf;
+    const gr = scratch.gRow;
+    const gs = scratch.gStat;
+    accumulate4(count, gl, gr, gs, bs[0]!, nbs[0]!, hs[0]!, bs[1]!, nbs[1]!, hs[1]!, bs[2]!, nbs[2]!, hs[2]!, bs[3]!, nbs[3]!, hs[3]!);
+    if (sub) {
+      for (let q = 0; q < 4; q++) {
+        const fi = group[q]!;
+        if (fi < 0) continue;
+        const hist = hs[q]!;
+        const prev = scratch.prev[fi]!;
+        const hsz = half * nbs[q]! * 2;
+        for (let k = 0; k < hsz; k++) hist[k] = prev[k]! - hist[k + hsz]!;
+      }
+    }
+  }
+}
+
+/** Adds rows' statistics into four features' (leaf, bin) histograms in one pass. */
+function accumulate4(
+  count: number,
+  gLeaf: Uint32Array,
+  gRow: Uint32Array,
+  gStat: Float64Array,
+  b0: Uint16Array,
+  n0: number,
+  h0: Float64Array,
+  b1: Uint16Array,
+  n1: number,
+  h1: Float64Array,
+  b2: Uint16Array,
+  n2: number,
+  h2: Float64Array,
+  b3: Uint16Array,
+  n3: number,
+  h3: Float64Array,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = gLeaf[t]!;
+    const r = gRow[t]!;
+    const g = gStat[2 * t]!;
+    const w = gStat[2 * t + 1]!;
+    let k = (l * n0 + b0[r]!) << 1;
+    h0[k]! += g;
+    h0[k + 1]! += w;
+    k = (l * n1 + b1[r]!) << 1;
+    h1[k]! += g;
+    h1[k + 1]! += w;
+    k = (l * n2 + b2[r]!) << 1;
+    h2[k]! += g;
+    h2[k + 1]! += w;
+    k = (l * n3 + b3[r]!) << 1;
+    h3[k]! += g;
+    h3[k + 1]! += w;
+  }
+}
+
 /** Leaf index of every row (all n rows) under a tree's splits, using one permutation's bins. */
-export function assignLeaves(features: BinFeature[], splits: SplitChoice[], fold: number, n: number, out: Uint32Array): void {
+export function assignLeaves(
+  features: BinFeature[],
+  splits: SplitChoice[],
+  fold: number,
+  n: number,
+  out: Uint32Array,
+): void {
   out.fill(0, 0, n);
   for (let d = 0; d < splits.length; d++) {
     const s = splits[d]!;

@@ -50,7 +50,12 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
   const foldAuc: number[] = [];
   for (let f = 0; f < v.n_splits; f++) {
     const idx = [...foldOf.keys()].filter((i) => foldOf[i] === f);
-    foldAuc.push(rocAuc(idx.map((i) => labels[i]!), idx.map((i) => scores[i]!)));
+    foldAuc.push(
+      rocAuc(
+        idx.map((i) => labels[i]!),
+        idx.map((i) => scores[i]!),
+      ),
+    );
   }
   const metrics: MetricsSummary = {
     rocAuc: m.rocAuc,

@@ -21,7 +21,10 @@ export interface FeaturesSummary {
 
 function featureSuite(nSplits: number): Expectation[] {
   return [
-    { type: 'expect_table_columns_to_contain', columns: ['userId', ...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES, 'label', 'fold'] },
+    {
+      type: 'expect_table_columns_to_contain',
+      columns: ['userId', ...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES, 'label', 'fold'],
+    },
     ...CATEGORICAL_FEATURES.map((column): Expectation => ({ type: 'expect_column_values_to_not_be_null', column })),
     { type: 'expect_column_values_to_be_in_set', column: 'label', values: ['0', '1'] },
     { type: 'expect_column_values_to_be_between', column: 'fold', min: 0, max: nSplits - 1 },
@@ -61,7 +64,9 @@ export async function buildFeatures(ref: RunRef): Promise<FeaturesSummary> {
       'CREATE TABLE features_folded AS SELECT f.*, uf.fold FROM features f JOIN user_folds uf USING (userId) ORDER BY f.row_idx',
     );
     // The contract is checked on a text copy so type problems report the offending values.
-    await conn.run('CREATE TABLE features_text AS SELECT * REPLACE (CAST(label AS VARCHAR) AS label, CAST(isMachine AS VARCHAR) AS isMachine, CAST(fold AS VARCHAR) AS fold) FROM features_folded');
+    await conn.run(
+      'CREATE TABLE features_text AS SELECT * REPLACE (CAST(label AS VARCHAR) AS label, CAST(isMachine AS VARCHAR) AS isMachine, CAST(fold AS VARCHAR) AS fold) FROM features_folded',
+    );
     const report = await runExpectations(conn, 'features_text', 'features (engineered)', featureSuite(nSplits));
     report.table = 'features';
     const { artifacts } = await writeValidationReports(ref, [report]);
@@ -70,7 +75,10 @@ export async function buildFeatures(ref: RunRef): Promise<FeaturesSummary> {
       `COPY (SELECT * FROM features_folded ORDER BY row_idx) TO ${sqlString(join(ref.runDir, FEATURES_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const [stats] = await queryRows(conn, 'SELECT count(*) AS n, avg(label) AS pos FROM features_folded');
-    const foldRows = await queryRows(conn, 'SELECT fold, count(*) AS n FROM features_folded GROUP BY fold ORDER BY fold');
+    const foldRows = await queryRows(
+      conn,
+      'SELECT fold, count(*) AS n FROM features_folded GROUP BY fold ORDER BY fold',
+    );
     artifacts.push(await registerArtifact(ref.runDir, FEATURES_FILE, 'features'));
     return {
       rows: Number(stats?.n ?? 0),

@@ -46,7 +46,9 @@ export async function ensureInputData(config: AccessPermConfig): Promise<{ gener
   if (present.every(Boolean)) return { generated: false };
   if (!config.data.generate) {
     const missing = required.filter((_, i) => !present[i]);
-    throw new InputError(`input data not found: ${missing.join(', ')} (set data.generate in the config to create synthetic data)`);
+    throw new InputError(
+      `input data not found: ${missing.join(', ')} (set data.generate in the config to create synthetic data)`,
+    );
   }
   await writeSyntheticDataset(config.data.dir, {
     seed: config.data.generate.seed,

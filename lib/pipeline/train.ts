@@ -71,11 +71,17 @@ export async function trainFold(ref: RunRef, fold: number, control: StepControl 
 }
 
 /** Trains the final model on all rows; the threshold is stamped in by the evaluation step. */
-export async function trainFinal(ref: RunRef, control: StepControl = {}): Promise<{ artifacts: ArtifactRef[]; bestIteration: number }> {
+export async function trainFinal(
+  ref: RunRef,
+  control: StepControl = {},
+): Promise<{ artifacts: ArtifactRef[]; bestIteration: number }> {
   const config = await readRunConfig(ref);
   const all = await readFeatures(ref);
-  const outcome = await trainInThread({ train: all.matrix, labels: all.labels, params: config.model.catboost }, control.onProgress, control.signal);
+  const outcome = await trainInThread(
+    { train: all.matrix, labels: all.labels, params: config.model.catboost },
+    control.onProgress,
+    control.signal,
+  );
   const artifact = await writeArtifact(ref.runDir, MODEL_FILE, outcome.modelJson, 'model');
   return { artifacts: [artifact], bestIteration: outcome.bestIteration };
 }
-

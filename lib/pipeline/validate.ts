@@ -17,7 +17,12 @@ export async function writeValidationReports(ref: RunRef, reports: ValidationRep
   const artifacts: ArtifactRef[] = [];
   for (const report of reports) {
     artifacts.push(
-      await writeArtifact(ref.runDir, `validation/${report.table}.json`, `${JSON.stringify(report, null, 2)}\n`, 'validation-report'),
+      await writeArtifact(
+        ref.runDir,
+        `validation/${report.table}.json`,
+        `${JSON.stringify(report, null, 2)}\n`,
+        'validation-report',
+      ),
     );
   }
   const failed = reports.find((r) => !r.success);

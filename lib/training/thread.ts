@@ -18,7 +18,12 @@ try {
     },
   });
   const predictions = job.predict ? predictProba(model, job.predict) : undefined;
-  post({ type: 'done', modelJson: serializeModel(model), bestIteration: model.bestIteration ?? model.trees.length - 1, predictions });
+  post({
+    type: 'done',
+    modelJson: serializeModel(model),
+    bestIteration: model.bestIteration ?? model.trees.length - 1,
+    predictions,
+  });
 } catch (err) {
   const e = err as Error;
   post({ type: 'error', name: e.name, message: e.message });

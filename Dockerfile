@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# access-perm worker / scoring image. The app runs its TypeScript through tsx (a runtime
+# dependency), so there is no build stage: production dependencies plus the sources.
+#
+# Node 20 is the project's runtime (package.json engines); 20.20.2 is the last 20.x release.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+FROM ${NODE_IMAGE}
+
+ENV NODE_ENV=production \
+    ACCESS_PERM_DATA_DIR=/data \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+WORKDIR /app
+
+# Dependencies first, so source edits do not reinstall them. .npmrc must be present before
+# `npm ci`: it sets onnxruntime-node-install=skip (its install script would fetch CUDA files).
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev \
+ # package-lock.json lists only the x64 DuckDB native binding; on arm64 hosts (Apple silicon,
+ # Graviton) install the binding that matches @duckdb/node-bindings. A no-op on amd64.
+ && arch="$(node -p process.arch)" \
+ && if [ ! -d "node_modules/@duckdb/node-bindings-linux-$arch" ]; then \
+      npm install --no-save --omit=dev \
+        "@duckdb/node-bindings-linux-$arch@$(node -p "require('@duckdb/node-bindings/package.json').version")"; \
+    fi \
+ # Fail the build, not the first pipeline run, when a native module cannot load.
+ && node -e "require('@duckdb/node-bindings'); require('@temporalio/core-bridge')" \
+ && npm cache clean --force
+
+# Sources stay root-owned (read-only for the app user); see .dockerignore for what is left out.
+COPY . .
+
+# /data: runs, artifacts and state (a volume in docker-compose.yml; the image's empty, node-owned
+# folder gives a fresh named volume the right owner). /app/data: bundled configs generate their
+# synthetic inputs there on first use.
+RUN mkdir -p /data /app/data \
+ && chown node:node /data /app/data
+
+USER node
+ENTRYPOINT ["node", "bin/access-perm.mjs"]
+CMD ["--help"]

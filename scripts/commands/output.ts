@@ -1,0 +1,18 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Human-facing lines go to stderr so stdout stays clean for --json. */
+export const err = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A commander option parser for positive integers that names the option in its error. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+    return n;
+  };
+}

@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities';
+import { readVerified } from '../lib/artifacts';
+import { sqlString, queryRows, withDuckDb } from '../lib/data/duck';
+import { CATEGORICAL_FEATURES } from '../lib/features';
+import type { RunRef } from '../lib/pipeline/run';
+import type { ArtifactRef, FoldSummary } from '../schemas/run';
+import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+
+// Each activity runs in Temporal's activity context (heartbeats, cancellation) on real data, DuckDB and threads.
+const activities = createActivities();
+const env = new MockActivityEnvironment();
+const heartbeats: unknown[] = [];
+env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+/** env.run with the activity's own argument and result types. */
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+  env.run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
+
+let root: string;
+let configPath: string;
+let ref: RunRef;
+const artifacts: ArtifactRef[] = [];
+const folds: FoldSummary[] = [];
+
+beforeAll(async () => {
+  root = await useTempDataDir('activities');
+  const data = await smallDataset(join(root, 'data'), 2500);
+  configPath = await writeConfig(root, 'c.yaml', smallConfig(data));
+});
+
+describe('pipeline activities on generated sample data', () => {
+  it('prepareRun snapshots config and data hashes', async () => {
+    const prepared = await run(activities.prepareRun, { runId: 'act-1', configPath });
+    ref = { runId: prepared.runId, runDir: prepared.runDir };
+    expect(prepared.nSplits).toBe(3);
+    expect(prepared.dataHash).toMatch(/^[0-9a-f]{64}$/);
+    artifacts.push(...prepared.artifacts);
+    const snapshot = JSON.parse(await readFile(join(ref.runDir, 'config.json'), 'utf8')) as {
+      validation: { n_splits: number };
+    };
+    expect(snapshot.validation.n_splits).toBe(3);
+  });
+
+  it('prepareRun raises a non-retryable ConfigError for a bad config', async () => {
+    const bad = await writeConfig(
+      root,
+      'bad.yaml',
+      smallConfig(join(root, 'data'), (c) => (c.model = 'oops')),
+    );
+    const error = await run(activities.prepareRun, { runId: 'act-bad', configPath: bad }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).type).toBe('ConfigError');
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+  });
+
+  it('validateData passes every raw table', async () => {
+    const summary = await run(activities.validateData, ref);
+    expect(summary.tables.every((t) => t.success)).toBe(true);
+    artifacts.push(...summary.artifacts);
+  });
+
+  it('buildFeatures follows seed-2: sentinel, manager backfill, seniority diff, folds by user', async () => {
+    const summary = await run(activities.buildFeatures, ref);
+    artifacts.push(...summary.artifacts);
+    expect(summary.rows).toBe(2500);
+    expect(summary.foldRows.reduce((a, b) => a + b, 0)).toBe(2500);
+    const features = `read_parquet(${sqlString(join(ref.runDir, 'features/features.parquet'))})`;
+    const users = `read_csv(${sqlString(join(root, 'data', 'users_metadata.csv'))}, all_varchar = true)`;
+    const checks = await withDuckDb(async (conn) => {
+      const [nulls] = await queryRows(
+        conn,
+        `SELECT ${CATEGORICAL_FEATURES.map((c) => `count(*) FILTER (WHERE ${c} IS NULL)`).join(' + ')} AS n FROM ${features}`,
+      );
+      // Backfill: a user without department takes the manager's, when the manager's is known.
+      const [backfill] = await queryRows(
+        conn,
+        `SELECT count(*) AS n, count(*) FILTER (WHERE f.department_filled = m.department) AS ok
+         FROM ${features} f JOIN ${users} u ON u.userId = f.userId JOIN ${users} m ON m.userId = u.managerId
+         WHERE u.department IS NULL AND m.department IS NOT NULL`,
+      );
+      const [sentinel] = await queryRows(
+        conn,
+        `SELECT count(*) FILTER (WHERE f.department_filled <> '__UNKNOWN__') AS wrong FROM ${features} f JOIN ${users} u ON u.userId = f.userId
+         LEFT JOIN ${users} m ON m.userId = u.managerId WHERE u.department IS NULL AND m.department IS NULL`,
+      );
+      const [diff] = await queryRows(
+        conn,
+        `SELECT count(*) FILTER (WHERE abs(f.manager_seniority_diff - (CAST(u.seniority AS DOUBLE) - CAST(m.seniority AS DOUBLE))) > 1e-9) AS wrong
+         FROM ${features} f JOIN ${users} u ON u.userId = f.userId JOIN ${users} m ON m.userId = u.managerId`,
+      );
+      const [groups] = await queryRows(
+        conn,
+        `SELECT count(*) AS n FROM (SELECT userId FROM ${features} GROUP BY userId HAVING count(DISTINCT fold) > 1)`,
+      );
+      return {
+        nulls: Number(nulls?.n),
+        backfill,
+        sentinel: Number(sentinel?.wrong),
+        diff: Number(diff?.wrong),
+        split: Number(groups?.n),
+      };
+    });
+    expect(checks.nulls).toBe(0);
+    expect(Number(checks.backfill?.n)).toBeGreaterThan(0);
+    expect(checks.backfill?.ok).toBe(checks.backfill?.n);
+    expect(checks.sentinel).toBe(0);
+    expect(checks.diff).toBe(0);
+    expect(checks.split).toBe(0); // GroupKFold: a user never spans folds
+  });
+
+  it('trainFold trains off the main thread, heartbeats, and scores only held-out users', async () => {
+    heartbeats.length = 0;
+    for (let fold = 0; fold < 3; fold++) {
+      const result = await run(activities.trainFold, ref, fold);
+      folds.push(result.summary);
+      artifacts.push(...result.artifacts);
+      expect(result.summary.trainRows + result.summary.validRows).toBe(2500);
+      expect(result.summary.rocAuc).toBeGreaterThan(0.6);
+    }
+    expect(heartbeats.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('trainFinalModel writes a parseable model of the configured size', async () => {
+    const result = await run(activities.trainFinalModel, ref);
+    artifacts.push(...result.artifacts);
+    const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as {
+      trees: unknown[];
+      features: Array<{ name: string }>;
+    };
+    expect(model.trees.length).toBe(30);
+    const names = model.features.map((f) => f.name);
+    expect(names).toContain('managerId');
+    expect(names).not.toContain('userId'); // the CV group is never a feature
+  });
+
+  it('evaluate computes OOF metrics and stamps the threshold into the model', async () => {
+    const result = await run(activities.evaluate, ref, folds);
+    artifacts.push(...result.artifacts);
+    expect(result.foldAuc).toHaveLength(3);
+    expect(result.metrics.rows).toBe(2500);
+    expect(result.metrics.threshold).toBeGreaterThan(0);
+    const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as { threshold: number };
+    expect(model.threshold).toBe(result.metrics.threshold);
+  });
+
+  it('monitoringBaseline saves features, label and OOF score for every row', async () => {
+    const result = await run(activities.monitoringBaseline, ref);
+    artifacts.push(...result.artifacts);
+    expect(result.rows).toBe(2500);
+  });
+
+  it('writeManifest lists each artifact once, with verified hashes', async () => {
+    const path = await run(activities.writeManifest, ref, artifacts);
+    const manifest = JSON.parse(await readFile(path, 'utf8')) as { artifacts: ArtifactRef[] };
+    const paths = manifest.artifacts.map((a) => a.path);
+    expect(new Set(paths).size).toBe(paths.length);
+    for (const a of manifest.artifacts) await readVerified(ref.runDir, a);
+  });
+});

@@ -1,0 +1,137 @@
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../worker/devServer';
+import { findTemporalCli } from '../worker/temporalCli';
+import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+
+const exec = promisify(execFile);
+let root: string;
+let env: NodeJS.ProcessEnv;
+
+/** Runs the real CLI as a user would; resolves with exit code and output instead of throwing. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+beforeAll(async () => {
+  root = await useTempDataDir('cli');
+  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
+  env = { ...rest, ACCESS_PERM_DATA_DIR: root };
+});
+
+describe('access-perm CLI', () => {
+  it('documents every command with --help', async () => {
+    const top = await cli('--help');
+    expect(top.code).toBe(0);
+    for (const command of ['dev', 'worker', 'data', 'pipeline', 'runs']) expect(top.stdout).toContain(command);
+    const run = await cli('pipeline', 'run', '--help');
+    expect(run.stdout).toMatch(/--config <yaml>/);
+    expect(run.stdout).toMatch(/--json/);
+  });
+
+  it('runs the pipeline on an embedded server it starts itself, then lists and shows the run', async () => {
+    const data = await smallDataset(join(root, 'data'), 2000);
+    const config = await writeConfig(root, 'small.yaml', smallConfig(data));
+    const run = await cli('pipeline', 'run', '--config', config, '--json', '--run-id', 'cli-e2e');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      runId: string;
+      metrics: { rocAuc: number };
+      artifactDir: string;
+      manifest: string;
+    };
+    expect(out.runId).toBe('cli-e2e');
+    expect(out.metrics.rocAuc).toBeGreaterThan(0.7);
+    expect(out.manifest).toBe(join(out.artifactDir, 'manifest.json'));
+    expect(run.stderr).toMatch(/starting an embedded Temporal dev server/);
+    expect(run.stderr).toMatch(/\[4\/7\] train/);
+
+    const list = JSON.parse((await cli('runs', 'list', '--json')).stdout) as Array<{ runId: string; state: string }>;
+    expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-e2e', state: 'completed' }));
+    const show = await cli('runs', 'show', 'cli-e2e');
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/ROC-AUC 0\.\d{4}/);
+    expect(show.stdout).toMatch(/model\/model\.json/);
+  });
+
+  it.each([
+    [['pipeline', 'run', '--config', '/nonexistent.yaml'], /access-perm: .*cannot read config/],
+    [['runs', 'show', 'no-such-run'], /access-perm: unknown run no-such-run/],
+    [['runs', 'show', '../etc'], /access-perm: invalid run id/],
+    [['data', 'generate', '--out', '/tmp/x', '--interactions', 'many'], /--interactions must be a positive integer/],
+  ])('exits non-zero with a one-line reason: %j', async (args, reason) => {
+    const r = await cli(...args);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(reason);
+  });
+
+  it('fails when TEMPORAL_ADDRESS points at nothing', async () => {
+    const saved = env;
+    env = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const r = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
+    env = saved;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/TEMPORAL_ADDRESS=127\.0\.0\.1:1 does not answer/);
+  });
+
+  it('`dev` serves the server, UI and a worker that the temporal CLI and `pipeline run` both use', async () => {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const dev = spawn('node', ['bin/access-perm.mjs', 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
+      env,
+    });
+    let devOut = '';
+    dev.stderr.on('data', (d: Buffer) => (devOut += d.toString()));
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!devOut.includes('polling task queue')) {
+        if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`dev did not start: ${devOut}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(devOut).toContain(`Temporal UI      http://127.0.0.1:${uiPort}`);
+      const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
+      expect(ui.status).toBe(200);
+
+      const data = await smallDataset(join(root, 'dev-data'), 1500);
+      const config = await writeConfig(root, 'dev.yaml', smallConfig(data));
+      const temporal = findTemporalCli();
+      const tenv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
+      const input = JSON.stringify({ configPath: config });
+      await exec(
+        temporal,
+        [
+          'workflow',
+          'start',
+          '--type',
+          'trainingPipeline',
+          '--task-queue',
+          'access-perm',
+          '--workflow-id',
+          'dev-cli-1',
+          '--input',
+          input,
+        ],
+        { env: tenv },
+      );
+      const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json'], {
+        env: tenv,
+      });
+      expect(result.stdout).toMatch(/"manifestPath"/);
+
+      const viaDev = await cli('pipeline', 'run', '--config', config, '--no-worker', '--run-id', 'dev-run-2');
+      expect(viaDev.code, viaDev.stderr).toBe(0);
+      expect(viaDev.stderr).toContain(`on 127.0.0.1:${port} (access-perm dev)`);
+    } finally {
+      dev.kill('SIGINT');
+      await new Promise((r) => dev.once('exit', r));
+    }
+    expect(dev.exitCode).toBe(0);
+  });
+});

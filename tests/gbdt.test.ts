@@ -1,0 +1,329 @@
+import { describe, expect, it } from 'vitest';
+import {
+  GbdtDataError,
+  GbdtModelError,
+  GbdtParamError,
+  loglossFromRaw,
+  orderedBordersCtrs,
+  parseModel,
+  predictProba,
+  predictRaw,
+  resolveParams,
+  serializeModel,
+  trainGbdt,
+} from '../lib/gbdt';
+import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
+import { Rng } from '../lib/rng';
+import type { FeatureMatrix } from '../schemas/matrix';
+
+/** Tiny rank-based ROC-AUC (ties averaged), independent of the engine's own. */
+function auc(scores: ArrayLike<number>, labels: Uint8Array): number {
+  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  const ranks = new Array<number>(idx.length);
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
+    for (let k = i; k <= j; k++) ranks[idx[k]!] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  let pos = 0;
+  let sum = 0;
+  labels.forEach((y, i) => {
+    if (y) {
+      pos++;
+      sum += ranks[i]!;
+    }
+  });
+  const neg = labels.length - pos;
+  return (sum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/** A categorical with `levels` per-level effects, a numeric with a threshold effect (10% NaN), and noise. */
+function synthetic(n: number, seed: number, levels = 100, signal = 1) {
+  const rng = new Rng(seed);
+  const effects = new Rng(12345);
+  const eff = Float64Array.from({ length: levels }, () => effects.normal() * 1.5);
+  const codes = new Int32Array(n);
+  const values = new Float64Array(n);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = rng.int(levels);
+    const x = rng.next() < 0.1 ? NaN : rng.normal();
+    codes[i] = c;
+    values[i] = x;
+    const z = signal * (eff[c]! + (x > 0.3 ? 1 : -0.5) + (Number.isNaN(x) ? 0.8 : 0));
+    labels[i] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  const matrix: FeatureMatrix = {
+    rowCount: n,
+    categorical: [{ name: 'app', codes, dictionary: Array.from({ length: levels }, (_, i) => `app_${i}`) }],
+    numeric: [{ name: 'x', values }],
+  };
+  return { matrix, labels };
+}
+
+function rowsOf(data: { matrix: FeatureMatrix; labels: Uint8Array }, from: number, to: number) {
+  const m = data.matrix;
+  return {
+    matrix: {
+      rowCount: to - from,
+      categorical: m.categorical.map((c) => ({ ...c, codes: c.codes.slice(from, to) })),
+      numeric: m.numeric.map((c) => ({ ...c, values: c.values.slice(from, to) })),
+    } satisfies FeatureMatrix,
+    labels: data.labels.slice(from, to),
+  };
+}
+
+const FAST: CatBoostParams = { iterations: 40, depth: 4, learning_rate: 0.2, random_seed: 7 };
+
+describe('gbdt: hand-checkable cases', () => {
+  it('finds the single best split and Newton leaf values on a tiny numeric set', () => {
+    const matrix: FeatureMatrix = {
+      rowCount: 8,
+      categorical: [],
+      numeric: [{ name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }],
+    };
+    const labels = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
+    const model = trainGbdt(matrix, labels, {
+      iterations: 1,
+      depth: 1,
+      learning_rate: 0.5,
+      l2_leaf_reg: 1,
+      random_strength: 0,
+      bootstrap_type: 'No',
+      leaf_estimation_iterations: 1,
+    });
+    expect(model.floatFeatures[0]!.borders).toEqual([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]);
+    expect(model.trees).toHaveLength(1);
+    expect(model.trees[0]!.splits).toEqual([{ type: 'float', feature: 0, border: 4.5 }]);
+    // g = y − 0.5 = ±0.5, h = 0.25 per row: leaf = lr · ΣG / (ΣH + λ) = 0.5 · (±2) / (1 + 1) = ±0.5.
+    expect(model.trees[0]!.leafValues[0]).toBeCloseTo(-0.5, 12);
+    expect(model.trees[0]!.leafValues[1]).toBeCloseTo(0.5, 12);
+    expect(model.bias).toBe(0);
+  });
+
+  it('computes ordered CTRs by hand: first occurrences get the prior', () => {
+    // values a, a, b, a with labels 1, 0, 1, 1
+    const valueOf = Int32Array.from([0, 0, 1, 0]);
+    const labels = Uint8Array.from([1, 0, 1, 1]);
+    const [p0, p05] = orderedBordersCtrs(valueOf, 2, labels, Uint32Array.from([0, 1, 2, 3]), [0, 0.5]);
+    expect(Array.from(p05!)).toEqual([0.5, (1 + 0.5) / 2, 0.5, (1 + 0.5) / 3]);
+    expect(Array.from(p0!)).toEqual([0, 1 / 2, 0, 1 / 3]);
+    // Reversed permutation: row 3 comes first.
+    const [r05] = orderedBordersCtrs(valueOf, 2, labels, Uint32Array.from([3, 2, 1, 0]), [0.5]);
+    expect(Array.from(r05!)).toEqual([(1 + 0.5) / 3, (1 + 0.5) / 2, 0.5, 0.5]);
+  });
+
+  it('stores full-data CTR statistics keyed by value and applies them at prediction time', () => {
+    const matrix: FeatureMatrix = {
+      rowCount: 6,
+      categorical: [{ name: 'c', codes: Int32Array.from([0, 0, 1, 0, 2, 2]), dictionary: ['a', 'b', 'c'] }],
+      numeric: [],
+    };
+    const labels = Uint8Array.from([1, 0, 1, 1, 0, 0]);
+    const model = trainGbdt(matrix, labels, { iterations: 2, depth: 1, random_strength: 0, bootstrap_type: 'No' });
+    expect(model.ctrTables).toEqual([
+      {
+        features: ['c'],
+        stats: [
+          ['a', 2, 3],
+          ['b', 1, 1],
+          ['c', 0, 2],
+        ],
+        maxCount: 3,
+      },
+    ]);
+    expect(model.ctrs.map((c) => [c.type, c.prior])).toEqual([
+      ['Borders', 0],
+      ['Borders', 0.5],
+      ['Borders', 1],
+      ['Counter', 0],
+    ]);
+  });
+});
+
+describe('gbdt: determinism and model files', () => {
+  const data = synthetic(3000, 1);
+
+  it('same data, params and seed give a byte-identical model file; another seed does not', () => {
+    const a = serializeModel(trainGbdt(data.matrix, data.labels, FAST));
+    const b = serializeModel(trainGbdt(data.matrix, data.labels, FAST));
+    expect(a).toBe(b);
+    const c = serializeModel(trainGbdt(data.matrix, data.labels, { ...FAST, random_seed: 8 }));
+    expect(c).not.toBe(a);
+  });
+
+  it('serialize → parse round trip gives identical predictions and bytes', () => {
+    const model = trainGbdt(data.matrix, data.labels, { ...FAST, bootstrap_type: 'Bayesian', bagging_temperature: 1 });
+    const json = serializeModel(model);
+    const back = parseModel(json);
+    expect(serializeModel(back)).toBe(json);
+    expect(predictRaw(back, data.matrix)).toEqual(predictRaw(model, data.matrix));
+    const parsed = JSON.parse(json) as GbdtModel;
+    expect(parsed.format).toBe('access-perm-gbdt');
+    expect(parsed.params.depth).toBe(4);
+  });
+
+  it('rejects a bad model file with a message saying where', () => {
+    expect(() => parseModel('{not json')).toThrow(GbdtModelError);
+    const model = trainGbdt(data.matrix, data.labels, { ...FAST, iterations: 2 });
+    const broken = JSON.parse(serializeModel(model)) as { trees: { leafValues: unknown[] }[] };
+    broken.trees[0]!.leafValues[0] = 'x';
+    expect(() => parseModel(JSON.stringify(broken))).toThrow(/trees\.0\.leafValues\.0/);
+    broken.trees[0]!.leafValues = [1, 2];
+    expect(() => parseModel(JSON.stringify(broken))).toThrow(/leaf values/);
+  });
+});
+
+describe('gbdt: scoring', () => {
+  const data = synthetic(3000, 2);
+  const model = trainGbdt(data.matrix, data.labels, FAST);
+
+  it('maps categories by string, so a scoring matrix may carry its own dictionary', () => {
+    const col = data.matrix.categorical[0]!;
+    const reversed = [...col.dictionary].reverse();
+    const recoded: FeatureMatrix = {
+      ...data.matrix,
+      categorical: [{ name: 'app', dictionary: reversed, codes: col.codes.map((c) => col.dictionary.length - 1 - c) }],
+    };
+    expect(predictRaw(model, recoded)).toEqual(predictRaw(model, data.matrix));
+  });
+
+  it('handles unseen categories (prior-based value) and NaN', () => {
+    const m: FeatureMatrix = {
+      rowCount: 4,
+      categorical: [
+        { name: 'app', codes: Int32Array.from([0, 1, 2, 2]), dictionary: ['never_seen', 'also_new', 'app_3'] },
+      ],
+      numeric: [{ name: 'x', values: Float64Array.from([0.5, 0.5, NaN, Number.NEGATIVE_INFINITY]) }],
+    };
+    const p = predictProba(model, m);
+    for (const v of p) expect(Number.isFinite(v) && v > 0 && v < 1).toBe(true);
+    // Two unseen values look the same to the model.
+    expect(p[0]).toBe(p[1]);
+    // Training had NaNs: a NaN-separating border exists ('Min': NaN counts as −∞).
+    expect(model.floatFeatures[0]!.borders[0]).toBe(-Number.MAX_VALUE);
+    expect(p[2]).toBe(p[3]);
+  });
+
+  it('names a missing column', () => {
+    const m: FeatureMatrix = { rowCount: 1, categorical: [], numeric: [{ name: 'x', values: Float64Array.from([1]) }] };
+    expect(() => predictRaw(model, m)).toThrow(GbdtDataError);
+    expect(() => predictRaw(model, m)).toThrow(/'app'/);
+  });
+});
+
+describe('gbdt: learning', () => {
+  it('learns a ~100-level categorical and a numeric signal (held-out AUC)', () => {
+    const all = synthetic(6000, 3);
+    const train = rowsOf(all, 0, 4500);
+    const test = rowsOf(all, 4500, 6000);
+    const model = trainGbdt(train.matrix, train.labels, {
+      iterations: 150,
+      depth: 6,
+      learning_rate: 0.1,
+      random_seed: 1,
+    });
+    const a = auc(predictProba(model, test.matrix), test.labels);
+    expect(a).toBeGreaterThan(0.8);
+  });
+
+  it('early stopping truncates to the best iteration', () => {
+    // Pure noise: eval loss bottoms out early.
+    const all = synthetic(3000, 4, 300, 0);
+    const train = rowsOf(all, 0, 2000);
+    const evalSet = rowsOf(all, 2000, 3000);
+    const seen: number[] = [];
+    const model = trainGbdt(
+      train.matrix,
+      train.labels,
+      { iterations: 500, depth: 6, learning_rate: 0.3, od_wait: 15, random_seed: 3 },
+      {
+        evalSet,
+        onIteration: (i) => seen.push(i.iteration),
+      },
+    );
+    expect(model.bestIteration).not.toBeNull();
+    const best = model.bestIteration!;
+    expect(model.iterationsRun).toBe(best + 16);
+    expect(model.iterationsRun).toBeLessThan(500);
+    expect(seen).toHaveLength(model.iterationsRun);
+    expect(model.trees).toHaveLength(best + 1);
+    expect(model.params.use_best_model).toBe(true);
+    // The recorded best metric is what the truncated model scores on the eval set.
+    expect(loglossFromRaw(predictRaw(model, evalSet.matrix), evalSet.labels)).toBe(model.bestEvalMetric!.value);
+  });
+
+  it('supports AUC as eval_metric and use_best_model: false', () => {
+    const all = synthetic(2000, 5);
+    const train = rowsOf(all, 0, 1500);
+    const evalSet = rowsOf(all, 1500, 2000);
+    const model = trainGbdt(
+      train.matrix,
+      train.labels,
+      { ...FAST, eval_metric: 'AUC', use_best_model: false },
+      { evalSet },
+    );
+    expect(model.trees).toHaveLength(40);
+    expect(model.bestEvalMetric!.name).toBe('AUC');
+    expect(model.bestEvalMetric!.value).toBeGreaterThan(0.7);
+  });
+});
+
+describe('gbdt: parameters', () => {
+  it("accepts the seed's block as is and applies CatBoost defaults", () => {
+    const r = resolveParams(
+      { iterations: 500, learning_rate: 0.05, depth: 8, l2_leaf_reg: 8, random_seed: 42 },
+      90_000,
+    );
+    expect(r).toMatchObject({ iterations: 500, learning_rate: 0.05, depth: 8, l2_leaf_reg: 8, random_seed: 42 });
+    expect(r).toMatchObject({
+      border_count: 254,
+      one_hot_max_size: 2,
+      random_strength: 1,
+      bootstrap_type: 'MVS',
+      subsample: 0.8,
+    });
+    const auto = resolveParams({}, 90_000);
+    expect(auto.learning_rate_auto).toBe(true);
+    expect(auto.learning_rate).toBeGreaterThan(0.01);
+    expect(auto.learning_rate).toBeLessThan(0.5);
+  });
+
+  it.each([
+    [{ depth: 20 }, 'depth', 'depth must be an integer in 1..16, got 20'],
+    [{ depth: 2.5 }, 'depth', 'depth must be an integer in 1..16, got 2.5'],
+    [{ learning_rate: -1 }, 'learning_rate', 'learning_rate must be a number in (0, 1], got -1'],
+    [{ l2_leaf_reg: '3' }, 'l2_leaf_reg', 'l2_leaf_reg must be a number in [0, ∞), got "3"'],
+    [
+      { bootstrap_type: 'Poisson' },
+      'bootstrap_type',
+      "bootstrap_type must be one of 'Bayesian', 'Bernoulli', 'MVS', 'No', got \"Poisson\"",
+    ],
+    [{ loss_function: 'RMSE' }, 'loss_function', 'loss_function must be one of \'Logloss\', got "RMSE"'],
+    [{ depht: 6 }, 'depht', "unknown parameter 'depht'"],
+    [
+      { bootstrap_type: 'Bayesian', subsample: 0.5 },
+      'subsample',
+      "subsample is not used with bootstrap_type 'Bayesian'",
+    ],
+    [{ od_wait: 10, early_stopping_rounds: 20 }, 'od_wait, early_stopping_rounds', 'aliases and disagree'],
+  ])('rejects %j naming the parameter', (params, param, message) => {
+    let err: unknown;
+    try {
+      resolveParams(params as CatBoostParams, 100);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GbdtParamError);
+    expect((err as GbdtParamError).param).toBe(param);
+    expect((err as GbdtParamError).message).toContain(message);
+  });
+
+  it('trainGbdt rejects bad params and bad labels', () => {
+    const d = synthetic(50, 6);
+    expect(() => trainGbdt(d.matrix, d.labels, { depth: 0 })).toThrow(GbdtParamError);
+    expect(() => trainGbdt(d.matrix, d.labels.slice(1), {})).toThrow(/labels/);
+    expect(() => trainGbdt(d.matrix, new Uint8Array(50), {})).toThrow(/both 0 and 1/);
+  });
+});
