@@ -122,6 +122,9 @@ export const resolvedParamsSchema = z
 
 export type ResolvedParams = z.infer<typeof resolvedParamsSchema>;
 
+/** Joins the values of a categorical combination into one CTR table key (ASCII unit separator). */
+export const COMBINATION_SEPARATOR = '\u001f';
+
 export const GBDT_MODEL_FORMAT = 'access-perm-gbdt';
 export const GBDT_MODEL_FORMAT_VERSION = 1;
 
@@ -141,8 +144,9 @@ export const floatFeatureSchema = z
 export const oneHotFeatureSchema = z.object({ name: z.string().min(1), values: z.array(z.string()) }).strict();
 
 /**
- * Target statistics over all training rows for one categorical feature (or, later, a combination):
- * `stats` rows are [value, positives, total], sorted by value. Values absent from the table are unseen.
+ * Target statistics over all training rows for one categorical feature or a combination of several:
+ * `stats` rows are [value, positives, total], sorted by value; a combination's value is its features' values
+ * joined by COMBINATION_SEPARATOR (U+001F) in `features` order. Values absent from the table are unseen.
  */
 export const ctrTableSchema = z
   .object({

@@ -3,6 +3,7 @@
  * values by string, so a scoring matrix may carry its own dictionaries.
  */
 import type { FeatureMatrix } from '../../schemas/matrix';
+import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel } from '../../schemas/gbdt';
 import { GbdtDataError } from './errors';
 import { ctrValue } from './ctr';
@@ -59,6 +60,20 @@ function lookup(matrix: FeatureMatrix, name: string, values: ReadonlyArray<strin
   return out;
 }
 
+/** Per row: index of the row's combined value (values joined by COMBINATION_SEPARATOR) in `keys`, or -1. */
+function lookupCombination(matrix: FeatureMatrix, names: string[], keys: ReadonlyArray<string>): Int32Array {
+  const cols = names.map((name) => column(matrix, 'categorical', name));
+  const pos = new Map<string, number>();
+  keys.forEach((k, i) => pos.set(k, i));
+  const out = new Int32Array(matrix.rowCount);
+  const parts = new Array<string>(cols.length);
+  for (let i = 0; i < out.length; i++) {
+    for (let c = 0; c < cols.length; c++) parts[c] = cols[c]!.dictionary[cols[c]!.codes[i]!] ?? '';
+    out[i] = pos.get(parts.join(COMBINATION_SEPARATOR)) ?? -1;
+  }
+  return out;
+}
+
 /** Checks every model feature is present with the right type; throws GbdtDataError naming a missing column. */
 export function checkColumns(spec: Pick<GbdtModel, 'features'>, matrix: FeatureMatrix): void {
   for (const f of spec.features) column(matrix, f.type === 'numeric' ? 'numeric' : 'categorical', f.name);
@@ -78,14 +93,19 @@ export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix): Prepare
     return out;
   });
   const oneHot = spec.oneHotFeatures.map((oh) => lookup(matrix, oh.name, oh.values));
-  const tableRows = spec.ctrTables.map((t) => {
-    if (t.features.length !== 1) throw new GbdtDataError('CTR tables over feature combinations are not supported yet');
-    return lookup(
-      matrix,
-      t.features[0]!,
-      t.stats.map((s) => s[0]),
-    );
-  });
+  const tableRows = spec.ctrTables.map((t) =>
+    t.features.length === 1
+      ? lookup(
+          matrix,
+          t.features[0]!,
+          t.stats.map((s) => s[0]),
+        )
+      : lookupCombination(
+          matrix,
+          t.features,
+          t.stats.map((s) => s[0]),
+        ),
+  );
   const ctr = spec.ctrs.map((c) => {
     const t = spec.ctrTables[c.table]!;
     const rowsOf = tableRows[c.table]!;

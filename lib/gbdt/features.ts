@@ -1,12 +1,26 @@
 /**
  * Turns a training matrix into the model's feature spec (borders, one-hot values, CTR tables) and the
- * quantized training columns the tree search reads.
+ * quantized training columns the tree search reads; builds categorical combinations on demand.
  */
 import type { FeatureMatrix } from '../../schemas/matrix';
+import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel, ResolvedParams } from '../../schemas/gbdt';
 import { DEFAULT_CTRS, ctrValue, indexCategories, orderedBordersCtrs } from './ctr';
 import { binarize, numericBorders, uniformBorders } from './quantize';
 import type { BinFeature } from './tree';
+
+type FeatureParams = Pick<
+  ResolvedParams,
+  'one_hot_max_size' | 'ctr_border_count' | 'border_count' | 'feature_border_type' | 'nan_mode'
+>;
+
+/** A categorical column that gets CTRs (more values than one_hot_max_size). */
+export interface CatSource {
+  name: string;
+  /** Per row: index into `values`. */
+  valueOf: Int32Array;
+  values: string[];
+}
 
 export interface BuiltFeatures {
   features: GbdtModel['features'];
@@ -15,6 +29,68 @@ export interface BuiltFeatures {
   ctrTables: GbdtModel['ctrTables'];
   ctrs: GbdtModel['ctrs'];
   binFeatures: BinFeature[];
+  catSources: CatSource[];
+}
+
+/** Code-unit order of table keys (combination tables are sorted when the model is assembled). */
+export const byKey = (a: [string, number, number], b: [string, number, number]): number =>
+  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+
+/** Context for adding CTR features after the initial build (combinations). */
+export interface CtrContext {
+  labels: Uint8Array;
+  perms: Uint32Array[];
+  avgFold: number;
+  params: FeatureParams;
+}
+
+/**
+ * Adds a CTR table over `proj` (whose per-row dense value id is `valueOf`, `k` ids, `keyOf(id)` its string key)
+ * and CatBoost's default CTR set on it; returns the new BinFeature indices.
+ */
+function addCtrs(
+  out: BuiltFeatures,
+  ctx: CtrContext,
+  proj: number[],
+  valueOf: Int32Array,
+  k: number,
+  keyOf: (id: number) => string,
+): number[] {
+  const n = valueOf.length;
+  const positives = new Int32Array(k);
+  const totals = new Int32Array(k);
+  for (let i = 0; i < n; i++) {
+    const v = valueOf[i]!;
+    totals[v]!++;
+    positives[v]! += ctx.labels[i]!;
+  }
+  let maxCount = 0;
+  for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
+  const stats = Array.from({ length: k }, (_, v) => [keyOf(v), positives[v]!, totals[v]!] as [string, number, number]);
+  if (proj.length === 1) stats.sort(byKey);
+  const table = out.ctrTables.push({ features: proj.map((c) => out.catSources[c]!.name), stats, maxCount }) - 1;
+
+  const added: number[] = [];
+  const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
+  const ordered = ctx.perms.map((perm) => orderedBordersCtrs(valueOf, k, ctx.labels, perm, bordersPriors));
+  for (const ctr of DEFAULT_CTRS) {
+    if (ctr.type === 'Borders') {
+      const pi = bordersPriors.indexOf(ctr.prior);
+      const borders = uniformBorders(ordered[ctx.avgFold]![pi]!, ctx.params.ctr_border_count);
+      const bins = ordered.map((o) => binarize(o[pi]!, borders));
+      const ref = out.ctrs.push({ table, type: 'Borders', prior: ctr.prior, borders }) - 1;
+      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins, proj }) - 1);
+    } else {
+      const perValue = new Float64Array(k);
+      for (let v = 0; v < k; v++) perValue[v] = ctrValue('Counter', ctr.prior, 0, totals[v]!, maxCount);
+      const values = new Float64Array(n);
+      for (let i = 0; i < n; i++) values[i] = perValue[valueOf[i]!]!;
+      const borders = uniformBorders(values, ctx.params.ctr_border_count);
+      const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
+      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins: [binarize(values, borders)], proj }) - 1);
+    }
+  }
+  return added;
 }
 
 /**
@@ -26,10 +102,7 @@ export function buildFeatures(
   labels: Uint8Array,
   perms: Uint32Array[],
   avgFold: number,
-  params: Pick<
-    ResolvedParams,
-    'one_hot_max_size' | 'ctr_border_count' | 'border_count' | 'feature_border_type' | 'nan_mode'
-  >,
+  params: FeatureParams,
 ): BuiltFeatures {
   const out: BuiltFeatures = {
     features: [],
@@ -38,10 +111,9 @@ export function buildFeatures(
     ctrTables: [],
     ctrs: [],
     binFeatures: [],
+    catSources: [],
   };
-  const n = train.rowCount;
-  const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
-
+  const ctx: CtrContext = { labels, perms, avgFold, params };
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });
     const idx = indexCategories(col, labels);
@@ -51,30 +123,8 @@ export function buildFeatures(
       out.binFeatures.push({ kind: 'onehot', ref, nBins: k, bins: [Uint16Array.from(idx.valueOf)] });
       continue;
     }
-    const table =
-      out.ctrTables.push({
-        features: [col.name],
-        stats: idx.values.map((v, i) => [v, idx.positives[i]!, idx.totals[i]!] as [string, number, number]),
-        maxCount: idx.maxCount,
-      }) - 1;
-    const ordered = perms.map((perm) => orderedBordersCtrs(idx.valueOf, k, labels, perm, bordersPriors));
-    for (const ctr of DEFAULT_CTRS) {
-      if (ctr.type === 'Borders') {
-        const pi = bordersPriors.indexOf(ctr.prior);
-        const borders = uniformBorders(ordered[avgFold]![pi]!, params.ctr_border_count);
-        const bins = ordered.map((o) => binarize(o[pi]!, borders));
-        const ref = out.ctrs.push({ table, type: 'Borders', prior: ctr.prior, borders }) - 1;
-        out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins });
-      } else {
-        const perValue = new Float64Array(k);
-        for (let v = 0; v < k; v++) perValue[v] = ctrValue('Counter', ctr.prior, 0, idx.totals[v]!, idx.maxCount);
-        const values = new Float64Array(n);
-        for (let i = 0; i < n; i++) values[i] = perValue[idx.valueOf[i]!]!;
-        const borders = uniformBorders(values, params.ctr_border_count);
-        const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
-        out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins: [binarize(values, borders)] });
-      }
-    }
+    const c = out.catSources.push({ name: col.name, valueOf: idx.valueOf, values: idx.values }) - 1;
+    addCtrs(out, ctx, [c], idx.valueOf, k, (v) => idx.values[v]!);
   }
   for (const col of train.numeric) {
     out.features.push({ name: col.name, type: 'numeric' });
@@ -88,4 +138,53 @@ export function buildFeatures(
     });
   }
   return out;
+}
+
+/**
+ * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
+ * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
+ */
+export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
+  const srcs = proj.map((c) => out.catSources[c]!);
+  const n = srcs[0]!.valueOf.length;
+  let cur = Int32Array.from(srcs[0]!.valueOf);
+  let curCount = srcs[0]!.values.length;
+  let firstRow: number[] = [];
+  for (let s = 1; s < srcs.length; s++) {
+    const src = srcs[s]!;
+    const card = src.values.length;
+    const next = new Int32Array(n);
+    firstRow = [];
+    if (curCount * card <= 1 << 22) {
+      // Direct-address table for small key spaces.
+      const ids = new Int32Array(curCount * card).fill(-1);
+      for (let i = 0; i < n; i++) {
+        const key = cur[i]! * card + src.valueOf[i]!;
+        let id = ids[key]!;
+        if (id < 0) {
+          id = firstRow.length;
+          ids[key] = id;
+          firstRow.push(i);
+        }
+        next[i] = id;
+      }
+    } else {
+      const ids = new Map<number, number>();
+      for (let i = 0; i < n; i++) {
+        const key = cur[i]! * card + src.valueOf[i]!;
+        let id = ids.get(key);
+        if (id === undefined) {
+          id = firstRow.length;
+          ids.set(key, id);
+          firstRow.push(i);
+        }
+        next[i] = id;
+      }
+    }
+    cur = next;
+    curCount = firstRow.length;
+  }
+  const rowOf = firstRow.slice();
+  const keyOf = (id: number) => srcs.map((src) => src.values[src.valueOf[rowOf[id]!]!]!).join(COMBINATION_SEPARATOR);
+  return addCtrs(out, ctx, proj, cur, rowOf.length, keyOf);
 }

@@ -206,6 +206,25 @@ export function binarize(values: ArrayLike<number>, borders: number[], nanMode: 
   const b = Float64Array.from(borders);
   const out = new Uint16Array(values.length);
   const nanV = nanValue(nanMode);
+  const nb = b.length;
+  if (nb >= 2 && !(values instanceof Float64Array && values.some(Number.isNaN))) {
+    // Near-uniform borders (CTRs): guess the bin arithmetically, then correct it exactly.
+    const lo = b[0]!;
+    const step = (b[nb - 1]! - lo) / (nb - 1);
+    let uniform = step > 0;
+    for (let k = 1; uniform && k < nb; k++) if (Math.abs(b[k]! - (lo + step * k)) > step * 1e-6) uniform = false;
+    if (uniform) {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        let g = Math.ceil((v - lo) / step);
+        g = g < 0 ? 0 : g > nb ? nb : g;
+        while (g < nb && b[g]! < v) g++;
+        while (g > 0 && !(b[g - 1]! < v)) g--;
+        out[i] = g;
+      }
+      return out;
+    }
+  }
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     out[i] = binOf(Number.isNaN(v) ? nanV : v, b);

@@ -5,8 +5,8 @@ import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../../schemas/gbdt
 import type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 import { GbdtDataError } from './errors';
 import { resolveParams } from './params';
-import { buildFeatures } from './features';
-import type { BuiltFeatures } from './features';
+import { addCombination, buildFeatures, byKey } from './features';
+import type { BuiltFeatures, CtrContext } from './features';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
 import type { SplitChoice } from './tree';
@@ -75,6 +75,36 @@ function toModelSplit(built: BuiltFeatures, s: SplitChoice): GbdtSplit {
   return { type: 'onehot', feature: f.ref, value: built.oneHotFeatures[f.ref]!.values[s.bin]! };
 }
 
+/**
+ * Drops combination CTRs (and their tables) that no kept tree uses; single-column CTRs stay. Re-indexes splits.
+ */
+function pruneCombinations(
+  spec: Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs'>,
+  trees: GbdtModel['trees'],
+): Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs' | 'trees'> {
+  const used = new Set<number>();
+  for (const t of trees) for (const s of t.splits) if (s.type === 'ctr') used.add(s.ctr);
+  const tableMap = new Map<number, number>();
+  const ctrMap = new Map<number, number>();
+  const ctrTables: GbdtModel['ctrTables'] = [];
+  const ctrs: GbdtModel['ctrs'] = [];
+  spec.ctrs.forEach((c, i) => {
+    const table = spec.ctrTables[c.table]!;
+    if (table.features.length > 1 && !used.has(i)) return;
+    let t = tableMap.get(c.table);
+    if (t === undefined) {
+      t = ctrTables.push(table.features.length > 1 ? { ...table, stats: [...table.stats].sort(byKey) } : table) - 1;
+      tableMap.set(c.table, t);
+    }
+    ctrMap.set(i, ctrs.push({ ...c, table: t }) - 1);
+  });
+  const remapped = trees.map((t) => ({
+    splits: t.splits.map((s) => (s.type === 'ctr' ? { ...s, ctr: ctrMap.get(s.ctr)! } : s)),
+    leafValues: t.leafValues,
+  }));
+  return { ...spec, ctrTables, ctrs, trees: remapped };
+}
+
 /** CatBoost's decay of the score noise with model length: L / (1 + L), L = exp(ln n − iteration · learning_rate). */
 export function scoreNoiseMultiplier(rowCount: number, iteration: number, learningRate: number): number {
   const l = Math.exp(Math.log(rowCount) - iteration * learningRate);
@@ -120,6 +150,7 @@ export function trainGbdt(
 
   const built = buildFeatures(train, labels, perms, avgFold, P);
   const features = built.binFeatures;
+  const baseFeatures = features.map((_, fi) => fi);
   const spec = {
     features: built.features,
     floatFeatures: built.floatFeatures,
@@ -127,6 +158,33 @@ export function trainGbdt(
     ctrTables: built.ctrTables,
     ctrs: built.ctrs,
   };
+  // Greedy categorical combinations (CatBoost's max_ctr_complexity): at each level, every CTR split already in
+  // the tree may be extended by one more categorical column; combinations are built once and cached.
+  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P };
+  const comboCache = new Map<string, number[]>();
+  const nSources = built.catSources.length;
+  const candidates =
+    P.max_ctr_complexity > 1 && nSources > 1
+      ? (splits: SplitChoice[]): number[] => {
+          const extra = new Set<number>();
+          for (const s of splits) {
+            const proj = features[s.feature]!.proj;
+            if (!proj || proj.length >= P.max_ctr_complexity) continue;
+            for (let c = 0; c < nSources; c++) {
+              if (proj.includes(c)) continue;
+              const next = [...proj, c].sort((a, b) => a - b);
+              const key = next.join(',');
+              let added = comboCache.get(key);
+              if (!added) {
+                added = addCombination(built, ctrCtx, next);
+                comboCache.set(key, added);
+              }
+              for (const fi of added) extra.add(fi);
+            }
+          }
+          return extra.size === 0 ? baseFeatures : [...baseFeatures, ...[...extra].sort((a, b) => a - b)];
+        }
+      : undefined;
 
   const bias = P.boost_from_average ? Math.log(positives / (n - positives)) : 0;
   const approx = new Float64Array(n).fill(bias);
@@ -192,7 +250,7 @@ export function trainGbdt(
     const noiseStd = P.random_strength * Math.sqrt(sumWg2 / n) * scoreNoiseMultiplier(n, it, lr);
     const fold = nStruct > 1 ? foldRng.int(nStruct) : 0;
     const splits = searchObliviousTree(
-      { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng },
+      { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng, candidates },
       scratch,
     );
     if (splits.length === 0) break;
@@ -258,12 +316,12 @@ export function trainGbdt(
   }
 
   const keep = evalSet && P.use_best_model && bestIteration >= 0 ? bestIteration + 1 : trees.length;
+  const kept = trees.slice(0, keep);
   return {
     format: GBDT_MODEL_FORMAT,
     formatVersion: GBDT_MODEL_FORMAT_VERSION,
     lossFunction: 'Logloss',
-    ...spec,
-    trees: trees.slice(0, keep),
+    ...pruneCombinations(spec, kept),
     bias,
     bestIteration: evalSet && bestIteration >= 0 ? bestIteration : null,
     iterationsRun,

@@ -11,12 +11,13 @@ export function registerServerCommands(program: Command): void {
   program
     .command('dev')
     .description('run an embedded Temporal dev server (with UI) and a worker in the foreground; Ctrl-C stops both')
-    .option('--port <port>', 'gRPC port of the server (the temporal CLI\'s default)', positiveInt('--port'), 7233)
+    .option('--port <port>', "gRPC port of the server (the temporal CLI's default)", positiveInt('--port'), 7233)
     .option('--ui-port <port>', 'port of the Temporal UI', positiveInt('--ui-port'), 8233)
     .action(async (opts: { port: number; uiPort: number }) => {
       installWorkerLogging('INFO');
       for (const port of [opts.port, opts.uiPort]) {
-        if (!(await isPortFree(port))) throw new Error(`port ${port} on 127.0.0.1 is in use: choose others with --port/--ui-port`);
+        if (!(await isPortFree(port)))
+          throw new Error(`port ${port} on 127.0.0.1 is in use: choose others with --port/--ui-port`);
       }
       const server = await startDevServer({ dbFile: devDbFile(), ui: true, port: opts.port, uiPort: opts.uiPort });
       await writeServerState({ address: server.address, uiUrl: server.uiUrl, pid: server.pid });
