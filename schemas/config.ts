@@ -6,8 +6,8 @@ export type ThresholdStrategy = (typeof THRESHOLD_STRATEGIES)[number];
 
 const generateSchema = z
   .object({
-    seed: z.number().int().nonnegative().default(42),
-    interactions: z.number().int().positive().max(10_000_000),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+    interactions: z.number().int().min(100).max(10_000_000),
   })
   .strict();
 

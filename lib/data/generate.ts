@@ -48,12 +48,12 @@ const CHUNK_CHARS = 1 << 16;
 // Effect scales (standard deviations, in log-odds), tuned so CatBoost on the seed's features lands at OOF AUC ≈ 0.93
 // with the seed's importance ranking: app > department > manager ≈ office > manager office > category.
 const S = {
-  app: 2.6, // per-app sensitivity: the dominant signal
-  dept: 2.6, // department clearance
-  deptCat: 0.6, // department × category affinity
-  deptApp: 1.1, // department × app need: gives department signal that managerId cannot absorb
+  app: 2.5, // per-app sensitivity: the dominant signal
+  dept: 2.8, // department clearance
+  deptCat: 0.4, // department × category affinity
+  deptApp: 1.3, // department × app need: gives department signal that managerId cannot absorb
   office: 1.1, // office clearance
-  officeCat: 0.3, // office × category affinity
+  officeCat: 0.2, // office × category affinity
   mgr: 0.3, // team norm beyond what the team's department/office explain
   mgrOffice: 2.2, // the manager's office policy (site-level approver)
   cat: 0.2, // category main effect: small, categories are coarse
