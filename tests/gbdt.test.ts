@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  autoLearningRate,
   GbdtDataError,
   GbdtModelError,
   GbdtParamError,
@@ -153,6 +154,15 @@ describe('gbdt: determinism and model files', () => {
     expect(c).not.toBe(a);
   });
 
+  it.each(['Bayesian', 'Bernoulli', 'MVS', 'No'] as const)(
+    'is deterministic with bootstrap_type %s',
+    (bootstrap_type) => {
+      const p: CatBoostParams = { ...FAST, iterations: 10, bootstrap_type };
+      const a = serializeModel(trainGbdt(data.matrix, data.labels, p));
+      expect(serializeModel(trainGbdt(data.matrix, data.labels, p))).toBe(a);
+    },
+  );
+
   it('serialize → parse round trip gives identical predictions and bytes', () => {
     const model = trainGbdt(data.matrix, data.labels, { ...FAST, bootstrap_type: 'Bayesian', bagging_temperature: 1 });
     const json = serializeModel(model);
@@ -270,6 +280,58 @@ describe('gbdt: learning', () => {
   });
 });
 
+describe('gbdt: categorical combinations', () => {
+  /** The label depends only on the (a, b) pair; a alone and b alone carry almost nothing. */
+  function pairs(n: number, seed: number) {
+    const rng = new Rng(seed);
+    const effects = new Rng(99);
+    const eff = Float64Array.from({ length: 100 }, () => (effects.next() < 0.5 ? -2 : 2));
+    const a = new Int32Array(n);
+    const b = new Int32Array(n);
+    const labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      a[i] = rng.int(10);
+      b[i] = rng.int(10);
+      labels[i] = rng.next() < 1 / (1 + Math.exp(-eff[a[i]! * 10 + b[i]!]!)) ? 1 : 0;
+    }
+    const dict = Array.from({ length: 10 }, (_, i) => `v${i}`);
+    const matrix: FeatureMatrix = {
+      rowCount: n,
+      categorical: [
+        { name: 'a', codes: a, dictionary: dict },
+        { name: 'b', codes: b, dictionary: dict },
+      ],
+      numeric: [],
+    };
+    return { matrix, labels };
+  }
+  const all = pairs(5000, 11);
+  const train = rowsOf(all, 0, 3500);
+  const test = rowsOf(all, 3500, 5000);
+  const params: CatBoostParams = { iterations: 60, depth: 2, learning_rate: 0.2, random_seed: 5 };
+
+  it('finds an interaction that single-column CTRs cannot see (max_ctr_complexity)', () => {
+    const simple = trainGbdt(train.matrix, train.labels, { ...params, max_ctr_complexity: 1 });
+    const combo = trainGbdt(train.matrix, train.labels, params, { evalSet: test });
+    const simpleAuc = auc(predictProba(simple, test.matrix), test.labels);
+    const comboAuc = auc(predictProba(combo, test.matrix), test.labels);
+    expect(comboAuc).toBeGreaterThan(0.85);
+    expect(comboAuc - simpleAuc).toBeGreaterThan(0.1);
+    const table = combo.ctrTables.find((t) => t.features.length === 2);
+    expect(table?.features).toEqual(['a', 'b']);
+    expect(table!.stats[0]![0]).toBe('v0\u001fv0');
+    // Only combinations the trees use are kept, and the file round-trips.
+    const used = new Set(combo.trees.flatMap((t) => t.splits.flatMap((s) => (s.type === 'ctr' ? [s.ctr] : []))));
+    combo.ctrs.forEach((c, i) => {
+      if (combo.ctrTables[c.table]!.features.length > 1) expect(used.has(i)).toBe(true);
+    });
+    const back = parseModel(serializeModel(combo));
+    expect(predictRaw(back, test.matrix)).toEqual(predictRaw(combo, test.matrix));
+    // The eval metric tracked during training matches scoring the final model.
+    expect(loglossFromRaw(predictRaw(combo, test.matrix), test.labels)).toBe(combo.bestEvalMetric!.value);
+  });
+});
+
 describe('gbdt: parameters', () => {
   it("accepts the seed's block as is and applies CatBoost defaults", () => {
     const r = resolveParams(
@@ -288,6 +350,12 @@ describe('gbdt: parameters', () => {
     expect(auto.learning_rate_auto).toBe(true);
     expect(auto.learning_rate).toBeGreaterThan(0.01);
     expect(auto.learning_rate).toBeLessThan(0.5);
+  });
+
+  it("derives learning_rate like CatBoost when unset (values printed by CatBoost 1.2's get_all_params)", () => {
+    expect(autoLearningRate(60_000, 1000, false, false)).toBe(0.059184);
+    expect(autoLearningRate(93_000, 500, false, false)).toBe(0.134748);
+    expect(resolveParams({ iterations: 500 }, 93_000).learning_rate).toBe(0.134748);
   });
 
   it.each([

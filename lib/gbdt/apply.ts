@@ -23,6 +23,45 @@ export interface PreparedMatrix {
   oneHotIndex: Map<string, number>[];
   /** Per CTR feature: its value (statistics over all training rows). */
   ctr: Float64Array[];
+  /** Per CTR table (computed on demand): each row's index into the table's stats, or -1. */
+  tableRows: (Int32Array | undefined)[];
+}
+
+/**
+ * Computes the CTR columns `ctrIndices` (default: all) that `prepared` lacks — e.g. combinations added to `spec`
+ * after `prepared` was made.
+ */
+export function extendPrepared(
+  spec: FeatureSpec,
+  prepared: PreparedMatrix,
+  matrix: FeatureMatrix,
+  ctrIndices?: Iterable<number>,
+): void {
+  const n = prepared.rowCount;
+  for (const ci of ctrIndices ?? spec.ctrs.keys()) {
+    if (prepared.ctr[ci]) continue;
+    const c = spec.ctrs[ci]!;
+    const t = spec.ctrTables[c.table]!;
+    let rowsOf = prepared.tableRows[c.table];
+    if (!rowsOf) {
+      const keys = t.stats.map((s) => s[0]);
+      rowsOf =
+        t.features.length === 1 ? lookup(matrix, t.features[0]!, keys) : lookupCombination(matrix, t.features, keys);
+      prepared.tableRows[c.table] = rowsOf;
+    }
+    const perValue = new Float64Array(t.stats.length);
+    for (let k = 0; k < t.stats.length; k++) {
+      const s = t.stats[k]!;
+      perValue[k] = ctrValue(c.type, c.prior, s[1], s[2], t.maxCount);
+    }
+    const unseen = ctrValue(c.type, c.prior, 0, 0, t.maxCount);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = rowsOf[i]!;
+      out[i] = k >= 0 ? perValue[k]! : unseen;
+    }
+    prepared.ctr[ci] = out;
+  }
 }
 
 function column<K extends 'categorical' | 'numeric'>(
@@ -93,38 +132,10 @@ export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix): Prepare
     return out;
   });
   const oneHot = spec.oneHotFeatures.map((oh) => lookup(matrix, oh.name, oh.values));
-  const tableRows = spec.ctrTables.map((t) =>
-    t.features.length === 1
-      ? lookup(
-          matrix,
-          t.features[0]!,
-          t.stats.map((s) => s[0]),
-        )
-      : lookupCombination(
-          matrix,
-          t.features,
-          t.stats.map((s) => s[0]),
-        ),
-  );
-  const ctr = spec.ctrs.map((c) => {
-    const t = spec.ctrTables[c.table]!;
-    const rowsOf = tableRows[c.table]!;
-    // Value per table row, and for unseen values.
-    const perValue = new Float64Array(t.stats.length);
-    for (let k = 0; k < t.stats.length; k++) {
-      const s = t.stats[k]!;
-      perValue[k] = ctrValue(c.type, c.prior, s[1], s[2], t.maxCount);
-    }
-    const unseen = ctrValue(c.type, c.prior, 0, 0, t.maxCount);
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = rowsOf[i]!;
-      out[i] = k >= 0 ? perValue[k]! : unseen;
-    }
-    return out;
-  });
-  const oneHotIndex = spec.oneHotFeatures.map((oh) => new Map(oh.values.map((v, i) => [v, i] as const)));
-  return { rowCount: n, float, oneHot, oneHotIndex, ctr };
+  const prepared: PreparedMatrix = { rowCount: n, float, oneHot, oneHotIndex: [], ctr: [], tableRows: [] };
+  extendPrepared(spec, prepared, matrix);
+  prepared.oneHotIndex = spec.oneHotFeatures.map((oh) => new Map(oh.values.map((v, i) => [v, i] as const)));
+  return prepared;
 }
 
 /** Leaf index of every row under one tree. */

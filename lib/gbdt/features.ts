@@ -30,6 +30,17 @@ export interface BuiltFeatures {
   ctrs: GbdtModel['ctrs'];
   binFeatures: BinFeature[];
   catSources: CatSource[];
+  /** Combination tables whose `stats` are built only when needed (most combinations end up unused). */
+  pendingStats: Map<number, () => [string, number, number][]>;
+}
+
+/** Fills in a combination table's statistics if they were deferred. */
+export function materializeTable(out: BuiltFeatures, table: number): void {
+  const build = out.pendingStats.get(table);
+  if (build) {
+    out.ctrTables[table]!.stats = build();
+    out.pendingStats.delete(table);
+  }
 }
 
 /** Code-unit order of table keys (combination tables are sorted when the model is assembled). */
@@ -66,9 +77,11 @@ function addCtrs(
   }
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
-  const stats = Array.from({ length: k }, (_, v) => [keyOf(v), positives[v]!, totals[v]!] as [string, number, number]);
-  if (proj.length === 1) stats.sort(byKey);
-  const table = out.ctrTables.push({ features: proj.map((c) => out.catSources[c]!.name), stats, maxCount }) - 1;
+  const buildStats = () =>
+    Array.from({ length: k }, (_, v) => [keyOf(v), positives[v]!, totals[v]!] as [string, number, number]).sort(byKey);
+  const features = proj.map((c) => out.catSources[c]!.name);
+  const table = out.ctrTables.push({ features, stats: proj.length === 1 ? buildStats() : [], maxCount }) - 1;
+  if (proj.length > 1) out.pendingStats.set(table, buildStats);
 
   const added: number[] = [];
   const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
@@ -87,7 +100,10 @@ function addCtrs(
       for (let i = 0; i < n; i++) values[i] = perValue[valueOf[i]!]!;
       const borders = uniformBorders(values, ctx.params.ctr_border_count);
       const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins: [binarize(values, borders)], proj }) - 1);
+      added.push(
+        out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins: [binarize(values, borders)], proj }) -
+          1,
+      );
     }
   }
   return added;
@@ -112,6 +128,7 @@ export function buildFeatures(
     ctrs: [],
     binFeatures: [],
     catSources: [],
+    pendingStats: new Map(),
   };
   const ctx: CtrContext = { labels, perms, avgFold, params };
   for (const col of train.categorical) {
@@ -120,7 +137,7 @@ export function buildFeatures(
     const k = idx.values.length;
     if (k <= params.one_hot_max_size) {
       const ref = out.oneHotFeatures.push({ name: col.name, values: idx.values }) - 1;
-      out.binFeatures.push({ kind: 'onehot', ref, nBins: k, bins: [Uint16Array.from(idx.valueOf)] });
+      out.binFeatures.push({ kind: 'onehot', ref, nBins: k, bins: [Uint8Array.from(idx.valueOf)] });
       continue;
     }
     const c = out.catSources.push({ name: col.name, valueOf: idx.valueOf, values: idx.values }) - 1;

@@ -105,7 +105,7 @@ export function resolveParams(
     subsample: bootstrap === 'Bernoulli' || bootstrap === 'MVS' ? (p.subsample ?? 0.8) : 1,
     score_function: p.score_function ?? 'Cosine',
     leaf_estimation_method: p.leaf_estimation_method ?? 'Newton',
-    leaf_estimation_iterations: p.leaf_estimation_iterations ?? 10,
+    leaf_estimation_iterations: p.leaf_estimation_iterations ?? 1,
     boost_from_average: boostFromAverage,
     od_wait: p.od_wait ?? p.early_stopping_rounds ?? null,
     eval_metric: p.eval_metric ?? 'Logloss',

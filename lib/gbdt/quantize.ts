@@ -201,10 +201,14 @@ export function binOf(v: number, borders: Float64Array): number {
   return a;
 }
 
-/** Bins of a column; NaN is replaced by the NaN mode's value first. */
-export function binarize(values: ArrayLike<number>, borders: number[], nanMode: 'Min' | 'Max' = 'Min'): Uint16Array {
+/** Bins of a column (bytes when there are ≤ 255 borders); NaN is replaced by the NaN mode's value first. */
+export function binarize(
+  values: ArrayLike<number>,
+  borders: number[],
+  nanMode: 'Min' | 'Max' = 'Min',
+): Uint8Array | Uint16Array {
   const b = Float64Array.from(borders);
-  const out = new Uint16Array(values.length);
+  const out = borders.length <= 255 ? new Uint8Array(values.length) : new Uint16Array(values.length);
   const nanV = nanValue(nanMode);
   const nb = b.length;
   if (nb >= 2 && !(values instanceof Float64Array && values.some(Number.isNaN))) {

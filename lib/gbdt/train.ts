@@ -5,12 +5,12 @@ import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../../schemas/gbdt
 import type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 import { GbdtDataError } from './errors';
 import { resolveParams } from './params';
-import { addCombination, buildFeatures, byKey } from './features';
+import { addCombination, buildFeatures, materializeTable } from './features';
 import type { BuiltFeatures, CtrContext } from './features';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
 import type { SplitChoice } from './tree';
-import { addTree, prepareMatrix } from './apply';
+import { addTree, extendPrepared, prepareMatrix } from './apply';
 import type { PreparedMatrix } from './apply';
 import { loglossFromRaw, rocAuc } from './metrics';
 
@@ -81,6 +81,7 @@ function toModelSplit(built: BuiltFeatures, s: SplitChoice): GbdtSplit {
 function pruneCombinations(
   spec: Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs'>,
   trees: GbdtModel['trees'],
+  materialize: (table: number) => void,
 ): Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs' | 'trees'> {
   const used = new Set<number>();
   for (const t of trees) for (const s of t.splits) if (s.type === 'ctr') used.add(s.ctr);
@@ -93,7 +94,8 @@ function pruneCombinations(
     if (table.features.length > 1 && !used.has(i)) return;
     let t = tableMap.get(c.table);
     if (t === undefined) {
-      t = ctrTables.push(table.features.length > 1 ? { ...table, stats: [...table.stats].sort(byKey) } : table) - 1;
+      materialize(c.table);
+      t = ctrTables.push(spec.ctrTables[c.table]!) - 1;
       tableMap.set(c.table, t);
     }
     ctrMap.set(i, ctrs.push({ ...c, table: t }) - 1);
@@ -301,6 +303,9 @@ export function trainGbdt(
     const info: IterationInfo = { iteration: it, iterations: P.iterations, trainLoss: loglossFromRaw(approx, labels) };
     let stop = false;
     if (evalSet && prepared && evalRaw && evalScratch) {
+      const treeCtrs = tree.splits.flatMap((s) => (s.type === 'ctr' ? [s.ctr] : []));
+      for (const ci of treeCtrs) materializeTable(built, built.ctrs[ci]!.table);
+      extendPrepared(spec, prepared, evalSet.matrix, treeCtrs);
       addTree(tree, prepared, evalRaw, evalScratch);
       info.evalLoss = loglossFromRaw(evalRaw, evalSet.labels);
       const metric = higherIsBetter ? rocAuc(evalRaw, evalSet.labels) : info.evalLoss;
@@ -321,7 +326,7 @@ export function trainGbdt(
     format: GBDT_MODEL_FORMAT,
     formatVersion: GBDT_MODEL_FORMAT_VERSION,
     lossFunction: 'Logloss',
-    ...pruneCombinations(spec, kept),
+    ...pruneCombinations(spec, kept, (t) => materializeTable(built, t)),
     bias,
     bestIteration: evalSet && bestIteration >= 0 ? bestIteration : null,
     iterationsRun,

@@ -5,6 +5,9 @@
  */
 import type { Rng } from '../rng';
 
+/** Bin indices per row: bytes when a feature has ≤ 256 bins (the default border counts), else 16-bit. */
+export type Bins = Uint8Array | Uint16Array;
+
 /** A quantized candidate feature as the tree search sees it. */
 export interface BinFeature {
   kind: 'float' | 'ctr' | 'onehot';
@@ -13,7 +16,7 @@ export interface BinFeature {
   /** Number of distinct bin values (borders + 1 for ordered features; value count for one-hot). */
   nBins: number;
   /** Training bins: one array shared by all permutations, or one per permutation (ordered CTRs). */
-  bins: Uint16Array[];
+  bins: Bins[];
   /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
   proj?: number[];
 }
@@ -24,7 +27,7 @@ export interface SplitChoice {
   bin: number;
 }
 
-export const binsFor = (f: BinFeature, fold: number): Uint16Array => (f.bins.length === 1 ? f.bins[0]! : f.bins[fold]!);
+export const binsFor = (f: BinFeature, fold: number): Bins => (f.bins.length === 1 ? f.bins[0]! : f.bins[fold]!);
 
 export const splitBit = (f: BinFeature, bin: number, value: number): number =>
   f.kind === 'onehot' ? (value === bin ? 1 : 0) : value > bin ? 1 : 0;
@@ -71,7 +74,7 @@ export class TreeSearchScratch {
   gRow = new Uint32Array(0);
   gStat = new Float64Array(0);
   private dHist = new Float64Array(0);
-  private dBins = new Uint16Array(0);
+  private dBins = new Uint8Array(0);
 
   ensureRows(rows: number, bins: number): void {
     if (this.leaf.length < rows) {
@@ -94,8 +97,8 @@ export class TreeSearchScratch {
   }
 
   /** All-zero bins for padding. */
-  dummyBins(rows: number): Uint16Array {
-    if (this.dBins.length < rows) this.dBins = new Uint16Array(rows);
+  dummyBins(rows: number): Uint8Array {
+    if (this.dBins.length < rows) this.dBins = new Uint8Array(rows);
     return this.dBins;
   }
 
@@ -146,17 +149,31 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
       (subtract && d > 0 && computedAt.get(fi) === d - 1 ? viaSub : full).push(fi);
     }
     if (viaSub.length > 0) {
-      // Rows on the true side of the previous split; the other children are parent − sibling.
-      const bit = 1 << (d - 1);
+      // Rows in the smaller child of each parent leaf; the larger child is parent − sibling.
+      const half = nLeaves >> 1;
+      const bit = half;
+      const cntOn = new Float64Array(half);
+      const cntAll = new Float64Array(half);
+      for (let j = 0; j < m; j++) {
+        const l = leaf[j]!;
+        const p = l & (half - 1);
+        cntAll[p]!++;
+        if (l & bit) cntOn[p]!++;
+      }
+      const smallOn = new Uint8Array(half);
+      for (let p = 0; p < half; p++) smallOn[p] = cntOn[p]! * 2 <= cntAll[p]! ? 1 : 0;
       let count = 0;
-      for (let j = 0; j < m; j++) if (leaf[j]! & bit) list[count++] = j;
+      for (let j = 0; j < m; j++) {
+        const l = leaf[j]!;
+        if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
+      }
       gather(scratch, list, count, leaf, rows, stats);
-      histograms(scratch, features, viaSub, fold, nLeaves, count, true);
+      histograms(scratch, features, viaSub, fold, nLeaves, count, smallOn);
     }
     if (full.length > 0) {
       for (let j = 0; j < m; j++) list[j] = j;
       gather(scratch, list, m, leaf, rows, stats);
-      histograms(scratch, features, full, fold, nLeaves, m, false);
+      histograms(scratch, features, full, fold, nLeaves, m, null);
     }
     for (const fi of active) computedAt.set(fi, d);
 
@@ -261,8 +278,9 @@ function gather(
 }
 
 /**
- * Builds the (leaf, bin) histograms of `fis` from the gathered rows, four features per pass. With `sub`, the
- * gathered rows are the true side of the previous split and the false side is parent − sibling.
+ * Builds the (leaf, bin) histograms of `fis` from the gathered rows, four features per pass. With `smallOn`,
+ * the gathered rows are each parent's smaller child (the true side where smallOn[parent] is 1) and the larger
+ * child is parent − sibling.
  */
 function histograms(
   scratch: TreeSearchScratch,
@@ -271,7 +289,7 @@ function histograms(
   fold: number,
   nLeaves: number,
   count: number,
-  sub: boolean,
+  smallOn: Uint8Array | null,
 ): void {
   const half = nLeaves >> 1;
   for (let a = 0; a < fis.length; a += 4) {
@@ -280,23 +298,52 @@ function histograms(
       if (fi < 0) return scratch.dummyHist(nLeaves * 2);
       const nB = features[fi]!.nBins;
       const h = scratch.hist('cur', fi, nLeaves * nB * 2);
-      h.fill(0, sub ? half * nB * 2 : 0, nLeaves * nB * 2);
+      if (smallOn) {
+        for (let p = 0; p < half; p++) {
+          const slot = (smallOn[p] ? p | half : p) * nB * 2;
+          h.fill(0, slot, slot + nB * 2);
+        }
+      } else h.fill(0, 0, nLeaves * nB * 2);
       return h;
     });
-    const bs = group.map((fi) => (fi < 0 ? scratch.dummyBins(binsFor(features[fis[0]!]!, fold).length) : binsFor(features[fi]!, fold)));
+    const bs = group.map((fi) =>
+      fi < 0 ? scratch.dummyBins(binsFor(features[fis[0]!]!, fold).length) : binsFor(features[fi]!, fold),
+    );
     const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
     const gl = scratch.gLeaf;
     const gr = scratch.gRow;
     const gs = scratch.gStat;
-    accumulate4(count, gl, gr, gs, bs[0]!, nbs[0]!, hs[0]!, bs[1]!, nbs[1]!, hs[1]!, bs[2]!, nbs[2]!, hs[2]!, bs[3]!, nbs[3]!, hs[3]!);
-    if (sub) {
+    accumulate4(
+      count,
+      gl,
+      gr,
+      gs,
+      bs[0]!,
+      nbs[0]!,
+      hs[0]!,
+      bs[1]!,
+      nbs[1]!,
+      hs[1]!,
+      bs[2]!,
+      nbs[2]!,
+      hs[2]!,
+      bs[3]!,
+      nbs[3]!,
+      hs[3]!,
+    );
+    if (smallOn) {
       for (let q = 0; q < 4; q++) {
         const fi = group[q]!;
         if (fi < 0) continue;
         const hist = hs[q]!;
         const prev = scratch.prev[fi]!;
-        const hsz = half * nbs[q]! * 2;
-        for (let k = 0; k < hsz; k++) hist[k] = prev[k]! - hist[k + hsz]!;
+        const w = nbs[q]! * 2;
+        for (let p = 0; p < half; p++) {
+          const small = (smallOn[p] ? p | half : p) * w;
+          const big = (smallOn[p] ? p : p | half) * w;
+          const par = p * w;
+          for (let k = 0; k < w; k++) hist[big + k] = prev[par + k]! - hist[small + k]!;
+        }
       }
     }
   }
@@ -308,16 +355,16 @@ function accumulate4(
   gLeaf: Uint32Array,
   gRow: Uint32Array,
   gStat: Float64Array,
-  b0: Uint16Array,
+  b0: Bins,
   n0: number,
   h0: Float64Array,
-  b1: Uint16Array,
+  b1: Bins,
   n1: number,
   h1: Float64Array,
-  b2: Uint16Array,
+  b2: Bins,
   n2: number,
   h2: Float64Array,
-  b3: Uint16Array,
+  b3: Bins,
   n3: number,
   h3: Float64Array,
 ): void {
