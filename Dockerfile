@@ -11,10 +11,12 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 
-# Dependencies first, so source edits do not reinstall them. .npmrc must be present before
-# `npm ci`: it sets onnxruntime-node-install=skip (its install script would fetch CUDA files).
+# Dependencies first, so source edits do not reinstall them. .npmrc must be present before the
+# install: it sets onnxruntime-node-install=skip (its install script would fetch CUDA files).
+# `npm install`, not `npm ci`: the lockfile lacks other platforms' optional native packages,
+# which `npm ci` rejects; `npm install` keeps the locked versions.
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev \
+RUN npm install --omit=dev --no-audit --no-fund \
  # package-lock.json lists only the x64 DuckDB native binding; on arm64 hosts (Apple silicon,
  # Graviton) install the binding that matches @duckdb/node-bindings. A no-op on amd64.
  && arch="$(node -p process.arch)" \

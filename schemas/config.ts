@@ -6,7 +6,12 @@ export type ThresholdStrategy = (typeof THRESHOLD_STRATEGIES)[number];
 
 const generateSchema = z
   .object({
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(42),
     interactions: z.number().int().min(100).max(10_000_000),
   })
   .strict();
