@@ -48,6 +48,7 @@ export interface FoldSummary {
   rocAuc: number;
   logloss: number;
   bestIteration: number;
+  /** Time spent fitting the fold's model. */
   seconds: number;
 }
 

@@ -6,7 +6,7 @@ export { resolveParams, autoLearningRate } from './params';
 export { trainGbdt, scoreNoiseMultiplier } from './train';
 export type { IterationInfo, TrainOptions } from './train';
 export { predictRaw, predictProba } from './predict';
-export { serializeModel, parseModel, canonicalJson } from './model';
+export { serializeModel, parseModel } from './model';
 export { GbdtParamError, GbdtDataError, GbdtModelError } from './errors';
 export { loglossFromRaw, rocAuc } from './metrics';
 export { greedyLogSumBorders, medianBorders, uniformBorders } from './quantize';

@@ -1,4 +1,5 @@
 /** Metrics the trainer reports and early-stops on. */
+import { rocAuc as exactRocAuc } from '../metrics';
 
 /** Mean binary log loss of raw scores (log-odds), computed stably. */
 export function loglossFromRaw(raw: Float64Array, labels: Uint8Array): number {
@@ -12,29 +13,10 @@ export function loglossFromRaw(raw: Float64Array, labels: Uint8Array): number {
   return raw.length > 0 ? s / raw.length : 0;
 }
 
-/** ROC-AUC by ranks (ties get the average rank); 0.5 when one class is absent. */
+/** ROC-AUC for early stopping (lib/metrics' exact-tie AUC); 0.5 when one class is absent, so comparisons stay defined. */
 export function rocAuc(scores: ArrayLike<number>, labels: Uint8Array): number {
-  const n = scores.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => scores[a]! - scores[b]!);
-  let nPos = 0;
-  for (let i = 0; i < n; i++) nPos += labels[i]!;
-  const nNeg = n - nPos;
-  if (nPos === 0 || nNeg === 0) return 0.5;
-  let rankSumPos = 0;
-  let i = 0;
-  while (i < n) {
-    let j = i + 1;
-    const s = scores[order[i]!]!;
-    while (j < n && scores[order[j]!]! === s) j++;
-    const avgRank = (i + 1 + j) / 2;
-    let posInTie = 0;
-    for (let k = i; k < j; k++) posInTie += labels[order[k]!]!;
-    rankSumPos += posInTie * avgRank;
-    i = j;
-  }
-  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+  const auc = exactRocAuc(labels, scores);
+  return Number.isNaN(auc) ? 0.5 : auc;
 }
 
 export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));

@@ -12,7 +12,7 @@ function isPrimitive(v: unknown): boolean {
  * form, arrays of primitives (and tuples) on one line, everything else indented by two spaces.
  * Same value ⇒ same bytes. Non-finite numbers are rejected.
  */
-export function canonicalJson(value: unknown): string {
+function canonicalModelJson(value: unknown): string {
   const write = (v: unknown, indent: string): string => {
     if (v === null) return 'null';
     if (typeof v === 'number') {
@@ -42,7 +42,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Serializes a model as canonical JSON: same inputs ⇒ byte-identical file. */
 export function serializeModel(model: GbdtModel): string {
-  return canonicalJson(model);
+  return canonicalModelJson(model);
 }
 
 /** Checks the cross-references the schema cannot express (indices in range, leaf counts). */

@@ -43,7 +43,6 @@ export interface FoldResult {
 
 /** Trains on every fold but `fold`, scores the held-out users, and stores those out-of-fold scores. */
 export async function trainFold(ref: RunRef, fold: number, control: StepControl = {}): Promise<FoldResult> {
-  const started = Date.now();
   const config = await readRunConfig(ref);
   const all = await readFeatures(ref);
   const train = selectRows(all, (i) => all.folds[i] !== fold);
@@ -64,7 +63,7 @@ export async function trainFold(ref: RunRef, fold: number, control: StepControl 
       rocAuc: rocAuc(valid.labels, scores),
       logloss: logloss(valid.labels, scores),
       bestIteration: outcome.bestIteration,
-      seconds: (Date.now() - started) / 1000,
+      seconds: outcome.fitSeconds,
     },
     artifacts: [artifact],
   };

@@ -49,8 +49,10 @@ export async function trainInThread(
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.on('message', (m: ThreadMessage) => {
         if (m.type === 'progress') onProgress?.(m);
-        else if (m.type === 'done')
-          resolve({ modelJson: m.modelJson, bestIteration: m.bestIteration, predictions: m.predictions });
+        else if (m.type === 'done') {
+          const { type: _done, ...outcome } = m;
+          resolve(outcome);
+        }
         else reject(new TrainingThreadError(m.name, m.message));
       });
       worker.on('error', reject);

@@ -8,6 +8,7 @@ const post = (message: ThreadMessage): void => parentPort!.postMessage(message);
 
 try {
   let lastPost = 0;
+  const started = performance.now();
   const model = trainGbdt(job.train, job.labels, job.params, {
     onIteration: (info) => {
       const now = Date.now();
@@ -17,11 +18,13 @@ try {
       }
     },
   });
+  const fitSeconds = (performance.now() - started) / 1000;
   const predictions = job.predict ? predictProba(model, job.predict) : undefined;
   post({
     type: 'done',
     modelJson: serializeModel(model),
     bestIteration: model.bestIteration ?? model.trees.length - 1,
+    fitSeconds,
     predictions,
   });
 } catch (err) {

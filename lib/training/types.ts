@@ -11,12 +11,14 @@ export interface TrainJob {
 
 export type ThreadMessage =
   | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
-  | { type: 'done'; modelJson: string; bestIteration: number; predictions?: Float64Array }
+  | { type: 'done'; modelJson: string; bestIteration: number; fitSeconds: number; predictions?: Float64Array }
   | { type: 'error'; name: string; message: string };
 
 export interface TrainOutcome {
   modelJson: string;
   bestIteration: number;
+  /** Time inside the trainer (excludes waiting for a thread and scoring). */
+  fitSeconds: number;
   predictions?: Float64Array;
 }
 
