@@ -52,8 +52,7 @@ export async function trainInThread(
         else if (m.type === 'done') {
           const { type: _done, ...outcome } = m;
           resolve(outcome);
-        }
-        else reject(new TrainingThreadError(m.name, m.message));
+        } else reject(new TrainingThreadError(m.name, m.message));
       });
       worker.on('error', reject);
       worker.on('exit', (code) => {
