@@ -28,8 +28,11 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Heartbeats every few seconds with the latest training progress, and passes cancellation to the thread. */
-async function withTrainingHeartbeats<T>(fn: (control: StepControl) => Promise<T>): Promise<T> {
+/**
+ * Heartbeats every 2 s while the step runs (with the latest training progress when there is one), so a
+ * dead worker is noticed within the heartbeat timeout, and passes cancellation on to the step.
+ */
+async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   let latest: unknown = { phase: 'starting' };
   ctx.heartbeat(latest);
@@ -45,14 +48,15 @@ async function withTrainingHeartbeats<T>(fn: (control: StepControl) => Promise<T
 export function createActivities() {
   return {
     prepareRun: (input: { runId: string; configPath: string }) =>
-      guarded(() => prepareRun(input.runId, input.configPath)),
-    validateData: (ref: RunRef) => guarded(() => validateRawData(ref)),
-    buildFeatures: (ref: RunRef) => guarded(() => buildFeatures(ref)),
-    trainFold: (ref: RunRef, fold: number) => guarded(() => withTrainingHeartbeats((c) => trainFold(ref, fold, c))),
-    trainFinalModel: (ref: RunRef) => guarded(() => withTrainingHeartbeats((c) => trainFinal(ref, c))),
-    evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => evaluateRun(ref, folds)),
-    monitoringBaseline: (ref: RunRef) => guarded(() => writeMonitoringBaseline(ref)),
-    writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) => guarded(() => finalizeManifest(ref, artifacts)),
+      guarded(() => withHeartbeats(() => prepareRun(input.runId, input.configPath))),
+    validateData: (ref: RunRef) => guarded(() => withHeartbeats(() => validateRawData(ref))),
+    buildFeatures: (ref: RunRef) => guarded(() => withHeartbeats(() => buildFeatures(ref))),
+    trainFold: (ref: RunRef, fold: number) => guarded(() => withHeartbeats((c) => trainFold(ref, fold, c))),
+    trainFinalModel: (ref: RunRef) => guarded(() => withHeartbeats((c) => trainFinal(ref, c))),
+    evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => withHeartbeats(() => evaluateRun(ref, folds))),
+    monitoringBaseline: (ref: RunRef) => guarded(() => withHeartbeats(() => writeMonitoringBaseline(ref))),
+    writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>
+      guarded(() => withHeartbeats(() => finalizeManifest(ref, artifacts))),
   };
 }
 

@@ -15,6 +15,8 @@ import { progressQuery } from './definitions';
 
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
+  // Every step heartbeats every 2 s, so a dead worker shows within a minute even on 10M-row inputs.
+  heartbeatTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
