@@ -50,16 +50,21 @@ export class Rng {
     return new Rng((this.nextUint32() ^ Math.imul(label + 1, 0x27d4eb2d)) >>> 0);
   }
 
-  /** Fisher–Yates permutation of 0..n-1. */
+  /** Shuffles the first `length` elements in place (Fisher–Yates). */
+  shuffle<T extends { [index: number]: number; length: number }>(values: T, length = values.length): T {
+    for (let i = length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = values[i]!;
+      values[i] = values[j]!;
+      values[j] = t;
+    }
+    return values;
+  }
+
+  /** A random permutation of 0..n-1. */
   permutation(n: number): Uint32Array {
     const p = new Uint32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const t = p[i]!;
-      p[i] = p[j]!;
-      p[j] = t;
-    }
-    return p;
+    return this.shuffle(p);
   }
 }

@@ -3,8 +3,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../worker/devServer';
-import { findTemporalCli } from '../worker/temporalCli';
-import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import {
+  smallConfig,
+  smallDataset,
+  startPipelineWithTemporalCli,
+  temporalCli,
+  useTempDataDir,
+  writeConfig,
+} from './helpers';
 
 const exec = promisify(execFile);
 let root: string;
@@ -101,29 +107,10 @@ describe('access-perm CLI', () => {
 
       const data = await smallDataset(join(root, 'dev-data'), 1500);
       const config = await writeConfig(root, 'dev.yaml', smallConfig(data));
-      const temporal = findTemporalCli();
-      const tenv = { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
-      const input = JSON.stringify({ configPath: config });
-      await exec(
-        temporal,
-        [
-          'workflow',
-          'start',
-          '--type',
-          'trainingPipeline',
-          '--task-queue',
-          'access-perm',
-          '--workflow-id',
-          'dev-cli-1',
-          '--input',
-          input,
-        ],
-        { env: tenv },
-      );
-      const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json'], {
-        env: tenv,
-      });
-      expect(result.stdout).toMatch(/"manifestPath"/);
+      const address = `127.0.0.1:${port}`;
+      await startPipelineWithTemporalCli(address, 'dev-cli-1', config);
+      const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json');
+      expect(result).toMatch(/"manifestPath"/);
 
       const viaDev = await cli('pipeline', 'run', '--config', config, '--no-worker', '--run-id', 'dev-run-2');
       expect(viaDev.code, viaDev.stderr).toBe(0);

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
+import { findTemporalCli } from '../worker/temporalCli';
 
 /** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
 export async function useTempDataDir(prefix: string): Promise<string> {
@@ -33,4 +36,30 @@ export async function writeConfig(dir: string, name: string, config: Record<stri
 export async function smallDataset(dir: string, interactions = 3000, seed = 11): Promise<string> {
   await writeSyntheticDataset(dir, { seed, interactions });
   return dir;
+}
+
+const exec = promisify(execFile);
+
+/** Runs the installed `temporal` CLI against `address`; resolves with its stdout. */
+export async function temporalCli(address: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec(findTemporalCli(), args, { env: { ...process.env, TEMPORAL_ADDRESS: address } });
+  return stdout;
+}
+
+/** The README's command: start trainingPipeline on a config with `temporal workflow start`. */
+export function startPipelineWithTemporalCli(address: string, workflowId: string, configPath: string): Promise<string> {
+  const input = JSON.stringify({ configPath });
+  return temporalCli(
+    address,
+    'workflow',
+    'start',
+    '--type',
+    'trainingPipeline',
+    '--task-queue',
+    'access-perm',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    input,
+  );
 }

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,11 +7,16 @@ import { readManifest, readVerified } from '../lib/artifacts';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { startDevServer, type DevServer } from '../worker/devServer';
-import { findTemporalCli } from '../worker/temporalCli';
 import { createPipelineWorker } from '../worker/worker';
-import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import {
+  smallConfig,
+  smallDataset,
+  startPipelineWithTemporalCli,
+  temporalCli,
+  useTempDataDir,
+  writeConfig,
+} from './helpers';
 
-const exec = promisify(execFile);
 
 let root: string;
 let server: DevServer;
@@ -151,38 +154,23 @@ describe('trainingPipeline on a real Temporal dev server', () => {
   });
 
   it('is started, queried and awaited with the temporal CLI, as README documents', async () => {
-    const temporal = findTemporalCli();
-    const env = { ...process.env, TEMPORAL_ADDRESS: server.address };
-    const input = JSON.stringify({ configPath: goodConfig });
-    const started = await exec(
-      temporal,
-      [
-        'workflow',
-        'start',
-        '--type',
-        'trainingPipeline',
-        '--task-queue',
-        'access-perm',
-        '--workflow-id',
-        'cli-run-1',
-        '--input',
-        input,
-      ],
-      { env },
+    const address = server.address;
+    expect(await startPipelineWithTemporalCli(address, 'cli-run-1', goodConfig)).toMatch(/cli-run-1/);
+    const query = await temporalCli(
+      address,
+      'workflow',
+      'query',
+      '--workflow-id',
+      'cli-run-1',
+      '--name',
+      'progress',
+      '--output',
+      'json',
     );
-    expect(started.stdout).toMatch(/cli-run-1/);
-    const query = await exec(
-      temporal,
-      ['workflow', 'query', '--workflow-id', 'cli-run-1', '--name', 'progress', '--output', 'json'],
-      { env },
-    );
-    expect(query.stdout).toMatch(/"runId":\s*"cli-run-1"/);
-    expect(query.stdout).toMatch(/"step":\s*"(prepare|validate|features|train|evaluate|monitoringBaseline|manifest)"/);
-    const result = await exec(temporal, ['workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json'], {
-      env,
-    });
-    expect(result.stdout).toMatch(/"rocAuc"/);
-    const described = await exec(temporal, ['workflow', 'describe', '--workflow-id', 'cli-run-1'], { env });
-    expect(described.stdout).toMatch(/Completed/i);
+    expect(query).toMatch(/"runId":\s*"cli-run-1"/);
+    expect(query).toMatch(/"step":\s*"(prepare|validate|features|train|evaluate|monitoringBaseline|manifest)"/);
+    const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json');
+    expect(result).toMatch(/"rocAuc"/);
+    expect(await temporalCli(address, 'workflow', 'describe', '--workflow-id', 'cli-run-1')).toMatch(/Completed/i);
   });
 });

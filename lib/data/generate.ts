@@ -305,12 +305,7 @@ function drawApps(w: World, seed: number, u: number, out: Uint32Array, seen: Set
       out[n++] = a;
     }
   }
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
+  rng.shuffle(out, n);
   return k;
 }
 
