@@ -1,0 +1,149 @@
+/**
+ * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows).
+ *
+ *   node --import tsx bench/onnx-throughput.ts [--data /tmp/synth-full] [--model /tmp/access-perm-default-model.json]
+ *     [--threads 1] [--repeats 5]
+ *
+ * 1. Data: the seed CSVs in --data (generated there with writeSyntheticDataset seed 42, 116,063 interactions when
+ *    absent), seed-2 features built by the pipeline's SQL (lib/features.ts).
+ * 2. Model: --model if the file exists, else trained on all rows with config/default.yaml's `model.catboost` block
+ *    (500 iterations, depth 8, ...; CatBoost defaults otherwise, so max_ctr_complexity 4) and saved there.
+ * 3. Exports ONNX, opens a session with --threads intra-op threads and times (medians over --repeats):
+ *    `session.run` on prebuilt tensors, `scorer.score(matrix)` end to end (decoding dictionary codes to strings and
+ *    building tensors included), and the TS evaluator for comparison; checks max |Δp| against the TS evaluator.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { parse } from 'yaml';
+import { withDuckDb } from '../lib/data/duck';
+import { writeSyntheticDataset } from '../lib/data/generate';
+import { readLabelledMatrix } from '../lib/data/matrix';
+import { loadCsvAsText } from '../lib/data/raw';
+import { buildFeatureTable } from '../lib/features';
+import { createOnnxScorer, exportOnnx, parseModel, predictProba, serializeModel, trainGbdt } from '../lib/gbdt';
+import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
+import { PROJECT_ROOT } from '../lib/paths';
+import type { FeatureMatrix } from '../schemas/matrix';
+
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: '/tmp/synth-full' },
+    model: { type: 'string', default: '/tmp/access-perm-default-model.json' },
+    threads: { type: 'string', default: '1' },
+    repeats: { type: 'string', default: '5' },
+  },
+});
+const threads = Number(args.threads);
+const repeats = Number(args.repeats);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const log = (msg: string): boolean => process.stderr.write(`${msg}\n`);
+/** Wall seconds of `fn`; its process CPU seconds go to `cpu` (on a shared machine CPU time is the steadier figure). */
+const seconds = async (fn: () => unknown, cpu?: number[]): Promise<number> => {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  await fn();
+  const wall = (performance.now() - t) / 1000;
+  const used = process.cpuUsage(c);
+  cpu?.push((used.user + used.system) / 1e6);
+  return wall;
+};
+
+/** The model in --model, or the default config's model trained on all rows (and saved there). */
+async function loadOrTrain(matrix: FeatureMatrix, labels: Uint8Array): Promise<GbdtModel> {
+  if (existsSync(args.model)) {
+    log(`model from ${args.model}`);
+    return parseModel(await readFile(args.model, 'utf8'));
+  }
+  const config = parse(await readFile(join(PROJECT_ROOT, 'config/default.yaml'), 'utf8')) as {
+    model: { catboost: CatBoostParams };
+  };
+  log(`training the default model (${JSON.stringify(config.model.catboost)})…`);
+  const t = performance.now();
+  const model = trainGbdt(matrix, labels, config.model.catboost);
+  log(`trained in ${((performance.now() - t) / 1000).toFixed(1)} s; saved to ${args.model}`);
+  await writeFile(args.model, serializeModel(model));
+  return model;
+}
+
+async function main(): Promise<void> {
+  const dir = args.data;
+  if (!existsSync(join(dir, 'interactions.csv'))) {
+    log(`generating the synthetic set into ${dir}…`);
+    await writeSyntheticDataset(dir, { seed: 42, interactions: 116_063 });
+  }
+  const { matrix, labels } = await withDuckDb(async (conn) => {
+    await loadCsvAsText(conn, 'users', join(dir, 'users_metadata.csv'));
+    await loadCsvAsText(conn, 'apps', join(dir, 'apps_metadata.csv'));
+    await loadCsvAsText(conn, 'interactions', join(dir, 'interactions.csv'));
+    await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: true }, true);
+    await conn.run('CREATE TABLE features_folded AS SELECT *, 0 AS fold FROM features');
+    return readLabelledMatrix(conn, 'features_folded');
+  });
+  log(`${matrix.rowCount} rows`);
+
+  const model = await loadOrTrain(matrix, labels);
+  const t0 = performance.now();
+  const bytes = exportOnnx(model);
+  const exportS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads });
+  const createS = (performance.now() - t1) / 1000;
+  const session = await InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const feeds: Record<string, Tensor> = {};
+  for (const c of matrix.categorical) {
+    feeds[c.name] = new Tensor(
+      'string',
+      Array.from(c.codes, (k) => c.dictionary[k]!),
+      [matrix.rowCount],
+    );
+  }
+  for (const c of matrix.numeric) feeds[c.name] = new Tensor('float64', c.values, [matrix.rowCount]);
+
+  const runTimes: number[] = [];
+  const e2eTimes: number[] = [];
+  const tsTimes: number[] = [];
+  const runCpu: number[] = [];
+  const e2eCpu: number[] = [];
+  const tsCpu: number[] = [];
+  let onnxP: ArrayLike<number> = [];
+  let tsP: ArrayLike<number> = [];
+  for (let r = 0; r < repeats; r++) {
+    runTimes.push(await seconds(() => session.run(feeds, ['probability']), runCpu));
+    e2eTimes.push(await seconds(async () => (onnxP = await scorer.score(matrix)), e2eCpu));
+    tsTimes.push(await seconds(() => (tsP = predictProba(model, matrix)), tsCpu));
+  }
+  let maxDiff = 0;
+  for (let i = 0; i < tsP.length; i++) maxDiff = Math.max(maxDiff, Math.abs(tsP[i]! - onnxP[i]!));
+  await scorer.close();
+  await session.release();
+
+  const rate = (s: number): string => `${Math.round(matrix.rowCount / s).toLocaleString('en-US')} rows/s`;
+  /** Median and best of the repeats (the machine is shared: the best run is the least disturbed one). */
+  const figure = (xs: number[], cpu: number[]): string =>
+    `wall median ${median(xs).toFixed(3)} s = ${rate(median(xs))}, best ${rate(Math.min(...xs))}; ` +
+    `CPU median ${median(cpu).toFixed(3)} s = ${rate(median(cpu))}`;
+  const splits = model.trees.reduce((a, t) => a + t.splits.length, 0);
+  console.table({
+    model: {
+      value: `${model.trees.length} trees, depth ${model.params.depth}, ${splits} splits, ${model.ctrTables.length} CTR tables (${model.ctrTables.filter((t) => t.features.length > 1).length} combinations)`,
+    },
+    'ONNX export': { value: `${exportS.toFixed(2)} s, ${(bytes.length / 1e6).toFixed(1)} MB` },
+    'session create': { value: `${createS.toFixed(2)} s` },
+    [`session.run (${threads} intra-op thread${threads > 1 ? 's' : ''})`]: {
+      value: figure(runTimes, runCpu),
+    },
+    'scorer.score(matrix), end to end': { value: figure(e2eTimes, e2eCpu) },
+    'TS evaluator (predictProba)': { value: figure(tsTimes, tsCpu) },
+    'max |Δp| ONNX vs TS': { value: maxDiff.toExponential(2) },
+  });
+}
+
+await main();

@@ -1,0 +1,121 @@
+/**
+ * Scoring an exported GBDT graph with onnxruntime-node. The native runtime is loaded on first use (dynamic import),
+ * so importing `lib/gbdt` never loads it.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { FeatureMatrix } from '../../../schemas/matrix';
+import { GbdtDataError } from '../errors';
+import { ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './export';
+import type { OnnxInputSpec } from './export';
+
+/** Raw columns by input name: strings for categoricals, numbers for numerics (NaN = missing). */
+export type OnnxColumns = Record<string, readonly string[] | ArrayLike<number>>;
+
+export interface OnnxScorerOptions {
+  /** onnxruntime intra-op threads (default 1: one core per scorer; the tree ensemble parallelizes over rows/trees). */
+  intraOpThreads?: number;
+}
+
+export interface OnnxScorer {
+  /** The graph's inputs (name and element type), in graph order. */
+  readonly inputs: readonly OnnxInputSpec[];
+  /** Approval probabilities, one per row. */
+  score(input: FeatureMatrix | OnnxColumns): Promise<Float32Array>;
+  /** Probabilities and raw scores (log-odds). */
+  run(input: FeatureMatrix | OnnxColumns): Promise<{ probability: Float32Array; raw: Float32Array }>;
+  /** Releases the native session. */
+  close(): Promise<void>;
+}
+
+const isMatrix = (x: FeatureMatrix | OnnxColumns): x is FeatureMatrix =>
+  typeof (x as FeatureMatrix).rowCount === 'number' &&
+  Array.isArray((x as FeatureMatrix).categorical) &&
+  Array.isArray((x as FeatureMatrix).numeric);
+
+/** A FeatureMatrix as raw columns (dictionary codes decoded to strings). */
+function matrixColumns(m: FeatureMatrix): OnnxColumns {
+  const out: OnnxColumns = {};
+  for (const c of m.categorical) {
+    const values = new Array<string>(c.codes.length);
+    for (let i = 0; i < values.length; i++) values[i] = c.dictionary[c.codes[i]!] ?? '';
+    out[c.name] = values;
+  }
+  for (const c of m.numeric) out[c.name] = c.values;
+  return out;
+}
+
+/**
+ * Opens an onnxruntime session on exported GBDT bytes (`exportOnnx`).
+ * @example
+ *   const scorer = await createOnnxScorer(exportOnnx(model));
+ *   const p = await scorer.score(matrix); // Float32Array
+ *   await scorer.close();
+ */
+export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
+  const ort = await import('onnxruntime-node');
+  const session: InferenceSession = await ort.InferenceSession.create(onnxBytes, {
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const inputs: OnnxInputSpec[] = session.inputMetadata.map((m) => {
+    const type = m.isTensor ? m.type : 'non-tensor';
+    if (type !== 'string' && type !== 'float64') {
+      throw new GbdtDataError(`ONNX input '${m.name}' has type ${type}; expected an access-perm GBDT export`);
+    }
+    return { name: m.name, type: type === 'string' ? 'string' : 'double' };
+  });
+
+  const feeds = (input: FeatureMatrix | OnnxColumns): { feeds: Record<string, Tensor>; rows: number } => {
+    const columns = isMatrix(input) ? matrixColumns(input) : input;
+    const missing = inputs.filter((i) => columns[i.name] === undefined).map((i) => `'${i.name}' (${i.type})`);
+    if (missing.length > 0) {
+      throw new GbdtDataError(
+        `missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; the model needs ` +
+          `${inputs.map((i) => i.name).join(', ')}`,
+      );
+    }
+    let rows: number | undefined;
+    const out: Record<string, Tensor> = {};
+    for (const spec of inputs) {
+      const col = columns[spec.name]!;
+      rows ??= col.length;
+      if (col.length !== rows) {
+        throw new GbdtDataError(`input column '${spec.name}' has ${col.length} rows, expected ${rows}`);
+      }
+      if (spec.type === 'string') {
+        if (!Array.isArray(col) || (col.length > 0 && typeof col[0] !== 'string')) {
+          throw new GbdtDataError(`input column '${spec.name}' is categorical: pass an array of strings`);
+        }
+        out[spec.name] = new ort.Tensor('string', col as string[], [col.length]);
+      } else {
+        if (Array.isArray(col) && col.length > 0 && typeof col[0] !== 'number') {
+          throw new GbdtDataError(`input column '${spec.name}' is numeric: pass numbers (NaN = missing)`);
+        }
+        const values = col instanceof Float64Array ? col : Float64Array.from(col as ArrayLike<number>);
+        out[spec.name] = new ort.Tensor('float64', values, [values.length]);
+      }
+    }
+    return { feeds: out, rows: rows ?? 0 };
+  };
+
+  const run = async (input: FeatureMatrix | OnnxColumns): Promise<{ probability: Float32Array; raw: Float32Array }> => {
+    const { feeds: f } = feeds(input);
+    const result = await session.run(f);
+    const probability = result[ONNX_PROBABILITY_OUTPUT]!.data as Float32Array;
+    const raw = result[ONNX_RAW_OUTPUT]!.data as Float32Array;
+    return { probability, raw };
+  };
+
+  return {
+    inputs,
+    run,
+    score: async (input) => {
+      const { feeds: f } = feeds(input);
+      const result = await session.run(f, [ONNX_PROBABILITY_OUTPUT]);
+      return result[ONNX_PROBABILITY_OUTPUT]!.data as Float32Array;
+    },
+    close: () => session.release(),
+  };
+}

@@ -1,0 +1,285 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDuckDb } from '../lib/data/duck';
+import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
+import type { LabelledMatrix } from '../lib/data/matrix';
+import { loadCsvAsText } from '../lib/data/raw';
+import { buildFeatureTable } from '../lib/features';
+import {
+  createOnnxScorer,
+  exportOnnx,
+  GbdtDataError,
+  GbdtModelError,
+  parseModel,
+  predictProba,
+  predictRaw,
+  resolveParams,
+  serializeModel,
+  trainGbdt,
+} from '../lib/gbdt';
+import type { GbdtModel } from '../lib/gbdt';
+import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../schemas/gbdt';
+import type { FeatureMatrix } from '../schemas/matrix';
+import { smallDataset, useTempDataDir } from './helpers';
+
+/** Seed-2 features of a small generated data set, built by the pipeline's SQL; fold = row_idx mod 4. */
+async function seedMatrix(dir: string): Promise<LabelledMatrix> {
+  return withDuckDb(async (conn) => {
+    await loadCsvAsText(conn, 'users', join(dir, 'users_metadata.csv'));
+    await loadCsvAsText(conn, 'apps', join(dir, 'apps_metadata.csv'));
+    await loadCsvAsText(conn, 'interactions', join(dir, 'interactions.csv'));
+    await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: true }, true);
+    await conn.run('CREATE TABLE features_folded AS SELECT *, CAST(row_idx % 4 AS INTEGER) AS fold FROM features');
+    return readLabelledMatrix(conn, 'features_folded');
+  });
+}
+
+/**
+ * A copy of `m` where every 3rd row gets an unseen value in one categorical (rotating), every 4th a NaN in one
+ * numeric, every 5th the empty string, every 7th an unseen combination of seen values (values from other rows).
+ */
+function perturb(m: FeatureMatrix): FeatureMatrix {
+  const categorical = m.categorical.map((c, ci) => {
+    const dictionary = [...c.dictionary, `never-seen-${c.name}`, ''];
+    const codes = Int32Array.from(c.codes);
+    for (let i = 0; i < m.rowCount; i++) {
+      if (i % 3 === 0 && (i / 3) % m.categorical.length === ci) codes[i] = c.dictionary.length;
+      else if (i % 5 === 0 && (i / 5) % m.categorical.length === ci) codes[i] = c.dictionary.length + 1;
+      else if (i % 7 === 0) codes[i] = c.codes[(i * (ci + 3)) % m.rowCount]!;
+    }
+    return { name: c.name, dictionary, codes };
+  });
+  const numeric = m.numeric.map((c, ci) => {
+    const values = Float64Array.from(c.values);
+    for (let i = 0; i < m.rowCount; i++) if (i % 4 === 1 && (i >> 2) % m.numeric.length === ci) values[i] = NaN;
+    return { name: c.name, values };
+  });
+  return { rowCount: m.rowCount, categorical, numeric };
+}
+
+/** Concatenates the rows of two matrices with the same columns (the second's codes re-based). */
+function concatRows(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
+  return {
+    rowCount: a.rowCount + b.rowCount,
+    categorical: a.categorical.map((c, i) => {
+      const o = b.categorical[i]!;
+      const codes = new Int32Array(c.codes.length + o.codes.length);
+      codes.set(c.codes);
+      codes.set(
+        o.codes.map((k) => k + c.dictionary.length),
+        c.codes.length,
+      );
+      return { name: c.name, dictionary: [...c.dictionary, ...o.dictionary], codes };
+    }),
+    numeric: a.numeric.map((c, i) => {
+      const values = new Float64Array(c.values.length + b.numeric[i]!.values.length);
+      values.set(c.values);
+      values.set(b.numeric[i]!.values, c.values.length);
+      return { name: c.name, values };
+    }),
+  };
+}
+
+async function onnxScores(model: GbdtModel, matrix: FeatureMatrix): Promise<{ p: Float32Array; raw: Float32Array }> {
+  const scorer = await createOnnxScorer(exportOnnx(model));
+  try {
+    const { probability, raw } = await scorer.run(matrix);
+    return { p: probability, raw };
+  } finally {
+    await scorer.close();
+  }
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+let root: string;
+let data: LabelledMatrix;
+let model: GbdtModel;
+let scoring: FeatureMatrix;
+
+beforeAll(async () => {
+  root = await useTempDataDir('onnx');
+  data = await seedMatrix(await smallDataset(join(root, 'data'), 2500));
+  const train = selectRows(data, (i) => data.folds[i] !== 0);
+  const test = selectRows(data, (i) => data.folds[i] === 0);
+  // one_hot_max_size 12 makes the departments one-hot; max_ctr_complexity 3 lets trees combine categoricals.
+  model = trainGbdt(train.matrix, train.labels, {
+    iterations: 40,
+    depth: 5,
+    learning_rate: 0.2,
+    one_hot_max_size: 12,
+    max_ctr_complexity: 3,
+    random_seed: 7,
+  });
+  scoring = concatRows(test.matrix, perturb(test.matrix));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('ONNX export of a trained model', () => {
+  it('the model exercises every split kind, combinations and NaN borders', () => {
+    const kinds = new Set(model.trees.flatMap((t) => t.splits.map((s) => s.type)));
+    expect([...kinds].sort()).toEqual(['ctr', 'float', 'onehot']);
+    const usedTables = new Set(
+      model.trees.flatMap((t) => t.splits.flatMap((s) => (s.type === 'ctr' ? [model.ctrs[s.ctr]!.table] : []))),
+    );
+    expect([...usedTables].some((t) => model.ctrTables[t]!.features.length >= 2)).toBe(true);
+    expect(model.floatFeatures.some((f) => f.borders[0] === -Number.MAX_VALUE)).toBe(true);
+  });
+
+  it('onnxruntime matches the TS evaluator on real rows, unseen categories and NaN numerics', async () => {
+    const ts = predictProba(model, scoring);
+    const tsRaw = predictRaw(model, scoring);
+    const { p, raw } = await onnxScores(model, scoring);
+    const dp = maxAbsDiff(ts, p);
+    expect(dp).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(tsRaw, raw)).toBeLessThanOrEqual(1e-4);
+    // The perturbed half really differs from the original half (unseen values and NaN reach the trees).
+    const n = scoring.rowCount / 2;
+    let changed = 0;
+    for (let i = 0; i < n; i++) if (ts[i] !== ts[n + i]) changed++;
+    expect(changed).toBeGreaterThan(n / 4);
+    console.log(`ONNX parity: ${scoring.rowCount} rows, max |Δp| = ${dp.toExponential(2)}`);
+  });
+
+  it('scores raw columns by name, as strings and plain numbers', async () => {
+    const rows = 50;
+    const columns: Record<string, string[] | number[]> = {};
+    for (const c of scoring.categorical)
+      columns[c.name] = Array.from(c.codes.subarray(0, rows), (k) => c.dictionary[k]!);
+    for (const c of scoring.numeric) columns[c.name] = Array.from(c.values.subarray(0, rows));
+    const scorer = await createOnnxScorer(exportOnnx(model), { intraOpThreads: 1 });
+    const p = await scorer.score(columns);
+    await scorer.close();
+    expect(maxAbsDiff(predictProba(model, scoring).subarray(0, rows), p)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('same model ⇒ byte-identical ONNX, also after a JSON round trip; threshold in metadata', () => {
+    const a = exportOnnx(model);
+    expect(Buffer.from(exportOnnx(model)).equals(Buffer.from(a))).toBe(true);
+    expect(Buffer.from(exportOnnx(parseModel(serializeModel(model)))).equals(Buffer.from(a))).toBe(true);
+    const withThreshold = exportOnnx({ ...model, threshold: 0.542 });
+    expect(Buffer.from(withThreshold).includes('threshold')).toBe(true);
+    expect(Buffer.from(withThreshold).includes('0.542')).toBe(true);
+  });
+
+  it('a missing input is a clear error', async () => {
+    const bytes = exportOnnx(model);
+    const scorer = await createOnnxScorer(bytes);
+    const partial: FeatureMatrix = { ...scoring, categorical: scoring.categorical.filter((c) => c.name !== 'appId') };
+    await expect(scorer.score(partial)).rejects.toThrow(GbdtDataError);
+    await expect(scorer.score(partial)).rejects.toThrow(/missing input column 'appId' \(string\)/);
+    await scorer.close();
+    // onnxruntime itself refuses too (for callers that bypass the scorer).
+    const session = await InferenceSession.create(bytes);
+    const feeds = { seniority: new Tensor('float64', new Float64Array([1]), [1]) };
+    await expect(session.run(feeds)).rejects.toThrow(/appId/);
+    await session.release();
+  });
+});
+
+describe('ONNX export: small and hand-made models', () => {
+  it('a model with only numeric features (nan_mode Max) matches, NaN included', async () => {
+    const numericOnly: FeatureMatrix = {
+      rowCount: data.matrix.rowCount,
+      categorical: [],
+      numeric: data.matrix.numeric,
+    };
+    const m = trainGbdt(numericOnly, data.labels, { iterations: 20, depth: 4, nan_mode: 'Max', random_seed: 3 });
+    expect(m.ctrTables).toEqual([]);
+    expect(m.floatFeatures.some((f) => f.borders.at(-1) === Number.MAX_VALUE)).toBe(true);
+    const { p } = await onnxScores(m, numericOnly);
+    expect(maxAbsDiff(predictProba(m, numericOnly), p)).toBeLessThanOrEqual(1e-5);
+  });
+
+  // x > 0.1 (nan Min), CTR Borders(prior 0.5) of `app` > 0.3, one-hot `kind` == 'b', y > 0 (nan Max).
+  const hand: GbdtModel = {
+    format: GBDT_MODEL_FORMAT,
+    formatVersion: GBDT_MODEL_FORMAT_VERSION,
+    lossFunction: 'Logloss',
+    features: [
+      { name: 'app', type: 'categorical' },
+      { name: 'kind', type: 'categorical' },
+      { name: 'x', type: 'numeric' },
+      { name: 'y', type: 'numeric' },
+    ],
+    bestIteration: null,
+    iterationsRun: 2,
+    bestEvalMetric: null,
+    params: resolveParams({}, 4),
+    floatFeatures: [
+      { name: 'x', nanMode: 'Min', borders: [0.1] },
+      { name: 'y', nanMode: 'Max', borders: [0] },
+    ],
+    oneHotFeatures: [{ name: 'kind', values: ['a', 'b'] }],
+    ctrTables: [
+      {
+        features: ['app'],
+        stats: [
+          ['a1', 1, 1],
+          ['a2', 0, 3],
+        ],
+        maxCount: 3,
+      },
+    ],
+    ctrs: [{ table: 0, type: 'Borders', prior: 0.5, borders: [0.3] }],
+    trees: [
+      {
+        splits: [
+          { type: 'float', feature: 0, border: 0.1 },
+          { type: 'ctr', ctr: 0, border: 0.3 },
+        ],
+        leafValues: [1, 2, 4, 8],
+      },
+      {
+        splits: [
+          { type: 'onehot', feature: 0, value: 'b' },
+          { type: 'float', feature: 1, border: 0 },
+        ],
+        leafValues: [16, 32, 64, 128],
+      },
+    ],
+    bias: -100,
+  };
+
+  it('hand-made model: exact borders, NaN sides, unseen CTR value, one-hot', async () => {
+    const nextUp = 0.1 + 2 ** -56; // the double right after 0.1
+    const cols = {
+      app: ['a1', 'a2', 'zz', 'a1', 'a2', 'zz'],
+      kind: ['a', 'b', 'c', 'b', 'a', 'b'],
+      x: [0.1, nextUp, NaN, Infinity, -Infinity, 0.1000000001],
+      y: [0, NaN, 1e-300, -1e-300, 5, NaN],
+    };
+    const matrix: FeatureMatrix = {
+      rowCount: 6,
+      categorical: (['app', 'kind'] as const).map((name) => {
+        const dictionary = [...new Set(cols[name])];
+        return { name, dictionary, codes: Int32Array.from(cols[name], (v) => dictionary.indexOf(v)) };
+      }),
+      numeric: (['x', 'y'] as const).map((name) => ({ name, values: Float64Array.from(cols[name]) })),
+    };
+    // ctr(a1) = 1.5/2 = 0.75 > 0.3; ctr(a2) = 0.5/4 = 0.125; unseen: 0.5/1 = 0.5 > 0.3.
+    const expected = [-100 + 4 + 16, -100 + 2 + 128, -100 + 4 + 64, -100 + 8 + 32, -100 + 1 + 64, -100 + 8 + 128];
+    expect(Array.from(predictRaw(hand, matrix))).toEqual(expected);
+    const scorer = await createOnnxScorer(exportOnnx(hand));
+    const { raw } = await scorer.run(cols);
+    await scorer.close();
+    expect(Array.from(raw)).toEqual(expected);
+  });
+
+  it('rejects models it cannot express, naming the problem', () => {
+    expect(() => exportOnnx({ ...hand, trees: [] })).toThrow(GbdtModelError);
+    expect(() => exportOnnx({ ...hand, trees: [] })).toThrow(/no trees/);
+    const clash = { ...hand, features: hand.features.map((f) => (f.name === 'x' ? { ...f, name: 'probability' } : f)) };
+    expect(() => exportOnnx(clash)).toThrow(/'probability' is the name of an output/);
+  });
+});
