@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './commands/data';
+import { registerGovernanceCommands } from './commands/governance';
 import { err } from './commands/output';
 import { registerPipelineCommands } from './commands/pipeline';
+import { registerReportCommands } from './commands/report';
 import { registerRunCommands } from './commands/runs';
 import { registerServerCommands } from './commands/server';
 
@@ -15,6 +17,8 @@ registerServerCommands(program);
 registerDataCommands(program);
 registerPipelineCommands(program);
 registerRunCommands(program);
+registerReportCommands(program);
+registerGovernanceCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const message = e instanceof Error ? e.message : String(e);

@@ -8,6 +8,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createGovernanceActivities } from '../activities/governance';
 import { TASK_QUEUE } from '../workflows/definitions';
 
 const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -42,7 +43,7 @@ export async function createPipelineWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities(),
+    activities: { ...createActivities(), ...createGovernanceActivities() },
     // Training runs in threads; more concurrent activities than cores only queue inside the pool.
     maxConcurrentActivityTaskExecutions: 8,
     shutdownGraceTime: '10s',

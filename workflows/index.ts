@@ -1,1 +1,2 @@
 export { trainingPipeline } from './trainingPipeline';
+export { elevationExpiry } from './elevation';

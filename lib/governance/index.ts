@@ -1,0 +1,82 @@
+export {
+  ACTIVE_FILE,
+  appendAudit,
+  auditDir,
+  auditFiles,
+  auditLogPath,
+  backupAudit,
+  checkAuditEntry,
+  defaultBackupDir,
+  DENIED_KEY_FRAGMENTS,
+  entryHash,
+  IP_OPT_IN_ENV,
+  TAMPER,
+  verifyAudit,
+  type BackupReport,
+  type TamperKind,
+  type VerifyProblem,
+  type VerifyReport,
+} from './audit';
+export { backupAuditAs, exportAuditAs, queryAuditAs, verifyAuditAs } from './auditAccess';
+export { CSV_COLUMNS, parseAuditQuery, queryAudit, renderAudit } from './auditQuery';
+export {
+  authenticate,
+  authorize,
+  correlationOf,
+  effectiveRole,
+  isAllowed,
+  type Credential,
+  type ResourceRef,
+} from './authorize';
+export {
+  canApproveDelegated,
+  delegateApproval,
+  type DelegatedApprovalDecision,
+  type DelegationAuditFields,
+} from './delegation';
+export {
+  AUTH_FAILURES,
+  AuditWriteError,
+  AuthenticationError,
+  GovernanceError,
+  PermissionDeniedError,
+  type AuthFailure,
+  type PermissionDeniedResponse,
+} from './errors';
+export {
+  allowedRoles,
+  CELL,
+  cellFor,
+  denialMessage,
+  MATRIX,
+  matrixRow,
+  minimumRole,
+  permissionsOf,
+  ROLE_CHAIN,
+  type Cell,
+  type MatrixRow,
+} from './matrix';
+export { ensureGovernanceDir, fileStore, governanceDir, withLock, type GovernanceStore } from './store';
+export {
+  DEFAULT_TOKEN_TTL,
+  MAX_TOKEN_TTL_SECONDS,
+  parseTtl,
+  secretPath,
+  signingSecret,
+  type IssuedToken,
+} from './tokens';
+export {
+  addUser,
+  assignRole,
+  bootstrapAdmin,
+  DEFAULT_ELEVATION_HOURS,
+  ELEVATION_TIMER_ACTOR,
+  elevateUser,
+  expireElevation,
+  issueToken,
+  listUsers,
+  MAX_ELEVATION_HOURS,
+  revokeToken,
+  type ElevationGrant,
+  type UserView,
+} from './users';

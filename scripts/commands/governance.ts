@@ -1,0 +1,434 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { writeFileAtomic } from '../../lib/artifacts';
+import {
+  addUser,
+  assignRole,
+  authenticate,
+  AuthenticationError,
+  backupAuditAs,
+  bootstrapAdmin,
+  DEFAULT_ELEVATION_HOURS,
+  DEFAULT_TOKEN_TTL,
+  elevateUser,
+  exportAuditAs,
+  issueToken,
+  listUsers,
+  PermissionDeniedError,
+  queryAuditAs,
+  revokeToken,
+  verifyAuditAs,
+  type Credential,
+} from '../../lib/governance';
+import { AUDIT_STATUSES, elevationWorkflowId, type ElevationTimerInput } from '../../schemas/governance';
+import { TASK_QUEUE } from '../../workflows/definitions';
+import { isReachable } from '../../worker/devServer';
+import { serverStateFile } from '../../worker/environment';
+import { err, printJson } from './output';
+
+/** Exit codes beyond 1: scripts can tell "not allowed" from "not authenticated" from other errors. */
+const EXIT = { authentication: 4, permission: 3 } as const;
+
+interface TokenOpts {
+  tokenFile?: string;
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    throw new Error(`cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/** The caller's token: --token-file, else ACCESS_PERM_TOKEN, else the file named by ACCESS_PERM_TOKEN_FILE. */
+async function callerCredential(opts: TokenOpts): Promise<Credential> {
+  if (opts.tokenFile) return { token: await readTokenFile(opts.tokenFile), source: 'cli' };
+  const inline = process.env.ACCESS_PERM_TOKEN?.trim();
+  if (inline) return { token: inline, source: 'cli' };
+  const file = process.env.ACCESS_PERM_TOKEN_FILE;
+  if (file) return { token: await readTokenFile(file), source: 'cli' };
+  return { token: null, source: 'cli' };
+}
+
+const AUTH_HINTS: Record<AuthenticationError['failure'], string> = {
+  missing: 'set ACCESS_PERM_TOKEN or ACCESS_PERM_TOKEN_FILE, or pass --token-file (an ADMIN issues tokens)',
+  malformed: 'the token is not an access-perm token; ask an ADMIN for one (access-perm auth issue)',
+  signature: 'the token was not signed by this installation; ask an ADMIN for a new one',
+  expired: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
+  revoked: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
+  unknownUser: 'the token names a user this installation does not know; ask an ADMIN',
+};
+
+/** Runs a command action; denials and refused tokens become one line on stderr and their own exit code. */
+function governed<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      const opts = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in a);
+      if (e instanceof PermissionDeniedError) {
+        if (opts?.json) printJson(e.toResponse());
+        err(
+          `access-perm: permission denied: ${e.message} [required_permission ${e.required_permission}, your role ${e.user_role}, minimum_role ${e.minimum_role}]`,
+        );
+        process.exitCode = EXIT.permission;
+        return;
+      }
+      if (e instanceof AuthenticationError) {
+        err(`access-perm: ${e.message}: ${AUTH_HINTS[e.failure]}`);
+        process.exitCode = EXIT.authentication;
+        return;
+      }
+      throw e;
+    }
+  };
+}
+
+/** Writes a token file readable by its owner only. */
+async function writeSecretFile(path: string, content: string): Promise<void> {
+  const tmp = join(dirname(resolve(path)), `.${randomUUID()}.tmp`);
+  await writeFile(tmp, content, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}
+
+const tokenFileOption = (): Option =>
+  new Option('--token-file <file>', 'file holding your token (else ACCESS_PERM_TOKEN / ACCESS_PERM_TOKEN_FILE)');
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got ${value}`);
+    return n;
+  };
+}
+
+/** The Temporal server to start the elevation timer on: TEMPORAL_ADDRESS, else a running `access-perm dev`. */
+async function timerServer(): Promise<string | null> {
+  const fromEnv = process.env.TEMPORAL_ADDRESS;
+  if (fromEnv) return (await isReachable(fromEnv, 2000)) ? fromEnv : null;
+  try {
+    const state = JSON.parse(await readFile(serverStateFile(), 'utf8')) as { address?: string };
+    if (state.address && (await isReachable(state.address, 1500))) return state.address;
+  } catch {
+    // no `access-perm dev` running
+  }
+  return null;
+}
+
+async function startElevationTimer(timer: ElevationTimerInput): Promise<string> {
+  const address = await timerServer();
+  if (!address)
+    return 'no Temporal server reachable (TEMPORAL_ADDRESS or access-perm dev): the expiry still holds at every check';
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection });
+    const workflowId = elevationWorkflowId(timer.userId, timer.elevationId);
+    await client.workflow.start('elevationExpiry', { taskQueue: TASK_QUEUE, workflowId, args: [timer] });
+    return `expiry timer workflow ${workflowId} started on ${address}`;
+  } finally {
+    await connection.close();
+  }
+}
+
+function registerUsers(program: Command): void {
+  const users = program.command('users').description('users and roles (seed-3 §1, §6)');
+
+  users
+    .command('bootstrap-admin')
+    .description('create the first ADMIN and print a token for it (only while no users exist; needs no token)')
+    .requiredOption('--user <id>', 'user id of the first administrator')
+    .option('--ttl <duration>', 'token lifetime, e.g. 30m, 8h, 7d', DEFAULT_TOKEN_TTL)
+    .option('--out <file>', 'write the token to this file (mode 0600) instead of stdout')
+    .action(async (opts: { user: string; ttl: string; out?: string }) => {
+      const issued = await bootstrapAdmin(opts.user, opts.ttl);
+      if (opts.out) {
+        await writeSecretFile(opts.out, `${issued.token}\n`);
+        err(`ADMIN ${issued.userId} created; token (expires ${issued.expiresAt}) written to ${opts.out}`);
+      } else {
+        process.stdout.write(`${issued.token}\n`);
+        err(`ADMIN ${issued.userId} created; token expires ${issued.expiresAt}`);
+      }
+    });
+
+  users
+    .command('add')
+    .description('add a user with a role (ADMIN)')
+    .requiredOption('--user <id>', 'user id')
+    .requiredOption('--role <role>', 'VIEWER, ANALYST, MODELER, VALIDATOR or ADMIN')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(async (opts: TokenOpts & { user: string; role: string; reason: string; json?: boolean }) => {
+        const user = await addUser(await callerCredential(opts), {
+          userId: opts.user,
+          role: opts.role,
+          reason: opts.reason,
+        });
+        if (opts.json) return printJson(user);
+        console.log(`added ${user.userId} as ${user.role}`);
+      }),
+    );
+
+  users
+    .command('assign-role')
+    .description("change a user's permanent role (ADMIN); audited with old/new role and assigned_by")
+    .requiredOption('--user <id>', 'user id')
+    .requiredOption('--role <role>', 'the new role')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(async (opts: TokenOpts & { user: string; role: string; reason: string; json?: boolean }) => {
+        const user = await assignRole(await callerCredential(opts), {
+          userId: opts.user,
+          role: opts.role,
+          reason: opts.reason,
+        });
+        if (opts.json) return printJson(user);
+        console.log(`${user.userId} is now ${user.role}`);
+      }),
+    );
+
+  users
+    .command('elevate')
+    .description(
+      'grant a temporary role that expires by itself (ADMIN); starts a Temporal timer when a server is reachable',
+    )
+    .requiredOption('--user <id>', 'user id')
+    .requiredOption('--role <role>', 'the temporary role')
+    .option('--hours <n>', 'how long it lasts', positiveNumber('--hours'), DEFAULT_ELEVATION_HOURS)
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .option('--no-timer', 'do not start the expiry timer workflow (the expiry holds at every check anyway)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(
+        async (
+          opts: TokenOpts & {
+            user: string;
+            role: string;
+            hours: number;
+            reason: string;
+            timer: boolean;
+            json?: boolean;
+          },
+        ) => {
+          const grant = await elevateUser(await callerCredential(opts), {
+            userId: opts.user,
+            role: opts.role,
+            hours: opts.hours,
+            reason: opts.reason,
+          });
+          const timer = opts.timer ? await startElevationTimer(grant.timer) : 'expiry timer not started (--no-timer)';
+          if (opts.json) return printJson({ ...grant, timerStatus: timer });
+          console.log(
+            `${grant.user.userId} is ${grant.timer.role} until ${grant.timer.expiresAt}, then ${grant.user.role} again`,
+          );
+          err(timer);
+        },
+      ),
+    );
+
+  users
+    .command('list')
+    .description('list users with their base role and the role in force now (ADMIN)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(async (opts: TokenOpts & { json?: boolean }) => {
+        const list = await listUsers(await callerCredential(opts));
+        if (opts.json) return printJson(list);
+        for (const u of list) {
+          const elevation = u.elevation
+            ? u.elevationExpired
+              ? `  (elevation to ${u.elevation.role} expired ${u.elevation.expiresAt})`
+              : `  → ${u.elevation.role} until ${u.elevation.expiresAt}`
+            : '';
+          console.log(`${u.userId.padEnd(24)} ${u.role.padEnd(10)}${elevation}`);
+        }
+      }),
+    );
+}
+
+function registerAuth(program: Command): void {
+  const auth = program.command('auth').description('tokens: signed, expiring, revocable');
+
+  auth
+    .command('issue')
+    .description('issue a token for a user (ADMIN); prints it once, it is stored nowhere')
+    .requiredOption('--user <id>', 'whose token')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 8h, 7d (at most 30d)', DEFAULT_TOKEN_TTL)
+    .option('--out <file>', 'write the token to this file (mode 0600) instead of stdout')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: TokenOpts & { user: string; ttl: string; out?: string }) => {
+        const issued = await issueToken(await callerCredential(opts), { userId: opts.user, ttl: opts.ttl });
+        if (opts.out) await writeSecretFile(opts.out, `${issued.token}\n`);
+        else process.stdout.write(`${issued.token}\n`);
+        err(`token ${issued.jti} for ${issued.userId}, expires ${issued.expiresAt}${opts.out ? ` → ${opts.out}` : ''}`);
+      }),
+    );
+
+  auth
+    .command('revoke')
+    .description(
+      'revoke a token by id (--jti) or by file (--token-file); your own token needs no other token, others need ADMIN',
+    )
+    .option('--jti <id>', 'token id (see the token_issued audit entries)')
+    .option('--token-file <file>', 'the token to revoke')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .action(
+      governed(async (opts: { jti?: string; tokenFile?: string; reason?: string }) => {
+        if (!opts.jti === !opts.tokenFile) throw new Error('give exactly one of --jti or --token-file');
+        const target = opts.tokenFile ? await readTokenFile(opts.tokenFile) : undefined;
+        // The caller is the ACCESS_PERM_TOKEN(_FILE) holder; without one, the token being revoked revokes itself.
+        let credential = await callerCredential({});
+        if (!credential.token && target) credential = { token: target, source: 'cli' };
+        const done = await revokeToken(credential, { jti: opts.jti, token: target, reason: opts.reason });
+        console.log(`revoked token ${done.jti}${done.subject ? ` of ${done.subject}` : ''}`);
+      }),
+    );
+
+  auth
+    .command('whoami')
+    .description('who your token proves you are, and the role in force now')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(async (opts: TokenOpts & { json?: boolean }) => {
+        const me = await authenticate(await callerCredential(opts));
+        if (opts.json) return printJson(me);
+        const temp = me.temporaryRole ? ` (temporary until ${me.elevationExpiresAt}; base role ${me.baseRole})` : '';
+        console.log(`${me.userId} ${me.role}${temp}; token ${me.tokenId} expires ${me.tokenExpiresAt}`);
+      }),
+    );
+}
+
+interface FilterOpts {
+  userId?: string;
+  runId?: string;
+  action?: string;
+  resourceType?: string;
+  status?: string;
+  startDate?: string;
+  endDate?: string;
+  dateRange?: string;
+  limit?: string;
+  order?: string;
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .option('--user-id <id>', 'entries of this user')
+    .option('--run-id <id>', 'entries correlated with this run')
+    .option('--action <action>', 'e.g. bin_override, permission_denied, role_assignment')
+    .option('--resource-type <type>', 'e.g. binning_table, user, token')
+    .addOption(new Option('--status <status>', 'entry status').choices([...AUDIT_STATUSES]))
+    .option('--start-date <date>', 'from this day (YYYY-MM-DD, UTC) or instant (ISO 8601)')
+    .option('--end-date <date>', 'until this day (inclusive) or instant')
+    .option('--date-range <day>', 'one UTC day, YYYY-MM-DD')
+    .option('--limit <n>', 'at most n entries')
+    .addOption(new Option('--order <order>', 'oldest or newest first').choices(['asc', 'desc']));
+}
+
+const filtersOf = (o: FilterOpts): Record<string, unknown> => ({
+  user_id: o.userId,
+  run_id: o.runId,
+  action: o.action,
+  resource_type: o.resourceType,
+  status: o.status,
+  start_date: o.startDate,
+  end_date: o.endDate,
+  date_range: o.dateRange,
+  limit: o.limit,
+  order: o.order,
+});
+
+function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('the append-only, hash-chained audit log (seed-3 §4)');
+
+  withFilters(audit.command('query').description('query the audit log (ANALYST, MODELER, VALIDATOR, ADMIN)'))
+    .addOption(tokenFileOption())
+    .option('--json', 'print the entries as a JSON array')
+    .action(
+      governed(async (opts: TokenOpts & FilterOpts & { json?: boolean }) => {
+        const entries = await queryAuditAs(await callerCredential(opts), filtersOf(opts));
+        if (opts.json) return printJson(entries);
+        for (const e of entries) {
+          const who = `${e.user_id}(${e.user_role}${e.temporary_role ? ', temporary' : ''})`;
+          const what = e.action === 'permission_denied' ? `${e.action}:${e.attempted_action}` : e.action;
+          const on = e.resource_type ? ` ${e.resource_type}${e.resource_id ? `/${e.resource_id}` : ''}` : '';
+          console.log(
+            `${e.timestamp} ${e.audit_id} ${who} ${what} ${e.status}${on}${e.reason ? ` — ${e.reason}` : ''}`,
+          );
+        }
+        err(`${entries.length} entries`);
+      }),
+    );
+
+  audit
+    .command('verify')
+    .description('check the hash chain across all files; names the first edited, removed or reordered entry')
+    .option('--dir <dir>', 'a backup folder to check instead of the live log')
+    .addOption(tokenFileOption())
+    .option('--json', 'print the report as JSON')
+    .action(
+      governed(async (opts: TokenOpts & { dir?: string; json?: boolean }) => {
+        const report = await verifyAuditAs(await callerCredential(opts), opts.dir);
+        if (opts.json) printJson(report);
+        for (const w of report.warnings) err(`warning: ${w}`);
+        if (report.ok) {
+          if (!opts.json) console.log(`audit log OK: ${report.entries} entries in ${report.files.length} files`);
+        } else {
+          err(`access-perm: audit verify FAILED (${report.problem!.kind}): ${report.problem!.message}`);
+          process.exitCode = 1;
+        }
+      }),
+    );
+
+  withFilters(audit.command('export').description('export entries as JSONL or CSV (VALIDATOR, ADMIN)'))
+    .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).makeOptionMandatory())
+    .option('--out <file>', 'output file (default: stdout)')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: TokenOpts & FilterOpts & { format: 'jsonl' | 'csv'; out?: string }) => {
+        const { content, entries } = await exportAuditAs(await callerCredential(opts), filtersOf(opts), opts.format);
+        if (opts.out) {
+          await writeFileAtomic(opts.out, content);
+          err(`${entries} entries → ${opts.out}`);
+        } else process.stdout.write(content);
+      }),
+    );
+
+  audit
+    .command('backup')
+    .description(
+      'rotate the active file into an archive segment and copy new segments to a backup folder (ADMIN; run daily)',
+    )
+    .option('--dest <dir>', 'backup folder (default <data dir>/governance/backups/audit)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print JSON')
+    .action(
+      governed(async (opts: TokenOpts & { dest?: string; json?: boolean }) => {
+        const report = await backupAuditAs(await callerCredential(opts), opts.dest);
+        if (opts.json) return printJson(report);
+        console.log(
+          `backup ${report.dest}: ${report.copied.length} new segment(s), ${report.unchanged.length} unchanged, ${report.entries} entries in ${report.segments} segment(s)`,
+        );
+      }),
+    );
+}
+
+/** `users`, `auth` and `audit` command groups. Every command needs a token except `users bootstrap-admin`. */
+export function registerGovernanceCommands(program: Command): void {
+  registerUsers(program);
+  registerAuth(program);
+  registerAudit(program);
+}

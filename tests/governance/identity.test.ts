@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  assignRole,
+  authenticate,
+  AuthenticationError,
+  authorize,
+  bootstrapAdmin,
+  governanceDir,
+  issueToken,
+  PermissionDeniedError,
+  queryAudit,
+  revokeToken,
+  secretPath,
+  signingSecret,
+  verifyAudit,
+  type AuthFailure,
+} from '../../lib/governance';
+import { useTempDataDir } from '../helpers';
+import { auditLines, makeTeam, type Team } from './fixtures';
+
+let team: Team;
+
+beforeAll(async () => {
+  await useTempDataDir('gov-identity');
+  team = await makeTeam();
+});
+
+async function signWith(key: Uint8Array, claims: { sub: string; exp: number; iat?: number }): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub)
+    .setJti(`jti-${randomBytes(6).toString('hex')}`)
+    .setIssuedAt(claims.iat ?? Math.floor(Date.now() / 1000) - 10)
+    .setExpirationTime(claims.exp)
+    .sign(key);
+}
+
+const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+/** Expects authorize to refuse `token` with `failure`, and the refusal to be audited without the token. */
+async function expectRefused(token: string | null, failure: AuthFailure, auditedUser: string): Promise<void> {
+  const before = (await auditLines()).length;
+  const e = await authorize({ token, source: 'api' }, 'view_runs').catch((x: unknown) => x);
+  expect(e).toBeInstanceOf(AuthenticationError);
+  expect((e as AuthenticationError).failure).toBe(failure);
+  const entries = await auditLines();
+  expect(entries).toHaveLength(before + 1);
+  const entry = entries[entries.length - 1]!;
+  expect(entry).toMatchObject({
+    action: 'authentication_failed',
+    status: 'denied',
+    user_id: auditedUser,
+    user_role: 'NONE',
+    attempted_action: 'view_runs',
+    source: 'api',
+  });
+  if (token) expect(JSON.stringify(entry)).not.toContain(token.split('.')[1]!);
+}
+
+describe('tokens', () => {
+  it('a valid token resolves to the user and the role in the store', async () => {
+    await expect(authorize(team.tokens.MODELER, 'train_model')).resolves.toMatchObject({
+      userId: 'modeler',
+      role: 'MODELER',
+      baseRole: 'MODELER',
+    });
+  });
+
+  it('refuses a forged token (payload changed, signature kept) and audits the claimed id only as a claim', async () => {
+    const [header, , signature] = team.tokens.VIEWER.split('.');
+    const payload = JSON.parse(Buffer.from(team.tokens.VIEWER.split('.')[1]!, 'base64url').toString()) as object;
+    const forged = `${header}.${b64({ ...payload, sub: 'root' })}.${signature}`;
+    await expectRefused(forged, 'signature', 'anonymous');
+    const entries = await auditLines();
+    expect(entries[entries.length - 1]!.claimed_user_id).toBe('root');
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const other = await signWith(randomBytes(32), { sub: 'root', exp: Math.floor(Date.now() / 1000) + 3600 });
+    await expectRefused(other, 'signature', 'anonymous');
+  });
+
+  it('refuses an unsigned (alg: none) token', async () => {
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'root', jti: 'jti-none-0001', iat: 1, exp: 9999999999 })}.`;
+    await expectRefused(none, 'malformed', 'anonymous');
+  });
+
+  it('refuses an expired token signed by us, auditing the verified user', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await signWith(await signingSecret(), { sub: 'analyst', iat: now - 7200, exp: now - 60 });
+    await expectRefused(expired, 'expired', 'analyst');
+  });
+
+  it('refuses a revoked token; the owner may revoke their own token, others need ADMIN', async () => {
+    const issued = await issueToken({ token: team.admin }, { userId: 'analyst' });
+    await expect(authorize(issued.token, 'view_runs')).resolves.toMatchObject({ userId: 'analyst' });
+    // Another non-admin may not revoke it.
+    await expect(revokeToken({ token: team.tokens.MODELER }, { jti: issued.jti })).rejects.toBeInstanceOf(
+      PermissionDeniedError,
+    );
+    // The owner may (log out).
+    await expect(revokeToken({ token: issued.token }, { token: issued.token })).resolves.toEqual({
+      jti: issued.jti,
+      subject: 'analyst',
+    });
+    await expectRefused(issued.token, 'revoked', 'analyst');
+    const [revocation] = await queryAudit({ action: 'token_revoked', user_id: 'analyst' });
+    expect(revocation).toMatchObject({ resource_id: issued.jti, reason: 'revoked by its owner' });
+    // An ADMIN revokes by id.
+    const second = await issueToken({ token: team.admin }, { userId: 'viewer' });
+    await revokeToken({ token: team.admin }, { jti: second.jti, reason: 'laptop lost' });
+    await expectRefused(second.token, 'revoked', 'viewer');
+  });
+
+  it('refuses missing and malformed tokens', async () => {
+    await expectRefused(null, 'missing', 'anonymous');
+    await expectRefused('not-a-jwt', 'malformed', 'anonymous');
+  });
+
+  it('refuses a valid signature for a user the store does not know', async () => {
+    const ghost = await signWith(await signingSecret(), { sub: 'ghost', exp: Math.floor(Date.now() / 1000) + 600 });
+    await expectRefused(ghost, 'unknownUser', 'ghost');
+  });
+
+  it('never writes a token into the audit log or the store', async () => {
+    const log = await readFile(join(governanceDir(), 'audit', 'audit_log.jsonl'), 'utf8');
+    const store =
+      (await readFile(join(governanceDir(), 'tokens.json'), 'utf8')) +
+      (await readFile(join(governanceDir(), 'users.json'), 'utf8'));
+    for (const token of [team.admin, ...Object.values(team.tokens)]) {
+      expect(log).not.toContain(token);
+      expect(store).not.toContain(token);
+    }
+    expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
+    expect((await verifyAudit()).ok).toBe(true);
+  });
+
+  it('keeps the signing secret at mode 0600 and refuses it once others can read it', async () => {
+    expect((await stat(secretPath())).mode & 0o777).toBe(0o600);
+    await chmod(secretPath(), 0o644);
+    await expect(authenticate(team.tokens.VIEWER)).rejects.toThrow(/readable by others.*chmod 600/);
+    await chmod(secretPath(), 0o600);
+    await expect(authenticate(team.tokens.VIEWER)).resolves.toMatchObject({ userId: 'viewer' });
+  });
+});
+
+describe('bootstrap', () => {
+  it('creates the first ADMIN only while the store has no users', async () => {
+    await expect(bootstrapAdmin('mallory')).rejects.toThrow(/users already exist/);
+    const [first] = await queryAudit({ action: 'user_added', user_id: 'root' });
+    expect(first).toMatchObject({ user_role: 'ADMIN', new_role: 'ADMIN', assigned_by: 'bootstrap' });
+    expect(await queryAudit({ user_id: 'mallory' })).toEqual([]);
+  });
+});
+
+describe('roles are looked up at check time', () => {
+  it('a role change applies to an already-issued token at once, audited with old/new role and assigned_by', async () => {
+    const token = (await issueToken({ token: team.admin }, { userId: 'viewer' })).token;
+    await expect(authorize(token, 'create_run')).rejects.toBeInstanceOf(PermissionDeniedError);
+    await assignRole({ token: team.admin }, { userId: 'viewer', role: 'ANALYST', reason: 'joined the analytics team' });
+    await expect(authorize(token, 'create_run')).resolves.toMatchObject({ role: 'ANALYST', baseRole: 'ANALYST' });
+    const [change] = await queryAudit({ action: 'role_assignment', user_id: 'viewer' });
+    expect(change).toMatchObject({
+      user_id: 'viewer',
+      old_role: 'VIEWER',
+      new_role: 'ANALYST',
+      assigned_by: 'root',
+      expiration: null,
+      reason: 'joined the analytics team',
+      before: { role: 'VIEWER' },
+      after: { role: 'ANALYST' },
+    });
+    await assignRole({ token: team.admin }, { userId: 'viewer', role: 'VIEWER', reason: 'back to read-only' });
+    await expect(authorize(token, 'create_run')).rejects.toBeInstanceOf(PermissionDeniedError);
+  });
+
+  it('makes no role change whose audit entry cannot be written', async () => {
+    const log = join(governanceDir(), 'audit', 'audit_log.jsonl');
+    const intact = await readFile(log, 'utf8');
+    await writeFile(log, `${intact}{"torn":`);
+    try {
+      await expect(
+        assignRole({ token: team.admin }, { userId: 'viewer', role: 'ADMIN', reason: 'while the log is broken' }),
+      ).rejects.toThrow(/partial line/);
+    } finally {
+      await writeFile(log, intact);
+    }
+    await expect(authorize(team.tokens.VIEWER, 'create_run')).rejects.toMatchObject({ user_role: 'VIEWER' });
+  });
+
+  it('never demotes the last ADMIN', async () => {
+    const admin = { token: team.admin };
+    await assignRole(admin, { userId: 'admin', role: 'VALIDATOR', reason: 'second admin steps down' });
+    await expect(assignRole(admin, { userId: 'root', role: 'VIEWER', reason: 'oops' })).rejects.toThrow(
+      /root is the last ADMIN: make another user ADMIN first/,
+    );
+    await expect(authorize(team.admin, 'manage_users')).resolves.toMatchObject({ role: 'ADMIN' });
+    await assignRole(admin, { userId: 'admin', role: 'ADMIN', reason: 'back' });
+  });
+
+  it('refuses a run-scoped resource without its run id (the audit correlation id) before checking anything', async () => {
+    await expect(
+      authorize(team.tokens.MODELER, 'binning_override', { type: 'binning_table', id: 'age' }),
+    ).rejects.toThrow(/binning_table resource must carry its runId/);
+  });
+
+  it('requires a reason and ADMIN to assign roles', async () => {
+    await expect(
+      assignRole({ token: team.admin }, { userId: 'viewer', role: 'ANALYST', reason: '  ' }),
+    ).rejects.toThrow(/reason is required/);
+    await expect(
+      assignRole({ token: team.tokens.VALIDATOR }, { userId: 'viewer', role: 'ADMIN', reason: 'promote myself' }),
+    ).rejects.toBeInstanceOf(PermissionDeniedError);
+  });
+});
