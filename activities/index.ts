@@ -1,7 +1,5 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { DataValidationError } from '../lib/errors';
-import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
@@ -9,24 +7,7 @@ import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
 import { prepareRun, type RunRef } from '../lib/pipeline/run';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
-
-/** Turns domain errors that retrying cannot fix into non-retryable failures that keep their name and details. */
-function asFailure(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  if (NON_RETRYABLE_ERROR_TYPES.includes(err.name)) {
-    const details = err instanceof DataValidationError ? [{ table: err.table, reportPath: err.reportPath }] : [];
-    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details });
-  }
-  return err;
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw asFailure(err);
-  }
-}
+import { guarded } from './failures';
 
 /**
  * Heartbeats every 2 s while the step runs (with the latest training progress when there is one), so a

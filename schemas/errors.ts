@@ -1,9 +1,12 @@
+import { GOVERNANCE_ERROR_TYPES } from './governance';
+
 /** Failure types that retrying cannot fix: activities raise them non-retryable, workflows list them in retry policies. */
-export const NON_RETRYABLE_ERROR_TYPES = [
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'ConfigError',
   'DataValidationError',
   'InputError',
   'ArtifactIntegrityError',
   'UnknownRunError',
   'GbdtParamError',
+  ...GOVERNANCE_ERROR_TYPES,
 ];

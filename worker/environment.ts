@@ -39,6 +39,18 @@ export interface ResolvedServer {
   release(): Promise<void>;
 }
 
+/** A server that is up already: TEMPORAL_ADDRESS when it answers, else a running `access-perm dev`'s; or null. */
+export async function runningServer(): Promise<Omit<ResolvedServer, 'release'> | null> {
+  const fromEnv = process.env.TEMPORAL_ADDRESS;
+  if (fromEnv)
+    return (await isReachable(fromEnv)) ? { address: fromEnv, source: 'TEMPORAL_ADDRESS', uiUrl: null } : null;
+  const state = await readServerState();
+  if (state && (await isReachable(state.address, 1500))) {
+    return { address: state.address, source: 'access-perm dev', uiUrl: state.uiUrl };
+  }
+  return null;
+}
+
 /**
  * Finds a Temporal server: TEMPORAL_ADDRESS when set (it must answer), else the server of a running
  * `access-perm dev`, else an embedded dev server started for this process and stopped by `release`.

@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { writeFileAtomic } from '../../lib/artifacts';
@@ -8,7 +5,6 @@ import {
   addUser,
   assignRole,
   authenticate,
-  AuthenticationError,
   backupAuditAs,
   bootstrapAdmin,
   DEFAULT_ELEVATION_HOURS,
@@ -17,87 +13,22 @@ import {
   exportAuditAs,
   issueToken,
   listUsers,
-  PermissionDeniedError,
   queryAuditAs,
   revokeToken,
   verifyAuditAs,
-  type Credential,
 } from '../../lib/governance';
 import { AUDIT_STATUSES, elevationWorkflowId, type ElevationTimerInput } from '../../schemas/governance';
 import { TASK_QUEUE } from '../../workflows/definitions';
-import { isReachable } from '../../worker/devServer';
-import { serverStateFile } from '../../worker/environment';
+import { runningServer } from '../../worker/environment';
 import { err, printJson } from './output';
-
-/** Exit codes beyond 1: scripts can tell "not allowed" from "not authenticated" from other errors. */
-const EXIT = { authentication: 4, permission: 3 } as const;
-
-interface TokenOpts {
-  tokenFile?: string;
-}
-
-async function readTokenFile(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (e) {
-    throw new Error(`cannot read token file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-}
-
-/** The caller's token: --token-file, else ACCESS_PERM_TOKEN, else the file named by ACCESS_PERM_TOKEN_FILE. */
-async function callerCredential(opts: TokenOpts): Promise<Credential> {
-  if (opts.tokenFile) return { token: await readTokenFile(opts.tokenFile), source: 'cli' };
-  const inline = process.env.ACCESS_PERM_TOKEN?.trim();
-  if (inline) return { token: inline, source: 'cli' };
-  const file = process.env.ACCESS_PERM_TOKEN_FILE;
-  if (file) return { token: await readTokenFile(file), source: 'cli' };
-  return { token: null, source: 'cli' };
-}
-
-const AUTH_HINTS: Record<AuthenticationError['failure'], string> = {
-  missing: 'set ACCESS_PERM_TOKEN or ACCESS_PERM_TOKEN_FILE, or pass --token-file (an ADMIN issues tokens)',
-  malformed: 'the token is not an access-perm token; ask an ADMIN for one (access-perm auth issue)',
-  signature: 'the token was not signed by this installation; ask an ADMIN for a new one',
-  expired: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
-  revoked: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
-  unknownUser: 'the token names a user this installation does not know; ask an ADMIN',
-};
-
-/** Runs a command action; denials and refused tokens become one line on stderr and their own exit code. */
-function governed<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      const opts = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in a);
-      if (e instanceof PermissionDeniedError) {
-        if (opts?.json) printJson(e.toResponse());
-        err(
-          `access-perm: permission denied: ${e.message} [required_permission ${e.required_permission}, your role ${e.user_role}, minimum_role ${e.minimum_role}]`,
-        );
-        process.exitCode = EXIT.permission;
-        return;
-      }
-      if (e instanceof AuthenticationError) {
-        err(`access-perm: ${e.message}: ${AUTH_HINTS[e.failure]}`);
-        process.exitCode = EXIT.authentication;
-        return;
-      }
-      throw e;
-    }
-  };
-}
-
-/** Writes a token file readable by its owner only. */
-async function writeSecretFile(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(resolve(path)), `.${randomUUID()}.tmp`);
-  await writeFile(tmp, content, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
-}
-
-const tokenFileOption = (): Option =>
-  new Option('--token-file <file>', 'file holding your token (else ACCESS_PERM_TOKEN / ACCESS_PERM_TOKEN_FILE)');
+import {
+  callerCredential,
+  governed,
+  readTokenFile,
+  tokenFileOption,
+  writeSecretFile,
+  type TokenOpts,
+} from './credentials';
 
 function positiveNumber(name: string) {
   return (value: string): number => {
@@ -108,21 +39,8 @@ function positiveNumber(name: string) {
   };
 }
 
-/** The Temporal server to start the elevation timer on: TEMPORAL_ADDRESS, else a running `access-perm dev`. */
-async function timerServer(): Promise<string | null> {
-  const fromEnv = process.env.TEMPORAL_ADDRESS;
-  if (fromEnv) return (await isReachable(fromEnv, 2000)) ? fromEnv : null;
-  try {
-    const state = JSON.parse(await readFile(serverStateFile(), 'utf8')) as { address?: string };
-    if (state.address && (await isReachable(state.address, 1500))) return state.address;
-  } catch {
-    // no `access-perm dev` running
-  }
-  return null;
-}
-
 async function startElevationTimer(timer: ElevationTimerInput): Promise<string> {
-  const address = await timerServer();
+  const address = (await runningServer())?.address;
   if (!address)
     return 'no Temporal server reachable (TEMPORAL_ADDRESS or access-perm dev): the expiry still holds at every check';
   const connection = await Connection.connect({ address });
