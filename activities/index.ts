@@ -7,6 +7,7 @@ import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
 import { prepareRun, type RunRef } from '../lib/pipeline/run';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
+import { authorize } from '../lib/governance/authorize';
 import { guarded } from './failures';
 
 /**
@@ -28,8 +29,15 @@ async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>): Prom
 /** Activities of the training pipeline: thin adapters over lib/pipeline. */
 export function createActivities() {
   return {
-    prepareRun: (input: { runId: string; configPath: string }) =>
-      guarded(() => withHeartbeats(() => prepareRun(input.runId, input.configPath))),
+    /** Authorizes `create_run` with the caller's token (the run's choke point), then prepares the run. */
+    prepareRun: (input: { runId: string; configPath: string; token: string }) =>
+      guarded(async () => {
+        const identity = await authorize({ token: input.token, source: 'workflow' }, 'create_run', {
+          type: 'run',
+          id: input.runId,
+        });
+        return withHeartbeats(() => prepareRun(input.runId, input.configPath, identity));
+      }),
     validateData: (ref: RunRef) => guarded(() => withHeartbeats(() => validateRawData(ref))),
     buildFeatures: (ref: RunRef) => guarded(() => withHeartbeats(() => buildFeatures(ref))),
     trainFold: (ref: RunRef, fold: number) => guarded(() => withHeartbeats((c) => trainFold(ref, fold, c))),

@@ -12,12 +12,14 @@
  * Prints one table (medians over repeats, ratios to CatBoost) and writes bench/out/gbdt.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
 import { sqlString, withDuckDb } from '../lib/data/duck';
 import { parseModel, predictProba } from '../lib/gbdt';
+import { authorize, bootstrapAdmin } from '../lib/governance';
+import type { ResolvedIdentity } from '../schemas/governance';
 import { averagePrecision, logloss, rocAuc } from '../lib/metrics';
 import { buildFeatures, FEATURES_FILE } from '../lib/pipeline/features';
 import { prepareRun, readRunConfig } from '../lib/pipeline/run';
@@ -105,10 +107,21 @@ async function ours(featuresPath: string, params: Record<string, unknown>, nSpli
   };
 }
 
+/** The bench's own ADMIN in bench/out (runs are audited like any other); its token is kept for later runs. */
+async function benchIdentity(): Promise<ResolvedIdentity> {
+  const tokenFile = join(outDir, 'bench-admin.token');
+  const token = await readFile(tokenFile, 'utf8').catch(async () => {
+    const issued = (await bootstrapAdmin('bench')).token;
+    await writeFile(tokenFile, issued, { mode: 0o600 });
+    return issued;
+  });
+  return authorize({ token }, 'create_run', { type: 'run', id: 'bench-gbdt' });
+}
+
 async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   process.stderr.write('building the feature table…\n');
-  const prepared = await prepareRun('bench-gbdt', join(PROJECT_ROOT, args.config));
+  const prepared = await prepareRun('bench-gbdt', join(PROJECT_ROOT, args.config), await benchIdentity());
   await buildFeatures(prepared);
   const featuresPath = join(prepared.runDir, FEATURES_FILE);
   const params = (await readRunConfig(prepared)).model.catboost;

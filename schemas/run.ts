@@ -37,6 +37,8 @@ export const pipelineInputSchema = z
   .object({
     /** Path of the YAML config, absolute or relative to the worker's working directory. */
     configPath: z.string().min(1).max(4096),
+    /** The caller's access-perm token (ACCESS_PERM_TOKEN); checked for `create_run` before anything runs. */
+    token: z.string().min(1, 'token is required: start runs with an access-perm token').max(8192),
   })
   .strict();
 export type PipelineInput = z.infer<typeof pipelineInputSchema>;

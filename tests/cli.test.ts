@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -37,17 +38,20 @@ describe('access-perm CLI', () => {
   it('documents every command with --help', async () => {
     const top = await cli('--help');
     expect(top.code).toBe(0);
-    for (const command of ['dev', 'worker', 'data', 'pipeline', 'runs']) expect(top.stdout).toContain(command);
+    for (const command of ['dev', 'worker', 'data', 'pipeline', 'demo', 'runs', 'users', 'auth', 'audit']) {
+      expect(top.stdout).toContain(command);
+    }
     const run = await cli('pipeline', 'run', '--help');
     expect(run.stdout).toMatch(/--config <yaml>/);
     expect(run.stdout).toMatch(/--json/);
   });
 
-  it('runs the pipeline on an embedded server it starts itself, then lists and shows the run', async () => {
+  it('`demo` bootstraps the first ADMIN on a fresh installation and trains on an embedded server it starts', async () => {
     const data = await smallDataset(join(root, 'data'), 2000);
     const config = await writeConfig(root, 'small.yaml', smallConfig(data));
-    const run = await cli('pipeline', 'run', '--config', config, '--json', '--run-id', 'cli-e2e');
+    const run = await cli('demo', '--config', config, '--json', '--run-id', 'cli-e2e');
     expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/bootstrapped the first ADMIN, demo-admin/);
     const out = JSON.parse(run.stdout) as {
       runId: string;
       metrics: { rocAuc: number };
@@ -60,12 +64,33 @@ describe('access-perm CLI', () => {
     expect(run.stderr).toMatch(/starting an embedded Temporal dev server/);
     expect(run.stderr).toMatch(/\[4\/7\] train/);
 
+    // From here on the CLI acts as demo-admin, through the token file the demo kept.
+    env = { ...env, ACCESS_PERM_TOKEN_FILE: join(root, 'governance', 'demo-admin.token') };
     const list = JSON.parse((await cli('runs', 'list', '--json')).stdout) as Array<{ runId: string; state: string }>;
     expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-e2e', state: 'completed' }));
     const show = await cli('runs', 'show', 'cli-e2e');
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/ROC-AUC 0\.\d{4}/);
     expect(show.stdout).toMatch(/model\/model\.json/);
+  });
+
+  it('refuses `pipeline run` without a token, or for a VIEWER, before starting anything', async () => {
+    const { ACCESS_PERM_TOKEN_FILE: _file, ...anonymous } = env;
+    const saved = env;
+    env = anonymous;
+    const missing = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/access-perm: .*missing token.*ACCESS_PERM_TOKEN/);
+    env = saved;
+    const viewer = await cli('users', 'add', '--user', 'vic', '--role', 'VIEWER', '--reason', 'read-only access');
+    expect(viewer.code, viewer.stderr).toBe(0);
+    const token = (await cli('auth', 'issue', '--user', 'vic')).stdout.trim();
+    env = { ...anonymous, ACCESS_PERM_TOKEN: token };
+    const denied = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
+    env = saved;
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/permission denied: .*required_permission create_run, your role VIEWER/);
+    expect(denied.stderr).not.toMatch(/embedded Temporal dev server/);
   });
 
   it.each([
@@ -108,7 +133,8 @@ describe('access-perm CLI', () => {
       const data = await smallDataset(join(root, 'dev-data'), 1500);
       const config = await writeConfig(root, 'dev.yaml', smallConfig(data));
       const address = `127.0.0.1:${port}`;
-      await startPipelineWithTemporalCli(address, 'dev-cli-1', config);
+      const token = (await readFile(join(root, 'governance', 'demo-admin.token'), 'utf8')).trim();
+      await startPipelineWithTemporalCli(address, 'dev-cli-1', config, token);
       const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json');
       expect(result).toMatch(/"manifestPath"/);
 

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
+import { authorize, bootstrapAdmin } from '../lib/governance';
+import type { ResolvedIdentity } from '../schemas/governance';
 import { findTemporalCli } from '../worker/temporalCli';
 
 /** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
@@ -47,8 +49,13 @@ export async function temporalCli(address: string, ...args: string[]): Promise<s
 }
 
 /** The README's command: start trainingPipeline on a config with `temporal workflow start`. */
-export function startPipelineWithTemporalCli(address: string, workflowId: string, configPath: string): Promise<string> {
-  const input = JSON.stringify({ configPath });
+export function startPipelineWithTemporalCli(
+  address: string,
+  workflowId: string,
+  configPath: string,
+  token: string,
+): Promise<string> {
+  const input = JSON.stringify({ configPath, token });
   return temporalCli(
     address,
     'workflow',
@@ -62,4 +69,20 @@ export function startPipelineWithTemporalCli(address: string, workflowId: string
     '--input',
     input,
   );
+}
+
+const rootTokens = new Map<string, string>();
+
+/**
+ * A proven identity for tests that drive pipeline steps directly: bootstraps the ADMIN `root` in the current
+ * ACCESS_PERM_DATA_DIR the first time, then authorizes `create_run` with its token as the activity does.
+ */
+export async function runCreator(): Promise<{ token: string; identity: ResolvedIdentity }> {
+  const dir = process.env.ACCESS_PERM_DATA_DIR!;
+  let token = rootTokens.get(dir);
+  if (!token) {
+    token = (await bootstrapAdmin('root')).token;
+    rootTokens.set(dir, token);
+  }
+  return { token, identity: await authorize({ token }, 'create_run', { type: 'run', id: 'test' }) };
 }

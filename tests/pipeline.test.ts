@@ -4,11 +4,13 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, readVerified } from '../lib/artifacts';
+import { queryAudit } from '../lib/governance';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { startDevServer, type DevServer } from '../worker/devServer';
 import { createPipelineWorker } from '../worker/worker';
 import {
+  runCreator,
   smallConfig,
   smallDataset,
   startPipelineWithTemporalCli,
@@ -16,7 +18,6 @@ import {
   useTempDataDir,
   writeConfig,
 } from './helpers';
-
 
 let root: string;
 let server: DevServer;
@@ -26,9 +27,11 @@ let closeWorkerConnection: () => Promise<void>;
 let client: Client;
 let connection: Connection;
 let goodConfig: string;
+let token: string;
 
 beforeAll(async () => {
   root = await useTempDataDir('pipeline');
+  token = (await runCreator()).token;
   server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
   const created = await createPipelineWorker({ address: server.address });
   worker = created.worker;
@@ -54,7 +57,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const handle = await client.workflow.start('trainingPipeline', {
       taskQueue: TASK_QUEUE,
       workflowId: 'it-e2e',
-      args: [{ configPath: goodConfig }],
+      args: [{ configPath: goodConfig, token }],
     });
     const poll = setInterval(() => {
       handle
@@ -107,7 +110,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const handle = await client.workflow.start('trainingPipeline', {
       taskQueue: TASK_QUEUE,
       workflowId: 'it-contradictory',
-      args: [{ configPath }],
+      args: [{ configPath, token }],
     });
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -136,11 +139,27 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const handle = await client.workflow.start('trainingPipeline', {
       taskQueue: TASK_QUEUE,
       workflowId: 'it-badconfig',
-      args: [{ configPath }],
+      args: [{ configPath, token }],
     });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect((error.cause?.cause as Error).message).toMatch(/validation\.n_splits/);
     expect((await handle.query(progressQuery)).step).toBe('prepare');
+  });
+
+  it('refuses a forged token before any step runs, and audits it', async () => {
+    const [header, payload] = token.split('.');
+    const forged = `${header}.${payload}.${'A'.repeat(43)}`;
+    const handle = await client.workflow.start('trainingPipeline', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'it-forged',
+      args: [{ configPath: goodConfig, token: forged }],
+    });
+    const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    const cause = error.cause?.cause as Error & { type?: string };
+    expect(cause.type).toBe('AuthenticationError');
+    expect((await handle.query(progressQuery)).step).toBe('prepare');
+    const refused = await queryAudit({ action: 'authentication_failed' });
+    expect(refused.some((e) => e.source === 'workflow' && e.attempted_action === 'create_run')).toBe(true);
   });
 
   it('rejects malformed workflow input', async () => {
@@ -155,7 +174,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
 
   it('is started, queried and awaited with the temporal CLI, as README documents', async () => {
     const address = server.address;
-    expect(await startPipelineWithTemporalCli(address, 'cli-run-1', goodConfig)).toMatch(/cli-run-1/);
+    expect(await startPipelineWithTemporalCli(address, 'cli-run-1', goodConfig, token)).toMatch(/cli-run-1/);
     const query = await temporalCli(
       address,
       'workflow',

@@ -10,6 +10,8 @@ import { createPipelineWorker } from './worker';
 export interface RunPipelineOptions {
   configPath: string;
   runId?: string;
+  /** The caller's access-perm token; the workflow checks it for `create_run`. */
+  token: string;
   /** Start a worker in this process (default). Off when workers already poll the server's task queue. */
   startWorker?: boolean;
   onProgress?: (p: PipelineProgress) => void;
@@ -51,7 +53,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const handle = await client.workflow.start('trainingPipeline', {
       taskQueue: TASK_QUEUE,
       workflowId: runId,
-      args: [{ configPath: resolve(options.configPath) }],
+      args: [{ configPath: resolve(options.configPath), token: options.token }],
     });
     const poll = setInterval(() => {
       handle

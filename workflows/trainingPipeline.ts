@@ -56,7 +56,7 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
   };
 
   try {
-    const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath });
+    const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath, token: input.token });
     const ref: RunRef = { runId, runDir: prepared.runDir };
     const artifacts: ArtifactRef[] = [...prepared.artifacts];
 

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
+import { readFile } from 'node:fs/promises';
+import type { ResolvedIdentity } from '../../schemas/governance';
 import { readVerified, writeManifest } from '../artifacts';
+import { appendAudit } from '../governance/audit';
+import { sha256Hex } from '../hash';
 import { readRunInfo, type RunRef } from './run';
 
 /**
@@ -13,7 +17,7 @@ export async function finalizeManifest(ref: RunRef, reported: ArtifactRef[]): Pr
   const artifacts = [...latest.values()];
   for (const a of artifacts) await readVerified(ref.runDir, a);
   const info = await readRunInfo(ref.runDir);
-  return writeManifest(ref.runDir, {
+  const path = await writeManifest(ref.runDir, {
     format: 'access-perm/manifest@1',
     runId: ref.runId,
     configPath: info.configPath,
@@ -22,6 +26,19 @@ export async function finalizeManifest(ref: RunRef, reported: ArtifactRef[]): Pr
     createdAt: new Date().toISOString(),
     artifacts,
   });
+  await appendAudit({
+    user_id: info.createdBy.userId,
+    user_role: info.createdBy.role as ResolvedIdentity['role'],
+    temporary_role: info.createdBy.temporaryRole,
+    action: 'run_completed',
+    resource_type: 'run',
+    resource_id: ref.runId,
+    correlation_id: ref.runId,
+    status: 'success',
+    source: 'workflow',
+    result: `manifest sha256 ${sha256Hex(await readFile(path))}`,
+  });
+  return path;
 }
 
 export const manifestPathOf = (ref: RunRef): string => join(ref.runDir, 'manifest.json');

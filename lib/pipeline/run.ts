@@ -1,12 +1,14 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
+import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
 import { loadConfig, parseConfig } from '../config';
 import { writeSyntheticDataset } from '../data/generate';
 import { fileExists, rawPaths } from '../data/raw';
 import { InputError } from '../errors';
+import { appendAudit } from '../governance/audit';
 import { canonicalJson, sha256File, sha256Hex } from '../hash';
 import { runDir as runDirOf } from '../paths';
 
@@ -21,6 +23,8 @@ export const RUN_INFO = 'run.json';
 
 export interface RunInfo {
   runId: string;
+  /** Who started the run (proven by token at prepare time) and the role in force then. */
+  createdBy: { userId: string; role: string; temporaryRole: boolean };
   configPath: string;
   configHash: string;
   dataHash: string;
@@ -65,8 +69,11 @@ export interface PreparedRun extends RunRef {
   artifacts: ArtifactRef[];
 }
 
-/** Loads and checks the config, makes sure the data exists, creates the run folder and snapshots config + data hashes. */
-export async function prepareRun(runId: string, configPath: string): Promise<PreparedRun> {
+/**
+ * Loads and checks the config, makes sure the data exists, creates the run folder, snapshots config + data
+ * hashes, and audits the run's creation by `createdBy` (already authorized for `create_run` by the caller).
+ */
+export async function prepareRun(runId: string, configPath: string, createdBy: ResolvedIdentity): Promise<PreparedRun> {
   const loaded = await loadConfig(configPath);
   const { generated } = await ensureInputData(loaded.config);
   const dir = runDirOf(runId, loaded.config);
@@ -77,6 +84,7 @@ export async function prepareRun(runId: string, configPath: string): Promise<Pre
   const dataHash = sha256Hex(canonicalJson(dataFiles));
   const info: RunInfo = {
     runId,
+    createdBy: { userId: createdBy.userId, role: createdBy.role, temporaryRole: createdBy.temporaryRole === true },
     configPath: loaded.path,
     configHash: loaded.hash,
     dataHash,
@@ -87,6 +95,19 @@ export async function prepareRun(runId: string, configPath: string): Promise<Pre
     await writeArtifact(dir, CONFIG_SNAPSHOT, `${JSON.stringify(loaded.config, null, 2)}\n`, 'config'),
     await writeArtifact(dir, RUN_INFO, `${JSON.stringify(info, null, 2)}\n`, 'run-info'),
   ];
+  await appendAudit({
+    user_id: createdBy.userId,
+    user_role: createdBy.role,
+    temporary_role: createdBy.temporaryRole === true,
+    action: 'run_created',
+    resource_type: 'run',
+    resource_id: runId,
+    correlation_id: runId,
+    status: 'success',
+    source: 'workflow',
+    result: 'started',
+    details: { config_hash: loaded.hash, data_hash: dataHash },
+  });
   return {
     runId,
     runDir: dir,

@@ -1,8 +1,19 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
+import { assertRunId, newRunId } from '../../lib/paths';
 import type { PipelineProgress } from '../../schemas/run';
 import { runPipeline } from '../../worker/runPipeline';
 import { installWorkerLogging } from '../../worker/worker';
 import { err, printJson } from './output';
+import {
+  callerCredential,
+  governed,
+  readTokenFile,
+  tokenFileOption,
+  writeSecretFile,
+  type TokenOpts,
+} from './credentials';
 
 /** One progress line per change: step and, while training, folds done. */
 function progressPrinter(): (p: PipelineProgress) => void {
@@ -16,47 +27,104 @@ function progressPrinter(): (p: PipelineProgress) => void {
   };
 }
 
-export function registerPipelineCommands(program: Command): void {
-  const pipeline = program.command('pipeline').description('the training pipeline');
-  pipeline
-    .command('run')
-    .description('run trainingPipeline on a config and wait for it (starts an embedded server if none is reachable)')
-    .requiredOption('--config <yaml>', 'config file, e.g. config/sample.yaml')
-    .option('--json', 'print one JSON object (run id, metrics, artifact directory, manifest path) on stdout')
-    .option('--run-id <id>', 'run id (= workflow id); default: run-<utc time>-<random>')
-    .option('--no-worker', 'do not start a worker in this process (workers already poll the server)')
-    .action(async (opts: { config: string; json?: boolean; runId?: string; worker: boolean }) => {
-      installWorkerLogging('ERROR');
-      const started = Date.now();
-      const result = await runPipeline({
-        configPath: opts.config,
-        runId: opts.runId,
-        startWorker: opts.worker,
-        onProgress: progressPrinter(),
-        log: err,
-      });
-      const seconds = (Date.now() - started) / 1000;
-      if (opts.json) {
-        printJson({
-          runId: result.runId,
-          metrics: result.metrics,
-          folds: result.folds,
-          artifactDir: result.runDir,
-          manifest: result.manifestPath,
-          seconds,
-        });
-        return;
-      }
-      const m = result.metrics;
-      const f = (x: number): string => x.toFixed(4);
-      err('');
-      console.log(`run        ${result.runId}  (${result.rows} rows, ${seconds.toFixed(1)} s)`);
-      console.log(`OOF        ROC-AUC ${f(m.rocAuc)}  PR-AUC ${f(m.prAuc)}  logloss ${f(m.logloss)}`);
-      console.log(
-        `threshold  ${f(m.threshold)} (${m.thresholdStrategy}): accuracy ${f(m.accuracy)}  precision ${f(m.precision)}  recall ${f(m.recall)}  F1 ${f(m.f1)}  FPR ${f(m.fpr)}`,
-      );
-      console.log(`folds      ROC-AUC ${result.folds.map((x) => f(x.rocAuc)).join('  ')}`);
-      console.log(`artifacts  ${result.runDir}`);
-      console.log(`manifest   ${result.manifestPath}`);
+/** Runs the pipeline for a proven caller and prints the outcome (shared by `pipeline run` and `demo`). */
+async function runAndReport(
+  opts: RunOptions,
+  identify: (opts: TokenOpts, runId: string) => Promise<string>,
+): Promise<void> {
+  const runId = assertRunId(opts.runId ?? newRunId());
+  const token = await identify(opts, runId);
+  installWorkerLogging('ERROR');
+  const started = Date.now();
+  const result = await runPipeline({
+    configPath: opts.config,
+    runId,
+    token,
+    startWorker: opts.worker,
+    onProgress: progressPrinter(),
+    log: err,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  if (opts.json) {
+    printJson({
+      runId: result.runId,
+      metrics: result.metrics,
+      folds: result.folds,
+      artifactDir: result.runDir,
+      manifest: result.manifestPath,
+      seconds,
     });
+    return;
+  }
+  const m = result.metrics;
+  const f = (x: number): string => x.toFixed(4);
+  err('');
+  console.log(`run        ${result.runId}  (${result.rows} rows, ${seconds.toFixed(1)} s)`);
+  console.log(`OOF        ROC-AUC ${f(m.rocAuc)}  PR-AUC ${f(m.prAuc)}  logloss ${f(m.logloss)}`);
+  console.log(
+    `threshold  ${f(m.threshold)} (${m.thresholdStrategy}): accuracy ${f(m.accuracy)}  precision ${f(m.precision)}  recall ${f(m.recall)}  F1 ${f(m.f1)}  FPR ${f(m.fpr)}`,
+  );
+  console.log(`folds      ROC-AUC ${result.folds.map((x) => f(x.rocAuc)).join('  ')}`);
+  console.log(`artifacts  ${result.runDir}`);
+  console.log(`manifest   ${result.manifestPath}`);
+}
+
+interface RunOptions extends TokenOpts {
+  config: string;
+  json?: boolean;
+  runId?: string;
+  worker: boolean;
+}
+
+/** Checks `create_run` here first, so a denied caller learns it before a server or worker starts. */
+async function authorizedToken(opts: TokenOpts, runId: string): Promise<string> {
+  const credential = await callerCredential(opts);
+  await authorize(credential, 'create_run', { type: 'run', id: runId });
+  return credential.token!;
+}
+
+/**
+ * The demo's caller: the token the user set, else on a fresh installation a first ADMIN `demo-admin`
+ * bootstrapped for the demo, its token kept owner-only under the data directory for the next demo.
+ */
+async function demoToken(opts: TokenOpts, runId: string): Promise<string> {
+  const given = await callerCredential(opts);
+  if (given.token) return authorizedToken(opts, runId);
+  const file = join(governanceDir(), 'demo-admin.token');
+  const kept = await readTokenFile(file).catch(() => null);
+  if (kept) return authorizedToken({ tokenFile: file }, runId);
+  const issued = await bootstrapAdmin('demo-admin').catch((e: unknown) => {
+    throw new Error(`${(e as Error).message.split(':')[0]}: set ACCESS_PERM_TOKEN to run the demo as yourself`);
+  });
+  await writeSecretFile(file, issued.token);
+  err(`bootstrapped the first ADMIN, demo-admin; its token is in ${file} (see README, "Roles, tokens and audit")`);
+  return issued.token;
+}
+
+export function registerPipelineCommands(program: Command): void {
+  const runOptions = (c: Command): Command =>
+    c
+      .option('--json', 'print one JSON object (run id, metrics, artifact directory, manifest path) on stdout')
+      .option('--run-id <id>', 'run id (= workflow id); default: run-<utc time>-<random>')
+      .option('--no-worker', 'do not start a worker in this process (workers already poll the server)')
+      .addOption(tokenFileOption());
+
+  const pipeline = program.command('pipeline').description('the training pipeline');
+  runOptions(
+    pipeline
+      .command('run')
+      .description(
+        'run trainingPipeline on a config and wait for it (needs create_run; starts an embedded server if none is reachable)',
+      )
+      .requiredOption('--config <yaml>', 'config file, e.g. config/sample.yaml'),
+  ).action(governed((opts: RunOptions) => runAndReport(opts, authorizedToken)));
+
+  runOptions(
+    program
+      .command('demo')
+      .description(
+        'the training pipeline on the bundled sample (config/sample.yaml), bootstrapping a first ADMIN on a fresh installation',
+      )
+      .option('--config <yaml>', 'config file', 'config/sample.yaml'),
+  ).action(governed((opts: RunOptions) => runAndReport(opts, demoToken)));
 }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { runsDir } from '../../lib/paths';
+import { authorize } from '../../lib/governance';
+import { assertRunId, runsDir } from '../../lib/paths';
 import { listRuns, showRun } from '../../lib/runs';
+import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson } from './output';
 
 export function registerRunCommands(program: Command): void {
@@ -10,38 +12,46 @@ export function registerRunCommands(program: Command): void {
     .description('list runs, newest first')
     .option('--json', 'print JSON')
     .option('--runs-dir <dir>', 'runs folder', runsDir())
-    .action(async (opts: { json?: boolean; runsDir: string }) => {
-      const list = await listRuns(opts.runsDir);
-      if (opts.json) return printJson(list);
-      if (list.length === 0) return err(`no runs in ${opts.runsDir}`);
-      for (const r of list) {
-        const auc = r.rocAuc === null ? '      -' : r.rocAuc.toFixed(4);
-        const acc = r.accuracy === null ? '      -' : r.accuracy.toFixed(4);
-        console.log(
-          `${r.runId.padEnd(34)} ${r.state.padEnd(10)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}`,
-        );
-      }
-    });
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: { json?: boolean; runsDir: string } & TokenOpts) => {
+        await authorize(await callerCredential(opts), 'view_runs');
+        const list = await listRuns(opts.runsDir);
+        if (opts.json) return printJson(list);
+        if (list.length === 0) return err(`no runs in ${opts.runsDir}`);
+        for (const r of list) {
+          const auc = r.rocAuc === null ? '      -' : r.rocAuc.toFixed(4);
+          const acc = r.accuracy === null ? '      -' : r.accuracy.toFixed(4);
+          console.log(
+            `${r.runId.padEnd(34)} ${r.state.padEnd(10)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}`,
+          );
+        }
+      }),
+    );
   runs
     .command('show <runId>')
     .description('show a run: config, data hash, metrics, artifacts')
     .option('--json', 'print JSON')
     .option('--runs-dir <dir>', 'runs folder', runsDir())
-    .action(async (runId: string, opts: { json?: boolean; runsDir: string }) => {
-      const run = await showRun(runId, opts.runsDir);
-      if (opts.json) return printJson(run);
-      console.log(`run        ${run.runId} (${run.state})`);
-      console.log(`folder     ${run.runDir}`);
-      console.log(`started    ${run.info.startedAt}`);
-      console.log(`config     ${run.info.configPath} (sha256 ${run.info.configHash.slice(0, 12)}…)`);
-      console.log(`data       sha256 ${run.info.dataHash.slice(0, 12)}…`);
-      if (run.metrics) {
-        const m = run.metrics;
-        console.log(
-          `metrics    ROC-AUC ${m.rocAuc.toFixed(4)}  PR-AUC ${m.prAuc.toFixed(4)}  accuracy ${m.accuracy.toFixed(4)} @ ${m.threshold.toFixed(4)}`,
-        );
-      }
-      for (const a of run.manifest?.artifacts ?? [])
-        console.log(`  ${a.role.padEnd(22)} ${a.path.padEnd(36)} ${a.sha256.slice(0, 12)}…  ${a.bytes} B`);
-    });
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { json?: boolean; runsDir: string } & TokenOpts) => {
+        await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
+        const run = await showRun(runId, opts.runsDir);
+        if (opts.json) return printJson(run);
+        console.log(`run        ${run.runId} (${run.state})`);
+        console.log(`folder     ${run.runDir}`);
+        console.log(`started    ${run.info.startedAt}`);
+        console.log(`config     ${run.info.configPath} (sha256 ${run.info.configHash.slice(0, 12)}…)`);
+        console.log(`data       sha256 ${run.info.dataHash.slice(0, 12)}…`);
+        if (run.metrics) {
+          const m = run.metrics;
+          console.log(
+            `metrics    ROC-AUC ${m.rocAuc.toFixed(4)}  PR-AUC ${m.prAuc.toFixed(4)}  accuracy ${m.accuracy.toFixed(4)} @ ${m.threshold.toFixed(4)}`,
+          );
+        }
+        for (const a of run.manifest?.artifacts ?? [])
+          console.log(`  ${a.role.padEnd(22)} ${a.path.padEnd(36)} ${a.sha256.slice(0, 12)}…  ${a.bytes} B`);
+      }),
+    );
 }
