@@ -103,6 +103,29 @@ describe('gbdt: hand-checkable cases', () => {
     expect(model.bias).toBe(0);
   });
 
+  it('takes several Newton leaf steps on all rows, each accepted only if it lowers the Logloss', () => {
+    const matrix: FeatureMatrix = {
+      rowCount: 8,
+      categorical: [],
+      numeric: [{ name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }],
+    };
+    const labels = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
+    const model = trainGbdt(matrix, labels, {
+      iterations: 1,
+      depth: 1,
+      learning_rate: 0.5,
+      l2_leaf_reg: 1,
+      random_strength: 0,
+      bootstrap_type: 'No',
+      leaf_estimation_iterations: 2,
+    });
+    // Step 1: δ = ΣG / (ΣH + λ) = 2 / (1 + 1) = 1. Step 2 from p = σ(1): δ += 4(1 − p) / (4p(1 − p) + 1).
+    const p = 1 / (1 + Math.exp(-1));
+    const delta = 1 + (4 * (1 - p)) / (4 * p * (1 - p) + 1);
+    expect(model.trees[0]!.leafValues[1]).toBeCloseTo(0.5 * delta, 12);
+    expect(model.trees[0]!.leafValues[0]).toBeCloseTo(-0.5 * delta, 12);
+  });
+
   it('computes ordered CTRs by hand: first occurrences get the prior', () => {
     // values a, a, b, a with labels 1, 0, 1, 1
     const valueOf = Int32Array.from([0, 0, 1, 0]);
@@ -350,6 +373,15 @@ describe('gbdt: parameters', () => {
     expect(auto.learning_rate_auto).toBe(true);
     expect(auto.learning_rate).toBeGreaterThan(0.01);
     expect(auto.learning_rate).toBeLessThan(0.5);
+  });
+
+  it('resolves leaf_estimation_iterations like CatBoost 1.2 for Logloss (10 Newton steps, 1 for runs < 200 trees)', () => {
+    // get_all_params() of CatBoost 1.2.10 on a 10-feature set: iterations 150 → 1, 200 → 10, 1000 → 10.
+    expect(resolveParams({ iterations: 150 }, 10_000).leaf_estimation_iterations).toBe(1);
+    expect(resolveParams({ iterations: 200 }, 10_000).leaf_estimation_iterations).toBe(10);
+    expect(resolveParams({}, 10_000).leaf_estimation_iterations).toBe(10);
+    expect(resolveParams({ leaf_estimation_method: 'Gradient' }, 10_000).leaf_estimation_iterations).toBe(40);
+    expect(resolveParams({ leaf_estimation_iterations: 3 }, 10_000).leaf_estimation_iterations).toBe(3);
   });
 
   it("derives learning_rate like CatBoost when unset (values printed by CatBoost 1.2's get_all_params)", () => {

@@ -105,7 +105,11 @@ export function resolveParams(
     subsample: bootstrap === 'Bernoulli' || bootstrap === 'MVS' ? (p.subsample ?? 0.8) : 1,
     score_function: p.score_function ?? 'Cosine',
     leaf_estimation_method: p.leaf_estimation_method ?? 'Newton',
-    leaf_estimation_iterations: p.leaf_estimation_iterations ?? 1,
+    // CatBoost: 10 Newton (40 gradient) steps for Logloss, cut to 1 for short runs (< 200 iterations) on < 20
+    // features (UpdateLeavesEstimationIterations); the feature count is not known here, so short runs get 1.
+    leaf_estimation_iterations:
+      p.leaf_estimation_iterations ??
+      (iterations < 200 ? 1 : (p.leaf_estimation_method ?? 'Newton') === 'Newton' ? 10 : 40),
     boost_from_average: boostFromAverage,
     od_wait: p.od_wait ?? p.early_stopping_rounds ?? null,
     eval_metric: p.eval_metric ?? 'Logloss',

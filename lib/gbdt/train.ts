@@ -13,6 +13,8 @@ import type { SplitChoice } from './tree';
 import { addTree, extendPrepared, prepareMatrix } from './apply';
 import type { PreparedMatrix } from './apply';
 import { loglossFromRaw, rocAuc } from './metrics';
+import { LeafScratch, leafDeltas } from './leaves';
+import { ctrValue } from './ctr';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
@@ -104,7 +106,47 @@ function pruneCombinations(
     splits: t.splits.map((s) => (s.type === 'ctr' ? { ...s, ctr: ctrMap.get(s.ctr)! } : s)),
     leafValues: t.leafValues,
   }));
-  return { ...spec, ctrTables, ctrs, trees: remapped };
+  return { ...spec, ctrTables: pruneTableEntries(ctrTables, ctrs, remapped), ctrs, trees: remapped };
+}
+
+/**
+ * Drops the entries of combination tables that score exactly like an unseen value: for every split the trees make
+ * on the table's CTRs, the entry's CTR falls on the same side of the border as the unseen value's (prior-based)
+ * CTR. Predictions are unchanged (a missing key scores as unseen), and most rare combinations go — the bulk of a
+ * model file. Single-column tables stay complete (their CTRs are model features in their own right).
+ */
+function pruneTableEntries(
+  tables: GbdtModel['ctrTables'],
+  ctrs: GbdtModel['ctrs'],
+  trees: GbdtModel['trees'],
+): GbdtModel['ctrTables'] {
+  const bordersOf = new Map<number, Set<number>>();
+  for (const t of trees) {
+    for (const s of t.splits) {
+      if (s.type !== 'ctr') continue;
+      let set = bordersOf.get(s.ctr);
+      if (!set) bordersOf.set(s.ctr, (set = new Set()));
+      set.add(s.border);
+    }
+  }
+  const checks: { type: 'Borders' | 'Counter'; prior: number; borders: number[] }[][] = tables.map(() => []);
+  ctrs.forEach((c, i) => {
+    const set = bordersOf.get(i);
+    if (set) checks[c.table]!.push({ type: c.type, prior: c.prior, borders: [...set].sort((a, b) => a - b) });
+  });
+  return tables.map((table, ti) => {
+    if (table.features.length === 1) return table;
+    const list = checks[ti]!;
+    const sameAsUnseen = (positives: number, total: number): boolean => {
+      for (const c of list) {
+        const v = ctrValue(c.type, c.prior, positives, total, table.maxCount);
+        const u = ctrValue(c.type, c.prior, 0, 0, table.maxCount);
+        for (const b of c.borders) if (v > b !== u > b) return false;
+      }
+      return true;
+    };
+    return { ...table, stats: table.stats.filter((s) => !sameAsUnseen(s[1], s[2])) };
+  });
 }
 
 /** CatBoost's decay of the score noise with model length: L / (1 + L), L = exp(ln n − iteration · learning_rate). */
@@ -189,21 +231,21 @@ export function trainGbdt(
       : undefined;
 
   const bias = P.boost_from_average ? Math.log(positives / (n - positives)) : 0;
-  const approx = new Float64Array(n).fill(bias);
+  // One approximation per permutation, as CatBoost keeps one per fold: fold k's trees get leaf values computed
+  // from fold k's own CTR bins, and the structure search on fold k reads fold k's gradients. The last one (the
+  // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp).
+  const nApprox = nPerm;
+  const approxes = Array.from({ length: nApprox }, () => new Float64Array(n).fill(bias));
+  const expNegs = Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
+  const approx = approxes[avgFold]!;
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
-  /** exp(−approx) per row: σ(approx + δ) = 1 / (1 + expNeg · e^(−δ)) needs one exp per leaf, not per row. */
-  const expNeg = new Float64Array(n);
-  // The sampled rows' leaf, exp(−approx), weight and label, contiguous for the leaf-value steps.
-  const sLeaf = new Uint32Array(n);
-  const sExp = new Float64Array(n);
-  const sW = new Float64Array(n);
-  const sY = new Float64Array(n);
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = new Uint32Array(n);
   const scratch = new TreeSearchScratch();
+  const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';
   const newtonLeaves = P.leaf_estimation_method === 'Newton';
@@ -224,10 +266,10 @@ export function trainGbdt(
   const trees: GbdtModel['trees'] = [];
   let iterationsRun = 0;
   for (let it = 0; it < P.iterations; it++) {
+    const fold = nStruct > 1 ? foldRng.int(nStruct) : 0;
+    const foldExp = expNegs[fold]!;
     for (let i = 0; i < n; i++) {
-      const e = Math.exp(-approx[i]!);
-      expNeg[i] = e;
-      const p = 1 / (1 + e);
+      const p = 1 / (1 + foldExp[i]!);
       grad[i] = labels[i]! - p;
       hess[i] = p * (1 - p);
     }
@@ -250,52 +292,31 @@ export function trainGbdt(
     if (m === 0) continue;
     const l2 = (P.l2_leaf_reg * sumW) / m;
     const noiseStd = P.random_strength * Math.sqrt(sumWg2 / n) * scoreNoiseMultiplier(n, it, lr);
-    const fold = nStruct > 1 ? foldRng.int(nStruct) : 0;
     const splits = searchObliviousTree(
       { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng, candidates },
       scratch,
     );
     if (splits.length === 0) break;
 
-    // Leaf values on the averaging permutation's CTRs: Newton (or gradient) steps on the weighted rows.
-    assignLeaves(features, splits, avgFold, n, leafAll);
+    // Leaf values, as CatBoost computes them: on every training row with its own weight (1; the bootstrap only
+    // shapes the structure search), `leaf_estimation_iterations` Newton (or gradient) steps with AnyImprovement
+    // backtracking. The averaging fold's values are the model's; every other fold updates its own approximation.
     const nLeaves = 1 << splits.length;
-    const delta = new Float64Array(nLeaves);
-    const sg = new Float64Array(nLeaves);
-    const sh = new Float64Array(nLeaves);
-    const expDelta = new Float64Array(nLeaves);
-    for (let j = 0; j < m; j++) {
-      const i = rows[j]!;
-      sLeaf[j] = leafAll[i]!;
-      sExp[j] = expNeg[i]!;
-      sW[j] = weights[i]!;
-      sY[j] = labels[i]!;
-    }
-    for (let step = 0; step < P.leaf_estimation_iterations; step++) {
-      sg.fill(0);
-      sh.fill(0);
-      for (let l = 0; l < nLeaves; l++) expDelta[l] = Math.exp(-delta[l]!);
-      if (newtonLeaves) {
-        for (let j = 0; j < m; j++) {
-          const l = sLeaf[j]!;
-          const w = sW[j]!;
-          const p = 1 / (1 + sExp[j]! * expDelta[l]!);
-          sg[l]! += w * (sY[j]! - p);
-          sh[l]! += w * p * (1 - p);
-        }
-      } else {
-        for (let j = 0; j < m; j++) {
-          const l = sLeaf[j]!;
-          const w = sW[j]!;
-          const p = 1 / (1 + sExp[j]! * expDelta[l]!);
-          sg[l]! += w * (sY[j]! - p);
-          sh[l]! += w;
-        }
+    let leafValues: number[] = [];
+    for (let k = nApprox - 1; k >= 0; k--) {
+      assignLeaves(features, splits, k, n, leafAll);
+      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
+      const factor = leafScratch.factor;
+      const ap = approxes[k]!;
+      const en = expNegs[k]!;
+      for (let l = 0; l < nLeaves; l++) factor[l] = Math.exp(-delta[l]! * lr);
+      for (let i = 0; i < n; i++) {
+        const l = leafAll[i]!;
+        ap[i]! += delta[l]! * lr;
+        en[i]! *= factor[l]!;
       }
-      for (let l = 0; l < nLeaves; l++) if (sh[l]! > 0) delta[l]! += sg[l]! / (sh[l]! + l2);
+      if (k === avgFold) leafValues = Array.from(delta.subarray(0, nLeaves), (d) => d * lr);
     }
-    const leafValues = Array.from(delta, (d) => d * lr);
-    for (let i = 0; i < n; i++) approx[i]! += leafValues[leafAll[i]!]!;
     const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues };
     trees.push(tree);
     iterationsRun = it + 1;
