@@ -213,3 +213,89 @@ export function classificationMetrics(
     ...chooseThreshold(labels, scores, strategy, options),
   };
 }
+
+/** One point of a ROC curve: predicting approve when score >= threshold gives (fpr, tpr). */
+export interface RocPoint {
+  threshold: number;
+  fpr: number;
+  tpr: number;
+}
+
+/** One point of a precision–recall curve at `threshold`. */
+export interface PrPoint {
+  threshold: number;
+  precision: number;
+  recall: number;
+}
+
+/** Cumulative (tp, fp) at every distinct score, highest score first (scikit-learn's `_binary_clf_curve`). */
+function cumulativeCounts(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+): { thresholds: number[]; tps: number[]; fps: number[] } {
+  checkInputs(labels, scores);
+  const order = orderByScoreDesc(scores);
+  const thresholds: number[] = [];
+  const tps: number[] = [];
+  const fps: number[] = [];
+  let tp = 0;
+  let fp = 0;
+  for (let i = 0; i < order.length;) {
+    const t = scores[order[i]!]!;
+    let j = i;
+    while (j < order.length && scores[order[j]!] === t) {
+      if (labels[order[j]!] === 1) tp++;
+      else fp++;
+      j++;
+    }
+    thresholds.push(t);
+    tps.push(tp);
+    fps.push(fp);
+    i = j;
+  }
+  return { thresholds, tps, fps };
+}
+
+/**
+ * The full ROC curve: (0, 0) at threshold +∞, then one point per distinct score, highest first —
+ * scikit-learn's `roc_curve(..., drop_intermediate=False)`. NaN rates when a class is absent.
+ */
+export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): RocPoint[] {
+  const { thresholds, tps, fps } = cumulativeCounts(labels, scores);
+  const pos = tps[tps.length - 1]!;
+  const neg = fps[fps.length - 1]!;
+  const points: RocPoint[] = [{ threshold: Number.POSITIVE_INFINITY, fpr: 0, tpr: 0 }];
+  for (let k = 0; k < thresholds.length; k++)
+    points.push({ threshold: thresholds[k]!, fpr: fps[k]! / neg, tpr: tps[k]! / pos });
+  return points;
+}
+
+/**
+ * The precision–recall curve as scikit-learn's `precision_recall_curve`: one point per distinct score in
+ * increasing threshold order, then the end point (precision 1, recall 0) with threshold +∞.
+ */
+export function precisionRecallCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): PrPoint[] {
+  const { thresholds, tps, fps } = cumulativeCounts(labels, scores);
+  const pos = tps[tps.length - 1]!;
+  const points: PrPoint[] = [];
+  for (let k = thresholds.length - 1; k >= 0; k--) {
+    const predicted = tps[k]! + fps[k]!;
+    points.push({
+      threshold: thresholds[k]!,
+      precision: predicted === 0 ? 1 : tps[k]! / predicted,
+      recall: tps[k]! / pos,
+    });
+  }
+  points.push({ threshold: Number.POSITIVE_INFINITY, precision: 1, recall: 0 });
+  return points;
+}
+
+/** Expected cost per request at a threshold: (false approvals · cost + false denials · cost) / rows. */
+export function expectedCost(
+  m: ThresholdMetrics,
+  options: Pick<ThresholdOptions, 'costFalseApprove' | 'costFalseDeny'>,
+): number {
+  const { tp, fp, tn, fn } = m.confusion;
+  const n = tp + fp + tn + fn;
+  return n === 0 ? 0 : (fp * options.costFalseApprove + fn * options.costFalseDeny) / n;
+}

@@ -4,12 +4,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { readVerified } from '../lib/artifacts';
 import { sqlString, queryRows, withDuckDb } from '../lib/data/duck';
 import { CATEGORICAL_FEATURES } from '../lib/features';
 import type { RunRef } from '../lib/pipeline/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
 
 // Each activity runs in Temporal's activity context (heartbeats, cancellation) on real data, DuckDB and threads.
 const activities = createActivities();
@@ -34,7 +35,11 @@ beforeAll(async () => {
 
 describe('pipeline activities on generated sample data', () => {
   it('prepareRun snapshots config and data hashes', async () => {
-    const prepared = await run(activities.prepareRun, { runId: 'act-1', configPath });
+    const prepared = await run(activities.prepareRun, {
+      runId: 'act-1',
+      configPath,
+      token: (await runCreator()).token,
+    });
     ref = { runId: prepared.runId, runDir: prepared.runDir };
     expect(prepared.nSplits).toBe(3);
     expect(prepared.dataHash).toMatch(/^[0-9a-f]{64}$/);
@@ -51,10 +56,33 @@ describe('pipeline activities on generated sample data', () => {
       'bad.yaml',
       smallConfig(join(root, 'data'), (c) => (c.model = 'oops')),
     );
-    const error = await run(activities.prepareRun, { runId: 'act-bad', configPath: bad }).catch((e: unknown) => e);
+    const error = await run(activities.prepareRun, {
+      runId: 'act-bad',
+      configPath: bad,
+      token: (await runCreator()).token,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect((error as ApplicationFailure).type).toBe('ConfigError');
     expect((error as ApplicationFailure).nonRetryable).toBe(true);
+  });
+
+  it('prepareRun refuses a VIEWER (seed-3 §8 scenario 3), non-retryable, and audits the denial', async () => {
+    const root = { token: (await runCreator()).token };
+    await addUser(root, { userId: 'vera', role: 'VIEWER', reason: 'read-only reviewer' });
+    const viewer = (await issueToken(root, { userId: 'vera' })).token;
+    const error = await run(activities.prepareRun, { runId: 'act-viewer', configPath, token: viewer }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).type).toBe('PermissionDeniedError');
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+    expect((error as ApplicationFailure).details?.[0]).toMatchObject({
+      required_permission: 'create_run',
+      user_role: 'VIEWER',
+    });
+    const denied = await queryAudit({ user_id: 'vera', action: 'permission_denied' });
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toMatchObject({ attempted_action: 'create_run', status: 'denied' });
   });
 
   it('validateData passes every raw table', async () => {
@@ -145,6 +173,12 @@ describe('pipeline activities on generated sample data', () => {
     expect(result.metrics.threshold).toBeGreaterThan(0);
     const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as { threshold: number };
     expect(model.threshold).toBe(result.metrics.threshold);
+    // The step also produces the run's report, model card and figures, each returned as an artifact.
+    const paths = result.artifacts.map((a) => a.path);
+    for (const f of ['report/report.html', 'report/report.md', 'report/model_card.md', 'report/figures/roc_pr.png'])
+      expect(paths).toContain(f);
+    const html = await readFile(join(ref.runDir, 'report/report.html'), 'utf8');
+    expect(html).toContain(result.metrics.rocAuc.toFixed(4));
   });
 
   it('monitoringBaseline saves features, label and OOF score for every row', async () => {

@@ -1,10 +1,13 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { sqlString, withDuckDb } from '../data/duck';
+import { queryColumns, sqlString, withDuckDb } from '../data/duck';
+import { dataAudit, evaluateScores, type DataAudit, type FeatureImportance } from '../evaluation';
 import { parseModel, serializeModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
+import { modelImportance, writeRunReport } from '../report';
 import { FEATURES_FILE } from './features';
 import { readRunConfig, type RunRef } from './run';
 import { MODEL_FILE, readFeatures, readOofScores } from './train';
@@ -18,11 +21,20 @@ export interface EvaluationResult {
   artifacts: ArtifactRef[];
 }
 
+/** Segment dimensions of the report (seed-2: top apps, departments, manager departments with n ≥ 100). */
+export const SEGMENT_DIMENSIONS = ['appId', 'department_filled', 'manager_department'] as const;
+
 /** Reassembles out-of-fold scores in row order. */
 export async function collectOof(
   ref: RunRef,
   nSplits: number,
-): Promise<{ labels: Uint8Array; scores: Float64Array; folds: Int32Array; rowIdx: Float64Array }> {
+): Promise<{
+  labels: Uint8Array;
+  scores: Float64Array;
+  folds: Int32Array;
+  rowIdx: Float64Array;
+  matrix: FeatureMatrix;
+}> {
   const all = await readFeatures(ref);
   const scores = new Float64Array(all.matrix.rowCount);
   for (let fold = 0; fold < nSplits; fold++) {
@@ -31,17 +43,19 @@ export async function collectOof(
     for (let i = 0; i < all.matrix.rowCount; i++) if (all.folds[i] === fold) scores[i] = foldScores[k++]!;
     if (k !== foldScores.length) throw new Error(`fold ${fold}: ${foldScores.length} stored scores for ${k} rows`);
   }
-  return { labels: all.labels, scores, folds: all.folds, rowIdx: all.rowIdx };
+  return { labels: all.labels, scores, folds: all.folds, rowIdx: all.rowIdx, matrix: all.matrix };
 }
 
 /**
- * OOF metrics at the threshold chosen by the configured strategy, per-fold AUC, the OOF prediction table,
- * and the chosen threshold written into the scoring spec.
+ * OOF metrics at the threshold chosen by the configured strategy, per-fold metrics, every threshold strategy
+ * side by side, bootstrap intervals, calibration (with Platt / isotonic calibrators fitted on the OOF scores),
+ * segment coverage, the data audit, the OOF prediction table, the chosen threshold written into the scoring
+ * spec, and the run's report, model card and figures (`report/`).
  */
 export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<EvaluationResult> {
   const config = await readRunConfig(ref);
   const v = config.validation;
-  const { labels, scores, folds: foldOf, rowIdx } = await collectOof(ref, v.n_splits);
+  const { labels, scores, folds: foldOf, rowIdx, matrix } = await collectOof(ref, v.n_splits);
   const m = classificationMetrics(labels, scores, v.threshold_strategy, {
     fixedThreshold: v.fixed_threshold,
     costFalseApprove: v.cost_false_approve,
@@ -73,12 +87,14 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     rows: m.rows,
     positiveRate: m.positiveRate,
   };
-  const report = { oof: metrics, confusion: m.confusion, folds: folds.map((f) => ({ ...f })), foldAuc };
-  const artifacts: ArtifactRef[] = [];
-  artifacts.push(await writeArtifact(ref.runDir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
-
+  const features = `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`;
   await mkdir(join(ref.runDir, 'predictions'), { recursive: true });
-  await withDuckDb(async (conn) => {
+  const { columns, audit } = await withDuckDb(async (conn) => {
+    const cols = await queryColumns(
+      conn,
+      `SELECT userId, ${SEGMENT_DIMENSIONS.join(', ')} FROM ${features} ORDER BY row_idx`,
+    );
+    const audit: DataAudit = await dataAudit(conn, join(ref.runDir, FEATURES_FILE), config);
     await conn.run('CREATE TABLE oof (row_idx BIGINT, score DOUBLE)');
     const appender = await conn.createAppender('oof');
     for (let i = 0; i < scores.length; i++) {
@@ -87,15 +103,54 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
       appender.endRow();
     }
     appender.closeSync();
-    const features = `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`;
     await conn.run(
       `COPY (SELECT f.row_idx, f.userId, f.appId, f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
+    return { columns: cols, audit };
   });
-  artifacts.push(await registerArtifact(ref.runDir, OOF_FILE, 'oof-predictions'));
+  const userCodes = new Map<string, number>();
+  const groups = (columns.userId ?? []).map((u) => {
+    const key = String(u);
+    let code = userCodes.get(key);
+    if (code === undefined) userCodes.set(key, (code = userCodes.size));
+    return code;
+  });
+  const segments = Object.fromEntries(SEGMENT_DIMENSIONS.map((d) => [d, (columns[d] ?? []).map(String)]));
+  const evaluation = await evaluateScores({
+    labels,
+    scores,
+    folds: foldOf,
+    groups,
+    segments,
+    strategy: v.threshold_strategy,
+    options: {
+      fixedThreshold: v.fixed_threshold,
+      costFalseApprove: v.cost_false_approve,
+      costFalseDeny: v.cost_false_deny,
+    },
+    threshold: m.threshold,
+    seed: typeof config.model.catboost.random_seed === 'number' ? config.model.catboost.random_seed : 0,
+  });
 
   const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
   model.threshold = m.threshold;
+  // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
+  await new Promise((resolve) => setImmediate(resolve));
+  const importance: FeatureImportance = modelImportance(model, matrix);
+  await new Promise((resolve) => setImmediate(resolve));
+  const report = {
+    oof: metrics,
+    confusion: m.confusion,
+    folds: folds.map((f) => ({ ...f })),
+    foldAuc,
+    ...evaluation,
+    audit,
+    importance,
+  };
+  const artifacts: ArtifactRef[] = [];
+  artifacts.push(await writeArtifact(ref.runDir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
+  artifacts.push(await registerArtifact(ref.runDir, OOF_FILE, 'oof-predictions'));
   artifacts.push(await writeArtifact(ref.runDir, MODEL_FILE, serializeModel(model), 'model'));
+  artifacts.push(...(await writeRunReport(ref.runDir)).artifacts);
   return { metrics, foldAuc, artifacts };
 }

@@ -1,0 +1,41 @@
+import type { FeatureMatrix } from '../../schemas/matrix';
+import type { GbdtModel } from '../../schemas/gbdt';
+import { selectRows } from '../data/matrix';
+import type { FeatureImportance } from '../evaluation/schema';
+import { featureImportance, leafCover, meanAbsShap } from '../gbdt';
+
+/** Mean |SHAP| is estimated on at most this many rows (evenly spaced, deterministic). */
+export const SHAP_SAMPLE_ROWS = 10_000;
+
+/**
+ * Global importance of the final model for the report: PredictionValuesChange (normalised to 100, as in
+ * seed-2) and mean |SHAP| per input column (log-odds), both from the GBDT engine. Leaf weights are the
+ * per-leaf row counts of the training matrix, computed once for both.
+ */
+export function modelImportance(model: GbdtModel, train: FeatureMatrix): FeatureImportance {
+  try {
+    const leafWeights = leafCover(model, train);
+    const step = Math.max(1, Math.ceil(train.rowCount / SHAP_SAMPLE_ROWS));
+    const sample =
+      step === 1
+        ? train
+        : selectRows(
+            {
+              matrix: train,
+              labels: new Uint8Array(train.rowCount),
+              folds: new Int32Array(train.rowCount),
+              rowIdx: new Float64Array(train.rowCount),
+            },
+            (i) => i % step === 0,
+          ).matrix;
+    return {
+      predictionValuesChange: featureImportance(model, leafWeights),
+      meanAbsShap: meanAbsShap(model, sample, { leafWeights }),
+      ...(step > 1
+        ? { note: `Mean |SHAP| over every ${step}th training row (${sample.rowCount.toLocaleString('en-US')} rows).` }
+        : {}),
+    };
+  } catch (e) {
+    return { note: `Feature importance could not be computed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}

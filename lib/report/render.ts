@@ -1,0 +1,91 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { FontMetrics } from './fontMetrics';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Inter (OFL) ships as TTF inside the `@expo-google-fonts/inter` npm package, so PNGs render the same on every
+ * machine without system fonts; resvg is given these files only.
+ */
+export function fontFiles(): string[] {
+  const root = dirname(require.resolve('@expo-google-fonts/inter/package.json'));
+  return ['400Regular/Inter_400Regular.ttf', '600SemiBold/Inter_600SemiBold.ttf', '700Bold/Inter_700Bold.ttf'].map(
+    (f) => join(root, f),
+  );
+}
+
+let metrics: { regular: FontMetrics; bold: FontMetrics } | null = null;
+
+/** Makes vega measure text with Inter's real advance widths (it has no canvas here). */
+function useFontMetrics(): void {
+  if (metrics) return;
+  const [regular, , bold] = fontFiles();
+  metrics = { regular: new FontMetrics(regular!), bold: new FontMetrics(bold!) };
+  const m = metrics;
+  // Exported by vega-scenegraph at run time, missing from vega's typings.
+  const tm = (vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics;
+  tm.width = (item: TextItem, text?: unknown): number => {
+    const value = text ?? item.text;
+    const s = Array.isArray(value)
+      ? value.map(String).reduce((a, b) => (a.length >= b.length ? a : b), '')
+      : String(value ?? '');
+    const size = typeof item.fontSize === 'number' ? item.fontSize : 11;
+    const weight = item.fontWeight;
+    const bold =
+      weight === 'bold' ||
+      (typeof weight === 'number' && weight >= 600) ||
+      (typeof weight === 'string' && Number(weight) >= 600);
+    return (bold ? m.bold : m.regular).width(s, size);
+  };
+}
+
+interface TextItem {
+  text?: unknown;
+  fontSize?: number;
+  fontWeight?: string | number;
+}
+
+export const FONT_STACK = 'Inter, Helvetica, Arial, sans-serif';
+
+/** The look shared by every figure: readable sizes, light grid, white background. */
+export const THEME = {
+  font: FONT_STACK,
+  background: 'white',
+  padding: 12,
+  title: { fontSize: 16, fontWeight: 600, anchor: 'start', offset: 10, subtitleFontSize: 12, subtitleColor: '#57606a' },
+  axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 600, gridColor: '#eaeef2', domainColor: '#8c959f' },
+  legend: { labelFontSize: 12, titleFontSize: 12, titleFontWeight: 600 },
+  header: { labelFontSize: 13, titleFontSize: 13 },
+  view: { stroke: '#d0d7de' },
+} as const;
+
+export interface RenderedFigure {
+  svg: string;
+  png: Uint8Array;
+}
+
+/** Vega-Lite spec → SVG (vega's headless SVG renderer, no canvas) → PNG at `scale`× (resvg, bundled fonts). */
+export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
+  useFontMetrics();
+  const withTheme = { ...spec, config: { ...THEME, ...(spec.config ?? {}) } } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(withTheme).spec), { renderer: 'none' });
+  try {
+    // Gradient/clip ids come from a process-wide counter: reset it so the same figure gives the same bytes.
+    (vega as unknown as { resetSVGDefIds: () => void }).resetSVGDefIds();
+    const svg = await view.toSVG();
+    const png = new Resvg(svg, {
+      background: 'white',
+      fitTo: { mode: 'zoom', value: scale },
+      font: { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: 'Inter' },
+    })
+      .render()
+      .asPng();
+    return { svg, png: new Uint8Array(png) };
+  } finally {
+    view.finalize();
+  }
+}
