@@ -1,6 +1,5 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { z } from 'zod';
 import {
   delegationsDocSchema,
@@ -11,6 +10,7 @@ import {
   type UsersDoc,
 } from '../../schemas/governance';
 import { writeFileAtomic } from '../artifacts';
+import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 import { GovernanceError } from './errors';
 
@@ -26,26 +26,13 @@ export async function ensureGovernanceDir(): Promise<string> {
   return dir;
 }
 
-/** Lock options: many short waits, because several processes (CLI, worker, service) append at once. */
-const LOCK_OPTIONS = {
-  realpath: false,
-  stale: 10_000,
-  retries: { retries: 2000, factor: 1.1, minTimeout: 2, maxTimeout: 50, randomize: true },
-} as const;
-
 /**
- * Runs `fn` while holding an exclusive cross-process lock named `name` in the governance folder
- * (proper-lockfile: an atomic mkdir, refreshed while held, considered stale after 10 s if its holder died).
+ * Runs `fn` while holding an exclusive cross-process lock named `name` in the governance folder.
+ * Proper-lockfile keys held locks by target path, so each lock name has its own (nested locks: users → audit).
  */
 export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const dir = await ensureGovernanceDir();
-  // proper-lockfile keys held locks by target path, so each lock name needs its own (nested locks: users → audit).
-  const release = await lockfile.lock(join(dir, name), { ...LOCK_OPTIONS, lockfilePath: join(dir, `${name}.lock`) });
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
+  return withFileLock(join(dir, name), fn);
 }
 
 /** The JSON documents of the embedded store, each with its schema and empty value. */

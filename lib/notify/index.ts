@@ -1,0 +1,1 @@
+export { notify, outboxPath, readOutbox, WEBHOOK_ENV } from './outbox';
