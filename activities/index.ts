@@ -11,16 +11,16 @@ import { authorize } from '../lib/governance/authorize';
 import { guarded } from './failures';
 
 /**
- * Heartbeats every 2 s while the step runs (with the latest training progress when there is one), so a
- * dead worker is noticed within the heartbeat timeout, and passes cancellation on to the step.
+ * Heartbeats every 2 s while the step runs (with `tag` and the latest training progress when there is one), so a
+ * dead worker is noticed within the heartbeat timeout and `pipeline run` can show iterations; passes cancellation on.
  */
-async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>): Promise<T> {
+export async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>, tag: object = {}): Promise<T> {
   const ctx = Context.current();
-  let latest: unknown = { phase: 'starting' };
+  let latest: unknown = { ...tag, phase: 'starting' };
   ctx.heartbeat(latest);
   const timer = setInterval(() => ctx.heartbeat(latest), 2000);
   try {
-    return await fn({ onProgress: (p) => (latest = p), signal: ctx.cancellationSignal });
+    return await fn({ onProgress: (p) => (latest = { ...tag, ...p }), signal: ctx.cancellationSignal });
   } finally {
     clearInterval(timer);
   }
@@ -40,8 +40,9 @@ export function createActivities() {
       }),
     validateData: (ref: RunRef) => guarded(() => withHeartbeats(() => validateRawData(ref))),
     buildFeatures: (ref: RunRef) => guarded(() => withHeartbeats(() => buildFeatures(ref))),
-    trainFold: (ref: RunRef, fold: number) => guarded(() => withHeartbeats((c) => trainFold(ref, fold, c))),
-    trainFinalModel: (ref: RunRef) => guarded(() => withHeartbeats((c) => trainFinal(ref, c))),
+    trainFold: (ref: RunRef, fold: number) =>
+      guarded(() => withHeartbeats((c) => trainFold(ref, fold, c), { model: `fold ${fold}` })),
+    trainFinalModel: (ref: RunRef) => guarded(() => withHeartbeats((c) => trainFinal(ref, c), { model: 'final' })),
     evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => withHeartbeats(() => evaluateRun(ref, folds))),
     monitoringBaseline: (ref: RunRef) => guarded(() => withHeartbeats(() => writeMonitoringBaseline(ref))),
     writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>

@@ -74,6 +74,37 @@ describe('access-perm CLI', () => {
     expect(show.stdout).toMatch(/model\/model\.json/);
   });
 
+  it('Ctrl-C during training cancels the run, stops the embedded server and exits with the reason', async () => {
+    const data = join(root, 'data');
+    const slow = smallConfig(data, (c) => (c.model.catboost.iterations = 5000));
+    const config = await writeConfig(root, 'slow.yaml', slow);
+    const child = spawn(
+      'node',
+      ['bin/access-perm.mjs', 'pipeline', 'run', '--config', config, '--run-id', 'cli-ctrl-c'],
+      {
+        env,
+      },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/iterations|\d+\/5000/.test(stderr) || /\[4\/7\] train/.test(stderr)) resolve();
+      });
+      void exited.then(() => reject(new Error(`exited before training: ${stderr}`)));
+    });
+    const interruptedAt = Date.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(Date.now() - interruptedAt).toBeLessThan(30_000);
+    expect(stderr).toMatch(/interrupted by SIGINT: run cli-ctrl-c was cancelled/);
+    const list = JSON.parse((await cli('runs', 'list', '--json')).stdout) as Array<{ runId: string; state: string }>;
+    expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-ctrl-c', state: 'incomplete' }));
+    // No embedded server left behind on this data directory's database.
+    await expect(exec('pgrep', ['-f', join(root, 'temporal')])).rejects.toMatchObject({ code: 1 });
+  });
+
   it('refuses `pipeline run` without a token, or for a VIEWER, before starting anything', async () => {
     const { ACCESS_PERM_TOKEN_FILE: _file, ...anonymous } = env;
     const saved = env;

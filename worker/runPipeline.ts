@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
 import { assertRunId, newRunId } from '../lib/paths';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
-import { resolveServer } from './environment';
+import { resolveServer, type ResolvedServer } from './environment';
 import { createPipelineWorker } from './worker';
 
 export interface RunPipelineOptions {
@@ -14,8 +14,47 @@ export interface RunPipelineOptions {
   token: string;
   /** Start a worker in this process (default). Off when workers already poll the server's task queue. */
   startWorker?: boolean;
-  onProgress?: (p: PipelineProgress) => void;
+  /** Called about once a second; during `train`, `models` holds the iterations of each model in training. */
+  onProgress?: (p: PipelineProgress, models: ModelProgress[]) => void;
   log?: (line: string) => void;
+}
+
+/** Iterations of one model in training, from its activity's latest heartbeat. */
+export interface ModelProgress {
+  model: string;
+  iteration: number;
+  iterations: number;
+}
+
+/** What the pending training activities last heartbeated (tagged by `withHeartbeats` with the model they train). */
+async function modelProgress(client: Client, handle: WorkflowHandle): Promise<ModelProgress[]> {
+  const { raw } = await handle.describe();
+  const converter = client.options.loadedDataConverter.payloadConverter;
+  const models: ModelProgress[] = [];
+  for (const activity of raw.pendingActivities ?? []) {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const d = converter.fromPayload<Partial<ModelProgress>>(payload);
+    if (typeof d.model === 'string' && typeof d.iteration === 'number' && typeof d.iterations === 'number') {
+      models.push({ model: d.model, iteration: d.iteration, iterations: d.iterations });
+    }
+  }
+  return models.sort((a, b) => a.model.localeCompare(b.model));
+}
+
+/** Resolves with the signal's name on Ctrl-C or SIGTERM, until disposed. */
+export function untilInterrupted(): { signal: Promise<NodeJS.Signals>; dispose: () => void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** The innermost cause's message of a failed workflow (the activity's ApplicationFailure), for one-line errors. */
@@ -23,6 +62,36 @@ export function failureMessage(err: unknown): string {
   let e: unknown = err;
   while (e instanceof Error && e.cause instanceof Error) e = e.cause;
   return e instanceof Error ? e.message : String(err);
+}
+
+/**
+ * Runs `fn` with a client of a Temporal server: finds or starts one (see {@link resolveServer}), runs a worker in
+ * this process unless told not to, and cleans up whatever it started. Shared by the commands that start workflows.
+ */
+export async function withTemporal<T>(
+  options: { startWorker?: boolean; log?: (line: string) => void },
+  fn: (client: Client, server: ResolvedServer) => Promise<T>,
+): Promise<T> {
+  const server = await resolveServer(options.log ?? (() => {}));
+  let stopWorker: (() => Promise<void>) | null = null;
+  let connection: Connection | null = null;
+  try {
+    if (options.startWorker !== false) {
+      const { worker, connection: native } = await createPipelineWorker({ address: server.address });
+      const running = worker.run();
+      stopWorker = async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        await native.close();
+      };
+    }
+    connection = await Connection.connect({ address: server.address });
+    return await fn(new Client({ connection }), server);
+  } finally {
+    await connection?.close();
+    await stopWorker?.();
+    await server.release();
+  }
 }
 
 /**
@@ -34,21 +103,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const runId = assertRunId(options.runId ?? newRunId());
   // A bad config fails here, before a server or worker is started (the workflow checks it again).
   await loadConfig(options.configPath);
-  const server = await resolveServer(log);
-  let stopWorker: (() => Promise<void>) | null = null;
-  let connection: Connection | null = null;
-  try {
-    if (options.startWorker !== false) {
-      const { worker, connection: native } = await createPipelineWorker({ address: server.address });
-      const running = worker.run();
-      stopWorker = async () => {
-        worker.shutdown();
-        await running;
-        await native.close();
-      };
-    }
-    connection = await Connection.connect({ address: server.address });
-    const client = new Client({ connection });
+  return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
     log(`run ${runId} on ${server.address} (${server.source})`);
     const handle = await client.workflow.start('trainingPipeline', {
       taskQueue: TASK_QUEUE,
@@ -58,11 +113,24 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const poll = setInterval(() => {
       handle
         .query(progressQuery)
-        .then((p) => options.onProgress?.(p))
+        .then(async (p) => options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []))
         .catch(() => {});
     }, 1000);
+    const interrupted = untilInterrupted();
     try {
-      return (await handle.result()) as PipelineResult;
+      const outcome = await Promise.race([
+        handle.result().then((result: PipelineResult) => ({ result })),
+        interrupted.signal.then((signal) => ({ signal })),
+      ]);
+      if ('signal' in outcome) {
+        // Left running, the run would hold the server's task queue until some worker finished it: cancel it instead.
+        log(`${outcome.signal}: cancelling run ${runId}…`);
+        await handle.cancel();
+        // The activities hear of it at their next heartbeat and stop their training threads; then the worker drains.
+        await handle.result().catch(() => {});
+        throw new Error(`interrupted by ${outcome.signal}: run ${runId} was cancelled`);
+      }
+      return outcome.result;
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const p = await handle.query(progressQuery).catch(() => null);
@@ -71,10 +139,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       throw err;
     } finally {
       clearInterval(poll);
+      interrupted.dispose();
     }
-  } finally {
-    await connection?.close();
-    await stopWorker?.();
-    await server.release();
-  }
+  });
 }

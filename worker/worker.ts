@@ -29,7 +29,8 @@ let runtimeInstalled = false;
  */
 export function installWorkerLogging(level: LogLevel): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  // No SDK signal handlers: each command handles Ctrl-C itself (`dev`/`worker` drain, `pipeline run` cancels its run).
+  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
   runtimeInstalled = true;
 }
 
@@ -47,6 +48,8 @@ export async function createPipelineWorker(
     // Training runs in threads; more concurrent activities than cores only queue inside the pool.
     maxConcurrentActivityTaskExecutions: 8,
     shutdownGraceTime: '10s',
+    // Heartbeat details reach the server at least every 10 s, so `pipeline run` can show training iterations.
+    maxHeartbeatThrottleInterval: '10s',
     ...options.overrides,
   });
   return { worker, connection };

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
 import { assertRunId, newRunId } from '../../lib/paths';
 import type { PipelineProgress } from '../../schemas/run';
-import { runPipeline } from '../../worker/runPipeline';
+import { runPipeline, type ModelProgress } from '../../worker/runPipeline';
 import { installWorkerLogging } from '../../worker/worker';
 import { err, printJson } from './output';
 import {
@@ -16,14 +16,21 @@ import {
 } from './credentials';
 
 /** One progress line per change: step and, while training, folds done. */
-function progressPrinter(): (p: PipelineProgress) => void {
+function progressPrinter(): (p: PipelineProgress, models: ModelProgress[]) => void {
   const started = Date.now();
   let last = '';
-  return (p) => {
+  let lastModels = 0;
+  return (p, models) => {
+    const elapsed = `(${Math.round((Date.now() - started) / 1000)} s)`;
     const folds = p.step === 'train' ? ` — folds ${p.folds.done}/${p.folds.total}` : '';
     const line = `[${p.stepIndex + 1}/${p.steps.length}] ${p.step}${folds}: ${p.message}`;
-    if (line !== last) err(`${line} (${Math.round((Date.now() - started) / 1000)} s)`);
+    if (line !== last) err(`${line} ${elapsed}`);
     last = line;
+    // Iterations of the models in training, every 15 s: enough to see it move without flooding the terminal.
+    if (models.length > 0 && Date.now() - lastModels >= 15_000) {
+      err(`      ${models.map((m) => `${m.model} ${m.iteration}/${m.iterations}`).join(' · ')} ${elapsed}`);
+      lastModels = Date.now();
+    }
   };
 }
 
