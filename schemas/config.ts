@@ -39,6 +39,62 @@ const expectationsSchema = z
   })
   .strict();
 
+/** Drift statistics of monitoring windows; the defaults are Evidently's (see lib/monitor DEFAULT_DRIFT_OPTIONS). */
+const monitoringDriftSchema = z
+  .object({
+    /** References with at most this many rows use p-value tests (KS, chi-square, Z), larger ones distances. */
+    small_sample_max_rows: z.number().int().positive().default(1000),
+    /** Numeric features with at most this many distinct values are tested as categories. */
+    max_unique_as_categorical: z.number().int().min(1).default(5),
+    /** Stattest thresholds: drift when p < p_value (KS, chi-square, Z), distance ≥ distance (Wasserstein, JS), PSI ≥ psi. */
+    p_value: z.number().gt(0).lt(1).default(0.05),
+    distance: z.number().positive().default(0.1),
+    psi: z.number().positive().default(0.1),
+    /** PSI bands: below the first "no shift", then "moderate", from the second "significant". */
+    psi_bands: z
+      .tuple([z.number().positive(), z.number().positive()])
+      .refine(([a, b]) => a < b, 'psi_bands must be increasing')
+      .default([0.1, 0.25]),
+    /** Dataset drift when the share of drifted features reaches this. */
+    drift_share: z.number().gt(0).max(1).default(0.5),
+    /** Per-feature test overrides, e.g. {appId: psi}. */
+    tests: z.record(z.string(), z.enum(['ks', 'wasserstein', 'chisquare', 'z', 'jensenshannon', 'psi'])).default({}),
+    /** Per-feature threshold overrides. */
+    thresholds: z.record(z.string(), z.number().positive()).default({}),
+  })
+  .strict();
+
+/** When a monitoring window raises an alert (audit entry + notification). */
+const monitoringAlertsSchema = z
+  .object({
+    /** Alert when the dataset drifts (share of drifted features ≥ drift.drift_share). */
+    dataset_drift: z.boolean().default(true),
+    /** Alert when a labelled window's metric falls below the reference by more than this (absolute). */
+    metric_drop: z
+      .object({
+        rocAuc: z.number().positive().max(1).optional(),
+        prAuc: z.number().positive().max(1).optional(),
+        accuracy: z.number().positive().max(1).optional(),
+        precision: z.number().positive().max(1).optional(),
+        recall: z.number().positive().max(1).optional(),
+        f1: z.number().positive().max(1).optional(),
+      })
+      .strict()
+      .default({ rocAuc: 0.05, accuracy: 0.05 }),
+    /** Labelled windows smaller than this are not judged on performance (too noisy). */
+    min_labelled_rows: z.number().int().positive().default(200),
+  })
+  .strict();
+
+const monitoringSchema = z
+  .object({
+    /** Reference baseline written by the training run, relative to the run folder. */
+    reference: z.string().default('monitoring/reference.parquet'),
+    drift: monitoringDriftSchema.default(monitoringDriftSchema.parse({})),
+    alerts: monitoringAlertsSchema.default(monitoringAlertsSchema.parse({})),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     name: z.string().min(1).max(100).default('access-perm'),
@@ -60,6 +116,12 @@ export const configSchema = z
     model: z
       .object({
         catboost: z.record(z.string(), z.unknown()).default({}),
+        /**
+         * Calibrate the final model's probability with a calibrator fitted on the out-of-fold scores: 'platt',
+         * 'isotonic', 'auto' (the one with the lowest cross-fitted logloss, none if neither helps) or 'none'. It is
+         * stored in model.json and applied by predictProba and the ONNX export; the threshold is mapped through it.
+         */
+        calibration: z.enum(['none', 'platt', 'isotonic', 'auto']).default('none'),
       })
       .strict(),
     validation: z
@@ -76,13 +138,7 @@ export const configSchema = z
         expectations: expectationsSchema.default({ min_rows: 100, max_rows: 20_000_000, mostly: 0.95 }),
       })
       .strict(),
-    monitoring: z
-      .object({
-        /** Reference baseline written by the training run, relative to the run folder. */
-        reference: z.string().default('monitoring/reference.parquet'),
-      })
-      .strict()
-      .default({ reference: 'monitoring/reference.parquet' }),
+    monitoring: monitoringSchema.default(monitoringSchema.parse({})),
   })
   .strict();
 

@@ -8,5 +8,8 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'ArtifactIntegrityError',
   'UnknownRunError',
   'GbdtParamError',
+  'RunLockedError',
+  'LockRequirementError',
+  'LifecycleStateError',
   ...GOVERNANCE_ERROR_TYPES,
 ];

@@ -44,6 +44,25 @@ export const BORDER_TYPES = ['GreedyLogSum', 'Median', 'Uniform'] as const;
 export const NAN_MODES = ['Min', 'Max'] as const;
 
 /**
+ * Parameters a reviewed override sets (issue 6), by feature name. `monotone_constraints` and `ignored_features`
+ * are CatBoost's names; `feature_borders` stands for CatBoost's input borders file (a validated binning).
+ */
+const modelOverrideParams = {
+  /** 1: the score never decreases as the numeric feature grows; -1: never increases; 0: free. */
+  monotone_constraints: z.record(z.string(), z.union([z.literal(-1), z.literal(0), z.literal(1)]), {
+    error: (iss) => `monotone_constraints must map feature names to -1, 0 or 1, got ${show(iss.input)}`,
+  }),
+  /** Columns stay model inputs, but no tree splits on them. */
+  ignored_features: z.array(z.string().min(1), {
+    error: (iss) => `ignored_features must be a list of feature names, got ${show(iss.input)}`,
+  }),
+  /** Borders of numeric features fixed by hand instead of quantized: splits happen only there. */
+  feature_borders: z.record(z.string(), z.array(z.number().finite()).min(1), {
+    error: (iss) => `feature_borders must map feature names to lists of numbers, got ${show(iss.input)}`,
+  }),
+};
+
+/**
  * Training parameters with CatBoost's names. Every key is optional; `resolveParams` applies CatBoost's CPU
  * defaults for Logloss. Unknown keys are rejected (strict), so a typo never silently falls back to a default.
  */
@@ -80,6 +99,7 @@ export const catBoostParamsSchema = z
     verbose: z.union([z.boolean(), z.number()], {
       error: (iss) => `verbose must be a boolean or a number, got ${show(iss.input)}`,
     }),
+    ...modelOverrideParams,
   })
   .partial()
   .strict();
@@ -117,6 +137,10 @@ export const resolvedParamsSchema = z
     permutation_count: z.number().int(),
     model_size_reg: z.number(),
     thread_count: z.number().int(),
+    // Present only when set, so models trained without overrides keep their exact bytes.
+    monotone_constraints: modelOverrideParams.monotone_constraints.optional(),
+    ignored_features: modelOverrideParams.ignored_features.optional(),
+    feature_borders: modelOverrideParams.feature_borders.optional(),
   })
   .strict();
 
@@ -181,6 +205,21 @@ export type GbdtSplit = z.infer<typeof splitSchema>;
 /** An oblivious tree: split d decides bit d of the leaf index (bit set when the condition holds). */
 export const treeSchema = z.object({ splits: z.array(splitSchema).min(1), leafValues: z.array(finite) }).strict();
 
+/**
+ * A calibrator of the model's probability p (lib/evaluation/calibration.ts fits both on out-of-fold scores):
+ * - 'platt': 1 / (1 + exp(a · logit(p) + b)), p clipped to [1e-15, 1 − 1e-15] inside the logit;
+ * - 'isotonic': linear interpolation between knots (x increasing, y non-decreasing in [0, 1]), clipped outside.
+ */
+export const calibratorSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('platt'), a: finite, b: finite }).strict(),
+  z
+    .object({ method: z.literal('isotonic'), x: z.array(finite).min(1), y: z.array(z.number().min(0).max(1)) })
+    .strict()
+    .refine((c) => c.x.length === c.y.length, { error: 'isotonic calibrator: x and y differ in length' })
+    .refine((c) => c.x.every((v, i) => i === 0 || v > c.x[i - 1]!), { error: 'isotonic calibrator: x must increase' }),
+]);
+export type Calibrator = z.infer<typeof calibratorSchema>;
+
 export const gbdtModelSchema = z
   .object({
     format: z.literal(GBDT_MODEL_FORMAT),
@@ -206,6 +245,11 @@ export const gbdtModelSchema = z
     params: resolvedParamsSchema,
     /** Decision threshold on the probability, set by the pipeline after evaluation. */
     threshold: z.number().min(0).max(1).optional(),
+    /**
+     * Probability calibration fitted by the pipeline on out-of-fold scores (config `model.calibration`). When set,
+     * `predictProba` and the ONNX export's `probability` are calibrated (`raw` stays the model's log-odds).
+     */
+    calibration: calibratorSchema.optional(),
   })
   .strict();
 

@@ -109,7 +109,7 @@ describe('docker-compose.yml', () => {
     expect(worker.command).toEqual(['worker']);
     expect(worker.profiles).toBeUndefined();
     expect(scoring.image).toBe(worker.image);
-    expect(scoring.command).toEqual(['serve', '--port', '8000']);
+    expect(scoring.command).toEqual(['serve', '--host', '0.0.0.0', '--port', '8000']);
     expect(scoring.profiles).toEqual(['scoring']);
     expect(scoring.ports?.some((p) => p.endsWith('8000:8000'))).toBe(true);
     // Nothing started by a plain `docker compose up` may depend on a profiled service.

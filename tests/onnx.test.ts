@@ -22,6 +22,7 @@ import {
 import type { GbdtModel } from '../lib/gbdt';
 import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
+import { applyIsotonic, applyPlatt, fitIsotonic } from '../lib/evaluation/calibration';
 import { smallDataset, useTempDataDir } from './helpers';
 
 /** Seed-2 features of a small generated data set, built by the pipeline's SQL; fold = row_idx mod 4. */
@@ -163,6 +164,20 @@ describe('ONNX export of a trained model', () => {
     expect(maxAbsDiff(predictProba(model, scoring).subarray(0, rows), p)).toBeLessThanOrEqual(1e-5);
   });
 
+  it('scores in batches: 97-row batches give the same probabilities as one batch', async () => {
+    const bytes = exportOnnx(model);
+    const whole = await createOnnxScorer(bytes, { batchRows: scoring.rowCount });
+    const batched = await createOnnxScorer(bytes, { batchRows: 97 });
+    const a = await whole.run(scoring);
+    const b = await batched.run(scoring);
+    await whole.close();
+    await batched.close();
+    expect(b.probability.length).toBe(scoring.rowCount);
+    expect(Array.from(b.probability)).toEqual(Array.from(a.probability));
+    expect(Array.from(b.raw)).toEqual(Array.from(a.raw));
+    await expect(createOnnxScorer(bytes, { batchRows: 0 })).rejects.toThrow(/batchRows must be a positive integer/);
+  });
+
   it('same model ⇒ byte-identical ONNX, also after a JSON round trip; threshold in metadata', () => {
     const a = exportOnnx(model);
     expect(Buffer.from(exportOnnx(model)).equals(Buffer.from(a))).toBe(true);
@@ -184,6 +199,44 @@ describe('ONNX export of a trained model', () => {
     const feeds = { seniority: new Tensor('float64', new Float64Array([1]), [1]) };
     await expect(session.run(feeds)).rejects.toThrow(/appId/);
     await session.release();
+  });
+});
+
+describe('calibration in the model and the ONNX export', () => {
+  /** The model with `calibration`; ONNX vs TS on the scoring rows (real, unseen, NaN). */
+  async function parity(calibration: NonNullable<GbdtModel['calibration']>): Promise<Float64Array> {
+    const m = { ...model, calibration };
+    const ts = predictProba(m, scoring);
+    const { p, raw } = await onnxScores(m, scoring);
+    expect(maxAbsDiff(ts, p)).toBeLessThanOrEqual(1e-6);
+    // raw stays the uncalibrated log-odds.
+    expect(maxAbsDiff(predictRaw(model, scoring), raw)).toBeLessThanOrEqual(1e-4);
+    return ts;
+  }
+
+  it('Platt: predictProba applies 1 / (1 + exp(a·logit(p) + b)) and onnxruntime agrees', async () => {
+    const platt = { method: 'platt' as const, a: -1.4, b: 0.3 };
+    const ts = await parity(platt);
+    const plain = predictProba(model, scoring);
+    for (const i of [0, 1, 2, 500]) expect(ts[i]).toBeCloseTo(applyPlatt(platt, plain[i]!), 15);
+    expect(maxAbsDiff(ts, plain)).toBeGreaterThan(0.01);
+  });
+
+  it('isotonic: fitted on held-out scores, knots hit exactly and clipped outside; onnxruntime agrees', async () => {
+    const plain = predictProba(model, scoring);
+    const labels = selectRows(data, (i) => data.folds[i] === 0).labels;
+    const iso = fitIsotonic(labels, plain.subarray(0, labels.length));
+    expect(iso.x.length).toBeGreaterThan(8);
+    const ts = await parity(iso);
+    for (let i = 0; i < 50; i++) expect(ts[i]).toBe(applyIsotonic(iso, plain[i]!));
+    // Below the first knot and above the last: the end values.
+    const lo = { ...iso, x: iso.x.map((x) => x + 2) };
+    expect(Array.from(await parity(lo)).every((v) => v === lo.y[0])).toBe(true);
+  });
+
+  it('rejects malformed calibrators when a model file is parsed', () => {
+    const bad = { ...model, calibration: { method: 'isotonic', x: [0.2, 0.1], y: [0, 1] } };
+    expect(() => parseModel(JSON.stringify(bad))).toThrow(/x must increase/);
   });
 });
 

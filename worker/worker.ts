@@ -9,6 +9,8 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createGovernanceActivities } from '../activities/governance';
+import { createLifecycleActivities } from '../activities/lifecycle';
+import { createMonitoringActivities } from '../activities/monitoring';
 import { TASK_QUEUE } from '../workflows/definitions';
 
 const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -44,7 +46,12 @@ export async function createPipelineWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: { ...createActivities(), ...createGovernanceActivities() },
+    activities: {
+      ...createActivities(),
+      ...createGovernanceActivities(),
+      ...createMonitoringActivities(),
+      ...createLifecycleActivities(),
+    },
     // Training runs in threads; more concurrent activities than cores only queue inside the pool.
     maxConcurrentActivityTaskExecutions: 8,
     shutdownGraceTime: '10s',

@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { MonitoringProgress } from '../schemas/monitoring';
 import type { PipelineProgress } from '../schemas/run';
 
 /** Task queue of the access-perm worker. */
@@ -6,3 +7,6 @@ export const TASK_QUEUE = 'access-perm';
 
 /** Current step, fold progress and status of a training run. */
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+/** Current step and status of a monitoring window (same query name, so `temporal workflow query --name progress` works). */
+export const monitoringProgressQuery = defineQuery<MonitoringProgress>('progress');

@@ -1,5 +1,15 @@
-import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
+import type { LifecycleActivities } from '../activities/lifecycle';
+import { lifecycleWorkflowId } from '../schemas/lifecycle';
 import type { RunRef } from '../lib/pipeline/run';
 import {
   PIPELINE_STEPS,
@@ -12,11 +22,17 @@ import {
 } from '../schemas/run';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import { progressQuery } from './definitions';
+import { runLifecycle } from './lifecycle';
 
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
   // Every step heartbeats every 2 s, so a dead worker shows within a minute even on 10M-row inputs.
   heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+const lifecycleSteps = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
@@ -87,7 +103,18 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
     artifacts.push(...(await dataSteps.monitoringBaseline(ref)).artifacts);
 
     enter('manifest', 'writing the run manifest');
+    artifacts.push(await lifecycleSteps.binningTables(ref));
     const manifestPath = await dataSteps.writeManifest(ref, artifacts);
+    // The run's lifecycle (overrides, reviews, lock) outlives this workflow: an abandoned child, started once,
+    // its start recorded in this history, so a replay or retry never starts a second one.
+    await startChild(runLifecycle, {
+      workflowId: lifecycleWorkflowId(runId),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ runId, runDir: ref.runDir }],
+    }).catch((err: unknown) => {
+      // A run id used again on this server keeps the lifecycle (and its reviews) it already has.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    });
 
     progress.status = 'completed';
     progress.message = `ROC-AUC ${evaluation.metrics.rocAuc.toFixed(4)}, accuracy ${evaluation.metrics.accuracy.toFixed(4)}`;

@@ -49,7 +49,7 @@ export type Shift =
  */
 export const MODERATE_SHIFT = {
   app_mix: { kind: 'app_mix', strength: 0.4 },
-  department_mix: { kind: 'department_mix', strength: 0.5 },
+  department_mix: { kind: 'department_mix', strength: 0.52 },
   label: { kind: 'label', strength: -0.05 },
   new_categories: { kind: 'new_categories', rate: 0.05 },
 } as const satisfies Record<string, Shift>;

@@ -89,10 +89,11 @@ export function maxCalibrationError(bins: readonly ReliabilityBin[]): number {
   return bins.reduce((m, b) => Math.max(m, Math.abs(b.meanPredicted - b.fractionPositive)), 0);
 }
 
-const EPS = 1e-15;
+/** How far `logit` clips p away from 0 and 1 (the ONNX export repeats the clip). */
+export const LOGIT_EPS = 1e-15;
 /** log(p / (1 − p)) with p clipped away from 0 and 1. */
 export function logit(p: number): number {
-  const q = Math.min(1 - EPS, Math.max(EPS, p));
+  const q = Math.min(1 - LOGIT_EPS, Math.max(LOGIT_EPS, p));
   return Math.log(q / (1 - q));
 }
 

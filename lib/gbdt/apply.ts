@@ -44,9 +44,7 @@ export function extendPrepared(
     const t = spec.ctrTables[c.table]!;
     let rowsOf = prepared.tableRows[c.table];
     if (!rowsOf) {
-      const keys = t.stats.map((s) => s[0]);
-      rowsOf =
-        t.features.length === 1 ? lookup(matrix, t.features[0]!, keys) : lookupCombination(matrix, t.features, keys);
+      rowsOf = tableRows(matrix, t);
       prepared.tableRows[c.table] = rowsOf;
     }
     const perValue = new Float64Array(t.stats.length);
@@ -84,6 +82,77 @@ function column<K extends 'categorical' | 'numeric'>(
   return found;
 }
 
+/**
+ * A CTR table's keys as numbers. Level 0 ids are the first feature's values; for j ≥ 1, the prefix of j + 1
+ * features gets the id `next[j].get(id of the j-prefix · radix[j] + value id of feature j)` (ids dense per level,
+ * radix[j] = the number of feature j's values); `rowOf` maps the last level's ids to stats rows. Scoring a row is
+ * then a few Map lookups on small integers (no heap allocation while they stay below 2^30) instead of joining its
+ * values into a string key.
+ */
+interface TableIndex {
+  /** Per feature position: value → id. */
+  valueIds: Map<string, number>[];
+  /** Per level j ≥ 1 (index 0 unused): (prefix id, value id) → prefix id. */
+  next: Map<number, number>[];
+  radix: number[];
+  rowOf: Int32Array;
+}
+
+/**
+ * Indexes are cached by the table's `stats` array: a model's tables never change, and the trainer replaces (never
+ * edits) a table's stats when it materializes them, so a cached index always matches its array.
+ */
+const tableIndexes = new WeakMap<GbdtModel['ctrTables'][number]['stats'], TableIndex>();
+
+function intern<K>(m: Map<K, number>, key: K): number {
+  let id = m.get(key);
+  if (id === undefined) m.set(key, (id = m.size));
+  return id;
+}
+
+function tableIndex(table: GbdtModel['ctrTables'][number]): TableIndex {
+  const cached = tableIndexes.get(table.stats);
+  if (cached) return cached;
+  const width = table.features.length;
+  const valueIds = table.features.map(() => new Map<string, number>());
+  const next = table.features.map(() => new Map<number, number>());
+  // A key with another number of parts (a value containing the separator) is never formed from value ids.
+  const keys = table.stats
+    .map(([key], r) => ({ parts: width === 1 ? [key] : key.split(COMBINATION_SEPARATOR), r }))
+    .filter((k) => k.parts.length === width);
+  for (const { parts } of keys) parts.forEach((v, j) => intern(valueIds[j]!, v));
+  const radix = valueIds.map((m) => m.size);
+  const rows: number[] = [];
+  for (const { parts, r } of keys) {
+    let id = valueIds[0]!.get(parts[0]!)!;
+    for (let j = 1; j < width; j++) id = intern(next[j]!, id * radix[j]! + valueIds[j]!.get(parts[j]!)!);
+    rows[id] = r;
+  }
+  const rowOf = new Int32Array(rows.length).fill(-1);
+  rows.forEach((r, id) => (rowOf[id] = r));
+  const index = { valueIds, next, radix, rowOf };
+  tableIndexes.set(table.stats, index);
+  return index;
+}
+
+/** Per row: the stats row of its value (or combination of values) in `table`, or -1 when unseen. */
+function tableRows(matrix: FeatureMatrix, table: GbdtModel['ctrTables'][number]): Int32Array {
+  const { valueIds, next, radix, rowOf } = tableIndex(table);
+  const cols = table.features.map((name) => column(matrix, 'categorical', name));
+  // Per column: dictionary code → value id at its position (-1 when the table never saw the value there).
+  const ids = cols.map((col, j) => Int32Array.from(col.dictionary, (v) => valueIds[j]!.get(v) ?? -1));
+  const out = new Int32Array(matrix.rowCount);
+  for (let i = 0; i < out.length; i++) {
+    let id = ids[0]![cols[0]!.codes[i]!] ?? -1;
+    for (let j = 1; j < cols.length && id >= 0; j++) {
+      const v = ids[j]![cols[j]!.codes[i]!] ?? -1;
+      id = v < 0 ? -1 : (next[j]!.get(id * radix[j]! + v) ?? -1);
+    }
+    out[i] = id >= 0 ? (rowOf[id] ?? -1) : -1;
+  }
+  return out;
+}
+
 /** Per row: index of the row's value in `values`, or -1. */
 function lookup(matrix: FeatureMatrix, name: string, values: ReadonlyArray<string>): Int32Array {
   const col = column(matrix, 'categorical', name);
@@ -99,26 +168,13 @@ function lookup(matrix: FeatureMatrix, name: string, values: ReadonlyArray<strin
   return out;
 }
 
-/** Per row: index of the row's combined value (values joined by COMBINATION_SEPARATOR) in `keys`, or -1. */
-function lookupCombination(matrix: FeatureMatrix, names: string[], keys: ReadonlyArray<string>): Int32Array {
-  const cols = names.map((name) => column(matrix, 'categorical', name));
-  const pos = new Map<string, number>();
-  keys.forEach((k, i) => pos.set(k, i));
-  const out = new Int32Array(matrix.rowCount);
-  const parts = new Array<string>(cols.length);
-  for (let i = 0; i < out.length; i++) {
-    for (let c = 0; c < cols.length; c++) parts[c] = cols[c]!.dictionary[cols[c]!.codes[i]!] ?? '';
-    out[i] = pos.get(parts.join(COMBINATION_SEPARATOR)) ?? -1;
-  }
-  return out;
-}
-
 /** Checks every model feature is present with the right type; throws GbdtDataError naming a missing column. */
 export function checkColumns(spec: Pick<GbdtModel, 'features'>, matrix: FeatureMatrix): void {
   for (const f of spec.features) column(matrix, f.type === 'numeric' ? 'numeric' : 'categorical', f.name);
 }
 
-export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix): PreparedMatrix {
+/** The per-row split inputs of `matrix`: every float and one-hot feature, and the CTRs `ctrIndices` (default: all). */
+export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix, ctrIndices?: Iterable<number>): PreparedMatrix {
   checkColumns(spec, matrix);
   const n = matrix.rowCount;
   const float = spec.floatFeatures.map((ff) => {
@@ -133,7 +189,7 @@ export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix): Prepare
   });
   const oneHot = spec.oneHotFeatures.map((oh) => lookup(matrix, oh.name, oh.values));
   const prepared: PreparedMatrix = { rowCount: n, float, oneHot, oneHotIndex: [], ctr: [], tableRows: [] };
-  extendPrepared(spec, prepared, matrix);
+  extendPrepared(spec, prepared, matrix, ctrIndices);
   prepared.oneHotIndex = spec.oneHotFeatures.map((oh) => new Map(oh.values.map((v, i) => [v, i] as const)));
   return prepared;
 }

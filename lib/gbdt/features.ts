@@ -6,12 +6,18 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel, ResolvedParams } from '../../schemas/gbdt';
 import { DEFAULT_CTRS, ctrValue, indexCategories, orderedBordersCtrs } from './ctr';
-import { binarize, numericBorders, uniformBorders } from './quantize';
+import { binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
 import type { BinFeature } from './tree';
 
 type FeatureParams = Pick<
   ResolvedParams,
-  'one_hot_max_size' | 'ctr_border_count' | 'border_count' | 'feature_border_type' | 'nan_mode'
+  | 'one_hot_max_size'
+  | 'ctr_border_count'
+  | 'border_count'
+  | 'feature_border_type'
+  | 'nan_mode'
+  | 'ignored_features'
+  | 'feature_borders'
 >;
 
 /** A categorical column that gets CTRs (more values than one_hot_max_size). */
@@ -131,8 +137,10 @@ export function buildFeatures(
     pendingStats: new Map(),
   };
   const ctx: CtrContext = { labels, perms, avgFold, params };
+  const ignored = new Set(params.ignored_features ?? []);
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });
+    if (ignored.has(col.name)) continue;
     const idx = indexCategories(col, labels);
     const k = idx.values.length;
     if (k <= params.one_hot_max_size) {
@@ -145,7 +153,15 @@ export function buildFeatures(
   }
   for (const col of train.numeric) {
     out.features.push({ name: col.name, type: 'numeric' });
-    const borders = numericBorders(col.values, params);
+    if (ignored.has(col.name)) continue;
+    const fixed = params.feature_borders?.[col.name];
+    const borders = fixed
+      ? withNanBorder(
+          [...new Set(fixed)].sort((a, b) => a - b),
+          col.values,
+          params.nan_mode,
+        )
+      : numericBorders(col.values, params);
     const ref = out.floatFeatures.push({ name: col.name, nanMode: params.nan_mode, borders }) - 1;
     out.binFeatures.push({
       kind: 'float',

@@ -118,5 +118,8 @@ export function resolveParams(
     permutation_count: p.permutation_count ?? 4,
     model_size_reg: p.model_size_reg ?? 0.5,
     thread_count: p.thread_count ?? -1,
+    ...(p.monotone_constraints ? { monotone_constraints: p.monotone_constraints } : {}),
+    ...(p.ignored_features ? { ignored_features: p.ignored_features } : {}),
+    ...(p.feature_borders ? { feature_borders: p.feature_borders } : {}),
   };
 }

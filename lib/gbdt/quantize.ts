@@ -179,11 +179,16 @@ export function numericBorders(
     else hasValue = true;
   }
   const borders = hasValue ? fn(values, params.border_count) : [];
-  if (hasNaN && hasValue) {
-    if (params.nan_mode === 'Min') borders.unshift(-Number.MAX_VALUE);
-    else borders.push(Number.MAX_VALUE);
-  }
-  return borders;
+  return hasNaN && hasValue ? addNanBorder(borders, params.nan_mode) : borders;
+}
+
+function addNanBorder(borders: number[], nanMode: 'Min' | 'Max'): number[] {
+  return nanMode === 'Min' ? [-Number.MAX_VALUE, ...borders] : [...borders, Number.MAX_VALUE];
+}
+
+/** Borders given by hand (sorted), plus the NaN-separating border when the column has missing values. */
+export function withNanBorder(borders: number[], values: Float64Array, nanMode: 'Min' | 'Max'): number[] {
+  return values.some(Number.isNaN) ? addNanBorder(borders, nanMode) : borders;
 }
 
 /** The value a missing numeric counts as under a NaN mode. */

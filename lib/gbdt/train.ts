@@ -15,6 +15,7 @@ import type { PreparedMatrix } from './apply';
 import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
+import { enforceMonotone, monotoneChains } from './monotone';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
@@ -302,10 +303,12 @@ export function trainGbdt(
     // shapes the structure search), `leaf_estimation_iterations` Newton (or gradient) steps with AnyImprovement
     // backtracking. The averaging fold's values are the model's; every other fold updates its own approximation.
     const nLeaves = 1 << splits.length;
+    const monotone = monotoneChains(built, splits, P.monotone_constraints);
     let leafValues: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
       assignLeaves(features, splits, k, n, leafAll);
       const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
+      if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;
       const ap = approxes[k]!;
       const en = expNegs[k]!;

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import {
@@ -53,11 +53,23 @@ const DOCS = {
 export type DocName = keyof typeof DOCS;
 export type DocOf<K extends DocName> = ReturnType<(typeof DOCS)[K]['empty']>;
 
+/**
+ * Parsed documents by path, keyed by the file's identity: writes replace the file (temp file + rename, a new inode),
+ * so an unchanged (inode, size, mtime, ctime) means unchanged content. A `stat` instead of read + parse on every
+ * token check (the scoring service checks one per request); role changes still apply at the next check.
+ */
+const parsedCache = new Map<string, { key: string; doc: unknown }>();
+
 async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
   const spec = DOCS[name];
   const path = join(governanceDir(), spec.file);
+  let key: string;
   let text: string;
   try {
+    const info = await stat(path, { bigint: true });
+    key = `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+    const cached = parsedCache.get(path);
+    if (cached?.key === key) return structuredClone(cached.doc) as DocOf<K>;
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return spec.empty() as DocOf<K>;
@@ -67,6 +79,7 @@ async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
   if (!parsed.success) {
     throw new GovernanceError(`governance store file ${path} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
   }
+  parsedCache.set(path, { key, doc: structuredClone(parsed.data) });
   return parsed.data as DocOf<K>;
 }
 

@@ -40,16 +40,23 @@ export async function signingSecret(): Promise<Uint8Array> {
   return readSecret(path);
 }
 
+/** The secret last read, keyed by the file's identity (inode, size, mtime, ctime, mode): a stat per token check. */
+let secretCache: { path: string; key: string; secret: Uint8Array } | null = null;
+
 async function readSecret(path: string): Promise<Uint8Array> {
-  const info = await stat(path);
-  if ((info.mode & 0o077) !== 0) {
+  const info = await stat(path, { bigint: true });
+  const mode = Number(info.mode);
+  if ((mode & 0o077) !== 0) {
     throw new GovernanceError(
-      `the token secret ${path} is readable by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 it`,
+      `the token secret ${path} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`,
     );
   }
+  const key = `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  if (secretCache?.path === path && secretCache.key === key) return secretCache.secret;
   const bytes = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
   if (bytes.length < 32) throw new GovernanceError(`the token secret ${path} is too short`);
-  return new Uint8Array(bytes);
+  secretCache = { path, key, secret: new Uint8Array(bytes) };
+  return secretCache.secret;
 }
 
 /** Parses a lifetime like `90s`, `30m`, `8h`, `7d` into seconds. */

@@ -4,7 +4,7 @@
  * - reference with ≤ 1,000 non-missing values: numeric → two-sample KS (p < 0.05); categorical, or numeric
  *   with ≤ 5 distinct values → chi-square (p < 0.05), or the two-proportion Z-test when there are ≤ 2 values;
  * - larger reference: numeric → Wasserstein distance normalized by the reference std (≥ 0.1);
- *   categorical / few-valued numeric → Jensen–Shannon distance, base 2 (≥ 0.1);
+ *   categorical / few-valued numeric → Jensen–Shannon distance, natural log as scipy's default (≥ 0.1);
  * - PSI for every column (0.1 / 0.25 bands), new-category rate for every categorical;
  * - dataset drift when the share of drifted features is ≥ 0.5;
  * - target drift (approval rate) and prediction drift (score distribution) when those columns exist.
@@ -85,7 +85,7 @@ export interface DriftOptions {
   psiBinning: 'sturges' | 'quantile';
   /** Number of reference-quantile bins when psiBinning = 'quantile'. */
   psiQuantileBins: number;
-  /** Jensen–Shannon logarithm base. Evidently: 2. */
+  /** Jensen–Shannon logarithm base. Evidently: e (scipy's default; its `jensenshannon` passes no base). */
   jsBase: number;
   /** KS p-value method: scipy's 'auto' (exact up to 10,000 per sample), 'exact' or 'asymp'. */
   ksMode: KsMode;
@@ -113,7 +113,7 @@ export const DEFAULT_DRIFT_OPTIONS: DriftOptions = {
   datasetDriftShare: 0.5,
   psiBinning: 'sturges',
   psiQuantileBins: 10,
-  jsBase: 2,
+  jsBase: Math.E,
   ksMode: 'auto',
   tests: {},
   thresholds: {},

@@ -47,3 +47,46 @@ export {
   type KsResult,
   type PsiBand,
 } from './stats';
+export { alertsFor, raiseAlerts, MONITORING_ACTOR } from './alerts';
+export {
+  driftOptionsOf,
+  driftWindow,
+  performanceWindow,
+  readDriftReport,
+  readPerformanceReport,
+  summarizeDrift,
+  summarizePerformance,
+  type PerformanceReport,
+  type SegmentChange,
+} from './analyze';
+export { alertWindow, reportWindow, type WindowResultFile } from './publish';
+export { distributionFigure, psiFigure, trendFigure, windowFigures, windowReportBlocks } from './report';
+export { scoreWindow } from './score';
+export {
+  hasMonitoringSchedule,
+  historyPath,
+  monitoringManifestPath,
+  monitoringSchedule,
+  monitoringTrend,
+  readHistory,
+  readMonitoringManifest,
+  recordWindow,
+  registerSchedule,
+  schedulesPath,
+  trendSql,
+  type MonitoringManifest,
+  type TrendRow,
+} from './store';
+export {
+  MONITORING_DIR,
+  WINDOW_FILES,
+  completedRunManifest,
+  loadWindow,
+  readWindowInfo,
+  scoringContract,
+  validateWindow,
+  verifiedRunFile,
+  windowIdOf,
+  windowRef,
+  type WindowInfo,
+} from './window';

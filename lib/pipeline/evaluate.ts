@@ -4,7 +4,7 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
-import { dataAudit, evaluateScores, type DataAudit, type FeatureImportance } from '../evaluation';
+import { applyCalibrator, dataAudit, evaluateScores, type DataAudit, type FeatureImportance } from '../evaluation';
 import { parseModel, serializeModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
@@ -134,6 +134,13 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
 
   const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
   model.threshold = m.threshold;
+  const method = config.model.calibration === 'auto' ? evaluation.calibration.recommended : config.model.calibration;
+  if (method !== 'none') {
+    // The threshold moves onto the calibrated scale: an increasing calibrator (Platt with a < 0) keeps every
+    // decision; an isotonic flat step can put rows just below the threshold level with it.
+    model.calibration = evaluation.calibration[method];
+    model.threshold = applyCalibrator(model.calibration, m.threshold);
+  }
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
   await new Promise((resolve) => setImmediate(resolve));
   const importance: FeatureImportance = modelImportance(model, matrix);

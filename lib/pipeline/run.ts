@@ -10,6 +10,8 @@ import { fileExists, rawPaths } from '../data/raw';
 import { InputError } from '../errors';
 import { appendAudit } from '../governance/audit';
 import { canonicalJson, sha256File, sha256Hex } from '../hash';
+import { RunLockedError } from '../lifecycle/errors';
+import { readLock } from '../lifecycle/lockFile';
 import { runDir as runDirOf } from '../paths';
 
 /** What every later step needs to find a run: small enough for a Temporal payload. */
@@ -77,6 +79,9 @@ export async function prepareRun(runId: string, configPath: string, createdBy: R
   const loaded = await loadConfig(configPath);
   const { generated } = await ensureInputData(loaded.config);
   const dir = runDirOf(runId, loaded.config);
+  // seed-3 §5: a locked run is never re-run in place.
+  const lock = await readLock(dir);
+  if (lock) throw new RunLockedError(runId, lock.locked_by, lock.locked_at);
   await mkdir(dir, { recursive: true });
   const paths = rawPaths(loaded.config);
   const dataFiles: Record<string, string> = {};

@@ -2,23 +2,40 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
-/** At most one training thread per core in this process; further jobs queue. */
+/** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
 const maxThreads = Math.max(1, Number(process.env.ACCESS_PERM_TRAIN_THREADS) || availableParallelism());
 let running = 0;
-const waiting: Array<() => void> = [];
+const waiting: Array<{ limit: number; start: () => void }> = [];
 
-async function acquire(): Promise<void> {
-  if (running < maxThreads) {
+/**
+ * How many training threads may run while this job runs: its `thread_count` (CatBoost's name; -1 or absent = every
+ * core), capped by the process limit. One fit is single-threaded, so `thread_count` bounds how many fits (e.g. CV
+ * folds) this process trains at once: `thread_count: 1` trains the folds one after another.
+ */
+export function threadLimit(params: { thread_count?: unknown }): number {
+  const t = params.thread_count;
+  return typeof t === 'number' && Number.isInteger(t) && t > 0 ? Math.min(t, maxThreads) : maxThreads;
+}
+
+async function acquire(limit: number): Promise<void> {
+  if (running < limit) {
     running++;
     return;
   }
-  await new Promise<void>((resolve) => waiting.push(resolve));
+  await new Promise<void>((start) => waiting.push({ limit, start }));
 }
 
 function release(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else running--;
+  running--;
+  // Start queued jobs in order while their limits allow; a job whose limit is reached keeps its place.
+  for (let i = 0; i < waiting.length; ) {
+    const w = waiting[i]!;
+    if (running < w.limit) {
+      waiting.splice(i, 1);
+      running++;
+      w.start();
+    } else i++;
+  }
 }
 
 /** An error raised inside the training thread, with its original name (e.g. GbdtParamError). */
@@ -38,7 +55,7 @@ export async function trainInThread(
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<TrainOutcome> {
-  await acquire();
+  await acquire(threadLimit(job.params));
   try {
     return await new Promise<TrainOutcome>((resolve, reject) => {
       const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: job });

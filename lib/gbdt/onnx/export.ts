@@ -5,43 +5,42 @@
  * Graph contract:
  * - one input per model feature, named as the feature, shape [N]: `string` for categoricals (values exactly as the
  *   pipeline produces them: missing is the sentinel `__UNKNOWN__`), `double` for numerics (NaN = missing);
- * - outputs `probability` (float [N], sigmoid of the raw score) and `raw` (float [N], log-odds);
+ * - outputs `probability` (float [N]: sigmoid of the raw score, then the model's calibrator when it has one) and
+ *   `raw` (float [N], log-odds); everything before the final Casts is float64;
  * - metadata_props: the model's `threshold` (when set), the input list, the format.
  *
- * How the model maps onto standard operators (ONNX opset 20 + ai.onnx.ml opset 3, all implemented by onnxruntime):
- * - Every split compares one column of a double matrix X [N, F] against a threshold; X is the Concat of
- *   - numeric inputs used by float splits (Unsqueeze to [N, 1]), compared against the model's borders as is;
- *   - per CTR table: the row's key (the input, or for a combination the inputs joined by U+001F with StringConcat,
- *     exactly as `lib/gbdt` keys its tables) → LabelEncoder (keys_strings → values_int64s, default = the "unseen"
- *     row) → Gather from a constant [K + 1, m] table holding, for each of the table's m CTR features, the value's
- *     bucket: how many of the borders the trees use for that CTR the CTR value exceeds. The CTR values and their
- *     comparisons are computed here in float64 with the evaluator's own `ctrValue`, so the graph never compares
- *     a rounded CTR; a split `ctr > border_j` becomes `bucket > j + 0.5`. Keys whose buckets equal the unseen
- *     value's are left out of the encoder (they score as unseen anyway).
- *   - per one-hot feature: LabelEncoder to the index of the split value → Gather from an identity table: one 0/1
- *     column per value the trees split on; `value == v` becomes `indicator > 0.5`.
- * - TreeEnsembleRegressor (double input, double thresholds/weights via the `_as_tensor` attributes): each oblivious
- *   tree expanded to a full binary tree. A split's condition `x > t` sets bit d of the leaf index. The node mode
- *   carries the NaN rule, so no `nodes_missing_value_tracks_true` is needed (onnxruntime's fast path): nan_mode
- *   'Min' (NaN counts as -∞, the condition is false) → BRANCH_GT, whose comparison is false for NaN, so NaN takes
- *   the false branch = bit 0; 'Max' (NaN counts as +∞, condition true) → BRANCH_LEQ with the false branch = bit 1,
- *   where `NaN <= t` sends it. CTR and one-hot columns are never NaN and use the same mode, so a model (nan_mode
- *   is one training parameter) has one mode throughout. The bias is `base_values_as_tensor`; then Reshape to [N]
- *   and Sigmoid.
+ * How the model maps onto standard operators (ONNX opset 20 + ai.onnx.ml opset 3, all implemented by onnxruntime).
+ * The trees are oblivious, so instead of walking trees (TreeEnsembleRegressor) the graph computes every split
+ * condition for all rows at once and turns bits into leaf indices with array operations:
+ * 1. B [rows of B, N] (float, small integers): one row per thing a split reads —
+ *    - numeric feature: how many of the borders the trees use it exceeds (Less against the border vector,
+ *      ReduceSum); NaN counts as −∞ (exceeds none) or, for nan_mode 'Max', is first replaced by +∞;
+ *    - CTR feature: its bucket, how many of the trees' borders for that CTR the value's CTR exceeds (computed here
+ *      in float64 with the evaluator's own `ctrValue`, so the graph never compares a rounded CTR). Keys are
+ *      numbers: each categorical input → int64 code (LabelEncoder on the string), a combination's prefix →
+ *      interned id (int64 LabelEncoder on previous id · radix + code, shared by tables with that prefix), then
+ *      GatherElements from a dense [m, ids + 1] bucket table (the last id = unseen);
+ *    - one-hot feature: a 0/1 row per value the trees test.
+ *    A split `x > border_j` becomes `B[row] > j + 0.5`.
+ * 2. The distinct (row, threshold) conditions: Gather rows, Greater → bool [conditions, N]; Gather each
+ *    (level, tree)'s condition → [depth, trees, N]; Cast to float; MatMul with [1, 2, 4, …] → leaf index [trees, N]
+ *    (exact in float); GatherElements from the [trees, 2^depth] leaf table; ReduceSum over trees; + bias; Sigmoid.
+ * The largest tensors are [depth · trees, N]: score large inputs in batches (`createOnnxScorer` does).
  *
  * The bytes are a function of the model only (no timestamps, no map-order dependence): same model ⇒ same bytes.
  */
 import { COMBINATION_SEPARATOR } from '../../../schemas/gbdt';
 import type { GbdtModel } from '../../../schemas/gbdt';
+import { LOGIT_EPS } from '../../evaluation/calibration';
 import { ctrValue } from '../ctr';
 import { GbdtModelError } from '../errors';
-import { encodeModel } from './onnx-proto';
+import { DataType, encodeModel } from './onnx-proto';
 import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx-proto';
 
 export const ONNX_PROBABILITY_OUTPUT = 'probability';
 export const ONNX_RAW_OUTPUT = 'raw';
 /** Version of this export's graph layout, recorded in metadata_props (`access-perm.onnx_export`). */
-export const ONNX_EXPORT_VERSION = 1;
+export const ONNX_EXPORT_VERSION = 2;
 export const ONNX_OPSET = 20;
 export const ONNX_ML_OPSET = 3;
 const IR_VERSION = 9; // the IR version that introduced opset 20
@@ -82,6 +81,12 @@ class GraphBuilder {
     return full;
   }
 
+  /** A constant made once and reused by every caller that asks for `name`. */
+  shared(name: string, t: Omit<OnnxTensor, 'name'>): string {
+    const full = `${INTERNAL}${name}`;
+    return this.initializers.some((i) => i.name === full) ? full : this.constant(name, t);
+  }
+
   /** Adds a node with one output named `${INTERNAL}${output}`; returns the output name. */
   op(opType: string, inputs: string[], output: string, attributes: OnnxAttribute[] = [], domain = ''): string {
     const full = `${INTERNAL}${output}`;
@@ -92,7 +97,8 @@ class GraphBuilder {
 
 /** Splits of the model grouped by what they read, with the X column each (feature, threshold family) gets. */
 interface SplitUse {
-  floatFeatures: Set<number>;
+  /** Float feature index → ascending distinct borders used by the trees. */
+  floatBorders: Map<number, number[]>;
   /** CTR index → ascending distinct borders used by the trees. */
   ctrBorders: Map<number, number[]>;
   /** One-hot feature index → distinct split values, code-unit order. */
@@ -100,13 +106,15 @@ interface SplitUse {
 }
 
 function collectSplits(model: GbdtModel): SplitUse {
-  const floatFeatures = new Set<number>();
+  const floatBorders = new Map<number, Set<number>>();
   const ctrBorders = new Map<number, Set<number>>();
   const oneHot = new Map<number, Set<string>>();
   for (const tree of model.trees) {
     for (const s of tree.splits) {
-      if (s.type === 'float') floatFeatures.add(s.feature);
-      else if (s.type === 'ctr') {
+      if (s.type === 'float') {
+        if (!floatBorders.has(s.feature)) floatBorders.set(s.feature, new Set());
+        floatBorders.get(s.feature)!.add(s.border);
+      } else if (s.type === 'ctr') {
         if (!ctrBorders.has(s.ctr)) ctrBorders.set(s.ctr, new Set());
         ctrBorders.get(s.ctr)!.add(s.border);
       } else {
@@ -115,9 +123,11 @@ function collectSplits(model: GbdtModel): SplitUse {
       }
     }
   }
+  const sorted = <K>(m: Map<K, Set<number>>): Map<K, number[]> =>
+    new Map([...m].map(([k, b]) => [k, [...b].sort(ascending)] as const));
   return {
-    floatFeatures,
-    ctrBorders: new Map([...ctrBorders].map(([c, b]) => [c, [...b].sort(ascending)] as const)),
+    floatBorders: sorted(floatBorders),
+    ctrBorders: sorted(ctrBorders),
     oneHotValues: new Map([...oneHot].map(([f, v]) => [f, [...v].sort(byCodeUnit)] as const)),
   };
 }
@@ -160,40 +170,93 @@ function checkModel(model: GbdtModel): void {
 }
 
 /**
- * A LabelEncoder from a string column to row indices of a constant table, then Gather: [N] strings → [N, m].
- * `keys[i]` selects `rows[i]`; any other value selects `defaultRow`.
+ * Rows of a constant table picked per row: `table` [m, K] (row-major), `index` int64 [N] with values in [0, K) →
+ * [m, N] floats (GatherElements on the index broadcast to m rows: an element-wise kernel, unlike Gather on axis 1).
  */
-function lookupColumns(
+function pickColumns(g: GraphBuilder, name: string, index: string, table: Float32Array, m: number): string {
+  const data = g.constant(`${name}.table`, { type: 'FLOAT', dims: [m, table.length / m], values: table });
+  const rows = g.constant(`${name}.rows`, { type: 'INT64', dims: [2], values: [m, 1] });
+  const axis0 = g.shared('axes0', { type: 'INT64', dims: [1], values: [0] });
+  const wide = g.op('Expand', [g.op('Unsqueeze', [index, axis0], `${name}.index1`), rows], `${name}.indexm`);
+  return g.op('GatherElements', [data, wide], `${name}.columns`, [{ name: 'axis', kind: 'int', value: 1 }]);
+}
+
+/** A LabelEncoder node mapping `keys` to `values`, anything else to `fallback` (strings or int64 keys → int64). */
+function encode(
   g: GraphBuilder,
   name: string,
-  key: string,
-  keys: string[],
-  rows: number[][],
-  defaultRow: number[],
+  input: string,
+  keys: { strings: string[] } | { ints: number[] },
+  values: readonly number[],
+  fallback: number,
 ): string {
-  const m = defaultRow.length;
-  const indices = keys.map((_, i) => i);
-  if (keys.length === 0) {
-    // LabelEncoder wants at least one key: a key that maps to the default row is harmless.
-    keys = [''];
-    indices.push(0);
-  }
-  const table = new Float64Array((rows.length + 1) * m);
-  rows.forEach((r, i) => table.set(r, i * m));
-  table.set(defaultRow, rows.length * m);
-  const index = g.op(
+  return g.op(
     'LabelEncoder',
-    [key],
-    `${name}.index`,
+    [input],
+    name,
     [
-      { name: 'keys_strings', kind: 'strings', value: keys },
-      { name: 'values_int64s', kind: 'ints', value: indices },
-      { name: 'default_int64', kind: 'int', value: rows.length },
+      'strings' in keys
+        ? { name: 'keys_strings', kind: 'strings', value: keys.strings }
+        : { name: 'keys_int64s', kind: 'ints', value: keys.ints },
+      { name: 'values_int64s', kind: 'ints', value: values },
+      { name: 'default_int64', kind: 'int', value: fallback },
     ],
     ML,
   );
-  const data = g.constant(`${name}.table`, { type: 'DOUBLE', dims: [rows.length + 1, m], values: table });
-  return g.op('Gather', [data, index], `${name}.columns`, [{ name: 'axis', kind: 'int', value: 0 }]);
+}
+
+/**
+ * The model's calibrator applied to the probability tensor `p` (double [N]), with the operations of
+ * lib/evaluation/calibration.ts in the same order, so the results agree to the last bits of float64:
+ * - Platt: q = clip(p, ε, 1 − ε); 1 / (1 + exp(a · log(q / (1 − q)) + b)) = Sigmoid(−(a · logit + b));
+ * - isotonic: p clipped to [x₀, x_last]; k = the last knot ≤ p by binary search (⌈log₂ K⌉ rounds of Gather +
+ *   LessOrEqual over [N], the knots padded with +∞ to a power of two); y_k + (y_{k+1} − y_k)(p − x_k)/(x_{k+1} − x_k),
+ *   the last knot with a zero slope.
+ */
+function calibrated(g: GraphBuilder, p: string, c: GbdtModel['calibration']): string {
+  if (!c) return p;
+  const scalar = (name: string, v: number): string => g.constant(name, { type: 'DOUBLE', dims: [], values: [v] });
+  if (c.method === 'platt') {
+    const q = g.op(
+      'Max',
+      [g.op('Min', [p, scalar('platt.hi', 1 - LOGIT_EPS)], 'platt.q1'), scalar('platt.lo', LOGIT_EPS)],
+      'platt.q',
+    );
+    const odds = g.op('Div', [q, g.op('Sub', [scalar('platt.one', 1), q], 'platt.1-q')], 'platt.odds');
+    const z = g.op(
+      'Add',
+      [g.op('Mul', [scalar('platt.a', c.a), g.op('Log', [odds], 'platt.logit')], 'platt.az'), scalar('platt.b', c.b)],
+      'platt.z',
+    );
+    return g.op('Sigmoid', [g.op('Neg', [z], 'platt.-z')], 'platt.p');
+  }
+  const k = c.x.length;
+  const size = 2 ** Math.ceil(Math.log2(k));
+  const xs = new Float64Array(size).fill(Infinity);
+  xs.set(c.x);
+  const dy = c.y.map((y, i) => (i + 1 < k ? c.y[i + 1]! - y : 0));
+  const dx = c.x.map((x, i) => (i + 1 < k ? c.x[i + 1]! - x : 1));
+  const knots = g.constant('iso.x', { type: 'DOUBLE', dims: [size], values: xs });
+  const q = g.op(
+    'Max',
+    [g.op('Min', [p, scalar('iso.last', c.x[k - 1]!)], 'iso.q1'), scalar('iso.first', c.x[0]!)],
+    'iso.q',
+  );
+  // lo starts at 0 (x₀ ≤ q) and takes each step whose knot is still ≤ q.
+  let lo = g.op('ConstantOfShape', [g.op('Shape', [q], 'iso.shape')], 'iso.lo', [
+    { name: 'value', kind: 'tensor', value: { name: 'value', type: 'INT64', dims: [1], values: [0] } },
+  ]);
+  for (let step = size / 2; step >= 1; step /= 2) {
+    const stepC = g.constant(`iso.step${step}`, { type: 'INT64', dims: [], values: [step] });
+    const candidate = g.op('Add', [lo, stepC], `iso.cand${step}`);
+    const ok = g.op('LessOrEqual', [g.op('Gather', [knots, candidate], `iso.x${step}`), q], `iso.ok${step}`);
+    const take = g.op('Cast', [ok], `iso.take${step}`, [{ name: 'to', kind: 'int', value: DataType.INT64 }]);
+    lo = g.op('Add', [lo, g.op('Mul', [take, stepC], `iso.move${step}`)], `iso.lo${step}`);
+  }
+  const at = (name: string, values: number[]): string =>
+    g.op('Gather', [g.constant(`iso.${name}`, { type: 'DOUBLE', dims: [k], values }), lo], `iso.${name}@lo`);
+  const rise = g.op('Mul', [at('dy', dy), g.op('Sub', [q, at('xk', c.x)], 'iso.dx')], 'iso.rise');
+  return g.op('Add', [at('yk', c.y), g.op('Div', [rise, at('width', dx)], 'iso.slope')], 'iso.p');
 }
 
 /**
@@ -207,20 +270,38 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
   checkModel(model);
   const use = collectSplits(model);
   const g = new GraphBuilder();
-  /** Tensors [N, k] (double) concatenated into X, and the running column count. */
+  /** Tensors [k, N] (float, small integers) concatenated into B, and the running row count. */
   const parts: string[] = [];
-  let width = 0;
+  let rowsOfB = 0;
+  const axis0 = g.shared('axes0', { type: 'INT64', dims: [1], values: [0] });
+  const axis1 = g.shared('axes1', { type: 'INT64', dims: [1], values: [1] });
 
-  // Numeric inputs, compared against the model's borders directly.
+  // Numeric inputs → the number of the trees' borders each value exceeds (NaN first replaced by its nan_mode side).
   const floatColumn = new Map<number, number>();
-  const axis1 = g.constant('axes1', { type: 'INT64', dims: [1], values: [1] });
-  for (const fi of [...use.floatFeatures].sort(ascending)) {
+  let infinity: string | undefined;
+  for (const fi of [...use.floatBorders.keys()].sort(ascending)) {
     const ff = model.floatFeatures[fi]!;
-    parts.push(g.op('Unsqueeze', [ff.name, axis1], `float${fi}`));
-    floatColumn.set(fi, width++);
+    const borders = use.floatBorders.get(fi)!;
+    let x = ff.name;
+    if (ff.nanMode === 'Max') {
+      // NaN counts as +∞ (exceeds every border); for 'Min' NaN already exceeds none (every comparison is false).
+      infinity ??= g.constant('infinity', { type: 'DOUBLE', dims: [], values: [Infinity] });
+      x = g.op('Where', [g.op('IsNaN', [x], `float${fi}.isnan`), infinity, x], `float${fi}.nan`);
+    }
+    const b = g.constant(`float${fi}.borders`, { type: 'DOUBLE', dims: [1, borders.length], values: borders });
+    const above = g.op('Less', [b, g.op('Unsqueeze', [x, axis1], `float${fi}.column`)], `float${fi}.above`);
+    const count = g.op('Cast', [above], `float${fi}.above01`, [{ name: 'to', kind: 'int', value: DataType.FLOAT }]);
+    // ReduceSum over axis 1 with keepdims → [N, 1]; its transpose is B's row [1, N].
+    const bucket = g.op('ReduceSum', [count, axis1], `float${fi}.bucket`);
+    parts.push(g.op('Transpose', [bucket], `float${fi}.row`));
+    floatColumn.set(fi, rowsOfB++);
   }
 
-  // CTR tables: key → bucket of each used CTR feature of the table.
+  // CTR tables. Keys become numbers: every categorical input a table reads → int64 code (LabelEncoder on the
+  // string; values sorted, an unseen value = the count); a combination's prefix f1..fj (j ≥ 2) → an id interned
+  // from (id of f1..fj−1) · (codes of fj + 1) + code of fj, one int64 LabelEncoder per distinct prefix, shared by
+  // the tables that start with it; an unseen prefix gets the id count, so every longer prefix is unseen too. A
+  // table then picks each row's buckets from a dense [m, ids + 1] table by the id of its full key.
   const ctrColumn = new Map<number, number>();
   const ctrsOfTable = new Map<number, number[]>();
   for (const ci of [...use.ctrBorders.keys()].sort(ascending)) {
@@ -228,196 +309,243 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     if (!ctrsOfTable.has(t)) ctrsOfTable.set(t, []);
     ctrsOfTable.get(t)!.push(ci);
   }
-  let separator: string | undefined;
-  const withSeparator = new Map<string, string>();
-  const prefixKey = new Map<string, string>();
-  /** The key tensor of a combination, built left to right and shared between tables with a common prefix. */
-  const keyOf = (features: string[]): string => {
-    let key = features[0]!;
-    for (let k = 1; k < features.length; k++) {
-      const id = features.slice(0, k + 1).join('\u0000');
-      const known = prefixKey.get(id);
-      if (known) {
-        key = known;
-        continue;
-      }
-      const f = features[k]!;
-      let sepF = withSeparator.get(f);
-      if (!sepF) {
-        separator ??= g.constant('separator', { type: 'STRING', dims: [1], values: [COMBINATION_SEPARATOR] });
-        sepF = g.op('StringConcat', [separator, f], `sep+${f}`);
-        withSeparator.set(f, sepF);
-      }
-      key = g.op('StringConcat', [key, sepF], `key/${features.slice(0, k + 1).join('+')}`);
-      prefixKey.set(id, key);
+  const usedTables = [...ctrsOfTable.keys()].sort(ascending);
+  /** Per used table: its stats rows with the key split into the features' values. */
+  const keyParts = new Map<number, Array<{ parts: string[]; positives: number; total: number }>>();
+  const valuesOf = new Map<string, Set<string>>();
+  for (const ti of usedTables) {
+    const table = model.ctrTables[ti]!;
+    const width = table.features.length;
+    // A key with another number of parts (a value containing the separator) is never formed from codes.
+    const rows = table.stats
+      .map(([key, positives, total]) => ({
+        parts: width === 1 ? [key] : key.split(COMBINATION_SEPARATOR),
+        positives,
+        total,
+      }))
+      .filter((r) => r.parts.length === width);
+    keyParts.set(ti, rows);
+    table.features.forEach((f, j) => {
+      if (!valuesOf.has(f)) valuesOf.set(f, new Set());
+      const set = valuesOf.get(f)!;
+      for (const r of rows) set.add(r.parts[j]!);
+    });
+  }
+  const codeOf = new Map<string, Map<string, number>>();
+  const codeTensor = new Map<string, string>();
+  for (const f of [...valuesOf.keys()].sort(byCodeUnit)) {
+    const values = [...valuesOf.get(f)!].sort(byCodeUnit);
+    codeOf.set(f, new Map(values.map((v, i) => [v, i] as const)));
+    codeTensor.set(
+      f,
+      encode(
+        g,
+        `code/${f}`,
+        f,
+        { strings: values },
+        values.map((_, i) => i),
+        values.length,
+      ),
+    );
+  }
+  /** Per prefix (features joined by U+0000): (previous id · radix + code) → id, in first-seen order. */
+  const prefixIds = new Map<string, Map<number, number>>();
+  /** Per used table: the id of every stats row's full key. */
+  const keyIds = new Map<number, number[]>();
+  for (const ti of usedTables) {
+    const features = model.ctrTables[ti]!.features;
+    keyIds.set(
+      ti,
+      keyParts.get(ti)!.map(({ parts: p }) => {
+        let id = codeOf.get(features[0]!)!.get(p[0]!)!;
+        for (let j = 1; j < features.length; j++) {
+          const prefix = features.slice(0, j + 1).join('\u0000');
+          if (!prefixIds.has(prefix)) prefixIds.set(prefix, new Map());
+          const ids = prefixIds.get(prefix)!;
+          const key = id * (codeOf.get(features[j]!)!.size + 1) + codeOf.get(features[j]!)!.get(p[j]!)!;
+          if (!ids.has(key)) ids.set(key, ids.size);
+          id = ids.get(key)!;
+        }
+        return id;
+      }),
+    );
+  }
+  const idTensor = new Map<string, { tensor: string; count: number }>();
+  /** The int64 id tensor of a key over `features` and how many ids it has (the unseen id = count). */
+  const idOf = (features: string[]): { tensor: string; count: number } => {
+    const name = features.join('\u0000');
+    const known = idTensor.get(name);
+    if (known) return known;
+    let out: { tensor: string; count: number };
+    if (features.length === 1) out = { tensor: codeTensor.get(features[0]!)!, count: codeOf.get(features[0]!)!.size };
+    else {
+      const prev = idOf(features.slice(0, -1));
+      const f = features.at(-1)!;
+      const radix = g.constant(`radix/${name}`, { type: 'INT64', dims: [], values: [codeOf.get(f)!.size + 1] });
+      const key = g.op('Add', [g.op('Mul', [prev.tensor, radix], `scaled/${name}`), codeTensor.get(f)!], `key/${name}`);
+      const ids = prefixIds.get(name)!;
+      out = {
+        tensor: encode(g, `id/${name}`, key, { ints: [...ids.keys()] }, [...ids.values()], ids.size),
+        count: ids.size,
+      };
     }
-    return key;
+    idTensor.set(name, out);
+    return out;
   };
-  for (const ti of [...ctrsOfTable.keys()].sort(ascending)) {
+  for (const ti of usedTables) {
     const table = model.ctrTables[ti]!;
     const cis = ctrsOfTable.get(ti)!;
-    const buckets = (positives: number, total: number): number[] =>
+    const bucketsOf = (positives: number, total: number): number[] =>
       cis.map((ci) => {
         const c = model.ctrs[ci]!;
         return bucketOf(ctrValue(c.type, c.prior, positives, total, table.maxCount), use.ctrBorders.get(ci)!);
       });
-    const unseen = buckets(0, 0);
-    const keys: string[] = [];
-    const rows: number[][] = [];
-    for (const [value, positives, total] of table.stats) {
-      const row = buckets(positives, total);
-      if (row.every((b, k) => b === unseen[k])) continue;
-      keys.push(value);
-      rows.push(row);
-    }
-    parts.push(lookupColumns(g, `ctr_table${ti}`, keyOf(table.features), keys, rows, unseen));
-    for (const ci of cis) ctrColumn.set(ci, width++);
+    const id = idOf(table.features);
+    const m = cis.length;
+    const width = id.count + 1;
+    // Row j holds CTR j's bucket for every id; ids that are not keys of this table score as unseen.
+    const data = new Float32Array(m * width);
+    bucketsOf(0, 0).forEach((b, j) => data.fill(b, j * width, (j + 1) * width));
+    const ids = keyIds.get(ti)!;
+    keyParts.get(ti)!.forEach(({ positives, total }, r) => {
+      bucketsOf(positives, total).forEach((b, j) => (data[j * width + ids[r]!] = b));
+    });
+    parts.push(pickColumns(g, `ctr_table${ti}`, id.tensor, data, m));
+    for (const ci of cis) ctrColumn.set(ci, rowsOfB++);
   }
-
-  // One-hot features: a 0/1 column per value the trees test.
+  // One-hot features: a 0/1 row per value the trees test. A value outside the feature's values never matches (as
+  // in the evaluator): it gets no key, so its row stays 0.
   const oneHotColumn = new Map<number, Map<string, number>>();
   for (const fi of [...use.oneHotValues.keys()].sort(ascending)) {
     const oh = model.oneHotFeatures[fi]!;
     const tested = use.oneHotValues.get(fi)!;
     const known = new Set(oh.values);
-    const keys: string[] = [];
-    const rows: number[][] = [];
-    const columns = new Map<string, number>();
-    tested.forEach((v, j) => {
-      columns.set(v, width + j);
-      // A value outside the feature's values never matches (as in the evaluator): no key, its column stays 0.
-      if (!known.has(v)) return;
-      keys.push(v);
-      rows.push(tested.map((_, k) => (k === j ? 1 : 0)));
-    });
-    parts.push(
-      lookupColumns(
-        g,
-        `onehot${fi}`,
-        oh.name,
-        keys,
-        rows,
-        tested.map(() => 0),
-      ),
+    const keys = tested.filter((v) => known.has(v));
+    const m = tested.length;
+    // index = position in `tested` (m: none); row j is 1 at column j.
+    const data = new Float32Array(m * (m + 1));
+    for (let j = 0; j < m; j++) data[j * (m + 1) + j] = 1;
+    const index = encode(
+      g,
+      `onehot${fi}.index`,
+      oh.name,
+      { strings: keys },
+      keys.map((v) => tested.indexOf(v)),
+      m,
     );
-    oneHotColumn.set(fi, columns);
-    width += tested.length;
+    parts.push(pickColumns(g, `onehot${fi}`, index, data, m));
+    oneHotColumn.set(fi, new Map(tested.map((v, j) => [v, rowsOfB + j] as const)));
+    rowsOfB += m;
   }
 
-  const x = g.op('Concat', parts, 'X', [{ name: 'axis', kind: 'int', value: 1 }]);
+  const buckets = g.op('Concat', parts, 'B', [{ name: 'axis', kind: 'int', value: 0 }]);
 
-  // One node mode for the whole ensemble when the float features agree on nan_mode (they share the training
-  // parameter), so onnxruntime takes its single-mode path; a float split with the other nan_mode gets its own.
-  const modeFor = (nanMode: 'Min' | 'Max'): 'BRANCH_GT' | 'BRANCH_LEQ' =>
-    nanMode === 'Min' ? 'BRANCH_GT' : 'BRANCH_LEQ';
-  const floatModes = new Set([...use.floatFeatures].map((fi) => modeFor(model.floatFeatures[fi]!.nanMode)));
-  const defaultMode = floatModes.size === 1 ? [...floatModes][0]! : 'BRANCH_LEQ';
-
-  // Oblivious trees → full binary trees. Node id at level d, path p (the leaf-index bits decided so far, first
-  // decision most significant): 2^d − 1 + p; its children are paths 2p (bit 0) and 2p + 1 (bit 1). BRANCH_GT's
-  // true branch is `x > t` (bit 1), BRANCH_LEQ's is `x <= t` (bit 0).
-  const nodeTree: number[] = [];
-  const nodeId: number[] = [];
-  const nodeFeature: number[] = [];
-  const nodeMode: string[] = [];
-  const nodeValue: number[] = [];
-  const nodeTrue: number[] = [];
-  const nodeFalse: number[] = [];
-  const leafTree: number[] = [];
-  const leafNode: number[] = [];
-  const leafWeight: number[] = [];
-  model.trees.forEach((tree, t) => {
-    const depth = tree.splits.length;
-    tree.splits.forEach((s, d) => {
-      let column: number;
-      let threshold: number;
-      let mode = defaultMode;
-      if (s.type === 'float') {
-        column = floatColumn.get(s.feature)!;
-        threshold = s.border;
-        mode = modeFor(model.floatFeatures[s.feature]!.nanMode);
-      } else if (s.type === 'ctr') {
-        column = ctrColumn.get(s.ctr)!;
-        threshold = use.ctrBorders.get(s.ctr)!.indexOf(s.border) + 0.5;
-      } else {
-        column = oneHotColumn.get(s.feature)!.get(s.value)!;
-        threshold = 0.5;
-      }
-      const first = 2 ** d - 1;
-      const next = 2 ** (d + 1) - 1;
-      for (let p = 0; p < 2 ** d; p++) {
-        nodeTree.push(t);
-        nodeId.push(first + p);
-        nodeFeature.push(column);
-        nodeMode.push(mode);
-        nodeValue.push(threshold);
-        const [bit0, bit1] = [next + 2 * p, next + 2 * p + 1];
-        nodeTrue.push(mode === 'BRANCH_GT' ? bit1 : bit0);
-        nodeFalse.push(mode === 'BRANCH_GT' ? bit0 : bit1);
-      }
-    });
-    const first = 2 ** depth - 1;
-    for (let p = 0; p < 2 ** depth; p++) {
-      // Path bit for decision d is bit (depth − 1 − d) of p; the model's leaf index has it at bit d.
-      let leaf = 0;
-      for (let d = 0; d < depth; d++) if ((p >> (depth - 1 - d)) & 1) leaf |= 1 << d;
-      nodeTree.push(t);
-      nodeId.push(first + p);
-      nodeFeature.push(0);
-      nodeMode.push('LEAF');
-      nodeValue.push(0);
-      nodeTrue.push(0);
-      nodeFalse.push(0);
-      leafTree.push(t);
-      leafNode.push(first + p);
-      leafWeight.push(tree.leafValues[leaf]!);
+  // Every distinct split condition is a row of B and a threshold: `bucket > threshold`. A (tree, level) refers to
+  // its condition; trees shallower than the deepest get padded levels on a condition that is never true (threshold
+  // +∞), so those bits of their leaf index stay 0.
+  const depth = Math.max(...model.trees.map((t) => t.splits.length));
+  const trees = model.trees.length;
+  const conditionRow: number[] = [];
+  const conditionThreshold: number[] = [];
+  const conditionOf = new Map<string, number>();
+  const condition = (row: number, threshold: number): number => {
+    const key = `${row}>${threshold}`;
+    let c = conditionOf.get(key);
+    if (c === undefined) {
+      conditionOf.set(key, (c = conditionRow.length));
+      conditionRow.push(row);
+      conditionThreshold.push(threshold);
     }
+    return c;
+  };
+  const never = model.trees.some((t) => t.splits.length < depth) ? condition(0, Infinity) : -1;
+  const splitCondition = new Array<number>(depth * trees).fill(never);
+  // Leaf values [trees, 2^depth], a shallower tree's row padded with zeros it never reaches.
+  const leaves = new Float64Array(trees * 2 ** depth);
+  model.trees.forEach((tree, t) => {
+    tree.splits.forEach((s, d) => {
+      splitCondition[d * trees + t] =
+        s.type === 'float'
+          ? condition(floatColumn.get(s.feature)!, use.floatBorders.get(s.feature)!.indexOf(s.border) + 0.5)
+          : s.type === 'ctr'
+            ? condition(ctrColumn.get(s.ctr)!, use.ctrBorders.get(s.ctr)!.indexOf(s.border) + 0.5)
+            : condition(oneHotColumn.get(s.feature)!.get(s.value)!, 0.5);
+    });
+    leaves.set(tree.leafValues, t * 2 ** depth);
   });
-  const doubles = (name: string, values: number[]): OnnxAttribute => ({
-    name,
-    kind: 'tensor',
-    value: { name, type: 'DOUBLE', dims: [values.length], values },
+  // Condition bits [conditions, N] (bool), then each (level, tree)'s bit [depth, trees, N] by row Gather (one byte
+  // per element) and a Cast to 0/1 floats.
+  const conditionRows = g.constant('condition_rows', {
+    type: 'INT64',
+    dims: [conditionRow.length],
+    values: conditionRow,
   });
-  const ensemble = g.op(
-    'TreeEnsembleRegressor',
-    [x],
-    'ensemble',
-    [
-      { name: 'aggregate_function', kind: 'string', value: 'SUM' },
-      doubles('base_values_as_tensor', [model.bias]),
-      { name: 'n_targets', kind: 'int', value: 1 },
-      { name: 'nodes_falsenodeids', kind: 'ints', value: nodeFalse },
-      { name: 'nodes_featureids', kind: 'ints', value: nodeFeature },
-      { name: 'nodes_modes', kind: 'strings', value: nodeMode },
-      { name: 'nodes_nodeids', kind: 'ints', value: nodeId },
-      { name: 'nodes_treeids', kind: 'ints', value: nodeTree },
-      { name: 'nodes_truenodeids', kind: 'ints', value: nodeTrue },
-      doubles('nodes_values_as_tensor', nodeValue),
-      { name: 'post_transform', kind: 'string', value: 'NONE' },
-      { name: 'target_ids', kind: 'ints', value: leafNode.map(() => 0) },
-      { name: 'target_nodeids', kind: 'ints', value: leafNode },
-      { name: 'target_treeids', kind: 'ints', value: leafTree },
-      doubles('target_weights_as_tensor', leafWeight),
-    ],
-    ML,
+  const thresholds = g.constant('condition_thresholds', {
+    type: 'FLOAT',
+    dims: [conditionRow.length, 1],
+    values: conditionThreshold,
+  });
+  const conditionBits = g.op(
+    'Greater',
+    [g.op('Gather', [buckets, conditionRows], 'condition_values'), thresholds],
+    'condition_bits',
   );
-  const flat = g.constant('shapeN', { type: 'INT64', dims: [1], values: [-1] });
+  const splitConditions = g.constant('split_conditions', {
+    type: 'INT64',
+    dims: [depth, trees],
+    values: splitCondition,
+  });
+  const bits = g.op('Cast', [g.op('Gather', [conditionBits, splitConditions], 'split_bits')], 'split_bits01', [
+    { name: 'to', kind: 'int', value: DataType.FLOAT },
+  ]);
+  // Leaf index of every tree [trees, N] = Σ_d 2^d · bit_d: a [1, depth] × [depth, trees·N] MatMul, exact in float.
+  const powers = g.constant('powers', {
+    type: 'FLOAT',
+    dims: [1, depth],
+    values: Array.from({ length: depth }, (_, d) => 2 ** d),
+  });
+  const flatBits = g.op(
+    'Reshape',
+    [bits, g.constant('bits_shape', { type: 'INT64', dims: [2], values: [depth, -1] })],
+    'bits_flat',
+  );
+  const leafIndexF = g.op('MatMul', [powers, flatBits], 'leaf_index_flat');
+  const leafIndex = g.op(
+    'Cast',
+    [
+      g.op(
+        'Reshape',
+        [leafIndexF, g.constant('index_shape', { type: 'INT64', dims: [2], values: [trees, -1] })],
+        'leaf_index_f',
+      ),
+    ],
+    'leaf_index',
+    [{ name: 'to', kind: 'int', value: DataType.INT32 }],
+  );
+  const leafTable = g.constant('leaf_values', { type: 'DOUBLE', dims: [trees, 2 ** depth], values: leaves });
+  const leafValues = g.op('GatherElements', [leafTable, leafIndex], 'tree_values', [
+    { name: 'axis', kind: 'int', value: 1 },
+  ]);
+  const sum = g.op('ReduceSum', [leafValues, axis0], 'tree_sum', [{ name: 'keepdims', kind: 'int', value: 0 }]);
+  const bias = g.constant('bias', { type: 'DOUBLE', dims: [], values: [model.bias] });
+  const raw = g.op('Add', [sum, bias], 'raw');
+  const toFloat: OnnxAttribute[] = [{ name: 'to', kind: 'int', value: DataType.FLOAT }];
   g.nodes.push(
     {
-      opType: 'Reshape',
+      opType: 'Cast',
       domain: '',
-      name: `${INTERNAL}Reshape/raw`,
-      inputs: [ensemble, flat],
+      name: `${INTERNAL}Cast/raw`,
+      inputs: [raw],
       outputs: [ONNX_RAW_OUTPUT],
-      attributes: [],
+      attributes: toFloat,
     },
     {
-      opType: 'Sigmoid',
+      opType: 'Cast',
       domain: '',
-      name: `${INTERNAL}Sigmoid/probability`,
-      inputs: [ONNX_RAW_OUTPUT],
+      name: `${INTERNAL}Cast/probability`,
+      inputs: [calibrated(g, g.op('Sigmoid', [raw], 'probability'), model.calibration)],
       outputs: [ONNX_PROBABILITY_OUTPUT],
-      attributes: [],
+      attributes: toFloat,
     },
   );
 

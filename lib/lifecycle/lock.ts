@@ -1,0 +1,232 @@
+/**
+ * Validator mode (seed-3 §5): locking a run freezes the reviewed version's artifacts, listed with their sha256
+ * in `lock.json`; every read of a locked run re-verifies them. Deployment approval and the deployment bundle
+ * apply only to locked runs.
+ */
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Actor, LockRecord } from '../../schemas/lifecycle';
+import {
+  MANIFEST_FILE,
+  readManifest,
+  readVerified,
+  registerArtifact,
+  writeArtifact,
+  writeFileAtomic,
+} from '../artifacts';
+import { writeDeployment } from '../deployment';
+import { ArtifactIntegrityError } from '../errors';
+import { exportOnnx, parseModel } from '../gbdt';
+import { appendAudit } from '../governance';
+import { hasMonitoringSchedule } from '../monitor/store';
+import { notify } from '../notify';
+import { MODEL_FILE } from '../pipeline/train';
+import { REPORT_DIR } from '../report';
+import { LifecycleStateError, LockRequirementError } from './errors';
+import { LOCK_FILE, readLock, type RunLockFile } from './lockFile';
+
+export const ONNX_FILE = 'model/model.onnx';
+export const MODEL_CARD_FILE = `${REPORT_DIR}/model_card.md`;
+
+export interface LockRequirement {
+  name: string;
+  met: boolean;
+  detail: string;
+}
+
+/** Every lock requirement (seed-3 §5 "Locked Run Guarantees") with whether it is met, for messages and the CLI. */
+export async function lockRequirements(
+  runId: string,
+  versionDir: string,
+  reproducibilityPassed: boolean,
+): Promise<LockRequirement[]> {
+  const manifest = await readManifest(versionDir).catch(() => null);
+  const listed = (path: string) => manifest?.artifacts.find((a) => a.path === path);
+  const verified = async (path: string) => {
+    const ref = listed(path);
+    if (!ref) return false;
+    await readVerified(versionDir, ref);
+    return true;
+  };
+  return [
+    {
+      name: 'reproducibility test passed',
+      met: reproducibilityPassed,
+      detail: 'run the reproducibility test on the current version',
+    },
+    {
+      name: 'model card finalised',
+      met: await verified(MODEL_CARD_FILE),
+      detail: `${MODEL_CARD_FILE} in the version's manifest`,
+    },
+    {
+      name: 'scoring spec exported',
+      met: await verified(MODEL_FILE),
+      detail: `${MODEL_FILE} in the version's manifest`,
+    },
+    {
+      name: 'monitoring schedule in place',
+      met: await hasMonitoringSchedule(runId),
+      detail: `none registered for ${runId} (an ADMIN runs access-perm monitor schedule --run ${runId} …)`,
+    },
+  ];
+}
+
+/** The lock of a run with every frozen artifact re-verified (null when unlocked); a tampered file is named. */
+export async function verifyLockedRun(runDir: string): Promise<RunLockFile | null> {
+  const lock = await readLock(runDir);
+  if (!lock) return null;
+  for (const a of lock.artifacts) {
+    try {
+      await readVerified(runDir, a);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new ArtifactIntegrityError(`artifact ${a.path} of locked run ${lock.runId} is missing`);
+      throw new ArtifactIntegrityError(`locked run ${lock.runId}: ${(e as Error).message}`);
+    }
+  }
+  return lock;
+}
+
+/**
+ * Locks the version after checking every requirement: exports the ONNX graph next to the scoring spec, writes
+ * `lock.json` with the frozen artifacts, audits `run_locked`, notifies. Refuses with every missing requirement.
+ */
+export async function lockRun(input: {
+  runId: string;
+  runDir: string;
+  version: number;
+  versionDir: string;
+  reproducibilityPassed: boolean;
+  actor: Actor;
+  reason: string;
+}): Promise<LockRecord> {
+  const versionPath = join(input.runDir, input.versionDir);
+  const missing = (await lockRequirements(input.runId, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
+  if (missing.length > 0)
+    throw new LockRequirementError(
+      `run ${input.runId} cannot be locked yet: ${missing.map((r) => `${r.name} (${r.detail})`).join('; ')}`,
+    );
+  const manifest = await readManifest(versionPath);
+  const model = parseModel(
+    (
+      await readVerified(
+        versionPath,
+        manifest.artifacts.find((a) => a.path === MODEL_FILE)!,
+      )
+    ).toString('utf8'),
+  );
+  const onnx = await writeArtifact(versionPath, ONNX_FILE, exportOnnx(model), 'model-onnx');
+  const prefix = input.versionDir === '.' ? '' : `${input.versionDir}/`;
+  const record: LockRecord = {
+    locked_by: input.actor.userId,
+    locked_at: new Date().toISOString(),
+    reason: input.reason,
+    deployment_approved: false,
+    version: input.version,
+  };
+  const lock: RunLockFile = {
+    ...record,
+    runId: input.runId,
+    versionDir: input.versionDir,
+    deployment: null,
+    artifacts: [...manifest.artifacts, onnx, await registerArtifact(versionPath, MANIFEST_FILE, 'manifest')].map(
+      (a) => ({
+        ...a,
+        path: `${prefix}${a.path}`,
+      }),
+    ),
+  };
+  await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(lock, null, 2)}\n`);
+  await appendAudit({
+    user_id: input.actor.userId,
+    user_role: input.actor.role,
+    temporary_role: input.actor.temporaryRole ?? false,
+    action: 'run_locked',
+    resource_type: 'run',
+    resource_id: input.runId,
+    correlation_id: input.runId,
+    status: 'success',
+    reason: input.reason,
+    source: 'workflow',
+    result: 'locked',
+    after: { version: input.version, onnx_sha256: onnx.sha256, artifacts: lock.artifacts.length },
+  });
+  await notify({
+    kind: 'run_locked',
+    to: { roles: ['VALIDATOR', 'MODELER'], users: [] },
+    subject: `run ${input.runId} locked by ${input.actor.userId}`,
+    body: input.reason,
+    run_id: input.runId,
+    correlation_id: input.runId,
+  });
+  return record;
+}
+
+/** Approves a locked run for deployment: records it in `lock.json`, points `deployment.json` at the run, audits. */
+export async function approveDeployment(input: { runId: string; runDir: string; actor: Actor; reason: string }) {
+  const lock = await verifyLockedRun(input.runDir);
+  if (!lock) throw new LifecycleStateError(`run ${input.runId} is not locked: lock it before approving its deployment`);
+  const onnx = lock.artifacts.find((a) => a.role === 'model-onnx')!;
+  const at = new Date().toISOString();
+  const updated: RunLockFile = {
+    ...lock,
+    deployment_approved: true,
+    deployment: { approved_by: input.actor.userId, approved_at: at, reason: input.reason },
+  };
+  await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(updated, null, 2)}\n`);
+  await writeDeployment({
+    run_id: input.runId,
+    model_sha256: onnx.sha256,
+    deployed_at: at,
+    deployed_by: input.actor.userId,
+  });
+  await appendAudit({
+    user_id: input.actor.userId,
+    user_role: input.actor.role,
+    temporary_role: input.actor.temporaryRole ?? false,
+    action: 'deployment_approved',
+    resource_type: 'run',
+    resource_id: input.runId,
+    correlation_id: input.runId,
+    status: 'success',
+    reason: input.reason,
+    source: 'workflow',
+    result: 'deployed',
+    after: { model_sha256: onnx.sha256, version: lock.version },
+  });
+  return { approvedBy: input.actor.userId, at, reason: input.reason };
+}
+
+/** The files the scoring service loads for a deployed run: the locked version's ONNX graph and scoring spec. */
+export async function deployedModelFiles(runDir: string): Promise<{ onnx: string; spec: string }> {
+  const lock = await verifyLockedRun(runDir);
+  if (!lock?.deployment_approved) throw new LifecycleStateError(`run in ${runDir} is not approved for deployment`);
+  return { onnx: join(runDir, lock.versionDir, ONNX_FILE), spec: join(runDir, lock.versionDir, MODEL_FILE) };
+}
+
+/**
+ * The deployment bundle of an approved, locked run: model.onnx, model.json (with the threshold), the model card,
+ * the manifest and lock.json, each verified before copying; threshold.json states the cut.
+ */
+export async function exportBundle(runDir: string, outDir: string): Promise<string[]> {
+  const lock = await verifyLockedRun(runDir);
+  if (!lock)
+    throw new LifecycleStateError(`run in ${runDir} is not locked: only locked runs are exported for deployment`);
+  if (!lock.deployment_approved)
+    throw new LifecycleStateError(`run ${lock.runId} is locked but not approved for deployment`);
+  const prefix = lock.versionDir === '.' ? '' : `${lock.versionDir}/`;
+  const wanted = [ONNX_FILE, MODEL_FILE, MODEL_CARD_FILE, MANIFEST_FILE].map((p) => `${prefix}${p}`);
+  await mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const path of wanted) {
+    const ref = lock.artifacts.find((a) => a.path === path);
+    if (!ref) throw new ArtifactIntegrityError(`locked run ${lock.runId} does not list ${path}`);
+    await copyFile(join(runDir, path), join(outDir, basename(path)));
+    written.push(join(outDir, basename(path)));
+  }
+  const model = parseModel(await readFile(join(runDir, prefix, MODEL_FILE), 'utf8'));
+  await writeFileAtomic(join(outDir, 'threshold.json'), `${JSON.stringify({ threshold: model.threshold }, null, 2)}\n`);
+  await copyFile(join(runDir, LOCK_FILE), join(outDir, LOCK_FILE));
+  return [...written, join(outDir, 'threshold.json'), join(outDir, LOCK_FILE)];
+}

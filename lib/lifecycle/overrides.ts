@@ -1,0 +1,146 @@
+/** Overrides and their review (seed-3 §3): filing audits the full diff; reviews audit the decision and notify. */
+import { join, relative } from 'node:path';
+import {
+  OVERRIDE_AUDIT_ACTION,
+  type Actor,
+  type OverrideChange,
+  type OverrideRecord,
+  type Review,
+} from '../../schemas/lifecycle';
+import type { ArtifactRef } from '../../schemas/run';
+import { appendAudit, type DelegationAuditFields } from '../governance';
+import { notify } from '../notify';
+import { createVersion, planOverride, versionDirName } from './versions';
+
+export interface FiledOverride {
+  before: unknown;
+  after: unknown;
+  retrain: boolean;
+  /** The new version's folder, relative to the run folder and absolute. */
+  versionDir: string;
+  versionPath: string;
+  nSplits: number;
+  artifacts: ArtifactRef[];
+}
+
+/**
+ * Files an override: checks it against the current version, creates the next version's folder and audits the
+ * action with user, time, full before/after diff and reason (seed-3 §3 step 2).
+ */
+export async function fileOverride(input: {
+  runId: string;
+  runDir: string;
+  overrideId: string;
+  fromVersion: number;
+  version: number;
+  change: OverrideChange;
+  reason: string;
+  actor: Actor;
+}): Promise<FiledOverride> {
+  const fromDir = join(input.runDir, versionDirName(input.fromVersion));
+  const plan = await planOverride(input.runDir, fromDir, input.change);
+  const created = await createVersion(input.runDir, fromDir, input.version, plan);
+  const feature = 'feature' in input.change ? input.change.feature : null;
+  await appendAudit({
+    user_id: input.actor.userId,
+    user_role: input.actor.role,
+    temporary_role: input.actor.temporaryRole ?? false,
+    action: OVERRIDE_AUDIT_ACTION[input.change.kind],
+    resource_type: feature ? 'binning_table' : 'model',
+    resource_id: feature ? `${input.runId}/${feature}` : `${input.runId}/v${input.version}`,
+    correlation_id: input.runId,
+    status: 'success',
+    before: plan.before,
+    after: plan.after,
+    reason: input.reason,
+    source: 'workflow',
+    result: 'pending_review',
+    details: { override_id: input.overrideId, version: input.version },
+  });
+  return {
+    before: plan.before,
+    after: plan.after,
+    retrain: plan.retrain,
+    versionDir: relative(input.runDir, created.dir),
+    versionPath: created.dir,
+    nSplits: created.nSplits,
+    artifacts: created.artifacts,
+  };
+}
+
+/** Alerts every validator that an override waits for review (seed-3 §3 step 3). */
+export async function notifyPendingReview(
+  runId: string,
+  override: OverrideRecord,
+  rocAuc: number | null,
+): Promise<void> {
+  await notify({
+    kind: 'override_pending_review',
+    to: { roles: ['VALIDATOR'], users: [] },
+    subject: `run ${runId}: ${override.change.kind} by ${override.requestedBy.userId} waits for review`,
+    body: `${override.reason}\nversion ${override.version}${rocAuc === null ? '' : `, OOF ROC-AUC ${rocAuc.toFixed(4)}`}`,
+    run_id: runId,
+    correlation_id: runId,
+    details: { override_id: override.id, change: override.change, before: override.before, after: override.after },
+  });
+}
+
+/** Audits a review (both people when delegated) and tells the modeler who filed the override. */
+export async function recordReview(input: {
+  runId: string;
+  override: OverrideRecord;
+  review: Review;
+  delegation: DelegationAuditFields | null;
+}): Promise<void> {
+  const { runId, override, review } = input;
+  const approved = review.decision === 'approve';
+  await appendAudit({
+    user_id: review.by.userId,
+    user_role: review.by.role,
+    temporary_role: review.by.temporaryRole ?? false,
+    action: approved ? 'override_approved' : 'override_rejected',
+    resource_type: 'override',
+    resource_id: override.id,
+    correlation_id: runId,
+    status: 'success',
+    reason: review.reason,
+    source: 'workflow',
+    result: approved ? 'approved' : 'rejected (final)',
+    details: { requested_by: override.requestedBy.userId, version: override.version, kind: override.change.kind },
+    ...(input.delegation ?? {}),
+  });
+  await notify({
+    kind: approved ? 'override_approved' : 'override_rejected',
+    to: { roles: [], users: [override.requestedBy.userId] },
+    subject: `run ${runId}: your ${override.change.kind} override ${override.id} was ${approved ? 'approved' : 'rejected'} by ${review.by.userId}`,
+    body: approved
+      ? review.reason
+      : `${review.reason}\nThe override stays in the run's history; create a new run without it.`,
+    run_id: runId,
+    correlation_id: runId,
+    details: { override_id: override.id, ...(input.delegation ?? {}) },
+  });
+}
+
+/** Audits a refused operation on the run (locked, rejected, busy, invalid) so the attempt is on record. */
+export async function auditRefusal(input: {
+  runId: string;
+  actor: Actor;
+  operation: string;
+  message: string;
+}): Promise<void> {
+  await appendAudit({
+    user_id: input.actor.userId,
+    user_role: input.actor.role,
+    temporary_role: input.actor.temporaryRole ?? false,
+    action: 'lifecycle_refused',
+    attempted_action: input.operation,
+    resource_type: 'run',
+    resource_id: input.runId,
+    correlation_id: input.runId,
+    status: 'failure',
+    reason: input.message,
+    source: 'workflow',
+    result: 'refused',
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * Reproducibility test (seed-3 §5, "golden comparison"): re-run a version's exact config on the same data,
+ * verified by content hash, in `repro/<name>/`, and compare model file hash, OOF metrics and OOF predictions.
+ */
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReproducibilityResult } from '../../schemas/lifecycle';
+import type { ArtifactRef } from '../../schemas/run';
+import { writeArtifact } from '../artifacts';
+import { rawPaths } from '../data/raw';
+import { InputError } from '../errors';
+import { canonicalJson, sha256File } from '../hash';
+import { METRICS_FILE } from '../pipeline/evaluate';
+import { FEATURES_FILE } from '../pipeline/features';
+import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo, RUN_INFO } from '../pipeline/run';
+import { MODEL_FILE, oofFile } from '../pipeline/train';
+import { applyCategoryGroups, OVERRIDE_SPEC_FILE, readOverrideSpec } from './versions';
+
+export const REPRODUCIBILITY_FILE = 'reproducibility.json';
+
+/**
+ * Creates the reproduction folder with the version's config, run info and override spec, after checking that
+ * every input file still has the sha256 the run recorded; a changed file is named.
+ */
+export async function prepareReproduction(
+  runDir: string,
+  versionDir: string,
+  reproDir: string,
+): Promise<{ nSplits: number }> {
+  const info = await readRunInfo(runDir);
+  const config = await readRunConfig({ runId: info.runId, runDir: versionDir });
+  const paths = rawPaths(config);
+  for (const [table, recorded] of Object.entries(info.dataFiles)) {
+    const path = paths[table as keyof typeof paths];
+    const actual = await sha256File(path).catch(() => 'missing');
+    if (actual !== recorded)
+      throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);
+  }
+  await mkdir(reproDir, { recursive: true });
+  for (const file of [CONFIG_SNAPSHOT, RUN_INFO, OVERRIDE_SPEC_FILE]) {
+    await copyFile(join(versionDir, file), join(reproDir, file)).catch((e: NodeJS.ErrnoException) => {
+      if (!(file === OVERRIDE_SPEC_FILE && e.code === 'ENOENT')) throw e;
+    });
+  }
+  return { nSplits: config.validation.n_splits };
+}
+
+/** Applies the version's category groups to the freshly engineered features of a reproduction. */
+export async function groupReproducedFeatures(reproDir: string): Promise<void> {
+  const path = join(reproDir, FEATURES_FILE);
+  await applyCategoryGroups(path, path, await readOverrideSpec(reproDir));
+}
+
+/** Compares a reproduction with the version it reproduces and writes the result as `reproducibility.json`. */
+export async function compareReproduction(
+  versionDir: string,
+  reproDir: string,
+  meta: Pick<ReproducibilityResult, 'version' | 'by' | 'at'>,
+): Promise<{ result: ReproducibilityResult; artifact: ArtifactRef }> {
+  const checks: ReproducibilityResult['checks'] = [];
+  const check = (name: string, expected: string, actual: string) =>
+    checks.push({ name, passed: expected === actual, expected, actual });
+  check(
+    'model file sha256',
+    await sha256File(join(versionDir, MODEL_FILE)),
+    await sha256File(join(reproDir, MODEL_FILE)),
+  );
+  const oof = async (dir: string) =>
+    canonicalJson((JSON.parse(await readFile(join(dir, METRICS_FILE), 'utf8')) as { oof: unknown }).oof);
+  check('OOF metrics', await oof(versionDir), await oof(reproDir));
+  const nSplits = (await readRunConfig({ runId: '', runDir: versionDir })).validation.n_splits;
+  for (let fold = 0; fold < nSplits; fold++)
+    check(
+      `OOF predictions fold ${fold} sha256`,
+      await sha256File(join(versionDir, oofFile(fold))),
+      await sha256File(join(reproDir, oofFile(fold))),
+    );
+  const result: ReproducibilityResult = { ...meta, passed: checks.every((c) => c.passed), checks, artifact: '' };
+  const artifact = await writeArtifact(
+    reproDir,
+    REPRODUCIBILITY_FILE,
+    `${JSON.stringify(result, null, 2)}\n`,
+    'reproducibility',
+  );
+  return { result: { ...result, artifact: join(reproDir, REPRODUCIBILITY_FILE) }, artifact };
+}

@@ -1,0 +1,221 @@
+/**
+ * Model versions of a run (issue 6): an override produces version n+1 in `versions/v<n+1>/`, a folder the
+ * pipeline steps treat like a run folder (config.json, run.json, features, then folds, model, metrics, report,
+ * manifest). The override spec accumulates every override of the run so far and says how to train the version.
+ */
+import { copyFile, mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  EMPTY_OVERRIDE_SPEC,
+  overrideSpecSchema,
+  type BinningTable,
+  type OverrideChange,
+  type OverrideSpec,
+} from '../../schemas/lifecycle';
+import type { ArtifactRef } from '../../schemas/run';
+import { registerArtifact, writeArtifact } from '../artifacts';
+import { binningTables, nextBinning, tableFor } from '../binning';
+import { sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { InputError } from '../errors';
+import { FEATURE_COLUMNS, NUMERIC_FEATURES } from '../features';
+import { parseModel } from '../gbdt';
+import { METRICS_FILE } from '../pipeline/evaluate';
+import { FEATURES_FILE } from '../pipeline/features';
+import { CONFIG_SNAPSHOT, readRunConfig, RUN_INFO } from '../pipeline/run';
+import { MODEL_FILE, oofFile, readFeatures } from '../pipeline/train';
+
+export const OVERRIDE_SPEC_FILE = 'overrides.json';
+export const BINNING_FILE = 'binning/tables.json';
+/** The value every category outside the groups of a categorical bin override becomes. */
+export const OTHER_CATEGORY = '__OTHER__';
+
+/** Folder of version `v` relative to the run folder: the trained run itself is version 1. */
+export const versionDirName = (version: number): string => (version === 1 ? '.' : `versions/v${version}`);
+
+/** The newest model version found in a run folder (version 1 is the run itself). */
+export async function newestVersion(runDir: string): Promise<number> {
+  const names = await readdir(join(runDir, 'versions')).catch(() => [] as string[]);
+  return Math.max(1, ...names.map((n) => Number(/^v(\d+)$/.exec(n)?.[1] ?? 0)));
+}
+
+export async function readOverrideSpec(versionDir: string): Promise<OverrideSpec> {
+  try {
+    return overrideSpecSchema.parse(JSON.parse(await readFile(join(versionDir, OVERRIDE_SPEC_FILE), 'utf8')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_OVERRIDE_SPEC;
+    throw e;
+  }
+}
+
+/** Binning tables of a version: always over the run's own feature table, with the version's bin overrides. */
+export async function versionBinningTables(runDir: string, versionDir: string): Promise<BinningTable[]> {
+  const base = await readFeatures({ runId: '', runDir });
+  return binningTables(base.matrix, base.labels, await readOverrideSpec(versionDir));
+}
+
+/** Writes the binning tables of a version as its artifact `binning/tables.json`. */
+export async function writeBinningTables(runDir: string, versionDir: string): Promise<ArtifactRef> {
+  const tables = await versionBinningTables(runDir, versionDir);
+  return writeArtifact(versionDir, BINNING_FILE, `${JSON.stringify(tables, null, 2)}\n`, 'binning-tables');
+}
+
+export interface OverridePlan {
+  spec: OverrideSpec;
+  before: unknown;
+  after: unknown;
+  /** False when only the threshold changes: the version re-evaluates the previous version's scores. */
+  retrain: boolean;
+}
+
+function checkFeature(feature: string, numericOnly = false): void {
+  const allowed: readonly string[] = numericOnly ? NUMERIC_FEATURES : FEATURE_COLUMNS;
+  if (!allowed.includes(feature))
+    throw new InputError(
+      `unknown ${numericOnly ? 'numeric ' : ''}feature ${feature} (use one of ${allowed.join(', ')})`,
+    );
+}
+
+/**
+ * What an override changes, checked against the version it applies to: the accumulated spec of the new version
+ * and the before/after values the audit entry records (seed-3 §3: "full diff").
+ */
+export async function planOverride(runDir: string, fromDir: string, change: OverrideChange): Promise<OverridePlan> {
+  const spec = await readOverrideSpec(fromDir);
+  const next: OverrideSpec = structuredClone(spec);
+  switch (change.kind) {
+    case 'bin_override':
+    case 'merge_bins': {
+      checkFeature(change.feature);
+      const base = await readFeatures({ runId: '', runDir });
+      const current = tableFor(base.matrix, base.labels, spec, change.feature);
+      next.binning[change.feature] = nextBinning(base.matrix, current, change);
+      const after = tableFor(base.matrix, base.labels, next, change.feature);
+      const view = (t: BinningTable) => ({
+        binning: t.binning,
+        iv: t.iv,
+        bins: t.bins.map(({ id, label, count }) => ({ id, label, count })),
+      });
+      return { spec: next, before: view(current), after: view(after), retrain: true };
+    }
+    case 'enforce_monotonicity':
+      checkFeature(change.feature, true);
+      next.monotone[change.feature] = change.direction;
+      return {
+        spec: next,
+        before: { monotone: spec.monotone[change.feature] ?? null },
+        after: { monotone: change.direction },
+        retrain: true,
+      };
+    case 'feature_selection': {
+      for (const f of change.ignored) checkFeature(f);
+      if (change.ignored.length >= FEATURE_COLUMNS.length)
+        throw new InputError('a model needs at least one feature it may use');
+      next.ignored = [...new Set(change.ignored)].sort();
+      return { spec: next, before: { ignored: spec.ignored }, after: { ignored: next.ignored }, retrain: true };
+    }
+    case 'regularization': {
+      const model = parseModel(await readFile(join(fromDir, MODEL_FILE), 'utf8'));
+      const params = model.params as Record<string, unknown>;
+      const before = Object.fromEntries(Object.keys(change.params).map((k) => [k, params[k] ?? null]));
+      Object.assign(next.params, change.params);
+      return { spec: next, before: { params: before }, after: { params: change.params }, retrain: true };
+    }
+    case 'threshold': {
+      const metrics = JSON.parse(await readFile(join(fromDir, METRICS_FILE), 'utf8')) as { oof: { threshold: number } };
+      next.threshold = change.threshold;
+      return {
+        spec: next,
+        before: { threshold: metrics.oof.threshold },
+        after: { threshold: change.threshold },
+        retrain: false,
+      };
+    }
+  }
+}
+
+/** The run's config with a spec applied: trainer parameters, monotone constraints, ignored features, borders, threshold. */
+function configWithSpec(config: Awaited<ReturnType<typeof readRunConfig>>, spec: OverrideSpec) {
+  const catboost: Record<string, unknown> = { ...config.model.catboost, ...spec.params };
+  if (Object.keys(spec.monotone).length > 0) catboost.monotone_constraints = spec.monotone;
+  if (spec.ignored.length > 0) catboost.ignored_features = spec.ignored;
+  const borders = Object.entries(spec.binning).flatMap(([f, b]) =>
+    b.kind === 'numeric' ? [[f, b.borders] as const] : [],
+  );
+  if (borders.length > 0) catboost.feature_borders = Object.fromEntries(borders);
+  const validation =
+    spec.threshold === null
+      ? config.validation
+      : { ...config.validation, threshold_strategy: 'fixed' as const, fixed_threshold: spec.threshold };
+  return { ...config, model: { ...config.model, catboost }, validation };
+}
+
+/**
+ * Rewrites categorical columns of a feature table by the spec's group overrides: every category becomes its
+ * group (members joined by '|'), categories of no group become __OTHER__, so the model sees exactly the bins.
+ */
+export async function applyCategoryGroups(source: string, target: string, spec: OverrideSpec): Promise<void> {
+  const grouped = Object.entries(spec.binning).flatMap(([f, b]) =>
+    b.kind === 'categorical' ? [[f, b.groups] as const] : [],
+  );
+  if (grouped.length === 0) {
+    if (source !== target) await copyFile(source, target);
+    return;
+  }
+  const replace = grouped
+    .map(([f, groups]) => {
+      const cases = groups
+        .flatMap((g) => g.map((v) => `WHEN ${sqlString(v)} THEN ${sqlString(g.join('|'))}`))
+        .join(' ');
+      return `CASE ${sqlIdent(f)} ${cases} ELSE ${sqlString(OTHER_CATEGORY)} END AS ${sqlIdent(f)}`;
+    })
+    .join(', ');
+  const tmp = `${target}.tmp-${process.pid}`;
+  await withDuckDb((conn) =>
+    conn.run(
+      `COPY (SELECT * REPLACE (${replace}) FROM read_parquet(${sqlString(source)}) ORDER BY row_idx) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+    ),
+  );
+  await rename(tmp, target);
+}
+
+/** Writes a version's config (the run's config with the spec applied), run info and spec into `dir`. */
+export async function writeVersionInputs(runDir: string, dir: string, spec: OverrideSpec): Promise<ArtifactRef[]> {
+  const config = configWithSpec(await readRunConfig({ runId: '', runDir }), spec);
+  await mkdir(dir, { recursive: true });
+  return [
+    await writeArtifact(dir, CONFIG_SNAPSHOT, `${JSON.stringify(config, null, 2)}\n`, 'config'),
+    await writeArtifact(dir, RUN_INFO, await readFile(join(runDir, RUN_INFO)), 'run-info'),
+    await writeArtifact(dir, OVERRIDE_SPEC_FILE, `${JSON.stringify(spec, null, 2)}\n`, 'override-spec'),
+  ];
+}
+
+/**
+ * Creates the folder of a new model version from the version it builds on: inputs, the feature table (with
+ * category groups applied) and, when only the threshold changes, the previous version's scores and model.
+ */
+export async function createVersion(
+  runDir: string,
+  fromDir: string,
+  version: number,
+  plan: OverridePlan,
+): Promise<{ dir: string; artifacts: ArtifactRef[]; nSplits: number }> {
+  const dir = join(runDir, versionDirName(version));
+  const artifacts = await writeVersionInputs(runDir, dir, plan.spec);
+  await mkdir(join(dir, 'features'), { recursive: true });
+  await applyCategoryGroups(join(runDir, FEATURES_FILE), join(dir, FEATURES_FILE), plan.spec);
+  artifacts.push(await registerArtifact(dir, FEATURES_FILE, 'features'));
+  const config = await readRunConfig({ runId: '', runDir: dir });
+  const nSplits = config.validation.n_splits;
+  if (!plan.retrain) {
+    await mkdir(join(dir, 'folds'), { recursive: true });
+    await mkdir(join(dir, 'model'), { recursive: true });
+    for (let fold = 0; fold < nSplits; fold++) {
+      await copyFile(join(fromDir, oofFile(fold)), join(dir, oofFile(fold)));
+      artifacts.push(await registerArtifact(dir, oofFile(fold), 'oof-scores'));
+    }
+    await copyFile(join(fromDir, MODEL_FILE), join(dir, MODEL_FILE));
+    artifacts.push(await registerArtifact(dir, MODEL_FILE, 'model'));
+  }
+  artifacts.push(await writeBinningTables(runDir, dir));
+  return { dir, artifacts, nSplits };
+}

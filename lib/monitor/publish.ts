@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { HistoryEntry, MonitoringAlert, MonitoringResult, WindowRef } from '../../schemas/monitoring';
+import type { ArtifactRef } from '../../schemas/run';
+import { registerArtifact, writeArtifact } from '../artifacts';
+import { readRunConfig } from '../pipeline/run';
+import { toHtml, type FigureFiles } from '../report/doc';
+import { renderVegaLite } from '../report/render';
+import { alertsFor, raiseAlerts } from './alerts';
+import {
+  readDriftReport,
+  readPerformanceReport,
+  summarizeDrift,
+  summarizePerformance,
+  type PerformanceReport,
+} from './analyze';
+import type { DriftReport } from './drift';
+import { windowFigures, windowReportBlocks } from './report';
+import { readHistory, recordWindow } from './store';
+import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
+
+/** `result.json` of a window: everything the HTML shows, as data. */
+export interface WindowResultFile {
+  format: 'access-perm/monitoring-result@1';
+  runId: string;
+  window: WindowInfo;
+  drift: DriftReport;
+  performance: PerformanceReport;
+  alerts: MonitoringAlert[];
+}
+
+function historyEntry(
+  info: WindowInfo,
+  drift: DriftReport,
+  performance: PerformanceReport,
+  alerts: MonitoringAlert[],
+  meanScore: number,
+  paths: { html: string; json: string },
+): HistoryEntry {
+  const metrics = performance.current
+    ? Object.fromEntries(Object.entries(performance.current).filter(([, v]) => Number.isFinite(v)))
+    : null;
+  return {
+    window_id: info.windowId,
+    label: info.label,
+    monitored_at: info.startedAt,
+    source: info.source,
+    source_sha256: info.sourceSha256,
+    rows: info.rows,
+    labelled: info.labelled,
+    dataset_drift: drift.dataset.drifted_dataset,
+    drift_share: drift.dataset.share,
+    drifted_features: drift.features.filter((f) => f.drifted).map((f) => f.column),
+    target_drift: drift.target ? drift.target.drifted : null,
+    prediction_drift: drift.prediction ? drift.prediction.drifted : null,
+    mean_score: meanScore,
+    approval_rate: drift.target ? drift.target.currentRate : null,
+    feature_scores: Object.fromEntries(
+      drift.features.map((f) => [f.column, { test: f.test, score: f.score, psi: f.psi }]),
+    ),
+    metrics,
+    alerts: alerts.map((a) => a.kind),
+    report_html: paths.html,
+    report_json: paths.json,
+  };
+}
+
+/**
+ * Writes the window's report: figures (SVG + PNG), a self-contained `report.html` and `result.json`, each
+ * content-hashed into the run's monitoring manifest, and appends the window to the history. The alerts the report
+ * lists come from the run's alert rules; the alert step raises them.
+ */
+export async function reportWindow(ref: WindowRef): Promise<MonitoringResult> {
+  const [config, info, drift, performance] = await Promise.all([
+    readRunConfig({ runId: ref.runId, runDir: ref.runDir }),
+    readWindowInfo(ref),
+    readDriftReport(ref),
+    readPerformanceReport(ref),
+  ]);
+  const driftSummary = summarizeDrift(drift);
+  const perfSummary = summarizePerformance(performance);
+  const alerts = alertsFor(config, info.label, driftSummary, perfSummary);
+  const rel = (file: string): string => relative(ref.runDir, join(ref.windowDir, file)).split('\\').join('/');
+  const paths = { html: rel(WINDOW_FILES.html), json: rel(WINDOW_FILES.result) };
+  const meanScore = drift.prediction?.currentMean ?? Number.NaN;
+  const entry = historyEntry(info, drift, performance, alerts, meanScore, paths);
+  const history = [...(await readHistory(ref.runDir)).filter((h) => h.window_id !== info.windowId), entry];
+
+  const input = { runId: ref.runId, info, drift, performance, alerts, history };
+  const artifacts: ArtifactRef[] = [];
+  const figures: Record<string, FigureFiles> = {};
+  for (const [name, spec] of Object.entries(windowFigures(input))) {
+    if (!spec) continue;
+    const { svg, png } = await renderVegaLite(spec);
+    artifacts.push(await writeArtifact(ref.runDir, rel(`figures/${name}.svg`), svg, 'monitoring-figure'));
+    artifacts.push(await writeArtifact(ref.runDir, rel(`figures/${name}.png`), png, 'monitoring-figure'));
+    figures[name] = { svgPath: `figures/${name}.svg`, pngPath: `figures/${name}.png`, svg };
+  }
+  const html = toHtml(`Monitoring — ${ref.runId} — ${info.label}`, windowReportBlocks(input, figures), figures);
+  const result: WindowResultFile = {
+    format: 'access-perm/monitoring-result@1',
+    runId: ref.runId,
+    window: info,
+    drift,
+    performance,
+    alerts,
+  };
+  const htmlRef = await writeArtifact(ref.runDir, paths.html, html, 'monitoring-report');
+  const jsonRef = await writeArtifact(ref.runDir, paths.json, `${JSON.stringify(result)}\n`, 'monitoring-result');
+  artifacts.push(htmlRef, jsonRef);
+  for (const file of [WINDOW_FILES.validation, WINDOW_FILES.drift, WINDOW_FILES.performance])
+    artifacts.push(await registerArtifact(ref.runDir, rel(file), 'monitoring-data'));
+  await recordWindow(
+    ref.runId,
+    ref.runDir,
+    {
+      windowId: info.windowId,
+      label: info.label,
+      monitoredAt: info.startedAt,
+      reference: (await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference')).sha256,
+      model: (await verifiedRunFile(ref.runId, ref.runDir, 'model-onnx')).sha256,
+      artifacts,
+    },
+    entry,
+  );
+  return {
+    runId: ref.runId,
+    windowId: info.windowId,
+    label: info.label,
+    rows: info.rows,
+    drift: driftSummary,
+    performance: perfSummary,
+    alerts,
+    report: { ...paths, sha256: htmlRef.sha256 },
+  };
+}
+
+/** The alert step: raises (audit + notification) the alerts the window's report lists. */
+export async function alertWindow(ref: WindowRef): Promise<MonitoringAlert[]> {
+  const result = JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.result), 'utf8')) as WindowResultFile;
+  await raiseAlerts(ref, result.alerts, join(ref.windowDir, WINDOW_FILES.html));
+  return result.alerts;
+}

@@ -1,0 +1,252 @@
+import { join } from 'node:path';
+import type { AccessPermConfig } from '../../schemas/config';
+import type { FeatureMatrix } from '../../schemas/matrix';
+import type { ArtifactRef, RunManifest } from '../../schemas/run';
+import { readManifest, readVerified } from '../artifacts';
+import { encodeCategorical } from '../data/matrix';
+import { rawPaths } from '../data/raw';
+import { ArtifactIntegrityError, UnknownRunError } from '../errors';
+import type { FeatureOptions } from '../features';
+import {
+  createOnnxScorer,
+  exportOnnx,
+  leafCover,
+  parseModel,
+  shapValues,
+  shapRow,
+  topContributions,
+  type GbdtModel,
+  type LeafWeights,
+  type OnnxInputSpec,
+  type OnnxScorer,
+} from '../gbdt';
+import { sha256File, sha256Hex } from '../hash';
+import { ONNX_FILE, verifyLockedRun } from '../lifecycle/lock';
+import { runDir as runDirOf } from '../paths';
+import { FEATURES_FILE } from '../pipeline/features';
+import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo } from '../pipeline/run';
+import { MODEL_FILE, readFeatures } from '../pipeline/train';
+import { RunNotScorableError } from './errors';
+import { RequestFeatureBuilder, type RequestFeatures, type ScoreRequest } from './features';
+
+/** Scores of a batch, in request order. */
+export interface ScoredRequests {
+  /** Approval probability from the run's ONNX model. */
+  probability: Float32Array;
+  /** 1 = approve (probability ≥ the run's threshold), 0 = deny. */
+  label: Uint8Array;
+  unknownUser: Uint8Array;
+  unknownApp: Uint8Array;
+}
+
+/** One input's push on a prediction: its value for the request and its SHAP value (log-odds, > 0 towards approval). */
+export interface FeatureContribution {
+  feature: string;
+  value: string | number | null;
+  shap: number;
+}
+
+/** A row's explanation: the base log-odds and its largest contributions (largest |shap| first). */
+export interface RowExplanation {
+  expectedValue: number;
+  contributions: FeatureContribution[];
+}
+
+/** Where the metadata joined at scoring time lives, and whether it is the data the run was trained on. */
+export interface MetadataFile {
+  path: string;
+  sha256: string;
+  /** false: the file changed since training (new users, moved managers); scores use the current file. */
+  sameAsTraining: boolean;
+}
+
+/** A locked run's lock, as the scorer reports it. */
+export interface RunLockSummary {
+  version: number;
+  lockedBy: string;
+  lockedAt: string;
+  deploymentApproved: boolean;
+}
+
+export interface OpenRunModelOptions {
+  /** Refuse the model unless its ONNX bytes have this sha256 (the deployment record's `model_sha256`). */
+  expectedModelSha256?: string;
+  /** onnxruntime intra-op threads (default 1). */
+  intraOpThreads?: number;
+}
+
+function artifact(manifest: RunManifest, path: string, runId: string): ArtifactRef {
+  const ref = manifest.artifacts.find((a) => a.path === path);
+  if (!ref) throw new RunNotScorableError(`run ${runId} has no ${path} in its manifest`);
+  return ref;
+}
+
+/**
+ * A run's model, opened for scoring: ONNX session, threshold, feature options and the metadata tables.
+ * Obtain with `openRunModel`; `close()` releases the native session and the DuckDB.
+ */
+export class RunModel {
+  private leafWeights: Promise<LeafWeights> | null = null;
+
+  constructor(
+    readonly runId: string,
+    /** Folder of the scored model: the run folder, or the locked version's folder inside it. */
+    readonly modelDir: string,
+    /** sha256 of the ONNX graph scored with (a locked run's frozen model/model.onnx, else the spec's export). */
+    readonly modelSha256: string,
+    /** Decision threshold stamped into the scoring spec by the evaluation step. */
+    readonly threshold: number,
+    readonly featureOptions: FeatureOptions,
+    readonly metadata: { users: MetadataFile; apps: MetadataFile },
+    /** The lock when the run is locked (its locked version is the one scored), else null. */
+    readonly lock: RunLockSummary | null,
+    private readonly model: GbdtModel,
+    private readonly scorer: OnnxScorer,
+    private readonly builder: RequestFeatureBuilder,
+  ) {}
+
+  /** Model inputs (name, string or double), in graph order. */
+  get inputs(): readonly OnnxInputSpec[] {
+    return this.scorer.inputs;
+  }
+
+  /** Engineered features of the requests (training's SQL; unknown ids take the sentinel path and are flagged). */
+  features(rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
+    return this.builder.build(rows);
+  }
+
+  /** Probabilities and decisions for requests. */
+  async score(rows: readonly ScoreRequest[]): Promise<ScoredRequests> {
+    return this.scoreFeatures(await this.features(rows));
+  }
+
+  /** Probabilities and decisions for already built features. */
+  async scoreFeatures(features: RequestFeatures): Promise<ScoredRequests> {
+    const probability = features.rows === 0 ? new Float32Array(0) : await this.scorer.score(features.columns);
+    const label = new Uint8Array(probability.length);
+    for (let i = 0; i < probability.length; i++) label[i] = probability[i]! >= this.threshold ? 1 : 0;
+    return { probability, label, unknownUser: features.unknownUser, unknownApp: features.unknownApp };
+  }
+
+  /**
+   * Exact SHAP explanations (TreeSHAP on the JSON scoring spec, training rows as leaf cover) of each row: its
+   * `top` largest contributions. The first call reads the run's verified feature table for the cover.
+   */
+  async explain(features: RequestFeatures, top: number): Promise<RowExplanation[]> {
+    if (features.rows === 0) return [];
+    const leafWeights = await (this.leafWeights ??= this.trainingCover());
+    const matrix = this.matrixOf(features);
+    const shap = shapValues(this.model, matrix, { leafWeights });
+    return shap.values.map((_, i) => ({
+      expectedValue: shap.expectedValue,
+      contributions: topContributions(shapRow(shap, i), top).map((c) => {
+        const v = features.columns[c.feature]![i]!;
+        return { feature: c.feature, value: typeof v === 'number' && Number.isNaN(v) ? null : v, shap: c.value };
+      }),
+    }));
+  }
+
+  private matrixOf(features: RequestFeatures): FeatureMatrix {
+    const matrix: FeatureMatrix = { rowCount: features.rows, categorical: [], numeric: [] };
+    for (const spec of this.scorer.inputs) {
+      const col = features.columns[spec.name]!;
+      if (spec.type === 'string') matrix.categorical.push(encodeCategorical(spec.name, col as string[]));
+      else matrix.numeric.push({ name: spec.name, values: Float64Array.from(col as ArrayLike<number>) });
+    }
+    return matrix;
+  }
+
+  private async trainingCover(): Promise<LeafWeights> {
+    await readVerified(this.modelDir, artifact(await readManifest(this.modelDir), FEATURES_FILE, this.runId));
+    const { matrix } = await readFeatures({ runId: this.runId, runDir: this.modelDir });
+    return leafCover(this.model, matrix);
+  }
+
+  async close(): Promise<void> {
+    this.builder.close();
+    await this.scorer.close();
+  }
+}
+
+async function metadataFile(path: string, trainedSha: string | undefined): Promise<MetadataFile> {
+  const sha256 = await sha256File(path);
+  return { path, sha256, sameAsTraining: sha256 === trainedSha };
+}
+
+/**
+ * Opens a completed run for scoring — its locked version when the run is locked — verifying model/model.json
+ * and config.json against the manifest and, for a locked run, every frozen artifact including model/model.onnx
+ * (an unlocked run's ONNX graph is exported from its verified scoring spec), reads the threshold and the feature options, loads the users/apps metadata the run's config names.
+ * @throws UnknownRunError for a run that does not exist; RunNotScorableError when it has no manifest, ONNX model or
+ *   threshold; ArtifactIntegrityError when a file's bytes differ from the manifest or from `expectedModelSha256`.
+ * @example
+ *   const model = await openRunModel('run-20261123-014744-144fa5');
+ *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
+ */
+export async function openRunModel(runId: string, options: OpenRunModelOptions = {}): Promise<RunModel> {
+  const root = runDirOf(runId);
+  if (!(await readRunInfo(root).catch(() => null)))
+    throw new UnknownRunError(`unknown run ${runId}: no run folder at ${root}`);
+  // A locked run serves its locked version (every frozen artifact re-verified); otherwise the run's own model.
+  const lock = await verifyLockedRun(root);
+  const dir = lock ? join(root, lock.versionDir) : root;
+  let manifest: RunManifest;
+  try {
+    manifest = await readManifest(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new RunNotScorableError(`run ${runId} has no manifest in ${dir}: it failed or is still running`);
+  }
+  const model = parseModel((await readVerified(dir, artifact(manifest, MODEL_FILE, runId))).toString('utf8'));
+  if (model.threshold === undefined) throw new RunNotScorableError(`run ${runId}: the scoring spec has no threshold`);
+  // The ONNX graph is an artifact of locking (frozen in lock.json); an unlocked run's graph is exported from its
+  // verified scoring spec.
+  const lockedOnnx = lock?.artifacts.filter((a) => a.path === join(lock.versionDir, ONNX_FILE)).at(-1);
+  if (lock && !lockedOnnx) throw new RunNotScorableError(`locked run ${runId} lists no ${ONNX_FILE}`);
+  const onnx = lockedOnnx ? await readVerified(root, lockedOnnx) : exportOnnx(model);
+  const modelSha256 = sha256Hex(onnx);
+  if (options.expectedModelSha256 && modelSha256 !== options.expectedModelSha256) {
+    throw new ArtifactIntegrityError(
+      `run ${runId}: the ONNX model has sha256 ${modelSha256}, the deployment expects ${options.expectedModelSha256}`,
+    );
+  }
+  await readVerified(dir, artifact(manifest, CONFIG_SNAPSHOT, runId));
+  const config: AccessPermConfig = await readRunConfig({ runId, runDir: dir });
+  const info = await readRunInfo(dir);
+  const paths = rawPaths(config);
+  const metadata = {
+    users: await metadataFile(paths.users, info.dataFiles.users),
+    apps: await metadataFile(paths.apps, info.dataFiles.apps),
+  };
+  const featureOptions: FeatureOptions = {
+    sentinel: config.features.sentinel,
+    managerBackfill: config.features.manager_backfill,
+  };
+  const scorer = await createOnnxScorer(onnx, { intraOpThreads: options.intraOpThreads ?? 1 });
+  try {
+    const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs);
+    const locked = lock
+      ? {
+          version: lock.version,
+          lockedBy: lock.locked_by,
+          lockedAt: lock.locked_at,
+          deploymentApproved: lock.deployment_approved,
+        }
+      : null;
+    return new RunModel(
+      runId,
+      dir,
+      modelSha256,
+      model.threshold,
+      featureOptions,
+      metadata,
+      locked,
+      model,
+      scorer,
+      builder,
+    );
+  } catch (e) {
+    await scorer.close();
+    throw e;
+  }
+}

@@ -1,0 +1,8 @@
+/** The scoring service (`access-perm serve`): Fastify routes, the served model with hot reload, the inference log. */
+export { buildService, RequestValidationError } from './app';
+export type { ServiceOptions } from './app';
+export { InferenceLog, inferenceLogDir, readInferenceLog } from './inferenceLog';
+export type { ScoredCall } from './inferenceLog';
+export { openApiDocument } from './openapi';
+export { NoModelError, ServedModel } from './servedModel';
+export type { ServedModelStatus } from './servedModel';

@@ -1,0 +1,137 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import { deploymentPath, readDeployment } from '../deployment';
+import { openRunModel, type RunModel } from '../scoring';
+import type { Deployment } from '../../schemas/deployment';
+
+/** Thrown when a scoring call arrives and no model is loaded (nothing deployed yet, or the deployed run failed to load). */
+export class NoModelError extends Error {
+  override name = 'NoModelError';
+}
+
+interface Loaded {
+  model: RunModel;
+  loadedAt: string;
+  deployment: Deployment | null;
+  inFlight: number;
+  retired: boolean;
+}
+
+export interface ServedModelStatus {
+  loaded: boolean;
+  source: 'explicit' | 'deployment';
+  runId: string | null;
+  modelSha256: string | null;
+  threshold: number | null;
+  loadedAt: string | null;
+  lock: RunModel['lock'];
+  metadata: RunModel['metadata'] | null;
+  deployment: Deployment | null;
+  /** Why the last (re)load failed; the previous model, if any, keeps serving. */
+  lastError: string | null;
+}
+
+/**
+ * The model the service scores with: an explicit run (`--run`, for testing), or the deployed run, reloaded when
+ * `deployment.json` changes. A reload opens and verifies the new model before swapping it in; calls in flight
+ * finish on the model they started with, which is closed afterwards. A failed reload keeps the old model.
+ */
+export class ServedModel {
+  private current: Loaded | null = null;
+  private reloading: Promise<void> = Promise.resolve();
+  private lastError: string | null = null;
+  private readonly onDeploymentChange = (): void => void this.reload();
+  private watching = false;
+
+  constructor(
+    private readonly explicitRunId: string | undefined,
+    private readonly pollMs = 1000,
+  ) {}
+
+  /** Loads the model; for the deployed run, starts watching the deployment record. */
+  async start(): Promise<void> {
+    if (this.explicitRunId) {
+      this.swap({ model: await openRunModel(this.explicitRunId), deployment: null });
+      return;
+    }
+    await this.reload();
+    watchFile(deploymentPath(), { interval: this.pollMs, persistent: false }, this.onDeploymentChange);
+    this.watching = true;
+  }
+
+  /** Re-reads the deployment record and loads its run when it differs from the served one. */
+  reload(): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      try {
+        const deployment = await readDeployment();
+        const served = this.current;
+        if (!deployment) return;
+        if (served?.deployment?.run_id === deployment.run_id && served.model.modelSha256 === deployment.model_sha256) {
+          return;
+        }
+        const model = await openRunModel(deployment.run_id, { expectedModelSha256: deployment.model_sha256 });
+        this.swap({ model, deployment });
+        this.lastError = null;
+      } catch (e) {
+        this.lastError = e instanceof Error ? e.message : String(e);
+      }
+    });
+    return this.reloading;
+  }
+
+  private swap(next: { model: RunModel; deployment: Deployment | null }): void {
+    const old = this.current;
+    this.current = { ...next, loadedAt: new Date().toISOString(), inFlight: 0, retired: false };
+    if (old) {
+      old.retired = true;
+      if (old.inFlight === 0) void old.model.close();
+    }
+  }
+
+  /** Runs `fn` with the current model, which stays open until `fn` settles even if a reload swaps it out. */
+  async use<T>(fn: (model: RunModel) => Promise<T>): Promise<T> {
+    const entry = this.current;
+    if (!entry) {
+      throw new NoModelError(
+        this.lastError
+          ? `no model loaded: ${this.lastError}`
+          : 'no model loaded: no run is deployed yet (start with --run <id> to serve a run explicitly)',
+      );
+    }
+    entry.inFlight++;
+    try {
+      return await fn(entry.model);
+    } finally {
+      entry.inFlight--;
+      if (entry.retired && entry.inFlight === 0) void entry.model.close();
+    }
+  }
+
+  status(): ServedModelStatus {
+    const c = this.current;
+    return {
+      loaded: c !== null,
+      source: this.explicitRunId ? 'explicit' : 'deployment',
+      runId: c?.model.runId ?? null,
+      modelSha256: c?.model.modelSha256 ?? null,
+      threshold: c?.model.threshold ?? null,
+      loadedAt: c?.loadedAt ?? null,
+      lock: c?.model.lock ?? null,
+      metadata: c?.model.metadata ?? null,
+      deployment: c?.deployment ?? null,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Stops watching, waits for a reload in progress, closes the model. */
+  async close(): Promise<void> {
+    if (this.watching) unwatchFile(deploymentPath(), this.onDeploymentChange);
+    this.watching = false;
+    await this.reloading;
+    const c = this.current;
+    this.current = null;
+    if (c) {
+      c.retired = true;
+      if (c.inFlight === 0) await c.model.close();
+    }
+  }
+}

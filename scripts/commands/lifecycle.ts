@@ -1,0 +1,362 @@
+import { join } from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { authenticate, authorize, PermissionDeniedError } from '../../lib/governance';
+import { exportBundle, verifyLockedRun } from '../../lib/lifecycle/lock';
+import { newestVersion, versionBinningTables, versionDirName } from '../../lib/lifecycle/versions';
+import { assertRunId, runsDir } from '../../lib/paths';
+import {
+  lifecycleWorkflowId,
+  overrideChangeSchema,
+  type LifecycleState,
+  type OverrideChange,
+  type Verdict,
+} from '../../schemas/lifecycle';
+import { runningServer } from '../../worker/environment';
+import {
+  approveDeploymentUpdate,
+  fileOverrideUpdate,
+  lockRunUpdate,
+  reviewOverrideUpdate,
+  runReproducibilityUpdate,
+  stateQuery,
+} from '../../workflows/lifecycleDefinitions';
+import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
+import { positiveInt, printJson } from './output';
+
+/**
+ * The run lifecycle from the terminal (issue 6): state, binning tables, overrides, reviews, reproducibility,
+ * lock, deployment approval, export. Changes go to the run's `runLifecycle` workflow as updates carrying the
+ * caller's token (the workflow authorizes them); reads of locked runs verify every frozen artifact.
+ */
+
+async function withLifecycle<T>(runId: string, fn: (client: Client, workflowId: string) => Promise<T>): Promise<T> {
+  const server = await runningServer();
+  if (!server)
+    throw new Error(
+      'no Temporal server: start `access-perm dev` (or set TEMPORAL_ADDRESS and run `access-perm worker`)',
+    );
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    return await fn(new Client({ connection }), lifecycleWorkflowId(assertRunId(runId)));
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError)
+      throw new Error(`run ${runId} has no lifecycle workflow (${lifecycleWorkflowId(runId)}) on ${server.address}`);
+    throw e;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The caller's token, proven before anything is sent (missing/expired tokens fail here with a hint). */
+async function provenToken(opts: TokenOpts): Promise<string> {
+  const credential = await callerCredential(opts);
+  await authenticate(credential);
+  return credential.token!;
+}
+
+/** Prints an update's verdict; a refusal becomes the command's error (a denial exits 3, like every command). */
+function report(verdict: Verdict, json?: boolean): void {
+  if (json) printJson(verdict);
+  if (verdict.ok) return json ? undefined : console.log(`${verdict.message} (status ${verdict.status})`);
+  const d = verdict.denial as
+    { required_permission: string; user_role: string; minimum_role: string; allowed_roles: string[] } | undefined;
+  if (d)
+    throw new PermissionDeniedError(
+      verdict.message,
+      d.required_permission as never,
+      d.user_role as never,
+      d.minimum_role,
+      d.allowed_roles as never,
+    );
+  throw new Error(`${verdict.error ?? 'refused'}: ${verdict.message}`);
+}
+
+function printState(s: LifecycleState): void {
+  console.log(`run        ${s.runId} — ${s.status}${s.job ? ` (${s.job.detail})` : ''}`);
+  for (const v of s.versions)
+    console.log(
+      `version    ${v.version}${v.version === s.currentVersion ? '*' : ' '} ${v.dir.padEnd(12)} ROC-AUC ${v.rocAuc?.toFixed(4) ?? '-'}  threshold ${v.threshold?.toFixed(4) ?? '-'}${v.overrideId ? `  (${v.overrideId})` : ''}`,
+    );
+  for (const o of s.overrides) {
+    const review = o.review
+      ? `; ${o.review.decision} by ${o.review.by.userId}${o.review.delegatedBy ? ` (delegated by ${o.review.delegatedBy})` : ''}: ${o.review.reason}`
+      : '';
+    console.log(`override   ${o.id} ${o.change.kind} by ${o.requestedBy.userId} — ${o.status}: ${o.reason}${review}`);
+  }
+  if (s.reproducibility)
+    console.log(
+      `reproduced version ${s.reproducibility.version}: ${s.reproducibility.passed ? 'passed' : 'FAILED'} (${s.reproducibility.by.userId}, ${s.reproducibility.at})`,
+    );
+  if (s.lock) console.log(`locked     by ${s.lock.locked_by} at ${s.lock.locked_at}: ${s.lock.reason}`);
+  if (s.deployment) console.log(`deployment approved by ${s.deployment.approvedBy} at ${s.deployment.at}`);
+  for (const d of s.denials.slice(-5)) console.log(`denied     ${d.at} ${d.operation}: ${d.message}`);
+}
+
+/** `feature:rest` → [feature, rest]. */
+function splitFeature(flag: string, value: string): [string, string] {
+  const i = value.indexOf(':');
+  if (i <= 0) throw new InvalidArgumentError(`${flag} takes FEATURE:VALUES, got ${value}`);
+  return [value.slice(0, i), value.slice(i + 1)];
+}
+
+/** `feature:a,b` → [feature, ['a','b']]. */
+function featureList(flag: string, value: string): [string, string[]] {
+  const [feature, rest] = splitFeature(flag, value);
+  return [feature, rest.split(',').filter(Boolean)];
+}
+
+const number = (flag: string, v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${flag}: ${v} is not a number`);
+  return n;
+};
+
+interface OverrideOpts {
+  borders?: string;
+  groups?: string;
+  merge?: string;
+  monotone?: string;
+  ignore?: string;
+  params?: string[];
+  threshold?: string;
+}
+
+/** The one change the options describe (exactly one kind per override, so each has its own review). */
+function changeFrom(opts: OverrideOpts): OverrideChange {
+  const given = Object.entries(opts).filter(
+    ([k, v]) =>
+      v !== undefined && ['borders', 'groups', 'merge', 'monotone', 'ignore', 'params', 'threshold'].includes(k),
+  );
+  if (given.length !== 1)
+    throw new Error('give exactly one of --borders, --groups, --merge, --monotone, --ignore, --params, --threshold');
+  let change: unknown;
+  if (opts.borders) {
+    const [feature, values] = featureList('--borders', opts.borders);
+    change = {
+      kind: 'bin_override',
+      feature,
+      binning: { kind: 'numeric', borders: values.map((v) => number('--borders', v)) },
+    };
+  } else if (opts.groups) {
+    const [feature, rest] = splitFeature('--groups', opts.groups);
+    const groups = rest.split(';').map((g) => g.split(',').filter(Boolean));
+    change = { kind: 'bin_override', feature, binning: { kind: 'categorical', groups } };
+  } else if (opts.merge) {
+    const [feature, ids] = featureList('--merge', opts.merge);
+    change = { kind: 'merge_bins', feature, bins: ids.map((v) => number('--merge', v)) };
+  } else if (opts.monotone) {
+    const [feature, [dir]] = featureList('--monotone', opts.monotone);
+    const direction = ({ '1': 1, '+1': 1, increasing: 1, '-1': -1, decreasing: -1 } as Record<string, number>)[
+      dir ?? ''
+    ];
+    if (direction === undefined)
+      throw new InvalidArgumentError(`--monotone takes FEATURE:1 or FEATURE:-1, got ${opts.monotone}`);
+    change = { kind: 'enforce_monotonicity', feature, direction };
+  } else if (opts.ignore) {
+    change = { kind: 'feature_selection', ignored: opts.ignore.split(',').filter(Boolean) };
+  } else if (opts.params) {
+    const params = Object.fromEntries(
+      opts.params.map((p) => {
+        const [k, v] = p.split('=');
+        return [k, number('--params', v ?? '')];
+      }),
+    );
+    change = { kind: 'regularization', params };
+  } else {
+    change = { kind: 'threshold', threshold: number('--threshold', opts.threshold!) };
+  }
+  const parsed = overrideChangeSchema.safeParse(change);
+  if (!parsed.success)
+    throw new Error(`invalid override: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+const reasonOption = () =>
+  new Option('--reason <text>', 'why (mandatory, recorded in the audit log)').makeOptionMandatory();
+
+export function registerLifecycleCommands(program: Command): void {
+  program
+    .command('lifecycle <runId>')
+    .description("a run's lifecycle state: status, versions, overrides with reviews, reproducibility, lock, denials")
+    .option('--json', 'print the state as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { json?: boolean } & TokenOpts) => {
+        await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
+        const state = await withLifecycle(runId, (client, id) => client.workflow.getHandle(id).query(stateQuery));
+        if (opts.json) return printJson(state);
+        printState(state);
+      }),
+    );
+
+  program
+    .command('bins <runId>')
+    .description("a run's binning tables: bins with count, approval rate, WoE and IV (every role)")
+    .option('--feature <name>', 'only this feature')
+    .option('--version <n>', 'model version (default: the newest)', positiveInt('--version'))
+    .option('--runs-dir <dir>', 'runs folder', runsDir())
+    .option('--json', 'print JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(
+        async (
+          runId: string,
+          opts: { feature?: string; version?: number; runsDir: string; json?: boolean } & TokenOpts,
+        ) => {
+          await authorize(await callerCredential(opts), 'view_binning', {
+            type: 'binning_table',
+            id: runId,
+            runId: assertRunId(runId),
+          });
+          const runDir = join(opts.runsDir, runId);
+          await verifyLockedRun(runDir);
+          const version = opts.version ?? (await newestVersion(runDir));
+          const tables = (await versionBinningTables(runDir, join(runDir, versionDirName(version)))).filter(
+            (t) => !opts.feature || t.feature === opts.feature,
+          );
+          if (opts.feature && tables.length === 0) throw new Error(`run ${runId} has no feature ${opts.feature}`);
+          if (opts.json) return printJson({ runId, version, tables });
+          for (const t of tables) {
+            console.log(`${t.feature} (${t.kind}, ${t.source}) IV ${t.iv.toFixed(4)}`);
+            for (const b of t.bins)
+              console.log(
+                `  ${String(b.id).padStart(3)} ${b.label.slice(0, 40).padEnd(40)} n ${String(b.count).padStart(7)}  approved ${(100 * b.approvalRate).toFixed(1).padStart(5)}%  WoE ${b.woe.toFixed(3).padStart(7)}  IV ${b.iv.toFixed(4)}`,
+              );
+          }
+        },
+      ),
+    );
+
+  program
+    .command('override <runId>')
+    .description('file an override (MODELER; ANALYST only --monotone): builds a new model version for validator review')
+    .addOption(reasonOption())
+    .option('--borders <feature:b1,b2,...>', 'numeric bin borders, e.g. seniority:2,5,10')
+    .option('--groups <feature:a,b;c;...>', "categorical groups (';' between groups), e.g. category:ops,it;hr")
+    .option('--merge <feature:i,j>', 'merge bins by id (numeric: adjacent), e.g. seniority:1,2')
+    .option('--monotone <feature:1|-1>', 'monotone constraint on a numeric feature, e.g. seniority:1')
+    .option('--ignore <f1,f2>', 'features no tree may split on')
+    .option('--params <key=value...>', 'regularisation: l2_leaf_reg, depth, random_strength, model_size_reg')
+    .option('--threshold <p>', 'decision threshold in (0, 1)')
+    .option('--json', 'print the verdict as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: OverrideOpts & { reason: string; json?: boolean } & TokenOpts) => {
+        const change = changeFrom(opts);
+        const token = await provenToken(opts);
+        const verdict = await withLifecycle(runId, (client, id) =>
+          client.workflow
+            .getHandle(id)
+            .executeUpdate(fileOverrideUpdate, { args: [{ token, reason: opts.reason, change }] }),
+        );
+        report(verdict, opts.json);
+      }),
+    );
+
+  program
+    .command('review <runId> <overrideId>')
+    .description('approve or reject an override (VALIDATOR, or the ANALYST it was delegated to); rejection is final')
+    .addOption(
+      new Option('--decision <decision>', 'approve or reject').choices(['approve', 'reject']).makeOptionMandatory(),
+    )
+    .addOption(reasonOption())
+    .option('--json', 'print the verdict as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(
+        async (
+          runId: string,
+          overrideId: string,
+          opts: { decision: 'approve' | 'reject'; reason: string; json?: boolean } & TokenOpts,
+        ) => {
+          const token = await provenToken(opts);
+          const verdict = await withLifecycle(runId, (client, id) =>
+            client.workflow.getHandle(id).executeUpdate(reviewOverrideUpdate, {
+              args: [{ token, overrideId, decision: opts.decision, reason: opts.reason }],
+            }),
+          );
+          report(verdict, opts.json);
+        },
+      ),
+    );
+
+  program
+    .command('repro <runId>')
+    .description('run the reproducibility test of the current version (MODELER, VALIDATOR)')
+    .option('--wait', 'wait for the result and print it')
+    .option('--json', 'print the verdict (and with --wait the result) as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { wait?: boolean; json?: boolean } & TokenOpts) => {
+        const token = await provenToken(opts);
+        await withLifecycle(runId, async (client, id) => {
+          const handle = client.workflow.getHandle(id);
+          const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [{ token }] });
+          report(verdict, opts.json && !opts.wait);
+          if (!opts.wait) return;
+          let state = await handle.query(stateQuery);
+          while (state.job) {
+            await new Promise((r) => setTimeout(r, 1000));
+            state = await handle.query(stateQuery);
+          }
+          const result = state.reproducibility;
+          if (opts.json) return printJson(result);
+          for (const c of result?.checks ?? []) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}`);
+          if (!result?.passed)
+            throw new Error(`run ${runId} did not reproduce (${state.events.at(-1)?.message ?? 'no result'})`);
+        });
+      }),
+    );
+
+  program
+    .command('lock <runId>')
+    .description(
+      'lock the run (VALIDATOR, ADMIN): needs a passed reproducibility test, model card, scoring spec, monitoring schedule',
+    )
+    .addOption(reasonOption())
+    .option('--json', 'print the verdict as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
+        const token = await provenToken(opts);
+        const verdict = await withLifecycle(runId, (client, id) =>
+          client.workflow.getHandle(id).executeUpdate(lockRunUpdate, { args: [{ token, reason: opts.reason }] }),
+        );
+        report(verdict, opts.json);
+      }),
+    );
+
+  program
+    .command('deploy <runId>')
+    .description('approve a locked run for deployment (VALIDATOR, ADMIN): points deployment.json at it')
+    .addOption(reasonOption())
+    .option('--json', 'print the verdict as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
+        const token = await provenToken(opts);
+        const verdict = await withLifecycle(runId, (client, id) =>
+          client.workflow
+            .getHandle(id)
+            .executeUpdate(approveDeploymentUpdate, { args: [{ token, reason: opts.reason }] }),
+        );
+        report(verdict, opts.json);
+      }),
+    );
+
+  program
+    .command('export <runId>')
+    .description(
+      'export an approved, locked run for deployment: model.onnx, model.json, model card, threshold, manifest',
+    )
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--runs-dir <dir>', 'runs folder', runsDir())
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: { out: string; runsDir: string } & TokenOpts) => {
+        await authorize(await callerCredential(opts), 'export_run', { type: 'run', id: assertRunId(runId) });
+        for (const file of await exportBundle(join(opts.runsDir, runId), opts.out)) console.log(file);
+      }),
+    );
+}

@@ -1,0 +1,188 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { appendAudit, authorize } from '../../lib/governance';
+import { fileExists } from '../../lib/data/raw';
+import { monitoringTrend, registerSchedule } from '../../lib/monitor/store';
+import { completedRunManifest } from '../../lib/monitor/window';
+import { assertRunId, runDir } from '../../lib/paths';
+import { monitoringScheduleId, type MonitoringProgress } from '../../schemas/monitoring';
+import { runningServer } from '../../worker/environment';
+import { DEFAULT_MONITORING_CRON, runMonitoring, upsertMonitoringSchedule } from '../../worker/monitoring';
+import { installWorkerLogging } from '../../worker/worker';
+import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
+import { err, positiveInt, printJson } from './output';
+
+const fmt = (x: number | null | undefined, d = 4): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
+
+function progressPrinter(): (p: MonitoringProgress) => void {
+  let last = '';
+  return (p) => {
+    const line = `[${p.stepIndex + 1}/${p.steps.length}] ${p.step}: ${p.message}`;
+    if (line !== last) err(line);
+    last = line;
+  };
+}
+
+interface RunOpts extends TokenOpts {
+  run: string;
+  current: string;
+  label?: string;
+  json?: boolean;
+  worker: boolean;
+}
+
+interface ScheduleOpts extends TokenOpts {
+  run: string;
+  current: string;
+  cron: string;
+  reason?: string;
+  json?: boolean;
+}
+
+interface HistoryOpts extends TokenOpts {
+  run: string;
+  last?: number;
+  json?: boolean;
+}
+
+export function registerMonitorCommands(program: Command): void {
+  const monitor = program
+    .command('monitor')
+    .description('drift and performance monitoring of a trained run on new windows of requests');
+
+  monitor
+    .command('run')
+    .description('monitor one window now: run monitoringWorkflow and wait (needs generate_report)')
+    .requiredOption('--run <id>', 'the trained run to monitor')
+    .requiredOption('--current <csv>', 'the window: userId, appId and, when known, permission')
+    .option('--label <name>', 'name of the window in reports and history (default: file name and time)')
+    .option('--json', 'print the result as JSON')
+    .option('--no-worker', 'do not start a worker in this process (workers already poll the server)')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: RunOpts) => {
+        const runId = assertRunId(opts.run);
+        const credential = await callerCredential(opts);
+        await authorize(credential, 'generate_report', { type: 'monitoring_window', runId });
+        await completedRunManifest(runId, runDir(runId));
+        installWorkerLogging('ERROR');
+        const result = await runMonitoring({
+          runId,
+          current: opts.current,
+          ...(opts.label ? { label: opts.label } : {}),
+          token: credential.token!,
+          startWorker: opts.worker,
+          onProgress: progressPrinter(),
+          log: err,
+        });
+        if (opts.json) return printJson(result);
+        const d = result.drift;
+        console.log(`window     ${result.label} (${result.windowId}, ${result.rows} rows)`);
+        console.log(
+          `drift      ${d.driftedDataset ? 'DATASET DRIFT' : 'no dataset drift'}: ${d.drifted.length} features drifted (share ${fmt(d.share, 2)}, threshold ${d.threshold})${d.drifted.length ? `: ${d.drifted.join(', ')}` : ''}`,
+        );
+        console.log(
+          `target     ${d.targetDrifted === null ? 'unlabelled' : d.targetDrifted ? 'drifted' : 'stable'}; prediction ${d.predictionDrifted ? 'drifted' : 'stable'}`,
+        );
+        for (const [name, m] of Object.entries(result.performance.metrics))
+          console.log(
+            `metric     ${name.padEnd(10)} ${fmt(m.current)} (reference ${fmt(m.reference)}, ${fmt(m.change)})`,
+          );
+        for (const a of result.alerts) console.log(`ALERT      ${a.kind}: ${a.subject}`);
+        console.log(`report     ${resolve(runDir(runId), result.report.html)}`);
+      }),
+    );
+
+  monitor
+    .command('schedule')
+    .description(
+      "create or update the run's nightly Temporal Schedule (ADMIN: configure_monitoring); needs a running server",
+    )
+    .requiredOption('--run <id>', 'the trained run to monitor')
+    .requiredOption(
+      '--current <csv>',
+      'the CSV each night reads (the data feed refreshes it before the schedule fires)',
+    )
+    .option('--cron <expr>', 'cron expression (UTC)', DEFAULT_MONITORING_CRON)
+    .option('--reason <text>', 'why, for the audit log')
+    .option('--json', 'print the schedule record as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: ScheduleOpts) => {
+        const runId = assertRunId(opts.run);
+        const scheduleResource = { type: 'monitoring_schedule', id: monitoringScheduleId(runId), runId };
+        const who = await authorize(await callerCredential(opts), 'configure_monitoring', scheduleResource);
+        await completedRunManifest(runId, runDir(runId));
+        const current = resolve(opts.current);
+        if (!(await fileExists(current))) err(`note: ${current} does not exist yet; each night reads it when it fires`);
+        const server = await runningServer();
+        if (!server)
+          throw new Error(
+            'no Temporal server to hold the schedule: set TEMPORAL_ADDRESS or start `access-perm dev` (an embedded server would stop with this command)',
+          );
+        const connection = await Connection.connect({ address: server.address });
+        let outcome: { scheduleId: string; created: boolean };
+        try {
+          outcome = await upsertMonitoringSchedule(new Client({ connection }), { runId, cron: opts.cron, current });
+        } finally {
+          await connection.close();
+        }
+        const record = {
+          runId,
+          scheduleId: outcome.scheduleId,
+          cron: opts.cron,
+          current,
+          configuredBy: who.userId,
+          configuredAt: new Date().toISOString(),
+        };
+        const before = await registerSchedule(record);
+        await appendAudit({
+          user_id: who.userId,
+          user_role: who.role,
+          temporary_role: who.temporaryRole === true,
+          action: 'monitoring_configured',
+          resource_type: 'monitoring_schedule',
+          resource_id: outcome.scheduleId,
+          correlation_id: runId,
+          status: 'success',
+          source: 'cli',
+          before: before ? { cron: before.cron, current: before.current } : null,
+          after: { cron: record.cron, current: record.current },
+          reason: opts.reason ?? null,
+          result: outcome.created ? 'created' : 'updated',
+        });
+        if (opts.json) return printJson({ ...record, created: outcome.created, address: server.address });
+        console.log(
+          `schedule   ${outcome.scheduleId} ${outcome.created ? 'created' : 'updated'} on ${server.address}: cron '${opts.cron}', window ${current}`,
+        );
+        console.log(`trigger    temporal schedule trigger --schedule-id ${outcome.scheduleId}`);
+      }),
+    );
+
+  monitor
+    .command('history')
+    .description("the run's monitoring trend: one line per stored window, oldest first (needs view_monitoring)")
+    .requiredOption('--run <id>', 'the monitored run')
+    .option('--last <n>', 'only the last n windows', positiveInt('--last'))
+    .option('--json', 'print JSON rows')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: HistoryOpts) => {
+        const runId = assertRunId(opts.run);
+        await authorize(await callerCredential(opts), 'view_monitoring', { type: 'monitoring_window', runId });
+        const rows = await monitoringTrend(runId, opts.last);
+        if (opts.json) return printJson(rows);
+        if (rows.length === 0) return err(`no monitoring windows stored for ${runId}`);
+        console.log(
+          `${'monitored at'.padEnd(25)} ${'rows'.padStart(8)} ${'drift share'.padStart(11)} dataset  target  pred.  ${'ROC-AUC'.padStart(7)} ${'accuracy'.padStart(8)} alerts  label`,
+        );
+        const flag = (b: boolean | null): string => (b === null ? '–' : b ? 'DRIFT' : 'ok');
+        for (const r of rows)
+          console.log(
+            `${r.monitored_at.padEnd(25)} ${String(r.rows).padStart(8)} ${fmt(r.drift_share, 2).padStart(11)} ${flag(r.dataset_drift).padEnd(8)} ${flag(r.target_drift).padEnd(7)} ${flag(r.prediction_drift).padEnd(6)} ${fmt(r.roc_auc).padStart(7)} ${fmt(r.accuracy).padStart(8)} ${String(r.alerts).padStart(6)}  ${r.label}`,
+          );
+      }),
+    );
+}

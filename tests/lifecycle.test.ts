@@ -1,0 +1,572 @@
+import { execFile } from 'node:child_process';
+import { access, appendFile, cp, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest, readVerified } from '../lib/artifacts';
+import { readDeployment } from '../lib/deployment';
+import { trainGbdt, predictProba } from '../lib/gbdt';
+import { addUser, delegateApproval, issueToken, queryAudit } from '../lib/governance';
+import { OTHER_BIN } from '../lib/binning';
+import { queryRows, withDuckDb } from '../lib/data/duck';
+import { LOCK_FILE, readLock } from '../lib/lifecycle/lockFile';
+import { applyCategoryGroups, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
+import { registerSchedule } from '../lib/monitor/store';
+import { readOutbox } from '../lib/notify';
+import type { FeatureMatrix } from '../schemas/matrix';
+import type { BinningTable, LifecycleState, Verdict } from '../schemas/lifecycle';
+import { TASK_QUEUE } from '../workflows/definitions';
+import {
+  approveDeploymentUpdate,
+  fileOverrideSignal,
+  fileOverrideUpdate,
+  lockRunUpdate,
+  reviewOverrideUpdate,
+  runReproducibilityUpdate,
+  stateQuery,
+} from '../workflows/lifecycleDefinitions';
+import { startDevServer, type DevServer } from '../worker/devServer';
+import { createPipelineWorker } from '../worker/worker';
+import { makeTeam, type Team } from './governance/fixtures';
+import { smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+
+const exec = promisify(execFile);
+let root: string;
+let server: DevServer;
+let stopWorker: () => Promise<void>;
+let client: Client;
+let connection: Connection;
+let team: Team;
+let analyst2: string;
+let runA: WorkflowHandle;
+let runB: WorkflowHandle;
+let runBFirstRunId: string;
+const runsDir = () => join(root, 'runs');
+
+let workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+
+/** A worker on the test server; the workflow bundle is built once, so a restart takes a moment. */
+async function startWorker(): Promise<void> {
+  workflowBundle ??= await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+  const { worker, connection: native } = await createPipelineWorker({
+    address: server.address,
+    overrides: { shutdownGraceTime: '1s', workflowsPath: undefined, workflowBundle },
+  });
+  const running = (worker as Worker).run();
+  stopWorker = async () => {
+    worker.shutdown();
+    await running;
+    await native.close();
+  };
+}
+
+/** The real CLI as a user runs it, against the test's server; exit code and output instead of throwing. */
+async function cli(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    ACCESS_PERM_DATA_DIR: root,
+    TEMPORAL_ADDRESS: server.address,
+    ACCESS_PERM_TOKEN: token,
+  };
+  try {
+    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+const state = (h: WorkflowHandle): Promise<LifecycleState> => h.query(stateQuery);
+
+/** Polls the state until `done` holds (background jobs, signals) or fails after `ms`. */
+async function until(h: WorkflowHandle, done: (s: LifecycleState) => boolean, ms = 60_000): Promise<LifecycleState> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = await state(h).catch(() => null);
+    if (s && done(s)) return s;
+    if (Date.now() > end) throw new Error(`timed out; last state ${JSON.stringify(s?.events.at(-1))}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+const idle = (h: WorkflowHandle) => until(h, (s) => s.job === null);
+
+beforeAll(async () => {
+  root = await useTempDataDir('lifecycle');
+  team = await makeTeam();
+  await addUser({ token: team.admin }, { userId: 'analyst2', role: 'ANALYST', reason: 'delegated reviewer' });
+  analyst2 = (await issueToken({ token: team.admin }, { userId: 'analyst2' })).token;
+  server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
+  await startWorker();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  const data = await smallDataset(join(root, 'data'), 2000);
+  const configPath = await writeConfig(
+    root,
+    'config.yaml',
+    smallConfig(data, (c) => {
+      c.model.catboost.iterations = 10;
+      c.validation.n_splits = 2;
+    }),
+  );
+  await client.workflow.execute('trainingPipeline', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'lc-a',
+    args: [{ configPath, token: team.admin }],
+  });
+  runA = client.workflow.getHandle('lifecycle-lc-a');
+  // A second run for rejection, delegation and continue-as-new: a copy of the trained folder with its own
+  // lifecycle, started with a short history limit.
+  await cp(join(runsDir(), 'lc-a'), join(runsDir(), 'lc-b'), { recursive: true });
+  runB = await client.workflow.start('runLifecycle', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'lifecycle-lc-b',
+    args: [{ runId: 'lc-b', runDir: join(runsDir(), 'lc-b'), historyLimit: 60 }],
+  });
+  runBFirstRunId = (runB as WorkflowHandle & { firstExecutionRunId: string }).firstExecutionRunId;
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await stopWorker?.();
+  await server?.stop();
+});
+
+describe('monotone constraints in the trainer', () => {
+  it('keeps predictions monotone in a constrained feature even when the data says otherwise', () => {
+    const n = 2000;
+    const x = new Float64Array(n);
+    const labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i] = i % 100;
+      // Approval falls with x except for a bump in the middle: unconstrained trees follow the bump.
+      const p = x[i]! > 40 && x[i]! < 60 ? 0.9 : 1 - x[i]! / 100;
+      labels[i] = (i * 7919) % 100 < p * 100 ? 1 : 0;
+    }
+    const matrix: FeatureMatrix = { rowCount: n, categorical: [], numeric: [{ name: 'x', values: x }] };
+    const params = { iterations: 40, depth: 3, learning_rate: 0.3, random_seed: 1 };
+    const grid: FeatureMatrix = {
+      rowCount: 100,
+      categorical: [],
+      numeric: [{ name: 'x', values: Float64Array.from({ length: 100 }, (_, i) => i) }],
+    };
+    const free = predictProba(trainGbdt(matrix, labels, params), grid);
+    const down = predictProba(trainGbdt(matrix, labels, { ...params, monotone_constraints: { x: -1 } }), grid);
+    const rises = (p: Float64Array) => p.some((v, i) => i > 0 && v > p[i - 1]! + 1e-12);
+    expect(rises(free)).toBe(true);
+    expect(rises(down)).toBe(false);
+  });
+});
+
+describe('trainer parameters set by overrides', () => {
+  it('never splits on ignored features and splits numeric features only at given borders', () => {
+    const n = 1000;
+    const a = Float64Array.from({ length: n }, (_, i) => i % 50);
+    const b = Float64Array.from({ length: n }, (_, i) => (i * 37) % 50);
+    const labels = Uint8Array.from({ length: n }, (_, i) => (a[i]! + b[i]! > 50 ? 1 : 0));
+    const matrix: FeatureMatrix = {
+      rowCount: n,
+      categorical: [],
+      numeric: [
+        { name: 'a', values: a },
+        { name: 'b', values: b },
+      ],
+    };
+    const model = trainGbdt(matrix, labels, {
+      iterations: 20,
+      depth: 3,
+      random_seed: 3,
+      ignored_features: ['b'],
+      feature_borders: { a: [10.5, 30.5] },
+    });
+    const splits = model.trees.flatMap((t) => t.splits);
+    const used = new Set(splits.map((sp) => (sp.type === 'float' ? model.floatFeatures[sp.feature]!.name : '')));
+    expect([...used]).toEqual(['a']);
+    expect(new Set(splits.map((sp) => (sp.type === 'float' ? sp.border : NaN)))).toEqual(new Set([10.5, 30.5]));
+    expect(model.features.map((f) => f.name)).toEqual(['a', 'b']);
+  });
+});
+
+describe('override plans on a trained run folder', () => {
+  it('groups categories in the new version (rare ones become __OTHER__) and records the full diff', async () => {
+    const runDir = join(runsDir(), 'lc-a');
+    const tables = await versionBinningTables(runDir, runDir);
+    const category = tables.find((t) => t.feature === 'category')!;
+    const [first, second, third] = (category.binning as { groups: string[][] }).groups.flat();
+    const plan = await planOverride(runDir, runDir, {
+      kind: 'bin_override',
+      feature: 'category',
+      binning: { kind: 'categorical', groups: [[first!, second!], [third!]] },
+    });
+    expect((plan.after as { bins: { label: string }[] }).bins.map((x) => x.label)).toEqual([
+      `${first} | ${second}`,
+      third,
+      OTHER_BIN,
+    ]);
+    const target = join(root, 'grouped.parquet');
+    await applyCategoryGroups(join(runDir, 'features', 'features.parquet'), target, plan.spec);
+    const values = await withDuckDb((conn) =>
+      queryRows(conn, `SELECT DISTINCT category FROM read_parquet('${target}') ORDER BY 1`),
+    );
+    expect(values.map((r) => r.category)).toEqual([`${first}|${second}`, third, '__OTHER__'].sort());
+    await expect(
+      planOverride(runDir, runDir, { kind: 'merge_bins', feature: 'seniority', bins: [0, 2] }),
+    ).rejects.toThrow(/adjacent/);
+    await expect(planOverride(runDir, runDir, { kind: 'feature_selection', ignored: ['salary'] })).rejects.toThrow(
+      /unknown feature salary/,
+    );
+  });
+});
+
+describe('run lifecycle on a real Temporal dev server', () => {
+  it('starts when training completes: state trained, binning tables in the manifest, viewable by a VIEWER', async () => {
+    const s = await until(runA, () => true);
+    expect(s).toMatchObject({ runId: 'lc-a', status: 'trained', currentVersion: 1, ownerId: 'root' });
+    const runDir = join(runsDir(), 'lc-a');
+    const manifest = await readManifest(runDir);
+    const model = manifest.artifacts.find((a) => a.path === 'model/model.json')!;
+    expect(s.versions[0]!.modelSha256).toBe(model.sha256);
+    const tablesRef = manifest.artifacts.find((a) => a.path === 'binning/tables.json')!;
+    const tables = JSON.parse((await readVerified(runDir, tablesRef)).toString()) as BinningTable[];
+    expect(tables.map((t) => t.feature)).toEqual(expect.arrayContaining(['seniority', 'appId', 'department_filled']));
+
+    const viewed = await cli(team.tokens.VIEWER, 'bins', 'lc-a', '--feature', 'seniority', '--json');
+    expect(viewed.code).toBe(0);
+    const seniority = (JSON.parse(viewed.stdout) as { tables: BinningTable[] }).tables[0]!;
+    expect(seniority.bins.reduce((n, b) => n + b.count, 0)).toBe(2000);
+    expect(seniority.iv).toBeCloseTo(
+      seniority.bins.reduce((v, b) => v + b.iv, 0),
+      10,
+    );
+    for (const b of seniority.bins) expect(Number.isFinite(b.woe)).toBe(true);
+  });
+
+  it('refuses each role what the matrix refuses, audits every denial and keeps it in the state', async () => {
+    // seed-3 §8 scenario 1 through the installed temporal binary: an ANALYST tries a manual bin override.
+    const analystAttempt = JSON.stringify({
+      token: team.tokens.ANALYST,
+      reason: 'Want to split seniority bin',
+      change: { kind: 'bin_override', feature: 'seniority', binning: { kind: 'numeric', borders: [3, 8] } },
+    });
+    const out = await temporalCli(
+      server.address,
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      'lifecycle-lc-a',
+      '--name',
+      'fileOverride',
+      '--input',
+      analystAttempt,
+      '--output',
+      'json',
+    );
+    expect(out).toMatch(/"required_permission":\s*"binning_override"/);
+    expect(out).toMatch(/"minimum_role":\s*"MODELER"/);
+    expect(out).toMatch(/"ok":\s*false/);
+
+    const attempt = (
+      update: typeof lockRunUpdate | typeof fileOverrideUpdate | typeof reviewOverrideUpdate,
+      req: object,
+    ) => runA.executeUpdate(update as typeof lockRunUpdate, { args: [req as never] });
+    const merge = { kind: 'merge_bins', feature: 'seniority', bins: [0, 1] };
+    const cases: [string, Promise<Verdict>, string][] = [
+      [
+        'VALIDATOR merges bins',
+        attempt(fileOverrideUpdate, { token: team.tokens.VALIDATOR, reason: 'x', change: merge }),
+        'merge_bins',
+      ],
+      ['MODELER locks', attempt(lockRunUpdate, { token: team.tokens.MODELER, reason: 'x' }), 'lock_run'],
+      ['VIEWER locks', attempt(lockRunUpdate, { token: team.tokens.VIEWER, reason: 'x' }), 'lock_run'],
+      [
+        'ANALYST reviews without a delegation',
+        attempt(reviewOverrideUpdate, {
+          token: team.tokens.ANALYST,
+          overrideId: 'ov-1',
+          decision: 'approve',
+          reason: 'x',
+        }),
+        'approve_deployment',
+      ],
+      [
+        'VIEWER adjusts regularisation',
+        attempt(fileOverrideUpdate, {
+          token: team.tokens.VIEWER,
+          reason: 'x',
+          change: { kind: 'regularization', params: { l2_leaf_reg: 20 } },
+        }),
+        'adjust_regularization',
+      ],
+    ];
+    for (const [what, pending, permission] of cases) {
+      const v = await pending;
+      expect(v, what).toMatchObject({ ok: false, error: 'PermissionDeniedError' });
+      expect(v.denial, what).toMatchObject({ required_permission: permission });
+    }
+    // A missing reason never reaches the workflow's history: the update's validator rejects it.
+    await expect(
+      runA.executeUpdate(fileOverrideUpdate, {
+        args: [{ token: team.tokens.MODELER, reason: ' ', change: merge as never }],
+      }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+
+    // The same as a signal cannot answer: the refusal lands in the state, and the workflow carries on.
+    await runA.signal(fileOverrideSignal, { token: team.tokens.MODELER, reason: ' ', change: merge as never });
+    await until(runA, (x) => x.events.some((e) => /invalid fileOverride request: reason/.test(e.message)));
+
+    const s = await state(runA);
+    // The five updates above ran concurrently; the workflow serialises them in arrival order.
+    expect(s.denials.map((d) => d.permission).sort()).toEqual([
+      'adjust_regularization',
+      'approve_deployment',
+      'binning_override',
+      'lock_run',
+      'lock_run',
+      'merge_bins',
+    ]);
+    expect(s.status).toBe('trained');
+    const audited = await queryAudit({ action: 'permission_denied', run_id: 'lc-a' });
+    expect(audited.find((e) => e.attempted_action === 'binning_override')).toMatchObject({
+      user_id: 'analyst',
+      user_role: 'ANALYST',
+      status: 'denied',
+      source: 'workflow',
+    });
+  });
+
+  it('a MODELER bin merge builds version 2 in a child workflow, notifies validators and blocks locking', async () => {
+    const v = await runA.executeUpdate(fileOverrideUpdate, {
+      args: [
+        {
+          token: team.tokens.MODELER,
+          reason: 'seniority below the second border behaves alike',
+          change: { kind: 'merge_bins', feature: 'seniority', bins: [0, 1] },
+        },
+      ],
+    });
+    expect(v).toMatchObject({ ok: true, overrideId: 'ov-1', status: 'manual_override_pending_review' });
+    const blocked = await runA.executeUpdate(lockRunUpdate, {
+      args: [{ token: team.tokens.VALIDATOR, reason: 'ship' }],
+    });
+    expect(blocked.ok).toBe(false);
+
+    const s = await idle(runA);
+    const ov = s.overrides[0]!;
+    expect(ov).toMatchObject({ status: 'pending_review', version: 2, requestedBy: { userId: 'modeler' } });
+    expect(s).toMatchObject({ status: 'manual_override_pending_review', currentVersion: 2 });
+    const after = ov.after as { binning: { borders: number[] }; bins: unknown[] };
+    const before = ov.before as { bins: unknown[] };
+    expect(after.bins.length).toBe(before.bins.length - 1);
+    const v2 = join(runsDir(), 'lc-a', 'versions', 'v2');
+    const model = JSON.parse(await readFile(join(v2, 'model', 'model.json'), 'utf8')) as {
+      params: { feature_borders: Record<string, number[]> };
+    };
+    expect(model.params.feature_borders.seniority).toEqual(after.binning.borders);
+    for (const a of (await readManifest(v2)).artifacts) await readVerified(v2, a);
+
+    const [entry] = await queryAudit({ action: 'merge_bins', run_id: 'lc-a' });
+    expect(entry).toMatchObject({ user_id: 'modeler', resource_id: 'lc-a/seniority', reason: expect.any(String) });
+    expect(entry!.before).toBeTruthy();
+    expect(entry!.after).toBeTruthy();
+    const alerts = await readOutbox({ role: 'VALIDATOR', runId: 'lc-a' });
+    expect(alerts.map((n) => n.kind)).toContain('override_pending_review');
+  });
+
+  it('survives a worker restart while the review is pending; the approval sent by temporal CLI signal lands', async () => {
+    const pending = async (): Promise<string> => {
+      for (let i = 0; ; i++) {
+        const out = await temporalCli(
+          server.address,
+          'workflow',
+          'list',
+          '--query',
+          'RunStatus="manual_override_pending_review"',
+        );
+        if (out.includes('lifecycle-lc-a') || i === 20) return out;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    expect(await pending()).toContain('lifecycle-lc-a');
+    await stopWorker();
+    await temporalCli(
+      server.address,
+      'workflow',
+      'signal',
+      '--workflow-id',
+      'lifecycle-lc-a',
+      '--name',
+      'reviewOverride',
+      '--input',
+      JSON.stringify({
+        token: team.tokens.VALIDATOR,
+        overrideId: 'ov-1',
+        decision: 'approve',
+        reason: 'stable AUC, simpler bins',
+      }),
+    );
+    await startWorker();
+    const s = await until(runA, (x) => x.status === 'approved');
+    expect(s.overrides[0]!.review).toMatchObject({ decision: 'approve', by: { userId: 'validator' } });
+    expect(s.versions).toHaveLength(2);
+    const [approved] = await queryAudit({ action: 'override_approved', run_id: 'lc-a' });
+    expect(approved).toMatchObject({ user_id: 'validator', resource_id: 'ov-1' });
+    expect((await readOutbox({ user: 'modeler', runId: 'lc-a' })).map((n) => n.kind)).toContain('override_approved');
+  });
+
+  it('reproduces version 2 exactly, then locks only when every requirement is met', async () => {
+    expect((await runA.executeUpdate(runReproducibilityUpdate, { args: [{ token: team.tokens.MODELER }] })).ok).toBe(
+      true,
+    );
+    const s = await idle(runA);
+    expect(s.reproducibility).toMatchObject({ passed: true, version: 2 });
+    expect(s.reproducibility!.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['model file sha256', 'OOF metrics', 'OOF predictions fold 0 sha256']),
+    );
+    await access(s.reproducibility!.artifact);
+
+    const early = await runA.executeUpdate(lockRunUpdate, { args: [{ token: team.tokens.VALIDATOR, reason: 'ship' }] });
+    expect(early).toMatchObject({ ok: false, error: 'LockRequirementError' });
+    expect(early.message).toMatch(/monitoring schedule/);
+    // What `access-perm monitor schedule` registers next to the Temporal Schedule (tests/monitoring.test.ts).
+    await registerSchedule({
+      runId: 'lc-a',
+      scheduleId: 'monitor-lc-a',
+      cron: '0 2 * * *',
+      current: join(root, 'data', 'interactions.csv'),
+      configuredBy: 'admin',
+      configuredAt: new Date().toISOString(),
+    });
+
+    const locked = await cli(team.tokens.VALIDATOR, 'lock', 'lc-a', '--reason', 'validated for release');
+    expect(locked.code).toBe(0);
+    const after = await state(runA);
+    expect(after.status).toBe('locked');
+    expect(after.lock).toMatchObject({ locked_by: 'validator', version: 2, deployment_approved: false });
+    const lock = (await readLock(join(runsDir(), 'lc-a')))!;
+    expect(lock.artifacts.map((a) => a.path)).toEqual(
+      expect.arrayContaining([
+        'versions/v2/model/model.onnx',
+        'versions/v2/model/model.json',
+        'versions/v2/manifest.json',
+      ]),
+    );
+  });
+
+  it('a locked run is immutable: changes fail naming who locked it, are audited, and change nothing', async () => {
+    const v = await runA.executeUpdate(fileOverrideUpdate, {
+      args: [{ token: team.tokens.MODELER, reason: 'late tweak', change: { kind: 'threshold', threshold: 0.4 } }],
+    });
+    expect(v).toMatchObject({ ok: false, error: 'RunLockedError', status: 'locked' });
+    expect(v.message).toMatch(/Run lc-a is locked by validator .* Cannot modify locked runs/);
+    const viaCli = await cli(team.tokens.MODELER, 'override', 'lc-a', '--threshold', '0.4', '--reason', 'late tweak');
+    expect(viaCli.code).toBe(1);
+    expect(viaCli.stderr.trim().split('\n')).toHaveLength(1);
+    expect(viaCli.stderr).toMatch(/locked by validator/);
+    const s = await state(runA);
+    expect(s.overrides).toHaveLength(1);
+    expect(s.currentVersion).toBe(2);
+    const refused = await queryAudit({ action: 'lifecycle_refused', run_id: 'lc-a' });
+    expect(refused.filter((e) => e.user_id === 'modeler' && /locked by validator/.test(e.reason ?? ''))).toHaveLength(
+      2,
+    );
+  });
+
+  it('deployment approval points deployment.json at the run; export bundles it; a tampered file is refused', async () => {
+    const v = await runA.executeUpdate(approveDeploymentUpdate, {
+      args: [{ token: team.tokens.VALIDATOR, reason: 'go' }],
+    });
+    expect(v.ok).toBe(true);
+    const lock = (await readLock(join(runsDir(), 'lc-a')))!;
+    const onnx = lock.artifacts.find((a) => a.role === 'model-onnx')!;
+    expect(await readDeployment()).toMatchObject({
+      run_id: 'lc-a',
+      model_sha256: onnx.sha256,
+      deployed_by: 'validator',
+    });
+
+    const out = join(root, 'bundle');
+    const exported = await cli(team.tokens.MODELER, 'export', 'lc-a', '--out', out);
+    expect(exported.code).toBe(0);
+    for (const f of ['model.onnx', 'model.json', 'model_card.md', 'manifest.json', 'threshold.json', LOCK_FILE])
+      await access(join(out, f));
+
+    await appendFile(join(runsDir(), 'lc-a', 'versions', 'v2', 'model', 'model.json'), ' ');
+    const tampered = await cli(team.tokens.MODELER, 'export', 'lc-a', '--out', join(root, 'bundle2'));
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toMatch(/versions\/v2\/model\/model\.json was modified/);
+  });
+
+  it('ANALYST may enforce monotonicity; a delegated approval records both people; rejection is final; state survives continue-as-new', async () => {
+    const mono = await runB.executeUpdate(fileOverrideUpdate, {
+      args: [
+        {
+          token: team.tokens.ANALYST,
+          reason: 'longer tenure must never lower the approval score',
+          change: { kind: 'enforce_monotonicity', feature: 'seniority', direction: 1 },
+        },
+      ],
+    });
+    expect(mono).toMatchObject({ ok: true, overrideId: 'ov-1' });
+    await idle(runB);
+    const model = JSON.parse(await readFile(join(runsDir(), 'lc-b', 'versions', 'v2', 'model', 'model.json'), 'utf8'));
+    expect(model.params.monotone_constraints).toEqual({ seniority: 1 });
+
+    await delegateApproval(
+      { token: team.tokens.MODELER },
+      { overrideId: 'ov-1', runId: 'lc-b', delegateTo: 'analyst2', reason: 'analyst2 knows the tenure data' },
+    );
+    const delegated = await runB.executeUpdate(reviewOverrideUpdate, {
+      args: [{ token: analyst2, overrideId: 'ov-1', decision: 'approve', reason: 'monotone and AUC unchanged' }],
+    });
+    expect(delegated).toMatchObject({ ok: true, status: 'approved' });
+    const [entry] = await queryAudit({ action: 'override_approved', run_id: 'lc-b' });
+    expect(entry).toMatchObject({ user_id: 'analyst2', delegated_by: 'modeler', delegated_to: 'analyst2' });
+
+    expect(
+      (
+        await runB.executeUpdate(fileOverrideUpdate, {
+          args: [
+            {
+              token: team.tokens.MODELER,
+              reason: 'fewer false approvals',
+              change: { kind: 'threshold', threshold: 0.7 },
+            },
+          ],
+        })
+      ).ok,
+    ).toBe(true);
+    await idle(runB);
+    const rejected = await runB.executeUpdate(reviewOverrideUpdate, {
+      args: [
+        { token: team.tokens.VALIDATOR, overrideId: 'ov-2', decision: 'reject', reason: 'cut not justified by costs' },
+      ],
+    });
+    expect(rejected).toMatchObject({ ok: true, status: 'rejected' });
+    const again = await runB.executeUpdate(fileOverrideUpdate, {
+      args: [{ token: team.tokens.MODELER, reason: 'retry', change: { kind: 'threshold', threshold: 0.6 } }],
+    });
+    expect(again).toMatchObject({ ok: false, status: 'rejected' });
+    expect(again.message).toMatch(/rejection is final/);
+    expect((await runB.executeUpdate(runReproducibilityUpdate, { args: [{ token: team.tokens.VALIDATOR }] })).ok).toBe(
+      false,
+    );
+    expect((await readOutbox({ user: 'modeler', runId: 'lc-b' })).map((n) => n.kind)).toContain('override_rejected');
+
+    const s = await until(runB, (x) => x.generation >= 1);
+    expect(s.status).toBe('rejected');
+    expect(s.overrides.map((o) => [o.id, o.status])).toEqual([
+      ['ov-1', 'approved'],
+      ['ov-2', 'rejected'],
+    ]);
+    expect(s.overrides[0]!.review).toMatchObject({ by: { userId: 'analyst2' }, delegatedBy: 'modeler' });
+    const description = await runB.describe();
+    expect(description.runId).not.toBe(runBFirstRunId);
+  });
+});

@@ -1,0 +1,283 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readVerified } from '../lib/artifacts';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
+import {
+  alertWindow,
+  hasMonitoringSchedule,
+  readHistory,
+  readMonitoringManifest,
+  windowRef,
+  type WindowResultFile,
+} from '../lib/monitor';
+import { readOutbox } from '../lib/notify';
+import type { MonitoringProgress, MonitoringResult } from '../schemas/monitoring';
+import type { PipelineResult } from '../schemas/run';
+import { monitoringProgressQuery, TASK_QUEUE } from '../workflows/definitions';
+import { startDevServer, type DevServer } from '../worker/devServer';
+import { createPipelineWorker } from '../worker/worker';
+import { runCreator, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+
+const exec = promisify(execFile);
+let root: string;
+let server: DevServer;
+let worker: Worker;
+let workerRun: Promise<void>;
+let closeWorkerConnection: () => Promise<void>;
+let client: Client;
+let connection: Connection;
+let token: string;
+let run: PipelineResult;
+let interactions: string[];
+
+/** Writes a window CSV from interaction lines (header `userId,appId,permission`), optionally transformed. */
+async function windowCsv(name: string, lines: string[], header = 'userId,appId,permission'): Promise<string> {
+  const path = join(root, name);
+  await writeFile(path, `${header}\n${lines.join('\n')}\n`);
+  return path;
+}
+
+async function monitor(workflowId: string, window: { current: string; label?: string }, withToken = true) {
+  const handle = await client.workflow.start('monitoringWorkflow', {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [{ runId: run.runId, window, ...(withToken ? { token } : {}) }],
+  });
+  return handle;
+}
+
+/** Runs the real CLI with this test's data directory and server. */
+async function cli(tokenValue: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
+  const env = { ...rest, ACCESS_PERM_DATA_DIR: root, TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: tokenValue };
+  try {
+    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+beforeAll(async () => {
+  root = await useTempDataDir('monitoring');
+  token = (await runCreator()).token;
+  server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
+  const created = await createPipelineWorker({ address: server.address });
+  worker = created.worker;
+  closeWorkerConnection = () => created.connection.close();
+  workerRun = worker.run();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  const data = await smallDataset(join(root, 'data'), 2500);
+  const config = await writeConfig(
+    root,
+    'run.yaml',
+    smallConfig(data, (c) => {
+      c.model.catboost.iterations = 20;
+      c.validation.n_splits = 2;
+    }),
+  );
+  run = (await client.workflow.execute('trainingPipeline', {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'mon-run',
+    args: [{ configPath: config, token }],
+  })) as PipelineResult;
+  interactions = (await readFile(join(data, 'interactions.csv'), 'utf8')).trim().split('\n').slice(1);
+});
+
+afterAll(async () => {
+  await connection?.close();
+  worker?.shutdown();
+  await workerRun;
+  await closeWorkerConnection?.();
+  await server?.stop();
+});
+
+describe('monitoringWorkflow on a real Temporal dev server', () => {
+  it('monitors a window like the reference: no drift, performance near OOF, report and JSON content-hashed', async () => {
+    // Every other request (the file is grouped by user, so a prefix would be a different population).
+    const current = await windowCsv(
+      'same.csv',
+      interactions.filter((_, i) => i % 2 === 0),
+    );
+    const handle = await monitor('mon-same', { current, label: 'same population' });
+    const result = (await handle.result()) as MonitoringResult;
+    expect(result.rows).toBe(1250);
+    expect(result.drift.driftedDataset).toBe(false);
+    expect(result.drift.share).toBeLessThan(0.5);
+    expect(result.drift.targetDrifted).toBe(false);
+    expect(result.alerts).toEqual([]);
+    // Rows the model was trained on: in-sample accuracy is at least the out-of-fold one, minus noise.
+    const acc = result.performance.metrics.accuracy!;
+    expect(acc.reference).toBeCloseTo(run.metrics.accuracy, 10);
+    expect(acc.current).toBeGreaterThan(run.metrics.accuracy - 0.05);
+    const progress: MonitoringProgress = await handle.query(monitoringProgressQuery);
+    expect(progress).toMatchObject({ status: 'completed', step: 'alert', windowId: 'mon-same' });
+
+    const manifest = await readMonitoringManifest(run.runId, run.runDir);
+    const entry = manifest.windows.find((w) => w.windowId === 'mon-same')!;
+    const roles = entry.artifacts.map((a) => a.role);
+    expect(roles).toEqual(expect.arrayContaining(['monitoring-report', 'monitoring-result', 'monitoring-figure']));
+    for (const a of entry.artifacts) await readVerified(run.runDir, a);
+    const html = await readFile(join(run.runDir, result.report.html), 'utf8');
+    expect(html).toMatch(/<h1[^>]*>Monitoring report — same population<\/h1>/);
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    const json = JSON.parse(await readFile(join(run.runDir, result.report.json), 'utf8')) as WindowResultFile;
+    expect(json.drift.features).toHaveLength(10);
+    expect(json.performance.labelled).toBe(true);
+    const history = await readHistory(run.runDir);
+    expect(history.map((h) => h.window_id)).toContain('mon-same');
+  });
+
+  it('flags dataset drift and a performance drop: audit entries and notifications to validators and admins', async () => {
+    // One department's requests with flipped labels: covariate shift in most features, and the model now mostly wrong.
+    const users = (await readFile(join(root, 'data', 'users_metadata.csv'), 'utf8')).trim().split('\n');
+    const header = users[0]!.split(',');
+    const dept = header.indexOf('department');
+    const byDept = new Map<string, Set<string>>();
+    for (const line of users.slice(1)) {
+      const cells = line.split(',');
+      const d = cells[dept] ?? '';
+      if (d) byDept.set(d, (byDept.get(d) ?? new Set()).add(cells[0]!));
+    }
+    const [, members] = [...byDept.entries()].sort((a, b) => b[1].size - a[1].size)[0]!;
+    const lines = interactions
+      .filter((l) => members.has(l.split(',')[0]!))
+      .map((l) => {
+        const [u, a, y] = l.split(',');
+        return `${u},${a},${y === '1' ? 0 : 1}`;
+      });
+    expect(lines.length).toBeGreaterThan(200);
+    const current = await windowCsv('drifted.csv', lines);
+    const result = (await (await monitor('mon-drift', { current })).result()) as MonitoringResult;
+    expect(result.drift.driftedDataset).toBe(true);
+    expect(result.drift.drifted).toEqual(expect.arrayContaining(['department_filled', 'managerId']));
+    expect(result.performance.metrics.accuracy!.change).toBeLessThan(-0.3);
+    expect(result.alerts.map((a) => a.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
+
+    const audit = await queryAudit({ run_id: run.runId });
+    const alerts = audit.filter((e) => e.resource_id === `${run.runId}/mon-drift`);
+    expect(alerts.map((e) => e.action).sort()).toEqual(['drift_alert', 'performance_alert']);
+    expect(alerts.every((e) => e.user_id === 'system:monitoring' && e.user_role === 'SYSTEM')).toBe(true);
+    const outbox = await readOutbox({ runId: run.runId, role: 'VALIDATOR' });
+    const sent = outbox.filter((n) => n.details.window_id === 'mon-drift');
+    expect(sent.map((n) => n.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
+    expect(sent.every((n) => n.to.roles.includes('ADMIN'))).toBe(true);
+    const auditIds = new Set(alerts.map((e) => e.audit_id));
+    expect(sent.every((n) => auditIds.has(String(n.details.audit_id)))).toBe(true);
+    // A retried alert step raises nothing twice.
+    await alertWindow(windowRef(run.runId, 'mon-drift'));
+    expect((await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === 'mon-drift')).toHaveLength(2);
+    expect(
+      (await queryAudit({ run_id: run.runId })).filter((e) => e.resource_id === `${run.runId}/mon-drift`),
+    ).toHaveLength(2);
+  });
+
+  it('monitors an unlabelled window: drift and prediction drift, no target drift, no performance', async () => {
+    const current = await windowCsv(
+      'unlabelled.csv',
+      interactions.slice(1200, 1700).map((l) => l.split(',').slice(0, 2).join(',')),
+      'userId,appId',
+    );
+    const result = (await (await monitor('mon-unlabelled', { current })).result()) as MonitoringResult;
+    expect(result.performance.labelled).toBe(false);
+    expect(result.performance.metrics).toEqual({});
+    expect(result.drift.targetDrifted).toBeNull();
+    expect(result.drift.predictionDrifted).not.toBeNull();
+  });
+
+  it('refuses a window that breaks the scoring contract, non-retryable, with the report written', async () => {
+    const current = await windowCsv('bad.csv', [...interactions.slice(0, 50), '100001,,1', 'u1,a1,2']);
+    const handle = await monitor('mon-bad', { current });
+    const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = error.cause?.cause as Error & { type?: string };
+    expect(cause.type).toBe('DataValidationError');
+    expect(cause.message).toMatch(/expect_column_values_to_not_be_null\(column="appId"\)/);
+    expect(cause.message).toMatch(/expect_column_values_to_be_in_set\(column="permission"\)/);
+    expect((await handle.query(monitoringProgressQuery)).step).toBe('validate');
+    const report = JSON.parse(
+      await readFile(join(run.runDir, 'monitoring', 'windows', 'mon-bad', 'validation.json'), 'utf8'),
+    ) as { success: boolean };
+    expect(report.success).toBe(false);
+  });
+
+  it('refuses a run without a token when no monitoring schedule is configured', async () => {
+    const current = await windowCsv('anon.csv', interactions.slice(0, 100));
+    const error = (await (await monitor('mon-anon', { current }, false)).result().catch((e: unknown) => e)) as Error;
+    const cause = (error as WorkflowFailedError).cause?.cause as Error & { type?: string };
+    expect(cause.type).toBe('GovernanceError');
+    expect(cause.message).toMatch(/no token and no monitoring schedule/);
+  });
+
+  it('`monitor schedule` is ADMIN-only, idempotent, and its Temporal Schedule runs the workflow when triggered', async () => {
+    const current = await windowCsv('nightly.csv', interactions.slice(300, 1100));
+    await addUser({ token }, { userId: 'ana', role: 'ANALYST', reason: 'monitoring test' });
+    const ana = (await issueToken({ token }, { userId: 'ana' })).token;
+    const denied = await cli(ana, 'monitor', 'schedule', '--run', run.runId, '--current', current);
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/required_permission configure_monitoring, your role ANALYST, minimum_role ADMIN/);
+    expect(await hasMonitoringSchedule(run.runId)).toBe(false);
+
+    const first = await cli(token, 'monitor', 'schedule', '--run', run.runId, '--current', current, '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ created: true, cron: '0 2 * * *' });
+    const again = await cli(
+      token,
+      'monitor',
+      'schedule',
+      '--run',
+      run.runId,
+      '--current',
+      current,
+      '--cron',
+      '30 3 * * *',
+      '--json',
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ created: false, cron: '30 3 * * *' });
+    expect(await hasMonitoringSchedule(run.runId)).toBe(true);
+    const scheduleId = `monitor-${run.runId}`;
+    const described = await temporalCli(
+      server.address,
+      'schedule',
+      'describe',
+      '--schedule-id',
+      scheduleId,
+      '--output',
+      'json',
+    );
+    // The server keeps the cron as a calendar: the next fire times show the update took.
+    expect(described).toMatch(/"futureActionTimes": \[\s*"[^"]+T03:30:00Z"/);
+    const configured = (await queryAudit({ action: 'monitoring_configured' })).map((e) => e.result);
+    expect(configured).toEqual(['created', 'updated']);
+
+    const before = (await readHistory(run.runDir)).length;
+    await temporalCli(server.address, 'schedule', 'trigger', '--schedule-id', scheduleId);
+    const deadline = Date.now() + 60_000;
+    let history = await readHistory(run.runDir);
+    while (history.length === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      history = await readHistory(run.runDir);
+    }
+    const scheduled = history.at(-1)!;
+    expect(history.length).toBe(before + 1);
+    expect(scheduled.window_id.startsWith(`${scheduleId}-`)).toBe(true);
+    expect(scheduled.rows).toBe(800);
+    await readFile(join(run.runDir, scheduled.report_html));
+
+    const trend = await cli(token, 'monitor', 'history', '--run', run.runId, '--json');
+    expect(trend.code, trend.stderr).toBe(0);
+    const rows = JSON.parse(trend.stdout) as Array<{ label: string; dataset_drift: boolean; roc_auc: number | null }>;
+    expect(rows).toHaveLength(history.length);
+    expect(rows.some((r) => r.dataset_drift)).toBe(true);
+    expect(rows.filter((r) => r.roc_auc === null)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,262 @@
+import { execFile } from 'node:child_process';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../lib/artifacts';
+import { encodeCategorical } from '../lib/data/matrix';
+import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
+import { parseModel, predictProba } from '../lib/gbdt';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { sha256File } from '../lib/hash';
+import { runDir } from '../lib/paths';
+import { readFeatures } from '../lib/pipeline/train';
+import {
+  openRunModel,
+  RequestFeatureBuilder,
+  RunNotScorableError,
+  scoreCsvChunks,
+  scoreCsvFile,
+  type RequestFeatures,
+  type RunModel,
+  type ScoreRequest,
+} from '../lib/scoring';
+import type { FeatureMatrix } from '../schemas/matrix';
+import { runCreator, useTempDataDir } from './helpers';
+import { trainedRun } from './scoringRun';
+
+const exec = promisify(execFile);
+const RUN = 'score-a';
+let root: string;
+let dataDir: string;
+let model: RunModel;
+let interactions: ScoreRequest[];
+
+async function readRequests(path: string): Promise<ScoreRequest[]> {
+  const [, ...lines] = (await readFile(path, 'utf8')).trim().split('\n');
+  return lines.map((l) => {
+    const [userId, appId] = l.split(',');
+    return { userId: userId!, appId: appId! };
+  });
+}
+
+function matrixOf(f: RequestFeatures, inputs: RunModel['inputs']): FeatureMatrix {
+  const m: FeatureMatrix = { rowCount: f.rows, categorical: [], numeric: [] };
+  for (const i of inputs) {
+    const col = f.columns[i.name]!;
+    if (i.type === 'string') m.categorical.push(encodeCategorical(i.name, col as string[]));
+    else m.numeric.push({ name: i.name, values: Float64Array.from(col as ArrayLike<number>) });
+  }
+  return m;
+}
+
+beforeAll(async () => {
+  root = await useTempDataDir('scoring');
+  ({ dataDir } = await trainedRun(root, RUN));
+  model = await openRunModel(RUN);
+  interactions = await readRequests(join(dataDir, 'interactions.csv'));
+});
+
+afterAll(async () => {
+  await model?.close();
+});
+
+describe('openRunModel', () => {
+  it("reads the run's threshold and verifies model.onnx against the manifest", async () => {
+    const metrics = JSON.parse(await readFile(join(runDir(RUN), 'metrics.json'), 'utf8')) as {
+      oof: { threshold: number };
+    };
+    expect(model.threshold).toBe(metrics.oof.threshold);
+    const onnx = (await readManifest(runDir(RUN))).artifacts.find((a) => a.path === 'model/model.onnx');
+    expect(onnx?.role).toBe('model-onnx');
+    expect(model.modelSha256).toBe(onnx?.sha256);
+    expect(model.modelSha256).toBe(await sha256File(join(runDir(RUN), 'model/model.onnx')));
+    expect(model.metadata.users.sameAsTraining).toBe(true);
+  });
+
+  it('refuses a modified model, a model the deployment does not pin, unknown and unfinished runs', async () => {
+    await cp(runDir(RUN), runDir('score-tampered'), { recursive: true });
+    const path = join(runDir('score-tampered'), 'model/model.onnx');
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(path, bytes);
+    await expect(openRunModel('score-tampered')).rejects.toThrow(ArtifactIntegrityError);
+    await expect(openRunModel('score-tampered')).rejects.toThrow(/model\/model\.onnx was modified/);
+
+    await expect(openRunModel(RUN, { expectedModelSha256: '0'.repeat(64) })).rejects.toThrow(
+      /the deployment expects 0{64}/,
+    );
+    await expect(openRunModel('no-such-run')).rejects.toThrow(UnknownRunError);
+
+    await cp(join(runDir(RUN), 'run.json'), join(runDir('score-unfinished'), 'run.json'), { recursive: true });
+    await expect(openRunModel('score-unfinished')).rejects.toThrow(RunNotScorableError);
+  });
+});
+
+describe('request features', () => {
+  it('are the training features: the lookup path equals the SQL path and the run’s feature table', async () => {
+    const paths = { users: model.metadata.users.path, apps: model.metadata.apps.path };
+    const builder = await RequestFeatureBuilder.open(paths, model.featureOptions, model.inputs);
+    try {
+      expect(builder.usesLookup).toBe(true);
+      const odd = [
+        { userId: 'ghost-user', appId: interactions[0]!.appId },
+        { userId: interactions[0]!.userId, appId: 'ghost-app' },
+        { userId: ` ${interactions[1]!.userId} `, appId: interactions[1]!.appId },
+      ];
+      const rows = [...interactions, ...odd];
+      const fast = await builder.build(rows);
+      const sql = await builder.viaSql(rows);
+      expect(fast).toEqual(sql);
+
+      const { matrix } = await readFeatures({ runId: RUN, runDir: runDir(RUN) });
+      for (const c of matrix.categorical) {
+        const got = fast.columns[c.name] as string[];
+        for (let i = 0; i < matrix.rowCount; i++) expect(got[i]).toBe(c.dictionary[c.codes[i]!]);
+      }
+      for (const c of matrix.numeric) {
+        expect(Array.from(fast.columns[c.name] as Float64Array).slice(0, matrix.rowCount)).toEqual([...c.values]);
+      }
+    } finally {
+      builder.close();
+    }
+  });
+
+  it('score unknown users and apps on the sentinel path and flag them', async () => {
+    const known = interactions[0]!;
+    const rows = [
+      { userId: 'ghost-user', appId: known.appId },
+      { userId: known.userId, appId: 'ghost-app' },
+      { userId: `  ${known.userId}`, appId: known.appId },
+      known,
+    ];
+    const f = await model.features(rows);
+    expect([...f.unknownUser]).toEqual([1, 0, 0, 0]);
+    expect([...f.unknownApp]).toEqual([0, 1, 0, 0]);
+    expect(f.columns.department_filled![0]).toBe('__UNKNOWN__');
+    expect(f.columns.managerId![0]).toBe('__UNKNOWN__');
+    expect(Number.isNaN(f.columns.seniority![0] as number)).toBe(true);
+    expect(f.columns.category![1]).toBe('__UNKNOWN__');
+    expect(f.columns.appId![1]).toBe('ghost-app');
+    const scored = await model.scoreFeatures(f);
+    expect(scored.probability.every((p) => p > 0 && p < 1)).toBe(true);
+    expect(scored.probability[2]).toBe(scored.probability[3]);
+  });
+});
+
+describe('scores', () => {
+  it('match the scoring spec evaluated in TypeScript, with labels at the run threshold', async () => {
+    const spec = parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'));
+    const f = await model.features(interactions);
+    const scored = await model.scoreFeatures(f);
+    const expected = predictProba(spec, matrixOf(f, model.inputs));
+    let worst = 0;
+    for (let i = 0; i < f.rows; i++) worst = Math.max(worst, Math.abs(scored.probability[i]! - expected[i]!));
+    expect(worst).toBeLessThan(1e-5);
+    for (let i = 0; i < f.rows; i++) expect(scored.label[i]).toBe(scored.probability[i]! >= model.threshold ? 1 : 0);
+    expect(new Set(scored.label).size).toBe(2);
+  });
+
+  it('are explained exactly: base log-odds + SHAP contributions = the log-odds of the probability', async () => {
+    const f = await model.features(interactions.slice(0, 50));
+    const { probability } = await model.scoreFeatures(f);
+    const all = await model.explain(f, model.inputs.length);
+    all.forEach((e, i) => {
+      const sum = e.contributions.reduce((s, c) => s + c.shap, e.expectedValue);
+      const p = probability[i]!;
+      expect(sum).toBeCloseTo(Math.log(p / (1 - p)), 4);
+      const abs = e.contributions.map((c) => Math.abs(c.shap));
+      expect(abs).toEqual([...abs].sort((a, b) => b - a));
+    });
+    const [top2] = await model.explain(await model.features([interactions[0]!]), 2);
+    expect(top2!.contributions).toHaveLength(2);
+    expect(top2!.contributions[0]!.value).toBe(f.columns[top2!.contributions[0]!.feature]![0]);
+  });
+});
+
+describe('batch CSV scoring', () => {
+  it('streams chunk by chunk with the same scores as one batch', async () => {
+    const input = join(dataDir, 'interactions.csv');
+    const seen: number[] = [];
+    const probs: number[] = [];
+    const { rows } = await scoreCsvChunks(
+      model,
+      input,
+      ({ firstRow, scored }) => {
+        seen.push(firstRow);
+        probs.push(...scored.probability);
+      },
+      { chunkRows: 400 },
+    );
+    expect(rows).toBe(interactions.length);
+    expect(seen).toEqual([0, 400, 800, 1200]);
+    const whole = await model.score(interactions);
+    expect(probs).toEqual([...whole.probability]);
+  });
+
+  it('rejects a bad payload naming file, line and column, and writes nothing', async () => {
+    const dir = join(root, 'bad');
+    await cp(join(dataDir, 'submission.csv'), join(dir, 'ok.csv'), { recursive: true });
+    const cases: Array<[string, string, RegExp]> = [
+      ['no-app.csv', 'userId,app\n1,2\n', /no-app\.csv line 1: missing column appId/],
+      ['empty-app.csv', 'userId,appId\n1,2\n3,4\n5,\n', /empty-app\.csv line 4: column appId is empty/],
+      [
+        'ragged.csv',
+        'userId,appId\n1,2\n3,4\n5,6,7\n',
+        /ragged\.csv line 4: malformed CSV — Expected Number of Columns: 2 Found: 3/,
+      ],
+      ['quote.csv', 'userId,appId\n1,"2\n3,4\n', /quote\.csv line 2: malformed CSV/],
+      ['header-only.csv', 'userId,appId\n', /header-only\.csv: no rows to score/],
+    ];
+    for (const [name, text, message] of cases) {
+      await writeFile(join(dir, name), text);
+      const out = join(dir, `${name}.pred.csv`);
+      const attempt = scoreCsvFile(model, join(dir, name), out);
+      await expect(attempt).rejects.toThrow(InputError);
+      await expect(scoreCsvFile(model, join(dir, name), out)).rejects.toThrow(message);
+    }
+    await expect(scoreCsvFile(model, join(dir, 'absent.csv'), join(dir, 'x.csv'))).rejects.toThrow(/file not found/);
+    expect((await readdir(dir)).sort()).toEqual([
+      'empty-app.csv',
+      'header-only.csv',
+      'no-app.csv',
+      'ok.csv',
+      'quote.csv',
+      'ragged.csv',
+    ]);
+  });
+
+  it('`access-perm score` writes predictions equal to in-process scores, with --explain columns, and audits the batch', async () => {
+    const admin = (await runCreator()).token;
+    await addUser({ token: admin }, { userId: 'vera', role: 'VIEWER', reason: 'reads predictions' });
+    const viewer = (await issueToken({ token: admin }, { userId: 'vera' })).token;
+    const input = join(dataDir, 'submission.csv');
+    const output = join(root, 'predictions.csv');
+    const bin = join(process.cwd(), 'bin/access-perm.mjs');
+    const env = { ...process.env, ACCESS_PERM_TOKEN: viewer };
+    const args = [bin, 'score', '--run', RUN, '--input', input, '--output', output, '--explain', '2', '--json'];
+    const { stdout } = await exec('node', args, { env });
+    const summary = JSON.parse(stdout) as { rows: number; runId: string; threshold: number };
+    const requests = await readRequests(input);
+    expect(summary).toMatchObject({ rows: requests.length, runId: RUN, threshold: model.threshold });
+
+    const [header, ...lines] = (await readFile(output, 'utf8')).trim().split('\n');
+    expect(header).toBe(
+      'userId,appId,approval_probability,predicted_label,top1_feature,top1_value,top1_shap,top2_feature,top2_value,top2_shap',
+    );
+    const scored = await model.score(requests);
+    const explained = await model.explain(await model.features(requests), 2);
+    expect(lines).toHaveLength(requests.length);
+    lines.forEach((line, i) => {
+      const cells = line.split(',');
+      expect(cells.slice(0, 2)).toEqual([requests[i]!.userId, requests[i]!.appId]);
+      expect(Math.abs(Number(cells[2]) - scored.probability[i]!)).toBeLessThanOrEqual(6e-7);
+      expect(Number(cells[3])).toBe(scored.label[i]);
+      expect(cells[4]).toBe(explained[i]!.contributions[0]!.feature);
+      expect(Number(cells[6])).toBeCloseTo(explained[i]!.contributions[0]!.shap, 5);
+    });
+    const audit = await queryAudit({ action: 'batch_scored', user_id: 'vera' });
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ resource_id: RUN, correlation_id: RUN, user_role: 'VIEWER', source: 'cli' });
+  });
+});

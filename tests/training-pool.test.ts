@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { threadLimit, trainInThread } from '../lib/training/pool';
+import type { FeatureMatrix } from '../schemas/matrix';
+
+/** 400 rows, one categorical and one numeric column; the label follows both. */
+function tinyJob(): { train: FeatureMatrix; labels: Uint8Array } {
+  const n = 400;
+  const codes = Int32Array.from({ length: n }, (_, i) => i % 7);
+  const values = Float64Array.from({ length: n }, (_, i) => (i * 37) % 101);
+  const labels = Uint8Array.from({ length: n }, (_, i) => (codes[i]! < 3 !== values[i]! > 60 ? 1 : 0));
+  return {
+    train: {
+      rowCount: n,
+      categorical: [{ name: 'app', codes, dictionary: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }],
+      numeric: [{ name: 'x', values }],
+    },
+    labels,
+  };
+}
+
+describe('training thread pool: thread_count', () => {
+  it('resolves the limit like CatBoost: -1 or absent means every core, a positive count caps it', () => {
+    const all = threadLimit({});
+    expect(all).toBeGreaterThanOrEqual(1);
+    expect(threadLimit({ thread_count: -1 })).toBe(all);
+    expect(threadLimit({ thread_count: 1 })).toBe(1);
+    expect(threadLimit({ thread_count: 1000 })).toBe(all);
+  });
+
+  it('thread_count 1 trains concurrent jobs one after another', async () => {
+    const events: string[] = [];
+    const params = { iterations: 40, depth: 3, learning_rate: 0.3, random_seed: 1, thread_count: 1 };
+    const job = async (name: string): Promise<void> => {
+      let started = false;
+      await trainInThread({ ...tinyJob(), params }, () => {
+        if (!started) events.push(`${name} first progress`);
+        started = true;
+      });
+      events.push(`${name} done`);
+    };
+    await Promise.all([job('a'), job('b')]);
+    expect(events).toEqual(['a first progress', 'a done', 'b first progress', 'b done']);
+  });
+});
