@@ -5,33 +5,27 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../worker/devServer';
 import {
+  envWithoutTemporal,
+  runCli,
   smallConfig,
   smallDataset,
   startPipelineWithTemporalCli,
   temporalCli,
   useTempDataDir,
   writeConfig,
+  type CliResult,
 } from './helpers';
 
 const exec = promisify(execFile);
 let root: string;
 let env: NodeJS.ProcessEnv;
 
-/** Runs the real CLI as a user would; resolves with exit code and output instead of throwing. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+/** The real CLI with this file's environment. */
+const cli = (...args: string[]): Promise<CliResult> => runCli(env, ...args);
 
 beforeAll(async () => {
   root = await useTempDataDir('cli');
-  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
-  env = { ...rest, ACCESS_PERM_DATA_DIR: root };
+  env = envWithoutTemporal({ ACCESS_PERM_DATA_DIR: root });
 });
 
 describe('access-perm CLI', () => {

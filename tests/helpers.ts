@@ -7,7 +7,12 @@ import { promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
 import { authorize, bootstrapAdmin } from '../lib/governance';
 import type { ResolvedIdentity } from '../schemas/governance';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../lib/paths';
+import { startDevServer, type DevServer } from '../worker/devServer';
 import { findTemporalCli } from '../worker/temporalCli';
+import { createPipelineWorker } from '../worker/worker';
 
 /** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
 export async function useTempDataDir(prefix: string): Promise<string> {
@@ -41,6 +46,65 @@ export async function smallDataset(dir: string, interactions = 3000, seed = 11):
 }
 
 const exec = promisify(execFile);
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real `access-perm` CLI as a user would, in the project folder, with `env` as its whole environment;
+ * resolves with exit code and output instead of throwing.
+ */
+export async function runCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], {
+      cwd: PROJECT_ROOT,
+      env,
+      maxBuffer: 16 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as CliResult;
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+/** This process's environment without TEMPORAL_ADDRESS (so a CLI under test finds only the server it is told of). */
+export function envWithoutTemporal(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+export interface TemporalStack {
+  server: DevServer;
+  client: Client;
+  /** Stops the client, the worker (after it drains) and the server. */
+  stop(): Promise<void>;
+}
+
+/** A real dev server (SQLite file under `root`), a worker with every workflow and activity, and a client. */
+export async function startTemporalStack(root: string, overrides?: Partial<WorkerOptions>): Promise<TemporalStack> {
+  const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
+  const { worker, connection: native } = await createPipelineWorker({
+    address: server.address,
+    ...(overrides ? { overrides } : {}),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: server.address });
+  return {
+    server,
+    client: new Client({ connection }),
+    stop: async () => {
+      await connection.close();
+      worker.shutdown();
+      await running;
+      await native.close();
+      await server.stop();
+    },
+  };
+}
 
 /** Runs the installed `temporal` CLI against `address`; resolves with its stdout. */
 export async function temporalCli(address: string, ...args: string[]): Promise<string> {

@@ -3,7 +3,13 @@ import { access, appendFile, cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, readVerified } from '../lib/artifacts';
@@ -44,6 +50,7 @@ let analyst2: string;
 let runA: WorkflowHandle;
 let runB: WorkflowHandle;
 let runBFirstRunId: string;
+let configPath: string;
 const runsDir = () => join(root, 'runs');
 
 let workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
@@ -107,7 +114,7 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection });
   const data = await smallDataset(join(root, 'data'), 2000);
-  const configPath = await writeConfig(
+  configPath = await writeConfig(
     root,
     'config.yaml',
     smallConfig(data, (c) => {
@@ -472,6 +479,16 @@ describe('run lifecycle on a real Temporal dev server', () => {
     const s = await state(runA);
     expect(s.overrides).toHaveLength(1);
     expect(s.currentVersion).toBe(2);
+    // seed-3 §5 "no re-runs of same config": training again under the locked run's id stops at the first step.
+    const rerun = (await client.workflow
+      .execute('trainingPipeline', {
+        taskQueue: TASK_QUEUE,
+        workflowId: 'lc-a',
+        args: [{ configPath, token: team.admin }],
+      })
+      .catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(rerun).toBeInstanceOf(WorkflowFailedError);
+    expect(rerun.cause?.cause).toMatchObject({ type: 'RunLockedError' });
     const refused = await queryAudit({ action: 'lifecycle_refused', run_id: 'lc-a' });
     expect(refused.filter((e) => e.user_id === 'modeler' && /locked by validator/.test(e.reason ?? ''))).toHaveLength(
       2,

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
@@ -19,18 +16,23 @@ import { readOutbox } from '../lib/notify';
 import type { MonitoringProgress, MonitoringResult } from '../schemas/monitoring';
 import type { PipelineResult } from '../schemas/run';
 import { monitoringProgressQuery, TASK_QUEUE } from '../workflows/definitions';
-import { startDevServer, type DevServer } from '../worker/devServer';
-import { createPipelineWorker } from '../worker/worker';
-import { runCreator, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+import {
+  envWithoutTemporal,
+  runCli,
+  runCreator,
+  smallConfig,
+  smallDataset,
+  startTemporalStack,
+  temporalCli,
+  useTempDataDir,
+  writeConfig,
+  type CliResult,
+  type TemporalStack,
+} from './helpers';
 
-const exec = promisify(execFile);
 let root: string;
-let server: DevServer;
-let worker: Worker;
-let workerRun: Promise<void>;
-let closeWorkerConnection: () => Promise<void>;
+let stack: TemporalStack;
 let client: Client;
-let connection: Connection;
 let token: string;
 let run: PipelineResult;
 let interactions: string[];
@@ -52,28 +54,21 @@ async function monitor(workflowId: string, window: { current: string; label?: st
 }
 
 /** Runs the real CLI with this test's data directory and server. */
-async function cli(tokenValue: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
-  const env = { ...rest, ACCESS_PERM_DATA_DIR: root, TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: tokenValue };
-  try {
-    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (tokenValue: string, ...args: string[]): Promise<CliResult> =>
+  runCli(
+    envWithoutTemporal({
+      ACCESS_PERM_DATA_DIR: root,
+      TEMPORAL_ADDRESS: stack.server.address,
+      ACCESS_PERM_TOKEN: tokenValue,
+    }),
+    ...args,
+  );
 
 beforeAll(async () => {
   root = await useTempDataDir('monitoring');
   token = (await runCreator()).token;
-  server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
-  const created = await createPipelineWorker({ address: server.address });
-  worker = created.worker;
-  closeWorkerConnection = () => created.connection.close();
-  workerRun = worker.run();
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
+  stack = await startTemporalStack(root);
+  client = stack.client;
   const data = await smallDataset(join(root, 'data'), 2500);
   const config = await writeConfig(
     root,
@@ -92,11 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await connection?.close();
-  worker?.shutdown();
-  await workerRun;
-  await closeWorkerConnection?.();
-  await server?.stop();
+  await stack?.stop();
 });
 
 describe('monitoringWorkflow on a real Temporal dev server', () => {
@@ -246,7 +237,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(await hasMonitoringSchedule(run.runId)).toBe(true);
     const scheduleId = `monitor-${run.runId}`;
     const described = await temporalCli(
-      server.address,
+      stack.server.address,
       'schedule',
       'describe',
       '--schedule-id',
@@ -260,7 +251,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(configured).toEqual(['created', 'updated']);
 
     const before = (await readHistory(run.runDir)).length;
-    await temporalCli(server.address, 'schedule', 'trigger', '--schedule-id', scheduleId);
+    await temporalCli(stack.server.address, 'schedule', 'trigger', '--schedule-id', scheduleId);
     const deadline = Date.now() + 60_000;
     let history = await readHistory(run.runDir);
     while (history.length === before && Date.now() < deadline) {

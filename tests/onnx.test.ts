@@ -23,6 +23,7 @@ import type { GbdtModel } from '../lib/gbdt';
 import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
 import { applyIsotonic, applyPlatt, fitIsotonic } from '../lib/evaluation/calibration';
+import { calibrateFinalModel } from '../lib/pipeline/evaluate';
 import { smallDataset, useTempDataDir } from './helpers';
 
 /** Seed-2 features of a small generated data set, built by the pipeline's SQL; fold = row_idx mod 4. */
@@ -232,6 +233,28 @@ describe('calibration in the model and the ONNX export', () => {
     // Below the first knot and above the last: the end values.
     const lo = { ...iso, x: iso.x.map((x) => x + 2) };
     expect(Array.from(await parity(lo)).every((v) => v === lo.y[0])).toBe(true);
+  });
+
+  it('the pipeline stores the configured calibrator and maps the threshold onto its scale', () => {
+    const report = {
+      recommended: 'isotonic' as const,
+      platt: { method: 'platt' as const, a: -1.2, b: 0.1 },
+      isotonic: { method: 'isotonic' as const, x: [0.1, 0.5, 0.9], y: [0.05, 0.4, 0.95] },
+    };
+    const none = structuredClone(model);
+    calibrateFinalModel(none, 'none', report, 0.55);
+    expect(none.calibration).toBeUndefined();
+    expect(none.threshold).toBe(0.55);
+    const platt = structuredClone(model);
+    calibrateFinalModel(platt, 'platt', report, 0.55);
+    expect(platt.calibration).toEqual(report.platt);
+    expect(platt.threshold).toBe(applyPlatt(report.platt, 0.55));
+    const auto = structuredClone(model);
+    calibrateFinalModel(auto, 'auto', report, 0.7);
+    expect(auto.calibration).toEqual(report.isotonic);
+    expect(auto.threshold).toBeCloseTo(0.4 + (0.55 * 0.2) / 0.4, 12);
+    // The calibrated model still parses (the scoring spec is validated on load).
+    expect(parseModel(serializeModel(auto)).calibration).toEqual(report.isotonic);
   });
 
   it('rejects malformed calibrators when a model file is parsed', () => {

@@ -1,54 +1,43 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, readVerified } from '../lib/artifacts';
 import { queryAudit } from '../lib/governance';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
-import { startDevServer, type DevServer } from '../worker/devServer';
-import { createPipelineWorker } from '../worker/worker';
+import type { DevServer } from '../worker/devServer';
 import {
   runCreator,
   smallConfig,
   smallDataset,
   startPipelineWithTemporalCli,
+  startTemporalStack,
   temporalCli,
   useTempDataDir,
   writeConfig,
+  type TemporalStack,
 } from './helpers';
 
 let root: string;
+let stack: TemporalStack;
 let server: DevServer;
-let worker: Worker;
-let workerRun: Promise<void>;
-let closeWorkerConnection: () => Promise<void>;
 let client: Client;
-let connection: Connection;
 let goodConfig: string;
 let token: string;
 
 beforeAll(async () => {
   root = await useTempDataDir('pipeline');
   token = (await runCreator()).token;
-  server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
-  const created = await createPipelineWorker({ address: server.address });
-  worker = created.worker;
-  closeWorkerConnection = () => created.connection.close();
-  workerRun = worker.run();
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
+  stack = await startTemporalStack(root);
+  client = stack.client;
+  server = stack.server;
   const data = await smallDataset(join(root, 'data'), 3000);
   goodConfig = await writeConfig(root, 'good.yaml', smallConfig(data));
 });
 
 afterAll(async () => {
-  await connection?.close();
-  worker?.shutdown();
-  await workerRun;
-  await closeWorkerConnection?.();
-  await server?.stop();
+  await stack?.stop();
 });
 
 describe('trainingPipeline on a real Temporal dev server', () => {

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { metricsFileSchema, type MetricsFile } from '../lib/evaluation';
@@ -16,9 +14,8 @@ import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
 import { compareRuns, writeRunReport } from '../lib/report';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import { runCli, runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
 
-const exec = promisify(execFile);
 const FIGURES = [
   'roc_pr',
   'score_distribution',
@@ -251,10 +248,8 @@ describe('run comparison', () => {
 });
 
 describe('CLI', () => {
-  const cli = async (token: string, ...args: string[]) =>
-    exec('node', ['bin/access-perm.mjs', ...args], {
-      env: { ...process.env, ACCESS_PERM_DATA_DIR: root, ACCESS_PERM_TOKEN: token },
-    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+  const cli = (token: string, ...args: string[]) =>
+    runCli({ ...process.env, ACCESS_PERM_DATA_DIR: root, ACCESS_PERM_TOKEN: token }, ...args);
 
   it('`report` and `compare` write their files; compare --json carries the deltas', async () => {
     const { token } = await runCreator();

@@ -3,12 +3,11 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest } from '../lib/artifacts';
 import { encodeCategorical } from '../lib/data/matrix';
 import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
-import { parseModel, predictProba } from '../lib/gbdt';
+import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
-import { sha256File } from '../lib/hash';
+import { sha256Hex } from '../lib/hash';
 import { runDir } from '../lib/paths';
 import { readFeatures } from '../lib/pipeline/train';
 import {
@@ -62,26 +61,23 @@ afterAll(async () => {
 });
 
 describe('openRunModel', () => {
-  it("reads the run's threshold and verifies model.onnx against the manifest", async () => {
+  it("reads the run's threshold and scores with the ONNX export of its verified scoring spec", async () => {
     const metrics = JSON.parse(await readFile(join(runDir(RUN), 'metrics.json'), 'utf8')) as {
       oof: { threshold: number };
     };
     expect(model.threshold).toBe(metrics.oof.threshold);
-    const onnx = (await readManifest(runDir(RUN))).artifacts.find((a) => a.path === 'model/model.onnx');
-    expect(onnx?.role).toBe('model-onnx');
-    expect(model.modelSha256).toBe(onnx?.sha256);
-    expect(model.modelSha256).toBe(await sha256File(join(runDir(RUN), 'model/model.onnx')));
+    const spec = parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'));
+    expect(model.modelSha256).toBe(sha256Hex(exportOnnx(spec)));
+    expect(model.lock).toBeNull();
     expect(model.metadata.users.sameAsTraining).toBe(true);
   });
 
   it('refuses a modified model, a model the deployment does not pin, unknown and unfinished runs', async () => {
     await cp(runDir(RUN), runDir('score-tampered'), { recursive: true });
-    const path = join(runDir('score-tampered'), 'model/model.onnx');
-    const bytes = await readFile(path);
-    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    await writeFile(path, bytes);
+    const path = join(runDir('score-tampered'), 'model/model.json');
+    await writeFile(path, `${await readFile(path, 'utf8')} `);
     await expect(openRunModel('score-tampered')).rejects.toThrow(ArtifactIntegrityError);
-    await expect(openRunModel('score-tampered')).rejects.toThrow(/model\/model\.onnx was modified/);
+    await expect(openRunModel('score-tampered')).rejects.toThrow(/model\/model\.json was modified/);
 
     await expect(openRunModel(RUN, { expectedModelSha256: '0'.repeat(64) })).rejects.toThrow(
       /the deployment expects 0{64}/,

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest } from '../lib/artifacts';
+import { exportOnnx, parseModel } from '../lib/gbdt';
+import { sha256Hex } from '../lib/hash';
 import { writeDeployment } from '../lib/deployment';
 import { addUser, issueToken } from '../lib/governance';
 import { runDir } from '../lib/paths';
@@ -72,7 +73,7 @@ beforeAll(async () => {
   }
   tokens.viewer = (await issueToken({ token: tokens.admin }, { userId: 'vic' })).token;
   tokens.analyst = (await issueToken({ token: tokens.admin }, { userId: 'ana' })).token;
-  modelSha = (await readManifest(runDir(RUN))).artifacts.find((a) => a.path === 'model/model.onnx')!.sha256;
+  modelSha = sha256Hex(exportOnnx(parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'))));
   served = new ServedModel(RUN);
   await served.start();
   app = await buildService({ served, logWindowMs: 60_000 });

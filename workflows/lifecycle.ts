@@ -2,7 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
-  ChildWorkflowFailure,
   condition,
   continueAsNew,
   executeChild,
@@ -11,6 +10,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { LifecycleActivities } from '../activities/lifecycle';
 import type { GovernanceActivities } from '../activities/governance';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
@@ -70,7 +70,7 @@ class Refusal extends Error {
 /** The activity's typed failure (PermissionDeniedError, AuthenticationError, RunLockedError …) as a refusal. */
 function asRefusal(err: unknown): Refusal | null {
   if (err instanceof Refusal) return err;
-  const cause = err instanceof ActivityFailure || err instanceof ChildWorkflowFailure ? err.cause : err;
+  const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && cause.type && NON_RETRYABLE_ERROR_TYPES.includes(cause.type)) {
     const details = cause.details?.[0];
     const denial = cause.type === 'PermissionDeniedError' ? (details as Record<string, unknown>) : undefined;
@@ -81,14 +81,7 @@ function asRefusal(err: unknown): Refusal | null {
   return null;
 }
 
-interface Issue {
-  path: PropertyKey[];
-  message: string;
-}
-type RequestSchema<T> = {
-  safeParse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: Issue[] } };
-};
-const problems = (error: { issues: Issue[] }): string =>
+const problems = (error: z.ZodError): string =>
   error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`).join('; ');
 
 const failureText = (err: unknown): string => {
@@ -190,7 +183,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
    */
   async function operate<T>(
     operation: LifecycleOperation,
-    schema: RequestSchema<T>,
+    schema: z.ZodType<T>,
     raw: unknown,
     body: (req: T) => Promise<Verdict>,
   ): Promise<Verdict> {

@@ -43,7 +43,7 @@ export async function loadCsvAsText(conn: DuckDBConnection, table: string, path:
   if (!(await fileExists(path))) throw new InputError(`${table}: file not found: ${path}`);
   try {
     await conn.run(
-      `CREATE OR REPLACE TABLE ${sqlIdent(table)} AS SELECT * FROM read_csv(${sqlString(path)}, header = true, all_varchar = true, delim = ',', quote = '"', strict_mode = true, null_padding = false)`,
+      `CREATE OR REPLACE TABLE ${sqlIdent(table)} AS SELECT * FROM read_csv(${sqlString(path)}, header = true, skip = 0, all_varchar = true, delim = ',', quote = '"', strict_mode = true, null_padding = false)`,
     );
   } catch (err) {
     const detail = (err as Error).message.split('\n').slice(0, 3).join(' ');

@@ -14,7 +14,7 @@ export { ctrValue, orderedBordersCtrs, DEFAULT_CTRS } from './ctr';
 export type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 export { exportOnnx, onnxInputs, ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './onnx/export';
 export type { OnnxInputSpec } from './onnx/export';
-export { createOnnxScorer } from './onnx/score';
+export { createOnnxScorer, ONNX_BATCH_ROWS } from './onnx/score';
 export type { OnnxColumns, OnnxScorer, OnnxScorerOptions } from './onnx/score';
 export { featureImportance, leafCover, meanAbsOf, meanAbsShap, shapRow, shapValues, topContributions } from './explain';
 export type { Contribution, ExplainOptions, FeatureImportance, LeafWeights, ShapRow, ShapValues } from './explain';

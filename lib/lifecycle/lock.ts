@@ -198,13 +198,6 @@ export async function approveDeployment(input: { runId: string; runDir: string; 
   return { approvedBy: input.actor.userId, at, reason: input.reason };
 }
 
-/** The files the scoring service loads for a deployed run: the locked version's ONNX graph and scoring spec. */
-export async function deployedModelFiles(runDir: string): Promise<{ onnx: string; spec: string }> {
-  const lock = await verifyLockedRun(runDir);
-  if (!lock?.deployment_approved) throw new LifecycleStateError(`run in ${runDir} is not approved for deployment`);
-  return { onnx: join(runDir, lock.versionDir, ONNX_FILE), spec: join(runDir, lock.versionDir, MODEL_FILE) };
-}
-
 /**
  * The deployment bundle of an approved, locked run: model.onnx, model.json (with the threshold), the model card,
  * the manifest and lock.json, each verified before copying; threshold.json states the cut.

@@ -4,8 +4,16 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
-import { applyCalibrator, dataAudit, evaluateScores, type DataAudit, type FeatureImportance } from '../evaluation';
-import { parseModel, serializeModel } from '../gbdt';
+import {
+  applyCalibrator,
+  dataAudit,
+  evaluateScores,
+  type CalibrationReport,
+  type DataAudit,
+  type FeatureImportance,
+} from '../evaluation';
+import type { AccessPermConfig } from '../../schemas/config';
+import { parseModel, serializeModel, type GbdtModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
 import { FEATURES_FILE } from './features';
@@ -23,6 +31,25 @@ export interface EvaluationResult {
 
 /** Segment dimensions of the report (seed-2: top apps, departments, manager departments with n ≥ 100). */
 export const SEGMENT_DIMENSIONS = ['appId', 'department_filled', 'manager_department'] as const;
+
+/**
+ * Stamps the decision threshold into the final model and, unless `choice` is 'none', the calibrator fitted on the
+ * OOF scores ('auto': the report's recommendation, possibly none). The threshold moves onto the calibrated scale:
+ * an increasing calibrator (Platt with a < 0) keeps every decision; an isotonic flat step can put rows just below
+ * the threshold level with it.
+ */
+export function calibrateFinalModel(
+  model: GbdtModel,
+  choice: AccessPermConfig['model']['calibration'],
+  report: Pick<CalibrationReport, 'recommended' | 'platt' | 'isotonic'>,
+  threshold: number,
+): void {
+  model.threshold = threshold;
+  const method = choice === 'auto' ? report.recommended : choice;
+  if (method === 'none') return;
+  model.calibration = report[method];
+  model.threshold = applyCalibrator(model.calibration, threshold);
+}
 
 /** Reassembles out-of-fold scores in row order. */
 export async function collectOof(
@@ -133,14 +160,7 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
   });
 
   const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
-  model.threshold = m.threshold;
-  const method = config.model.calibration === 'auto' ? evaluation.calibration.recommended : config.model.calibration;
-  if (method !== 'none') {
-    // The threshold moves onto the calibrated scale: an increasing calibrator (Platt with a < 0) keeps every
-    // decision; an isotonic flat step can put rows just below the threshold level with it.
-    model.calibration = evaluation.calibration[method];
-    model.threshold = applyCalibrator(model.calibration, m.threshold);
-  }
+  calibrateFinalModel(model, config.model.calibration, evaluation.calibration, m.threshold);
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
   await new Promise((resolve) => setImmediate(resolve));
   const importance: FeatureImportance = modelImportance(model, matrix);

@@ -176,7 +176,8 @@ async function metadataFile(path: string, trainedSha: string | undefined): Promi
 /**
  * Opens a completed run for scoring — its locked version when the run is locked — verifying model/model.json
  * and config.json against the manifest and, for a locked run, every frozen artifact including model/model.onnx
- * (an unlocked run's ONNX graph is exported from its verified scoring spec), reads the threshold and the feature options, loads the users/apps metadata the run's config names.
+ * (an unlocked run's ONNX graph is exported from its verified scoring spec); reads the threshold and the feature
+ * options and loads the users/apps metadata the run's config names.
  * @throws UnknownRunError for a run that does not exist; RunNotScorableError when it has no manifest, ONNX model or
  *   threshold; ArtifactIntegrityError when a file's bytes differ from the manifest or from `expectedModelSha256`.
  * @example

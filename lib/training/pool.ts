@@ -28,7 +28,7 @@ async function acquire(limit: number): Promise<void> {
 function release(): void {
   running--;
   // Start queued jobs in order while their limits allow; a job whose limit is reached keeps its place.
-  for (let i = 0; i < waiting.length; ) {
+  for (let i = 0; i < waiting.length;) {
     const w = waiting[i]!;
     if (running < w.limit) {
       waiting.splice(i, 1);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { buildService, ServedModel } from '../../lib/serve';
 import { assertRunId } from '../../lib/paths';
 import { err, positiveInt } from './output';
@@ -14,7 +14,8 @@ interface ServeOpts {
 
 const port = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be 0..65535, got ${value}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`--port must be 0..65535, got ${value}`);
   return n;
 };
 

@@ -1,34 +1,17 @@
-import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditLogPath, issueToken } from '../../lib/governance';
-import { PROJECT_ROOT } from '../../lib/paths';
-import { useTempDataDir } from '../helpers';
+import { runCli, useTempDataDir, type CliResult } from '../helpers';
 
-const exec = promisify(execFile);
 let root: string;
 let env: NodeJS.ProcessEnv;
 let adminTok: string;
 let anaTok: string;
 
-/** Runs the real CLI as a user would; resolves with exit code and output instead of throwing. */
-async function cli(
-  args: string[],
-  extraEnv: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...env, ...extraEnv },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+/** Runs the real CLI as a user would, with this file's environment plus `extraEnv`. */
+const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
+  runCli({ ...env, ...extraEnv }, ...args);
 
 const asAdmin = (): NodeJS.ProcessEnv => ({ ACCESS_PERM_TOKEN_FILE: adminTok });
 
