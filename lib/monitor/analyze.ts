@@ -12,10 +12,11 @@ import { writeFileAtomic } from '../artifacts';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
 import { metricsFileSchema, segmentMetrics, type MetricsFile, type SegmentRow } from '../evaluation';
 import { averagePrecision, brier, logloss, metricsAtThreshold, rocAuc } from '../metrics';
-import { SEGMENT_DIMENSIONS } from '../pipeline/evaluate';
+import { SEED_FEATURE_SPEC } from '../features';
 import { readRunConfig } from '../pipeline/run';
 import { computeDrift, profileReference, type DriftOptions, type DriftReport } from './drift';
 import { readDriftWindow } from './io';
+import { scoredVersionDir } from './score';
 import { FEATURE_DRIFT_SPEC } from './spec';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile } from './window';
 
@@ -53,9 +54,10 @@ export function summarizeDrift(report: DriftReport): DriftSummary {
  * manifest): per feature, new categories, target and prediction drift, with the run's thresholds. Writes `drift.json`.
  */
 export async function driftWindow(ref: WindowRef): Promise<DriftSummary> {
-  const config = await readRunConfig({ runId: ref.runId, runDir: ref.runDir });
+  const modelDir = await scoredVersionDir(ref);
+  const config = await readRunConfig({ runId: ref.runId, runDir: modelDir });
   const reference = await readDriftWindow(
-    (await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference')).path,
+    (await verifiedRunFile(ref.runId, modelDir, 'monitoring-reference')).path,
     FEATURE_DRIFT_SPEC,
   );
   const profile = profileReference(reference.table, reference.spec);
@@ -116,7 +118,7 @@ function windowMetrics(labels: Uint8Array, scores: Float64Array, threshold: numb
 export async function performanceWindow(ref: WindowRef): Promise<PerformanceSummary> {
   const info = await readWindowInfo(ref);
   const metricsFile = metricsFileSchema.parse(
-    JSON.parse(await readFile((await verifiedRunFile(ref.runId, ref.runDir, 'metrics')).path, 'utf8')),
+    JSON.parse(await readFile((await verifiedRunFile(ref.runId, await scoredVersionDir(ref), 'metrics')).path, 'utf8')),
   );
   const reference = metricsFile.oof;
   const threshold = reference.threshold;
@@ -134,7 +136,7 @@ export async function performanceWindow(ref: WindowRef): Promise<PerformanceSumm
     const cols = await withDuckDb((conn) =>
       queryColumns(
         conn,
-        `SELECT label, score, ${SEGMENT_DIMENSIONS.join(', ')} FROM read_parquet(${sqlString(join(ref.windowDir, WINDOW_FILES.scored))}) WHERE label IS NOT NULL ORDER BY row_idx`,
+        `SELECT label, score, ${SEED_FEATURE_SPEC.segments.join(', ')} FROM read_parquet(${sqlString(join(ref.windowDir, WINDOW_FILES.scored))}) WHERE label IS NOT NULL ORDER BY row_idx`,
       ),
     );
     const labels = Uint8Array.from(cols.label ?? [], Number);
@@ -146,7 +148,7 @@ export async function performanceWindow(ref: WindowRef): Promise<PerformanceSumm
       const refSegments = new Map(
         (metricsFile.segments?.rows ?? []).map((r) => [`${r.dimension}\u0000${r.value}`, r] as const),
       );
-      const dims = Object.fromEntries(SEGMENT_DIMENSIONS.map((d) => [d, (cols[d] ?? []).map(String)]));
+      const dims = Object.fromEntries(SEED_FEATURE_SPEC.segments.map((d) => [d, (cols[d] ?? []).map(String)]));
       const segments = segmentMetrics(labels, scores, dims, {
         threshold,
         minCount: metricsFile.segments?.minCount ?? 100,

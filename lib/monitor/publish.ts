@@ -16,6 +16,7 @@ import {
 } from './analyze';
 import type { DriftReport } from './drift';
 import { windowFigures, windowReportBlocks } from './report';
+import { readWindowScoring, scoredVersionDir } from './score';
 import { readHistory, recordWindow } from './store';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
 
@@ -108,7 +109,7 @@ export async function reportWindow(ref: WindowRef): Promise<MonitoringResult> {
   const htmlRef = await writeArtifact(ref.runDir, paths.html, html, 'monitoring-report');
   const jsonRef = await writeArtifact(ref.runDir, paths.json, `${JSON.stringify(result)}\n`, 'monitoring-result');
   artifacts.push(htmlRef, jsonRef);
-  for (const file of [WINDOW_FILES.validation, WINDOW_FILES.drift, WINDOW_FILES.performance])
+  for (const file of [WINDOW_FILES.validation, WINDOW_FILES.scoring, WINDOW_FILES.drift, WINDOW_FILES.performance])
     artifacts.push(await registerArtifact(ref.runDir, rel(file), 'monitoring-data'));
   await recordWindow(
     ref.runId,
@@ -117,8 +118,8 @@ export async function reportWindow(ref: WindowRef): Promise<MonitoringResult> {
       windowId: info.windowId,
       label: info.label,
       monitoredAt: info.startedAt,
-      reference: (await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference')).sha256,
-      model: (await verifiedRunFile(ref.runId, ref.runDir, 'model-onnx')).sha256,
+      reference: (await verifiedRunFile(ref.runId, await scoredVersionDir(ref), 'monitoring-reference')).sha256,
+      model: (await readWindowScoring(ref)).modelSha256,
       artifacts,
     },
     entry,

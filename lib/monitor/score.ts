@@ -1,10 +1,33 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WindowRef } from '../../schemas/monitoring';
+import { writeFileAtomic } from '../artifacts';
 import { queryColumns, queryRows, sqlString, withDuckDb } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
+import { versionDirName } from '../lifecycle/versions';
 import { openRunModel, type ScoreRequest } from '../scoring';
 import { WINDOW_FILES, readWindowInfo } from './window';
+
+/** Which model scored a window (an unlocked run's ONNX graph is exported in memory, so not every run has the file). */
+export interface WindowScoring {
+  version: number;
+  modelSha256: string;
+}
+
+/** The scoring record written by {@link scoreWindow}. */
+export async function readWindowScoring(ref: WindowRef): Promise<WindowScoring> {
+  return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.scoring), 'utf8')) as WindowScoring;
+}
+
+/**
+ * The folder of the model version that scored the window (`openRunModel`'s choice: locked, else approved, else
+ * the run): its monitoring reference, OOF metrics and threshold are what the window is compared with, since a
+ * version trained on regrouped categories scores, and records, regrouped feature values.
+ */
+export async function scoredVersionDir(ref: WindowRef): Promise<string> {
+  return join(ref.runDir, versionDirName((await readWindowScoring(ref)).version));
+}
 
 /** Requests per step: bounds the strings held at once on million-row windows. */
 const SCORE_CHUNK = 65_536;
@@ -63,6 +86,8 @@ export async function scoreWindow(ref: WindowRef): Promise<{ rows: number; meanS
       await conn.run(
         `COPY scored TO ${sqlString(join(ref.windowDir, WINDOW_FILES.scored))} (FORMAT parquet, COMPRESSION zstd)`,
       );
+      const scoring: WindowScoring = { version: model.version, modelSha256: model.modelSha256 };
+      await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.scoring), `${JSON.stringify(scoring)}\n`);
       return { rows, meanScore: rows ? sum / rows : Number.NaN, threshold: model.threshold };
     });
   } finally {

@@ -20,6 +20,8 @@ export const WINDOW_FILES = {
   info: 'window.json',
   validation: 'validation.json',
   scored: 'scored.parquet',
+  /** Which model scored the window: its version and the sha256 of the ONNX graph used. */
+  scoring: 'scoring.json',
   drift: 'drift.json',
   performance: 'performance.json',
   result: 'result.json',
