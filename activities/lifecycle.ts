@@ -1,9 +1,15 @@
 import { join } from 'node:path';
-import type { Actor, OverrideChange, OverrideRecord, Review } from '../schemas/lifecycle';
+import type { Actor, OverrideRecord, Review } from '../schemas/lifecycle';
 import type { DelegationAuditFields } from '../lib/governance';
 import { authorizeReview } from '../lib/lifecycle/access';
 import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
-import { auditRefusal, fileOverride, notifyPendingReview, recordReview } from '../lib/lifecycle/overrides';
+import {
+  auditRefusal,
+  fileOverride,
+  notifyPendingReview,
+  recordReview,
+  type FileOverrideInput,
+} from '../lib/lifecycle/overrides';
 import { compareReproduction, groupReproducedFeatures, prepareReproduction } from '../lib/lifecycle/reproduce';
 import { describeVersion } from '../lib/lifecycle/run';
 import { writeBinningTables } from '../lib/lifecycle/versions';
@@ -17,22 +23,14 @@ export function createLifecycleActivities() {
     binningTables: (ref: RunRef) => guarded(() => writeBinningTables(ref.runDir, ref.runDir)),
     describeVersion: (input: { runDir: string; versionDir: string }) =>
       guarded(() => describeVersion(input.runDir, input.versionDir)),
-    fileOverride: (input: {
-      runId: string;
-      runDir: string;
-      overrideId: string;
-      fromVersion: number;
-      version: number;
-      change: OverrideChange;
-      reason: string;
-      actor: Actor;
-    }) => guarded(() => fileOverride(input)),
+    fileOverride: (input: FileOverrideInput) => guarded(() => fileOverride(input)),
     notifyPendingReview: (input: { runId: string; override: OverrideRecord; rocAuc: number | null }) =>
       guarded(() => notifyPendingReview(input.runId, input.override, input.rocAuc)),
     authorizeReview: (input: { token: string; runId: string; overrideId: string }) =>
       guarded(() => authorizeReview(input.token, input.runId, input.overrideId)),
     recordReview: (input: {
       runId: string;
+      runDir: string;
       override: OverrideRecord;
       review: Review;
       delegation: DelegationAuditFields | null;

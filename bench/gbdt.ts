@@ -16,6 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
+import { SEED_FEATURE_SPEC } from '../lib/features';
 import { sqlString, withDuckDb } from '../lib/data/duck';
 import { parseModel, predictProba } from '../lib/gbdt';
 import { authorize, bootstrapAdmin } from '../lib/governance';
@@ -51,7 +52,9 @@ interface EngineResult {
 }
 
 async function ours(featuresPath: string, params: Record<string, unknown>, nSplits: number): Promise<EngineResult> {
-  const all = await withDuckDb((conn) => readLabelledMatrix(conn, `read_parquet(${sqlString(featuresPath)})`));
+  const all = await withDuckDb((conn) =>
+    readLabelledMatrix(conn, `read_parquet(${sqlString(featuresPath)})`, SEED_FEATURE_SPEC),
+  );
   const runs: Array<{ auc: number; ap: number; ll: number; fits: number[]; wall: number; modelJson: string }> = [];
   for (let r = 0; r < repeats; r++) {
     const oof = new Float64Array(all.matrix.rowCount);

@@ -24,7 +24,7 @@ import { withDuckDb } from '../lib/data/duck';
 import { writeSyntheticDataset } from '../lib/data/generate';
 import { readLabelledMatrix } from '../lib/data/matrix';
 import { loadCsvAsText } from '../lib/data/raw';
-import { buildFeatureTable } from '../lib/features';
+import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import {
   createOnnxScorer,
   exportOnnx,
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     await loadCsvAsText(conn, 'interactions', join(dir, 'interactions.csv'));
     await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: true }, true);
     await conn.run('CREATE TABLE features_folded AS SELECT *, 0 AS fold FROM features');
-    return readLabelledMatrix(conn, 'features_folded');
+    return readLabelledMatrix(conn, 'features_folded', SEED_FEATURE_SPEC);
   });
   log(`${matrix.rowCount} rows`);
 

@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { seedData } from '../lib/config';
 import { runDir } from '../lib/paths';
 import { readRunConfig } from '../lib/pipeline/run';
 import { FEATURES_FILE } from '../lib/pipeline/features';
@@ -137,7 +138,8 @@ async function measure(label: string, url: string, headers: Record<string, strin
 
 const ref = { runId: args.run, runDir: runDir(args.run) };
 const config = await readRunConfig(ref);
-const requestsCsv = args.requests ?? join(config.data.dir, config.data.submission);
+const data = seedData(config, 'bench/serve.ts');
+const requestsCsv = args.requests ?? join(data.dir, data.submission);
 const pairs = (await readFile(requestsCsv, 'utf8'))
   .trim()
   .split('\n')
@@ -183,7 +185,7 @@ if (args.fastapi) {
     ],
     {
       ...process.env,
-      BENCH_DATA_DIR: config.data.dir,
+      BENCH_DATA_DIR: data.dir,
       BENCH_FEATURES: join(ref.runDir, FEATURES_FILE),
       BENCH_PARAMS: JSON.stringify(config.model.catboost),
       BENCH_SENTINEL: config.features.sentinel,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type AccessPermConfig } from '../schemas/config';
+import { configSchema, type AccessPermConfig, type SeedDataConfig } from '../schemas/config';
 import { ConfigError } from './errors';
 import { sha256Hex, canonicalJson } from './hash';
 
@@ -27,8 +27,22 @@ export function parseConfig(raw: unknown, source: string, baseDir: string): Acce
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(describeIssues(source, result.error));
   const config = result.data;
-  if (!isAbsolute(config.data.dir)) config.data.dir = resolve(baseDir, config.data.dir);
+  if (config.data.mode === 'seed') {
+    if (!isAbsolute(config.data.dir)) config.data.dir = resolve(baseDir, config.data.dir);
+  } else if (!isAbsolute(config.data.path)) config.data.path = resolve(baseDir, config.data.path);
   return config;
+}
+
+/**
+ * The seed-mode data block, for code that reads the seed's four tables (metadata joins, request scoring);
+ * throws ConfigError naming `purpose` for a flat-mode config.
+ */
+export function seedData(config: AccessPermConfig, purpose: string): SeedDataConfig {
+  if (config.data.mode !== 'seed')
+    throw new ConfigError(
+      `${purpose} needs data.mode 'seed' (the users/apps/interactions tables); this config is flat mode`,
+    );
+  return config.data;
 }
 
 /** Reads and validates a YAML config file. */

@@ -1,5 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AccessPermConfig, FlatDataConfig } from '../schemas/config';
 import { sqlIdent, sqlString } from './data/duck';
+import { FLAT_TABLE } from './data/raw';
 
 /** Model inputs of the seed's feature engineering (seed-2): userId is the CV group and never a feature. */
 export const CATEGORICAL_FEATURES = [
@@ -13,6 +15,40 @@ export const CATEGORICAL_FEATURES = [
 ] as const;
 export const NUMERIC_FEATURES = ['isMachine', 'seniority', 'manager_seniority_diff'] as const;
 export const FEATURE_COLUMNS = [...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES] as const;
+
+/**
+ * What a run's feature table holds, derived from its config: the model inputs by kind, the CV group column (never
+ * a feature), the id columns copied into the OOF predictions and the report's segment dimensions. Every step
+ * after feature engineering (training, evaluation, audit, binning) reads the table through this.
+ */
+export interface FeatureSpec {
+  categorical: readonly string[];
+  numeric: readonly string[];
+  /** GroupKFold key; null folds rows by a seeded stratified KFold. */
+  group: string | null;
+  ids: readonly string[];
+  segments: readonly string[];
+}
+
+/** The seed's feature table: GroupKFold by userId; segments of seed-2 (apps, departments, manager departments). */
+export const SEED_FEATURE_SPEC: FeatureSpec = {
+  categorical: CATEGORICAL_FEATURES,
+  numeric: NUMERIC_FEATURES,
+  group: 'userId',
+  ids: ['userId', 'appId'],
+  segments: ['appId', 'department_filled', 'manager_department'],
+};
+
+/** The feature spec of a config: the seed's, or the flat table's declared columns (segments: its categoricals). */
+export function featureSpec(config: AccessPermConfig): FeatureSpec {
+  const d = config.data;
+  if (d.mode === 'seed') return SEED_FEATURE_SPEC;
+  const ids = [...new Set([...(d.group ? [d.group] : []), ...d.id_columns])];
+  return { categorical: d.categorical, numeric: d.numeric, group: d.group ?? null, ids, segments: d.categorical };
+}
+
+/** Every model input of a spec, categoricals first (the trainer's column order). */
+export const featureColumns = (spec: FeatureSpec): string[] => [...spec.categorical, ...spec.numeric];
 
 export interface FeatureOptions {
   sentinel: string;
@@ -60,4 +96,41 @@ export async function buildFeatureTable(
   withLabel: boolean,
 ): Promise<void> {
   await conn.run(`CREATE OR REPLACE TABLE features AS ${featureSelectSql(requests, options, withLabel)}`);
+}
+
+/**
+ * SQL selecting the declared columns of a flat table: categoricals trimmed, missing → sentinel; numerics
+ * TRY_CAST to DOUBLE (unparseable → NULL, NaN for the model); the group and id columns as trimmed strings.
+ */
+export function flatFeatureSelectSql(table: string, data: FlatDataConfig, sentinel: string): string {
+  const s = sqlString(sentinel);
+  const col = (c: string) => `r.${sqlIdent(c)}`;
+  const categorical = new Set(data.categorical);
+  const carried = [...new Set([...(data.group ? [data.group] : []), ...data.id_columns])].filter(
+    (c) => !categorical.has(c) && !data.numeric.includes(c),
+  );
+  const parts = [
+    'r.rowid AS row_idx',
+    ...carried.map((c) => `coalesce(nullif(trim(${col(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
+    ...data.categorical.map((c) => `coalesce(nullif(trim(${col(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
+    ...data.numeric.map((c) => `TRY_CAST(trim(${col(c)}) AS DOUBLE) AS ${sqlIdent(c)}`),
+    `CAST(trim(${col(data.label)}) AS UTINYINT) AS label`,
+  ];
+  return `SELECT ${parts.join(', ')} FROM ${sqlIdent(table)} r ORDER BY r.rowid`;
+}
+
+/** Builds the labelled feature table `features` of a run from its loaded input tables (see loadInputTables). */
+export async function buildTrainingFeatureTable(conn: DuckDBConnection, config: AccessPermConfig): Promise<void> {
+  if (config.data.mode === 'flat') {
+    await conn.run(
+      `CREATE OR REPLACE TABLE features AS ${flatFeatureSelectSql(FLAT_TABLE, config.data, config.features.sentinel)}`,
+    );
+    return;
+  }
+  await buildFeatureTable(
+    conn,
+    'interactions',
+    { sentinel: config.features.sentinel, managerBackfill: config.features.manager_backfill },
+    true,
+  );
 }

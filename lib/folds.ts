@@ -1,3 +1,5 @@
+import { Rng } from './rng';
+
 /**
  * Deterministic GroupKFold (as scikit-learn's): groups sorted by size, largest first, each put in the
  * fold that currently has the fewest rows. Ties break on group id and then on the lowest fold index,
@@ -17,4 +19,26 @@ export function groupKFold(groupSizes: Map<string, number>, nSplits: number): Ma
     assignment.set(group, best);
   }
   return assignment;
+}
+
+/**
+ * Seeded stratified KFold for rows without a group key: each class's rows are shuffled (Fisher–Yates on `Rng`)
+ * and dealt round-robin over the folds, continuing from class to class, so fold sizes differ by at most one and
+ * every fold has each class's share. Depends only on the labels and the seed.
+ */
+export function stratifiedKFold(labels: ArrayLike<number>, nSplits: number, seed: number): Int32Array {
+  if (labels.length < nSplits) throw new Error(`KFold needs at least n_splits=${nSplits} rows, found ${labels.length}`);
+  const rng = new Rng(seed);
+  const folds = new Int32Array(labels.length);
+  let next = 0;
+  for (const cls of [0, 1]) {
+    const rows: number[] = [];
+    for (let i = 0; i < labels.length; i++) if (labels[i] === cls) rows.push(i);
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+    }
+    for (const row of rows) folds[row] = next++ % nSplits;
+  }
+  return folds;
 }

@@ -30,6 +30,72 @@ const seedDataSchema = z
   })
   .strict();
 
+/** Names the feature table uses for its own columns; a declared column may not take them. */
+export const RESERVED_FEATURE_COLUMNS = ['row_idx', 'label', 'fold', 'score'] as const;
+
+const columnName = z.string().trim().min(1);
+
+/**
+ * One table of labelled decisions whose columns are declared here. Every declared column must be distinct
+ * (a column is one of categorical / numeric / label / group); id columns are only carried to the OOF predictions.
+ */
+const flatDataSchema = z
+  .object({
+    mode: z.literal('flat'),
+    /** The CSV (header row, comma-separated). */
+    path: z.string().min(1),
+    categorical: z.array(columnName).default([]),
+    numeric: z.array(columnName).default([]),
+    /** The target column, with values 0 and 1 (1 = approved). */
+    label: columnName,
+    /** GroupKFold key; without it rows are folded by a seeded row-level KFold. Never a feature. */
+    group: columnName.optional(),
+    /** Columns copied into the OOF predictions to identify rows (they may also be features or the group). */
+    id_columns: z.array(columnName).default([]),
+    /** Seed of the row-level KFold shuffle (used only without `group`). */
+    fold_seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(42),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (d.categorical.length + d.numeric.length === 0)
+      fail(['categorical'], 'declare at least one categorical or numeric feature column');
+    const roles = new Map<string, string>();
+    const claim = (column: string, role: string, path: (string | number)[]) => {
+      if ((RESERVED_FEATURE_COLUMNS as readonly string[]).includes(column) && role !== 'label')
+        fail(
+          path,
+          `column "${column}" is a reserved name of the feature table (${RESERVED_FEATURE_COLUMNS.join(', ')})`,
+        );
+      const before = roles.get(column);
+      if (before === role) fail(path, `column "${column}" is declared twice in ${role}`);
+      else if (before) fail(path, `column "${column}" is declared as both ${before} and ${role}`);
+      else roles.set(column, role);
+    };
+    d.categorical.forEach((c, i) => claim(c, 'categorical', ['categorical', i]));
+    d.numeric.forEach((c, i) => claim(c, 'numeric', ['numeric', i]));
+    claim(d.label, 'label', ['label']);
+    if (d.group !== undefined) claim(d.group, 'group', ['group']);
+    const ids = new Set<string>();
+    d.id_columns.forEach((c, i) => {
+      if (ids.has(c)) fail(['id_columns', i], `column "${c}" is declared twice in id_columns`);
+      ids.add(c);
+      if (c === d.label) fail(['id_columns', i], `column "${c}" is the label; the OOF predictions carry it as label`);
+      else if ((RESERVED_FEATURE_COLUMNS as readonly string[]).includes(c))
+        fail(['id_columns', i], `column "${c}" is a reserved name of the feature table`);
+    });
+  });
+
+/** Input mode: the seed's four tables, or one declared table. */
+const dataSchema = z.discriminatedUnion('mode', [seedDataSchema, flatDataSchema]);
+export type SeedDataConfig = z.output<typeof seedDataSchema>;
+export type FlatDataConfig = z.output<typeof flatDataSchema>;
+
 const expectationsSchema = z
   .object({
     min_rows: z.number().int().nonnegative().default(100),
@@ -98,7 +164,7 @@ const monitoringSchema = z
 export const configSchema = z
   .object({
     name: z.string().min(1).max(100).default('access-perm'),
-    data: seedDataSchema,
+    data: dataSchema,
     artifacts: z
       .object({
         /** Run folders are created below this directory (relative paths resolve against the data directory). */

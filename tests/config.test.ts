@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../lib/config';
+import { loadConfig, seedData } from '../lib/config';
 import { ConfigError } from '../lib/errors';
 
 async function configFile(text: string): Promise<string> {
@@ -18,7 +18,7 @@ describe('config loading', () => {
   it('loads the bundled configs and resolves data paths against the config folder', async () => {
     for (const file of ['config/sample.yaml', 'config/default.yaml']) {
       const loaded = await loadConfig(file);
-      expect(loaded.config.data.dir).toMatch(/\/data\/(sample|full)$/);
+      expect(seedData(loaded.config, 'config test').dir).toMatch(/\/data\/(sample|full)$/);
       expect(loaded.hash).toMatch(/^[0-9a-f]{64}$/);
     }
     const sample = await loadConfig('config/sample.yaml');

@@ -6,7 +6,7 @@ import { withDuckDb } from '../lib/data/duck';
 import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
 import type { LabelledMatrix } from '../lib/data/matrix';
 import { loadCsvAsText } from '../lib/data/raw';
-import { buildFeatureTable } from '../lib/features';
+import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import {
   createOnnxScorer,
   exportOnnx,
@@ -34,7 +34,7 @@ async function seedMatrix(dir: string): Promise<LabelledMatrix> {
     await loadCsvAsText(conn, 'interactions', join(dir, 'interactions.csv'));
     await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: true }, true);
     await conn.run('CREATE TABLE features_folded AS SELECT *, CAST(row_idx % 4 AS INTEGER) AS fold FROM features');
-    return readLabelledMatrix(conn, 'features_folded');
+    return readLabelledMatrix(conn, 'features_folded', SEED_FEATURE_SPEC);
   });
 }
 

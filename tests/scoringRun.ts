@@ -2,10 +2,12 @@ import { join } from 'node:path';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
+import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
 import { prepareRun } from '../lib/pipeline/run';
 import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
-import type { FoldSummary } from '../schemas/run';
+import type { RunRef } from '../lib/pipeline/run';
+import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import { runCreator, smallConfig, smallDataset, writeConfig } from './helpers';
 
 /**
@@ -28,14 +30,25 @@ export async function trainedRun(root: string, runId: string): Promise<{ runId: 
   const artifacts = [...prepared.artifacts];
   artifacts.push(...(await validateRawData(ref)).artifacts);
   artifacts.push(...(await buildFeatures(ref)).artifacts);
+  await trainAndFinalize(ref, prepared.nSplits, artifacts);
+  return { runId, dataDir };
+}
+
+/**
+ * The training steps of a run or model version whose folder holds its config and feature table: folds, final
+ * model, evaluation, monitoring baseline, then the manifest listing `artifacts` plus what the steps wrote
+ * (sequential, no server; the order of `modelVersionPipeline`).
+ */
+export async function trainAndFinalize(ref: RunRef, nSplits: number, artifacts: ArtifactRef[]): Promise<void> {
+  const all = [...artifacts];
   const folds: FoldSummary[] = [];
-  for (let f = 0; f < prepared.nSplits; f++) {
+  for (let f = 0; f < nSplits; f++) {
     const r = await trainFold(ref, f);
     folds.push(r.summary);
-    artifacts.push(...r.artifacts);
+    all.push(...r.artifacts);
   }
-  artifacts.push(...(await trainFinal(ref)).artifacts);
-  artifacts.push(...(await evaluateRun(ref, folds)).artifacts);
-  await finalizeManifest(ref, artifacts);
-  return { runId, dataDir };
+  all.push(...(await trainFinal(ref)).artifacts);
+  all.push(...(await evaluateRun(ref, folds)).artifacts);
+  all.push(...(await writeMonitoringBaseline(ref)).artifacts);
+  await finalizeManifest(ref, all);
 }

@@ -372,7 +372,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
         at: now(),
         ...(delegation ? { delegatedBy: delegation.delegated_by, delegationId: delegation.delegation_id } : {}),
       };
-      await lifecycle.recordReview({ runId, override: override!, review, delegation });
+      await lifecycle.recordReview({ runId, runDir, override: override!, review, delegation });
       override!.review = review;
       override!.status = req.decision === 'approve' ? 'approved' : 'rejected';
       setStatus(req.decision === 'approve' ? 'approved' : 'rejected');

@@ -7,6 +7,8 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { Bin, BinningTable, FeatureBinning, OverrideChange, OverrideSpec } from '../../schemas/lifecycle';
 import { InputError } from '../errors';
 
+export { categoryGroups, OTHER_CATEGORY, rewritesFeatures, versionFeatureSql } from './groups';
+
 /** Most bins an auto-generated numeric binning gets. */
 export const MAX_NUMERIC_BINS = 5;
 /** Label of the bin holding the categories of no group (the rare ones, merged). */

@@ -13,7 +13,7 @@ export type Expectation =
   | { type: 'expect_column_values_to_be_unique'; column: string }
   | { type: 'expect_compound_columns_to_be_unique'; columns: string[] }
   | { type: 'expect_column_values_to_be_in_set'; column: string; values: string[] }
-  | { type: 'expect_column_values_to_be_of_type'; column: string; sqlType: 'BIGINT' | 'DOUBLE' }
+  | { type: 'expect_column_values_to_be_of_type'; column: string; sqlType: 'BIGINT' | 'DOUBLE'; mostly?: number }
   | { type: 'expect_column_values_to_be_between'; column: string; min: number; max: number }
   | { type: 'expect_no_contradictory_labels'; keys: string[]; label: string }
   | { type: 'expect_column_values_to_be_in_reference'; column: string; refTable: string; refColumn: string; mostly?: number };
@@ -116,7 +116,7 @@ async function evaluate(conn: DuckDBConnection, table: string, e: Expectation): 
       const c = sqlIdent(e.column);
       const bad = `TRY_CAST(trim(${c}) AS ${e.sqlType}) IS NULL`;
       const counted = await countUnexpected(conn, table, `${c} IS NOT NULL AND trim(${c}) <> ''`, bad, [e.column]);
-      return result(e, counted, counted.unexpected_count === 0);
+      return result(e, counted, e.mostly === undefined ? counted.unexpected_count === 0 : passesMostly(counted, e.mostly));
     }
     case 'expect_column_values_to_be_between': {
       const c = sqlIdent(e.column);

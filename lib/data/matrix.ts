@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CategoricalColumn, FeatureMatrix, NumericColumn } from '../../schemas/matrix';
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
+import type { FeatureSpec } from '../features';
 import { queryColumns, sqlIdent } from './duck';
 
 /** Dictionary-encodes a string column (codes in first-seen order). */
@@ -37,15 +37,20 @@ export interface LabelledMatrix {
   rowIdx: Float64Array;
 }
 
-/** Reads the feature columns (and label/fold) of the rows selected by `where` from a table or Parquet scan. */
-export async function readLabelledMatrix(conn: DuckDBConnection, source: string, where = 'true'): Promise<LabelledMatrix> {
-  const cols = [...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES, 'label', 'fold', 'row_idx'].map(sqlIdent).join(', ');
+/** Reads the spec's feature columns (and label/fold) of the rows selected by `where` from a table or Parquet scan. */
+export async function readLabelledMatrix(
+  conn: DuckDBConnection,
+  source: string,
+  spec: Pick<FeatureSpec, 'categorical' | 'numeric'>,
+  where = 'true',
+): Promise<LabelledMatrix> {
+  const cols = [...spec.categorical, ...spec.numeric, 'label', 'fold', 'row_idx'].map(sqlIdent).join(', ');
   const data = await queryColumns(conn, `SELECT ${cols} FROM ${source} WHERE ${where} ORDER BY row_idx`);
   const rowCount = data.row_idx?.length ?? 0;
   const matrix: FeatureMatrix = {
     rowCount,
-    categorical: CATEGORICAL_FEATURES.map((c) => encodeCategorical(c, data[c] ?? [])),
-    numeric: NUMERIC_FEATURES.map((c) => toNumeric(c, data[c] ?? [])),
+    categorical: spec.categorical.map((c) => encodeCategorical(c, data[c] ?? [])),
+    numeric: spec.numeric.map((c) => toNumeric(c, data[c] ?? [])),
   };
   return {
     matrix,

@@ -1,8 +1,9 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AccessPermConfig } from '../../schemas/config';
+import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ValidationReport } from '../../schemas/validation';
+import { seedData } from '../config';
 import { InputError } from '../errors';
 import { sqlIdent, sqlString } from './duck';
 import { runExpectations, type Expectation } from './expectations';
@@ -17,13 +18,23 @@ export const RAW_TABLES = {
 export type RawTable = keyof typeof RAW_TABLES;
 
 export function rawPaths(config: AccessPermConfig): Record<RawTable, string> {
-  const d = config.data;
+  const d = seedData(config, 'the seed tables');
   return {
     users: join(d.dir, d.users),
     apps: join(d.dir, d.apps),
     interactions: join(d.dir, d.interactions),
     submission: join(d.dir, d.submission),
   };
+}
+
+/** Name of the loaded table of a flat-mode input (its validation report and data audit use it too). */
+export const FLAT_TABLE = 'flat';
+
+/** The labelled input files a run trains on, by table: hashed into the run's data identity. */
+export function inputFiles(config: AccessPermConfig): Record<string, string> {
+  if (config.data.mode === 'flat') return { [FLAT_TABLE]: config.data.path };
+  const paths = rawPaths(config);
+  return { users: paths.users, apps: paths.apps, interactions: paths.interactions };
 }
 
 export async function fileExists(path: string): Promise<boolean> {
@@ -94,11 +105,37 @@ export function rawSuites(config: AccessPermConfig): Record<RawTable, Expectatio
   };
 }
 
-/** Loads and validates every raw table present (submission is optional). */
+/** The contract of a flat-mode table: the declared columns, a 0/1 label, castable numerics, row count bounds. */
+export function flatSuite(data: FlatDataConfig, expectations: AccessPermConfig['validation']['expectations']): Expectation[] {
+  const { min_rows, max_rows, mostly } = expectations;
+  const declared = [...data.categorical, ...data.numeric, data.label, ...(data.group ? [data.group] : [])];
+  const columns = [...new Set([...declared, ...data.id_columns])];
+  return [
+    { type: 'expect_table_columns_to_contain', columns },
+    { type: 'expect_table_row_count_to_be_between', min: min_rows, max: max_rows },
+    { type: 'expect_column_values_to_not_be_null', column: data.label },
+    { type: 'expect_column_values_to_be_in_set', column: data.label, values: ['0', '1'] },
+    ...(data.group ? [{ type: 'expect_column_values_to_not_be_null' as const, column: data.group }] : []),
+    ...data.numeric.map((column): Expectation => ({ type: 'expect_column_values_to_be_of_type', column, sqlType: 'DOUBLE', mostly })),
+  ];
+}
+
+/** Loads the labelled input tables of either mode (seed: users, apps, interactions; flat: the one table). */
+export async function loadInputTables(conn: DuckDBConnection, config: AccessPermConfig): Promise<void> {
+  if (config.data.mode === 'flat') return loadCsvAsText(conn, FLAT_TABLE, config.data.path);
+  const paths = rawPaths(config);
+  for (const table of ['users', 'apps', 'interactions'] as const) await loadCsvAsText(conn, table, paths[table]);
+}
+
+/** Loads and validates every raw table present (submission is optional); a flat-mode input is one table. */
 export async function validateRawTables(
   conn: DuckDBConnection,
   config: AccessPermConfig,
 ): Promise<ValidationReport[]> {
+  if (config.data.mode === 'flat') {
+    await loadInputTables(conn, config);
+    return [await runExpectations(conn, FLAT_TABLE, config.data.path, flatSuite(config.data, config.validation.expectations))];
+  }
   const paths = rawPaths(config);
   const suites = rawSuites(config);
   const reports: ValidationReport[] = [];

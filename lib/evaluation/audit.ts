@@ -1,8 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AccessPermConfig } from '../../schemas/config';
 import { queryRows, sqlIdent, sqlString } from '../data/duck';
-import { fileExists, rawPaths } from '../data/raw';
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
+import { fileExists, inputFiles } from '../data/raw';
+import { featureSpec } from '../features';
 
 export interface ColumnAudit {
   column: string;
@@ -22,12 +22,15 @@ export interface RawTableAudit {
 
 export interface DataAudit {
   rows: number;
-  users: number;
-  apps: number;
+  /** Seed mode: distinct users and apps. */
+  users?: number;
+  apps?: number;
+  /** Flat mode with a group column: distinct groups. */
+  groups?: { column: string; count: number };
   positiveRate: number;
-  /** Machine accounts: share of requests and their approval rate (seed: ~2 % of requests, ~8.5 % approved). */
-  machine: { share: number; approvalRate: number | null };
-  /** Raw metadata tables, when the input files are still where the config says. */
+  /** Seed mode: machine accounts' share of requests and approval rate (seed: ~2 % of requests, ~8.5 % approved). */
+  machine?: { share: number; approvalRate: number | null };
+  /** Raw input tables, when the input files are still where the config says. */
   raw: RawTableAudit[];
   /** The engineered feature table the model saw. */
   features: ColumnAudit[];
@@ -49,7 +52,7 @@ async function rawAudit(conn: DuckDBConnection, table: string, path: string): Pr
 
 /**
  * The data audit of the report (row counts, class balance, missingness, cardinalities), computed in DuckDB
- * from the run's feature table and, when present, the raw metadata files.
+ * from the run's feature table and, when present, the raw input files (the seed's tables or the flat table).
  */
 export async function dataAudit(
   conn: DuckDBConnection,
@@ -57,42 +60,56 @@ export async function dataAudit(
   config: AccessPermConfig,
 ): Promise<DataAudit> {
   const f = `read_parquet(${sqlString(featuresParquet)})`;
+  const spec = featureSpec(config);
   const sentinel = sqlString(config.features.sentinel);
-  const [base] = await queryRows(
-    conn,
-    `SELECT count(*) AS n, count(DISTINCT userId) AS users, count(DISTINCT appId) AS apps, avg(label) AS pos,
-       avg(CASE WHEN isMachine = 1 THEN 1 ELSE 0 END) AS machine,
-       avg(label) FILTER (WHERE isMachine = 1) AS machine_pos FROM ${f}`,
-  );
-  const catParts = CATEGORICAL_FEATURES.map(
+  const catParts = spec.categorical.map(
     (c) =>
       `count(DISTINCT ${sqlIdent(c)}) AS ${sqlIdent(`${c}__card`)}, avg(CASE WHEN ${sqlIdent(c)} = ${sentinel} THEN 1 ELSE 0 END) AS ${sqlIdent(`${c}__miss`)}`,
   );
-  const numParts = NUMERIC_FEATURES.map(
+  const numParts = spec.numeric.map(
     (c) =>
       `avg(CASE WHEN ${sqlIdent(c)} IS NULL OR isnan(${sqlIdent(c)}) THEN 1 ELSE 0 END) AS ${sqlIdent(`${c}__miss`)}`,
   );
   const [cols] = await queryRows(conn, `SELECT ${[...catParts, ...numParts].join(', ')} FROM ${f}`);
   const features: ColumnAudit[] = [
-    ...CATEGORICAL_FEATURES.map((c): ColumnAudit => ({
+    ...spec.categorical.map((c): ColumnAudit => ({
       column: c,
       kind: 'categorical',
       cardinality: Number(cols?.[`${c}__card`] ?? 0),
       missingShare: Number(cols?.[`${c}__miss`] ?? 0),
     })),
-    ...NUMERIC_FEATURES.map((c): ColumnAudit => ({
+    ...spec.numeric.map((c): ColumnAudit => ({
       column: c,
       kind: 'numeric',
       cardinality: null,
       missingShare: Number(cols?.[`${c}__miss`] ?? 0),
     })),
   ];
-  const paths = rawPaths(config);
   const raw: RawTableAudit[] = [];
-  for (const table of ['users', 'apps', 'interactions'] as const) {
-    const audit = await rawAudit(conn, table, paths[table]).catch(() => null);
+  for (const [table, path] of Object.entries(inputFiles(config))) {
+    const audit = await rawAudit(conn, table, path).catch(() => null);
     if (audit) raw.push(audit);
   }
+  if (config.data.mode === 'flat') {
+    const g = spec.group ? sqlIdent(spec.group) : null;
+    const [base] = await queryRows(
+      conn,
+      `SELECT count(*) AS n, avg(label) AS pos${g ? `, count(DISTINCT ${g}) AS groups` : ''} FROM ${f}`,
+    );
+    return {
+      rows: Number(base?.n ?? 0),
+      ...(spec.group ? { groups: { column: spec.group, count: Number(base?.groups ?? 0) } } : {}),
+      positiveRate: Number(base?.pos ?? 0),
+      raw,
+      features,
+    };
+  }
+  const [base] = await queryRows(
+    conn,
+    `SELECT count(*) AS n, count(DISTINCT userId) AS users, count(DISTINCT appId) AS apps, avg(label) AS pos,
+       avg(CASE WHEN isMachine = 1 THEN 1 ELSE 0 END) AS machine,
+       avg(label) FILTER (WHERE isMachine = 1) AS machine_pos FROM ${f}`,
+  );
   const rows = Number(base?.n ?? 0);
   return {
     rows,

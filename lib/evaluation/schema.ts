@@ -151,10 +151,11 @@ export const metricsFileSchema = z.object({
   audit: z
     .object({
       rows: z.number(),
-      users: z.number(),
-      apps: z.number(),
+      users: z.number().optional(),
+      apps: z.number().optional(),
+      groups: z.object({ column: z.string(), count: z.number() }).optional(),
       positiveRate: z.number(),
-      machine: z.object({ share: z.number(), approvalRate: z.number().nullable() }),
+      machine: z.object({ share: z.number(), approvalRate: z.number().nullable() }).optional(),
       raw: z.array(z.object({ table: z.string(), rows: z.number(), missing: z.record(z.string(), z.number()) })),
       features: z.array(
         z.object({

@@ -14,6 +14,7 @@ import {
   writeArtifact,
   writeFileAtomic,
 } from '../artifacts';
+import { fileExists } from '../data/raw';
 import { writeDeployment } from '../deployment';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
@@ -24,6 +25,7 @@ import { MODEL_FILE } from '../pipeline/train';
 import { REPORT_DIR } from '../report';
 import { LifecycleStateError, LockRequirementError } from './errors';
 import { LOCK_FILE, readLock, type RunLockFile } from './lockFile';
+import { OVERRIDE_SPEC_FILE } from './versions';
 
 export const ONNX_FILE = 'model/model.onnx';
 export const MODEL_CARD_FILE = `${REPORT_DIR}/model_card.md`;
@@ -63,6 +65,11 @@ export async function lockRequirements(
       name: 'scoring spec exported',
       met: await verified(MODEL_FILE),
       detail: `${MODEL_FILE} in the version's manifest`,
+    },
+    {
+      name: 'feature rewrite frozen',
+      met: !(await fileExists(join(versionDir, OVERRIDE_SPEC_FILE))) || (await verified(OVERRIDE_SPEC_FILE)),
+      detail: `${OVERRIDE_SPEC_FILE} (the version's category groups, applied before the ONNX graph) in the version's manifest`,
     },
     {
       name: 'monitoring schedule in place',
@@ -200,7 +207,9 @@ export async function approveDeployment(input: { runId: string; runDir: string; 
 
 /**
  * The deployment bundle of an approved, locked run: model.onnx, model.json (with the threshold), the model card,
- * the manifest and lock.json, each verified before copying; threshold.json states the cut.
+ * the manifest and lock.json, each verified before copying; threshold.json states the cut. A version trained on
+ * rewritten features also ships its overrides.json: the graph expects its category groups applied to the inputs
+ * (lib/binning/groups.ts), as `openRunModel` does.
  */
 export async function exportBundle(runDir: string, outDir: string): Promise<string[]> {
   const lock = await verifyLockedRun(runDir);
@@ -210,6 +219,8 @@ export async function exportBundle(runDir: string, outDir: string): Promise<stri
     throw new LifecycleStateError(`run ${lock.runId} is locked but not approved for deployment`);
   const prefix = lock.versionDir === '.' ? '' : `${lock.versionDir}/`;
   const wanted = [ONNX_FILE, MODEL_FILE, MODEL_CARD_FILE, MANIFEST_FILE].map((p) => `${prefix}${p}`);
+  const spec = lock.artifacts.find((a) => a.path === `${prefix}${OVERRIDE_SPEC_FILE}`);
+  if (spec) wanted.push(spec.path);
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   for (const path of wanted) {

@@ -10,7 +10,7 @@ import {
 import type { ArtifactRef } from '../../schemas/run';
 import { appendAudit, type DelegationAuditFields } from '../governance';
 import { notify } from '../notify';
-import { createVersion, planOverride, versionDirName } from './versions';
+import { createVersion, planOverride, versionDirName, writeVersionReview } from './versions';
 
 export interface FiledOverride {
   before: unknown;
@@ -23,11 +23,8 @@ export interface FiledOverride {
   artifacts: ArtifactRef[];
 }
 
-/**
- * Files an override: checks it against the current version, creates the next version's folder and audits the
- * action with user, time, full before/after diff and reason (seed-3 §3 step 2).
- */
-export async function fileOverride(input: {
+/** What the lifecycle workflow passes to {@link fileOverride}. */
+export interface FileOverrideInput {
   runId: string;
   runDir: string;
   overrideId: string;
@@ -36,7 +33,13 @@ export async function fileOverride(input: {
   change: OverrideChange;
   reason: string;
   actor: Actor;
-}): Promise<FiledOverride> {
+}
+
+/**
+ * Files an override: checks it against the current version, creates the next version's folder and audits the
+ * action with user, time, full before/after diff and reason (seed-3 §3 step 2).
+ */
+export async function fileOverride(input: FileOverrideInput): Promise<FiledOverride> {
   const fromDir = join(input.runDir, versionDirName(input.fromVersion));
   const plan = await planOverride(input.runDir, fromDir, input.change);
   const created = await createVersion(input.runDir, fromDir, input.version, plan);
@@ -85,9 +88,13 @@ export async function notifyPendingReview(
   });
 }
 
-/** Audits a review (both people when delegated) and tells the modeler who filed the override. */
+/**
+ * Audits a review (both people when delegated), records it in the version's folder (`review.json`: scoring picks
+ * the newest approved version from these) and tells the modeler who filed the override.
+ */
 export async function recordReview(input: {
   runId: string;
+  runDir: string;
   override: OverrideRecord;
   review: Review;
   delegation: DelegationAuditFields | null;
@@ -109,6 +116,7 @@ export async function recordReview(input: {
     details: { requested_by: override.requestedBy.userId, version: override.version, kind: override.change.kind },
     ...(input.delegation ?? {}),
   });
+  await writeVersionReview(input.runDir, { ...review, version: override.version, overrideId: override.id });
   await notify({
     kind: approved ? 'override_approved' : 'override_rejected',
     to: { roles: [], users: [override.requestedBy.userId] },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ReproducibilityResult } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
-import { rawPaths } from '../data/raw';
+import { inputFiles } from '../data/raw';
 import { InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
 import { METRICS_FILE } from '../pipeline/evaluate';
@@ -29,9 +29,11 @@ export async function prepareReproduction(
 ): Promise<{ nSplits: number }> {
   const info = await readRunInfo(runDir);
   const config = await readRunConfig({ runId: info.runId, runDir: versionDir });
-  const paths = rawPaths(config);
+  const paths = inputFiles(config);
   for (const [table, recorded] of Object.entries(info.dataFiles)) {
-    const path = paths[table as keyof typeof paths];
+    const path = paths[table];
+    if (path === undefined)
+      throw new InputError(`the run recorded input table ${table}, which its config does not name`);
     const actual = await sha256File(path).catch(() => 'missing');
     if (actual !== recorded)
       throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);

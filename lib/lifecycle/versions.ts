@@ -11,13 +11,14 @@ import {
   type BinningTable,
   type OverrideChange,
   type OverrideSpec,
+  type Review,
 } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { registerArtifact, writeArtifact } from '../artifacts';
-import { binningTables, nextBinning, tableFor } from '../binning';
-import { sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
+import { binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
+import { sqlString, withDuckDb } from '../data/duck';
 import { InputError } from '../errors';
-import { FEATURE_COLUMNS, NUMERIC_FEATURES } from '../features';
+import { featureColumns, featureSpec, type FeatureSpec } from '../features';
 import { parseModel } from '../gbdt';
 import { METRICS_FILE } from '../pipeline/evaluate';
 import { FEATURES_FILE } from '../pipeline/features';
@@ -26,8 +27,7 @@ import { MODEL_FILE, oofFile, readFeatures } from '../pipeline/train';
 
 export const OVERRIDE_SPEC_FILE = 'overrides.json';
 export const BINNING_FILE = 'binning/tables.json';
-/** The value every category outside the groups of a categorical bin override becomes. */
-export const OTHER_CATEGORY = '__OTHER__';
+export { OTHER_CATEGORY } from '../binning';
 
 /** Folder of version `v` relative to the run folder: the trained run itself is version 1. */
 export const versionDirName = (version: number): string => (version === 1 ? '.' : `versions/v${version}`);
@@ -67,8 +67,8 @@ export interface OverridePlan {
   retrain: boolean;
 }
 
-function checkFeature(feature: string, numericOnly = false): void {
-  const allowed: readonly string[] = numericOnly ? NUMERIC_FEATURES : FEATURE_COLUMNS;
+function checkFeature(spec: FeatureSpec, feature: string, numericOnly = false): void {
+  const allowed: readonly string[] = numericOnly ? spec.numeric : featureColumns(spec);
   if (!allowed.includes(feature))
     throw new InputError(
       `unknown ${numericOnly ? 'numeric ' : ''}feature ${feature} (use one of ${allowed.join(', ')})`,
@@ -81,11 +81,12 @@ function checkFeature(feature: string, numericOnly = false): void {
  */
 export async function planOverride(runDir: string, fromDir: string, change: OverrideChange): Promise<OverridePlan> {
   const spec = await readOverrideSpec(fromDir);
+  const features = featureSpec(await readRunConfig({ runId: '', runDir }));
   const next: OverrideSpec = structuredClone(spec);
   switch (change.kind) {
     case 'bin_override':
     case 'merge_bins': {
-      checkFeature(change.feature);
+      checkFeature(features, change.feature);
       const base = await readFeatures({ runId: '', runDir });
       const current = tableFor(base.matrix, base.labels, spec, change.feature);
       next.binning[change.feature] = nextBinning(base.matrix, current, change);
@@ -98,7 +99,7 @@ export async function planOverride(runDir: string, fromDir: string, change: Over
       return { spec: next, before: view(current), after: view(after), retrain: true };
     }
     case 'enforce_monotonicity':
-      checkFeature(change.feature, true);
+      checkFeature(features, change.feature, true);
       next.monotone[change.feature] = change.direction;
       return {
         spec: next,
@@ -107,8 +108,8 @@ export async function planOverride(runDir: string, fromDir: string, change: Over
         retrain: true,
       };
     case 'feature_selection': {
-      for (const f of change.ignored) checkFeature(f);
-      if (change.ignored.length >= FEATURE_COLUMNS.length)
+      for (const f of change.ignored) checkFeature(features, f);
+      if (change.ignored.length >= featureColumns(features).length)
         throw new InputError('a model needs at least one feature it may use');
       next.ignored = [...new Set(change.ignored)].sort();
       return { spec: next, before: { ignored: spec.ignored }, after: { ignored: next.ignored }, retrain: true };
@@ -150,29 +151,18 @@ function configWithSpec(config: Awaited<ReturnType<typeof readRunConfig>>, spec:
 }
 
 /**
- * Rewrites categorical columns of a feature table by the spec's group overrides: every category becomes its
- * group (members joined by '|'), categories of no group become __OTHER__, so the model sees exactly the bins.
+ * Rewrites categorical columns of a feature table by the spec's group overrides (`versionFeatureSql`, the rewrite
+ * scoring applies too): every category becomes its group, categories of no group become __OTHER__.
  */
 export async function applyCategoryGroups(source: string, target: string, spec: OverrideSpec): Promise<void> {
-  const grouped = Object.entries(spec.binning).flatMap(([f, b]) =>
-    b.kind === 'categorical' ? [[f, b.groups] as const] : [],
-  );
-  if (grouped.length === 0) {
+  if (!rewritesFeatures(spec)) {
     if (source !== target) await copyFile(source, target);
     return;
   }
-  const replace = grouped
-    .map(([f, groups]) => {
-      const cases = groups
-        .flatMap((g) => g.map((v) => `WHEN ${sqlString(v)} THEN ${sqlString(g.join('|'))}`))
-        .join(' ');
-      return `CASE ${sqlIdent(f)} ${cases} ELSE ${sqlString(OTHER_CATEGORY)} END AS ${sqlIdent(f)}`;
-    })
-    .join(', ');
   const tmp = `${target}.tmp-${process.pid}`;
   await withDuckDb((conn) =>
     conn.run(
-      `COPY (SELECT * REPLACE (${replace}) FROM read_parquet(${sqlString(source)}) ORDER BY row_idx) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (${versionFeatureSql(`read_parquet(${sqlString(source)})`, spec)} ORDER BY row_idx) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
     ),
   );
   await rename(tmp, target);
@@ -218,4 +208,49 @@ export async function createVersion(
   }
   artifacts.push(await writeBinningTables(runDir, dir));
   return { dir, artifacts, nSplits };
+}
+
+/** A validator's decision on a version, kept in the version's folder: scoring reads which versions are approved. */
+export const REVIEW_FILE = 'review.json';
+
+export interface VersionReview extends Review {
+  version: number;
+  overrideId: string;
+}
+
+/** Writes the review of version `review.version` into its folder (idempotent: a retried activity rewrites it). */
+export async function writeVersionReview(runDir: string, review: VersionReview): Promise<void> {
+  if (review.version === 1) throw new InputError('version 1 is the trained run itself; it has no override to review');
+  const path = join(runDir, versionDirName(review.version), REVIEW_FILE);
+  await writeFileAtomic(path, `${JSON.stringify(review, null, 2)}\n`);
+}
+
+/** The review recorded in a version's folder, or null when it was never reviewed. */
+export async function readVersionReview(versionDir: string): Promise<VersionReview | null> {
+  const path = join(versionDir, REVIEW_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as VersionReview;
+  } catch (e) {
+    throw new InputError(`${path} is not a valid review record: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The version an unlocked run is scored with: its newest version a validator approved, else the trained run
+ * (version 1). A version pending review, rejected or failed is never picked. (A locked run scores its locked
+ * version: see openRunModel.)
+ */
+export async function latestApprovedVersion(runDir: string): Promise<number> {
+  for (let v = await newestVersion(runDir); v > 1; v--) {
+    const review = await readVersionReview(join(runDir, versionDirName(v)));
+    if (review?.decision === 'approve') return v;
+  }
+  return 1;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { queryColumns, sqlString, withDuckDb } from '../data/duck';
+import { queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import {
   applyCalibrator,
   dataAudit,
@@ -13,6 +13,7 @@ import {
   type FeatureImportance,
 } from '../evaluation';
 import type { AccessPermConfig } from '../../schemas/config';
+import { featureSpec } from '../features';
 import { parseModel, serializeModel, type GbdtModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
@@ -28,9 +29,6 @@ export interface EvaluationResult {
   foldAuc: number[];
   artifacts: ArtifactRef[];
 }
-
-/** Segment dimensions of the report (seed-2: top apps, departments, manager departments with n ≥ 100). */
-export const SEGMENT_DIMENSIONS = ['appId', 'department_filled', 'manager_department'] as const;
 
 /**
  * Stamps the decision threshold into the final model and, unless `choice` is 'none', the calibrator fitted on the
@@ -81,6 +79,7 @@ export async function collectOof(
  */
 export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<EvaluationResult> {
   const config = await readRunConfig(ref);
+  const spec = featureSpec(config);
   const v = config.validation;
   const { labels, scores, folds: foldOf, rowIdx, matrix } = await collectOof(ref, v.n_splits);
   const m = classificationMetrics(labels, scores, v.threshold_strategy, {
@@ -117,10 +116,8 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
   const features = `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`;
   await mkdir(join(ref.runDir, 'predictions'), { recursive: true });
   const { columns, audit } = await withDuckDb(async (conn) => {
-    const cols = await queryColumns(
-      conn,
-      `SELECT userId, ${SEGMENT_DIMENSIONS.join(', ')} FROM ${features} ORDER BY row_idx`,
-    );
+    const segmentCols = [...(spec.group ? [spec.group] : []), ...spec.segments].map(sqlIdent).join(', ');
+    const cols = await queryColumns(conn, `SELECT ${segmentCols} FROM ${features} ORDER BY row_idx`);
     const audit: DataAudit = await dataAudit(conn, join(ref.runDir, FEATURES_FILE), config);
     await conn.run('CREATE TABLE oof (row_idx BIGINT, score DOUBLE)');
     const appender = await conn.createAppender('oof');
@@ -131,18 +128,21 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     }
     appender.closeSync();
     await conn.run(
-      `COPY (SELECT f.row_idx, f.userId, f.appId, f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { columns: cols, audit };
   });
-  const userCodes = new Map<string, number>();
-  const groups = (columns.userId ?? []).map((u) => {
-    const key = String(u);
-    let code = userCodes.get(key);
-    if (code === undefined) userCodes.set(key, (code = userCodes.size));
-    return code;
-  });
-  const segments = Object.fromEntries(SEGMENT_DIMENSIONS.map((d) => [d, (columns[d] ?? []).map(String)]));
+  // The bootstrap resamples whole CV groups (users in the seed); without a group column, rows.
+  const groupCodes = new Map<string, number>();
+  const groups = spec.group
+    ? (columns[spec.group] ?? []).map((u) => {
+        const key = String(u);
+        let code = groupCodes.get(key);
+        if (code === undefined) groupCodes.set(key, (code = groupCodes.size));
+        return code;
+      })
+    : undefined;
+  const segments = Object.fromEntries(spec.segments.map((d) => [d, (columns[d] ?? []).map(String)]));
   const evaluation = await evaluateScores({
     labels,
     scores,

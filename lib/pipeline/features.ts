@@ -2,11 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact } from '../artifacts';
-import { queryRows, sqlString, withDuckDb } from '../data/duck';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { queryColumns, queryRows, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import { runExpectations, type Expectation } from '../data/expectations';
-import { loadCsvAsText, rawPaths } from '../data/raw';
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES, buildFeatureTable } from '../features';
-import { groupKFold } from '../folds';
+import { loadInputTables } from '../data/raw';
+import { buildTrainingFeatureTable, featureSpec, type FeatureSpec } from '../features';
+import { groupKFold, stratifiedKFold } from '../folds';
 import { readRunConfig, type RunRef } from './run';
 import { writeValidationReports } from './validate';
 
@@ -19,55 +20,85 @@ export interface FeaturesSummary {
   artifacts: ArtifactRef[];
 }
 
-function featureSuite(nSplits: number): Expectation[] {
+function featureSuite(spec: FeatureSpec, nSplits: number, seedMode: boolean): Expectation[] {
   return [
     {
       type: 'expect_table_columns_to_contain',
-      columns: ['userId', ...CATEGORICAL_FEATURES, ...NUMERIC_FEATURES, 'label', 'fold'],
+      columns: [...(spec.group ? [spec.group] : []), ...spec.categorical, ...spec.numeric, 'label', 'fold'],
     },
-    ...CATEGORICAL_FEATURES.map((column): Expectation => ({ type: 'expect_column_values_to_not_be_null', column })),
+    ...spec.categorical.map((column): Expectation => ({ type: 'expect_column_values_to_not_be_null', column })),
     { type: 'expect_column_values_to_be_in_set', column: 'label', values: ['0', '1'] },
     { type: 'expect_column_values_to_be_between', column: 'fold', min: 0, max: nSplits - 1 },
-    { type: 'expect_column_values_to_be_in_set', column: 'isMachine', values: ['0.0', '1.0'] },
+    ...(seedMode
+      ? [{ type: 'expect_column_values_to_be_in_set' as const, column: 'isMachine', values: ['0.0', '1.0'] }]
+      : []),
   ];
 }
 
+/** Appends (key, fold) rows to a new table `name`, for joining fold assignments onto the feature table. */
+async function writeFolds(
+  conn: DuckDBConnection,
+  name: string,
+  key: { column: string; type: 'VARCHAR' | 'BIGINT' },
+  folds: Iterable<[string | number, number]>,
+): Promise<void> {
+  await conn.run(`CREATE TABLE ${name} (${sqlIdent(key.column)} ${key.type}, fold INTEGER)`);
+  const appender = await conn.createAppender(name);
+  for (const [k, fold] of folds) {
+    if (key.type === 'VARCHAR') appender.appendVarchar(String(k));
+    else appender.appendBigInt(BigInt(k));
+    appender.appendInteger(fold);
+    appender.endRow();
+  }
+  appender.closeSync();
+}
+
 /**
- * Engineers the seed's features in DuckDB, assigns GroupKFold folds by userId, checks the feature
- * contract and writes the table as Parquet for the trainer and the monitoring baseline.
+ * Engineers the features in DuckDB (the seed's joins, or a flat table's declared columns), assigns folds
+ * (GroupKFold by the group column; stratified row-level KFold without one), checks the feature contract and
+ * writes the table as Parquet for the trainer and the monitoring baseline.
  */
 export async function buildFeatures(ref: RunRef): Promise<FeaturesSummary> {
   const config = await readRunConfig(ref);
-  const paths = rawPaths(config);
+  const spec = featureSpec(config);
   const nSplits = config.validation.n_splits;
   return withDuckDb(async (conn) => {
-    await loadCsvAsText(conn, 'users', paths.users);
-    await loadCsvAsText(conn, 'apps', paths.apps);
-    await loadCsvAsText(conn, 'interactions', paths.interactions);
-    await buildFeatureTable(
-      conn,
-      'interactions',
-      { sentinel: config.features.sentinel, managerBackfill: config.features.manager_backfill },
-      true,
-    );
-    const groups = await queryRows(conn, 'SELECT userId, count(*) AS n FROM features GROUP BY userId');
-    const folds = groupKFold(new Map(groups.map((g) => [String(g.userId), Number(g.n)])), nSplits);
-    await conn.run('CREATE TABLE user_folds (userId VARCHAR, fold INTEGER)');
-    const appender = await conn.createAppender('user_folds');
-    for (const [user, fold] of folds) {
-      appender.appendVarchar(user);
-      appender.appendInteger(fold);
-      appender.endRow();
+    await loadInputTables(conn, config);
+    await buildTrainingFeatureTable(conn, config);
+    if (spec.group) {
+      const g = sqlIdent(spec.group);
+      const groups = await queryRows(conn, `SELECT ${g} AS g, count(*) AS n FROM features GROUP BY ${g}`);
+      const folds = groupKFold(new Map(groups.map((r) => [String(r.g), Number(r.n)])), nSplits);
+      await writeFolds(conn, 'group_folds', { column: spec.group, type: 'VARCHAR' }, folds);
+      await conn.run(
+        `CREATE TABLE features_folded AS SELECT f.*, uf.fold FROM features f JOIN group_folds uf USING (${g}) ORDER BY f.row_idx`,
+      );
+    } else {
+      const rows = await queryColumns(conn, 'SELECT row_idx, label FROM features ORDER BY row_idx');
+      const seed = config.data.mode === 'flat' ? config.data.fold_seed : 0;
+      const folds = stratifiedKFold((rows.label ?? []).map(Number), nSplits, seed);
+      const keys = (rows.row_idx ?? []).map(Number);
+      await writeFolds(
+        conn,
+        'row_folds',
+        { column: 'row_idx', type: 'BIGINT' },
+        keys.map((k, i) => [k, folds[i]!]),
+      );
+      await conn.run(
+        'CREATE TABLE features_folded AS SELECT f.*, rf.fold FROM features f JOIN row_folds rf USING (row_idx) ORDER BY f.row_idx',
+      );
     }
-    appender.closeSync();
-    await conn.run(
-      'CREATE TABLE features_folded AS SELECT f.*, uf.fold FROM features f JOIN user_folds uf USING (userId) ORDER BY f.row_idx',
-    );
     // The contract is checked on a text copy so type problems report the offending values.
+    const asText = ['label', ...(config.data.mode === 'seed' ? ['isMachine'] : []), 'fold'];
     await conn.run(
-      'CREATE TABLE features_text AS SELECT * REPLACE (CAST(label AS VARCHAR) AS label, CAST(isMachine AS VARCHAR) AS isMachine, CAST(fold AS VARCHAR) AS fold) FROM features_folded',
+      `CREATE TABLE features_text AS SELECT * REPLACE (${asText.map((c) => `CAST(${c} AS VARCHAR) AS ${c}`).join(', ')}) FROM features_folded`,
     );
-    const report = await runExpectations(conn, 'features_text', 'features (engineered)', featureSuite(nSplits));
+    const report = await runExpectations(
+      conn,
+      'features_text',
+      'features (engineered)',
+      featureSuite(spec, nSplits, config.data.mode === 'seed'),
+    );
     report.table = 'features';
     const { artifacts } = await writeValidationReports(ref, [report]);
     await mkdir(join(ref.runDir, 'features'), { recursive: true });

@@ -1,13 +1,14 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AccessPermConfig } from '../../schemas/config';
+import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
 import { loadConfig, parseConfig } from '../config';
 import { writeSyntheticDataset } from '../data/generate';
-import { fileExists, rawPaths } from '../data/raw';
-import { InputError } from '../errors';
+import { queryRows, sqlString, withDuckDb } from '../data/duck';
+import { fileExists, inputFiles, rawPaths } from '../data/raw';
+import { ConfigError, InputError } from '../errors';
 import { appendAudit } from '../governance/audit';
 import { canonicalJson, sha256File, sha256Hex } from '../hash';
 import { RunLockedError } from '../lifecycle/errors';
@@ -44,8 +45,44 @@ export async function readRunInfo(runDir: string): Promise<RunInfo> {
   return JSON.parse(await readFile(join(runDir, RUN_INFO), 'utf8')) as RunInfo;
 }
 
-/** Generates the configured synthetic data when the input files are absent and the config allows it. */
+/**
+ * Checks that a flat-mode table exists and that its header holds every declared column; throws ConfigError
+ * naming the config key and the column that is not in the file.
+ */
+async function checkFlatInput(data: FlatDataConfig): Promise<void> {
+  if (!(await fileExists(data.path))) throw new InputError(`input data not found: ${data.path} (data.path)`);
+  const header = await withDuckDb((conn) =>
+    queryRows(
+      conn,
+      `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${sqlString(data.path)}, header = true, all_varchar = true, delim = ','))`,
+    ),
+  ).catch((err: Error) => {
+    throw new InputError(`${data.path}: cannot read the CSV header — ${err.message.split('\n')[0]}`);
+  });
+  const present = new Set(header.map((r) => String(r.column_name)));
+  const declared: Array<[string, string]> = [
+    ...data.categorical.map((c): [string, string] => ['data.categorical', c]),
+    ...data.numeric.map((c): [string, string] => ['data.numeric', c]),
+    ['data.label', data.label],
+    ...(data.group ? [['data.group', data.group] as [string, string]] : []),
+    ...data.id_columns.map((c): [string, string] => ['data.id_columns', c]),
+  ];
+  const unknown = declared.filter(([, c]) => !present.has(c));
+  if (unknown.length > 0)
+    throw new ConfigError(
+      `${unknown.map(([key, c]) => `${key}: column "${c}" is not in ${data.path}`).join('; ')} (its columns: ${[...present].join(', ')})`,
+    );
+}
+
+/**
+ * Makes sure the input data exists: generates the configured synthetic data when the seed's files are absent and
+ * the config allows it; checks a flat-mode table's header against the declared columns.
+ */
 export async function ensureInputData(config: AccessPermConfig): Promise<{ generated: boolean }> {
+  if (config.data.mode === 'flat') {
+    await checkFlatInput(config.data);
+    return { generated: false };
+  }
   const paths = rawPaths(config);
   const required = [paths.users, paths.apps, paths.interactions];
   const present = await Promise.all(required.map(fileExists));
@@ -83,9 +120,8 @@ export async function prepareRun(runId: string, configPath: string, createdBy: R
   const lock = await readLock(dir);
   if (lock) throw new RunLockedError(runId, lock.locked_by, lock.locked_at);
   await mkdir(dir, { recursive: true });
-  const paths = rawPaths(loaded.config);
   const dataFiles: Record<string, string> = {};
-  for (const table of ['users', 'apps', 'interactions'] as const) dataFiles[table] = await sha256File(paths[table]);
+  for (const [table, path] of Object.entries(inputFiles(loaded.config))) dataFiles[table] = await sha256File(path);
   const dataHash = sha256Hex(canonicalJson(dataFiles));
   const info: RunInfo = {
     runId,

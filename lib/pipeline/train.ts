@@ -4,6 +4,7 @@ import type { ArtifactRef, FoldSummary } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
 import { sqlString, withDuckDb } from '../data/duck';
 import { readLabelledMatrix, selectRows, type LabelledMatrix } from '../data/matrix';
+import { featureSpec } from '../features';
 import { logloss, rocAuc } from '../metrics';
 import { trainInThread } from '../training/pool';
 import type { TrainProgress } from '../training/types';
@@ -18,8 +19,12 @@ export interface StepControl {
   signal?: AbortSignal;
 }
 
+/** The run's feature table as a labelled matrix, with the columns of the run config's feature spec. */
 export async function readFeatures(ref: RunRef): Promise<LabelledMatrix> {
-  return withDuckDb((conn) => readLabelledMatrix(conn, `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`));
+  const spec = featureSpec(await readRunConfig(ref));
+  return withDuckDb((conn) =>
+    readLabelledMatrix(conn, `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`, spec),
+  );
 }
 
 /** Out-of-fold scores stored as little-endian float64, in row order of the fold's rows. */

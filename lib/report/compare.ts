@@ -28,8 +28,10 @@ export interface ImportanceDelta {
 }
 
 export interface PredictionAgreement {
-  /** Rows present in both runs' OOF tables, matched on (userId, appId). */
+  /** Rows present in both runs' OOF tables, matched on their id columns ((userId, appId) in seed mode). */
   matchedRows: number;
+  /** Flat-mode runs: the id columns rows were matched on (absent in seed mode: userId + appId). */
+  matchedOn?: string[];
   /** Share of matched rows where both runs make the same decision, each at its own threshold. */
   agreementRate: number;
   bothApprove: number;
@@ -96,11 +98,12 @@ function metricDeltas(a: RunData, b: RunData): MetricDelta[] {
   });
 }
 
-/** Decisions and scores of the two runs on the rows they share (matched on userId + appId). */
+/** Decisions and scores of the two runs on the rows they share (matched on their id columns: userId + appId in seed mode). */
 export function predictionAgreement(a: RunData, b: RunData): PredictionAgreement {
-  const key = (u: string, app: string): string => `${u}\u001f${app}`;
   const bIndex = new Map<string, number>();
-  for (let i = 0; i < b.oof.userId.length; i++) bIndex.set(key(b.oof.userId[i]!, b.oof.appId[i]!), i);
+  // Runs keyed by different columns share no rows.
+  const sameKeys = a.oof.keyColumns.join('\u001f') === b.oof.keyColumns.join('\u001f');
+  if (sameKeys) for (let i = 0; i < b.oof.key.length; i++) bIndex.set(b.oof.key[i]!, i);
   const ta = a.metrics.oof.threshold;
   const tb = b.metrics.oof.threshold;
   let matched = 0;
@@ -114,8 +117,8 @@ export function predictionAgreement(a: RunData, b: RunData): PredictionAgreement
   let sbb = 0;
   let sab = 0;
   let absDiff = 0;
-  for (let i = 0; i < a.oof.userId.length; i++) {
-    const j = bIndex.get(key(a.oof.userId[i]!, a.oof.appId[i]!));
+  for (let i = 0; i < a.oof.key.length; i++) {
+    const j = bIndex.get(a.oof.key[i]!);
     if (j === undefined) continue;
     const pa = a.oof.score[i]!;
     const pb = b.oof.score[j]!;
@@ -145,6 +148,7 @@ export function predictionAgreement(a: RunData, b: RunData): PredictionAgreement
     onlyBApproves: onlyB,
     scoreCorrelation: matched === 0 || va <= 0 || vb <= 0 ? Number.NaN : cov / Math.sqrt(va * vb),
     meanAbsScoreDiff: matched === 0 ? Number.NaN : absDiff / matched,
+    ...(a.config.data.mode === 'flat' ? { matchedOn: a.oof.keyColumns } : {}),
   };
 }
 
@@ -191,7 +195,11 @@ export function compareRunData(a: RunData, b: RunData): RunComparison {
     sameData: a.info.dataHash === b.info.dataHash,
     metrics: metricDeltas(a, b),
     params: diff(a.model.params, b.model.params),
-    config: diff(a.config, b.config, (k) => k === 'data.dir' && a.info.dataHash === b.info.dataHash),
+    config: diff(
+      a.config,
+      b.config,
+      (k) => (k === 'data.dir' || k === 'data.path') && a.info.dataHash === b.info.dataHash,
+    ),
     importance: importanceDeltas(a, b),
     agreement: predictionAgreement(a, b),
     segments: segmentDeltas(a, b),
@@ -243,7 +251,7 @@ export function comparisonBlocks(c: RunComparison): Block[] {
     { kind: 'heading', level: 2, text: 'Prediction agreement' },
     {
       kind: 'paragraph',
-      text: `On ${int(g.matchedRows)} rows present in both runs (matched on userId + appId), each run at its own threshold: the decisions agree on **${pct(g.agreementRate, 2)}** (both approve ${int(g.bothApprove)}, both deny ${int(g.bothDeny)}, only A approves ${int(g.onlyAApproves)}, only B approves ${int(g.onlyBApproves)}). Score correlation ${f4(g.scoreCorrelation)}, mean |score difference| ${f4(g.meanAbsScoreDiff)}.`,
+      text: `On ${int(g.matchedRows)} rows present in both runs (matched on ${g.matchedOn?.join(' + ') ?? 'userId + appId'}), each run at its own threshold: the decisions agree on **${pct(g.agreementRate, 2)}** (both approve ${int(g.bothApprove)}, both deny ${int(g.bothDeny)}, only A approves ${int(g.onlyAApproves)}, only B approves ${int(g.onlyBApproves)}). Score correlation ${f4(g.scoreCorrelation)}, mean |score difference| ${f4(g.meanAbsScoreDiff)}.`,
     },
     { kind: 'heading', level: 2, text: 'Model parameters' },
     c.params.length

@@ -6,7 +6,8 @@ import type { ArtifactRef, RunManifest } from '../../schemas/run';
 import { validationReportSchema, type ValidationReport } from '../../schemas/validation';
 import { readManifest, readVerified, registerArtifact } from '../artifacts';
 import { UnknownRunError } from '../errors';
-import { queryColumns, sqlString, withDuckDb } from '../data/duck';
+import { queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { featureSpec } from '../features';
 import { metricsFileSchema, type MetricsFile } from '../evaluation/schema';
 import { parseModel } from '../gbdt';
 import { readRunConfig, readRunInfo, type RunInfo } from '../pipeline/run';
@@ -22,7 +23,11 @@ export interface RunData {
   metrics: MetricsFile;
   model: GbdtModel;
   validation: ValidationReport[];
-  oof: { userId: string[]; appId: string[]; fold: Int32Array; label: Uint8Array; score: Float64Array };
+  /**
+   * OOF predictions in row order. `key` identifies a row across runs: its id columns (`keyColumns`: userId and
+   * appId in seed mode, a flat table's group and id_columns) joined, or its row number when it has none.
+   */
+  oof: { keyColumns: string[]; key: string[]; fold: Int32Array; label: Uint8Array; score: Float64Array };
   /** From the manifest when the run has one, otherwise hashed now (the evaluation step runs before the manifest). */
   artifacts: ArtifactRef[];
   manifest: RunManifest | null;
@@ -95,12 +100,16 @@ export async function loadRunData(runDir: string): Promise<RunData> {
     throw new Error(`${metricsPath}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   const model = parseModel(await readFile(join(runDir, 'model/model.json'), 'utf8'));
   const oofPath = join(runDir, 'predictions/oof.parquet');
+  const ids = featureSpec(config).ids;
+  const keyColumns = ids.length > 0 ? [...ids] : ['row_idx'];
   const cols = await withDuckDb((conn) =>
     queryColumns(
       conn,
-      `SELECT userId, appId, fold, label, score FROM read_parquet(${sqlString(oofPath)}) ORDER BY row_idx`,
+      `SELECT ${keyColumns.map((c) => `${sqlIdent(c)} AS ${sqlIdent(`key:${c}`)}`).join(', ')}, fold, label, score FROM read_parquet(${sqlString(oofPath)}) ORDER BY row_idx`,
     ),
   );
+  const keyParts = keyColumns.map((c) => cols[`key:${c}`] ?? []);
+  const rows = cols.score?.length ?? 0;
   return {
     runId: info.runId,
     runDir,
@@ -110,8 +119,8 @@ export async function loadRunData(runDir: string): Promise<RunData> {
     model,
     validation: await readValidation(runDir),
     oof: {
-      userId: (cols.userId ?? []).map(String),
-      appId: (cols.appId ?? []).map(String),
+      keyColumns,
+      key: Array.from({ length: rows }, (_, i) => keyParts.map((p) => String(p[i])).join('\u001f')),
       fold: Int32Array.from((cols.fold ?? []).map(Number)),
       label: Uint8Array.from((cols.label ?? []).map(Number)),
       score: Float64Array.from((cols.score ?? []).map(Number)),

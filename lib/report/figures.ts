@@ -22,6 +22,8 @@ export interface FigureInputs {
   metrics: MetricsFile;
   labels: ArrayLike<number>;
   scores: ArrayLike<number>;
+  /** What a fold holds out (default 'users', the seed's CV groups). */
+  heldOut?: string;
 }
 
 /** ROC and precision–recall curves side by side, the operating point marked on both. */
@@ -387,8 +389,8 @@ export function importanceFigure({ metrics }: Pick<FigureInputs, 'metrics'>): To
   } as TopLevelSpec;
 }
 
-/** ROC-AUC of each fold's held-out users against the pooled OOF AUC and its bootstrap interval. */
-export function foldAucFigure({ metrics }: Pick<FigureInputs, 'metrics'>): TopLevelSpec {
+/** ROC-AUC of each fold's held-out users (or groups, rows) against the pooled OOF AUC and its bootstrap interval. */
+export function foldAucFigure({ metrics, heldOut = 'users' }: Pick<FigureInputs, 'metrics' | 'heldOut'>): TopLevelSpec {
   const folds = (metrics.foldMetrics?.folds ?? metrics.foldAuc.map((rocAuc, fold) => ({ fold, rocAuc, rows: 0 }))).map(
     (f) => ({
       fold: `fold ${f.fold}`,
@@ -406,7 +408,7 @@ export function foldAucFigure({ metrics }: Pick<FigureInputs, 'metrics'>): TopLe
   const s = metrics.foldMetrics?.rocAuc;
   return {
     title: {
-      text: 'ROC-AUC per fold (held-out users)',
+      text: `ROC-AUC per fold (held-out ${heldOut})`,
       subtitle: `${s ? `mean ${fmt(s.mean, 4)} ± ${fmt(s.std, 4)} (sd); ` : ''}dashed: pooled OOF AUC ${fmt(metrics.oof.rocAuc, 4)}${ci ? `; band: ${Math.round(metrics.ci!.level * 100)}% bootstrap CI` : ''}`,
     },
     width: 460,

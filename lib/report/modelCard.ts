@@ -1,7 +1,33 @@
-import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
+import { featureSpec } from '../features';
 import type { RunData } from './data';
 import type { Block } from './doc';
-import { artifactTable, f3, f4, importanceBlocks, int, pct, risks } from './sections';
+import { artifactTable, cvScheme, f3, f4, importanceBlocks, int, pct, risks, segmentDimensions } from './sections';
+
+/** The card's feature bullets: the seed's engineered features, or a flat table's declared columns. */
+function featureItems(d: RunData): string[] {
+  const spec = featureSpec(d.config);
+  const names = (cols: readonly string[]) => (cols.length ? cols.map((f) => `\`${f}\``).join(', ') : 'none');
+  const items = [`Categorical (nominal strings): ${names(spec.categorical)}.`, `Numeric: ${names(spec.numeric)}.`];
+  if (d.config.data.mode === 'seed')
+    return [
+      ...items,
+      "Missing categoricals become the sentinel `__UNKNOWN__`; department and office are backfilled from the manager only where the manager's value is known; `userId` is never a feature (it is the CV group).",
+    ];
+  return [
+    ...items,
+    `Declared columns of the flat table \`${d.config.data.path}\`: missing categoricals become the sentinel \`${d.config.features.sentinel}\`; numerics are read as doubles (missing or unparseable → NaN, its own side of every split)${spec.group ? `; \`${spec.group}\` is never a feature (it is the CV group)` : ''}.`,
+  ];
+}
+
+/** The card's validation paragraph for the run's CV scheme. */
+function validationText(d: RunData): string {
+  const cv = cvScheme(d);
+  if (d.config.data.mode === 'seed')
+    return `${cv.name}: a user's requests are all in one fold, so every out-of-fold score comes from a model that never saw that user.`;
+  if (d.config.data.group)
+    return `${cv.name}: a group's rows are all in one fold, so every out-of-fold score comes from a model that never saw that group.`;
+  return `${cv.name}: each class is shuffled and dealt over the folds, so every fold keeps the approval rate and every row is scored by a model that did not train on it.`;
+}
 
 /** Artifacts a reader of the model card needs to check first. */
 const KEY_ROLES = ['model', 'config', 'run-info', 'features', 'metrics', 'oof-predictions', 'monitoring-reference'];
@@ -47,7 +73,7 @@ export function modelCardBlocks(d: RunData): Block[] {
     {
       kind: 'list',
       items: [
-        `${int(m.rows)} labelled historical decisions${a ? ` from ${int(a.users)} users on ${int(a.apps)} apps` : ''}; approval rate ${pct(m.positiveRate)}.`,
+        `${int(m.rows)} labelled historical decisions${a?.users !== undefined && a.apps !== undefined ? ` from ${int(a.users)} users on ${int(a.apps)} apps` : a?.groups ? ` in ${int(a.groups.count)} groups of \`${a.groups.column}\`` : ''}; approval rate ${pct(m.positiveRate)}.`,
         ...(a
           ? [
               ...a.raw
@@ -61,7 +87,9 @@ export function modelCardBlocks(d: RunData): Block[] {
                         .join(', ') || 'none'
                     }.`,
                 ),
-              `Machine accounts: ${pct(a.machine.share)} of requests, ${pct(a.machine.approvalRate)} approved.`,
+              ...(a.machine
+                ? [`Machine accounts: ${pct(a.machine.share)} of requests, ${pct(a.machine.approvalRate)} approved.`]
+                : []),
             ]
           : []),
         `Data contracts: ${d.validation.map((r) => `${r.table} ${r.success ? 'passed' : 'FAILED'} (${r.statistics.evaluated_expectations} expectations)`).join(', ') || 'no reports found'}.`,
@@ -70,16 +98,12 @@ export function modelCardBlocks(d: RunData): Block[] {
     { kind: 'heading', level: 2, text: 'Features' },
     {
       kind: 'list',
-      items: [
-        `Categorical (nominal strings): ${CATEGORICAL_FEATURES.map((f) => `\`${f}\``).join(', ')}.`,
-        `Numeric: ${NUMERIC_FEATURES.map((f) => `\`${f}\``).join(', ')}.`,
-        "Missing categoricals become the sentinel `__UNKNOWN__`; department and office are backfilled from the manager only where the manager's value is known; `userId` is never a feature (it is the CV group).",
-      ],
+      items: featureItems(d),
     },
     { kind: 'heading', level: 2, text: 'Validation' },
     {
       kind: 'paragraph',
-      text: `GroupKFold(${d.config.validation.n_splits}) by \`userId\`: a user's requests are all in one fold, so every out-of-fold score comes from a model that never saw that user.${fm ? ` Per-fold ROC-AUC ${fm.folds.map((f) => f4(f.rocAuc)).join(', ')} (mean ${f4(fm.rocAuc.mean)}, sd ${f4(fm.rocAuc.std)}).` : ''}`,
+      text: `${validationText(d)}${fm ? ` Per-fold ROC-AUC ${fm.folds.map((f) => f4(f.rocAuc)).join(', ')} (mean ${f4(fm.rocAuc.mean)}, sd ${f4(fm.rocAuc.std)}).` : ''}`,
     },
     { kind: 'heading', level: 2, text: 'Performance (out of fold)' },
     {
@@ -132,7 +156,7 @@ export function modelCardBlocks(d: RunData): Block[] {
       { kind: 'heading', level: 2, text: 'Segment coverage' },
       {
         kind: 'paragraph',
-        text: `${seg.rows.length} segments (top ${seg.top} apps, departments and manager departments with n ≥ ${seg.minCount}); accuracy ranges ${f3(Math.min(...seg.rows.map((r) => r.accuracy)))}–${f3(Math.max(...seg.rows.map((r) => r.accuracy)))} against the global ${f3(seg.globalAccuracy)}; ${flagged.length} flagged. Details: \`report/segment_metrics.json\`.`,
+        text: `${seg.rows.length} segments (top ${seg.top} ${segmentDimensions(d)} with n ≥ ${seg.minCount}); accuracy ranges ${f3(Math.min(...seg.rows.map((r) => r.accuracy)))}–${f3(Math.max(...seg.rows.map((r) => r.accuracy)))} against the global ${f3(seg.globalAccuracy)}; ${flagged.length} flagged. Details: \`report/segment_metrics.json\`.`,
       },
     );
   }

@@ -6,7 +6,19 @@ import { loadRunData } from './data';
 import { toHtml, toMarkdown, type Block, type Cell, type FigureFiles } from './doc';
 import { runFigures } from './figures';
 import { modelCardBlocks } from './modelCard';
-import { DIMENSION_NAMES, artifactTable, f3, f4, importanceBlocks, int, pct, risks } from './sections';
+import {
+  DIMENSION_NAMES,
+  artifactTable,
+  auditEntities,
+  cvScheme,
+  f3,
+  f4,
+  importanceBlocks,
+  int,
+  pct,
+  risks,
+  segmentDimensions,
+} from './sections';
 import { renderVegaLite } from './render';
 
 export const REPORT_DIR = 'report';
@@ -32,11 +44,13 @@ function summary(d: RunData): Block[] {
   const ci = d.metrics.ci;
   const a = d.metrics.audit;
   const p = d.model.params;
+  const cv = cvScheme(d);
+  const entities = a ? auditEntities(a) : null;
   const lines = [
-    `Data: ${int(m.rows)} historical decisions${a ? ` (${int(a.users)} users, ${int(a.apps)} apps)` : ''}, ${pct(m.positiveRate)} approved.`,
+    `Data: ${int(m.rows)} historical decisions${entities ? ` (${entities})` : ''}, ${pct(m.positiveRate)} approved.`,
     `Model: CatBoost-class GBDT (\`lib/gbdt\`), ${d.model.trees.length} oblivious trees of depth ${p.depth}, learning rate ${p.learning_rate}, l2_leaf_reg ${p.l2_leaf_reg}, seed ${p.random_seed}.`,
-    `Validation: GroupKFold(${d.config.validation.n_splits}) by \`userId\` — every score is out of fold, from a model that never saw the user.`,
-    `OOF metrics: ROC-AUC ${withCi(m.rocAuc, ci?.rocAuc)}, PR-AUC **${f4(m.prAuc)}**, accuracy ${withCi(m.accuracy, ci?.accuracy)}, logloss ${f4(m.logloss)}, Brier ${f4(m.brier)}${ci ? ` (${Math.round(ci.level * 100)}% bootstrap intervals over ${ci.unit === 'groups' ? 'users' : 'rows'}, ${ci.iterations} resamples)` : ''}.`,
+    `Validation: ${cv.name} — every score is out of fold, from a model that never saw the ${cv.heldOut}.`,
+    `OOF metrics: ROC-AUC ${withCi(m.rocAuc, ci?.rocAuc)}, PR-AUC **${f4(m.prAuc)}**, accuracy ${withCi(m.accuracy, ci?.accuracy)}, logloss ${f4(m.logloss)}, Brier ${f4(m.brier)}${ci ? ` (${Math.round(ci.level * 100)}% bootstrap intervals over ${ci.unit === 'groups' ? cv.unit : 'rows'}, ${ci.iterations} resamples)` : ''}.`,
     `Operating point: threshold **${f3(m.threshold)}** (${m.thresholdStrategy}) → TPR ${f3(m.tpr)}, FPR ${f3(m.fpr)}, precision ${f3(m.precision)}.`,
   ];
   const cal = d.metrics.calibration;
@@ -55,13 +69,16 @@ function summary(d: RunData): Block[] {
 function dataAudit(d: RunData): Block[] {
   const a = d.metrics.audit;
   if (!a) return [];
+  const entities = auditEntities(a);
   const blocks: Block[] = [
     { kind: 'heading', level: 2, text: 'Data audit' },
     {
       kind: 'list',
       items: [
-        `${int(a.rows)} labelled decisions, ${int(a.users)} users, ${int(a.apps)} apps; approval rate ${pct(a.positiveRate)} (class balance ${pct(a.positiveRate)} / ${pct(1 - a.positiveRate)}).`,
-        `Machine accounts: ${pct(a.machine.share)} of requests, ${pct(a.machine.approvalRate)} of them approved.`,
+        `${int(a.rows)} labelled decisions${entities ? `, ${entities}` : ''}; approval rate ${pct(a.positiveRate)} (class balance ${pct(a.positiveRate)} / ${pct(1 - a.positiveRate)}).`,
+        ...(a.machine
+          ? [`Machine accounts: ${pct(a.machine.share)} of requests, ${pct(a.machine.approvalRate)} of them approved.`]
+          : []),
       ],
     },
   ];
@@ -80,7 +97,10 @@ function dataAudit(d: RunData): Block[] {
   }
   blocks.push({
     kind: 'table',
-    caption: 'Engineered features (after sentinel and manager backfill)',
+    caption:
+      d.config.data.mode === 'seed'
+        ? 'Engineered features (after sentinel and manager backfill)'
+        : 'Declared features (missing categoricals as the sentinel)',
     header: ['feature', 'kind', 'distinct values', 'sentinel / missing'],
     align: ['left', 'left', 'right', 'right'],
     rows: a.features.map((f) => [
@@ -141,7 +161,9 @@ function performance(d: RunData): Block[] {
       header: [
         'metric',
         'value',
-        ci ? `${Math.round(ci.level * 100)}% CI (bootstrap over ${ci.unit === 'groups' ? 'users' : 'rows'})` : 'CI',
+        ci
+          ? `${Math.round(ci.level * 100)}% CI (bootstrap over ${ci.unit === 'groups' ? cvScheme(d).unit : 'rows'})`
+          : 'CI',
       ],
       align: ['left', 'right', 'right'],
       rows,
@@ -274,7 +296,7 @@ function segments(d: RunData): Block[] {
     { kind: 'heading', level: 2, text: 'Segment coverage' },
     {
       kind: 'paragraph',
-      text: `The ${s.top} largest apps, departments and manager departments with n ≥ ${s.minCount}, at the operating threshold. A segment is flagged when its accuracy is more than ${s.flagMargin} below the global ${f4(s.globalAccuracy)} and the gap exceeds two binomial standard errors. ${flagged.length === 0 ? 'No segment is flagged.' : `Flagged: ${flagged.map((r) => `${DIMENSION_NAMES[r.dimension] ?? r.dimension} ${r.value} (${f3(r.accuracy)}, n=${r.count})`).join('; ')}.`}`,
+      text: `The ${s.top} largest ${segmentDimensions(d)} with n ≥ ${s.minCount}, at the operating threshold. A segment is flagged when its accuracy is more than ${s.flagMargin} below the global ${f4(s.globalAccuracy)} and the gap exceeds two binomial standard errors. ${flagged.length === 0 ? 'No segment is flagged.' : `Flagged: ${flagged.map((r) => `${DIMENSION_NAMES[r.dimension] ?? r.dimension} ${r.value} (${f3(r.accuracy)}, n=${r.count})`).join('; ')}.`}`,
     },
     {
       kind: 'table',
@@ -356,7 +378,7 @@ export async function writeRunReport(runDir: string, outDir?: string): Promise<R
   const dir = join(base, prefix);
   const artifacts: ArtifactRef[] = [];
   const figures: Record<string, FigureFiles> = {};
-  const specs = runFigures({ metrics: d.metrics, labels: d.oof.label, scores: d.oof.score });
+  const specs = runFigures({ metrics: d.metrics, labels: d.oof.label, scores: d.oof.score, heldOut: cvScheme(d).unit });
   for (const [name, spec] of Object.entries(specs)) {
     if (!spec) continue;
     const { svg, png } = await renderVegaLite(spec);

@@ -17,6 +17,32 @@ export const DIMENSION_NAMES: Record<string, string> = {
   manager_department: 'manager department',
 };
 
+/**
+ * How the run was cross-validated, in the report's words: the seed's GroupKFold by userId, a flat table's
+ * GroupKFold by its group column, or its stratified row-level KFold. `unit` names what the bootstrap resamples.
+ */
+export function cvScheme(d: RunData): { name: string; unit: string; heldOut: string } {
+  const n = d.config.validation.n_splits;
+  const data = d.config.data;
+  if (data.mode === 'seed') return { name: `GroupKFold(${n}) by \`userId\``, unit: 'users', heldOut: 'user' };
+  if (data.group) return { name: `GroupKFold(${n}) by \`${data.group}\``, unit: 'groups', heldOut: 'group' };
+  return { name: `stratified KFold(${n}) over rows (seed ${data.fold_seed})`, unit: 'rows', heldOut: 'row' };
+}
+
+/** "3,724 users, 509 apps" in seed mode, "120 groups of `team`" for a flat table with a group column. */
+export function auditEntities(audit: NonNullable<MetricsFile['audit']>): string | null {
+  if (audit.users !== undefined && audit.apps !== undefined)
+    return `${int(audit.users)} users, ${int(audit.apps)} apps`;
+  if (audit.groups) return `${int(audit.groups.count)} groups of \`${audit.groups.column}\``;
+  return null;
+}
+
+/** What the segment dimensions are, for the segment paragraphs. */
+export function segmentDimensions(d: RunData): string {
+  if (d.config.data.mode === 'seed') return 'apps, departments and manager departments';
+  return `values of ${d.config.data.categorical.map((c) => `\`${c}\``).join(', ')}`;
+}
+
 export function importanceBlocks(metrics: MetricsFile): Block[] {
   const imp = metrics.importance;
   const blocks: Block[] = [{ kind: 'heading', level: 2, text: 'Feature importance' }];

@@ -1,4 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { EMPTY_OVERRIDE_SPEC, type OverrideSpec } from '../../schemas/lifecycle';
+import { versionFeatureSql } from '../binning';
 import { queryColumns } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { featureSelectSql, type FeatureOptions } from '../features';
@@ -57,7 +59,7 @@ function evenlySpaced<T>(xs: readonly T[], k: number): T[] {
  * (`featureSelectSql`). Holds an in-memory DuckDB with the two metadata tables for its lifetime.
  *
  * @example
- *   const fb = await RequestFeatureBuilder.open(paths, options, scorer.inputs);
+ *   const fb = await RequestFeatureBuilder.open(paths, options, scorer.inputs, versionSpec);
  *   const f = await fb.build([{ userId: '100001', appId: '5001' }]);
  */
 export class RequestFeatureBuilder {
@@ -69,14 +71,20 @@ export class RequestFeatureBuilder {
     private readonly conn: DuckDBConnection,
     private readonly options: FeatureOptions,
     readonly inputs: readonly OnnxInputSpec[],
+    private readonly rewrite: Pick<OverrideSpec, 'binning'>,
     private lookup: FeatureLookup | null = null,
   ) {}
 
-  /** Loads users and apps metadata (CSV, as training loads them) and prepares the per-id lookup. */
+  /**
+   * Loads users and apps metadata (CSV, as training loads them) and prepares the per-id lookup. `rewrite` is the
+   * override spec of the scored model version: its category groups are applied as its feature table had them
+   * (`versionFeatureSql`); the default (no overrides) gives the run's own features.
+   */
   static async open(
     paths: { users: string; apps: string },
     options: FeatureOptions,
     inputs: readonly OnnxInputSpec[],
+    rewrite: Pick<OverrideSpec, 'binning'> = EMPTY_OVERRIDE_SPEC,
   ): Promise<RequestFeatureBuilder> {
     const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
     const conn = await instance.connect();
@@ -84,7 +92,7 @@ export class RequestFeatureBuilder {
       await loadCsvAsText(conn, 'users', paths.users);
       await loadCsvAsText(conn, 'apps', paths.apps);
       await conn.run('CREATE TABLE requests (userId VARCHAR, appId VARCHAR)');
-      const builder = new RequestFeatureBuilder(instance, conn, options, inputs);
+      const builder = new RequestFeatureBuilder(instance, conn, options, inputs, rewrite);
       builder.lookup = await builder.deriveLookup();
       return builder;
     } catch (e) {
@@ -137,7 +145,10 @@ export class RequestFeatureBuilder {
     return { rows: n, columns, unknownUser, unknownApp };
   }
 
-  /** Features of `rows` straight from `featureSelectSql` (the training path), with the unknown-id flags. */
+  /**
+   * Features of `rows` straight from `featureSelectSql` (the training path) and the version's rewrite, with the
+   * unknown-id flags.
+   */
   viaSql(rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
     const run = this.queue.then(async () => {
       await this.conn.run('DELETE FROM requests');
@@ -148,13 +159,12 @@ export class RequestFeatureBuilder {
         appender.endRow();
       }
       appender.closeSync();
-      const data = await queryColumns(
-        this.conn,
-        `SELECT f.*,
+      // Known ids are flagged before the version's rewrite, which may regroup appId itself.
+      const flagged = `(SELECT f.*,
                 coalesce(f.userId IN (SELECT userId FROM users), false) AS known_user,
                 coalesce(f.appId IN (SELECT appId FROM apps), false) AS known_app
-         FROM (${featureSelectSql('requests', this.options, false)}) f ORDER BY f.row_idx`,
-      );
+         FROM (${featureSelectSql('requests', this.options, false)}) f)`;
+      const data = await queryColumns(this.conn, `${versionFeatureSql(flagged, this.rewrite)} ORDER BY row_idx`);
       const n = data.row_idx?.length ?? 0;
       if (n !== rows.length) {
         throw new Error(

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
+import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec } from '../../schemas/lifecycle';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, RunManifest } from '../../schemas/run';
 import { readManifest, readVerified } from '../artifacts';
 import { encodeCategorical } from '../data/matrix';
-import { rawPaths } from '../data/raw';
+import { fileExists, rawPaths } from '../data/raw';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
-import type { FeatureOptions } from '../features';
+import { featureColumns, featureSpec, type FeatureOptions } from '../features';
 import {
   createOnnxScorer,
   exportOnnx,
@@ -22,6 +23,7 @@ import {
 } from '../gbdt';
 import { sha256File, sha256Hex } from '../hash';
 import { ONNX_FILE, verifyLockedRun } from '../lifecycle/lock';
+import { latestApprovedVersion, newestVersion, OVERRIDE_SPEC_FILE, versionDirName } from '../lifecycle/versions';
 import { runDir as runDirOf } from '../paths';
 import { FEATURES_FILE } from '../pipeline/features';
 import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo } from '../pipeline/run';
@@ -73,6 +75,12 @@ export interface OpenRunModelOptions {
   expectedModelSha256?: string;
   /** onnxruntime intra-op threads (default 1). */
   intraOpThreads?: number;
+  /**
+   * The model version to score with (1 = the trained run, n = `versions/v<n>/`) instead of the default: the locked
+   * version of a locked run, else the newest approved version, else version 1. A locked run scores only its
+   * locked version.
+   */
+  version?: number;
 }
 
 function artifact(manifest: RunManifest, path: string, runId: string): ArtifactRef {
@@ -90,8 +98,10 @@ export class RunModel {
 
   constructor(
     readonly runId: string,
-    /** Folder of the scored model: the run folder, or the locked version's folder inside it. */
+    /** Folder of the scored model: the run folder, or the version's folder inside it. */
     readonly modelDir: string,
+    /** The scored model version (1 = the trained run itself). */
+    readonly version: number,
     /** sha256 of the ONNX graph scored with (a locked run's frozen model/model.onnx, else the spec's export). */
     readonly modelSha256: string,
     /** Decision threshold stamped into the scoring spec by the evaluation step. */
@@ -110,7 +120,10 @@ export class RunModel {
     return this.scorer.inputs;
   }
 
-  /** Engineered features of the requests (training's SQL; unknown ids take the sentinel path and are flagged). */
+  /**
+   * Engineered features of the requests (training's SQL, then the version's category groups; unknown ids take the
+   * sentinel path and are flagged).
+   */
   features(rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
     return this.builder.build(rows);
   }
@@ -174,12 +187,59 @@ async function metadataFile(path: string, trainedSha: string | undefined): Promi
 }
 
 /**
- * Opens a completed run for scoring — its locked version when the run is locked — verifying model/model.json
- * and config.json against the manifest and, for a locked run, every frozen artifact including model/model.onnx
+ * The version a run is scored with and its folder: the locked version of a locked run (an explicit other version
+ * is refused), else the explicit version, else the newest approved version, else version 1.
+ */
+async function scoredVersion(
+  runId: string,
+  root: string,
+  lock: { version: number; versionDir: string; locked_by: string } | null,
+  explicit: number | undefined,
+): Promise<{ version: number; dir: string }> {
+  if (lock) {
+    if (explicit !== undefined && explicit !== lock.version)
+      throw new RunNotScorableError(
+        `run ${runId} is locked at version ${lock.version} by ${lock.locked_by}: it scores only that version, not version ${explicit}`,
+      );
+    return { version: lock.version, dir: join(root, lock.versionDir) };
+  }
+  if (explicit !== undefined) {
+    if (!Number.isInteger(explicit) || explicit < 1)
+      throw new RunNotScorableError(`run ${runId}: version must be a whole number ≥ 1, got ${explicit}`);
+    const dir = join(root, versionDirName(explicit));
+    if (!(await fileExists(dir)))
+      throw new RunNotScorableError(
+        `run ${runId} has no version ${explicit} (versions 1..${await newestVersion(root)})`,
+      );
+    return { version: explicit, dir };
+  }
+  const version = await latestApprovedVersion(root);
+  return { version, dir: join(root, versionDirName(version)) };
+}
+
+/**
+ * The override spec of a version, verified against its manifest: its category groups are the feature rewrite the
+ * version was trained on. Version 1 has none; a later version without one listed cannot be scored faithfully.
+ */
+async function versionSpec(runId: string, version: number, dir: string, manifest: RunManifest): Promise<OverrideSpec> {
+  const ref = manifest.artifacts.find((a) => a.path === OVERRIDE_SPEC_FILE);
+  if (!ref) {
+    if (version === 1) return EMPTY_OVERRIDE_SPEC;
+    throw new RunNotScorableError(
+      `run ${runId} version ${version} lists no ${OVERRIDE_SPEC_FILE} in its manifest: its feature rewrite is unknown`,
+    );
+  }
+  return overrideSpecSchema.parse(JSON.parse((await readVerified(dir, ref)).toString('utf8')));
+}
+
+/**
+ * Opens a completed run for scoring — the version `scoredVersion` picks (locked, else approved, else the run) —
+ * verifying model/model.json, config.json and the version's overrides.json (its category groups, applied to
+ * request features) against the manifest and, for a locked run, every frozen artifact including model/model.onnx
  * (an unlocked run's ONNX graph is exported from its verified scoring spec); reads the threshold and the feature
  * options and loads the users/apps metadata the run's config names.
  * @throws UnknownRunError for a run that does not exist; RunNotScorableError when it has no manifest, ONNX model or
- *   threshold; ArtifactIntegrityError when a file's bytes differ from the manifest or from `expectedModelSha256`.
+ *   threshold, or is a flat-mode run; ArtifactIntegrityError when a file's bytes differ from the manifest or from `expectedModelSha256`.
  * @example
  *   const model = await openRunModel('run-20261123-014744-144fa5');
  *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
@@ -188,9 +248,9 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
   const root = runDirOf(runId);
   if (!(await readRunInfo(root).catch(() => null)))
     throw new UnknownRunError(`unknown run ${runId}: no run folder at ${root}`);
-  // A locked run serves its locked version (every frozen artifact re-verified); otherwise the run's own model.
+  // A locked run serves its locked version (every frozen artifact re-verified); see scoredVersion for the rest.
   const lock = await verifyLockedRun(root);
-  const dir = lock ? join(root, lock.versionDir) : root;
+  const { version, dir } = await scoredVersion(runId, root, lock, options.version);
   let manifest: RunManifest;
   try {
     manifest = await readManifest(dir);
@@ -211,8 +271,13 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
       `run ${runId}: the ONNX model has sha256 ${modelSha256}, the deployment expects ${options.expectedModelSha256}`,
     );
   }
+  const spec = await versionSpec(runId, version, dir, manifest);
   await readVerified(dir, artifact(manifest, CONFIG_SNAPSHOT, runId));
   const config: AccessPermConfig = await readRunConfig({ runId, runDir: dir });
+  if (config.data.mode === 'flat')
+    throw new RunNotScorableError(
+      `run ${runId}: flat-mode runs are scored from feature rows: request scoring (serve, \`score\`, monitoring windows) builds the seed's features from {userId, appId} and the metadata tables, which a flat table does not have; its model/model.json and ONNX graph take the declared columns (${featureColumns(featureSpec(config)).join(', ')}) directly`,
+    );
   const info = await readRunInfo(dir);
   const paths = rawPaths(config);
   const metadata = {
@@ -225,7 +290,7 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
   };
   const scorer = await createOnnxScorer(onnx, { intraOpThreads: options.intraOpThreads ?? 1 });
   try {
-    const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs);
+    const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs, spec);
     const locked = lock
       ? {
           version: lock.version,
@@ -237,6 +302,7 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
     return new RunModel(
       runId,
       dir,
+      version,
       modelSha256,
       model.threshold,
       featureOptions,

@@ -203,6 +203,7 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
       model_loaded: s.loaded,
       source: s.source,
       run_id: s.runId,
+      model_version: s.version,
       model_sha256: s.modelSha256,
       threshold: s.threshold,
       loaded_at: s.loadedAt,

@@ -20,6 +20,8 @@ export interface ServedModelStatus {
   loaded: boolean;
   source: 'explicit' | 'deployment';
   runId: string | null;
+  /** The run's model version served (the locked one for a deployed run; see openRunModel). */
+  version: number | null;
   modelSha256: string | null;
   threshold: number | null;
   loadedAt: string | null;
@@ -112,6 +114,7 @@ export class ServedModel {
       loaded: c !== null,
       source: this.explicitRunId ? 'explicit' : 'deployment',
       runId: c?.model.runId ?? null,
+      version: c?.model.version ?? null,
       modelSha256: c?.model.modelSha256 ?? null,
       threshold: c?.model.threshold ?? null,
       loadedAt: c?.loadedAt ?? null,

@@ -23,6 +23,7 @@ function progressReporter(): (done: number, total: number) => void {
 
 interface ScoreOpts extends TokenOpts {
   run?: string;
+  version?: number;
   input: string;
   output: string;
   explain?: number | true;
@@ -35,6 +36,11 @@ export function registerScoreCommands(program: Command): void {
     .command('score')
     .description("score a CSV of requests (userId, appId) with a run's model, streaming in bounded memory")
     .option('--run <id>', 'run whose model scores (default: the deployed run)')
+    .option(
+      '--version <n>',
+      "the run's model version (default: the locked version, else the newest approved, else 1)",
+      positiveInt('--version'),
+    )
     .requiredOption('--input <csv>', 'requests to score: a header with userId and appId')
     .requiredOption('--output <csv>', 'predictions: userId, appId, approval_probability, predicted_label')
     .option('--explain [k]', 'append the k largest SHAP contributions per row (default 3)', positiveInt('--explain'))
@@ -47,7 +53,10 @@ export function registerScoreCommands(program: Command): void {
         const credential = await callerCredential(opts);
         const caller = await authorize(credential, SCORING_PERMISSION, { type: 'run', id: runId });
         const explainTop = opts.explain === true ? 3 : (opts.explain ?? 0);
-        const model = await openRunModel(runId, expectedModelSha256 ? { expectedModelSha256 } : {});
+        const model = await openRunModel(runId, {
+          ...(expectedModelSha256 ? { expectedModelSha256 } : {}),
+          ...(opts.version ? { version: opts.version } : {}),
+        });
         try {
           const progress = progressReporter();
           const summary = await scoreCsvFile(model, opts.input, opts.output, {
@@ -68,12 +77,18 @@ export function registerScoreCommands(program: Command): void {
             source: 'cli',
             duration_ms: Math.round(summary.seconds * 1000),
             result: 'completed',
-            details: { rows: summary.rows, approved: summary.approved, explain: explainTop },
+            details: { version: model.version, rows: summary.rows, approved: summary.approved, explain: explainTop },
           });
-          const result = { runId, modelSha256: model.modelSha256, threshold: model.threshold, ...summary };
+          const result = {
+            runId,
+            version: model.version,
+            modelSha256: model.modelSha256,
+            threshold: model.threshold,
+            ...summary,
+          };
           if (opts.json) return printJson({ ...result, output: opts.output });
           err(
-            `scored ${summary.rows.toLocaleString('en-US')} rows with ${runId} in ${summary.seconds.toFixed(1)} s ` +
+            `scored ${summary.rows.toLocaleString('en-US')} rows with ${runId} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
               `(${Math.round(summary.rows / Math.max(summary.seconds, 1e-3)).toLocaleString('en-US')} rows/s): ` +
               `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)}, ` +
               `${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps → ${opts.output}`,
