@@ -41,4 +41,25 @@ describe('training thread pool: thread_count', () => {
     await Promise.all([job('a'), job('b')]);
     expect(events).toEqual(['a first progress', 'a done', 'b first progress', 'b done']);
   });
+
+  it('a cancelled job stops: running ones end their thread, queued ones leave the line without training', async () => {
+    const params = { iterations: 100_000, depth: 3, learning_rate: 0.01, random_seed: 1, thread_count: 1 };
+    const running = new AbortController();
+    const queued = new AbortController();
+    let queuedProgress = 0;
+    let started!: () => void;
+    const firstProgress = new Promise<void>((resolve) => (started = resolve));
+    const a = trainInThread({ ...tinyJob(), params }, () => started(), running.signal);
+    const b = trainInThread({ ...tinyJob(), params }, () => queuedProgress++, queued.signal);
+    await firstProgress;
+    queued.abort(new Error('queued job cancelled'));
+    await expect(b).rejects.toThrow('queued job cancelled');
+    const t0 = Date.now();
+    running.abort(new Error('running job cancelled'));
+    await expect(a).rejects.toThrow('running job cancelled');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(queuedProgress).toBe(0);
+    // An already-cancelled job never takes a thread.
+    await expect(trainInThread({ ...tinyJob(), params }, undefined, AbortSignal.abort())).rejects.toThrow();
+  });
 });

@@ -17,12 +17,33 @@ export function threadLimit(params: { thread_count?: unknown }): number {
   return typeof t === 'number' && Number.isInteger(t) && t > 0 ? Math.min(t, maxThreads) : maxThreads;
 }
 
-async function acquire(limit: number): Promise<void> {
+/** Why a cancelled job stops: the signal's reason when it is an Error. */
+const cancelled = (signal?: AbortSignal): Error =>
+  signal?.reason instanceof Error ? signal.reason : new Error('training cancelled');
+
+/** Takes a thread slot, or waits in line for one; a job cancelled while waiting leaves the line without training. */
+async function acquire(limit: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw cancelled(signal);
   if (running < limit) {
     running++;
     return;
   }
-  await new Promise<void>((start) => waiting.push({ limit, start }));
+  await new Promise<void>((start, reject) => {
+    const entry = {
+      limit,
+      start: () => {
+        signal?.removeEventListener('abort', onAbort);
+        start();
+      },
+    };
+    const onAbort = (): void => {
+      const i = waiting.indexOf(entry);
+      if (i >= 0) waiting.splice(i, 1);
+      reject(cancelled(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waiting.push(entry);
+  });
 }
 
 function release(): void {
@@ -55,13 +76,15 @@ export async function trainInThread(
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<TrainOutcome> {
-  await acquire(threadLimit(job.params));
+  await acquire(threadLimit(job.params), signal);
   try {
     return await new Promise<TrainOutcome>((resolve, reject) => {
+      // Cancelled between getting the slot and here: an 'abort' listener added now would never fire.
+      if (signal?.aborted) return reject(cancelled(signal));
       const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: job });
       const onAbort = (): void => {
         void worker.terminate();
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('training cancelled'));
+        reject(cancelled(signal));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.on('message', (m: ThreadMessage) => {
