@@ -164,9 +164,8 @@ export function chooseThreshold(
 ): ThresholdMetrics {
   checkInputs(labels, scores);
   if (strategy === 'fixed') return metricsAtThreshold(labels, scores, options.fixedThreshold);
-  const order = orderByScoreDesc(scores);
-  let totalPos = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) totalPos++;
+  const { thresholds, tps, fps } = cumulativeCounts(labels, scores);
+  const totalPos = tps.at(-1) ?? 0;
   const totalNeg = labels.length - totalPos;
   const value = (tp: number, fp: number): number => {
     const fn = totalPos - tp;
@@ -177,19 +176,9 @@ export function chooseThreshold(
   };
   // A threshold above every probability approves nobody (kept finite so it survives JSON).
   let best = { threshold: 1 + 1e-9, v: value(0, 0), tp: 0, fp: 0 };
-  let tp = 0;
-  let fp = 0;
-  for (let i = 0; i < order.length;) {
-    const t = scores[order[i]!]!;
-    let j = i;
-    while (j < order.length && scores[order[j]!] === t) {
-      if (labels[order[j]!] === 1) tp++;
-      else fp++;
-      j++;
-    }
-    const v = value(tp, fp);
-    if (v > best.v) best = { threshold: t, v, tp, fp };
-    i = j;
+  for (let k = 0; k < thresholds.length; k++) {
+    const v = value(tps[k]!, fps[k]!);
+    if (v > best.v) best = { threshold: thresholds[k]!, v, tp: tps[k]!, fp: fps[k]! };
   }
   return fromConfusion(best.threshold, best.tp, best.fp, totalNeg - best.fp, totalPos - best.tp);
 }

@@ -4,13 +4,40 @@
  */
 import type { Actor } from '../../schemas/lifecycle';
 import type { ResolvedIdentity } from '../../schemas/governance';
-import { authenticate, authorize, canApproveDelegated, isAllowed, type DelegationAuditFields } from '../governance';
+import type { AuditInput } from '../../schemas/governance';
+import {
+  appendAudit,
+  authenticate,
+  authorize,
+  canApproveDelegated,
+  isAllowed,
+  type DelegationAuditFields,
+} from '../governance';
 
 export const actorOf = (identity: ResolvedIdentity): Actor => ({
   userId: identity.userId,
   role: identity.role,
   ...(identity.temporaryRole ? { temporaryRole: true } : {}),
 });
+
+/**
+ * Audits what `actor` did to run `runId` from a lifecycle workflow: who (with a temporary role marked), the run as
+ * correlation id, and the action's own fields.
+ */
+export async function auditRunAction(
+  actor: Actor,
+  runId: string,
+  entry: Omit<AuditInput, 'user_id' | 'user_role' | 'temporary_role' | 'correlation_id' | 'source'>,
+): Promise<void> {
+  await appendAudit({
+    user_id: actor.userId,
+    user_role: actor.role,
+    temporary_role: actor.temporaryRole ?? false,
+    correlation_id: runId,
+    source: 'workflow',
+    ...entry,
+  });
+}
 
 /** The permission a validator's review needs (seed-3 §2 "Approve for deployment": VALIDATOR, ADMIN). */
 export const REVIEW_PERMISSION = 'approve_deployment' as const;

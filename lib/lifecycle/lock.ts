@@ -18,7 +18,7 @@ import { fileExists } from '../data/raw';
 import { writeDeployment } from '../deployment';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
-import { appendAudit } from '../governance';
+import { auditRunAction } from './access';
 import { hasMonitoringSchedule } from '../monitor/store';
 import { notify } from '../notify';
 import { MODEL_FILE } from '../pipeline/train';
@@ -145,17 +145,12 @@ export async function lockRun(input: {
     ),
   };
   await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(lock, null, 2)}\n`);
-  await appendAudit({
-    user_id: input.actor.userId,
-    user_role: input.actor.role,
-    temporary_role: input.actor.temporaryRole ?? false,
+  await auditRunAction(input.actor, input.runId, {
     action: 'run_locked',
     resource_type: 'run',
     resource_id: input.runId,
-    correlation_id: input.runId,
     status: 'success',
     reason: input.reason,
-    source: 'workflow',
     result: 'locked',
     after: { version: input.version, onnx_sha256: onnx.sha256, artifacts: lock.artifacts.length },
   });
@@ -188,17 +183,12 @@ export async function approveDeployment(input: { runId: string; runDir: string; 
     deployed_at: at,
     deployed_by: input.actor.userId,
   });
-  await appendAudit({
-    user_id: input.actor.userId,
-    user_role: input.actor.role,
-    temporary_role: input.actor.temporaryRole ?? false,
+  await auditRunAction(input.actor, input.runId, {
     action: 'deployment_approved',
     resource_type: 'run',
     resource_id: input.runId,
-    correlation_id: input.runId,
     status: 'success',
     reason: input.reason,
-    source: 'workflow',
     result: 'deployed',
     after: { model_sha256: onnx.sha256, version: lock.version },
   });

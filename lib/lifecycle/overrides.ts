@@ -10,6 +10,7 @@ import {
 import type { ArtifactRef } from '../../schemas/run';
 import { appendAudit, type DelegationAuditFields } from '../governance';
 import { notify } from '../notify';
+import { auditRunAction } from './access';
 import { createVersion, planOverride, versionDirName, writeVersionReview } from './versions';
 
 export interface FiledOverride {
@@ -44,19 +45,14 @@ export async function fileOverride(input: FileOverrideInput): Promise<FiledOverr
   const plan = await planOverride(input.runDir, fromDir, input.change);
   const created = await createVersion(input.runDir, fromDir, input.version, plan);
   const feature = 'feature' in input.change ? input.change.feature : null;
-  await appendAudit({
-    user_id: input.actor.userId,
-    user_role: input.actor.role,
-    temporary_role: input.actor.temporaryRole ?? false,
+  await auditRunAction(input.actor, input.runId, {
     action: OVERRIDE_AUDIT_ACTION[input.change.kind],
     resource_type: feature ? 'binning_table' : 'model',
     resource_id: feature ? `${input.runId}/${feature}` : `${input.runId}/v${input.version}`,
-    correlation_id: input.runId,
     status: 'success',
     before: plan.before,
     after: plan.after,
     reason: input.reason,
-    source: 'workflow',
     result: 'pending_review',
     details: { override_id: input.overrideId, version: input.version },
   });
@@ -137,18 +133,13 @@ export async function auditRefusal(input: {
   operation: string;
   message: string;
 }): Promise<void> {
-  await appendAudit({
-    user_id: input.actor.userId,
-    user_role: input.actor.role,
-    temporary_role: input.actor.temporaryRole ?? false,
+  await auditRunAction(input.actor, input.runId, {
     action: 'lifecycle_refused',
     attempted_action: input.operation,
     resource_type: 'run',
     resource_id: input.runId,
-    correlation_id: input.runId,
     status: 'failure',
     reason: input.message,
-    source: 'workflow',
     result: 'refused',
   });
 }
