@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   appendAudit,
@@ -43,11 +44,11 @@ const override = (patch: Partial<AuditInput> = {}): AuditInput => ({
   ...patch,
 });
 
-function spawnWriter(writer: string, count: number): Promise<number> {
+function spawnWriter(writer: string, count: number, barrier?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'tests/governance/append-child.ts', writer, String(count)],
+      ['--import', 'tsx', 'tests/governance/append-child.ts', writer, String(count), ...(barrier ? [barrier] : [])],
       {
         cwd: PROJECT_ROOT,
         env: process.env,
@@ -157,9 +158,16 @@ describe('audit entries (seed-3 §4 invariants, enforced at write time)', () => 
 
 describe('concurrent writers', () => {
   it('4 processes × 40 appends at once: no interleaving, no loss, one valid chain', async () => {
-    await useTempDataDir('gov-audit-concurrent');
+    const dir = await useTempDataDir('gov-audit-concurrent');
     const writers = ['w1', 'w2', 'w3', 'w4'];
-    await Promise.all(writers.map((w) => spawnWriter(w, 40)));
+    const barrier = join(dir, 'barrier');
+    await mkdir(barrier);
+    let exited = false;
+    const done = Promise.all(writers.map((w) => spawnWriter(w, 40, barrier))).finally(() => (exited = true));
+    // Start every writer at once, after all of them have loaded (a writer that dies early ends the wait).
+    while (!exited && (await readdir(barrier)).length < writers.length) await sleep(5);
+    await writeFile(join(barrier, 'go'), '');
+    await done;
     const text = await readFile(auditLogPath(), 'utf8');
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(160);
