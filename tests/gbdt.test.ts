@@ -77,23 +77,27 @@ function rowsOf(data: { matrix: FeatureMatrix; labels: Uint8Array }, from: numbe
 
 const FAST: CatBoostParams = { iterations: 40, depth: 4, learning_rate: 0.2, random_seed: 7 };
 
+/** One depth-1 tree on x = 1..8 with labels 0,0,0,0,1,1,1,1: every figure of it can be checked by hand. */
+function oneStump(leafEstimationIterations: number) {
+  const matrix: FeatureMatrix = {
+    rowCount: 8,
+    categorical: [],
+    numeric: [{ name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }],
+  };
+  return trainGbdt(matrix, Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]), {
+    iterations: 1,
+    depth: 1,
+    learning_rate: 0.5,
+    l2_leaf_reg: 1,
+    random_strength: 0,
+    bootstrap_type: 'No',
+    leaf_estimation_iterations: leafEstimationIterations,
+  });
+}
+
 describe('gbdt: hand-checkable cases', () => {
   it('finds the single best split and Newton leaf values on a tiny numeric set', () => {
-    const matrix: FeatureMatrix = {
-      rowCount: 8,
-      categorical: [],
-      numeric: [{ name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }],
-    };
-    const labels = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
-    const model = trainGbdt(matrix, labels, {
-      iterations: 1,
-      depth: 1,
-      learning_rate: 0.5,
-      l2_leaf_reg: 1,
-      random_strength: 0,
-      bootstrap_type: 'No',
-      leaf_estimation_iterations: 1,
-    });
+    const model = oneStump(1);
     expect(model.floatFeatures[0]!.borders).toEqual([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]);
     expect(model.trees).toHaveLength(1);
     expect(model.trees[0]!.splits).toEqual([{ type: 'float', feature: 0, border: 4.5 }]);
@@ -104,21 +108,7 @@ describe('gbdt: hand-checkable cases', () => {
   });
 
   it('takes several Newton leaf steps on all rows, each accepted only if it lowers the Logloss', () => {
-    const matrix: FeatureMatrix = {
-      rowCount: 8,
-      categorical: [],
-      numeric: [{ name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }],
-    };
-    const labels = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
-    const model = trainGbdt(matrix, labels, {
-      iterations: 1,
-      depth: 1,
-      learning_rate: 0.5,
-      l2_leaf_reg: 1,
-      random_strength: 0,
-      bootstrap_type: 'No',
-      leaf_estimation_iterations: 2,
-    });
+    const model = oneStump(2);
     // Step 1: δ = ΣG / (ΣH + λ) = 2 / (1 + 1) = 1. Step 2 from p = σ(1): δ += 4(1 − p) / (4p(1 − p) + 1).
     const p = 1 / (1 + Math.exp(-1));
     const delta = 1 + (4 * (1 - p)) / (4 * p * (1 - p) + 1);
