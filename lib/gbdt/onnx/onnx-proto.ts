@@ -5,7 +5,7 @@
 import { ProtoWriter } from './protobuf';
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, STRING: 8, DOUBLE: 11 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, STRING: 8, DOUBLE: 11 } as const;
 export type DataTypeName = keyof typeof DataType;
 
 /** AttributeProto.AttributeType values used here. */
@@ -13,6 +13,7 @@ const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS:
 
 export type TensorData =
   | { type: 'FLOAT'; values: ArrayLike<number> }
+  | { type: 'UINT8'; values: ArrayLike<number> }
   | { type: 'DOUBLE'; values: ArrayLike<number> }
   | { type: 'INT32'; values: ArrayLike<number> }
   | { type: 'INT64'; values: ArrayLike<number> }
@@ -78,12 +79,13 @@ function tensor(t: OnnxTensor): ProtoWriter {
     return w;
   }
   const n = t.values.length;
-  const size = t.type === 'FLOAT' || t.type === 'INT32' ? 4 : 8;
+  const size = t.type === 'UINT8' ? 1 : t.type === 'FLOAT' || t.type === 'INT32' ? 4 : 8;
   const raw = new Uint8Array(n * size);
   const view = new DataView(raw.buffer);
   for (let i = 0; i < n; i++) {
     const v = t.values[i]!;
-    if (t.type === 'FLOAT') view.setFloat32(i * 4, v, true);
+    if (t.type === 'UINT8') raw[i] = v;
+    else if (t.type === 'FLOAT') view.setFloat32(i * 4, v, true);
     else if (t.type === 'INT32') view.setInt32(i * 4, v, true);
     else if (t.type === 'DOUBLE') view.setFloat64(i * 8, v, true);
     else view.setBigInt64(i * 8, BigInt(v), true);
