@@ -22,7 +22,7 @@
  *      interned id (int64 LabelEncoder on previous id · radix + code, shared by tables with that prefix); the
  *      last row of a table is the unseen key;
  *    - one-hot feature: a bit per value the trees test.
- *    Concat and one Transpose → [conditions, N].
+ *    Each part transposed, then Concat → [conditions, N].
  * 2. Gather each (level, tree)'s condition row → [depth, trees, N]; MatMulInteger with [1, 2, 4, …] → leaf index
  *    [trees, N] (int32, exact); GatherElements from the [trees, 2^depth] leaf table (float64); ReduceSum over trees;
  *    + bias; Sigmoid.
@@ -450,11 +450,13 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     );
     never = conditionCount++;
   }
-  // [N, conditions] → [conditions, N], so that each (level, tree) Gathers a whole row.
+  // Parts [N, k] → [conditions, N], so that each (level, tree) Gathers a whole row. Transposing each narrow part and
+  // concatenating rows is about three times faster in onnxruntime than one Concat along axis 1 and a wide Transpose.
   const conditions = g.op(
-    'Transpose',
-    [g.op('Concat', parts, 'row_conditions', [{ name: 'axis', kind: 'int', value: 1 }])],
+    'Concat',
+    parts.map((part, i) => g.op('Transpose', [part], `part${i}.rows`)),
     'conditions',
+    [{ name: 'axis', kind: 'int', value: 0 }],
   );
 
   // Each (level, tree) reads one condition row. Leaf values [trees, 2^depth], a shallower tree's row padded with
