@@ -266,7 +266,6 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
   /** Tensors [k, N] (uint8 0/1 condition bits) concatenated into the condition matrix, and its running row count. */
   const parts: string[] = [];
   let conditionCount = 0;
-  const axis1 = g.shared('axes1', { type: 'INT64', dims: [1], values: [1] });
   const toUint8: OnnxAttribute[] = [{ name: 'to', kind: 'int', value: DataType.UINT8 }];
 
   // Numeric inputs → one bit per border the trees use: value > border (NaN first replaced by its nan_mode side).
@@ -282,6 +281,7 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
       x = g.op('Where', [g.op('IsNaN', [x], `float${fi}.isnan`), infinity, x], `float${fi}.nan`);
     }
     const b = g.constant(`float${fi}.borders`, { type: 'DOUBLE', dims: [borders.length], values: borders });
+    const axis1 = g.shared('axes1', { type: 'INT64', dims: [1], values: [1] });
     const column = g.op('Unsqueeze', [x, axis1], `float${fi}.column`);
     parts.push(g.op('Cast', [g.op('Less', [b, column], `float${fi}.above`)], `float${fi}.bits`, toUint8));
     floatConditions.set(fi, conditionCount);
