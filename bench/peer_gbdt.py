@@ -1,98 +1,207 @@
-"""CatBoost and LightGBM on the feature table and folds our pipeline built (bench/gbdt.ts calls this).
+"""One run of one peer trainer (CatBoost or LightGBM) on the feature table and folds our pipeline built.
 
-Usage: bench/.venv/bin/python bench/peer_gbdt.py FEATURES.parquet [--repeats 3] [--params JSON]
-Prints a JSON list of results (medians over repeats) on stdout; progress on stderr.
+bench/gbdt.ts calls this once per engine per run, each in a fresh process (so peak RSS is the engine's own):
+
+  bench/.venv/bin/python bench/peer_gbdt.py FEATURES.parquet --engine catboost|lightgbm --params JSON
+      --categorical JSON --numeric JSON --full-model PATH (--train-full | --load-full) [--score-passes 3]
+
+1. Reads the Parquet table (rows ordered by row_idx, as the TS side reads them) and its `fold` column (GroupKFold by
+   userId, assigned by the pipeline).
+2. CV: fits the folds one after another with 2 threads (CatBoost thread_count=2, LightGBM num_threads=2) and predicts
+   each held-out fold; per-fold fit wall time, CV wall time, OOF predictions (metrics are computed on the TS side with
+   the same code as ours; sklearn's are included as a cross-check). Peak RSS of the CV phase: /proc/self/status VmHWM
+   after resetting it (clear_refs 5) right before CV, so it includes the DataFrame already in memory.
+3. Scoring: the model trained on ALL rows with the same parameters (--train-full trains and saves it to PATH and
+   reports its fit time; --load-full loads it), timed predicting all rows `--score-passes` times with 1 thread and
+   with 2 threads (DataFrame in, probabilities out, as a caller would use it).
+Prints one JSON object on stdout; progress on stderr.
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import time
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from catboost import CatBoostClassifier
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-CAT = ["appId", "managerId", "department_filled", "office_filled", "category", "manager_department", "manager_office"]
-NUM = ["isMachine", "seniority", "manager_seniority_diff"]
+STATUS = "/proc/self/status"
 
 
-def evaluate(name, fit_predict, df, folds, repeats, score):
-    aucs, aps, lls, fits, walls = [], [], [], [], []
-    model = None
-    for r in range(repeats):
-        oof = np.zeros(len(df))
-        wall = time.perf_counter()
-        for k in folds:
-            tr, va = df.fold != k, df.fold == k
-            t = time.perf_counter()
-            model, pred = fit_predict(df[tr], df[va])
-            fits.append(time.perf_counter() - t)
-            oof[va.to_numpy()] = pred
-        walls.append(time.perf_counter() - wall)
-        aucs.append(roc_auc_score(df.label, oof))
-        aps.append(average_precision_score(df.label, oof))
-        lls.append(log_loss(df.label, oof))
-        print(f"{name} repeat {r + 1}/{repeats}: AUC {aucs[-1]:.4f}, CV wall {walls[-1]:.1f} s", file=sys.stderr)
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        score(model, df)
-        times.append(time.perf_counter() - t)
-    return {
-        "engine": name,
-        "rocAuc": float(np.median(aucs)),
-        "prAuc": float(np.median(aps)),
-        "logloss": float(np.median(lls)),
-        "foldFitSeconds": float(np.median(fits)),
-        "cvWallSeconds": float(np.median(walls)),
-        "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "scoreRowsPerSecond": {f"{name} predict": len(df) / float(np.median(times))},
-    }
+def vm_kb(key):
+    try:
+        with open(STATUS) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak():
+    """Resets VmHWM to the current RSS (Linux >= 4.0); returns whether it worked."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def mb(kb):
+    return None if kb is None else kb / 1024
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("features")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--engine", choices=["catboost", "lightgbm"], required=True)
     ap.add_argument("--params", default="{}")
+    ap.add_argument("--categorical", required=True)
+    ap.add_argument("--numeric", required=True)
+    ap.add_argument("--full-model", required=True)
+    ap.add_argument("--train-full", action="store_true")
+    ap.add_argument("--load-full", action="store_true")
+    ap.add_argument("--score-passes", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    if a.train_full == a.load_full:
+        ap.error("exactly one of --train-full / --load-full")
     params = json.loads(a.params)
-    df = pd.read_parquet(a.features)
-    for c in CAT:
+    cat, num = json.loads(a.categorical), json.loads(a.numeric)
+    x_cols = cat + num
+
+    t = time.perf_counter()
+    df = pd.read_parquet(a.features, columns=x_cols + ["label", "fold", "row_idx"])
+    df = df.sort_values("row_idx", kind="stable").reset_index(drop=True)
+    for c in cat:
         df[c] = df[c].astype(str)
-    folds = sorted(df.fold.unique())
-    x_cols = CAT + NUM
+    for c in num:
+        df[c] = df[c].astype("float64")
+    load_seconds = time.perf_counter() - t
+    folds = sorted(int(k) for k in df.fold.unique())
+    y = df.label.to_numpy().astype(int)
 
-    cb_params = {k: v for k, v in params.items() if k in (
-        "iterations", "learning_rate", "depth", "l2_leaf_reg", "random_seed", "border_count", "random_strength",
-        "one_hot_max_size", "bootstrap_type", "bagging_temperature", "subsample", "max_ctr_complexity")}
+    if a.engine == "catboost":
+        import catboost
+        from catboost import CatBoostClassifier
 
-    def catboost_fit(tr, va):
-        m = CatBoostClassifier(**cb_params, thread_count=2, verbose=False, allow_writing_files=False)
-        m.fit(tr[x_cols], tr.label, cat_features=CAT)
-        return m, m.predict_proba(va[x_cols])[:, 1]
+        version = catboost.__version__
+        name = f"CatBoost {version}"
+        cb_params = {k: v for k, v in params.items() if k in (
+            "iterations", "learning_rate", "depth", "l2_leaf_reg", "random_seed", "border_count", "random_strength",
+            "one_hot_max_size", "bootstrap_type", "bagging_temperature", "subsample", "max_ctr_complexity")}
+        x = df[x_cols]
 
-    results = [evaluate("CatBoost 1.2.10", catboost_fit, df, folds, a.repeats,
-                        lambda m, d: m.predict_proba(d[x_cols])[:, 1])]
+        def fit(rows):
+            m = CatBoostClassifier(**cb_params, thread_count=a.threads, verbose=False, allow_writing_files=False)
+            m.fit(x[rows], y[rows], cat_features=cat)
+            return m
 
-    lgb_df = df.copy()
-    for c in CAT:
-        lgb_df[c] = lgb_df[c].astype("category")
+        def predict(m, rows, threads):
+            return m.predict_proba(x[rows], thread_count=threads)[:, 1]
 
-    def lgb_fit(tr, va):
-        m = lgb.LGBMClassifier(
+        def save(m):
+            m.save_model(a.full_model)
+
+        def load():
+            m = CatBoostClassifier()
+            m.load_model(a.full_model)
+            return m
+    else:
+        import lightgbm as lgb
+
+        version = lgb.__version__
+        name = f"LightGBM {version}"
+        x = df[x_cols].copy()
+        for c in cat:
+            x[c] = x[c].astype("category")
+        lgb_params = dict(
             n_estimators=params.get("iterations", 500), learning_rate=params.get("learning_rate", 0.05),
             num_leaves=2 ** min(params.get("depth", 6), 10) - 1, reg_lambda=params.get("l2_leaf_reg", 3),
-            random_state=params.get("random_seed", 0), num_threads=2, verbose=-1)
-        m.fit(tr[x_cols], tr.label, categorical_feature=CAT)
-        return m, m.predict_proba(va[x_cols])[:, 1]
+            random_state=params.get("random_seed", 0), verbose=-1)
 
-    results.append(evaluate("LightGBM 4.7.0", lgb_fit, lgb_df, folds, a.repeats,
-                            lambda m, d: m.predict_proba(d[x_cols])[:, 1]))
-    json.dump(results, sys.stdout)
+        def fit(rows):
+            m = lgb.LGBMClassifier(**lgb_params, num_threads=a.threads)
+            m.fit(x[rows], y[rows], categorical_feature=cat)
+            return m.booster_
+
+        def predict(m, rows, threads):
+            return m.predict(x[rows], num_threads=threads)
+
+        def save(m):
+            m.save_model(a.full_model)
+
+        def load():
+            return lgb.Booster(model_file=a.full_model)
+
+    # CV on the pipeline's folds.
+    rss_before_cv = vm_kb("VmRSS")
+    peak_reset = reset_peak()
+    oof = np.zeros(len(df))
+    fold_out = []
+    wall = time.perf_counter()
+    for k in folds:
+        tr = (df.fold != k).to_numpy()
+        va = ~tr
+        t = time.perf_counter()
+        m = fit(tr)
+        fit_s = time.perf_counter() - t
+        oof[va] = predict(m, va, a.threads)
+        fold_out.append({"fold": k, "trainRows": int(tr.sum()), "validRows": int(va.sum()), "fitSeconds": fit_s})
+        print(f"  {name} fold {k}: fit {fit_s:.1f} s", file=sys.stderr)
+    cv_wall = time.perf_counter() - wall
+    peak_cv = vm_kb("VmHWM")
+    del m
+
+    # Scoring model: trained on all rows (run 1) or loaded.
+    every = np.ones(len(df), dtype=bool)
+    if a.train_full:
+        t = time.perf_counter()
+        full = fit(every)
+        full_fit = time.perf_counter() - t
+        save(full)
+        print(f"  {name} all-rows fit {full_fit:.1f} s", file=sys.stderr)
+    else:
+        full = load()
+        full_fit = None
+    predict(full, np.arange(len(df)) < 1000, 1)  # warm-up
+    scoring = []
+    for threads in (1, 2):
+        walls, cpus = [], []
+        for _ in range(a.score_passes):
+            c, t = time.process_time(), time.perf_counter()
+            predict(full, every, threads)
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+        scoring.append({"scorer": "predict_proba" if a.engine == "catboost" else "predict", "threads": threads, "rows": len(df), "wallSeconds": walls,
+                        "cpuSeconds": cpus})
+
+    json.dump({
+        "engine": a.engine,
+        "name": name,
+        "version": version,
+        "python": sys.version.split()[0],
+        "rows": len(df),
+        "loadSeconds": load_seconds,
+        "folds": fold_out,
+        "cvWallSeconds": cv_wall,
+        "oof": oof.tolist(),
+        "sklearn": {"rocAuc": roc_auc_score(y, oof), "prAuc": average_precision_score(y, oof),
+                    "logloss": log_loss(y, oof)},
+        "rss": {
+            "beforeCvMb": mb(rss_before_cv),
+            "peakCvMb": mb(peak_cv) if peak_reset else None,
+            "peakResetWorked": peak_reset,
+            "processMaxMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        },
+        "fullFitSeconds": full_fit,
+        "scoring": scoring,
+        "pid": os.getpid(),
+    }, sys.stdout)
 
 
 main()

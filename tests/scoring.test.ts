@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCategorical } from '../lib/data/matrix';
+import { readDeployment, writeDeployment } from '../lib/deployment';
 import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
 import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { sha256Hex } from '../lib/hash';
+import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
+import { registerSchedule } from '../lib/monitor/store';
 import { runDir } from '../lib/paths';
 import { readFeatures } from '../lib/pipeline/train';
 import {
@@ -21,7 +24,7 @@ import {
   type ScoreRequest,
 } from '../lib/scoring';
 import type { FeatureMatrix } from '../schemas/matrix';
-import { runCreator, useTempDataDir } from './helpers';
+import { runCli, runCreator, useTempDataDir } from './helpers';
 import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -254,5 +257,74 @@ describe('batch CSV scoring', () => {
     const audit = await queryAudit({ action: 'batch_scored', user_id: 'vera' });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ resource_id: RUN, correlation_id: RUN, user_role: 'VIEWER', source: 'cli' });
+  });
+});
+
+describe('`access-perm score` without --run: the deployed run', () => {
+  it('refuses while nothing is deployed, naming what to do; then scores with the deployed locked run and names it', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const input = join(dataDir, 'submission.csv');
+    const output = join(root, 'deployed.csv');
+    const score = (...extra: string[]) => runCli(env, 'score', '--input', input, '--output', output, ...extra);
+
+    expect(await readDeployment()).toBeNull();
+    const none = await score();
+    expect(none.code).toBe(1);
+    expect(none.stderr.trim()).toBe(
+      'access-perm: no run is deployed yet: pass --run <id>, or approve a locked run for deployment',
+    );
+    await expect(stat(output)).rejects.toThrow(/ENOENT/);
+
+    // What the lifecycle does before a validator's deployment approval: a monitoring schedule, the lock, the approval.
+    const validator = { userId: 'val', role: 'VALIDATOR' as const };
+    await registerSchedule({
+      runId: RUN,
+      scheduleId: `monitor-${RUN}`,
+      cron: '0 3 * * *',
+      current: input,
+      configuredBy: 'root',
+      configuredAt: new Date().toISOString(),
+    });
+    await lockRun({
+      runId: RUN,
+      runDir: runDir(RUN),
+      version: 1,
+      versionDir: '.',
+      reproducibilityPassed: true,
+      actor: validator,
+      reason: 'ready',
+    });
+    await approveDeployment({ runId: RUN, runDir: runDir(RUN), actor: validator, reason: 'ship it' });
+    const deployment = (await readDeployment())!;
+    expect(deployment).toMatchObject({ run_id: RUN, model_sha256: model.modelSha256 });
+
+    const requests = await readRequests(input);
+    const told = await score();
+    expect(told.code, told.stderr).toBe(0);
+    expect(told.stderr).toMatch(
+      new RegExp(`^scored ${requests.length.toLocaleString('en-US')} rows with ${RUN} v1 in .* → ${output}$`, 'm'),
+    );
+    const json = await score('--json');
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      runId: RUN,
+      version: 1,
+      modelSha256: deployment.model_sha256,
+      threshold: model.threshold,
+      rows: requests.length,
+    });
+    const [, ...lines] = (await readFile(output, 'utf8')).trim().split('\n');
+    const expected = await model.score(requests);
+    expect(lines).toHaveLength(requests.length);
+    lines.forEach((line, i) =>
+      expect(Math.abs(Number(line.split(',')[2]) - expected.probability[i]!)).toBeLessThanOrEqual(6e-7),
+    );
+
+    // A deployment record pinning another model is refused, naming the run and both hashes.
+    await writeDeployment({ ...deployment, model_sha256: 'e'.repeat(64) });
+    const pinned = await score('--json');
+    expect(pinned.code).toBe(1);
+    expect(pinned.stderr).toMatch(new RegExp(`${RUN}.*${deployment.model_sha256}.*the deployment expects e{64}`));
+    await writeDeployment(deployment);
   });
 });

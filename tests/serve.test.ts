@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import { addUser, issueToken } from '../lib/governance';
 import { runDir } from '../lib/paths';
 import { buildService, readInferenceLog, ServedModel } from '../lib/serve';
 import { MAX_PREDICT_ROWS } from '../schemas/serving';
-import { runCreator, useTempDataDir } from './helpers';
+import { runCli, runCreator, useTempDataDir } from './helpers';
 import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -267,7 +267,10 @@ describe('runs and audit logs', () => {
 
 describe('deployment', () => {
   it('serves nothing until a run is deployed, then hot-reloads when the deployment changes', async () => {
-    const watched = new ServedModel(undefined, 100);
+    const reloads: Array<{ runId: string | null; lastError: string | null }> = [];
+    const watched = new ServedModel(undefined, 100, {
+      onReload: (s) => reloads.push({ runId: s.runId, lastError: s.lastError }),
+    });
     await watched.start();
     const other = await buildService({ served: watched });
     const url = await other.listen({ port: 0, host: '127.0.0.1' });
@@ -298,6 +301,12 @@ describe('deployment', () => {
         body: [{ userId: '100001', appId: '5001' }],
       });
       expect(p.body.run_id).toBe('serve-b');
+      // Each load and each refusal was reported (what `serve` prints), the refusal naming the expected hash.
+      expect(reloads).toEqual([
+        { runId: RUN, lastError: null },
+        { runId: RUN, lastError: expect.stringMatching(/serve-b: .*deployment expects f{64}/) },
+        { runId: 'serve-b', lastError: null },
+      ]);
     } finally {
       await other.close();
       await watched.close();
@@ -320,6 +329,59 @@ describe('README', () => {
       scoredRows += (body.predictions ?? body.explanations ?? []).length;
       if (body.predictions) expect(body.predictions[1]).toMatchObject({ unknown_user: true, unknown_app: false });
     }
+  });
+});
+
+describe('`access-perm serve`', () => {
+  it('prints run, version, model sha256 and URL on start-up; SIGTERM writes the last window and exits 0', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.admin };
+    const bin = join(process.cwd(), 'bin/access-perm.mjs');
+    const child = spawn('node', [bin, 'serve', '--run', RUN, '--version', '1', '--port', '0'], { env });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor('the start-up line', async () => / on http:\/\/\S+\n/.test(stderr), 60_000);
+      const line = /^access-perm: serving .*$/m.exec(stderr)?.[0] ?? '';
+      const threshold = (await served.use(async (m) => m.threshold)).toFixed(4);
+      const started = new RegExp(
+        `^access-perm: serving run ${RUN} v1 \\(unlocked, model sha256 ${modelSha}, threshold ${threshold}\\) on (http://127\\.0\\.0\\.1:\\d+)$`,
+      ).exec(line);
+      expect(started, line).not.toBeNull();
+      const url = started![1]!;
+      const health = await call('GET', '/health', { token: tokens.admin, url });
+      expect(health.body).toMatchObject({ run_id: RUN, model_version: 1, model_sha256: modelSha, source: 'explicit' });
+      const rows = [
+        { userId: '100001', appId: '5001' },
+        { userId: 'ghost', appId: '5002' },
+        { userId: '100003', appId: '5003' },
+      ];
+      const before = (await readInferenceLog()).length;
+      expect((await call('POST', '/predict', { token: tokens.viewer, url, body: rows })).status).toBe(200);
+      scoredRows += rows.length; // logged by the child under the same run and model (checked in the last test)
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/access-perm: SIGTERM: finishing requests in flight and stopping/);
+      const written = (await readInferenceLog()).slice(before);
+      expect(written).toContainEqual(
+        expect.objectContaining({ run_id: RUN, requests: 1, rows: 3, unknown_users: 1, errors: 0 }),
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses --version without --run, and a version the run does not have', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.admin };
+    const alone = await runCli(env, 'serve', '--version', '2', '--port', '0');
+    expect(alone.code).toBe(1);
+    expect(alone.stderr.trim()).toBe(
+      'access-perm: --version needs --run <id>: the deployed run is served at its locked version',
+    );
+    const absent = await runCli(env, 'serve', '--run', RUN, '--version', '2', '--port', '0');
+    expect(absent.code).toBe(1);
+    expect(absent.stderr.trim()).toBe(`access-perm: run ${RUN} has no version 2 (versions 1..1)`);
+    expect(() => new ServedModel(undefined, 100, { version: 2 })).toThrow(/only be chosen with an explicit run/);
   });
 });
 

@@ -5,4 +5,4 @@ export { InferenceLog, inferenceLogDir, readInferenceLog } from './inferenceLog'
 export type { ScoredCall } from './inferenceLog';
 export { openApiDocument } from './openapi';
 export { NoModelError, ServedModel } from './servedModel';
-export type { ServedModelStatus } from './servedModel';
+export type { ServedModelOptions, ServedModelStatus } from './servedModel';

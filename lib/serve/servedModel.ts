@@ -37,6 +37,13 @@ export interface ServedModelStatus {
  * `deployment.json` changes. A reload opens and verifies the new model before swapping it in; calls in flight
  * finish on the model they started with, which is closed afterwards. A failed reload keeps the old model.
  */
+export interface ServedModelOptions {
+  /** With an explicit run only: the model version to serve instead of openRunModel's default (locked, approved, 1). */
+  version?: number;
+  /** Called after a deployment (re)load swapped a new model in, or failed (the previous model keeps serving). */
+  onReload?: (status: ServedModelStatus) => void;
+}
+
 export class ServedModel {
   private current: Loaded | null = null;
   private reloading: Promise<void> = Promise.resolve();
@@ -47,12 +54,23 @@ export class ServedModel {
   constructor(
     private readonly explicitRunId: string | undefined,
     private readonly pollMs = 1000,
-  ) {}
+    private readonly options: ServedModelOptions = {},
+  ) {
+    if (options.version !== undefined && !explicitRunId) {
+      throw new Error(
+        `a model version (${options.version}) can only be chosen with an explicit run: the deployed run serves its locked version`,
+      );
+    }
+  }
 
   /** Loads the model; for the deployed run, starts watching the deployment record. */
   async start(): Promise<void> {
     if (this.explicitRunId) {
-      this.swap({ model: await openRunModel(this.explicitRunId), deployment: null });
+      const version = this.options.version;
+      this.swap({
+        model: await openRunModel(this.explicitRunId, version === undefined ? {} : { version }),
+        deployment: null,
+      });
       return;
     }
     await this.reload();
@@ -76,6 +94,7 @@ export class ServedModel {
       } catch (e) {
         this.lastError = e instanceof Error ? e.message : String(e);
       }
+      this.options.onReload?.(this.status());
     });
     return this.reloading;
   }

@@ -1,15 +1,24 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { buildService, ServedModel } from '../../lib/serve';
+import { buildService, ServedModel, type ServedModelStatus } from '../../lib/serve';
 import { assertRunId } from '../../lib/paths';
 import { err, positiveInt } from './output';
 
 interface ServeOpts {
   run?: string;
+  version?: number;
   port: number;
   host: string;
   logWindow: number;
   bodyLimit: number;
   log?: boolean;
+}
+
+/** What is served, for the start-up line and reloads: run, model version, ONNX sha256, threshold, where it came from. */
+export function describeServed(s: ServedModelStatus): string {
+  if (!s.loaded) return 'no model yet (nothing deployed)';
+  const from = s.source === 'deployment' ? 'the deployed run' : 'run';
+  const lock = s.lock ? `locked at v${s.lock.version}` : 'unlocked';
+  return `${from} ${s.runId} v${s.version} (${lock}, model sha256 ${s.modelSha256}, threshold ${s.threshold?.toFixed(4)})`;
 }
 
 const port = (value: string): number => {
@@ -27,13 +36,32 @@ export function registerServeCommands(program: Command): void {
       '--run <id>',
       'serve this run (for testing); default: the deployed run, reloaded when the deployment changes',
     )
+    .option(
+      '--version <n>',
+      "with --run: the run's model version to serve (default: the locked version, else the newest approved, else 1)",
+      positiveInt('--version'),
+    )
     .option('--port <n>', 'port (0: any free port)', port, 8000)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--log-window <seconds>', 'inference log window', positiveInt('--log-window'), 60)
     .option('--body-limit <bytes>', 'largest request body', positiveInt('--body-limit'), 2 * 1024 * 1024)
     .option('--log', 'log every request (method, url, status, time; never headers or bodies)')
     .action(async (opts: ServeOpts) => {
-      const served = new ServedModel(opts.run ? assertRunId(opts.run) : undefined);
+      if (opts.version !== undefined && !opts.run) {
+        throw new InvalidArgumentError('--version needs --run <id>: the deployed run is served at its locked version');
+      }
+      let listening = false;
+      const served = new ServedModel(opts.run ? assertRunId(opts.run) : undefined, 1000, {
+        ...(opts.version !== undefined ? { version: opts.version } : {}),
+        onReload: (s) => {
+          if (!listening) return;
+          err(
+            s.lastError
+              ? `access-perm: reload failed, still serving ${describeServed(s)}: ${s.lastError}`
+              : `access-perm: reloaded: now serving ${describeServed(s)}`,
+          );
+        },
+      });
       await served.start();
       const app = await buildService({
         served,
@@ -42,11 +70,9 @@ export function registerServeCommands(program: Command): void {
         logger: opts.log === true,
       });
       const address = await app.listen({ port: opts.port, host: opts.host });
+      listening = true;
       const s = served.status();
-      err(
-        `access-perm: serving ${s.runId ?? 'no model yet (nothing deployed)'} on ${address}` +
-          (s.lastError ? ` — ${s.lastError}` : ''),
-      );
+      err(`access-perm: serving ${describeServed(s)} on ${address}` + (s.lastError ? ` — ${s.lastError}` : ''));
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
