@@ -352,6 +352,23 @@ describe('ONNX export: small and hand-made models', () => {
     expect(Array.from(raw)).toEqual(expected);
   });
 
+  it('depth 9 (leaf index from two groups of levels) and trees of different depths match the evaluator', async () => {
+    const deep = trainGbdt(data.matrix, data.labels, { iterations: 3, depth: 9, learning_rate: 0.3, random_seed: 5 });
+    expect(deep.trees.every((t) => t.splits.length === 9)).toBe(true);
+    // A depth-1 tree beside the depth-9 ones: its 8 padded levels read the never-true condition.
+    const mixed: GbdtModel = {
+      ...deep,
+      trees: [...deep.trees, { splits: [deep.trees[0]!.splits[3]!], leafValues: [-0.25, 0.5] }],
+    };
+    for (const m of [deep, mixed]) {
+      const { raw } = await onnxScores(m, scoring);
+      expect(maxAbsDiff(predictRaw(m, scoring), raw)).toBeLessThanOrEqual(1e-5);
+    }
+    const without = predictRaw(deep, scoring);
+    const added = Array.from(predictRaw(mixed, scoring), (r, i) => Math.round((r - without[i]!) * 4) / 4);
+    expect(new Set(added)).toEqual(new Set([-0.25, 0.5]));
+  });
+
   it('rejects models it cannot express, naming the problem', () => {
     expect(() => exportOnnx({ ...hand, trees: [] })).toThrow(GbdtModelError);
     expect(() => exportOnnx({ ...hand, trees: [] })).toThrow(/no trees/);
