@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
+import { evaluateTestSet } from '../lib/evaluation/testSet';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
@@ -44,6 +45,8 @@ export function createActivities() {
       guarded(() => withHeartbeats((c) => trainFold(ref, fold, c), { model: `fold ${fold}` })),
     trainFinalModel: (ref: RunRef) => guarded(() => withHeartbeats((c) => trainFinal(ref, c), { model: 'final' })),
     evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => withHeartbeats(() => evaluateRun(ref, folds))),
+    /** A flat run's hold-out test file scored by the final model; no-op (metrics null) without one. */
+    evaluateTestSet: (ref: RunRef) => guarded(() => withHeartbeats(() => evaluateTestSet(ref))),
     monitoringBaseline: (ref: RunRef) => guarded(() => withHeartbeats(() => writeMonitoringBaseline(ref))),
     writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>
       guarded(() => withHeartbeats(() => finalizeManifest(ref, artifacts))),

@@ -29,7 +29,11 @@ export function parseConfig(raw: unknown, source: string, baseDir: string): Acce
   const config = result.data;
   if (config.data.mode === 'seed') {
     if (!isAbsolute(config.data.dir)) config.data.dir = resolve(baseDir, config.data.dir);
-  } else if (!isAbsolute(config.data.path)) config.data.path = resolve(baseDir, config.data.path);
+  } else {
+    if (!isAbsolute(config.data.path)) config.data.path = resolve(baseDir, config.data.path);
+    if (config.data.test !== undefined && !isAbsolute(config.data.test))
+      config.data.test = resolve(baseDir, config.data.test);
+  }
   return config;
 }
 

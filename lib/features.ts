@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AccessPermConfig, FlatDataConfig } from '../schemas/config';
 import { sqlIdent, sqlString } from './data/duck';
-import { FLAT_TABLE } from './data/raw';
+import { FLAT_TABLE, flatLabelSql } from './data/raw';
 
 /** Model inputs of the seed's feature engineering (seed-2): userId is the CV group and never a feature. */
 export const CATEGORICAL_FEATURES = [
@@ -99,22 +99,34 @@ export async function buildFeatureTable(
 }
 
 /**
- * SQL selecting the declared columns of a flat table: categoricals trimmed, missing → sentinel; numerics
- * TRY_CAST to DOUBLE (unparseable → NULL, NaN for the model); the group and id columns as trimmed strings.
+ * SQL expressions of a flat table's model inputs over the row alias `r`: categoricals trimmed, missing → sentinel
+ * (integer-looking codes stay strings: the CSV is read as text); numerics TRY_CAST to DOUBLE (unparseable → NULL,
+ * NaN for the model). The one definition shared by training, the hold-out test file and batch scoring.
+ */
+export function flatInputsSql(data: FlatDataConfig, sentinel: string, alias = 'r'): string[] {
+  const s = sqlString(sentinel);
+  const col = (c: string) => `${alias}.${sqlIdent(c)}`;
+  return [
+    ...data.categorical.map((c) => `coalesce(nullif(trim(${col(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
+    ...data.numeric.map((c) => `TRY_CAST(trim(${col(c)}) AS DOUBLE) AS ${sqlIdent(c)}`),
+  ];
+}
+
+/**
+ * SQL selecting the declared columns of a flat table: the model inputs (flatInputsSql), the group and id columns
+ * as trimmed strings and the label as 0/1 (flatLabelSql: mapped from `label_positive` when declared).
  */
 export function flatFeatureSelectSql(table: string, data: FlatDataConfig, sentinel: string): string {
   const s = sqlString(sentinel);
-  const col = (c: string) => `r.${sqlIdent(c)}`;
   const categorical = new Set(data.categorical);
   const carried = [...new Set([...(data.group ? [data.group] : []), ...data.id_columns])].filter(
     (c) => !categorical.has(c) && !data.numeric.includes(c),
   );
   const parts = [
     'r.rowid AS row_idx',
-    ...carried.map((c) => `coalesce(nullif(trim(${col(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
-    ...data.categorical.map((c) => `coalesce(nullif(trim(${col(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
-    ...data.numeric.map((c) => `TRY_CAST(trim(${col(c)}) AS DOUBLE) AS ${sqlIdent(c)}`),
-    `CAST(trim(${col(data.label)}) AS UTINYINT) AS label`,
+    ...carried.map((c) => `coalesce(nullif(trim(r.${sqlIdent(c)}), ''), ${s}) AS ${sqlIdent(c)}`),
+    ...flatInputsSql(data, sentinel),
+    `${flatLabelSql(data)} AS label`,
   ];
   return `SELECT ${parts.join(', ')} FROM ${sqlIdent(table)} r ORDER BY r.rowid`;
 }

@@ -35,19 +35,35 @@ export const RESERVED_FEATURE_COLUMNS = ['row_idx', 'label', 'fold', 'score'] as
 
 const columnName = z.string().trim().min(1);
 
+/** A label value as written in the config (YAML may read `1` as a number); compared with the CSV's text. */
+const labelValue = z.union([z.string().trim().min(1), z.number()]).transform(String);
+
+/**
+ * The label column: a plain name means values 0 / 1 (1 = approved); `{column, positive}` accepts any two distinct
+ * values, `positive` (compared as text) meaning approved.
+ */
+const labelSchema = z.union([columnName, z.object({ column: columnName, positive: labelValue }).strict()]);
+
 /**
  * One table of labelled decisions whose columns are declared here. Every declared column must be distinct
  * (a column is one of categorical / numeric / label / group); id columns are only carried to the OOF predictions.
+ * Parsed into one canonical form (`path`, `label` a column name, `label_positive`) that parses again unchanged, as
+ * the run's config.json snapshot is re-read.
  */
 const flatDataSchema = z
   .object({
     mode: z.literal('flat'),
     /** The CSV (header row, comma-separated). */
-    path: z.string().min(1),
+    path: z.string().min(1).optional(),
+    /** Alias of `path`. */
+    table: z.string().min(1).optional(),
+    /** An optional labelled hold-out CSV with the same columns: the final model is scored on it. */
+    test: z.string().min(1).optional(),
     categorical: z.array(columnName).default([]),
     numeric: z.array(columnName).default([]),
-    /** The target column, with values 0 and 1 (1 = approved). */
-    label: columnName,
+    label: labelSchema,
+    /** The object form's `positive`, as stored in a run's config.json (prefer `label: {column, positive}`). */
+    label_positive: labelValue.optional(),
     /** GroupKFold key; without it rows are folded by a seeded row-level KFold. Never a feature. */
     group: columnName.optional(),
     /** Columns copied into the OOF predictions to identify rows (they may also be features or the group). */
@@ -63,6 +79,11 @@ const flatDataSchema = z
   .strict()
   .superRefine((d, ctx) => {
     const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (d.path === undefined && d.table === undefined) fail(['path'], 'give the CSV as data.path (or data.table)');
+    if (d.path !== undefined && d.table !== undefined) fail(['table'], 'data.table is an alias of data.path: give one');
+    if (typeof d.label === 'object' && d.label_positive !== undefined)
+      fail(['label_positive'], 'the positive label value is given twice (label.positive and label_positive)');
+    const label = typeof d.label === 'string' ? d.label : d.label.column;
     if (d.categorical.length + d.numeric.length === 0)
       fail(['categorical'], 'declare at least one categorical or numeric feature column');
     const roles = new Map<string, string>();
@@ -79,16 +100,25 @@ const flatDataSchema = z
     };
     d.categorical.forEach((c, i) => claim(c, 'categorical', ['categorical', i]));
     d.numeric.forEach((c, i) => claim(c, 'numeric', ['numeric', i]));
-    claim(d.label, 'label', ['label']);
+    claim(label, 'label', ['label']);
     if (d.group !== undefined) claim(d.group, 'group', ['group']);
     const ids = new Set<string>();
     d.id_columns.forEach((c, i) => {
       if (ids.has(c)) fail(['id_columns', i], `column "${c}" is declared twice in id_columns`);
       ids.add(c);
-      if (c === d.label) fail(['id_columns', i], `column "${c}" is the label; the OOF predictions carry it as label`);
+      if (c === label) fail(['id_columns', i], `column "${c}" is the label; the OOF predictions carry it as label`);
       else if ((RESERVED_FEATURE_COLUMNS as readonly string[]).includes(c))
         fail(['id_columns', i], `column "${c}" is a reserved name of the feature table`);
     });
+  })
+  .transform(({ path, table, label, label_positive, ...d }) => {
+    const positive = typeof label === 'string' ? label_positive : label.positive;
+    return {
+      ...d,
+      path: (path ?? table)!,
+      label: typeof label === 'string' ? label : label.column,
+      ...(positive !== undefined ? { label_positive: positive } : {}),
+    };
   });
 
 /** Input mode: the seed's four tables, or one declared table. */

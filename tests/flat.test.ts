@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -8,15 +8,21 @@ import { readVerified } from '../lib/artifacts';
 import { loadConfig, parseConfig } from '../lib/config';
 import { queryRows, sqlString, withDuckDb } from '../lib/data/duck';
 import { flatExampleCsv, writeFlatExample } from '../lib/data/generateFlat';
+import { encodeCategorical, toNumeric } from '../lib/data/matrix';
+import { readTestMetrics } from '../lib/evaluation/testSet';
 import { ConfigError } from '../lib/errors';
 import { stratifiedKFold } from '../lib/folds';
+import { parseModel, predictProba } from '../lib/gbdt';
 import { versionBinningTables } from '../lib/lifecycle/versions';
+import { averagePrecision, logloss, metricsAtThreshold, rocAuc } from '../lib/metrics';
 import { PROJECT_ROOT } from '../lib/paths';
 import type { RunRef } from '../lib/pipeline/run';
 import { loadRunData } from '../lib/report';
 import { openRunModel } from '../lib/scoring';
+import { openFlatRunModel, scoreFlatCsvFile } from '../lib/scoring/flat';
+import type { FeatureMatrix } from '../schemas/matrix';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCreator, useTempDataDir, writeConfig } from './helpers';
+import { runCli, runCreator, useTempDataDir, writeConfig } from './helpers';
 
 // The flat input mode end to end through the pipeline activities (no server), on a generated table with a signal.
 const activities = createActivities();
@@ -25,8 +31,43 @@ const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
   env.run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
 
 const ROWS = 2000;
+const TEST_ROWS = 300;
 let root: string;
 let csv: string;
+/** The same table with the label as text: granted / denied. */
+let stringCsv: string;
+/** A hold-out file of the same population (string labels) with categories training never saw. */
+let testCsv: string;
+
+/** Rewrites the generator's last column (approved 0/1) with `labels[0]` / `labels[1]`. */
+function relabel(text: string, labels: [string, string]): string {
+  return text.replace(/,([01])\n/g, (_, v: string) => `,${labels[Number(v)]}\n`);
+}
+
+/** Parses the generated CSV in plain TypeScript (independently of the pipeline's SQL) into the model's inputs. */
+function parseFlatCsv(text: string, positive: string): { matrix: FeatureMatrix; labels: Uint8Array; ids: string[] } {
+  const [header, ...lines] = text.trim().split('\n');
+  const names = header!.split(',');
+  const rows = lines.map((l) => l.split(','));
+  const col = (c: string) => rows.map((r) => r[names.indexOf(c)]!);
+  const categorical = ['region', 'role', 'resource'].map((c) =>
+    encodeCategorical(
+      c,
+      col(c).map((v) => (v.trim() === '' ? '__UNKNOWN__' : v.trim())),
+    ),
+  );
+  const numeric = ['tenure_years', 'risk_score'].map((c) =>
+    toNumeric(
+      c,
+      col(c).map((v) => (v.trim() === '' || Number.isNaN(Number(v)) ? null : Number(v))),
+    ),
+  );
+  return {
+    matrix: { rowCount: rows.length, categorical, numeric },
+    labels: Uint8Array.from(col('approved'), (v) => (v === positive ? 1 : 0)),
+    ids: col('request_id'),
+  };
+}
 
 function flatConfig(path: string, patch: (d: Record<string, unknown>) => void = () => {}): Record<string, unknown> {
   const data: Record<string, unknown> = {
@@ -56,6 +97,21 @@ async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
 beforeAll(async () => {
   root = await useTempDataDir('flat');
   csv = await writeFlatExample(join(root, 'data', 'approvals.csv'), { rows: ROWS, seed: 5 });
+  stringCsv = join(root, 'data', 'approvals-text.csv');
+  await writeFile(stringCsv, relabel(flatExampleCsv({ rows: ROWS, seed: 5 }), ['denied', 'granted']));
+  // Rows after the training table's (same seed and teams: the same latent effects), with unseen categories.
+  const holdOut = flatExampleCsv({ rows: TEST_ROWS, seed: 5, teams: 100, skipRows: ROWS })
+    .split('\n')
+    .map((line, i) => {
+      if (i === 0 || line === '') return line;
+      const cells = line.split(',');
+      if (i % 10 === 0) cells[4] = 'res-never-seen';
+      if (i % 25 === 0) cells[2] = 'mars';
+      return cells.join(',');
+    })
+    .join('\n');
+  testCsv = join(root, 'data', 'approvals-test.csv');
+  await writeFile(testCsv, relabel(holdOut, ['denied', 'granted']));
 });
 
 describe('flat mode config', () => {
@@ -65,6 +121,34 @@ describe('flat mode config', () => {
   it('accepts a declared table and resolves its path against the config folder', () => {
     const config = parseConfig(flatConfig('t.csv'), 'flat.yaml', root);
     expect(config.data).toMatchObject({ mode: 'flat', path: join(root, 't.csv'), group: 'team', fold_seed: 42 });
+  });
+
+  it('reads the label object form, `table` as an alias of `path` and a test file, in a form that parses again', () => {
+    const config = parseConfig(
+      flatConfig('t.csv', (d) => {
+        delete d.path;
+        d.table = 't.csv';
+        d.test = 'held/out.csv';
+        d.label = { column: 'approved', positive: 1 };
+      }),
+      'flat.yaml',
+      root,
+    );
+    expect(config.data).toMatchObject({
+      path: join(root, 't.csv'),
+      test: join(root, 'held/out.csv'),
+      label: 'approved',
+      label_positive: '1',
+    });
+    // The run's config.json snapshot is parsed again when read: the canonical form must be a fixed point.
+    expect(parseConfig(JSON.parse(JSON.stringify(config)), 'config.json', '/elsewhere')).toEqual(config);
+    expect(parseConfig(flatConfig('t.csv'), 'flat.yaml', root).data).not.toHaveProperty('label_positive');
+    expect(parse((d) => (d.table = 'u.csv'))).toThrow(/data\.table: data\.table is an alias of data\.path: give one/);
+    expect(parse((d) => delete d.path)).toThrow(/data\.path: give the CSV as data\.path/);
+    expect(parse((d) => (d.label = { column: 'approved' }))).toThrow(/data\.label/);
+    expect(parse((d) => (d.label = { column: 'team', positive: 'yes' }))).toThrow(
+      /column "team" is declared as both label and group/,
+    );
   });
 
   it('names duplicate, overlapping and reserved columns', () => {
@@ -88,9 +172,12 @@ describe('flat mode config', () => {
 
   it('the bundled example (config/flat-example.yaml) is the generator output for seed 42', async () => {
     const config = await loadConfig('config/flat-example.yaml');
-    expect(config.config.data.mode).toBe('flat');
+    expect(config.config.data).toMatchObject({ mode: 'flat', label: 'approved', label_positive: '1' });
     const bundled = await readFile(join(PROJECT_ROOT, 'data/flat-example/approvals.csv'), 'utf8');
     expect(bundled).toBe(flatExampleCsv({ rows: 2000, seed: 42 }));
+    // Its hold-out file continues the same population: the next 500 rows of the same generator.
+    const test = await readFile(join(PROJECT_ROOT, 'data/flat-example/approvals_test.csv'), 'utf8');
+    expect(test).toBe(flatExampleCsv({ rows: 500, seed: 42, teams: 100, skipRows: 2000 }));
   });
 
   it('rejects unknown keys and seed-mode keys in a flat block', () => {
@@ -110,6 +197,19 @@ describe('flat mode config', () => {
     expect(e.type).toBe('ConfigError');
     expect(e.message).toContain('data.numeric: column "tenure" is not in');
   });
+
+  it('prepareRun names a test file that does not exist, and does not retry', async () => {
+    const path = await writeConfig(
+      root,
+      'missing-test.yaml',
+      flatConfig(csv, (d) => (d.test = join(root, 'no-such-test.csv'))),
+    );
+    const e = await failure(
+      run(activities.prepareRun, { runId: 'flat-no-test', configPath: path, token: (await runCreator()).token }),
+    );
+    expect(e.nonRetryable).toBe(true);
+    expect(e.message).toBe(`test file not found: ${join(root, 'no-such-test.csv')} (data.test)`);
+  });
 });
 
 describe('flat mode pipeline', () => {
@@ -117,8 +217,16 @@ describe('flat mode pipeline', () => {
   const artifacts: ArtifactRef[] = [];
   const folds: FoldSummary[] = [];
 
-  it('prepareRun hashes the one input table', async () => {
-    const configPath = await writeConfig(root, 'flat.yaml', flatConfig(csv));
+  // Text labels (granted / denied) mapped by `label: {column, positive}`, and a hold-out test file.
+  it('prepareRun hashes the input table and the test file', async () => {
+    const configPath = await writeConfig(
+      root,
+      'flat.yaml',
+      flatConfig(stringCsv, (d) => {
+        d.label = { column: 'approved', positive: 'granted' };
+        d.test = testCsv;
+      }),
+    );
     const prepared = await run(activities.prepareRun, {
       runId: 'flat-1',
       configPath,
@@ -129,13 +237,26 @@ describe('flat mode pipeline', () => {
     const info = JSON.parse(await readFile(join(ref.runDir, 'run.json'), 'utf8')) as {
       dataFiles: Record<string, string>;
     };
-    expect(Object.keys(info.dataFiles)).toEqual(['flat']);
+    expect(Object.keys(info.dataFiles)).toEqual(['flat', 'flat_test']);
   });
 
-  it('validateData checks the declared columns, the 0/1 label and mostly-castable numerics', async () => {
+  it('validateData checks the declared columns, the two label values and mostly-castable numerics', async () => {
     const summary = await run(activities.validateData, ref);
     artifacts.push(...summary.artifacts);
-    expect(summary.tables).toEqual([expect.objectContaining({ table: 'flat', success: true })]);
+    expect(summary.tables).toEqual([
+      expect.objectContaining({ table: 'flat', success: true }),
+      expect.objectContaining({ table: 'flat_test', success: true }),
+    ]);
+    const test = JSON.parse(await readFile(join(ref.runDir, 'validation/flat_test.json'), 'utf8')) as {
+      results: Array<{ expectation: string; kwargs: { column?: string; values?: string[] } }>;
+    };
+    // The hold-out label must take the training table's two values, positive first.
+    expect(test.results).toContainEqual(
+      expect.objectContaining({
+        expectation: 'expect_column_values_to_be_in_set',
+        kwargs: { column: 'approved', values: ['granted', 'denied'] },
+      }),
+    );
     const report = JSON.parse(await readFile(join(ref.runDir, 'validation/flat.json'), 'utf8')) as {
       results: Array<{ expectation: string; kwargs: { column?: string }; result: { unexpected_count: number } }>;
     };
@@ -178,6 +299,9 @@ describe('flat mode pipeline', () => {
     expect(Number(checks.r?.nulls)).toBe(0);
     expect(Number(checks.r?.risk_null)).toBeGreaterThan(0); // "n/a" → NULL → NaN for the model
     expect(Number(checks.r?.split)).toBe(0); // GroupKFold: a team never spans folds
+    const [labels] = await withDuckDb((conn) => queryRows(conn, `SELECT sum(label) AS positives FROM ${features}`));
+    const granted = (await readFile(stringCsv, 'utf8')).split(',granted\n').length - 1;
+    expect(Number(labels?.positives)).toBe(granted); // granted → 1, denied → 0
   });
 
   it('trains every fold and the final model on the declared features', async () => {
@@ -208,7 +332,7 @@ describe('flat mode pipeline', () => {
     const data = await loadRunData(ref.runDir);
     expect(data.metrics.audit).toMatchObject({ rows: ROWS, groups: { column: 'team', count: 100 } });
     expect(data.metrics.audit?.users).toBeUndefined();
-    expect(data.metrics.audit?.raw.map((t) => t.table)).toEqual(['flat']);
+    expect(data.metrics.audit?.raw.map((t) => t.table)).toEqual(['flat', 'flat_test']);
     const dims = new Set(data.metrics.segments?.rows.map((r) => r.dimension));
     expect([...dims].sort()).toEqual(['region', 'resource', 'role']);
     expect(data.oof.keyColumns).toEqual(['team', 'request_id']);
@@ -219,6 +343,27 @@ describe('flat mode pipeline', () => {
     const report = await readFile(join(ref.runDir, 'report/report.md'), 'utf8');
     expect(report).toContain('100 groups of `team`');
     expect(report).not.toContain('Machine accounts');
+  });
+
+  it('scores the test file with the final model: metrics.json `test` equals lib/metrics on its predictions', async () => {
+    const result = await run(activities.evaluateTestSet, ref);
+    artifacts.push(...result.artifacts);
+    const model = parseModel(await readFile(join(ref.runDir, 'model/model.json'), 'utf8'));
+    const { matrix, labels } = parseFlatCsv(await readFile(testCsv, 'utf8'), 'granted');
+    const scores = predictProba(model, matrix);
+    expect(scores.every(Number.isFinite)).toBe(true); // unseen resources and regions included
+    const stored = await readTestMetrics(ref.runDir);
+    expect(stored).toEqual(result.metrics);
+    const at = metricsAtThreshold(labels, scores, model.threshold!);
+    expect(stored).toMatchObject({ rows: TEST_ROWS, threshold: model.threshold, confusion: at.confusion });
+    expect(stored!.rocAuc).toBeCloseTo(rocAuc(labels, scores), 12);
+    expect(stored!.prAuc).toBeCloseTo(averagePrecision(labels, scores), 12);
+    expect(stored!.logloss).toBeCloseTo(logloss(labels, scores), 12);
+    expect(stored!.accuracy).toBeCloseTo(at.accuracy, 12);
+    expect(stored!.rocAuc).toBeGreaterThan(0.7);
+    const report = await readFile(join(ref.runDir, 'report/report.md'), 'utf8');
+    expect(report).toContain('Hold-out test file (approvals-test.csv, 300 rows');
+    expect(report).toContain('hold-out test (300 rows)');
   });
 
   it('binning tables and the monitoring baseline cover the declared features', async () => {
@@ -233,8 +378,58 @@ describe('flat mode pipeline', () => {
     for (const a of manifest.artifacts) await readVerified(ref.runDir, a);
   });
 
-  it('request scoring refuses a flat-mode run with a clear error', async () => {
-    await expect(openRunModel(ref.runId)).rejects.toThrow(/flat-mode runs are scored from feature rows/);
+  it('request scoring (serve, monitoring) refuses a flat-mode run, pointing at `score`', async () => {
+    await expect(openRunModel(ref.runId)).rejects.toThrow(
+      /flat-mode run: request scoring .* score a CSV of its declared columns \(region, role, resource, tenure_years, risk_score\)/,
+    );
+  });
+
+  it('`access-perm score` scores a CSV of the declared columns with the ONNX model, ids carried; a bad one is refused', async () => {
+    const dir = join(root, 'flat-scoring');
+    await mkdir(dir, { recursive: true });
+    const text = await readFile(testCsv, 'utf8');
+    await writeFile(join(dir, 'no-role.csv'), text.replace(/^(.*?),role,/, '$1,job,'));
+    const output = join(dir, 'predictions.csv');
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const score = (input: string, out: string) =>
+      runCli(env, 'score', '--run', ref.runId, '--input', input, '--output', out, '--json');
+    // Two CLI processes at once: each pays the CLI's start-up.
+    const [good, missing] = await Promise.all([
+      score(testCsv, output),
+      score(join(dir, 'no-role.csv'), join(dir, 'no-role.pred.csv')),
+    ]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ runId: ref.runId, rows: TEST_ROWS, version: 1 });
+    const [header, ...lines] = (await readFile(output, 'utf8')).trim().split('\n');
+    expect(header).toBe('request_id,approval_probability,predicted_label');
+    const model = parseModel(await readFile(join(ref.runDir, 'model/model.json'), 'utf8'));
+    const { matrix, ids } = parseFlatCsv(text, 'granted');
+    const expected = predictProba(model, matrix);
+    expect(lines).toHaveLength(TEST_ROWS);
+    lines.forEach((line, i) => {
+      const [id, p, label] = line.split(',');
+      expect(id).toBe(ids[i]);
+      expect(Math.abs(Number(p) - expected[i]!)).toBeLessThanOrEqual(1e-6);
+      expect(Number(label)).toBe(Number(p) >= model.threshold! ? 1 : 0);
+    });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no-role\.csv line 1: missing column role \(data\.categorical\)/);
+    expect((await readdir(dir)).sort()).toEqual(['no-role.csv', 'predictions.csv']);
+  });
+
+  it('flat scoring refuses a numeric column that does not parse, naming column and lines, and writes nothing', async () => {
+    const dir = join(root, 'flat-scoring');
+    const text = await readFile(testCsv, 'utf8');
+    await writeFile(join(dir, 'wordy-risk.csv'), text.replace(/,(\d\.\d{3}),(granted|denied)\n/g, ',high,$2\n'));
+    const model = await openFlatRunModel(ref.runId);
+    try {
+      await expect(scoreFlatCsvFile(model, join(dir, 'wordy-risk.csv'), join(dir, 'b.csv'))).rejects.toThrow(
+        /wordy-risk\.csv: column risk_score \(data\.numeric\) is not numeric: .* line 2: "high"/,
+      );
+    } finally {
+      await model.close();
+    }
+    expect((await readdir(dir)).sort()).toEqual(['no-role.csv', 'predictions.csv', 'wordy-risk.csv']);
   });
 });
 
@@ -268,6 +463,54 @@ describe('flat mode without a group column', () => {
     const summary = await run(activities.buildFeatures, ref);
     expect(summary.foldRows).toHaveLength(3);
     expect(Math.max(...summary.foldRows) - Math.min(...summary.foldRows)).toBeLessThanOrEqual(1);
+
+    const texts = relabel(flatExampleCsv({ rows: 300, seed: 2 }), ['denied', 'granted']);
+    const mapped = (d: Record<string, unknown>) => (d.label = { column: 'approved', positive: 'granted' });
+    const cases: Array<[string, string, string | undefined, RegExp]> = [
+      // A third value: the error names the column and its values with their first lines, the stray one first.
+      [
+        'three-values',
+        texts.replace(/,granted\n/, ',maybe\n'),
+        undefined,
+        /expect_column_unique_value_count_to_be_between\(column="approved", min=2, max=2\): 1 unexpected, e\.g\. \{"value":"maybe","rows":1,"first_line":\d+\}/,
+      ],
+      [
+        'no-positive',
+        texts.replaceAll(',granted\n', ',approved\n'),
+        undefined,
+        /expect_column_distinct_values_to_contain_set\(column="approved"\): 1 unexpected, e\.g\. \{"missing_value":"granted","values_seen":\["(denied|approved)","(denied|approved)"\]\}/,
+      ],
+      [
+        'null-label',
+        texts.replace(/,denied\n/, ',\n'),
+        undefined,
+        /expect_column_values_to_not_be_null\(column="approved"\): 1 unexpected, e\.g\. \{"line":\d+/,
+      ],
+      // The hold-out file may only hold the training table's two values.
+      [
+        'test-value',
+        texts,
+        texts.replace(/,denied\n/, ',refused\n'),
+        /table flat_test .*expect_column_values_to_be_in_set\(column="approved"\): 1 unexpected, e\.g\. \{"line":\d+,"approved":"refused"\}/,
+      ],
+    ];
+    for (const [name, text, testText, message] of cases) {
+      const path = join(root, 'data', `${name}.csv`);
+      await writeFile(path, text);
+      if (testText !== undefined) await writeFile(join(root, 'data', `${name}-test.csv`), testText);
+      const configPath = await writeConfig(
+        root,
+        `flat-${name}.yaml`,
+        flatConfig(path, (d) => {
+          mapped(d);
+          if (testText !== undefined) d.test = join(root, 'data', `${name}-test.csv`);
+        }),
+      );
+      const prepared = await run(activities.prepareRun, { runId: `flat-${name}`, configPath, token });
+      const e = await failure(run(activities.validateData, { runId: prepared.runId, runDir: prepared.runDir }));
+      expect(e.type).toBe('DataValidationError');
+      expect(e.message).toMatch(message);
+    }
 
     const badCsv = join(root, 'data', 'bad.csv');
     await writeFile(badCsv, flatExampleCsv({ rows: 300, seed: 2 }).replace(/,1\n/, ',yes\n'));

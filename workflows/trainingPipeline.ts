@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -98,6 +99,11 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
     enter('evaluate', 'computing out-of-fold metrics and the operating threshold');
     const evaluation = await dataSteps.evaluate(ref, folds);
     artifacts.push(...evaluation.artifacts);
+    // patched: histories recorded before this step existed replay without it.
+    if (patched('flat-test-set')) {
+      progress.message = 'scoring the hold-out test file with the final model (flat mode with data.test)';
+      artifacts.push(...(await dataSteps.evaluateTestSet(ref)).artifacts);
+    }
 
     enter('monitoringBaseline', 'saving the monitoring reference window');
     artifacts.push(...(await dataSteps.monitoringBaseline(ref)).artifacts);

@@ -13,6 +13,8 @@ export type Expectation =
   | { type: 'expect_column_values_to_be_unique'; column: string }
   | { type: 'expect_compound_columns_to_be_unique'; columns: string[] }
   | { type: 'expect_column_values_to_be_in_set'; column: string; values: string[] }
+  | { type: 'expect_column_unique_value_count_to_be_between'; column: string; min: number; max: number }
+  | { type: 'expect_column_distinct_values_to_contain_set'; column: string; values: string[] }
   | { type: 'expect_column_values_to_be_of_type'; column: string; sqlType: 'BIGINT' | 'DOUBLE'; mostly?: number }
   | { type: 'expect_column_values_to_be_between'; column: string; min: number; max: number }
   | { type: 'expect_no_contradictory_labels'; keys: string[]; label: string }
@@ -45,6 +47,26 @@ async function countUnexpected(
     `SELECT rowid + 1 AS line, ${cols} FROM ${t} WHERE ${scope} AND (${badWhere}) ORDER BY rowid LIMIT ${EXAMPLES}`,
   );
   return { element_count: Number(totals?.n ?? 0), unexpected_count: Number(totals?.bad ?? 0), examples };
+}
+
+/**
+ * How many distinct trimmed non-empty values a column has, and a few of them with their row counts and first data
+ * line, rarest first (a stray value is usually the rare one).
+ */
+async function distinctValues(
+  conn: DuckDBConnection,
+  table: string,
+  column: string,
+): Promise<{ count: number; examples: Array<{ value: string; rows: number; first_line: number }> }> {
+  const c = `trim(${sqlIdent(column)})`;
+  const rows = await queryRows(
+    conn,
+    `SELECT ${c} AS value, count(*) AS n, min(rowid) + 1 AS first_line, count(*) OVER () AS distinct_values FROM ${sqlIdent(table)} WHERE ${c} <> '' GROUP BY ${c} ORDER BY n, first_line LIMIT ${EXAMPLES}`,
+  );
+  return {
+    count: Number(rows[0]?.distinct_values ?? 0),
+    examples: rows.map((r) => ({ value: String(r.value), rows: Number(r.n), first_line: Number(r.first_line) })),
+  };
 }
 
 function kwargsOf(e: Expectation): Record<string, unknown> {
@@ -111,6 +133,26 @@ async function evaluate(conn: DuckDBConnection, table: string, e: Expectation): 
       const set = e.values.map(sqlString).join(', ');
       const counted = await countUnexpected(conn, table, `${c} IS NOT NULL`, `trim(${c}) NOT IN (${set})`, [e.column]);
       return result(e, counted, counted.unexpected_count === 0);
+    }
+    case 'expect_column_unique_value_count_to_be_between': {
+      const { count, examples } = await distinctValues(conn, table, e.column);
+      const ok = count >= e.min && count <= e.max;
+      return result(e, { element_count: count, unexpected_count: ok ? 0 : 1, examples: ok ? [] : examples }, ok);
+    }
+    case 'expect_column_distinct_values_to_contain_set': {
+      const c = `trim(${sqlIdent(e.column)})`;
+      const [found] = await queryRows(
+        conn,
+        `SELECT ${e.values.map((v, i) => `count(*) FILTER (WHERE ${c} = ${sqlString(v)}) AS v${i}`).join(', ')} FROM ${t}`,
+      );
+      const missing = e.values.filter((_, i) => Number(found?.[`v${i}`] ?? 0) === 0);
+      const seen = missing.length > 0 ? (await distinctValues(conn, table, e.column)).examples.map((x) => x.value) : [];
+      const counted = {
+        element_count: e.values.length,
+        unexpected_count: missing.length,
+        examples: missing.map((value) => ({ missing_value: value, values_seen: seen })),
+      };
+      return result(e, counted, missing.length === 0);
     }
     case 'expect_column_values_to_be_of_type': {
       const c = sqlIdent(e.column);

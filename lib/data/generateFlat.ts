@@ -17,6 +17,11 @@ export interface FlatExampleOptions {
   seed: number;
   /** Distinct teams (groups); default rows / 20. */
   teams?: number;
+  /**
+   * Rows generated first and left out: with the same seed and teams, the output continues the table of `skipRows`
+   * rows (same latent effects, request ids counting on), i.e. a hold-out set of the same population.
+   */
+  skipRows?: number;
 }
 
 export const FLAT_EXAMPLE_COLUMNS = [
@@ -43,7 +48,8 @@ export function flatExampleCsv(options: FlatExampleOptions): string {
   const regionEffect = REGIONS.map(() => 0.3 * rng.normal());
   const teamEffect = Array.from({ length: teams }, () => 0.7 * rng.normal());
   const lines = [FLAT_EXAMPLE_COLUMNS.join(',')];
-  for (let i = 0; i < options.rows; i++) {
+  const skip = options.skipRows ?? 0;
+  for (let i = 0; i < skip + options.rows; i++) {
     const team = rng.int(teams);
     // Skewed resource popularity, so segments have a few large values and a long tail.
     const resource = Math.floor(N_RESOURCES * rng.next() ** 2);
@@ -62,6 +68,7 @@ export function flatExampleCsv(options: FlatExampleOptions): string {
     const regionText = rng.next() < 0.1 ? '' : REGIONS[region]!;
     const tenureText = rng.next() < 0.05 ? '' : tenure.toFixed(1);
     const riskText = rng.next() < 0.01 ? 'n/a' : risk.toFixed(3);
+    if (i < skip) continue;
     lines.push(
       [
         `r${String(i + 1).padStart(6, '0')}`,

@@ -5,7 +5,7 @@ import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ValidationReport } from '../../schemas/validation';
 import { seedData } from '../config';
 import { InputError } from '../errors';
-import { sqlIdent, sqlString } from './duck';
+import { queryRows, sqlIdent, sqlString } from './duck';
 import { runExpectations, type Expectation } from './expectations';
 
 /** The seed's raw tables, their files and columns. */
@@ -29,10 +29,19 @@ export function rawPaths(config: AccessPermConfig): Record<RawTable, string> {
 
 /** Name of the loaded table of a flat-mode input (its validation report and data audit use it too). */
 export const FLAT_TABLE = 'flat';
+/** Name of the loaded labelled hold-out table of a flat-mode input (`data.test`). */
+export const FLAT_TEST_TABLE = 'flat_test';
 
-/** The labelled input files a run trains on, by table: hashed into the run's data identity. */
+/**
+ * The labelled input files of a run, by table: hashed into the run's data identity (a flat run's hold-out test file
+ * too, since its metrics are part of the run).
+ */
 export function inputFiles(config: AccessPermConfig): Record<string, string> {
-  if (config.data.mode === 'flat') return { [FLAT_TABLE]: config.data.path };
+  if (config.data.mode === 'flat')
+    return {
+      [FLAT_TABLE]: config.data.path,
+      ...(config.data.test !== undefined ? { [FLAT_TEST_TABLE]: config.data.test } : {}),
+    };
   const paths = rawPaths(config);
   return { users: paths.users, apps: paths.apps, interactions: paths.interactions };
 }
@@ -105,19 +114,66 @@ export function rawSuites(config: AccessPermConfig): Record<RawTable, Expectatio
   };
 }
 
-/** The contract of a flat-mode table: the declared columns, a 0/1 label, castable numerics, row count bounds. */
-export function flatSuite(data: FlatDataConfig, expectations: AccessPermConfig['validation']['expectations']): Expectation[] {
+/**
+ * SQL of a flat table's label as 0/1: the text 0/1 as given, or 1 where the value equals `label_positive` and 0 for
+ * the other value (validation has checked there is exactly one).
+ */
+export function flatLabelSql(data: FlatDataConfig, alias = 'r'): string {
+  const value = `trim(${alias}.${sqlIdent(data.label)})`;
+  return data.label_positive === undefined
+    ? `CAST(${value} AS UTINYINT)`
+    : `CAST(${value} = ${sqlString(data.label_positive)} AS UTINYINT)`;
+}
+
+/**
+ * The label contract of a flat table. Training table: non-null and 0/1, or, with `label_positive`, exactly two
+ * distinct values one of which is the positive. Hold-out table (`pair` = the training table's two values when
+ * known): non-null and in that pair, so its rows map to 0/1 the way training's did.
+ */
+function labelSuite(data: FlatDataConfig, pair?: readonly string[]): Expectation[] {
+  const column = data.label;
+  const notNull: Expectation = { type: 'expect_column_values_to_not_be_null', column };
+  if (data.label_positive === undefined)
+    return [notNull, { type: 'expect_column_values_to_be_in_set', column, values: ['0', '1'] }];
+  if (pair) return [notNull, { type: 'expect_column_values_to_be_in_set', column, values: [...pair] }];
+  return [
+    notNull,
+    { type: 'expect_column_unique_value_count_to_be_between', column, min: 2, max: 2 },
+    { type: 'expect_column_distinct_values_to_contain_set', column, values: [data.label_positive] },
+  ];
+}
+
+/**
+ * The contract of a flat-mode table: the declared columns, the label (see labelSuite), castable numerics, row count
+ * bounds. The hold-out table (`holdOut`) needs the feature, label and id columns (not the group: it is only the CV
+ * key) and at least one row.
+ */
+export function flatSuite(
+  data: FlatDataConfig,
+  expectations: AccessPermConfig['validation']['expectations'],
+  holdOut?: { labelPair?: readonly string[] },
+): Expectation[] {
   const { min_rows, max_rows, mostly } = expectations;
-  const declared = [...data.categorical, ...data.numeric, data.label, ...(data.group ? [data.group] : [])];
+  const group = data.group && !holdOut ? [data.group] : [];
+  const declared = [...data.categorical, ...data.numeric, data.label, ...group];
   const columns = [...new Set([...declared, ...data.id_columns])];
   return [
     { type: 'expect_table_columns_to_contain', columns },
-    { type: 'expect_table_row_count_to_be_between', min: min_rows, max: max_rows },
-    { type: 'expect_column_values_to_not_be_null', column: data.label },
-    { type: 'expect_column_values_to_be_in_set', column: data.label, values: ['0', '1'] },
-    ...(data.group ? [{ type: 'expect_column_values_to_not_be_null' as const, column: data.group }] : []),
+    { type: 'expect_table_row_count_to_be_between', min: holdOut ? 1 : min_rows, max: max_rows },
+    ...labelSuite(data, holdOut?.labelPair),
+    ...group.map((column): Expectation => ({ type: 'expect_column_values_to_not_be_null', column })),
     ...data.numeric.map((column): Expectation => ({ type: 'expect_column_values_to_be_of_type', column, sqlType: 'DOUBLE', mostly })),
   ];
+}
+
+/** The two label values of a loaded flat training table, positive first, or undefined unless there are exactly two. */
+async function labelPairOf(conn: DuckDBConnection, data: FlatDataConfig): Promise<string[] | undefined> {
+  if (data.label_positive === undefined) return undefined;
+  const c = `trim(${sqlIdent(data.label)})`;
+  const rows = await queryRows(conn, `SELECT DISTINCT ${c} AS v FROM ${sqlIdent(FLAT_TABLE)} WHERE ${c} <> ''`);
+  const values = rows.map((r) => String(r.v));
+  if (values.length !== 2 || !values.includes(data.label_positive)) return undefined;
+  return [data.label_positive, values.find((v) => v !== data.label_positive)!];
 }
 
 /** Loads the labelled input tables of either mode (seed: users, apps, interactions; flat: the one table). */
@@ -133,8 +189,16 @@ export async function validateRawTables(
   config: AccessPermConfig,
 ): Promise<ValidationReport[]> {
   if (config.data.mode === 'flat') {
+    const d = config.data;
     await loadInputTables(conn, config);
-    return [await runExpectations(conn, FLAT_TABLE, config.data.path, flatSuite(config.data, config.validation.expectations))];
+    const reports = [await runExpectations(conn, FLAT_TABLE, d.path, flatSuite(d, config.validation.expectations))];
+    // The hold-out file is checked before training too, so a bad one fails the run early.
+    if (d.test !== undefined) {
+      await loadCsvAsText(conn, FLAT_TEST_TABLE, d.test);
+      const suite = flatSuite(d, config.validation.expectations, { labelPair: await labelPairOf(conn, d) });
+      reports.push(await runExpectations(conn, FLAT_TEST_TABLE, d.test, suite));
+    }
+    return reports;
   }
   const paths = rawPaths(config);
   const suites = rawSuites(config);

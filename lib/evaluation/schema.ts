@@ -168,5 +168,24 @@ export const metricsFileSchema = z.object({
     })
     .optional(),
   importance: importanceSchema.optional(),
+  /** A flat run's hold-out test file scored by the final model at the run's threshold (lib/evaluation/testSet.ts). */
+  test: z
+    .object({
+      source: z.string(),
+      rows: z.number(),
+      positiveRate: z.number(),
+      rocAuc: num,
+      prAuc: num,
+      logloss: z.number(),
+      brier: z.number(),
+      threshold: z.number(),
+      accuracy: z.number(),
+      precision: z.number(),
+      recall: z.number(),
+      f1: z.number(),
+      fpr: z.number(),
+      confusion,
+    })
+    .optional(),
 });
 export type MetricsFile = z.infer<typeof metricsFileSchema>;

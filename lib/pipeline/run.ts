@@ -51,6 +51,8 @@ export async function readRunInfo(runDir: string): Promise<RunInfo> {
  */
 async function checkFlatInput(data: FlatDataConfig): Promise<void> {
   if (!(await fileExists(data.path))) throw new InputError(`input data not found: ${data.path} (data.path)`);
+  if (data.test !== undefined && !(await fileExists(data.test)))
+    throw new InputError(`test file not found: ${data.test} (data.test)`);
   const header = await withDuckDb((conn) =>
     queryRows(
       conn,

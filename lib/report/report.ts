@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
 import type { RunData } from './data';
@@ -53,6 +53,11 @@ function summary(d: RunData): Block[] {
     `OOF metrics: ROC-AUC ${withCi(m.rocAuc, ci?.rocAuc)}, PR-AUC **${f4(m.prAuc)}**, accuracy ${withCi(m.accuracy, ci?.accuracy)}, logloss ${f4(m.logloss)}, Brier ${f4(m.brier)}${ci ? ` (${Math.round(ci.level * 100)}% bootstrap intervals over ${ci.unit === 'groups' ? cv.unit : 'rows'}, ${ci.iterations} resamples)` : ''}.`,
     `Operating point: threshold **${f3(m.threshold)}** (${m.thresholdStrategy}) → TPR ${f3(m.tpr)}, FPR ${f3(m.fpr)}, precision ${f3(m.precision)}.`,
   ];
+  const t = d.metrics.test;
+  if (t)
+    lines.push(
+      `Hold-out test file (${basename(t.source)}, ${int(t.rows)} rows, ${pct(t.positiveRate)} approved), scored by the final model: ROC-AUC **${f4(t.rocAuc)}**, PR-AUC **${f4(t.prAuc)}**, accuracy **${f4(t.accuracy)}** at the run's threshold, logloss ${f4(t.logloss)}.`,
+    );
   const cal = d.metrics.calibration;
   if (cal) lines.push(`Calibration: ECE ${f3(cal.ece)}; recommended calibrator: **${cal.recommended}**.`);
   const flagged = d.metrics.segments?.rows.filter((r) => r.flagged) ?? [];
@@ -143,29 +148,38 @@ function validation(d: RunData): Block[] {
 function performance(d: RunData): Block[] {
   const m = d.metrics.oof;
   const ci = d.metrics.ci;
+  // A flat run's hold-out test file gets its own column, scored by the final model at the same threshold.
+  const t = d.metrics.test;
+  const row = (name: string, oof: number, interval: string | null, test: number | undefined): Cell[] =>
+    t ? [name, f4(oof), interval, f4(test!)] : [name, f4(oof), interval];
   const rows: Cell[][] = [
-    ['ROC-AUC', f4(m.rocAuc), ci ? `[${f4(ci.rocAuc.lower)}, ${f4(ci.rocAuc.upper)}]` : null],
-    ['PR-AUC (average precision)', f4(m.prAuc), null],
-    ['accuracy', f4(m.accuracy), ci ? `[${f4(ci.accuracy.lower)}, ${f4(ci.accuracy.upper)}]` : null],
-    ['precision', f4(m.precision), null],
-    ['recall (TPR)', f4(m.recall), null],
-    ['F1', f4(m.f1), null],
-    ['false positive rate', f4(m.fpr), null],
-    ['logloss', f4(m.logloss), null],
-    ['Brier score', f4(m.brier), null],
+    row('ROC-AUC', m.rocAuc, ci ? `[${f4(ci.rocAuc.lower)}, ${f4(ci.rocAuc.upper)}]` : null, t?.rocAuc),
+    row('PR-AUC (average precision)', m.prAuc, null, t?.prAuc),
+    row('accuracy', m.accuracy, ci ? `[${f4(ci.accuracy.lower)}, ${f4(ci.accuracy.upper)}]` : null, t?.accuracy),
+    row('precision', m.precision, null, t?.precision),
+    row('recall (TPR)', m.recall, null, t?.recall),
+    row('F1', m.f1, null, t?.f1),
+    row('false positive rate', m.fpr, null, t?.fpr),
+    row('logloss', m.logloss, null, t?.logloss),
+    row('Brier score', m.brier, null, t?.brier),
   ];
   const blocks: Block[] = [
-    { kind: 'heading', level: 2, text: 'Performance (out of fold)' },
+    {
+      kind: 'heading',
+      level: 2,
+      text: t ? 'Performance (out of fold; hold-out test file)' : 'Performance (out of fold)',
+    },
     {
       kind: 'table',
       header: [
         'metric',
-        'value',
+        t ? 'out of fold' : 'value',
         ci
           ? `${Math.round(ci.level * 100)}% CI (bootstrap over ${ci.unit === 'groups' ? cvScheme(d).unit : 'rows'})`
           : 'CI',
+        ...(t ? [`hold-out test (${int(t.rows)} rows)`] : []),
       ],
-      align: ['left', 'right', 'right'],
+      align: t ? ['left', 'right', 'right', 'right'] : ['left', 'right', 'right'],
       rows,
     },
     { kind: 'figure', name: 'roc_pr', caption: FIGURE_CAPTIONS.roc_pr! },

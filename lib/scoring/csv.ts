@@ -32,7 +32,7 @@ export interface CsvScoringOptions {
 }
 
 /** The column names of a CSV's header line (quoted names unquoted). */
-async function headerOf(path: string): Promise<string[]> {
+export async function headerOf(path: string): Promise<string[]> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   try {
     for await (const line of lines) {
@@ -51,13 +51,13 @@ async function headerOf(path: string): Promise<string[]> {
  * A streaming scan of a payload CSV with the header's columns declared (every one VARCHAR) instead of sniffed, so a
  * ragged or badly quoted line fails with its line number wherever it is in the file.
  */
-function payloadScan(path: string, columns: readonly string[]): string {
+export function payloadScan(path: string, columns: readonly string[]): string {
   const declared = columns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ');
   return `read_csv(${sqlString(path)}, auto_detect = false, header = true, columns = {${declared}}, delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false)`;
 }
 
 /** DuckDB's CSV error as one line naming the file and, when DuckDB says it, the line. */
-function malformed(path: string, e: unknown): InputError {
+export function malformed(path: string, e: unknown): InputError {
   const text = (e as Error).message;
   const line = /CSV Error on Line: (\d+)/.exec(text)?.[1];
   const why =
@@ -137,7 +137,8 @@ export async function scoreCsvChunks(
   }
 }
 
-const csvField = (s: string): string => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+/** One CSV field, quoted when it holds a comma, quote or line break. */
+export const csvField = (s: string): string => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
 
 /** Output columns of `access-perm score`; `--explain K` appends top<i>_feature, top<i>_value, top<i>_shap. */
 export const PREDICTION_COLUMNS = ['userId', 'appId', 'approval_probability', 'predicted_label'] as const;
@@ -151,25 +152,43 @@ export interface CsvScoringSummary {
 }
 
 /**
- * Scores `input` into `output` (predictions CSV). The output is written to a temporary file next to it and
- * renamed when every row is scored, so a failure leaves no partial file behind.
+ * Writes `output` through a temporary file next to it, renamed once `produce` resolves, so a failure leaves no
+ * partial file behind; refuses to overwrite the input.
  */
+export async function writeOutputAtomically<T>(
+  input: string,
+  output: string,
+  produce: (write: (text: string) => Promise<unknown>) => Promise<T>,
+): Promise<T> {
+  if (resolve(input) === resolve(output)) throw new InputError(`--output must differ from --input (${input})`);
+  const tmp = `${output}.tmp-${process.pid}-${Date.now()}`;
+  const out = await open(tmp, 'wx');
+  try {
+    const result = await produce((text) => out.write(text));
+    await out.close();
+    await rename(tmp, output);
+    return result;
+  } catch (e) {
+    await out.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Scores `input` into `output` (predictions CSV), atomically (writeOutputAtomically). */
 export async function scoreCsvFile(
   model: RunModel,
   input: string,
   output: string,
   options: CsvScoringOptions = {},
 ): Promise<CsvScoringSummary> {
-  if (resolve(input) === resolve(output)) throw new InputError(`--output must differ from --input (${input})`);
   const started = performance.now();
   const top = options.explainTop ?? 0;
   const header: string[] = [...PREDICTION_COLUMNS];
   for (let k = 1; k <= top; k++) header.push(`top${k}_feature`, `top${k}_value`, `top${k}_shap`);
-  const tmp = `${output}.tmp-${process.pid}-${Date.now()}`;
-  const out = await open(tmp, 'wx');
   const summary = { rows: 0, approved: 0, unknownUsers: 0, unknownApps: 0 };
-  try {
-    await out.write(`${header.join(',')}\n`);
+  await writeOutputAtomically(input, output, async (write) => {
+    await write(`${header.join(',')}\n`);
     await scoreCsvChunks(
       model,
       input,
@@ -191,16 +210,10 @@ export async function scoreCsvFile(
           summary.unknownApps += scored.unknownApp[i]!;
         }
         summary.rows += requests.length;
-        await out.write(`${lines.join('\n')}\n`);
+        await write(`${lines.join('\n')}\n`);
       },
       options,
     );
-    await out.close();
-    await rename(tmp, output);
-  } catch (e) {
-    await out.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  });
   return { ...summary, seconds: (performance.now() - started) / 1000 };
 }

@@ -232,19 +232,30 @@ async function versionSpec(runId: string, version: number, dir: string, manifest
   return overrideSpecSchema.parse(JSON.parse((await readVerified(dir, ref)).toString('utf8')));
 }
 
+/** What opening a run for scoring verifies and reads; shared by request scoring and flat-table scoring. */
+export interface ScoredArtifacts {
+  /** Folder of the scored model version (the run folder for version 1). */
+  dir: string;
+  version: number;
+  model: GbdtModel;
+  threshold: number;
+  /** The ONNX graph scored with and its sha256. */
+  onnx: Uint8Array;
+  modelSha256: string;
+  /** The version's override spec (its category groups rewrite the features). */
+  spec: OverrideSpec;
+  config: AccessPermConfig;
+  lock: RunLockSummary | null;
+}
+
 /**
- * Opens a completed run for scoring — the version `scoredVersion` picks (locked, else approved, else the run) —
- * verifying model/model.json, config.json and the version's overrides.json (its category groups, applied to
- * request features) against the manifest and, for a locked run, every frozen artifact including model/model.onnx
- * (an unlocked run's ONNX graph is exported from its verified scoring spec); reads the threshold and the feature
- * options and loads the users/apps metadata the run's config names.
- * @throws UnknownRunError for a run that does not exist; RunNotScorableError when it has no manifest, ONNX model or
- *   threshold, or is a flat-mode run; ArtifactIntegrityError when a file's bytes differ from the manifest or from `expectedModelSha256`.
- * @example
- *   const model = await openRunModel('run-20261123-014744-144fa5');
- *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
+ * Opens a completed run's scored version — the one `scoredVersion` picks (locked, else approved, else the run) —
+ * verifying model/model.json, config.json and the version's overrides.json against the manifest and, for a locked
+ * run, every frozen artifact including model/model.onnx (an unlocked run's ONNX graph is exported from its verified
+ * scoring spec).
+ * @throws UnknownRunError, RunNotScorableError, ArtifactIntegrityError as openRunModel describes.
  */
-export async function openRunModel(runId: string, options: OpenRunModelOptions = {}): Promise<RunModel> {
+export async function openScoredArtifacts(runId: string, options: OpenRunModelOptions = {}): Promise<ScoredArtifacts> {
   const root = runDirOf(runId);
   if (!(await readRunInfo(root).catch(() => null)))
     throw new UnknownRunError(`unknown run ${runId}: no run folder at ${root}`);
@@ -274,9 +285,35 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
   const spec = await versionSpec(runId, version, dir, manifest);
   await readVerified(dir, artifact(manifest, CONFIG_SNAPSHOT, runId));
   const config: AccessPermConfig = await readRunConfig({ runId, runDir: dir });
+  const locked = lock
+    ? {
+        version: lock.version,
+        lockedBy: lock.locked_by,
+        lockedAt: lock.locked_at,
+        deploymentApproved: lock.deployment_approved,
+      }
+    : null;
+  return { dir, version, model, threshold: model.threshold, onnx, modelSha256, spec, config, lock: locked };
+}
+
+/**
+ * Opens a completed seed-mode run for request scoring (see openScoredArtifacts for what is verified); reads the
+ * threshold and the feature options and loads the users/apps metadata the run's config names.
+ * @throws UnknownRunError for a run that does not exist; RunNotScorableError when it has no manifest, ONNX model or
+ *   threshold, or is a flat-mode run (scored from its declared columns: openFlatRunModel); ArtifactIntegrityError
+ *   when a file's bytes differ from the manifest or from `expectedModelSha256`.
+ * @example
+ *   const model = await openRunModel('run-20261123-014744-144fa5');
+ *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
+ */
+export async function openRunModel(runId: string, options: OpenRunModelOptions = {}): Promise<RunModel> {
+  const { dir, version, model, threshold, onnx, modelSha256, spec, config, lock } = await openScoredArtifacts(
+    runId,
+    options,
+  );
   if (config.data.mode === 'flat')
     throw new RunNotScorableError(
-      `run ${runId}: flat-mode runs are scored from feature rows: request scoring (serve, \`score\`, monitoring windows) builds the seed's features from {userId, appId} and the metadata tables, which a flat table does not have; its model/model.json and ONNX graph take the declared columns (${featureColumns(featureSpec(config)).join(', ')}) directly`,
+      `run ${runId} is a flat-mode run: request scoring (serve, monitoring windows) builds the seed's features from {userId, appId} and the metadata tables, which a flat table does not have; score a CSV of its declared columns (${featureColumns(featureSpec(config)).join(', ')}) with \`access-perm score --run ${runId} --input <csv> --output <csv>\``,
     );
   const info = await readRunInfo(dir);
   const paths = rawPaths(config);
@@ -291,23 +328,15 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
   const scorer = await createOnnxScorer(onnx, { intraOpThreads: options.intraOpThreads ?? 1 });
   try {
     const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs, spec);
-    const locked = lock
-      ? {
-          version: lock.version,
-          lockedBy: lock.locked_by,
-          lockedAt: lock.locked_at,
-          deploymentApproved: lock.deployment_approved,
-        }
-      : null;
     return new RunModel(
       runId,
       dir,
       version,
       modelSha256,
-      model.threshold,
+      threshold,
       featureOptions,
       metadata,
-      locked,
+      lock,
       model,
       scorer,
       builder,

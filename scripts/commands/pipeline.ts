@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { readTestMetrics } from '../../lib/evaluation/testSet';
 import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
 import { assertRunId, newRunId } from '../../lib/paths';
 import type { PipelineProgress } from '../../schemas/run';
@@ -52,10 +53,13 @@ async function runAndReport(
     log: err,
   });
   const seconds = (Date.now() - started) / 1000;
+  // A flat run's hold-out test metrics live in its metrics.json (the workflow result carries the OOF ones).
+  const test = await readTestMetrics(result.runDir);
   if (opts.json) {
     printJson({
       runId: result.runId,
       metrics: result.metrics,
+      ...(test ? { test } : {}),
       folds: result.folds,
       artifactDir: result.runDir,
       manifest: result.manifestPath,
@@ -71,6 +75,10 @@ async function runAndReport(
   console.log(
     `threshold  ${f(m.threshold)} (${m.thresholdStrategy}): accuracy ${f(m.accuracy)}  precision ${f(m.precision)}  recall ${f(m.recall)}  F1 ${f(m.f1)}  FPR ${f(m.fpr)}`,
   );
+  if (test)
+    console.log(
+      `test       ROC-AUC ${f(test.rocAuc)}  PR-AUC ${f(test.prAuc)}  logloss ${f(test.logloss)}  accuracy ${f(test.accuracy)} @ ${f(test.threshold)} (hold-out, ${test.rows} rows)`,
+    );
   console.log(`folds      ROC-AUC ${result.folds.map((x) => f(x.rocAuc)).join('  ')}`);
   console.log(`artifacts  ${result.runDir}`);
   console.log(`manifest   ${result.manifestPath}`);

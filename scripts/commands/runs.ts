@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readTestMetrics } from '../../lib/evaluation/testSet';
 import { authorize } from '../../lib/governance';
 import { assertRunId, runsDir } from '../../lib/paths';
 import { listRuns, showRun } from '../../lib/runs';
@@ -38,7 +39,8 @@ export function registerRunCommands(program: Command): void {
       governed(async (runId: string, opts: { json?: boolean; runsDir: string } & TokenOpts) => {
         await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
         const run = await showRun(runId, opts.runsDir);
-        if (opts.json) return printJson(run);
+        const test = await readTestMetrics(run.runDir);
+        if (opts.json) return printJson({ ...run, test });
         console.log(`run        ${run.runId} (${run.state})`);
         console.log(`folder     ${run.runDir}`);
         console.log(`started    ${run.info.startedAt}`);
@@ -47,9 +49,13 @@ export function registerRunCommands(program: Command): void {
         if (run.metrics) {
           const m = run.metrics;
           console.log(
-            `metrics    ROC-AUC ${m.rocAuc.toFixed(4)}  PR-AUC ${m.prAuc.toFixed(4)}  accuracy ${m.accuracy.toFixed(4)} @ ${m.threshold.toFixed(4)}`,
+            `metrics    ROC-AUC ${m.rocAuc.toFixed(4)}  PR-AUC ${m.prAuc.toFixed(4)}  accuracy ${m.accuracy.toFixed(4)} @ ${m.threshold.toFixed(4)}  logloss ${m.logloss.toFixed(4)} (out of fold)`,
           );
         }
+        if (test)
+          console.log(
+            `test       ROC-AUC ${test.rocAuc.toFixed(4)}  PR-AUC ${test.prAuc.toFixed(4)}  accuracy ${test.accuracy.toFixed(4)} @ ${test.threshold.toFixed(4)}  logloss ${test.logloss.toFixed(4)} (hold-out ${test.source}, ${test.rows} rows)`,
+          );
         for (const a of run.manifest?.artifacts ?? [])
           console.log(`  ${a.role.padEnd(22)} ${a.path.padEnd(36)} ${a.sha256.slice(0, 12)}…  ${a.bytes} B`);
       }),

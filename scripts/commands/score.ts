@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { appendAudit, authorize } from '../../lib/governance';
+import { InputError } from '../../lib/errors';
 import { openRunModel, resolveScoringRun, scoreCsvFile, SCORING_PERMISSION } from '../../lib/scoring';
+import { isFlatModeRun, openFlatRunModel, scoreFlatCsvFile } from '../../lib/scoring/flat';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
 
@@ -34,15 +36,23 @@ interface ScoreOpts extends TokenOpts {
 export function registerScoreCommands(program: Command): void {
   program
     .command('score')
-    .description("score a CSV of requests (userId, appId) with a run's model, streaming in bounded memory")
+    .description(
+      "score a CSV with a run's model, streaming in bounded memory: requests (userId, appId), or a flat-mode run's declared columns",
+    )
     .option('--run <id>', 'run whose model scores (default: the deployed run)')
     .option(
       '--version <n>',
       "the run's model version (default: the locked version, else the newest approved, else 1)",
       positiveInt('--version'),
     )
-    .requiredOption('--input <csv>', 'requests to score: a header with userId and appId')
-    .requiredOption('--output <csv>', 'predictions: userId, appId, approval_probability, predicted_label')
+    .requiredOption(
+      '--input <csv>',
+      'rows to score: a header with userId and appId (a flat-mode run: its declared feature and id columns)',
+    )
+    .requiredOption(
+      '--output <csv>',
+      'predictions: userId, appId (a flat-mode run: its id columns), approval_probability, predicted_label',
+    )
     .option('--explain [k]', 'append the k largest SHAP contributions per row (default 3)', positiveInt('--explain'))
     .option('--chunk-rows <n>', 'rows scored per step', positiveInt('--chunk-rows'))
     .option('--json', 'print the summary as JSON')
@@ -53,19 +63,12 @@ export function registerScoreCommands(program: Command): void {
         const credential = await callerCredential(opts);
         const caller = await authorize(credential, SCORING_PERMISSION, { type: 'run', id: runId });
         const explainTop = opts.explain === true ? 3 : (opts.explain ?? 0);
-        const model = await openRunModel(runId, {
+        const modelOptions = {
           ...(expectedModelSha256 ? { expectedModelSha256 } : {}),
           ...(opts.version ? { version: opts.version } : {}),
-        });
-        try {
-          const progress = progressReporter();
-          const summary = await scoreCsvFile(model, opts.input, opts.output, {
-            explainTop,
-            onProgress: progress,
-            ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
-          });
-          if (process.stderr.isTTY) process.stderr.write('\n');
-          await appendAudit({
+        };
+        const audited = async (version: number, summary: { rows: number; approved: number; seconds: number }) =>
+          appendAudit({
             user_id: caller.userId,
             user_role: caller.role,
             temporary_role: caller.temporaryRole ?? false,
@@ -77,8 +80,47 @@ export function registerScoreCommands(program: Command): void {
             source: 'cli',
             duration_ms: Math.round(summary.seconds * 1000),
             result: 'completed',
-            details: { version: model.version, rows: summary.rows, approved: summary.approved, explain: explainTop },
+            details: { version, rows: summary.rows, approved: summary.approved, explain: explainTop },
           });
+        const scoredRows = (s: { rows: number }): string => `${s.rows.toLocaleString('en-US')} rows with ${runId}`;
+        const progress = progressReporter();
+        // A flat-mode run scores rows of its declared columns instead of {userId, appId} requests.
+        if (await isFlatModeRun(runId)) {
+          if (explainTop) throw new InputError('--explain is not available for flat-mode runs');
+          const model = await openFlatRunModel(runId, modelOptions);
+          try {
+            const summary = await scoreFlatCsvFile(model, opts.input, opts.output, {
+              onProgress: progress,
+              ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
+            });
+            if (process.stderr.isTTY) process.stderr.write('\n');
+            await audited(model.version, summary);
+            const result = {
+              runId,
+              version: model.version,
+              modelSha256: model.modelSha256,
+              threshold: model.threshold,
+              ...summary,
+            };
+            if (opts.json) return printJson({ ...result, output: opts.output });
+            err(
+              `scored ${scoredRows(summary)} v${model.version} in ${summary.seconds.toFixed(1)} s: ` +
+                `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)} → ${opts.output}`,
+            );
+            return;
+          } finally {
+            await model.close();
+          }
+        }
+        const model = await openRunModel(runId, modelOptions);
+        try {
+          const summary = await scoreCsvFile(model, opts.input, opts.output, {
+            explainTop,
+            onProgress: progress,
+            ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
+          });
+          if (process.stderr.isTTY) process.stderr.write('\n');
+          await audited(model.version, summary);
           const result = {
             runId,
             version: model.version,
@@ -88,7 +130,7 @@ export function registerScoreCommands(program: Command): void {
           };
           if (opts.json) return printJson({ ...result, output: opts.output });
           err(
-            `scored ${summary.rows.toLocaleString('en-US')} rows with ${runId} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
+            `scored ${scoredRows(summary)} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
               `(${Math.round(summary.rows / Math.max(summary.seconds, 1e-3)).toLocaleString('en-US')} rows/s): ` +
               `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)}, ` +
               `${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps → ${opts.output}`,

@@ -1,0 +1,125 @@
+/**
+ * The hold-out test file of a flat-mode run (`data.test`): the final model (trained on every row, with the
+ * threshold and calibrator the evaluation step stamped into it) scores it, and its metrics go into metrics.json
+ * as `test`, beside the out-of-fold ones, and into the report.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ArtifactRef } from '../../schemas/run';
+import { registerArtifact, writeArtifact } from '../artifacts';
+import { readLabelledMatrix } from '../data/matrix';
+import { sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { FLAT_TEST_TABLE, loadCsvAsText } from '../data/raw';
+import { featureSpec, flatFeatureSelectSql } from '../features';
+import { parseModel, predictProba } from '../gbdt';
+import { classificationMetrics } from '../metrics';
+import { METRICS_FILE } from '../pipeline/evaluate';
+import { readRunConfig, type RunRef } from '../pipeline/run';
+import { MODEL_FILE } from '../pipeline/train';
+import { writeRunReport } from '../report';
+import { metricsFileSchema, type MetricsFile } from './schema';
+
+export const TEST_PREDICTIONS_FILE = 'predictions/test.parquet';
+
+export type TestMetrics = NonNullable<MetricsFile['test']>;
+
+/**
+ * Metrics of a labelled hold-out set at a given threshold (the run's, not one chosen on these rows): ROC-AUC, PR-AUC,
+ * logloss, Brier, and accuracy / precision / recall / F1 / FPR with the confusion counts, all from lib/metrics.
+ */
+export function holdOutMetrics(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+  source: string,
+): TestMetrics {
+  const m = classificationMetrics(labels, scores, 'fixed', {
+    fixedThreshold: threshold,
+    costFalseApprove: 1,
+    costFalseDeny: 1,
+  });
+  return {
+    source,
+    rows: m.rows,
+    positiveRate: m.positiveRate,
+    rocAuc: m.rocAuc,
+    prAuc: m.prAuc,
+    logloss: m.logloss,
+    brier: m.brier,
+    threshold: m.threshold,
+    accuracy: m.accuracy,
+    precision: m.precision,
+    recall: m.recall,
+    f1: m.f1,
+    fpr: m.fpr,
+    confusion: m.confusion,
+  };
+}
+
+export interface TestSetResult {
+  /** null when the run has no test file (seed mode, or a flat config without `data.test`). */
+  metrics: TestMetrics | null;
+  artifacts: ArtifactRef[];
+}
+
+/**
+ * Scores the run's test file with the final model and records the metrics: `test` in metrics.json, the rows' scores
+ * in predictions/test.parquet (id columns, label, score), and the report written again to show them. Runs after the
+ * evaluation step (the model must carry its threshold); the file was validated with the training table. Categories
+ * the training rows never had take the model's unseen-category path (the prior's CTR).
+ */
+export async function evaluateTestSet(ref: RunRef): Promise<TestSetResult> {
+  const config = await readRunConfig(ref);
+  if (config.data.mode !== 'flat' || config.data.test === undefined) return { metrics: null, artifacts: [] };
+  const d = config.data;
+  const test = d.test!;
+  const spec = featureSpec(config);
+  const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
+  if (model.threshold === undefined) throw new Error(`run ${ref.runId}: ${MODEL_FILE} has no threshold yet`);
+  const threshold = model.threshold;
+  const { labels, scores } = await withDuckDb(async (conn) => {
+    await loadCsvAsText(conn, FLAT_TEST_TABLE, test);
+    // fold is a placeholder: readLabelledMatrix reads one, a hold-out row has none.
+    await conn.run(
+      `CREATE TABLE test_features AS SELECT *, -1 AS fold FROM (${flatFeatureSelectSql(FLAT_TEST_TABLE, d, config.features.sentinel)})`,
+    );
+    const { matrix, labels, rowIdx } = await readLabelledMatrix(conn, 'test_features', spec);
+    const scores = predictProba(model, matrix);
+    await conn.run('CREATE TABLE test_scores (row_idx BIGINT, score DOUBLE)');
+    const appender = await conn.createAppender('test_scores');
+    for (let i = 0; i < scores.length; i++) {
+      appender.appendBigInt(BigInt(rowIdx[i]!));
+      appender.appendDouble(scores[i]!);
+      appender.endRow();
+    }
+    appender.closeSync();
+    const ids = d.id_columns.map((c) => `f.${sqlIdent(c)}, `).join('');
+    await conn.run(
+      `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    return { labels, scores };
+  });
+  const metrics = holdOutMetrics(labels, scores, threshold, test);
+  const file = JSON.parse(await readFile(join(ref.runDir, METRICS_FILE), 'utf8')) as Record<string, unknown>;
+  const artifacts = [
+    await writeArtifact(
+      ref.runDir,
+      METRICS_FILE,
+      `${JSON.stringify({ ...file, test: metrics }, null, 2)}\n`,
+      'metrics',
+    ),
+    await registerArtifact(ref.runDir, TEST_PREDICTIONS_FILE, 'test-predictions'),
+    ...(await writeRunReport(ref.runDir)).artifacts,
+  ];
+  return { metrics, artifacts };
+}
+
+/** The test-file metrics of a run folder (`test` of metrics.json), or null when it has none. */
+export async function readTestMetrics(runDir: string): Promise<TestMetrics | null> {
+  try {
+    const parsed = metricsFileSchema.safeParse(JSON.parse(await readFile(join(runDir, METRICS_FILE), 'utf8')));
+    return parsed.success ? (parsed.data.test ?? null) : null;
+  } catch {
+    return null;
+  }
+}
