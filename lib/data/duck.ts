@@ -46,3 +46,20 @@ export async function queryColumns(conn: DuckDBConnection, sql: string): Promise
   const reader = await conn.runAndReadAll(sql);
   return reader.getColumnsObjectJS() as Record<string, unknown[]>;
 }
+
+/** Creates table `name` (row_idx BIGINT, score DOUBLE) holding one score per row index. */
+export async function createScoresTable(
+  conn: DuckDBConnection,
+  name: string,
+  rowIdx: ArrayLike<number>,
+  scores: ArrayLike<number>,
+): Promise<void> {
+  await conn.run(`CREATE TABLE ${sqlIdent(name)} (row_idx BIGINT, score DOUBLE)`);
+  const appender = await conn.createAppender(name);
+  for (let i = 0; i < scores.length; i++) {
+    appender.appendBigInt(BigInt(rowIdx[i]!));
+    appender.appendDouble(scores[i]!);
+    appender.endRow();
+  }
+  appender.closeSync();
+}

@@ -10,6 +10,28 @@ const num = z
   .or(z.null())
   .transform((v) => (v === null ? Number.NaN : v));
 const confusion = z.object({ tp: z.number(), fp: z.number(), tn: z.number(), fn: z.number() });
+/** The metrics of one decision threshold. */
+const operatingPoint = {
+  threshold: z.number(),
+  accuracy: z.number(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  fpr: z.number(),
+};
+
+/** A flat run's hold-out test file scored by the final model at the run's threshold (lib/evaluation/testSet.ts). */
+export const testMetricsSchema = z.object({
+  source: z.string(),
+  rows: z.number(),
+  positiveRate: z.number(),
+  rocAuc: num,
+  prAuc: num,
+  logloss: z.number(),
+  brier: z.number(),
+  ...operatingPoint,
+  confusion,
+});
 const interval = z.object({ estimate: num, lower: num, upper: num });
 const reliabilityBin = z.object({
   lower: z.number(),
@@ -84,12 +106,7 @@ export const metricsFileSchema = z.object({
       z.object({
         strategy: z.string(),
         description: z.string(),
-        threshold: z.number(),
-        accuracy: z.number(),
-        precision: z.number(),
-        recall: z.number(),
-        f1: z.number(),
-        fpr: z.number(),
+        ...operatingPoint,
         approvalRate: z.number(),
         expectedCost: z.number(),
         confusion,
@@ -168,24 +185,6 @@ export const metricsFileSchema = z.object({
     })
     .optional(),
   importance: importanceSchema.optional(),
-  /** A flat run's hold-out test file scored by the final model at the run's threshold (lib/evaluation/testSet.ts). */
-  test: z
-    .object({
-      source: z.string(),
-      rows: z.number(),
-      positiveRate: z.number(),
-      rocAuc: num,
-      prAuc: num,
-      logloss: z.number(),
-      brier: z.number(),
-      threshold: z.number(),
-      accuracy: z.number(),
-      precision: z.number(),
-      recall: z.number(),
-      f1: z.number(),
-      fpr: z.number(),
-      confusion,
-    })
-    .optional(),
+  test: testMetricsSchema.optional(),
 });
 export type MetricsFile = z.infer<typeof metricsFileSchema>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { readLabelledMatrix } from '../data/matrix';
-import { sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { createScoresTable, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import { FLAT_TEST_TABLE, loadCsvAsText } from '../data/raw';
 import { featureSpec, flatFeatureSelectSql } from '../features';
 import { parseModel, predictProba } from '../gbdt';
@@ -17,7 +17,7 @@ import { METRICS_FILE } from '../pipeline/evaluate';
 import { readRunConfig, type RunRef } from '../pipeline/run';
 import { MODEL_FILE } from '../pipeline/train';
 import { writeRunReport } from '../report';
-import { metricsFileSchema, type MetricsFile } from './schema';
+import { metricsFileSchema, testMetricsSchema, type MetricsFile } from './schema';
 
 export const TEST_PREDICTIONS_FILE = 'predictions/test.parquet';
 
@@ -38,22 +38,8 @@ export function holdOutMetrics(
     costFalseApprove: 1,
     costFalseDeny: 1,
   });
-  return {
-    source,
-    rows: m.rows,
-    positiveRate: m.positiveRate,
-    rocAuc: m.rocAuc,
-    prAuc: m.prAuc,
-    logloss: m.logloss,
-    brier: m.brier,
-    threshold: m.threshold,
-    accuracy: m.accuracy,
-    precision: m.precision,
-    recall: m.recall,
-    f1: m.f1,
-    fpr: m.fpr,
-    confusion: m.confusion,
-  };
+  // The schema keeps the hold-out fields and drops the rest of the threshold table's row.
+  return testMetricsSchema.parse({ ...m, source });
 }
 
 export interface TestSetResult {
@@ -85,14 +71,7 @@ export async function evaluateTestSet(ref: RunRef): Promise<TestSetResult> {
     );
     const { matrix, labels, rowIdx } = await readLabelledMatrix(conn, 'test_features', spec);
     const scores = predictProba(model, matrix);
-    await conn.run('CREATE TABLE test_scores (row_idx BIGINT, score DOUBLE)');
-    const appender = await conn.createAppender('test_scores');
-    for (let i = 0; i < scores.length; i++) {
-      appender.appendBigInt(BigInt(rowIdx[i]!));
-      appender.appendDouble(scores[i]!);
-      appender.endRow();
-    }
-    appender.closeSync();
+    await createScoresTable(conn, 'test_scores', rowIdx, scores);
     const ids = d.id_columns.map((c) => `f.${sqlIdent(c)}, `).join('');
     await conn.run(
       `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
+import { createScoresTable, queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import {
   applyCalibrator,
   dataAudit,
@@ -119,14 +119,7 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     const segmentCols = [...(spec.group ? [spec.group] : []), ...spec.segments].map(sqlIdent).join(', ');
     const cols = await queryColumns(conn, `SELECT ${segmentCols} FROM ${features} ORDER BY row_idx`);
     const audit: DataAudit = await dataAudit(conn, join(ref.runDir, FEATURES_FILE), config);
-    await conn.run('CREATE TABLE oof (row_idx BIGINT, score DOUBLE)');
-    const appender = await conn.createAppender('oof');
-    for (let i = 0; i < scores.length; i++) {
-      appender.appendBigInt(BigInt(rowIdx[i]!));
-      appender.appendDouble(scores[i]!);
-      appender.endRow();
-    }
-    appender.closeSync();
+    await createScoresTable(conn, 'oof', rowIdx, scores);
     await conn.run(
       `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );

@@ -23,6 +23,15 @@ function progressReporter(): (done: number, total: number) => void {
   };
 }
 
+/** What both scorers report; request scoring also counts users and apps it had to score as unknown. */
+interface ScoreSummary {
+  rows: number;
+  approved: number;
+  seconds: number;
+  unknownUsers?: number;
+  unknownApps?: number;
+}
+
 interface ScoreOpts extends TokenOpts {
   run?: string;
   version?: number;
@@ -82,58 +91,41 @@ export function registerScoreCommands(program: Command): void {
             result: 'completed',
             details: { version, rows: summary.rows, approved: summary.approved, explain: explainTop },
           });
-        const scoredRows = (s: { rows: number }): string => `${s.rows.toLocaleString('en-US')} rows with ${runId}`;
-        const progress = progressReporter();
         // A flat-mode run scores rows of its declared columns instead of {userId, appId} requests.
-        if (await isFlatModeRun(runId)) {
-          if (explainTop) throw new InputError('--explain is not available for flat-mode runs');
-          const model = await openFlatRunModel(runId, modelOptions);
-          try {
-            const summary = await scoreFlatCsvFile(model, opts.input, opts.output, {
-              onProgress: progress,
-              ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
-            });
-            if (process.stderr.isTTY) process.stderr.write('\n');
-            await audited(model.version, summary);
-            const result = {
+        const flat = await isFlatModeRun(runId);
+        if (flat && explainTop) throw new InputError('--explain is not available for flat-mode runs');
+        const options = { onProgress: progressReporter(), ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}) };
+        let model: { version: number; modelSha256: string; threshold: number; close(): Promise<void> };
+        let scoreFile: () => Promise<ScoreSummary>;
+        if (flat) {
+          const m = (model = await openFlatRunModel(runId, modelOptions));
+          scoreFile = () => scoreFlatCsvFile(m, opts.input, opts.output, options);
+        } else {
+          const m = (model = await openRunModel(runId, modelOptions));
+          scoreFile = () => scoreCsvFile(m, opts.input, opts.output, { ...options, explainTop });
+        }
+        try {
+          const summary = await scoreFile();
+          if (process.stderr.isTTY) process.stderr.write('\n');
+          await audited(model.version, summary);
+          if (opts.json) {
+            return printJson({
               runId,
               version: model.version,
               modelSha256: model.modelSha256,
               threshold: model.threshold,
               ...summary,
-            };
-            if (opts.json) return printJson({ ...result, output: opts.output });
-            err(
-              `scored ${scoredRows(summary)} v${model.version} in ${summary.seconds.toFixed(1)} s: ` +
-                `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)} → ${opts.output}`,
-            );
-            return;
-          } finally {
-            await model.close();
+              output: opts.output,
+            });
           }
-        }
-        const model = await openRunModel(runId, modelOptions);
-        try {
-          const summary = await scoreCsvFile(model, opts.input, opts.output, {
-            explainTop,
-            onProgress: progress,
-            ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
-          });
-          if (process.stderr.isTTY) process.stderr.write('\n');
-          await audited(model.version, summary);
-          const result = {
-            runId,
-            version: model.version,
-            modelSha256: model.modelSha256,
-            threshold: model.threshold,
-            ...summary,
-          };
-          if (opts.json) return printJson({ ...result, output: opts.output });
+          const unknown =
+            summary.unknownUsers === undefined
+              ? ''
+              : `, ${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps`;
           err(
-            `scored ${scoredRows(summary)} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
+            `scored ${summary.rows.toLocaleString('en-US')} rows with ${runId} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
               `(${Math.round(summary.rows / Math.max(summary.seconds, 1e-3)).toLocaleString('en-US')} rows/s): ` +
-              `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)}, ` +
-              `${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps → ${opts.output}`,
+              `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)}${unknown} → ${opts.output}`,
           );
         } finally {
           await model.close();
