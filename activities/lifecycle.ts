@@ -1,16 +1,15 @@
 import { join } from 'node:path';
 import type { Actor, OverrideRecord, Review } from '../schemas/lifecycle';
 import type { DelegationAuditFields } from '../lib/governance';
-import { authorizeReview } from '../lib/lifecycle/access';
+import { auditRefusal, authorizeReview } from '../lib/lifecycle/access';
 import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
+import { fileOverride, notifyPendingReview, recordReview, type FileOverrideInput } from '../lib/lifecycle/overrides';
 import {
-  auditRefusal,
-  fileOverride,
-  notifyPendingReview,
-  recordReview,
-  type FileOverrideInput,
-} from '../lib/lifecycle/overrides';
-import { compareReproduction, groupReproducedFeatures, prepareReproduction } from '../lib/lifecycle/reproduce';
+  auditReproduction,
+  compareReproduction,
+  groupReproducedFeatures,
+  prepareReproduction,
+} from '../lib/lifecycle/reproduce';
 import { describeVersion } from '../lib/lifecycle/run';
 import { writeBinningTables } from '../lib/lifecycle/versions';
 import type { RunRef } from '../lib/pipeline/run';
@@ -43,6 +42,7 @@ export function createLifecycleActivities() {
       ),
     groupReproducedFeatures: (reproPath: string) => guarded(() => groupReproducedFeatures(reproPath)),
     compareReproduction: (input: {
+      runId: string;
       runDir: string;
       versionDir: string;
       reproDir: string;
@@ -52,7 +52,9 @@ export function createLifecycleActivities() {
       guarded(async () => {
         const meta = { version: input.version, by: input.by, at: new Date().toISOString() };
         const versionPath = join(input.runDir, input.versionDir);
-        return (await compareReproduction(versionPath, join(input.runDir, input.reproDir), meta)).result;
+        const { result } = await compareReproduction(versionPath, join(input.runDir, input.reproDir), meta);
+        await auditReproduction(input.runId, result);
+        return result;
       }),
     lockRun: (input: Parameters<typeof lockRun>[0]) => guarded(() => lockRun(input)),
     approveDeployment: (input: Parameters<typeof approveDeployment>[0]) => guarded(() => approveDeployment(input)),

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { access, appendFile, cp, readFile } from 'node:fs/promises';
+import { access, appendFile, cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   Client,
   Connection,
@@ -37,9 +35,8 @@ import {
 import { startDevServer, type DevServer } from '../worker/devServer';
 import { createPipelineWorker } from '../worker/worker';
 import { makeTeam, type Team } from './governance/fixtures';
-import { smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+import { runCli, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
 
-const exec = promisify(execFile);
 let root: string;
 let server: DevServer;
 let stopWorker: () => Promise<void>;
@@ -73,22 +70,12 @@ async function startWorker(): Promise<void> {
   };
 }
 
-/** The real CLI as a user runs it, against the test's server; exit code and output instead of throwing. */
-async function cli(token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    ACCESS_PERM_DATA_DIR: root,
-    TEMPORAL_ADDRESS: server.address,
-    ACCESS_PERM_TOKEN: token,
-  };
-  try {
-    const { stdout, stderr } = await exec('node', ['bin/access-perm.mjs', ...args], { env, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+/** The real CLI as a user runs it, against the test's server, with `token` as the caller's token. */
+const cli = (token: string, ...args: string[]) =>
+  runCli(
+    { ...process.env, ACCESS_PERM_DATA_DIR: root, TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: token },
+    ...args,
+  );
 
 const state = (h: WorkflowHandle): Promise<LifecycleState> => h.query(stateQuery);
 
@@ -428,19 +415,42 @@ describe('run lifecycle on a real Temporal dev server', () => {
   });
 
   it('reproduces version 2 exactly, then locks only when every requirement is met', async () => {
-    expect((await runA.executeUpdate(runReproducibilityUpdate, { args: [{ token: team.tokens.MODELER }] })).ok).toBe(
-      true,
-    );
-    const s = await idle(runA);
+    // `repro --wait` returns once the test has finished, with every check and the outcome.
+    const repro = await cli(team.tokens.MODELER, 'repro', 'lc-a', '--wait');
+    expect(repro.code, repro.stderr).toBe(0);
+    expect(repro.stdout).toMatch(/^ok +model file sha256$/m);
+    expect(repro.stdout).toMatch(/version 2 reproduced exactly/);
+    const s = await state(runA);
+    expect(s.job).toBeNull();
     expect(s.reproducibility).toMatchObject({ passed: true, version: 2 });
     expect(s.reproducibility!.checks.map((c) => c.name)).toEqual(
       expect.arrayContaining(['model file sha256', 'OOF metrics', 'OOF predictions fold 0 sha256']),
     );
     await access(s.reproducibility!.artifact);
 
+    // A test that cannot run fails the command, although an earlier passed result is still in the state.
+    const interactions = join(root, 'data', 'interactions.csv');
+    const original = await readFile(interactions);
+    await appendFile(interactions, `${original.toString('utf8').split('\n')[1]}\n`); // one decision twice
+    const changed = await cli(team.tokens.VALIDATOR, 'repro', 'lc-a', '--wait').finally(() =>
+      writeFile(interactions, original),
+    );
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/input data changed since the run: \S*interactions\.csv sha256/);
+    expect((await state(runA)).reproducibility).toMatchObject({ passed: true, version: 2 });
+
     const early = await runA.executeUpdate(lockRunUpdate, { args: [{ token: team.tokens.VALIDATOR, reason: 'ship' }] });
     expect(early).toMatchObject({ ok: false, error: 'LockRequirementError' });
     expect(early.message).toMatch(/monitoring schedule/);
+    // The test that ran and the refused lock are both on record.
+    expect(await queryAudit({ action: 'reproducibility_test', run_id: 'lc-a' })).toEqual([
+      expect.objectContaining({ user_id: 'modeler', resource_id: 'lc-a/v2', status: 'success' }),
+    ]);
+    const refusedLock = await queryAudit({ action: 'lifecycle_refused', run_id: 'lc-a', user_id: 'validator' });
+    expect(refusedLock.at(-1)).toMatchObject({
+      attempted_action: 'lockRun',
+      reason: expect.stringMatching(/schedule/),
+    });
     // What `access-perm monitor schedule` registers next to the Temporal Schedule (tests/monitoring.test.ts).
     await registerSchedule({
       runId: 'lc-a',
@@ -479,6 +489,8 @@ describe('run lifecycle on a real Temporal dev server', () => {
     const s = await state(runA);
     expect(s.overrides).toHaveLength(1);
     expect(s.currentVersion).toBe(2);
+    // The refusal in the state names who was refused (the token was valid; only the run's state said no).
+    expect(s.events.at(-1)).toMatchObject({ operation: 'fileOverride', outcome: 'refused', userId: 'modeler' });
     // seed-3 §5 "no re-runs of same config": training again under the locked run's id stops at the first step.
     const rerun = (await client.workflow
       .execute('trainingPipeline', {
@@ -496,6 +508,9 @@ describe('run lifecycle on a real Temporal dev server', () => {
   });
 
   it('deployment approval points deployment.json at the run; export bundles it; a tampered file is refused', async () => {
+    const early = await cli(team.tokens.MODELER, 'export', 'lc-a', '--out', join(root, 'bundle0'));
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/lc-a is locked but not approved for deployment.*access-perm deploy lc-a/);
     const v = await runA.executeUpdate(approveDeploymentUpdate, {
       args: [{ token: team.tokens.VALIDATOR, reason: 'go' }],
     });
@@ -513,6 +528,9 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(exported.code).toBe(0);
     for (const f of ['model.onnx', 'model.json', 'model_card.md', 'manifest.json', 'threshold.json', LOCK_FILE])
       await access(join(out, f));
+    const [exportedEntry] = await queryAudit({ action: 'run_exported', run_id: 'lc-a' });
+    expect(exportedEntry).toMatchObject({ user_id: 'modeler', source: 'cli', status: 'success' });
+    expect(exportedEntry!.details).toMatchObject({ out, files: expect.arrayContaining(['model.onnx', LOCK_FILE]) });
 
     await appendFile(join(runsDir(), 'lc-a', 'versions', 'v2', 'model', 'model.json'), ' ');
     const tampered = await cli(team.tokens.MODELER, 'export', 'lc-a', '--out', join(root, 'bundle2'));
@@ -521,17 +539,21 @@ describe('run lifecycle on a real Temporal dev server', () => {
   });
 
   it('ANALYST may enforce monotonicity; a delegated approval records both people; rejection is final; state survives continue-as-new', async () => {
-    const mono = await runB.executeUpdate(fileOverrideUpdate, {
-      args: [
-        {
-          token: team.tokens.ANALYST,
-          reason: 'longer tenure must never lower the approval score',
-          change: { kind: 'enforce_monotonicity', feature: 'seniority', direction: 1 },
-        },
-      ],
-    });
-    expect(mono).toMatchObject({ ok: true, overrideId: 'ov-1' });
-    await idle(runB);
+    // `override --wait` returns once the new version is built and waits for review.
+    const mono = await cli(
+      team.tokens.ANALYST,
+      'override',
+      'lc-b',
+      '--monotone',
+      'seniority:1',
+      '--reason',
+      'longer tenure must never lower the approval score',
+      '--wait',
+    );
+    expect(mono.code, mono.stderr).toBe(0);
+    expect(mono.stdout).toMatch(/override ov-1 filed/);
+    expect(mono.stdout).toMatch(/version 2 ready: OOF ROC-AUC 0\.\d{4} \(version 1: 0\.\d{4}\)/);
+    expect(await state(runB)).toMatchObject({ job: null, overrides: [{ id: 'ov-1', status: 'pending_review' }] });
     const model = JSON.parse(await readFile(join(runsDir(), 'lc-b', 'versions', 'v2', 'model', 'model.json'), 'utf8'));
     expect(model.params.monotone_constraints).toEqual({ seniority: 1 });
 

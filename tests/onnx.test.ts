@@ -9,6 +9,7 @@ import { loadCsvAsText } from '../lib/data/raw';
 import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import {
   createOnnxScorer,
+  createThreadedOnnxScorer,
   exportOnnx,
   GbdtDataError,
   GbdtModelError,
@@ -186,6 +187,45 @@ describe('ONNX export of a trained model', () => {
     const withThreshold = exportOnnx({ ...model, threshold: 0.542 });
     expect(Buffer.from(withThreshold).includes('threshold')).toBe(true);
     expect(Buffer.from(withThreshold).includes('0.542')).toBe(true);
+  });
+
+  it('in a worker thread, concurrent calls (merged into shared runs) score exactly as one by one; a bad call fails alone', async () => {
+    const direct = await createOnnxScorer(exportOnnx(model));
+    const threaded = await createThreadedOnnxScorer(exportOnnx(model));
+    try {
+      // 40 calls of 1..7 rows from different places of the scoring rows: all but the first queue while it runs.
+      const n = scoring.rowCount;
+      const all: LabelledMatrix = {
+        matrix: scoring,
+        labels: new Uint8Array(n),
+        folds: new Int32Array(n),
+        rowIdx: new Float64Array(n),
+      };
+      const calls = Array.from({ length: 40 }, (_, k) => {
+        const lo = (k * 97) % (n - 7);
+        return selectRows(all, (i) => i >= lo && i < lo + 1 + (k % 7)).matrix;
+      });
+      const bad = { appId: ['a'] };
+      const results = await Promise.allSettled([
+        ...calls.slice(0, 20).map((c) => threaded.run(c)),
+        threaded.run(bad),
+        ...calls.slice(20).map((c) => threaded.run(c)),
+      ]);
+      const rejected = results.filter((r) => r.status === 'rejected');
+      expect(rejected).toHaveLength(1);
+      expect(String((rejected[0] as PromiseRejectedResult).reason)).toMatch(/missing input columns/);
+      const scored = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+      for (let k = 0; k < calls.length; k++) {
+        const expected = await direct.run(calls[k]!);
+        expect(Array.from(scored[k]!.probability)).toEqual(Array.from(expected.probability));
+        expect(Array.from(scored[k]!.raw)).toEqual(Array.from(expected.raw));
+      }
+      expect(await threaded.score({ ...Object.fromEntries(threaded.inputs.map((i) => [i.name, []])) })).toHaveLength(0);
+    } finally {
+      await threaded.close();
+      await direct.close();
+    }
+    await expect(threaded.score(scoring)).rejects.toThrow(/closed/);
   });
 
   it('a missing input is a clear error', async () => {

@@ -107,6 +107,8 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   const { runId, runDir } = input;
   let state: LifecycleState | undefined = input.state;
   let busy = false;
+  /** Who the operation in progress acts for, once their token is checked (a denial leaves it null). */
+  let caller: string | null = null;
 
   setHandler(stateQuery, () => {
     if (!state) throw new Error(`run ${runId}: the lifecycle is starting, ask again in a moment`);
@@ -174,6 +176,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       permission,
       resource: { ...resource, runId, ownerId: state!.ownerId },
     });
+    caller = who.userId;
     return { userId: who.userId, role: who.role, ...(who.temporaryRole ? { temporaryRole: true } : {}) };
   }
 
@@ -189,6 +192,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   ): Promise<Verdict> {
     await condition(() => state !== undefined && !busy);
     busy = true;
+    caller = null;
     try {
       const parsed = schema.safeParse(raw);
       if (!parsed.success)
@@ -199,7 +203,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       if (!refusal) throw err;
       const outcome: LifecycleEvent['outcome'] =
         refusal.denial || refusal.error === 'AuthenticationError' ? 'denied' : 'refused';
-      record(operation, null, outcome, refusal.message);
+      record(operation, caller, outcome, refusal.message);
       if (outcome === 'denied') {
         const permission = refusal.denial?.required_permission as string | undefined;
         state!.denials = [
@@ -347,6 +351,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
         runId,
         overrideId: req.overrideId,
       });
+      caller = actor.userId;
       await mutable('reviewOverride', actor);
       const override = s.overrides.find((o) => o.id === req.overrideId);
       if (!override)

@@ -21,13 +21,14 @@ export const actorOf = (identity: ResolvedIdentity): Actor => ({
 });
 
 /**
- * Audits what `actor` did to run `runId` from a lifecycle workflow: who (with a temporary role marked), the run as
- * correlation id, and the action's own fields.
+ * Audits what `actor` did to run `runId` (from a lifecycle workflow unless `entry.source` says otherwise): who (with
+ * a temporary role marked), the run as correlation id, and the action's own fields.
  */
 export async function auditRunAction(
   actor: Actor,
   runId: string,
-  entry: Omit<AuditInput, 'user_id' | 'user_role' | 'temporary_role' | 'correlation_id' | 'source'>,
+  entry: Omit<AuditInput, 'user_id' | 'user_role' | 'temporary_role' | 'correlation_id' | 'source'> &
+    Partial<Pick<AuditInput, 'source'>>,
 ): Promise<void> {
   await appendAudit({
     user_id: actor.userId,
@@ -36,6 +37,24 @@ export async function auditRunAction(
     correlation_id: runId,
     source: 'workflow',
     ...entry,
+  });
+}
+
+/** Audits a refused operation on the run (locked, rejected, busy, unmet lock requirements) so the attempt is on record. */
+export async function auditRefusal(input: {
+  runId: string;
+  actor: Actor;
+  operation: string;
+  message: string;
+}): Promise<void> {
+  await auditRunAction(input.actor, input.runId, {
+    action: 'lifecycle_refused',
+    attempted_action: input.operation,
+    resource_type: 'run',
+    resource_id: input.runId,
+    status: 'failure',
+    reason: input.message,
+    result: 'refused',
   });
 }
 

@@ -18,7 +18,7 @@ import { fileExists } from '../data/raw';
 import { writeDeployment } from '../deployment';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
-import { auditRunAction } from './access';
+import { auditRefusal, auditRunAction } from './access';
 import { hasMonitoringSchedule } from '../monitor/store';
 import { notify } from '../notify';
 import { MODEL_FILE } from '../pipeline/train';
@@ -74,7 +74,7 @@ export async function lockRequirements(
     {
       name: 'monitoring schedule in place',
       met: await hasMonitoringSchedule(runId),
-      detail: `none registered for ${runId} (an ADMIN runs access-perm monitor schedule --run ${runId} …)`,
+      detail: `none registered for ${runId}; an ADMIN registers one with access-perm monitor schedule --run ${runId} --current <csv>`,
     },
   ];
 }
@@ -110,10 +110,11 @@ export async function lockRun(input: {
 }): Promise<LockRecord> {
   const versionPath = join(input.runDir, input.versionDir);
   const missing = (await lockRequirements(input.runId, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
-  if (missing.length > 0)
-    throw new LockRequirementError(
-      `run ${input.runId} cannot be locked yet: ${missing.map((r) => `${r.name} (${r.detail})`).join('; ')}`,
-    );
+  if (missing.length > 0) {
+    const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
+    await auditRefusal({ runId: input.runId, actor: input.actor, operation: 'lockRun', message });
+    throw new LockRequirementError(message);
+  }
   const manifest = await readManifest(versionPath);
   const model = parseModel(
     (
@@ -206,7 +207,9 @@ export async function exportBundle(runDir: string, outDir: string): Promise<stri
   if (!lock)
     throw new LifecycleStateError(`run in ${runDir} is not locked: only locked runs are exported for deployment`);
   if (!lock.deployment_approved)
-    throw new LifecycleStateError(`run ${lock.runId} is locked but not approved for deployment`);
+    throw new LifecycleStateError(
+      `run ${lock.runId} is locked but not approved for deployment: a VALIDATOR or ADMIN approves it (access-perm deploy ${lock.runId} --reason …)`,
+    );
   const prefix = lock.versionDir === '.' ? '' : `${lock.versionDir}/`;
   const wanted = [ONNX_FILE, MODEL_FILE, MODEL_CARD_FILE, MANIFEST_FILE].map((p) => `${prefix}${p}`);
   const spec = lock.artifacts.find((a) => a.path === `${prefix}${OVERRIDE_SPEC_FILE}`);

@@ -125,21 +125,3 @@ export async function recordReview(input: {
     details: { override_id: override.id, ...(input.delegation ?? {}) },
   });
 }
-
-/** Audits a refused operation on the run (locked, rejected, busy, invalid) so the attempt is on record. */
-export async function auditRefusal(input: {
-  runId: string;
-  actor: Actor;
-  operation: string;
-  message: string;
-}): Promise<void> {
-  await auditRunAction(input.actor, input.runId, {
-    action: 'lifecycle_refused',
-    attempted_action: input.operation,
-    resource_type: 'run',
-    resource_id: input.runId,
-    status: 'failure',
-    reason: input.message,
-    result: 'refused',
-  });
-}

@@ -15,6 +15,7 @@ import { FEATURES_FILE } from '../pipeline/features';
 import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo, RUN_INFO } from '../pipeline/run';
 import { MODEL_FILE, oofFile } from '../pipeline/train';
 import { applyCategoryGroups, OVERRIDE_SPEC_FILE, readOverrideSpec } from './versions';
+import { auditRunAction } from './access';
 
 export const REPRODUCIBILITY_FILE = 'reproducibility.json';
 
@@ -85,4 +86,17 @@ export async function compareReproduction(
     'reproducibility',
   );
   return { result: { ...result, artifact: join(reproDir, REPRODUCIBILITY_FILE) }, artifact };
+}
+
+/** Audits a reproducibility test that ran to the end: who, which version, passed or which checks failed. */
+export async function auditReproduction(runId: string, result: ReproducibilityResult): Promise<void> {
+  const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
+  await auditRunAction(result.by, runId, {
+    action: 'reproducibility_test',
+    resource_type: 'run',
+    resource_id: `${runId}/v${result.version}`,
+    status: result.passed ? 'success' : 'failure',
+    result: result.passed ? 'reproduced exactly' : `not reproduced: ${failed.join(', ')}`,
+    after: { version: result.version, passed: result.passed, checks: result.checks.length, failed },
+  });
 }

@@ -10,6 +10,7 @@ import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { featureColumns, featureSpec, type FeatureOptions } from '../features';
 import {
   createOnnxScorer,
+  createThreadedOnnxScorer,
   exportOnnx,
   leafCover,
   parseModel,
@@ -75,6 +76,11 @@ export interface OpenRunModelOptions {
   expectedModelSha256?: string;
   /** onnxruntime intra-op threads (default 1). */
   intraOpThreads?: number;
+  /**
+   * Run the ONNX session in a worker thread and merge calls made while it is busy (createThreadedOnnxScorer): for
+   * servers, whose main thread must keep answering while a batch is scored.
+   */
+  scoringThread?: boolean;
   /**
    * The model version to score with (1 = the trained run, n = `versions/v<n>/`) instead of the default: the locked
    * version of a locked run, else the newest approved version, else version 1. A locked run scores only its
@@ -325,7 +331,10 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
     sentinel: config.features.sentinel,
     managerBackfill: config.features.manager_backfill,
   };
-  const scorer = await createOnnxScorer(onnx, { intraOpThreads: options.intraOpThreads ?? 1 });
+  const scorerOptions = { intraOpThreads: options.intraOpThreads ?? 1 };
+  const scorer = options.scoringThread
+    ? await createThreadedOnnxScorer(onnx, scorerOptions)
+    : await createOnnxScorer(onnx, scorerOptions);
   try {
     const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs, spec);
     return new RunModel(

@@ -68,7 +68,10 @@ export class ServedModel {
     if (this.explicitRunId) {
       const version = this.options.version;
       this.swap({
-        model: await openRunModel(this.explicitRunId, version === undefined ? {} : { version }),
+        model: await openRunModel(this.explicitRunId, {
+          scoringThread: true,
+          ...(version === undefined ? {} : { version }),
+        }),
         deployment: null,
       });
       return;
@@ -88,7 +91,10 @@ export class ServedModel {
         if (served?.deployment?.run_id === deployment.run_id && served.model.modelSha256 === deployment.model_sha256) {
           return;
         }
-        const model = await openRunModel(deployment.run_id, { expectedModelSha256: deployment.model_sha256 });
+        const model = await openRunModel(deployment.run_id, {
+          expectedModelSha256: deployment.model_sha256,
+          scoringThread: true,
+        });
         this.swap({ model, deployment });
         this.lastError = null;
       } catch (e) {

@@ -1,7 +1,8 @@
-import { join } from 'node:path';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { basename, join, resolve } from 'node:path';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { authenticate, authorize, PermissionDeniedError } from '../../lib/governance';
+import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
 import { exportBundle, verifyLockedRun } from '../../lib/lifecycle/lock';
 import { newestVersion, versionBinningTables, versionDirName } from '../../lib/lifecycle/versions';
 import { assertRunId, runsDir } from '../../lib/paths';
@@ -55,10 +56,19 @@ async function provenToken(opts: TokenOpts): Promise<string> {
   return credential.token!;
 }
 
+/** Polls the state until the run's background job (a version build, a reproduction) has finished. */
+async function settled(handle: WorkflowHandle): Promise<LifecycleState> {
+  for (;;) {
+    const state = await handle.query(stateQuery);
+    if (!state.job) return state;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Prints an update's verdict; a refusal becomes the command's error (a denial exits 3, like every command). */
 function report(verdict: Verdict, json?: boolean): void {
   if (json) printJson(verdict);
-  if (verdict.ok) return json ? undefined : console.log(`${verdict.message} (status ${verdict.status})`);
+  if (verdict.ok) return json ? undefined : console.log(`${verdict.message}; status ${verdict.status}`);
   const d = verdict.denial as
     { required_permission: string; user_role: string; minimum_role: string; allowed_roles: string[] } | undefined;
   if (d)
@@ -79,10 +89,12 @@ function printState(s: LifecycleState): void {
       `version    ${v.version}${v.version === s.currentVersion ? '*' : ' '} ${v.dir.padEnd(12)} ROC-AUC ${v.rocAuc?.toFixed(4) ?? '-'}  threshold ${v.threshold?.toFixed(4) ?? '-'}${v.overrideId ? `  (${v.overrideId})` : ''}`,
     );
   for (const o of s.overrides) {
-    const review = o.review
-      ? `; ${o.review.decision} by ${o.review.by.userId}${o.review.delegatedBy ? ` (delegated by ${o.review.delegatedBy})` : ''}: ${o.review.reason}`
-      : '';
-    console.log(`override   ${o.id} ${o.change.kind} by ${o.requestedBy.userId} — ${o.status}: ${o.reason}${review}`);
+    const outcome = o.review
+      ? `${o.status} by ${o.review.by.userId}${o.review.delegatedBy ? ` (delegated by ${o.review.delegatedBy})` : ''}: ${o.review.reason}`
+      : `${o.status}${o.error ? `: ${o.error}` : ''}`;
+    console.log(
+      `override   ${o.id} ${o.change.kind} by ${o.requestedBy.userId} (version ${o.version}): ${o.reason} — ${outcome}`,
+    );
   }
   if (s.reproducibility)
     console.log(
@@ -230,33 +242,54 @@ export function registerLifecycleCommands(program: Command): void {
 
   program
     .command('override <runId>')
-    .description('file an override (MODELER; ANALYST only --monotone): builds a new model version for validator review')
+    .description(
+      'file an override (MODELER, ADMIN; an ANALYST only --monotone): builds a new model version for validator review',
+    )
     .addOption(reasonOption())
     .option('--borders <feature:b1,b2,...>', 'numeric bin borders, e.g. seniority:2,5,10')
     .option('--groups <feature:a,b;c;...>', "categorical groups (';' between groups), e.g. category:ops,it;hr")
-    .option('--merge <feature:i,j>', 'merge bins by id (numeric: adjacent), e.g. seniority:1,2')
+    .option('--merge <feature:i,j>', 'merge bins by id (numeric: adjacent), e.g. seniority:0,1')
     .option('--monotone <feature:1|-1>', 'monotone constraint on a numeric feature, e.g. seniority:1')
     .option('--ignore <f1,f2>', 'features no tree may split on')
     .option('--params <key=value...>', 'regularisation: l2_leaf_reg, depth, random_strength, model_size_reg')
     .option('--threshold <p>', 'decision threshold in (0, 1)')
-    .option('--json', 'print the verdict as JSON')
+    .option('--wait', 'wait until the new version is built and print it')
+    .option('--json', 'print the verdict (with --wait the override and its version) as JSON')
     .addOption(tokenFileOption())
     .action(
-      governed(async (runId: string, opts: OverrideOpts & { reason: string; json?: boolean } & TokenOpts) => {
-        const change = changeFrom(opts);
-        const token = await provenToken(opts);
-        const verdict = await withLifecycle(runId, (client, id) =>
-          client.workflow
-            .getHandle(id)
-            .executeUpdate(fileOverrideUpdate, { args: [{ token, reason: opts.reason, change }] }),
-        );
-        report(verdict, opts.json);
-      }),
+      governed(
+        async (runId: string, opts: OverrideOpts & { reason: string; wait?: boolean; json?: boolean } & TokenOpts) => {
+          const change = changeFrom(opts);
+          const token = await provenToken(opts);
+          await withLifecycle(runId, async (client, id) => {
+            const handle = client.workflow.getHandle(id);
+            const verdict = await handle.executeUpdate(fileOverrideUpdate, {
+              args: [{ token, reason: opts.reason, change }],
+            });
+            report(verdict, opts.json && !opts.wait);
+            if (!opts.wait) return;
+            const state = await settled(handle);
+            const override = state.overrides.find((o) => o.id === verdict.overrideId)!;
+            const version = state.versions.find((v) => v.version === override.version);
+            if (opts.json) printJson({ override, version: version ?? null });
+            if (!version)
+              throw new Error(`override ${override.id}: version ${override.version} failed: ${override.error}`);
+            if (opts.json) return;
+            const from = state.versions[state.versions.indexOf(version) - 1];
+            const auc = (v: typeof version | undefined) => v?.rocAuc?.toFixed(4) ?? '-';
+            console.log(
+              `version ${version.version} ready: OOF ROC-AUC ${auc(version)} (version ${from?.version ?? '-'}: ${auc(from)}), threshold ${version.threshold?.toFixed(4) ?? '-'}; validators notified, ${override.id} waits for review`,
+            );
+          });
+        },
+      ),
     );
 
   program
     .command('review <runId> <overrideId>')
-    .description('approve or reject an override (VALIDATOR, or the ANALYST it was delegated to); rejection is final')
+    .description(
+      'approve or reject an override (VALIDATOR, ADMIN, or the ANALYST it was delegated to); rejection is final',
+    )
     .addOption(
       new Option('--decision <decision>', 'approve or reject').choices(['approve', 'reject']).makeOptionMandatory(),
     )
@@ -283,7 +316,7 @@ export function registerLifecycleCommands(program: Command): void {
 
   program
     .command('repro <runId>')
-    .description('run the reproducibility test of the current version (MODELER, VALIDATOR)')
+    .description('run the reproducibility test of the current version (MODELER, VALIDATOR, ADMIN)')
     .option('--wait', 'wait for the result and print it')
     .option('--json', 'print the verdict (and with --wait the result) as JSON')
     .addOption(tokenFileOption())
@@ -295,16 +328,17 @@ export function registerLifecycleCommands(program: Command): void {
           const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [{ token }] });
           report(verdict, opts.json && !opts.wait);
           if (!opts.wait) return;
-          let state = await handle.query(stateQuery);
-          while (state.job) {
-            await new Promise((r) => setTimeout(r, 1000));
-            state = await handle.query(stateQuery);
-          }
-          const result = state.reproducibility;
-          if (opts.json) return printJson(result);
-          for (const c of result?.checks ?? []) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}`);
-          if (!result?.passed)
-            throw new Error(`run ${runId} did not reproduce (${state.events.at(-1)?.message ?? 'no result'})`);
+          const state = await settled(handle);
+          // The outcome of this test (a test that failed to run leaves an earlier result in the state).
+          const outcome = state.events
+            .filter((e) => e.operation === 'runReproducibility' && ['completed', 'failed'].includes(e.outcome))
+            .at(-1);
+          if (outcome?.outcome !== 'completed') throw new Error(`run ${runId}: ${outcome?.message ?? 'no result'}`);
+          const result = state.reproducibility!;
+          if (opts.json) printJson(result);
+          else for (const c of result.checks) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}`);
+          if (!result.passed) throw new Error(`run ${runId}: ${outcome.message}`);
+          if (!opts.json) console.log(outcome.message);
         });
       }),
     );
@@ -348,15 +382,28 @@ export function registerLifecycleCommands(program: Command): void {
   program
     .command('export <runId>')
     .description(
-      'export an approved, locked run for deployment: model.onnx, model.json, model card, threshold, manifest',
+      'export a locked run approved for deployment (MODELER, VALIDATOR, ADMIN): model.onnx, model.json, model_card.md, threshold.json, manifest.json, lock.json, and overrides.json when the version has one',
     )
     .requiredOption('--out <dir>', 'output folder')
     .option('--runs-dir <dir>', 'runs folder', runsDir())
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { out: string; runsDir: string } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'export_run', { type: 'run', id: assertRunId(runId) });
-        for (const file of await exportBundle(join(opts.runsDir, runId), opts.out)) console.log(file);
+        const who = await authorize(await callerCredential(opts), 'export_run', {
+          type: 'run',
+          id: assertRunId(runId),
+        });
+        const files = await exportBundle(join(opts.runsDir, runId), opts.out);
+        await auditRunAction(actorOf(who), runId, {
+          action: 'run_exported',
+          resource_type: 'run',
+          resource_id: runId,
+          status: 'success',
+          source: 'cli',
+          result: 'exported',
+          details: { out: resolve(opts.out), files: files.map((f) => basename(f)) },
+        });
+        for (const file of files) console.log(file);
       }),
     );
 }

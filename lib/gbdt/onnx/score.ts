@@ -53,6 +53,52 @@ function matrixColumns(m: FeatureMatrix): OnnxColumns {
   return out;
 }
 
+/** A column checked against the graph's input spec: strings for categoricals, float64 for numerics. */
+export type CheckedColumn = { name: string; strings: readonly string[] } | { name: string; values: Float64Array };
+
+/**
+ * The input's columns in graph input order, checked: every input present, all the same length, strings for
+ * categoricals and numbers for numerics (a FeatureMatrix's dictionary codes decoded to strings).
+ * @throws GbdtDataError naming the missing or mistyped column
+ */
+export function checkedColumns(
+  inputs: readonly OnnxInputSpec[],
+  input: FeatureMatrix | OnnxColumns,
+): { columns: CheckedColumn[]; rows: number } {
+  const columns = isMatrix(input) ? matrixColumns(input) : input;
+  const missing = inputs.filter((i) => columns[i.name] === undefined).map((i) => `'${i.name}' (${i.type})`);
+  if (missing.length > 0) {
+    throw new GbdtDataError(
+      `missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; the model needs ` +
+        `${inputs.map((i) => i.name).join(', ')}`,
+    );
+  }
+  let rows: number | undefined;
+  const checked: CheckedColumn[] = [];
+  for (const spec of inputs) {
+    const col = columns[spec.name]!;
+    rows ??= col.length;
+    if (col.length !== rows) {
+      throw new GbdtDataError(`input column '${spec.name}' has ${col.length} rows, expected ${rows}`);
+    }
+    if (spec.type === 'string') {
+      if (!Array.isArray(col) || (col.length > 0 && typeof col[0] !== 'string')) {
+        throw new GbdtDataError(`input column '${spec.name}' is categorical: pass an array of strings`);
+      }
+      checked.push({ name: spec.name, strings: col as string[] });
+    } else {
+      if (Array.isArray(col) && col.length > 0 && typeof col[0] !== 'number') {
+        throw new GbdtDataError(`input column '${spec.name}' is numeric: pass numbers (NaN = missing)`);
+      }
+      checked.push({
+        name: spec.name,
+        values: col instanceof Float64Array ? col : Float64Array.from(col as ArrayLike<number>),
+      });
+    }
+  }
+  return { columns: checked, rows: rows ?? 0 };
+}
+
 /**
  * Opens an onnxruntime session on exported GBDT bytes (`exportOnnx`).
  * @example
@@ -82,46 +128,16 @@ export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScore
   }
   /** The input as column tensors, one feed per batch of at most `batchRows` rows. */
   const feeds = (input: FeatureMatrix | OnnxColumns): { batches: Array<Record<string, Tensor>>; rows: number } => {
-    const columns = isMatrix(input) ? matrixColumns(input) : input;
-    const missing = inputs.filter((i) => columns[i.name] === undefined).map((i) => `'${i.name}' (${i.type})`);
-    if (missing.length > 0) {
-      throw new GbdtDataError(
-        `missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; the model needs ` +
-          `${inputs.map((i) => i.name).join(', ')}`,
-      );
-    }
-    let rows: number | undefined;
-    const checked: Array<{ name: string; strings?: readonly string[]; values?: Float64Array }> = [];
-    for (const spec of inputs) {
-      const col = columns[spec.name]!;
-      rows ??= col.length;
-      if (col.length !== rows) {
-        throw new GbdtDataError(`input column '${spec.name}' has ${col.length} rows, expected ${rows}`);
-      }
-      if (spec.type === 'string') {
-        if (!Array.isArray(col) || (col.length > 0 && typeof col[0] !== 'string')) {
-          throw new GbdtDataError(`input column '${spec.name}' is categorical: pass an array of strings`);
-        }
-        checked.push({ name: spec.name, strings: col as string[] });
-      } else {
-        if (Array.isArray(col) && col.length > 0 && typeof col[0] !== 'number') {
-          throw new GbdtDataError(`input column '${spec.name}' is numeric: pass numbers (NaN = missing)`);
-        }
-        checked.push({
-          name: spec.name,
-          values: col instanceof Float64Array ? col : Float64Array.from(col as ArrayLike<number>),
-        });
-      }
-    }
-    const n = rows ?? 0;
+    const { columns: checked, rows: n } = checkedColumns(inputs, input);
     const batches: Array<Record<string, Tensor>> = [];
     for (let lo = 0; lo === 0 || lo < n; lo += batchRows) {
       const hi = Math.min(n, lo + batchRows);
       const feed: Record<string, Tensor> = {};
       for (const c of checked) {
-        feed[c.name] = c.strings
-          ? new ort.Tensor('string', c.strings.slice(lo, hi) as string[], [hi - lo])
-          : new ort.Tensor('float64', c.values!.subarray(lo, hi), [hi - lo]);
+        feed[c.name] =
+          'strings' in c
+            ? new ort.Tensor('string', c.strings.slice(lo, hi) as string[], [hi - lo])
+            : new ort.Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
       }
       batches.push(feed);
     }
