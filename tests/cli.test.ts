@@ -65,6 +65,7 @@ describe('access-perm CLI', () => {
     const show = await cli('runs', 'show', 'cli-e2e');
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/ROC-AUC 0\.\d{4}/);
+    expect(show.stdout).toMatch(/^started +\S+ by demo-admin \(ADMIN\)$/m);
     expect(show.stdout).toMatch(/model\/model\.json/);
   });
 

@@ -4,6 +4,7 @@ import { authorize } from '../../lib/governance';
 import { assertRunId, runsDir } from '../../lib/paths';
 import { listRuns, showRun } from '../../lib/runs';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
+import type { RunInfo } from '../../lib/pipeline/run';
 import { err, printJson } from './output';
 
 export function registerRunCommands(program: Command): void {
@@ -43,7 +44,10 @@ export function registerRunCommands(program: Command): void {
         if (opts.json) return printJson({ ...run, test });
         console.log(`run        ${run.runId} (${run.state})`);
         console.log(`folder     ${run.runDir}`);
-        console.log(`started    ${run.info.startedAt}`);
+        const by = run.info.createdBy as RunInfo['createdBy'] | undefined; // absent in runs made before it was recorded
+        console.log(
+          `started    ${run.info.startedAt}${by ? ` by ${by.userId} (${by.role}${by.temporaryRole ? ', temporary' : ''})` : ''}`,
+        );
         console.log(`config     ${run.info.configPath} (sha256 ${run.info.configHash.slice(0, 12)}…)`);
         console.log(`data       sha256 ${run.info.dataHash.slice(0, 12)}…`);
         if (run.metrics) {
