@@ -58,6 +58,17 @@ const feature = z.string().min(1).max(100);
 export const overrideChangeSchema = z.discriminatedUnion('kind', [
   /** New borders (numeric) or groups (categorical) for one feature. */
   z.strictObject({ kind: z.literal('bin_override'), feature, binning: featureBinningSchema }),
+  /**
+   * Regenerate one feature's bins automatically (seed-3 "auto-generate bins", allowed to ANALYST): numeric borders
+   * at quantiles, at most `max_bins` bins; categorical groups, categories with fewer than `min_share` of the rows
+   * in the other bin. Defaults: 5 bins; max(30 rows, 0.5%).
+   */
+  z.strictObject({
+    kind: z.literal('auto_bins'),
+    feature,
+    max_bins: z.number().int().min(2).max(20).optional(),
+    min_share: z.number().gt(0).max(0.5).optional(),
+  }),
   /** Merge bins of one feature by id (numeric: adjacent bins; categorical: any groups). */
   z.strictObject({
     kind: z.literal('merge_bins'),
@@ -93,6 +104,7 @@ export type OverrideKind = OverrideChange['kind'];
 /** The permission each kind of override needs (seed-3 §2 matrix rows). */
 export const OVERRIDE_PERMISSION: Record<OverrideKind, Permission> = {
   bin_override: 'binning_override',
+  auto_bins: 'auto_generate_bins',
   merge_bins: 'merge_bins',
   enforce_monotonicity: 'enforce_monotonicity',
   feature_selection: 'binning_override',
@@ -103,6 +115,7 @@ export const OVERRIDE_PERMISSION: Record<OverrideKind, Permission> = {
 /** The audit action of each kind (governance MUTATION_ACTIONS). */
 export const OVERRIDE_AUDIT_ACTION: Record<OverrideKind, string> = {
   bin_override: 'bin_override',
+  auto_bins: 'auto_bins_generated',
   merge_bins: 'merge_bins',
   enforce_monotonicity: 'enforce_monotonicity',
   feature_selection: 'feature_selection_override',

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, readVerified } from '../lib/artifacts';
 import { readDeployment } from '../lib/deployment';
 import { trainGbdt, predictProba } from '../lib/gbdt';
-import { addUser, delegateApproval, issueToken, queryAudit } from '../lib/governance';
+import { addUser, delegateApproval, isAllowed, issueToken, queryAudit } from '../lib/governance';
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
 import { LOCK_FILE, readLock } from '../lib/lifecycle/lockFile';
@@ -21,7 +21,7 @@ import { applyCategoryGroups, planOverride, versionBinningTables } from '../lib/
 import { registerSchedule } from '../lib/monitor/store';
 import { readOutbox } from '../lib/notify';
 import type { FeatureMatrix } from '../schemas/matrix';
-import type { BinningTable, LifecycleState, Verdict } from '../schemas/lifecycle';
+import { OVERRIDE_PERMISSION, type BinningTable, type LifecycleState, type Verdict } from '../schemas/lifecycle';
 import { TASK_QUEUE } from '../workflows/definitions';
 import {
   approveDeploymentUpdate,
@@ -216,6 +216,31 @@ describe('override plans on a trained run folder', () => {
       /unknown feature salary/,
     );
   });
+
+  it('auto-generates bins with a bin count (numeric) or a rare share (categorical); ANALYST may, VALIDATOR may not', async () => {
+    const runDir = join(runsDir(), 'lc-a');
+    type View = { bins: { label: string; count: number }[] };
+    const numeric = await planOverride(runDir, runDir, { kind: 'auto_bins', feature: 'seniority', max_bins: 3 });
+    const numericBins = (numeric.after as View).bins.filter((b) => b.label !== '(missing)');
+    expect(numericBins.length).toBeLessThanOrEqual(3);
+    expect((numeric.before as View).bins.length).toBeGreaterThan(numericBins.length);
+    expect(numeric.spec.binning.seniority).toMatchObject({ kind: 'numeric' });
+
+    const categorical = await planOverride(runDir, runDir, { kind: 'auto_bins', feature: 'appId', min_share: 0.02 });
+    const bins = (categorical.after as View).bins;
+    const rows = bins.reduce((n, b) => n + b.count, 0);
+    // Every kept category holds at least 2% of the rows; the rest are in the other bin.
+    expect(bins.length).toBeGreaterThan(2);
+    for (const b of bins.filter((x) => x.label !== OTHER_BIN)) expect(b.count).toBeGreaterThanOrEqual(0.02 * rows);
+    expect(bins.at(-1)!.label).toBe(OTHER_BIN);
+
+    await expect(planOverride(runDir, runDir, { kind: 'auto_bins', feature: 'appId', max_bins: 3 })).rejects.toThrow(
+      /appId is categorical: give min_share, not max_bins/,
+    );
+    expect(isAllowed({ userId: 'a', role: 'ANALYST' }, OVERRIDE_PERMISSION.auto_bins).allowed).toBe(true);
+    expect(isAllowed({ userId: 'a', role: 'ANALYST' }, OVERRIDE_PERMISSION.bin_override).allowed).toBe(false);
+    expect(isAllowed({ userId: 'v', role: 'VALIDATOR' }, OVERRIDE_PERMISSION.auto_bins).allowed).toBe(false);
+  });
 });
 
 describe('run lifecycle on a real Temporal dev server', () => {
@@ -290,6 +315,15 @@ describe('run lifecycle on a real Temporal dev server', () => {
         'approve_deployment',
       ],
       [
+        'VALIDATOR regenerates bins',
+        attempt(fileOverrideUpdate, {
+          token: team.tokens.VALIDATOR,
+          reason: 'x',
+          change: { kind: 'auto_bins', feature: 'seniority', max_bins: 3 },
+        }),
+        'auto_generate_bins',
+      ],
+      [
         'VIEWER adjusts regularisation',
         attempt(fileOverrideUpdate, {
           token: team.tokens.VIEWER,
@@ -316,10 +350,11 @@ describe('run lifecycle on a real Temporal dev server', () => {
     await until(runA, (x) => x.events.some((e) => /invalid fileOverride request: reason/.test(e.message)));
 
     const s = await state(runA);
-    // The five updates above ran concurrently; the workflow serialises them in arrival order.
+    // The updates above ran concurrently; the workflow serialises them in arrival order.
     expect(s.denials.map((d) => d.permission).sort()).toEqual([
       'adjust_regularization',
       'approve_deployment',
+      'auto_generate_bins',
       'binning_override',
       'lock_run',
       'lock_run',

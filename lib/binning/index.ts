@@ -20,27 +20,30 @@ const rareCount = (rows: number): number => Math.max(30, Math.ceil(rows * 0.005)
 
 const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(6).replace(/\.?0+$/, ''));
 
-/** Numeric borders at quantiles of the present values (every distinct value when there are few). */
-export function autoNumericBinning(values: Float64Array): FeatureBinning {
+/** Numeric borders at quantiles of the present values, at most `maxBins` bins (every distinct value when few). */
+export function autoNumericBinning(values: Float64Array, maxBins = MAX_NUMERIC_BINS): FeatureBinning {
   const present = Array.from(values)
     .filter((v) => !Number.isNaN(v))
     .sort((a, b) => a - b);
   const distinct = [...new Set(present)];
   if (distinct.length <= 1) return { kind: 'numeric', borders: [distinct[0] ?? 0] };
-  if (distinct.length <= MAX_NUMERIC_BINS) return { kind: 'numeric', borders: distinct.slice(0, -1) };
+  if (distinct.length <= maxBins) return { kind: 'numeric', borders: distinct.slice(0, -1) };
   const borders = new Set<number>();
-  for (let q = 1; q < MAX_NUMERIC_BINS; q++) {
-    const v = present[Math.floor((q * present.length) / MAX_NUMERIC_BINS)]!;
+  for (let q = 1; q < maxBins; q++) {
+    const v = present[Math.floor((q * present.length) / maxBins)]!;
     if (v < distinct[distinct.length - 1]!) borders.add(v);
   }
   return { kind: 'numeric', borders: [...borders].sort((a, b) => a - b) };
 }
 
-/** One group per category with enough rows (largest first); the rest fall into the other bin. */
-export function autoCategoricalBinning(codes: Int32Array, dictionary: string[]): FeatureBinning {
+/**
+ * One group per category with enough rows (largest first): at least `minShare` of the rows, by default
+ * max(30 rows, 0.5%); the rest fall into the other bin.
+ */
+export function autoCategoricalBinning(codes: Int32Array, dictionary: string[], minShare?: number): FeatureBinning {
   const counts = new Float64Array(dictionary.length);
   for (const c of codes) counts[c]!++;
-  const min = rareCount(codes.length);
+  const min = minShare === undefined ? rareCount(codes.length) : Math.max(1, Math.ceil(codes.length * minShare));
   const frequent = dictionary
     .map((value, code) => ({ value, n: counts[code]! }))
     .filter((x) => x.n >= min)
@@ -160,6 +163,21 @@ export function tableFor(
       ? autoNumericBinning(col.column.values)
       : autoCategoricalBinning(col.column.codes, col.column.dictionary));
   return binningTable(feature, binning, col.column, labels, given ? 'override' : 'auto');
+}
+
+/** A feature's automatic binning (auto_bins override: the given bin count or rare share, defaults otherwise). */
+export function autoBinning(
+  matrix: FeatureMatrix,
+  feature: string,
+  options: { maxBins?: number; minShare?: number } = {},
+): FeatureBinning {
+  const col = columnOf(matrix, feature);
+  if (col.kind === 'numeric') {
+    if (options.minShare !== undefined) throw new InputError(`${feature} is numeric: give max_bins, not min_share`);
+    return autoNumericBinning(col.column.values, options.maxBins);
+  }
+  if (options.maxBins !== undefined) throw new InputError(`${feature} is categorical: give min_share, not max_bins`);
+  return autoCategoricalBinning(col.column.codes, col.column.dictionary, options.minShare);
 }
 
 /** The binning a bin override or a merge leads to, checked against the feature's current binning. */

@@ -15,7 +15,7 @@ import {
 } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
-import { binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
+import { autoBinning, binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
 import { sqlString, withDuckDb } from '../data/duck';
 import { InputError } from '../errors';
 import { featureColumns, featureSpec, type FeatureSpec } from '../features';
@@ -85,11 +85,18 @@ export async function planOverride(runDir: string, fromDir: string, change: Over
   const next: OverrideSpec = structuredClone(spec);
   switch (change.kind) {
     case 'bin_override':
+    case 'auto_bins':
     case 'merge_bins': {
       checkFeature(features, change.feature);
       const base = await readFeatures({ runId: '', runDir });
       const current = tableFor(base.matrix, base.labels, spec, change.feature);
-      next.binning[change.feature] = nextBinning(base.matrix, current, change);
+      next.binning[change.feature] =
+        change.kind === 'auto_bins'
+          ? autoBinning(base.matrix, change.feature, {
+              ...(change.max_bins === undefined ? {} : { maxBins: change.max_bins }),
+              ...(change.min_share === undefined ? {} : { minShare: change.min_share }),
+            })
+          : nextBinning(base.matrix, current, change);
       const after = tableFor(base.matrix, base.labels, next, change.feature);
       const view = (t: BinningTable) => ({
         binning: t.binning,

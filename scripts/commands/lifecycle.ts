@@ -127,6 +127,9 @@ const number = (flag: string, v: string): number => {
 interface OverrideOpts {
   borders?: string;
   groups?: string;
+  autoBins?: string;
+  maxBins?: string;
+  minShare?: string;
   merge?: string;
   monotone?: string;
   ignore?: string;
@@ -138,12 +141,24 @@ interface OverrideOpts {
 function changeFrom(opts: OverrideOpts): OverrideChange {
   const given = Object.entries(opts).filter(
     ([k, v]) =>
-      v !== undefined && ['borders', 'groups', 'merge', 'monotone', 'ignore', 'params', 'threshold'].includes(k),
+      v !== undefined &&
+      ['borders', 'groups', 'autoBins', 'merge', 'monotone', 'ignore', 'params', 'threshold'].includes(k),
   );
   if (given.length !== 1)
-    throw new Error('give exactly one of --borders, --groups, --merge, --monotone, --ignore, --params, --threshold');
+    throw new Error(
+      'give exactly one of --borders, --groups, --auto-bins, --merge, --monotone, --ignore, --params, --threshold',
+    );
+  if ((opts.maxBins !== undefined || opts.minShare !== undefined) && opts.autoBins === undefined)
+    throw new Error('--max-bins and --min-share go with --auto-bins');
   let change: unknown;
-  if (opts.borders) {
+  if (opts.autoBins) {
+    change = {
+      kind: 'auto_bins',
+      feature: opts.autoBins,
+      ...(opts.maxBins === undefined ? {} : { max_bins: number('--max-bins', opts.maxBins) }),
+      ...(opts.minShare === undefined ? {} : { min_share: number('--min-share', opts.minShare) }),
+    };
+  } else if (opts.borders) {
     const [feature, values] = featureList('--borders', opts.borders);
     change = {
       kind: 'bin_override',
@@ -243,11 +258,20 @@ export function registerLifecycleCommands(program: Command): void {
   program
     .command('override <runId>')
     .description(
-      'file an override (MODELER, ADMIN; an ANALYST only --monotone): builds a new model version for validator review',
+      'file an override (MODELER, ADMIN; an ANALYST only --auto-bins and --monotone): builds a new model version for validator review',
     )
     .addOption(reasonOption())
     .option('--borders <feature:b1,b2,...>', 'numeric bin borders, e.g. seniority:2,5,10')
     .option('--groups <feature:a,b;c;...>', "categorical groups (';' between groups), e.g. category:ops,it;hr")
+    .option(
+      '--auto-bins <feature>',
+      "regenerate a feature's bins automatically (numeric quantiles; rare categories merged)",
+    )
+    .option('--max-bins <n>', 'with --auto-bins on a numeric feature: at most n bins (default 5)')
+    .option(
+      '--min-share <x>',
+      'with --auto-bins on a categorical: categories under this share of rows merged (default 0.5%)',
+    )
     .option('--merge <feature:i,j>', 'merge bins by id (numeric: adjacent), e.g. seniority:0,1')
     .option('--monotone <feature:1|-1>', 'monotone constraint on a numeric feature, e.g. seniority:1')
     .option('--ignore <f1,f2>', 'features no tree may split on')
