@@ -16,7 +16,7 @@ export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
       err instanceof DataValidationError
         ? [{ table: err.table, reportPath: err.reportPath }]
         : err instanceof PermissionDeniedError
-          ? [err.toResponse()]
+          ? [err.toResponse(), { user_id: err.userId ?? null }]
           : [];
     throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details });
   }

@@ -360,6 +360,14 @@ describe('run lifecycle on a real Temporal dev server', () => {
       'lock_run',
       'merge_bins',
     ]);
+    // Each denial names who was refused.
+    expect(s.denials.find((d) => d.permission === 'binning_override')!.userId).toBe('analyst');
+    expect(
+      s.denials
+        .filter((d) => d.permission === 'lock_run')
+        .map((d) => d.userId)
+        .sort(),
+    ).toEqual(['modeler', 'viewer']);
     expect(s.status).toBe('trained');
     const audited = await queryAudit({ action: 'permission_denied', run_id: 'lc-a' });
     expect(audited.find((e) => e.attempted_action === 'binning_override')).toMatchObject({

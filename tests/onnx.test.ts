@@ -102,6 +102,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Columns of the hand-made model's features (app, kind, x, y) as a FeatureMatrix. */
+function toMatrix(cols: { app: string[]; kind: string[]; x: number[]; y: number[] }): FeatureMatrix {
+  return {
+    rowCount: cols.app.length,
+    categorical: (['app', 'kind'] as const).map((name) => {
+      const dictionary = [...new Set(cols[name])];
+      return { name, dictionary, codes: Int32Array.from(cols[name], (v) => dictionary.indexOf(v)) };
+    }),
+    numeric: (['x', 'y'] as const).map((name) => ({ name, values: Float64Array.from(cols[name]) })),
+  };
+}
+
 let root: string;
 let data: LabelledMatrix;
 let model: GbdtModel;
@@ -375,14 +387,7 @@ describe('ONNX export: small and hand-made models', () => {
       x: [0.1, nextUp, NaN, Infinity, -Infinity, 0.1000000001],
       y: [0, NaN, 1e-300, -1e-300, 5, NaN],
     };
-    const matrix: FeatureMatrix = {
-      rowCount: 6,
-      categorical: (['app', 'kind'] as const).map((name) => {
-        const dictionary = [...new Set(cols[name])];
-        return { name, dictionary, codes: Int32Array.from(cols[name], (v) => dictionary.indexOf(v)) };
-      }),
-      numeric: (['x', 'y'] as const).map((name) => ({ name, values: Float64Array.from(cols[name]) })),
-    };
+    const matrix = toMatrix(cols);
     // ctr(a1) = 1.5/2 = 0.75 > 0.3; ctr(a2) = 0.5/4 = 0.125; unseen: 0.5/1 = 0.5 > 0.3.
     const expected = [-100 + 4 + 16, -100 + 2 + 128, -100 + 4 + 64, -100 + 8 + 32, -100 + 1 + 64, -100 + 8 + 128];
     expect(Array.from(predictRaw(hand, matrix))).toEqual(expected);
@@ -407,6 +412,22 @@ describe('ONNX export: small and hand-made models', () => {
     const without = predictRaw(deep, scoring);
     const added = Array.from(predictRaw(mixed, scoring), (r, i) => Math.round((r - without[i]!) * 4) / 4);
     expect(new Set(added)).toEqual(new Set([-0.25, 0.5]));
+  });
+
+  it('a combination table without stats scores every row as unseen', async () => {
+    const withEmpty: GbdtModel = {
+      ...hand,
+      ctrTables: [...hand.ctrTables, { features: ['app', 'kind'], stats: [], maxCount: 0 }],
+      ctrs: [...hand.ctrs, { table: 1, type: 'Borders', prior: 0.25, borders: [0.2] }],
+      trees: [...hand.trees, { splits: [{ type: 'ctr', ctr: 1, border: 0.2 }], leafValues: [-1, 1] }],
+    };
+    const cols = { app: ['a1', 'a2', 'zz'], kind: ['a', 'b', ''], x: [0, 1, NaN], y: [0, 1, NaN] };
+    const scorer = await createOnnxScorer(exportOnnx(withEmpty));
+    const { raw } = await scorer.run(cols);
+    await scorer.close();
+    const added = Array.from(raw, (r, i) => r - Number(predictRaw(hand, toMatrix(cols))[i]));
+    // unseen: (0 + 0.25) / (0 + 1) = 0.25 > 0.2, so every row takes the right leaf.
+    expect(added).toEqual([1, 1, 1]);
   });
 
   it('rejects models it cannot express, naming the problem', () => {

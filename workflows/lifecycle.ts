@@ -62,6 +62,8 @@ class Refusal extends Error {
     message: string,
     readonly error: string,
     readonly denial?: Record<string, unknown>,
+    /** Who was denied, when the token was valid. */
+    readonly userId: string | null = null,
   ) {
     super(message);
   }
@@ -72,9 +74,10 @@ function asRefusal(err: unknown): Refusal | null {
   if (err instanceof Refusal) return err;
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && cause.type && NON_RETRYABLE_ERROR_TYPES.includes(cause.type)) {
-    const details = cause.details?.[0];
-    const denial = cause.type === 'PermissionDeniedError' ? (details as Record<string, unknown>) : undefined;
-    return new Refusal(cause.message, cause.type, denial);
+    const denied = cause.type === 'PermissionDeniedError';
+    const denial = denied ? (cause.details?.[0] as Record<string, unknown>) : undefined;
+    const who = denied ? (cause.details?.[1] as { user_id?: string | null } | undefined) : undefined;
+    return new Refusal(cause.message, cause.type, denial, who?.user_id ?? null);
   }
   // An activity that failed after its retries: the operation fails, the run's state stays as it was.
   if (err instanceof ActivityFailure) return new Refusal(failureText(err), 'ActivityFailure');
@@ -203,7 +206,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       if (!refusal) throw err;
       const outcome: LifecycleEvent['outcome'] =
         refusal.denial || refusal.error === 'AuthenticationError' ? 'denied' : 'refused';
-      record(operation, caller, outcome, refusal.message);
+      record(operation, caller ?? refusal.userId, outcome, refusal.message);
       if (outcome === 'denied') {
         const permission = refusal.denial?.required_permission as string | undefined;
         state!.denials = [
@@ -211,7 +214,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
           {
             at: now(),
             operation,
-            userId: null,
+            userId: refusal.userId,
             outcome,
             message: refusal.message,
             ...(permission ? { permission } : {}),

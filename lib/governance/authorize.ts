@@ -159,5 +159,6 @@ export async function authorize(
     identity.role,
     minimumRole(permission),
     allowedRoles(permission),
+    identity.userId,
   );
 }

@@ -21,6 +21,8 @@ export class PermissionDeniedError extends Error {
     readonly user_role: Role,
     readonly minimum_role: string,
     readonly allowed_roles: Role[],
+    /** Who was refused (not part of the §8 body; workflows keep it in their state). */
+    readonly userId?: string,
   ) {
     super(message);
   }

@@ -21,13 +21,12 @@ import { exportOnnx, parseModel } from '../gbdt';
 import { auditRefusal, auditRunAction } from './access';
 import { hasMonitoringSchedule } from '../monitor/store';
 import { notify } from '../notify';
-import { MODEL_FILE } from '../pipeline/train';
+import { MODEL_FILE, ONNX_FILE } from '../pipeline/train';
 import { REPORT_DIR } from '../report';
 import { LifecycleStateError, LockRequirementError } from './errors';
 import { LOCK_FILE, readLock, type RunLockFile } from './lockFile';
 import { OVERRIDE_SPEC_FILE } from './versions';
 
-export const ONNX_FILE = 'model/model.onnx';
 export const MODEL_CARD_FILE = `${REPORT_DIR}/model_card.md`;
 
 export interface LockRequirement {

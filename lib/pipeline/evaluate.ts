@@ -14,12 +14,12 @@ import {
 } from '../evaluation';
 import type { AccessPermConfig } from '../../schemas/config';
 import { featureSpec } from '../features';
-import { parseModel, serializeModel, type GbdtModel } from '../gbdt';
+import { exportOnnx, parseModel, serializeModel, type GbdtModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
 import { FEATURES_FILE } from './features';
 import { readRunConfig, type RunRef } from './run';
-import { MODEL_FILE, readFeatures, readOofScores } from './train';
+import { MODEL_FILE, ONNX_FILE, readFeatures, readOofScores } from './train';
 
 export const METRICS_FILE = 'metrics.json';
 export const OOF_FILE = 'predictions/oof.parquet';
@@ -171,6 +171,8 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
   artifacts.push(await writeArtifact(ref.runDir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
   artifacts.push(await registerArtifact(ref.runDir, OOF_FILE, 'oof-predictions'));
   artifacts.push(await writeArtifact(ref.runDir, MODEL_FILE, serializeModel(model), 'model'));
+  await new Promise((resolve) => setImmediate(resolve));
+  artifacts.push(await writeArtifact(ref.runDir, ONNX_FILE, exportOnnx(model), 'model-onnx'));
   artifacts.push(...(await writeRunReport(ref.runDir)).artifacts);
   return { metrics, foldAuc, artifacts };
 }

@@ -12,6 +12,8 @@ import { FEATURES_FILE } from './features';
 import { readRunConfig, type RunRef } from './run';
 
 export const MODEL_FILE = 'model/model.json';
+/** The scoring graph of model.json, exported when evaluation has stamped its threshold and calibrator. */
+export const ONNX_FILE = 'model/model.onnx';
 export const oofFile = (fold: number): string => `folds/fold-${fold}.oof.f64`;
 
 export interface StepControl {

@@ -23,12 +23,12 @@ import {
   type OnnxScorer,
 } from '../gbdt';
 import { sha256File, sha256Hex } from '../hash';
-import { ONNX_FILE, verifyLockedRun } from '../lifecycle/lock';
+import { verifyLockedRun } from '../lifecycle/lock';
 import { latestApprovedVersion, newestVersion, OVERRIDE_SPEC_FILE, versionDirName } from '../lifecycle/versions';
 import { runDir as runDirOf } from '../paths';
 import { FEATURES_FILE } from '../pipeline/features';
 import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo } from '../pipeline/run';
-import { MODEL_FILE, readFeatures } from '../pipeline/train';
+import { MODEL_FILE, ONNX_FILE, readFeatures } from '../pipeline/train';
 import { RunNotScorableError } from './errors';
 import { RequestFeatureBuilder, type RequestFeatures, type ScoreRequest } from './features';
 
@@ -277,11 +277,16 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
   }
   const model = parseModel((await readVerified(dir, artifact(manifest, MODEL_FILE, runId))).toString('utf8'));
   if (model.threshold === undefined) throw new RunNotScorableError(`run ${runId}: the scoring spec has no threshold`);
-  // The ONNX graph is an artifact of locking (frozen in lock.json); an unlocked run's graph is exported from its
-  // verified scoring spec.
+  // A locked run scores the graph frozen in lock.json; an unlocked one the graph its evaluation exported (runs
+  // evaluated before that was an artifact: exported here from the verified scoring spec).
   const lockedOnnx = lock?.artifacts.filter((a) => a.path === join(lock.versionDir, ONNX_FILE)).at(-1);
   if (lock && !lockedOnnx) throw new RunNotScorableError(`locked run ${runId} lists no ${ONNX_FILE}`);
-  const onnx = lockedOnnx ? await readVerified(root, lockedOnnx) : exportOnnx(model);
+  const evaluatedOnnx = manifest.artifacts.find((a) => a.path === ONNX_FILE);
+  const onnx = lockedOnnx
+    ? await readVerified(root, lockedOnnx)
+    : evaluatedOnnx
+      ? await readVerified(dir, evaluatedOnnx)
+      : exportOnnx(model);
   const modelSha256 = sha256Hex(onnx);
   if (options.expectedModelSha256 && modelSha256 !== options.expectedModelSha256) {
     throw new ArtifactIntegrityError(
