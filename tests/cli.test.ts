@@ -124,6 +124,11 @@ describe('access-perm CLI', () => {
     [['runs', 'show', 'no-such-run'], /access-perm: unknown run no-such-run/],
     [['runs', 'show', '../etc'], /access-perm: invalid run id/],
     [['data', 'generate', '--out', '/tmp/x', '--interactions', 'many'], /--interactions must be a positive integer/],
+    [['override', 'cli-e2e', '--max-bins', '3', '--reason', 'r'], /--max-bins and --min-share go with --auto-bins/],
+    [
+      ['override', 'cli-e2e', '--auto-bins', 'seniority', '--max-bins', '1', '--reason', 'r'],
+      /invalid override: max_bins .*2/,
+    ],
   ])('exits non-zero with a one-line reason: %j', async (args, reason) => {
     const r = await cli(...args);
     expect(r.code).not.toBe(0);

@@ -6,6 +6,7 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Actor, LockRecord } from '../../schemas/lifecycle';
+import type { ArtifactRef } from '../../schemas/run';
 import {
   MANIFEST_FILE,
   readManifest,
@@ -115,15 +116,21 @@ export async function lockRun(input: {
     throw new LockRequirementError(message);
   }
   const manifest = await readManifest(versionPath);
-  const model = parseModel(
-    (
-      await readVerified(
-        versionPath,
-        manifest.artifacts.find((a) => a.path === MODEL_FILE)!,
-      )
-    ).toString('utf8'),
-  );
-  const onnx = await writeArtifact(versionPath, ONNX_FILE, exportOnnx(model), 'model-onnx');
+  // Versions evaluated since the graph became an evaluate artifact list it already (verified here); older ones get
+  // it exported from their verified scoring spec.
+  const evaluated = manifest.artifacts.find((a) => a.path === ONNX_FILE);
+  let onnx: ArtifactRef;
+  if (evaluated) {
+    await readVerified(versionPath, evaluated);
+    onnx = evaluated;
+  } else {
+    const spec = await readVerified(
+      versionPath,
+      manifest.artifacts.find((a) => a.path === MODEL_FILE)!,
+    );
+    onnx = await writeArtifact(versionPath, ONNX_FILE, exportOnnx(parseModel(spec.toString('utf8'))), 'model-onnx');
+  }
+  const frozen = evaluated ? manifest.artifacts : [...manifest.artifacts, onnx];
   const prefix = input.versionDir === '.' ? '' : `${input.versionDir}/`;
   const record: LockRecord = {
     locked_by: input.actor.userId,
@@ -137,12 +144,10 @@ export async function lockRun(input: {
     runId: input.runId,
     versionDir: input.versionDir,
     deployment: null,
-    artifacts: [...manifest.artifacts, onnx, await registerArtifact(versionPath, MANIFEST_FILE, 'manifest')].map(
-      (a) => ({
-        ...a,
-        path: `${prefix}${a.path}`,
-      }),
-    ),
+    artifacts: [...frozen, await registerArtifact(versionPath, MANIFEST_FILE, 'manifest')].map((a) => ({
+      ...a,
+      path: `${prefix}${a.path}`,
+    })),
   };
   await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(lock, null, 2)}\n`);
   await auditRunAction(input.actor, input.runId, {

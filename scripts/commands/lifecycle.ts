@@ -144,12 +144,12 @@ function changeFrom(opts: OverrideOpts): OverrideChange {
       v !== undefined &&
       ['borders', 'groups', 'autoBins', 'merge', 'monotone', 'ignore', 'params', 'threshold'].includes(k),
   );
+  if ((opts.maxBins !== undefined || opts.minShare !== undefined) && opts.autoBins === undefined)
+    throw new Error('--max-bins and --min-share go with --auto-bins');
   if (given.length !== 1)
     throw new Error(
       'give exactly one of --borders, --groups, --auto-bins, --merge, --monotone, --ignore, --params, --threshold',
     );
-  if ((opts.maxBins !== undefined || opts.minShare !== undefined) && opts.autoBins === undefined)
-    throw new Error('--max-bins and --min-share go with --auto-bins');
   let change: unknown;
   if (opts.autoBins) {
     change = {

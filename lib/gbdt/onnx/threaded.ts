@@ -89,7 +89,11 @@ export async function createThreadedOnnxScorer(
       else {
         const values = new Float64Array(total);
         let at = 0;
-        for (const p of parts) if ('values' in p) values.set(p.values, (at += p.values.length) - p.values.length);
+        for (const p of parts) {
+          if (!('values' in p)) continue;
+          values.set(p.values, at);
+          at += p.values.length;
+        }
         merged[spec.name] = values;
       }
     });
