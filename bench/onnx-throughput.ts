@@ -2,7 +2,7 @@
  * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows).
  *
  *   node --import tsx bench/onnx-throughput.ts [--data /tmp/synth-full] [--model /tmp/access-perm-default-model.json]
- *     [--threads 1] [--repeats 5]
+ *     [--threads 1] [--repeats 5] [--batch-rows 1024,16384]
  *
  * 1. Data: the seed CSVs in --data (generated there with writeSyntheticDataset seed 42, 116,063 interactions when
  *    absent), seed-2 features built by the pipeline's SQL (lib/features.ts).
@@ -44,8 +44,11 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: '/tmp/access-perm-default-model.json' },
     threads: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
+    'batch-rows': { type: 'string', default: String(ONNX_BATCH_ROWS) },
   },
 });
+/** Rows per session.run to time; the first is also the end-to-end scorer's. */
+const batchSizes = args['batch-rows'].split(',').map(Number);
 const threads = Number(args.threads);
 const repeats = Number(args.repeats);
 
@@ -104,36 +107,42 @@ async function main(): Promise<void> {
   const bytes = exportOnnx(model);
   const exportS = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads });
+  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads, batchRows: batchSizes[0]! });
   const createS = (performance.now() - t1) / 1000;
   const session = await InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const strings = matrix.categorical.map((c) => ({
     name: c.name,
     values: Array.from(c.codes, (k) => c.dictionary[k]!),
   }));
-  const batches: Array<Record<string, Tensor>> = [];
-  for (let lo = 0; lo < matrix.rowCount; lo += ONNX_BATCH_ROWS) {
-    const hi = Math.min(matrix.rowCount, lo + ONNX_BATCH_ROWS);
-    const feed: Record<string, Tensor> = {};
-    for (const c of strings) feed[c.name] = new Tensor('string', c.values.slice(lo, hi), [hi - lo]);
-    for (const c of matrix.numeric) feed[c.name] = new Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
-    batches.push(feed);
-  }
+  const feedsOf = (batchRows: number): Array<Record<string, Tensor>> => {
+    const feeds: Array<Record<string, Tensor>> = [];
+    for (let lo = 0; lo < matrix.rowCount; lo += batchRows) {
+      const hi = Math.min(matrix.rowCount, lo + batchRows);
+      const feed: Record<string, Tensor> = {};
+      for (const c of strings) feed[c.name] = new Tensor('string', c.values.slice(lo, hi), [hi - lo]);
+      for (const c of matrix.numeric) feed[c.name] = new Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
+      feeds.push(feed);
+    }
+    return feeds;
+  };
+  const feedsBySize = batchSizes.map(feedsOf);
 
-  const runTimes: number[] = [];
+  const runTimes = batchSizes.map((): number[] => []);
+  const runCpu = batchSizes.map((): number[] => []);
   const e2eTimes: number[] = [];
   const tsTimes: number[] = [];
-  const runCpu: number[] = [];
   const e2eCpu: number[] = [];
   const tsCpu: number[] = [];
   let onnxP: ArrayLike<number> = [];
   let tsP: ArrayLike<number> = [];
   for (let r = 0; r < repeats; r++) {
-    runTimes.push(
-      await seconds(async () => {
-        for (const feed of batches) await session.run(feed, ['probability']);
-      }, runCpu),
-    );
+    for (const [k, feeds] of feedsBySize.entries()) {
+      runTimes[k]!.push(
+        await seconds(async () => {
+          for (const feed of feeds) await session.run(feed, ['probability']);
+        }, runCpu[k]),
+      );
+    }
     e2eTimes.push(await seconds(async () => (onnxP = await scorer.score(matrix)), e2eCpu));
     tsTimes.push(await seconds(() => (tsP = predictProba(model, matrix)), tsCpu));
   }
@@ -154,10 +163,13 @@ async function main(): Promise<void> {
     },
     'ONNX export': { value: `${exportS.toFixed(2)} s, ${(bytes.length / 1e6).toFixed(1)} MB` },
     'session create': { value: `${createS.toFixed(2)} s` },
-    [`session.run, ${ONNX_BATCH_ROWS}-row batches (${threads} intra-op thread${threads > 1 ? 's' : ''})`]: {
-      value: figure(runTimes, runCpu),
-    },
-    'scorer.score(matrix), end to end': { value: figure(e2eTimes, e2eCpu) },
+    ...Object.fromEntries(
+      batchSizes.map((size, k) => [
+        `session.run, ${size}-row batches (${threads} intra-op thread${threads > 1 ? 's' : ''})`,
+        { value: figure(runTimes[k]!, runCpu[k]!) },
+      ]),
+    ),
+    [`scorer.score(matrix), end to end, ${batchSizes[0]}-row batches`]: { value: figure(e2eTimes, e2eCpu) },
     'TS evaluator (predictProba)': { value: figure(tsTimes, tsCpu) },
     'max |Δp| ONNX vs TS': { value: maxDiff.toExponential(2) },
   });

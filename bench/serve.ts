@@ -27,15 +27,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { seedData } from '../lib/config';
-import { runDir } from '../lib/paths';
 import { readRunConfig } from '../lib/pipeline/run';
 import { FEATURES_FILE } from '../lib/pipeline/features';
-import { PROJECT_ROOT } from '../lib/paths';
+import { PROJECT_ROOT, runDir } from '../lib/paths';
+import { freePort } from '../worker/devServer';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,17 +59,6 @@ const median = (xs: number[]): number => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** Starts a server process and resolves once `ready` matches its output. */
 async function start(cmd: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {

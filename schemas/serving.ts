@@ -20,11 +20,15 @@ export const predictRowSchema = z.strictObject({
 });
 export type PredictRow = z.output<typeof predictRowSchema>;
 
-export const predictBodySchema = (maxRows: number) =>
+const requestsBody = (maxRows: number) =>
   z
     .array(predictRowSchema)
     .min(1, 'send at least one request')
     .max(maxRows, `at most ${maxRows.toLocaleString('en-US')} requests per call`);
+/** Body of POST /predict. */
+export const predictBodySchema = requestsBody(MAX_PREDICT_ROWS);
+/** Body of POST /explain: the same rows, fewer of them. */
+export const explainBodySchema = requestsBody(MAX_EXPLAIN_ROWS);
 
 /** Query of POST /explain: how many contributions per row. */
 export const explainQuerySchema = z.strictObject({

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../worker/devServer';
+import { freePorts } from '../worker/devServer';
 import {
   envWithoutTemporal,
   runCli,
@@ -145,7 +145,7 @@ describe('access-perm CLI', () => {
   });
 
   it('`dev` serves the server, UI and a worker that the temporal CLI and `pipeline run` both use', async () => {
-    const [port, uiPort] = [await freePort(), await freePort()];
+    const [port, uiPort] = await freePorts(2);
     const dev = spawn('node', ['bin/access-perm.mjs', 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
       env,
     });

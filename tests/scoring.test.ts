@@ -193,6 +193,48 @@ describe('batch CSV scoring', () => {
     expect(probs).toEqual([...whole.probability]);
   });
 
+  it('keeps file order and line numbers while chunks are scored in the scoring thread as the next is read', async () => {
+    const threaded = await openRunModel(RUN, { scoringThread: true });
+    try {
+      const input = join(dataDir, 'interactions.csv');
+      const seen: number[] = [];
+      const probs: number[] = [];
+      await scoreCsvChunks(
+        threaded,
+        input,
+        async ({ firstRow, scored }) => {
+          // A slow consumer: the next chunks are being read and scored meanwhile.
+          await new Promise((r) => setTimeout(r, 5));
+          seen.push(firstRow);
+          probs.push(...scored.probability);
+        },
+        { chunkRows: 150 },
+      );
+      expect(seen).toEqual(Array.from({ length: Math.ceil(interactions.length / 150) }, (_, k) => k * 150));
+      expect(probs).toEqual([...(await model.score(interactions)).probability]);
+
+      // A bad line after chunks were written (DuckDB reads 2,048 rows at a time): named with its line, and no
+      // output left behind.
+      const dir = join(root, 'bad-late');
+      const good = Array.from({ length: 3000 }, (_, i) => interactions[i % interactions.length]!)
+        .map((r) => `${r.userId},${r.appId}`)
+        .join('\n');
+      await cp(join(dataDir, 'submission.csv'), join(dir, 'keep.csv'), { recursive: true });
+      await writeFile(join(dir, 'late.csv'), `userId,appId\n${good}\n77,\n${good}\n`);
+      const written: number[] = [];
+      await expect(
+        scoreCsvFile(threaded, join(dir, 'late.csv'), join(dir, 'late.pred.csv'), {
+          chunkRows: 100,
+          onProgress: (done) => written.push(done),
+        }),
+      ).rejects.toThrow(/late\.csv line 3002: column appId is empty/);
+      expect(written.length).toBeGreaterThan(0);
+      expect((await readdir(dir)).sort()).toEqual(['keep.csv', 'late.csv']);
+    } finally {
+      await threaded.close();
+    }
+  });
+
   it('rejects a bad payload naming file, line and column, and writes nothing', async () => {
     const dir = join(root, 'bad');
     await cp(join(dataDir, 'submission.csv'), join(dir, 'ok.csv'), { recursive: true });

@@ -56,9 +56,18 @@ export type DocOf<K extends DocName> = ReturnType<(typeof DOCS)[K]['empty']>;
 /**
  * Parsed documents by path, keyed by the file's identity: writes replace the file (temp file + rename, a new inode),
  * so an unchanged (inode, size, mtime, ctime) means unchanged content. A `stat` instead of read + parse on every
- * token check (the scoring service checks one per request); role changes still apply at the next check.
+ * token check (the scoring service checks one per request); role changes still apply at the next check. The cached
+ * documents are deep-frozen: `read` hands out the snapshot itself, `mutate` a copy.
  */
 const parsedCache = new Map<string, { key: string; doc: unknown }>();
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
   const spec = DOCS[name];
@@ -69,17 +78,17 @@ async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
     const info = await stat(path, { bigint: true });
     key = `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
     const cached = parsedCache.get(path);
-    if (cached?.key === key) return structuredClone(cached.doc) as DocOf<K>;
+    if (cached?.key === key) return cached.doc as DocOf<K>;
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return spec.empty() as DocOf<K>;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return deepFreeze(spec.empty()) as DocOf<K>;
     throw e;
   }
   const parsed = (spec.schema as z.ZodType).safeParse(JSON.parse(text));
   if (!parsed.success) {
     throw new GovernanceError(`governance store file ${path} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
   }
-  parsedCache.set(path, { key, doc: structuredClone(parsed.data) });
+  parsedCache.set(path, { key, doc: deepFreeze(parsed.data) });
   return parsed.data as DocOf<K>;
 }
 
@@ -89,6 +98,7 @@ async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
  * `mutate` onto `SELECT … FOR UPDATE` + `UPDATE` in one transaction.
  */
 export interface GovernanceStore {
+  /** A snapshot to read, frozen: change documents through `mutate`. */
   read<K extends DocName>(name: K): Promise<DocOf<K>>;
   mutate<K extends DocName, T>(
     name: K,
@@ -117,7 +127,7 @@ export const fileStore: GovernanceStore = {
     beforeCommit?: (result: T) => Promise<void>,
   ): Promise<T> {
     return withLock(name, async () => {
-      const doc = await readDocFile(name);
+      const doc = structuredClone(await readDocFile(name));
       const result = await fn(doc);
       const valid = (DOCS[name].schema as z.ZodType).parse(doc);
       await beforeCommit?.(result);

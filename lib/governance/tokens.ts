@@ -122,6 +122,15 @@ function claimedSubject(token: string): string | null {
 }
 
 /**
+ * Tokens whose signature and claims were verified, by token text, with the secret they were verified against. The
+ * signature of the same bytes under the same secret cannot change, so a hit skips the HMAC (the scoring service
+ * checks a token per request); expiry and the revocation list are still checked on every call. Bounded: cleared
+ * when full.
+ */
+const verifiedTokens = new Map<string, { secret: Uint8Array; claims: TokenClaims }>();
+const VERIFIED_TOKENS_MAX = 1024;
+
+/**
  * Verifies signature (HS256 only), expiry and claims, then the revocation list.
  * Throws TokenRejection naming the failure; never includes the token in messages.
  */
@@ -130,6 +139,24 @@ export async function verifyToken(token: string | undefined | null): Promise<Tok
   if (raw.length === 0) throw new TokenRejection('missing', null, null);
   if (raw.split('.').length !== 3) throw new TokenRejection('malformed', null, null);
   const secret = await signingSecret();
+  const known = verifiedTokens.get(raw);
+  let claims: TokenClaims;
+  if (known?.secret === secret) {
+    claims = known.claims;
+    // jose's rule: expired once exp ≤ now (whole seconds).
+    if (claims.exp <= Math.floor(Date.now() / 1000)) throw new TokenRejection('expired', claims.sub, null);
+  } else {
+    claims = await verifySignedClaims(raw, secret);
+    if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) verifiedTokens.clear();
+    verifiedTokens.set(raw, { secret, claims });
+  }
+  const tokens = await fileStore.read('tokens');
+  if (tokens.revoked[claims.jti]) throw new TokenRejection('revoked', claims.sub, null);
+  return claims;
+}
+
+/** Signature, expiry and claims of a token under `secret` (no revocation check). */
+async function verifySignedClaims(raw: string, secret: Uint8Array): Promise<TokenClaims> {
   let payload: unknown;
   try {
     ({ payload } = await jwtVerify(raw, secret, {
@@ -147,9 +174,7 @@ export async function verifyToken(token: string | undefined | null): Promise<Tok
   }
   const claims = tokenClaimsSchema.safeParse(payload);
   if (!claims.success) throw new TokenRejection('malformed', null, claimedSubject(raw));
-  const tokens = await fileStore.read('tokens');
-  if (tokens.revoked[claims.data.jti]) throw new TokenRejection('revoked', claims.data.sub, null);
-  return claims.data;
+  return Object.freeze(claims.data);
 }
 
 /** Adds a token id to the revocation list (kept until the token would have expired anyway). */

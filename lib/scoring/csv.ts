@@ -100,35 +100,57 @@ export async function scoreCsvChunks(
     if (total === 0) throw new InputError(`${path}: no rows to score (the payload contract needs at least one)`);
     const result = await conn.stream(`SELECT userId, appId FROM ${payloadScan(path, names)}`);
     const pending: ScoreRequest[] = [];
+    let queuedRows = 0;
+    // The chunk being scored: its model call runs (in the scoring thread, when the model has one) while the next
+    // chunk is read and its features built; chunks reach onChunk in file order, at most two in flight.
+    let previous = null as Promise<void> | null;
     const flush = async (requests: ScoreRequest[]): Promise<void> => {
       const features = await model.features(requests);
-      const scored = await model.scoreFeatures(features);
-      const explanations = options.explainTop ? await model.explain(features, options.explainTop) : undefined;
-      await onChunk({ firstRow: done, requests, features, scored, ...(explanations ? { explanations } : {}) });
-      done += requests.length;
-      options.onProgress?.(done, total);
+      const scoring = model.scoreFeatures(features);
+      const firstRow = queuedRows;
+      queuedRows += requests.length;
+      const before = previous;
+      const step = (async () => {
+        const scored = await scoring;
+        if (before) await before;
+        const explanations = options.explainTop ? await model.explain(features, options.explainTop) : undefined;
+        await onChunk({ firstRow, requests, features, scored, ...(explanations ? { explanations } : {}) });
+        done += requests.length;
+        options.onProgress?.(done, total);
+      })();
+      // Handled here so a failure is not reported as unhandled before the next flush (or the end) awaits it.
+      step.catch(() => undefined);
+      previous = step;
+      if (before) await before;
     };
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      const users = chunk.getColumnVector(0);
-      const apps = chunk.getColumnVector(1);
-      for (let i = 0; i < chunk.rowCount; i++) {
-        const userId = users.getItem(i);
-        const appId = apps.getItem(i);
-        // Header is line 1; data row r (0-based) is line r + 2 when no field spans lines.
-        const line = done + pending.length + 2;
-        if (typeof userId !== 'string' || userId.trim() === '') {
-          throw new InputError(`${path} line ${line}: column userId is empty`);
+    try {
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const users = chunk.getColumnVector(0);
+        const apps = chunk.getColumnVector(1);
+        for (let i = 0; i < chunk.rowCount; i++) {
+          const userId = users.getItem(i);
+          const appId = apps.getItem(i);
+          // Header is line 1; data row r (0-based) is line r + 2 when no field spans lines.
+          const line = queuedRows + pending.length + 2;
+          if (typeof userId !== 'string' || userId.trim() === '') {
+            throw new InputError(`${path} line ${line}: column userId is empty`);
+          }
+          if (typeof appId !== 'string' || appId.trim() === '') {
+            throw new InputError(`${path} line ${line}: column appId is empty`);
+          }
+          pending.push({ userId, appId });
         }
-        if (typeof appId !== 'string' || appId.trim() === '') {
-          throw new InputError(`${path} line ${line}: column appId is empty`);
-        }
-        pending.push({ userId, appId });
+        while (pending.length >= chunkRows) await flush(pending.splice(0, chunkRows));
       }
-      while (pending.length >= chunkRows) await flush(pending.splice(0, chunkRows));
+      if (pending.length > 0) await flush(pending);
+    } catch (e) {
+      // A bad line stops the scan: let the chunk in flight finish before the caller discards the output.
+      await previous?.catch(() => undefined);
+      throw e;
     }
-    if (pending.length > 0) await flush(pending);
+    await previous;
     if (done !== total) throw new InputError(`${path}: read ${done} of ${total} rows; was the file changed meanwhile?`);
     return { rows: done };
   } finally {

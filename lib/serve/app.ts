@@ -1,13 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Permission, ResolvedIdentity } from '../../schemas/governance';
-import {
-  explainQuerySchema,
-  MAX_EXPLAIN_ROWS,
-  MAX_PREDICT_ROWS,
-  predictBodySchema,
-  type PredictRow,
-} from '../../schemas/serving';
+import { explainBodySchema, explainQuerySchema, predictBodySchema, type PredictRow } from '../../schemas/serving';
 import { UnknownRunError } from '../errors';
 import { readLock } from '../lifecycle/lockFile';
 import {
@@ -163,13 +157,13 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   /** Scores a request body and records the call in the inference log. */
   const scoreCall = async <T>(
     req: FastifyRequest,
-    maxRows: number,
+    bodySchema: typeof predictBodySchema,
     fn: (m: RunModel, rows: PredictRow[]) => Promise<{ body: T; scored: ScoredRequests }>,
   ): Promise<T> => {
     const t0 = performance.now();
     return served.use(async (m) => {
       try {
-        const rows = parseInput(predictBodySchema(maxRows), req.body, 'body');
+        const rows = parseInput(bodySchema, req.body, 'body');
         const { body, scored } = await fn(m, rows);
         let approved = 0;
         let probabilitySum = 0;
@@ -218,7 +212,7 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   });
 
   app.post('/predict', { onRequest: guard(SCORING_PERMISSION, scoringResource) }, (req) =>
-    scoreCall(req, MAX_PREDICT_ROWS, async (m, rows) => {
+    scoreCall(req, predictBodySchema, async (m, rows) => {
       const scored = await m.score(rows);
       return { scored, body: { ...modelInfo(m), predictions: predictions(rows, scored) } };
     }),
@@ -226,7 +220,7 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
 
   app.post('/explain', { onRequest: guard(SCORING_PERMISSION, scoringResource) }, (req) => {
     const { top } = parseInput(explainQuerySchema, req.query, 'query');
-    return scoreCall(req, MAX_EXPLAIN_ROWS, async (m, rows) => {
+    return scoreCall(req, explainBodySchema, async (m, rows) => {
       const features = await m.features(rows);
       const scored = await m.scoreFeatures(features);
       const explained = await m.explain(features, top);

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { auditQuerySchema, type Permission } from '../../schemas/governance';
-import { explainQuerySchema, MAX_EXPLAIN_ROWS, MAX_PREDICT_ROWS, predictBodySchema } from '../../schemas/serving';
+import {
+  explainBodySchema,
+  explainQuerySchema,
+  MAX_EXPLAIN_ROWS,
+  MAX_PREDICT_ROWS,
+  predictBodySchema,
+} from '../../schemas/serving';
 import { minimumRole } from '../governance';
 import { SCORING_PERMISSION } from '../scoring';
 
@@ -62,8 +68,8 @@ export function openApiDocument(): object {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        PredictRequest: toSchema(predictBodySchema(MAX_PREDICT_ROWS), 'input'),
-        ExplainRequest: toSchema(predictBodySchema(MAX_EXPLAIN_ROWS), 'input'),
+        PredictRequest: toSchema(predictBodySchema, 'input'),
+        ExplainRequest: toSchema(explainBodySchema, 'input'),
         Prediction: predictionSchema,
         Error: {
           type: 'object',

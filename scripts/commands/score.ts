@@ -101,7 +101,8 @@ export function registerScoreCommands(program: Command): void {
           const m = (model = await openFlatRunModel(runId, modelOptions));
           scoreFile = () => scoreFlatCsvFile(m, opts.input, opts.output, options);
         } else {
-          const m = (model = await openRunModel(runId, modelOptions));
+          // The ONNX session in its own thread: it scores one chunk while this one reads and builds the next.
+          const m = (model = await openRunModel(runId, { ...modelOptions, scoringThread: true }));
           scoreFile = () => scoreCsvFile(m, opts.input, opts.output, { ...options, explainTop });
         }
         try {

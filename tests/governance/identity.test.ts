@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   assignRole,
   authenticate,
@@ -114,6 +114,29 @@ describe('tokens', () => {
     const second = await issueToken({ token: team.admin }, { userId: 'viewer' });
     await revokeToken({ token: team.admin }, { jti: second.jti, reason: 'laptop lost' });
     await expectRefused(second.token, 'revoked', 'viewer');
+  });
+
+  it('a token accepted once is still refused after it expires, and after the signing secret changes', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const shortLived = await signWith(await signingSecret(), { sub: 'analyst', exp: now + 60 });
+    await expect(authorize(shortLived, 'view_runs')).resolves.toMatchObject({ userId: 'analyst' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime((now + 61) * 1000);
+      await expectRefused(shortLived, 'expired', 'analyst');
+    } finally {
+      vi.useRealTimers();
+    }
+    // The secret is rotated: tokens signed with the old one no longer verify, even those accepted before.
+    await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ userId: 'viewer' });
+    const old = await readFile(secretPath(), 'utf8');
+    await writeFile(secretPath(), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    try {
+      await expectRefused(team.tokens.VIEWER, 'signature', 'anonymous');
+    } finally {
+      await writeFile(secretPath(), old, { mode: 0o600 });
+    }
+    await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ userId: 'viewer' });
   });
 
   it('refuses missing and malformed tokens', async () => {

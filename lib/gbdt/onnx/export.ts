@@ -13,16 +13,17 @@
  * The trees are oblivious, so instead of walking trees (TreeEnsembleRegressor: ~9k rows/s on the default model, ten
  * times slower) the graph computes every split condition for all rows at once and turns bits into leaf indices
  * with array operations:
- * 1. Condition bits [N, conditions] (uint8 0/1), one column per distinct (feature, border) the trees split on —
- *    - numeric feature: Less against its border vector; NaN exceeds no border, or, for nan_mode 'Max', is first
- *      replaced by +∞;
+ * 1. Condition bits [conditions, N] (uint8 0/1), one row per distinct (feature, border) the trees split on —
+ *    - numeric feature: Less of its border column against the value row; NaN exceeds no border, or, for nan_mode
+ *      'Max', is first replaced by +∞;
  *    - CTR table: one byte per (CTR of the table, border), precomputed per key in float64 with the evaluator's own
- *      `ctrValue` (the graph never compares a rounded CTR) and picked by a row Gather on the key's id. Keys are
+ *      `ctrValue` (the graph never compares a rounded CTR) and picked by the key's id: a small table stored
+ *      transposed and gathered along axis 1, a large one by a row Gather and a Transpose (pickRows). Keys are
  *      numbers: each categorical input → int64 code (LabelEncoder on the string), a combination's prefix →
  *      interned id (int64 LabelEncoder on previous id · radix + code, shared by tables with that prefix); the
  *      last row of a table is the unseen key;
  *    - one-hot feature: a bit per value the trees test.
- *    Each part transposed, then Concat → [conditions, N].
+ *    The parts, each [k, N], are concatenated along axis 0.
  * 2. Gather each (level, tree)'s condition row → [depth, trees, N]; MatMulInteger with [1, 2, 4, …] → leaf index
  *    [trees, N] (int32, exact); GatherElements from the [trees, 2^depth] leaf table (float64); ReduceSum over trees;
  *    + bias; Sigmoid.
@@ -165,13 +166,38 @@ function checkModel(model: GbdtModel): void {
   });
 }
 
+/** Tables up to this size (bytes) are gathered a column at a time: they stay in cache, and no Transpose is needed. */
+export const COLUMN_GATHER_MAX_BYTES = 64 * 1024;
+
+/** Layout choices of the export that change speed, never scores. */
+export interface OnnxExportOptions {
+  /** Condition tables up to this many bytes are gathered by column, larger ones by row (default 64 KiB). */
+  columnGatherMaxBytes?: number;
+}
+
 /**
- * Rows of a constant table picked per row: `table` [K, m] (row-major uint8), `index` int64 [N] with values in
- * [0, K) → [N, m] (Gather on axis 0 copies one m-byte row per input row).
+ * The bits of a constant table picked per row, as condition rows: `table` [K, m] (row-major uint8), `index` int64
+ * [N] with values in [0, K) → [m, N]. A small table is stored transposed and gathered along axis 1 (m one-byte reads
+ * per row, all in cache); a large one is gathered along axis 0 (one m-byte row per input row, a single cache miss)
+ * and then transposed.
  */
-function pickRows(g: GraphBuilder, name: string, index: string, table: Uint8Array, m: number): string {
-  const data = g.constant(`${name}.table`, { type: 'UINT8', dims: [table.length / m, m], values: table });
-  return g.op('Gather', [data, index], `${name}.rows`);
+function pickRows(
+  g: GraphBuilder,
+  name: string,
+  index: string,
+  table: Uint8Array,
+  m: number,
+  columnGatherMaxBytes: number,
+): string {
+  const k = table.length / m;
+  if (table.length <= columnGatherMaxBytes) {
+    const transposed = new Uint8Array(table.length);
+    for (let r = 0; r < k; r++) for (let c = 0; c < m; c++) transposed[c * k + r] = table[r * m + c]!;
+    const data = g.constant(`${name}.columns`, { type: 'UINT8', dims: [m, k], values: transposed });
+    return g.op('Gather', [data, index], `${name}.bits`, [{ name: 'axis', kind: 'int', value: 1 }]);
+  }
+  const data = g.constant(`${name}.table`, { type: 'UINT8', dims: [k, m], values: table });
+  return g.op('Transpose', [g.op('Gather', [data, index], `${name}.rows`)], `${name}.bits`);
 }
 
 /** A LabelEncoder node mapping `keys` to `values`, anything else to `fallback` (strings or int64 keys → int64). */
@@ -265,8 +291,9 @@ function calibrated(g: GraphBuilder, p: string, c: GbdtModel['calibration']): st
  *   await writeFile('model.onnx', bytes);
  * @throws GbdtModelError when the model cannot be expressed (no trees, inconsistent references, name clashes)
  */
-export function exportOnnx(model: GbdtModel): Uint8Array {
+export function exportOnnx(model: GbdtModel, options: OnnxExportOptions = {}): Uint8Array {
   checkModel(model);
+  const columnGatherMaxBytes = options.columnGatherMaxBytes ?? COLUMN_GATHER_MAX_BYTES;
   const use = collectSplits(model);
   const g = new GraphBuilder();
   /** Tensors [k, N] (uint8 0/1 condition bits) concatenated into the condition matrix, and its running row count. */
@@ -286,10 +313,10 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
       infinity ??= g.constant('infinity', { type: 'DOUBLE', dims: [], values: [Infinity] });
       x = g.op('Where', [g.op('IsNaN', [x], `float${fi}.isnan`), infinity, x], `float${fi}.nan`);
     }
-    const b = g.constant(`float${fi}.borders`, { type: 'DOUBLE', dims: [borders.length], values: borders });
-    const axis1 = g.shared('axes1', { type: 'INT64', dims: [1], values: [1] });
-    const column = g.op('Unsqueeze', [x, axis1], `float${fi}.column`);
-    parts.push(g.op('Cast', [g.op('Less', [b, column], `float${fi}.above`)], `float${fi}.bits`, toUint8));
+    const b = g.constant(`float${fi}.borders`, { type: 'DOUBLE', dims: [borders.length, 1], values: borders });
+    const axis0 = g.shared('axes0', { type: 'INT64', dims: [1], values: [0] });
+    const row = g.op('Unsqueeze', [x, axis0], `float${fi}.row`);
+    parts.push(g.op('Cast', [g.op('Less', [b, row], `float${fi}.above`)], `float${fi}.bits`, toUint8));
     floatConditions.set(fi, conditionCount);
     conditionCount += borders.length;
   }
@@ -407,7 +434,7 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     for (let k = 0; k < width; k++) data.set(unseen, k * m);
     const ids = keyIds.get(ti)!;
     keyParts.get(ti)!.forEach(({ positives, total }, r) => data.set(bitsOf(positives, total), ids[r]! * m));
-    parts.push(pickRows(g, `ctr_table${ti}`, id.tensor, data, m));
+    parts.push(pickRows(g, `ctr_table${ti}`, id.tensor, data, m, columnGatherMaxBytes));
     for (const ci of cis) {
       ctrConditions.set(ci, conditionCount);
       conditionCount += use.ctrBorders.get(ci)!.length;
@@ -433,7 +460,7 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
       keys.map((v) => tested.indexOf(v)),
       m,
     );
-    parts.push(pickRows(g, `onehot${fi}`, index, data, m));
+    parts.push(pickRows(g, `onehot${fi}`, index, data, m, columnGatherMaxBytes));
     oneHotConditions.set(fi, new Map(tested.map((v, j) => [v, conditionCount + j] as const)));
     conditionCount += m;
   }
@@ -445,7 +472,7 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
   if (model.trees.some((t) => t.splits.length < depth)) {
     const rowShape = g.op(
       'Concat',
-      [g.op('Shape', [model.features[0]!.name], 'N'), g.constant('one', { type: 'INT64', dims: [1], values: [1] })],
+      [g.constant('one', { type: 'INT64', dims: [1], values: [1] }), g.op('Shape', [model.features[0]!.name], 'N')],
       'row_shape',
       [{ name: 'axis', kind: 'int', value: 0 }],
     );
@@ -456,14 +483,9 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     );
     never = conditionCount++;
   }
-  // Parts [N, k] → [conditions, N], so that each (level, tree) Gathers a whole row. Transposing each narrow part and
-  // concatenating rows is about three times faster in onnxruntime than one Concat along axis 1 and a wide Transpose.
-  const conditions = g.op(
-    'Concat',
-    parts.map((part, i) => g.op('Transpose', [part], `part${i}.rows`)),
-    'conditions',
-    [{ name: 'axis', kind: 'int', value: 0 }],
-  );
+  // Parts [k, N] → [conditions, N], so that each (level, tree) Gathers a whole row. Producing each part as rows and
+  // concatenating them is about three times faster in onnxruntime than one Concat along axis 1 and a wide Transpose.
+  const conditions = g.op('Concat', parts, 'conditions', [{ name: 'axis', kind: 'int', value: 0 }]);
 
   // Each (level, tree) reads one condition row. Leaf values [trees, 2^depth], a shallower tree's row padded with
   // zeros it never reaches.
