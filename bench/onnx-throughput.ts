@@ -2,7 +2,7 @@
  * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows).
  *
  *   node --import tsx bench/onnx-throughput.ts [--data /tmp/synth-full] [--model /tmp/access-perm-default-model.json]
- *     [--threads 1] [--repeats 5] [--batch-rows 1024,16384]
+ *     [--threads 1] [--repeats 5] [--batch-rows 4096,16384] [--profile]
  *
  * 1. Data: the seed CSVs in --data (generated there with writeSyntheticDataset seed 42, 116,063 interactions when
  *    absent), seed-2 features built by the pipeline's SQL (lib/features.ts).
@@ -13,9 +13,12 @@
  *    end to end (decoding dictionary codes to strings and building tensors included), and the TS evaluator for
  *    comparison; checks max |Δp| against the TS evaluator. Wall and process CPU time are both reported: on a shared
  *    machine CPU time is the steadier figure.
+ * 4. --profile: one more pass per batch size on a session with onnxruntime's profiler on, and a table of kernel time
+ *    by operator type (summed over the pass's runs) with the share of the pass's total kernel time.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
@@ -45,6 +48,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
     'batch-rows': { type: 'string', default: String(ONNX_BATCH_ROWS) },
+    profile: { type: 'boolean', default: false },
   },
 });
 /** Rows per session.run to time; the first is also the end-to-end scorer's. */
@@ -173,6 +177,73 @@ async function main(): Promise<void> {
     'TS evaluator (predictProba)': { value: figure(tsTimes, tsCpu) },
     'max |Δp| ONNX vs TS': { value: maxDiff.toExponential(2) },
   });
+  if (args.profile) {
+    for (const [k, feeds] of feedsBySize.entries()) await profile(bytes, feeds, batchSizes[k]!);
+  }
+}
+
+/** Kernel time by operator type over one pass of `feeds`, from onnxruntime's profiler. */
+async function profile(bytes: Uint8Array, feeds: Array<Record<string, Tensor>>, batchRows: number): Promise<void> {
+  const session = await InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    enableProfiling: true,
+    profileFilePrefix: join(tmpdir(), `onnx-profile-${process.pid}`),
+  });
+  for (const feed of feeds) await session.run(feed, ['probability']);
+  session.endProfiling();
+  await session.release();
+  // onnxruntime names the file <prefix>_<date>.json and does not return the name: take the newest with the prefix.
+  const prefix = `onnx-profile-${process.pid}`;
+  const files = (await readdir(tmpdir())).filter((f) => f.startsWith(prefix));
+  const newest = (await Promise.all(files.map(async (f) => ({ f, t: (await stat(join(tmpdir(), f))).mtimeMs })))).sort(
+    (a, b) => b.t - a.t,
+  )[0]!.f;
+  const path = join(tmpdir(), newest);
+  // Node names may hold U+0000 (combination prefixes), which onnxruntime writes raw: JSON whitespace instead.
+  // eslint-disable-next-line no-control-regex
+  const events = JSON.parse((await readFile(path, 'utf8')).replace(/[\u0000-\u001f]/g, ' ')) as Array<{
+    cat: string;
+    name: string;
+    dur: number;
+    args?: { op_name?: string };
+  }>;
+  await Promise.all(files.map((f) => rm(join(tmpdir(), f), { force: true })));
+  const byOp = new Map<string, { us: number; nodes: Set<string> }>();
+  const byNode = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    const entry = byOp.get(op) ?? { us: 0, nodes: new Set<string>() };
+    entry.us += e.dur;
+    entry.nodes.add(e.name);
+    byOp.set(op, entry);
+    byNode.set(e.name, (byNode.get(e.name) ?? 0) + e.dur);
+    total += e.dur;
+  }
+  const rows = [...byOp.entries()].sort((a, b) => b[1].us - a[1].us);
+  console.log(
+    `kernel time by operator, ${batchRows}-row batches, one pass over ${feeds.length} runs: ` +
+      `${(total / 1000).toFixed(0)} ms in all`,
+  );
+  console.table(
+    Object.fromEntries(
+      rows.map(([op, { us, nodes }]) => [
+        op,
+        { nodes: nodes.size, ms: Math.round(us / 1000), share: `${((100 * us) / total).toFixed(1)}%` },
+      ]),
+    ),
+  );
+  console.log('the ten slowest nodes:');
+  console.table(
+    Object.fromEntries(
+      [...byNode.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([name, us]) => [name.replace(/_kernel_time$/, '').replace(/\s+/g, '·'), { ms: Math.round(us / 1000) }]),
+    ),
+  );
 }
 
 await main();

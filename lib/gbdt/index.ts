@@ -13,7 +13,7 @@ export { greedyLogSumBorders, medianBorders, uniformBorders } from './quantize';
 export { ctrValue, orderedBordersCtrs, DEFAULT_CTRS } from './ctr';
 export type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 export { exportOnnx, onnxInputs, ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './onnx/export';
-export type { OnnxExportOptions, OnnxInputSpec } from './onnx/export';
+export type { OnnxInputSpec } from './onnx/export';
 export { createOnnxScorer, ONNX_BATCH_ROWS } from './onnx/score';
 export { createThreadedOnnxScorer } from './onnx/threaded';
 export type { OnnxColumns, OnnxScorer, OnnxScorerOptions } from './onnx/score';

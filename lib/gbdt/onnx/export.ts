@@ -17,8 +17,8 @@
  *    - numeric feature: Less of its border column against the value row; NaN exceeds no border, or, for nan_mode
  *      'Max', is first replaced by +∞;
  *    - CTR table: one byte per (CTR of the table, border), precomputed per key in float64 with the evaluator's own
- *      `ctrValue` (the graph never compares a rounded CTR) and picked by the key's id: a small table stored
- *      transposed and gathered along axis 1, a large one by a row Gather and a Transpose (pickRows). Keys are
+ *      `ctrValue` (the graph never compares a rounded CTR) and picked by a row Gather on the key's id, then
+ *      transposed (pickRows). Keys are
  *      numbers: each categorical input → int64 code (LabelEncoder on the string), a combination's prefix →
  *      interned id (int64 LabelEncoder on previous id · radix + code, shared by tables with that prefix); the
  *      last row of a table is the unseen key;
@@ -166,37 +166,14 @@ function checkModel(model: GbdtModel): void {
   });
 }
 
-/** Tables up to this size (bytes) are gathered a column at a time: they stay in cache, and no Transpose is needed. */
-export const COLUMN_GATHER_MAX_BYTES = 64 * 1024;
-
-/** Layout choices of the export that change speed, never scores. */
-export interface OnnxExportOptions {
-  /** Condition tables up to this many bytes are gathered by column, larger ones by row (default 64 KiB). */
-  columnGatherMaxBytes?: number;
-}
-
 /**
  * The bits of a constant table picked per row, as condition rows: `table` [K, m] (row-major uint8), `index` int64
- * [N] with values in [0, K) → [m, N]. A small table is stored transposed and gathered along axis 1 (m one-byte reads
- * per row, all in cache); a large one is gathered along axis 0 (one m-byte row per input row, a single cache miss)
- * and then transposed.
+ * [N] with values in [0, K) → [m, N]. Gather along axis 0 copies one m-byte row per input row, then a Transpose;
+ * gathering the transposed table along axis 1 instead copies byte by byte, and was 1.6–2.5× slower on the default
+ * model (bench/onnx-throughput.ts).
  */
-function pickRows(
-  g: GraphBuilder,
-  name: string,
-  index: string,
-  table: Uint8Array,
-  m: number,
-  columnGatherMaxBytes: number,
-): string {
-  const k = table.length / m;
-  if (table.length <= columnGatherMaxBytes) {
-    const transposed = new Uint8Array(table.length);
-    for (let r = 0; r < k; r++) for (let c = 0; c < m; c++) transposed[c * k + r] = table[r * m + c]!;
-    const data = g.constant(`${name}.columns`, { type: 'UINT8', dims: [m, k], values: transposed });
-    return g.op('Gather', [data, index], `${name}.bits`, [{ name: 'axis', kind: 'int', value: 1 }]);
-  }
-  const data = g.constant(`${name}.table`, { type: 'UINT8', dims: [k, m], values: table });
+function pickRows(g: GraphBuilder, name: string, index: string, table: Uint8Array, m: number): string {
+  const data = g.constant(`${name}.table`, { type: 'UINT8', dims: [table.length / m, m], values: table });
   return g.op('Transpose', [g.op('Gather', [data, index], `${name}.rows`)], `${name}.bits`);
 }
 
@@ -291,9 +268,8 @@ function calibrated(g: GraphBuilder, p: string, c: GbdtModel['calibration']): st
  *   await writeFile('model.onnx', bytes);
  * @throws GbdtModelError when the model cannot be expressed (no trees, inconsistent references, name clashes)
  */
-export function exportOnnx(model: GbdtModel, options: OnnxExportOptions = {}): Uint8Array {
+export function exportOnnx(model: GbdtModel): Uint8Array {
   checkModel(model);
-  const columnGatherMaxBytes = options.columnGatherMaxBytes ?? COLUMN_GATHER_MAX_BYTES;
   const use = collectSplits(model);
   const g = new GraphBuilder();
   /** Tensors [k, N] (uint8 0/1 condition bits) concatenated into the condition matrix, and its running row count. */
@@ -434,7 +410,7 @@ export function exportOnnx(model: GbdtModel, options: OnnxExportOptions = {}): U
     for (let k = 0; k < width; k++) data.set(unseen, k * m);
     const ids = keyIds.get(ti)!;
     keyParts.get(ti)!.forEach(({ positives, total }, r) => data.set(bitsOf(positives, total), ids[r]! * m));
-    parts.push(pickRows(g, `ctr_table${ti}`, id.tensor, data, m, columnGatherMaxBytes));
+    parts.push(pickRows(g, `ctr_table${ti}`, id.tensor, data, m));
     for (const ci of cis) {
       ctrConditions.set(ci, conditionCount);
       conditionCount += use.ctrBorders.get(ci)!.length;
@@ -460,7 +436,7 @@ export function exportOnnx(model: GbdtModel, options: OnnxExportOptions = {}): U
       keys.map((v) => tested.indexOf(v)),
       m,
     );
-    parts.push(pickRows(g, `onehot${fi}`, index, data, m, columnGatherMaxBytes));
+    parts.push(pickRows(g, `onehot${fi}`, index, data, m));
     oneHotConditions.set(fi, new Map(tested.map((v, j) => [v, conditionCount + j] as const)));
     conditionCount += m;
   }

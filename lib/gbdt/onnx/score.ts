@@ -15,15 +15,16 @@ export interface OnnxScorerOptions {
   /** onnxruntime intra-op threads (default 1: one core per scorer). */
   intraOpThreads?: number;
   /**
-   * Rows per `session.run` (default 16,384). Per row the graph holds depth · trees bytes of split bits, the
+   * Rows per `session.run` (default 4,096). Per row the graph holds depth · trees bytes of split bits, the
    * condition bytes twice and 12 bytes per tree (leaf index and value): ≈ 13 KB for the default model (500 trees of
-   * depth 8, 1,700 conditions), so ≈ 220 MB per 16,384-row batch.
+   * depth 8, 1,700 conditions), so ≈ 55 MB per 4,096-row batch. Batches of 2–4k rows keep those tensors in cache:
+   * on the default model 4,096-row batches score 257k rows/s on one core, 16,384-row ones 221k.
    */
   batchRows?: number;
 }
 
 /** Default rows per session.run (see OnnxScorerOptions.batchRows). */
-export const ONNX_BATCH_ROWS = 16_384;
+export const ONNX_BATCH_ROWS = 4096;
 
 export interface OnnxScorer {
   /** The graph's inputs (name and element type), in graph order. */
