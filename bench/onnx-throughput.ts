@@ -201,7 +201,6 @@ async function profile(bytes: Uint8Array, feeds: Array<Record<string, Tensor>>, 
   )[0]!.f;
   const path = join(tmpdir(), newest);
   // Node names may hold U+0000 (combination prefixes), which onnxruntime writes raw: JSON whitespace instead.
-  // eslint-disable-next-line no-control-regex
   const events = JSON.parse((await readFile(path, 'utf8')).replace(/[\u0000-\u001f]/g, ' ')) as Array<{
     cat: string;
     name: string;
