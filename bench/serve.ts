@@ -17,16 +17,15 @@
  * and the permission matrix on every call, the seed's service has no authentication.
  *
  * Scenarios (keys): single-1 / single-50 (one request per call, 1 / 50 connections, as fast as they go), batch-1 /
- * batch-50 (100 requests per call), rate500-1 / rate500-50 (one request per call offered at a fixed --rate
- * overall with autocannon's overallRate, 1 / 50 connections: the target is p99 ≤ 10 ms at 500 req/s; the achieved
- * rate is printed next to it, and a run that does not reach the offered rate has not met the target). Latency is
- * autocannon's, request sent → response read, as measured: each connection waits for its answer (closed loop), and
- * autocannon's own coordinated-omission correction is switched off (in autocannon 8 it assumes a 1 ms interval
- * whatever the rate, see load()), so only a run that reaches the offered rate gives a meaningful p99. Writes
- * bench/out/serve-<time>.json.
+ * batch-50 (100 requests per call): closed loop with autocannon, latency = request sent → response read.
+ * rate500-1 / rate500-50: one request per call offered at a fixed --rate overall on at most 1 / 50 keep-alive
+ * connections, open loop (openLoop: request i is due at start + i / rate; latency counts from the due time, so
+ * queueing behind a slow request or a busy connection is included). The target is p99 ≤ 10 ms at 500 req/s; the
+ * achieved rate is printed next to it. Writes bench/out/serve-<time>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -110,38 +109,121 @@ interface Figures {
   errors: number;
 }
 
-async function load(url: string, headers: Record<string, string>, s: Scenario, pairs: string[][]): Promise<Figures> {
+/** Request bodies of `rowsPerCall` rows each, cycled by the load generators. */
+function bodiesOf(s: Scenario, pairs: string[][]): string[] {
   const bodies: string[] = [];
   for (let i = 0; i + s.rowsPerCall <= pairs.length && bodies.length < 200; i += s.rowsPerCall) {
     bodies.push(JSON.stringify(pairs.slice(i, i + s.rowsPerCall).map(([userId, appId]) => ({ userId, appId }))));
   }
+  return bodies;
+}
+
+/** Closed loop with autocannon: every connection sends its next request as soon as the previous one is answered. */
+async function closedLoop(
+  url: string,
+  headers: Record<string, string>,
+  s: Scenario,
+  bodies: string[],
+  seconds = duration,
+): Promise<Figures> {
   const result = await autocannon({
     url: `${url}/predict`,
     connections: s.connections,
-    duration,
-    // autocannon 8 'corrects' rate-limited latencies with an expected interval of ceil(1 / per-connection rate)
-    // = 1 ms whatever the rate (lib/run.js onResponse), adding synthetic samples; record what was measured.
-    ...(s.rate ? { overallRate: s.rate, ignoreCoordinatedOmission: true } : {}),
+    duration: seconds,
     headers: { 'content-type': 'application/json', ...headers },
     requests: bodies.map((body) => ({ method: 'POST' as const, body })),
   });
   // Answered calls over the measured time (autocannon's own duration), so req/s and rows/s agree.
   const ok = result.requests.total - result.non2xx;
-  const seconds = result.duration > 0 ? result.duration : duration;
+  const measured = result.duration > 0 ? result.duration : seconds;
   if (result.non2xx + result.errors + result.timeouts > 0) {
     log(`  ${s.name}: ${result.non2xx} non-2xx, ${result.errors} socket errors, ${result.timeouts} timeouts`);
   }
   return {
     p50: result.latency.p50,
     p99: result.latency.p99,
-    reqPerSec: ok / seconds,
-    rowsPerSec: (ok * s.rowsPerCall) / seconds,
+    reqPerSec: ok / measured,
+    rowsPerSec: (ok * s.rowsPerCall) / measured,
     errors: result.non2xx + result.errors + result.timeouts,
   };
 }
 
+/** The q-quantile of ascending `xs` (nearest rank). */
+const quantile = (xs: Float64Array, q: number): number => xs[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+
+/**
+ * Open loop at a fixed rate, as wrk2 and vegeta measure: request i is due at start + i / rate whatever happened to
+ * the requests before it, and its latency counts from that due time, so a stall shows in every request it delays
+ * (no coordinated omission). At most `connections` keep-alive sockets; a request due while all of them are busy
+ * waits for one, and the wait is part of its latency. (autocannon's overallRate is not this: each connection sends
+ * its share of a second's requests back to back at the start of the second, then idles.)
+ */
+async function openLoop(url: string, headers: Record<string, string>, s: Scenario, bodies: string[]): Promise<Figures> {
+  const agent = new Agent({ keepAlive: true, maxSockets: s.connections });
+  const target = new URL(`${url}/predict`);
+  const interval = 1000 / s.rate!;
+  const total = Math.round(s.rate! * duration);
+  const latencies = new Float64Array(total);
+  let answered = 0;
+  let errors = 0;
+  let maxLateMs = 0;
+  const send = (body: string, due: number): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(
+        target,
+        { method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) latencies[answered++] = performance.now() - due;
+            else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const inFlight: Array<Promise<void>> = [];
+  const start = performance.now() + 50;
+  for (let i = 0; i < total;) {
+    const now = performance.now();
+    for (; i < total && start + i * interval <= now; i++) {
+      maxLateMs = Math.max(maxLateMs, now - (start + i * interval));
+      inFlight.push(send(bodies[i % bodies.length]!, start + i * interval));
+    }
+    if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, start + i * interval - performance.now())));
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const measured = latencies.subarray(0, answered).sort();
+  if (errors > 0) log(`  ${s.name}: ${errors} failed requests`);
+  if (maxLateMs > 5) log(`  ${s.name}: the generator sent a request up to ${maxLateMs.toFixed(1)} ms late`);
+  return {
+    p50: Math.round(quantile(measured, 0.5) * 10) / 10,
+    p99: Math.round(quantile(measured, 0.99) * 10) / 10,
+    reqPerSec: answered / elapsed,
+    rowsPerSec: (answered * s.rowsPerCall) / elapsed,
+    errors,
+  };
+}
+
+/** One run of a scenario: open loop at its rate, else closed loop as fast as it goes. */
+const load = (url: string, headers: Record<string, string>, s: Scenario, pairs: string[][]): Promise<Figures> =>
+  (s.rate ? openLoop : closedLoop)(url, headers, s, bodiesOf(s, pairs));
+
+/** Seconds of closed-loop load (single requests, then batches) before anything is measured: JIT and allocator warm-up. */
+const WARM_UP_SECONDS = 3;
+
 async function measure(label: string, url: string, headers: Record<string, string>, pairs: string[][]) {
   const out: Record<string, Figures> = {};
+  for (const warm of ALL_SCENARIOS.filter((x) => x.key === 'single-50' || x.key === 'batch-50')) {
+    await closedLoop(url, headers, warm, bodiesOf(warm, pairs), WARM_UP_SECONDS);
+  }
   for (const s of SCENARIOS) {
     const runs: Figures[] = [];
     for (let r = 0; r < repeats; r++) runs.push(await load(url, headers, s, pairs));
