@@ -25,7 +25,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -34,6 +33,7 @@ import { readRunConfig } from '../lib/pipeline/run';
 import { FEATURES_FILE } from '../lib/pipeline/features';
 import { PROJECT_ROOT, runDir } from '../lib/paths';
 import { freePort } from '../worker/devServer';
+import type { OpenLoopJob, OpenLoopResult } from './open-loop';
 
 const { values: args } = parseArgs({
   options: {
@@ -148,67 +148,39 @@ async function closedLoop(
   };
 }
 
-/** The q-quantile of ascending `xs` (nearest rank). */
-const quantile = (xs: Float64Array, q: number): number => xs[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
-
 /**
- * Open loop at a fixed rate, as wrk2 and vegeta measure: request i is due at start + i / rate whatever happened to
- * the requests before it, and its latency counts from that due time, so a stall shows in every request it delays
- * (no coordinated omission). At most `connections` keep-alive sockets; a request due while all of them are busy
- * waits for one, and the wait is part of its latency. (autocannon's overallRate is not this: each connection sends
- * its share of a second's requests back to back at the start of the second, then idles.)
+ * Open loop at the scenario's fixed rate, in a child process of its own (bench/open-loop.ts: request i is due at
+ * start + i / rate, latency counts from the due time; autocannon's overallRate is not this: each connection sends its
+ * share of a second's requests back to back at the start of the second, then idles).
  */
 async function openLoop(url: string, headers: Record<string, string>, s: Scenario, bodies: string[]): Promise<Figures> {
-  const agent = new Agent({ keepAlive: true, maxSockets: s.connections });
-  const target = new URL(`${url}/predict`);
-  const interval = 1000 / s.rate!;
-  const total = Math.round(s.rate! * duration);
-  const latencies = new Float64Array(total);
-  let answered = 0;
-  let errors = 0;
-  let maxLateMs = 0;
-  const send = (body: string, due: number): Promise<void> =>
-    new Promise((resolve) => {
-      const req = request(
-        target,
-        { method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json' } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) latencies[answered++] = performance.now() - due;
-            else errors++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-  const inFlight: Array<Promise<void>> = [];
-  const start = performance.now() + 50;
-  for (let i = 0; i < total;) {
-    const now = performance.now();
-    for (; i < total && start + i * interval <= now; i++) {
-      maxLateMs = Math.max(maxLateMs, now - (start + i * interval));
-      inFlight.push(send(bodies[i % bodies.length]!, start + i * interval));
-    }
-    if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, start + i * interval - performance.now())));
-  }
-  await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  const measured = latencies.subarray(0, answered).sort();
-  if (errors > 0) log(`  ${s.name}: ${errors} failed requests`);
-  if (maxLateMs > 5) log(`  ${s.name}: the generator sent a request up to ${maxLateMs.toFixed(1)} ms late`);
+  const job: OpenLoopJob = {
+    url: `${url}/predict`,
+    headers,
+    rate: s.rate!,
+    connections: s.connections,
+    seconds: duration,
+    bodies,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench/open-loop.ts')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.stdin.end(JSON.stringify(job));
+  const code = await exited;
+  if (code !== 0) throw new Error(`bench/open-loop.ts exited with ${code}`);
+  const r = JSON.parse(out) as OpenLoopResult;
+  if (r.failed > 0) log(`  ${s.name}: ${r.failed} failed requests`);
+  if (r.maxLateMs > 5)
+    log(`  ${s.name}: the generator sent a request up to ${r.maxLateMs} ms late (counted in the latencies)`);
   return {
-    p50: Math.round(quantile(measured, 0.5) * 10) / 10,
-    p99: Math.round(quantile(measured, 0.99) * 10) / 10,
-    reqPerSec: answered / elapsed,
-    rowsPerSec: (answered * s.rowsPerCall) / elapsed,
-    errors,
+    p50: r.latenciesMs.p50,
+    p99: r.latenciesMs.p99,
+    reqPerSec: r.answered / r.seconds,
+    rowsPerSec: (r.answered * s.rowsPerCall) / r.seconds,
+    errors: r.failed,
   };
 }
 
