@@ -13,6 +13,8 @@ import {
   exportOnnx,
   GbdtDataError,
   GbdtModelError,
+  onnxInputs,
+  onnxMetadata,
   parseModel,
   predictProba,
   predictRaw,
@@ -196,48 +198,72 @@ describe('ONNX export of a trained model', () => {
     const a = exportOnnx(model);
     expect(Buffer.from(exportOnnx(model)).equals(Buffer.from(a))).toBe(true);
     expect(Buffer.from(exportOnnx(parseModel(serializeModel(model)))).equals(Buffer.from(a))).toBe(true);
-    const withThreshold = exportOnnx({ ...model, threshold: 0.542 });
-    expect(Buffer.from(withThreshold).includes('threshold')).toBe(true);
-    expect(Buffer.from(withThreshold).includes('0.542')).toBe(true);
+    const threshold = 0.4953600046144481;
+    const withThreshold = exportOnnx({ ...model, threshold });
+    const metadata = onnxMetadata(withThreshold);
+    // Read back exactly (the scorers take the threshold from here), next to the export's other properties.
+    expect(Number(metadata.get('threshold'))).toBe(threshold);
+    expect(metadata.get('trees')).toBe(String(model.trees.length));
+    expect(JSON.parse(metadata.get('inputs')!)).toEqual(onnxInputs(model));
+    expect(onnxMetadata(a).has('threshold')).toBe(false);
   });
 
-  it('in a worker thread, concurrent calls (merged into shared runs) score exactly as one by one; a bad call fails alone', async () => {
-    const direct = await createOnnxScorer(exportOnnx(model));
-    const threaded = await createThreadedOnnxScorer(exportOnnx(model));
-    try {
-      // 40 calls of 1..7 rows from different places of the scoring rows: all but the first queue while it runs.
-      const n = scoring.rowCount;
-      const all: LabelledMatrix = {
-        matrix: scoring,
-        labels: new Uint8Array(n),
-        folds: new Int32Array(n),
-        rowIdx: new Float64Array(n),
-      };
-      const calls = Array.from({ length: 40 }, (_, k) => {
-        const lo = (k * 97) % (n - 7);
-        return selectRows(all, (i) => i >= lo && i < lo + 1 + (k % 7)).matrix;
-      });
-      const bad = { appId: ['a'] };
-      const results = await Promise.allSettled([
-        ...calls.slice(0, 20).map((c) => threaded.run(c)),
-        threaded.run(bad),
-        ...calls.slice(20).map((c) => threaded.run(c)),
-      ]);
-      const rejected = results.filter((r) => r.status === 'rejected');
-      expect(rejected).toHaveLength(1);
-      expect(String((rejected[0] as PromiseRejectedResult).reason)).toMatch(/missing input columns/);
-      const scored = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-      for (let k = 0; k < calls.length; k++) {
-        const expected = await direct.run(calls[k]!);
-        expect(Array.from(scored[k]!.probability)).toEqual(Array.from(expected.probability));
-        expect(Array.from(scored[k]!.raw)).toEqual(Array.from(expected.raw));
+  it('metadata reader: truncated or malformed bytes are named errors, not garbage', () => {
+    const bytes = exportOnnx({ ...model, threshold: 0.5 });
+    expect(() => onnxMetadata(bytes.subarray(0, bytes.length - 3))).toThrow(/runs past the end|truncated/);
+    expect(() => onnxMetadata(Uint8Array.from([0x0f]))).toThrow(/unsupported wire type 7/);
+    expect(() => onnxMetadata(Uint8Array.from([0x08, 0xff]))).toThrow(/truncated varint/);
+    expect(onnxMetadata(new Uint8Array(0)).size).toBe(0);
+  });
+
+  it.each([1, 2])(
+    'in %i worker thread(s), concurrent calls (merged into shared runs) score exactly as one by one; a bad call fails alone',
+    async (threads) => {
+      const direct = await createOnnxScorer(exportOnnx(model));
+      const threaded = await createThreadedOnnxScorer(exportOnnx(model), { threads });
+      try {
+        // 40 calls of 1..7 rows from different places of the scoring rows: all but the first queue while it runs.
+        const n = scoring.rowCount;
+        const all: LabelledMatrix = {
+          matrix: scoring,
+          labels: new Uint8Array(n),
+          folds: new Int32Array(n),
+          rowIdx: new Float64Array(n),
+        };
+        const calls = Array.from({ length: 40 }, (_, k) => {
+          const lo = (k * 97) % (n - 7);
+          return selectRows(all, (i) => i >= lo && i < lo + 1 + (k % 7)).matrix;
+        });
+        const bad = { appId: ['a'] };
+        const results = await Promise.allSettled([
+          ...calls.slice(0, 20).map((c) => threaded.run(c)),
+          threaded.run(bad),
+          ...calls.slice(20).map((c) => threaded.run(c)),
+        ]);
+        const rejected = results.filter((r) => r.status === 'rejected');
+        expect(rejected).toHaveLength(1);
+        expect(String((rejected[0] as PromiseRejectedResult).reason)).toMatch(/missing input columns/);
+        const scored = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+        for (let k = 0; k < calls.length; k++) {
+          const expected = await direct.run(calls[k]!);
+          expect(Array.from(scored[k]!.probability)).toEqual(Array.from(expected.probability));
+          expect(Array.from(scored[k]!.raw)).toEqual(Array.from(expected.raw));
+        }
+        expect(await threaded.score({ ...Object.fromEntries(threaded.inputs.map((i) => [i.name, []])) })).toHaveLength(
+          0,
+        );
+      } finally {
+        await threaded.close();
+        await direct.close();
       }
-      expect(await threaded.score({ ...Object.fromEntries(threaded.inputs.map((i) => [i.name, []])) })).toHaveLength(0);
-    } finally {
-      await threaded.close();
-      await direct.close();
-    }
-    await expect(threaded.score(scoring)).rejects.toThrow(/closed/);
+      await expect(threaded.score(scoring)).rejects.toThrow(/closed/);
+    },
+  );
+
+  it('a threaded scorer needs a whole number of threads', async () => {
+    await expect(createThreadedOnnxScorer(exportOnnx(model), { threads: 0 })).rejects.toThrow(
+      /threads must be a positive integer, got 0/,
+    );
   });
 
   it('a missing input is a clear error', async () => {

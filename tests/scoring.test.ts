@@ -193,8 +193,8 @@ describe('batch CSV scoring', () => {
     expect(probs).toEqual([...whole.probability]);
   });
 
-  it('keeps file order and line numbers while chunks are scored in the scoring thread as the next is read', async () => {
-    const threaded = await openRunModel(RUN, { scoringThread: true });
+  it('keeps file order and line numbers while chunks are scored in two scoring threads as the next is read', async () => {
+    const threaded = await openRunModel(RUN, { scoringThreads: 2 });
     try {
       const input = join(dataDir, 'interactions.csv');
       const seen: number[] = [];

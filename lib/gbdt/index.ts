@@ -15,6 +15,7 @@ export type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../..
 export { exportOnnx, onnxInputs, ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './onnx/export';
 export type { OnnxInputSpec } from './onnx/export';
 export { createOnnxScorer, ONNX_BATCH_ROWS } from './onnx/score';
+export { onnxMetadata } from './onnx/metadata';
 export { createThreadedOnnxScorer } from './onnx/threaded';
 export type { OnnxColumns, OnnxScorer, OnnxScorerOptions } from './onnx/score';
 export { featureImportance, leafCover, meanAbsOf, meanAbsShap, shapRow, shapValues, topContributions } from './explain';

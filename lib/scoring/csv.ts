@@ -10,7 +10,9 @@ import type { RequestFeatures, ScoreRequest } from './features';
 import type { RowExplanation, RunModel, ScoredRequests } from './model';
 
 /** Rows scored per step of a file: bounds memory (a few MB of strings and typed arrays) whatever the file size. */
-export const CSV_CHUNK_ROWS = 65_536;
+export const CSV_CHUNK_ROWS = 8192;
+/** Chunks scored at once while the next is read: one per scoring thread of a 2-core machine, plus one. */
+const CHUNKS_IN_FLIGHT = 3;
 
 /** One chunk of a scored CSV file. */
 export interface ScoredChunk {
@@ -101,9 +103,10 @@ export async function scoreCsvChunks(
     const result = await conn.stream(`SELECT userId, appId FROM ${payloadScan(path, names)}`);
     const pending: ScoreRequest[] = [];
     let queuedRows = 0;
-    // The chunk being scored: its model call runs (in the scoring thread, when the model has one) while the next
-    // chunk is read and its features built; chunks reach onChunk in file order, at most two in flight.
+    // Chunks being scored: their model calls run (in the scoring threads, when the model has them) while the next
+    // chunk is read and its features built; they reach onChunk in file order, at most CHUNKS_IN_FLIGHT at once.
     let previous = null as Promise<void> | null;
+    const inFlight: Array<Promise<void>> = [];
     const flush = async (requests: ScoreRequest[]): Promise<void> => {
       const features = await model.features(requests);
       const scoring = model.scoreFeatures(features);
@@ -121,7 +124,8 @@ export async function scoreCsvChunks(
       // Handled here so a failure is not reported as unhandled before the next flush (or the end) awaits it.
       step.catch(() => undefined);
       previous = step;
-      if (before) await before;
+      inFlight.push(step);
+      if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
     };
     try {
       for (;;) {

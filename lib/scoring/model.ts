@@ -13,6 +13,7 @@ import {
   createThreadedOnnxScorer,
   exportOnnx,
   leafCover,
+  onnxMetadata,
   parseModel,
   shapValues,
   shapRow,
@@ -77,10 +78,11 @@ export interface OpenRunModelOptions {
   /** onnxruntime intra-op threads (default 1). */
   intraOpThreads?: number;
   /**
-   * Run the ONNX session in a worker thread and merge calls made while it is busy (createThreadedOnnxScorer): for
-   * servers, whose main thread must keep answering while a batch is scored.
+   * Worker threads that run the ONNX sessions, merging calls made while they are busy (createThreadedOnnxScorer):
+   * for servers, whose main thread must keep answering while a batch is scored, and for batch scoring, which reads
+   * the next chunk meanwhile. 0 (default): score on the calling thread.
    */
-  scoringThread?: boolean;
+  scoringThreads?: number;
   /**
    * The model version to score with (1 = the trained run, n = `versions/v<n>/`) instead of the default: the locked
    * version of a locked run, else the newest approved version, else version 1. A locked run scores only its
@@ -110,13 +112,14 @@ export class RunModel {
     readonly version: number,
     /** sha256 of the ONNX graph scored with (a locked run's frozen model/model.onnx, else the spec's export). */
     readonly modelSha256: string,
-    /** Decision threshold stamped into the scoring spec by the evaluation step. */
+    /** Decision threshold, from the scored graph's metadata (the evaluation step's threshold). */
     readonly threshold: number,
     readonly featureOptions: FeatureOptions,
     readonly metadata: { users: MetadataFile; apps: MetadataFile },
     /** The lock when the run is locked (its locked version is the one scored), else null. */
     readonly lock: RunLockSummary | null,
-    private readonly model: GbdtModel,
+    /** The scoring spec, parsed on first use (explanations only: scores come from the ONNX graph). */
+    private readonly loadModel: () => Promise<GbdtModel>,
     private readonly scorer: OnnxScorer,
     private readonly builder: RequestFeatureBuilder,
   ) {}
@@ -153,9 +156,10 @@ export class RunModel {
    */
   async explain(features: RequestFeatures, top: number): Promise<RowExplanation[]> {
     if (features.rows === 0) return [];
-    const leafWeights = await (this.leafWeights ??= this.trainingCover());
+    const model = await this.loadModel();
+    const leafWeights = await (this.leafWeights ??= this.trainingCover(model));
     const matrix = this.matrixOf(features);
-    const shap = shapValues(this.model, matrix, { leafWeights });
+    const shap = shapValues(model, matrix, { leafWeights });
     return shap.values.map((_, i) => ({
       expectedValue: shap.expectedValue,
       contributions: topContributions(shapRow(shap, i), top).map((c) => {
@@ -175,10 +179,10 @@ export class RunModel {
     return matrix;
   }
 
-  private async trainingCover(): Promise<LeafWeights> {
+  private async trainingCover(model: GbdtModel): Promise<LeafWeights> {
     await readVerified(this.modelDir, artifact(await readManifest(this.modelDir), FEATURES_FILE, this.runId));
     const { matrix } = await readFeatures({ runId: this.runId, runDir: this.modelDir });
-    return leafCover(this.model, matrix);
+    return leafCover(model, matrix);
   }
 
   async close(): Promise<void> {
@@ -243,7 +247,9 @@ export interface ScoredArtifacts {
   /** Folder of the scored model version (the run folder for version 1). */
   dir: string;
   version: number;
-  model: GbdtModel;
+  /** The version's scoring spec (model/model.json), verified and parsed on first call. */
+  loadModel: () => Promise<GbdtModel>;
+  /** Decision threshold, from the scored graph's metadata. */
   threshold: number;
   /** The ONNX graph scored with and its sha256. */
   onnx: Uint8Array;
@@ -257,8 +263,9 @@ export interface ScoredArtifacts {
 /**
  * Opens a completed run's scored version — the one `scoredVersion` picks (locked, else approved, else the run) —
  * verifying model/model.json, config.json and the version's overrides.json against the manifest and, for a locked
- * run, every frozen artifact including model/model.onnx (an unlocked run's ONNX graph is exported from its verified
- * scoring spec).
+ * run, every frozen artifact including model/model.onnx (an unlocked run's as its evaluation exported it). The
+ * scoring spec is parsed only when `loadModel` is called (explanations; or a run evaluated before model.onnx was an
+ * artifact, whose graph is exported from it here).
  * @throws UnknownRunError, RunNotScorableError, ArtifactIntegrityError as openRunModel describes.
  */
 export async function openScoredArtifacts(runId: string, options: OpenRunModelOptions = {}): Promise<ScoredArtifacts> {
@@ -275,8 +282,14 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     throw new RunNotScorableError(`run ${runId} has no manifest in ${dir}: it failed or is still running`);
   }
-  const model = parseModel((await readVerified(dir, artifact(manifest, MODEL_FILE, runId))).toString('utf8'));
-  if (model.threshold === undefined) throw new RunNotScorableError(`run ${runId}: the scoring spec has no threshold`);
+  // The scoring spec (model/model.json, tens of MB for a default model) is verified now but parsed only when
+  // something needs the trees themselves: explanations, or exporting the graph of a run evaluated before
+  // model.onnx was an artifact (parsing takes seconds and hundreds of MB of heap).
+  const specRef = artifact(manifest, MODEL_FILE, runId);
+  await readVerified(dir, specRef);
+  let parsed: Promise<GbdtModel> | undefined;
+  const loadModel = (): Promise<GbdtModel> =>
+    (parsed ??= readVerified(dir, specRef).then((b) => parseModel(b.toString('utf8'))));
   // A locked run scores the graph frozen in lock.json; an unlocked one the graph its evaluation exported (runs
   // evaluated before that was an artifact: exported here from the verified scoring spec).
   const lockedOnnx = lock?.artifacts.filter((a) => a.path === join(lock.versionDir, ONNX_FILE)).at(-1);
@@ -286,13 +299,16 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
     ? await readVerified(root, lockedOnnx)
     : evaluatedOnnx
       ? await readVerified(dir, evaluatedOnnx)
-      : exportOnnx(model);
+      : exportOnnx(await loadModel());
   const modelSha256 = sha256Hex(onnx);
   if (options.expectedModelSha256 && modelSha256 !== options.expectedModelSha256) {
     throw new ArtifactIntegrityError(
       `run ${runId}: the ONNX model has sha256 ${modelSha256}, the deployment expects ${options.expectedModelSha256}`,
     );
   }
+  // The decision threshold travels in the graph's metadata (exportOnnx writes the spec's threshold there).
+  const threshold = Number(onnxMetadata(onnx).get('threshold') ?? Number.NaN);
+  if (!Number.isFinite(threshold)) throw new RunNotScorableError(`run ${runId}: the scoring graph has no threshold`);
   const spec = await versionSpec(runId, version, dir, manifest);
   await readVerified(dir, artifact(manifest, CONFIG_SNAPSHOT, runId));
   const config: AccessPermConfig = await readRunConfig({ runId, runDir: dir });
@@ -304,7 +320,7 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
         deploymentApproved: lock.deployment_approved,
       }
     : null;
-  return { dir, version, model, threshold: model.threshold, onnx, modelSha256, spec, config, lock: locked };
+  return { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock: locked };
 }
 
 /**
@@ -318,7 +334,7 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
  *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
  */
 export async function openRunModel(runId: string, options: OpenRunModelOptions = {}): Promise<RunModel> {
-  const { dir, version, model, threshold, onnx, modelSha256, spec, config, lock } = await openScoredArtifacts(
+  const { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock } = await openScoredArtifacts(
     runId,
     options,
   );
@@ -337,8 +353,8 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
     managerBackfill: config.features.manager_backfill,
   };
   const scorerOptions = { intraOpThreads: options.intraOpThreads ?? 1 };
-  const scorer = options.scoringThread
-    ? await createThreadedOnnxScorer(onnx, scorerOptions)
+  const scorer = options.scoringThreads
+    ? await createThreadedOnnxScorer(onnx, { ...scorerOptions, threads: options.scoringThreads })
     : await createOnnxScorer(onnx, scorerOptions);
   try {
     const builder = await RequestFeatureBuilder.open(paths, featureOptions, scorer.inputs, spec);
@@ -351,7 +367,7 @@ export async function openRunModel(runId: string, options: OpenRunModelOptions =
       featureOptions,
       metadata,
       lock,
-      model,
+      loadModel,
       scorer,
       builder,
     );

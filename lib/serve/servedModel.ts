@@ -69,7 +69,7 @@ export class ServedModel {
       const version = this.options.version;
       this.swap({
         model: await openRunModel(this.explicitRunId, {
-          scoringThread: true,
+          scoringThreads: 1,
           ...(version === undefined ? {} : { version }),
         }),
         deployment: null,
@@ -93,7 +93,7 @@ export class ServedModel {
         }
         const model = await openRunModel(deployment.run_id, {
           expectedModelSha256: deployment.model_sha256,
-          scoringThread: true,
+          scoringThreads: 1,
         });
         this.swap({ model, deployment });
         this.lastError = null;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { appendAudit, authorize } from '../../lib/governance';
 import { InputError } from '../../lib/errors';
@@ -39,6 +40,7 @@ interface ScoreOpts extends TokenOpts {
   output: string;
   explain?: number | true;
   chunkRows?: number;
+  threads?: number;
   json?: boolean;
 }
 
@@ -63,7 +65,12 @@ export function registerScoreCommands(program: Command): void {
       'predictions: userId, appId (a flat-mode run: its id columns), approval_probability, predicted_label',
     )
     .option('--explain [k]', 'append the k largest SHAP contributions per row (default 3)', positiveInt('--explain'))
-    .option('--chunk-rows <n>', 'rows scored per step', positiveInt('--chunk-rows'))
+    .option('--chunk-rows <n>', 'rows scored per step (default 8,192)', positiveInt('--chunk-rows'))
+    .option(
+      '--threads <n>',
+      'ONNX scoring threads for {userId, appId} requests, each with its own session (default: 2, 1 on one core)',
+      positiveInt('--threads'),
+    )
     .option('--json', 'print the summary as JSON')
     .addOption(tokenFileOption())
     .action(
@@ -101,8 +108,9 @@ export function registerScoreCommands(program: Command): void {
           const m = (model = await openFlatRunModel(runId, modelOptions));
           scoreFile = () => scoreFlatCsvFile(m, opts.input, opts.output, options);
         } else {
-          // The ONNX session in its own thread: it scores one chunk while this one reads and builds the next.
-          const m = (model = await openRunModel(runId, { ...modelOptions, scoringThread: true }));
+          // ONNX sessions in threads of their own score chunks while this thread reads and builds the next ones.
+          const scoringThreads = opts.threads ?? Math.min(2, availableParallelism());
+          const m = (model = await openRunModel(runId, { ...modelOptions, scoringThreads }));
           scoreFile = () => scoreCsvFile(m, opts.input, opts.output, { ...options, explainTop });
         }
         try {

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOnnxScorer } from './score';
 import type { OnnxColumns, OnnxScorerOptions } from './score';
-import type { ScorerThreadReply } from './threaded';
+import type { ScorerThreadReply, ThreadBatch } from './threaded';
 
 const { bytes, options } = workerData as { bytes: Uint8Array; options: OnnxScorerOptions };
 const port = parentPort!;
@@ -17,7 +17,12 @@ const fail = (e: unknown): ScorerThreadReply => ({
 
 try {
   const scorer = await createOnnxScorer(bytes, options);
-  port.on('message', (columns: OnnxColumns) => {
+  port.on('message', (batch: ThreadBatch) => {
+    const columns: OnnxColumns = {};
+    for (const [name, column] of Object.entries(batch)) {
+      columns[name] =
+        column instanceof Float64Array ? column : Array.from(column.codes, (code) => column.dictionary[code]!);
+    }
     scorer.run(columns).then(
       ({ probability, raw }) =>
         port.postMessage({ type: 'scored', probability, raw } satisfies ScorerThreadReply, [

@@ -1,9 +1,10 @@
 /**
- * An OnnxScorer whose session runs in a worker thread, for servers: onnxruntime-node's `session.run` blocks the
- * calling thread, so on the main thread every request waits for every other request's scoring and HTTP work stops
- * meanwhile. Here the main thread keeps parsing and answering while the worker scores, and the calls that arrive
- * while a batch is being scored are merged into the next batch (one session.run for many small requests: the
- * graph's fixed cost per run is paid once). No call waits for a timer: an idle worker starts at once.
+ * An OnnxScorer whose sessions run in worker threads, for servers and batch scoring: onnxruntime-node's
+ * `session.run` blocks the calling thread, so on the main thread every request waits for every other request's
+ * scoring and HTTP work stops meanwhile. Here the main thread keeps parsing and answering while the workers score,
+ * and the calls that arrive while the threads are busy are merged into the next batch (one session.run for many
+ * small requests: the graph's fixed cost per run is paid once). No call waits for a timer: an idle worker starts at
+ * once.
  */
 import { Worker } from 'node:worker_threads';
 import type { FeatureMatrix } from '../../../schemas/matrix';
@@ -11,6 +12,9 @@ import { GbdtDataError } from '../errors';
 import type { OnnxInputSpec } from './export';
 import { checkedColumns } from './score';
 import type { CheckedColumn, OnnxColumns, OnnxScorer, OnnxScorerOptions } from './score';
+
+/** One merged batch as posted to the scoring thread: numerics as float64, categoricals dictionary-encoded. */
+export type ThreadBatch = Record<string, Float64Array | { dictionary: string[]; codes: Uint32Array }>;
 
 export type ScorerThreadReply =
   | { type: 'ready'; inputs: OnnxInputSpec[] }
@@ -37,17 +41,26 @@ class ScorerThreadError extends Error {
   }
 }
 
-/**
- * Opens the exported graph in a worker thread (see the module comment). Same contract as createOnnxScorer; inputs
- * are checked on the calling thread, so a bad call fails alone and never spoils the batch it would have joined.
- * @example
- *   const scorer = await createThreadedOnnxScorer(exportOnnx(model));
- *   const [a, b] = await Promise.all([scorer.score(requestA), scorer.score(requestB)]); // one session.run
- */
-export async function createThreadedOnnxScorer(
+/** Options of createThreadedOnnxScorer: the session options, and how many scoring threads. */
+export interface ThreadedOnnxScorerOptions extends OnnxScorerOptions {
+  /**
+   * Worker threads, each with its own session (default 1). With 2 on a 2-core machine the batch CLI scores one
+   * chunk per thread while the main thread reads the next; each thread holds its own copy of the graph's tables.
+   */
+  threads?: number;
+}
+
+/** A scoring thread and the calls of the batch it is scoring (empty when idle). */
+interface Lane {
+  worker: Worker;
+  inFlight: Call[];
+}
+
+/** Starts a scoring thread and waits until its session is open. */
+async function startLane(
   onnxBytes: Uint8Array,
-  options: OnnxScorerOptions = {},
-): Promise<OnnxScorer> {
+  options: OnnxScorerOptions,
+): Promise<{ lane: Lane; inputs: OnnxInputSpec[] }> {
   const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), {
     workerData: { bytes: onnxBytes, options },
   });
@@ -67,65 +80,123 @@ export async function createThreadedOnnxScorer(
     await worker.terminate();
     throw e;
   });
+  return { lane: { worker, inFlight: [] }, inputs };
+}
+
+/**
+ * The queued calls merged into one batch for a scoring thread: numeric columns concatenated, categorical ones
+ * dictionary-encoded (the codes' buffer is transferred, not copied: cloning every string of a batch cost more than
+ * scoring it). Returns the batch and the buffers to transfer.
+ */
+function mergeCalls(inputs: readonly OnnxInputSpec[], calls: Call[]): { batch: ThreadBatch; transfer: ArrayBuffer[] } {
+  const total = calls.reduce((n, c) => n + c.rows, 0);
+  const batch: ThreadBatch = {};
+  const transfer: ArrayBuffer[] = [];
+  inputs.forEach((spec, k) => {
+    const parts = calls.map((c) => c.columns[k]!);
+    if (spec.type === 'string') {
+      const codeOf = new Map<string, number>();
+      const dictionary: string[] = [];
+      const codes = new Uint32Array(total);
+      let at = 0;
+      for (const p of parts) {
+        if (!('strings' in p)) continue;
+        for (const v of p.strings) {
+          let code = codeOf.get(v);
+          if (code === undefined) {
+            code = dictionary.push(v) - 1;
+            codeOf.set(v, code);
+          }
+          codes[at++] = code;
+        }
+      }
+      batch[spec.name] = { dictionary, codes };
+      transfer.push(codes.buffer);
+    } else {
+      const values = new Float64Array(total);
+      let at = 0;
+      for (const p of parts) {
+        if (!('values' in p)) continue;
+        values.set(p.values, at);
+        at += p.values.length;
+      }
+      batch[spec.name] = values;
+      transfer.push(values.buffer);
+    }
+  });
+  return { batch, transfer };
+}
+
+/**
+ * Opens the exported graph in worker threads (see the module comment). Same contract as createOnnxScorer; inputs
+ * are checked on the calling thread, so a bad call fails alone and never spoils the batch it would have joined.
+ * An idle thread takes every call queued so far as one batch.
+ * @example
+ *   const scorer = await createThreadedOnnxScorer(exportOnnx(model));
+ *   const [a, b] = await Promise.all([scorer.score(requestA), scorer.score(requestB)]); // one session.run
+ */
+export async function createThreadedOnnxScorer(
+  onnxBytes: Uint8Array,
+  options: ThreadedOnnxScorerOptions = {},
+): Promise<OnnxScorer> {
+  const { threads = 1, ...sessionOptions } = options;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new GbdtDataError(`threads must be a positive integer, got ${threads}`);
+  }
+  const started = await Promise.allSettled(Array.from({ length: threads }, () => startLane(onnxBytes, sessionOptions)));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.lane.worker.terminate() : undefined)));
+    throw failed.reason;
+  }
+  const lanes = started.map((r) => (r as PromiseFulfilledResult<{ lane: Lane; inputs: OnnxInputSpec[] }>).value.lane);
+  const inputs = (started[0] as PromiseFulfilledResult<{ inputs: OnnxInputSpec[] }>).value.inputs;
 
   let queued: Call[] = [];
-  let inFlight: Call[] = [];
   let broken: Error | undefined;
   let drained: (() => void) | undefined;
+  const busy = (): boolean => queued.length > 0 || lanes.some((l) => l.inFlight.length > 0);
 
-  /** Sends every queued call as one batch when the worker is idle. */
+  /** Hands every queued call to an idle thread as one batch. */
   const pump = (): void => {
-    if (inFlight.length > 0 || queued.length === 0) {
-      if (inFlight.length === 0) drained?.();
-      return;
+    const idle = lanes.find((l) => l.inFlight.length === 0);
+    if (idle && queued.length > 0) {
+      idle.inFlight = queued;
+      queued = [];
+      const { batch, transfer } = mergeCalls(inputs, idle.inFlight);
+      idle.worker.postMessage(batch, transfer);
     }
-    inFlight = queued;
-    queued = [];
-    const total = inFlight.reduce((n, c) => n + c.rows, 0);
-    const merged: Record<string, string[] | Float64Array> = {};
-    inputs.forEach((spec, k) => {
-      const parts = inFlight.map((c) => c.columns[k]!);
-      if (spec.type === 'string') merged[spec.name] = parts.flatMap((p) => ('strings' in p ? p.strings : []));
-      else {
-        const values = new Float64Array(total);
-        let at = 0;
-        for (const p of parts) {
-          if (!('values' in p)) continue;
-          values.set(p.values, at);
-          at += p.values.length;
-        }
-        merged[spec.name] = values;
-      }
-    });
-    worker.postMessage(merged);
+    if (!busy()) drained?.();
   };
   const failAll = (error: Error): void => {
     broken ??= error;
-    for (const c of [...inFlight, ...queued]) c.reject(error);
-    inFlight = [];
+    for (const c of [...lanes.flatMap((l) => l.inFlight), ...queued]) c.reject(error);
+    for (const l of lanes) l.inFlight = [];
     queued = [];
     drained?.();
   };
-  worker.on('message', (m: ScorerThreadReply) => {
-    const calls = inFlight;
-    inFlight = [];
-    if (m.type === 'scored') {
-      let at = 0;
-      for (const c of calls) {
-        c.resolve({ probability: m.probability.slice(at, at + c.rows), raw: m.raw.slice(at, at + c.rows) });
-        at += c.rows;
+  for (const lane of lanes) {
+    lane.worker.on('message', (m: ScorerThreadReply) => {
+      const calls = lane.inFlight;
+      lane.inFlight = [];
+      if (m.type === 'scored') {
+        let at = 0;
+        for (const c of calls) {
+          c.resolve({ probability: m.probability.slice(at, at + c.rows), raw: m.raw.slice(at, at + c.rows) });
+          at += c.rows;
+        }
+      } else {
+        const error = new ScorerThreadError(
+          m.type === 'error' ? m.name : 'Error',
+          m.type === 'error' ? m.message : 'unexpected reply',
+        );
+        for (const c of calls) c.reject(error);
       }
-    } else {
-      const error = new ScorerThreadError(
-        m.type === 'error' ? m.name : 'Error',
-        m.type === 'error' ? m.message : 'unexpected reply',
-      );
-      for (const c of calls) c.reject(error);
-    }
-    pump();
-  });
-  worker.on('error', failAll);
-  worker.on('exit', (code) => failAll(new Error(`ONNX scoring thread exited with code ${code}`)));
+      pump();
+    });
+    lane.worker.on('error', failAll);
+    lane.worker.on('exit', (code) => failAll(new Error(`ONNX scoring thread exited with code ${code}`)));
+  }
 
   // async: a bad input rejects the call's promise; the body runs synchronously up to the queueing, so calls keep
   // their order.
@@ -143,11 +214,11 @@ export async function createThreadedOnnxScorer(
     run,
     score: async (input) => (await run(input)).probability,
     close: async () => {
-      // Calls already made finish; then the thread goes.
-      if (inFlight.length > 0 || queued.length > 0) await new Promise<void>((resolve) => (drained = resolve));
+      // Calls already made finish; then the threads go.
+      if (busy()) await new Promise<void>((resolve) => (drained = resolve));
       broken ??= new GbdtDataError('the ONNX scorer is closed');
-      worker.removeAllListeners('exit');
-      await worker.terminate();
+      for (const l of lanes) l.worker.removeAllListeners('exit');
+      await Promise.all(lanes.map((l) => l.worker.terminate()));
     },
   };
 }
