@@ -36,14 +36,22 @@ export async function registerArtifact(runDir: string, relPath: string, role: st
   return { path: relativeTo(runDir, relPath), role, sha256, bytes: info.size };
 }
 
-/** Reads an artifact and checks its bytes against the recorded hash; a mismatch names the file. */
-export async function readVerified(runDir: string, ref: ArtifactRef): Promise<Buffer> {
-  const bytes = await readFile(join(runDir, ref.path));
-  const actual = sha256Hex(bytes);
+function checkHash(ref: ArtifactRef, actual: string): void {
   if (actual !== ref.sha256) {
     throw new ArtifactIntegrityError(`artifact ${ref.path} was modified: sha256 ${actual} ≠ recorded ${ref.sha256}`);
   }
+}
+
+/** Reads an artifact and checks its bytes against the recorded hash; a mismatch names the file. */
+export async function readVerified(runDir: string, ref: ArtifactRef): Promise<Buffer> {
+  const bytes = await readFile(join(runDir, ref.path));
+  checkHash(ref, sha256Hex(bytes));
   return bytes;
+}
+
+/** Checks an artifact against the recorded hash without holding it in memory (streamed); a mismatch names the file. */
+export async function verifyArtifact(runDir: string, ref: ArtifactRef): Promise<void> {
+  checkHash(ref, await sha256File(join(runDir, ref.path)));
 }
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -3,7 +3,7 @@ import type { AccessPermConfig } from '../../schemas/config';
 import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec } from '../../schemas/lifecycle';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, RunManifest } from '../../schemas/run';
-import { readManifest, readVerified } from '../artifacts';
+import { readManifest, readVerified, verifyArtifact } from '../artifacts';
 import { encodeCategorical } from '../data/matrix';
 import { fileExists, rawPaths } from '../data/raw';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
@@ -286,7 +286,7 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
   // something needs the trees themselves: explanations, or exporting the graph of a run evaluated before
   // model.onnx was an artifact (parsing takes seconds and hundreds of MB of heap).
   const specRef = artifact(manifest, MODEL_FILE, runId);
-  await readVerified(dir, specRef);
+  await verifyArtifact(dir, specRef);
   let parsed: Promise<GbdtModel> | undefined;
   const loadModel = (): Promise<GbdtModel> =>
     (parsed ??= readVerified(dir, specRef).then((b) => parseModel(b.toString('utf8'))));
