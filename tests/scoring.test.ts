@@ -98,10 +98,14 @@ describe('request features', () => {
     const builder = await RequestFeatureBuilder.open(paths, model.featureOptions, model.inputs);
     try {
       expect(builder.usesLookup).toBe(true);
+      // Unknown ids are answered from the sentinel-path values derived at open; padded ids still take the SQL.
+      expect(builder.answersUnknownIds).toEqual({ user: true, app: true });
       const odd = [
         { userId: 'ghost-user', appId: interactions[0]!.appId },
         { userId: interactions[0]!.userId, appId: 'ghost-app' },
+        { userId: 'ghost-user-2', appId: 'ghost-app-2' },
         { userId: ` ${interactions[1]!.userId} `, appId: interactions[1]!.appId },
+        { userId: 'access-perm-unknown-user-1', appId: 'access-perm-unknown-app-1' },
       ];
       const rows = [...interactions, ...odd];
       const fast = await builder.build(rows);
@@ -116,6 +120,29 @@ describe('request features', () => {
       for (const c of matrix.numeric) {
         expect(Array.from(fast.columns[c.name] as Float64Array).slice(0, matrix.rowCount)).toEqual([...c.values]);
       }
+    } finally {
+      builder.close();
+    }
+  });
+
+  it("an unknown id that a version's category groups name takes the SQL, as the groups rewrite it", async () => {
+    const paths = { users: model.metadata.users.path, apps: model.metadata.apps.path };
+    const knownApp = interactions[0]!.appId;
+    // 'retired-app' was in training (so a group names it) but is gone from apps_metadata.csv.
+    const rewrite = { binning: { appId: { kind: 'categorical' as const, groups: [['retired-app', knownApp]] } } };
+    const builder = await RequestFeatureBuilder.open(paths, model.featureOptions, model.inputs, rewrite);
+    try {
+      expect(builder.answersUnknownIds).toEqual({ user: true, app: true });
+      const user = interactions[0]!.userId;
+      const rows = [
+        { userId: user, appId: 'retired-app' },
+        { userId: user, appId: 'never-seen-app' },
+        { userId: user, appId: knownApp },
+      ];
+      const fast = await builder.build(rows);
+      expect(fast).toEqual(await builder.viaSql(rows));
+      expect(fast.columns.appId).toEqual([`retired-app|${knownApp}`, '__OTHER__', `retired-app|${knownApp}`]);
+      expect([...fast.unknownApp]).toEqual([1, 1, 0]);
     } finally {
       builder.close();
     }

@@ -1,6 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EMPTY_OVERRIDE_SPEC, type OverrideSpec } from '../../schemas/lifecycle';
-import { versionFeatureSql } from '../binning';
+import { categoryGroups, versionFeatureSql } from '../binning';
 import { queryColumns } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { featureSelectSql, type FeatureOptions } from '../features';
@@ -35,16 +35,33 @@ const sameValue = (a: unknown, b: unknown): boolean => a === b || (Number.isNaN(
 /**
  * Per-id feature values computed by `featureSelectSql` once, at open: every model input is either a function of
  * the user (its metadata and its manager's) or of the app, so a request with known ids is answered by two lookups.
- * Which side each input is on is not declared anywhere: it is derived from the SQL's own output and verified on a
- * cross product of sampled users × apps; an input that depends on both makes `deriveLookup` return null, and every
- * request then goes through the SQL.
+ * Which side each input is on is not declared anywhere: it is derived from the SQL's own output (the side its values
+ * vary over, across every user and every app) and verified on a cross product of sampled users × apps; an input that
+ * depends on both makes `deriveLookup` return null, and every request then goes through the SQL. Unknown ids are
+ * answered the same way, from values derived for made-up ids and checked against the SQL (`deriveUnknown`).
  */
 interface FeatureLookup {
   userIndex: Map<string, number>;
   appIndex: Map<string, number>;
   /** Per model input: the values by user index or by app index. */
   source: Array<{ name: string; side: 'user' | 'app'; values: Column }>;
+  /**
+   * Per side, the inputs' values for an id the metadata does not have, in `source` order (only that side's inputs
+   * count): a constant (the sentinel path) or the id itself; null when the SQL's answer for unknown ids is not of
+   * that form, and such requests go through the SQL.
+   */
+  unknown: { user: UnknownValue[] | null; app: UnknownValue[] | null };
+  /** Every value the version's category groups name: an unknown id among them goes through the SQL. */
+  groupedValues: Set<string>;
 }
+
+/** An input's value for an unknown id: a constant, or the (trimmed) id itself. */
+type UnknownValue = { kind: 'constant'; value: string | number } | { kind: 'id' };
+
+/** Marks a row whose id is unknown and answered from `FeatureLookup.unknown` (ids ≥ 0 index the metadata). */
+const UNKNOWN_ID = -1;
+/** Marks a row that goes through the SQL. */
+const VIA_SQL = -2;
 
 /** Ids the lookup may answer: exactly as stored and without surrounding whitespace (the SQL trims request ids). */
 const lookupable = (id: string): boolean => id.length > 0 && id.trim() === id;
@@ -107,10 +124,20 @@ export class RequestFeatureBuilder {
     return this.lookup !== null;
   }
 
-  /** Features of `rows`: known ids from the lookup, the rest (unknown or padded ids) through the SQL. */
-  async build(rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
-    const lookup = this.lookup;
-    if (!lookup) return this.viaSql(rows);
+  /** Whether requests with an unknown userId / appId are answered without the SQL (see deriveUnknown). */
+  get answersUnknownIds(): { user: boolean; app: boolean } {
+    return { user: Boolean(this.lookup?.unknown.user), app: Boolean(this.lookup?.unknown.app) };
+  }
+
+  /**
+   * Features of `rows`: known ids from the lookup, unknown ids from the derived sentinel-path values, the rest
+   * (padded ids, ids a category group names, or any row when the derivation did not hold) through the SQL.
+   */
+  build(rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
+    return this.lookup ? this.buildWith(this.lookup, rows) : this.viaSql(rows);
+  }
+
+  private async buildWith(lookup: FeatureLookup, rows: readonly ScoreRequest[]): Promise<RequestFeatures> {
     const n = rows.length;
     const columns = emptyColumns(this.inputs, n);
     const unknownUser = new Uint8Array(n);
@@ -118,21 +145,38 @@ export class RequestFeatureBuilder {
     const rest: number[] = [];
     const userAt = new Int32Array(n);
     const appAt = new Int32Array(n);
+    /** The metadata index of `id`, UNKNOWN_ID when the unknown-id values answer it, else VIA_SQL. */
+    const position = (index: Map<string, number>, unknown: UnknownValue[] | null, id: string): number => {
+      const at = index.get(id);
+      if (at !== undefined) return at;
+      return unknown && lookupable(id) && !lookup.groupedValues.has(id) ? UNKNOWN_ID : VIA_SQL;
+    };
     for (let i = 0; i < n; i++) {
-      const u = lookup.userIndex.get(rows[i]!.userId);
-      const a = lookup.appIndex.get(rows[i]!.appId);
-      if (u === undefined || a === undefined) {
+      const u = position(lookup.userIndex, lookup.unknown.user, rows[i]!.userId);
+      const a = position(lookup.appIndex, lookup.unknown.app, rows[i]!.appId);
+      if (u === VIA_SQL || a === VIA_SQL) {
         rest.push(i);
-        userAt[i] = -1;
-      } else {
-        userAt[i] = u;
-        appAt[i] = a;
+        userAt[i] = VIA_SQL;
+        continue;
       }
+      userAt[i] = u;
+      appAt[i] = a;
+      unknownUser[i] = u === UNKNOWN_ID ? 1 : 0;
+      unknownApp[i] = a === UNKNOWN_ID ? 1 : 0;
     }
+    let userK = 0;
+    let appK = 0;
     for (const { name, side, values } of lookup.source) {
       const out = columns[name]!;
       const at = side === 'user' ? userAt : appAt;
-      for (let i = 0; i < n; i++) if (userAt[i]! >= 0) out[i] = values[at[i]!]!;
+      const rule = side === 'user' ? lookup.unknown.user?.[userK++] : lookup.unknown.app?.[appK++];
+      for (let i = 0; i < n; i++) {
+        if (userAt[i] === VIA_SQL) continue;
+        const k = at[i]!;
+        if (k >= 0) out[i] = values[k]!;
+        else if (rule?.kind === 'constant') out[i] = rule.value;
+        else out[i] = side === 'user' ? rows[i]!.userId : rows[i]!.appId;
+      }
     }
     if (rest.length > 0) {
       const slow = await this.viaSql(rest.map((i) => rows[i]!));
@@ -213,23 +257,86 @@ export class RequestFeatureBuilder {
     const pairs = sampleUsers.flatMap((u) => sampleApps.map((a) => ({ u, a })));
     const check = await this.viaSql(pairs.map(({ u, a }) => ({ userId: users[u]!, appId: apps[a]! })));
     const source: FeatureLookup['source'] = [];
+    const varies = (values: Column): boolean =>
+      Array.from(values as ArrayLike<unknown>).some((v) => !sameValue(v, values[0]));
     for (const spec of this.inputs) {
       const got = check.columns[spec.name] as Column;
       const userValues = byUser.columns[spec.name] as Column;
       const appValues = byApp.columns[spec.name] as Column;
-      if (pairs.every(({ u }, k) => sameValue(got[k], userValues[u]))) {
-        source.push({ name: spec.name, side: 'user', values: userValues });
-      } else if (pairs.every(({ a }, k) => sameValue(got[k], appValues[a]))) {
-        source.push({ name: spec.name, side: 'app', values: appValues });
-      } else {
-        return null;
-      }
+      // The side is the one the input varies over, across every id (a sample could miss the few ids that differ,
+      // e.g. under a category group that sends all but two apps to __OTHER__); then the sample checks the choice.
+      const byApps = varies(appValues);
+      if (byApps && varies(userValues)) return null;
+      const side = byApps ? 'app' : 'user';
+      const values = side === 'app' ? appValues : userValues;
+      if (!pairs.every(({ u, a }, k) => sameValue(got[k], values[side === 'app' ? a : u]))) return null;
+      source.push({ name: spec.name, side, values });
     }
-    return {
+    const lookup: FeatureLookup = {
       userIndex: new Map(users.map((id, i) => [id, i])),
       appIndex: new Map(apps.map((id, i) => [id, i])),
       source,
+      unknown: { user: null, app: null },
+      groupedValues: new Set(categoryGroups(this.rewrite).flatMap(([, groups]) => groups.flat())),
     };
+    lookup.unknown = await this.deriveUnknown(lookup, users, apps);
+    return lookup;
+  }
+
+  /**
+   * What the SQL gives the inputs of an id the metadata lacks, per side: each input either a constant or the id
+   * itself, read off two made-up ids per side and then checked against the SQL on made-up ids paired with sampled
+   * known ones (and with each other). A side whose answer is not of that form, or fails the check, gets null.
+   */
+  private async deriveUnknown(
+    lookup: FeatureLookup,
+    users: string[],
+    apps: string[],
+  ): Promise<FeatureLookup['unknown']> {
+    const madeUp = (index: Map<string, number>, label: string, k: number): string => {
+      let id = `access-perm-unknown-${label}-${k}`;
+      while (index.has(id) || lookup.groupedValues.has(id)) id += '_';
+      return id;
+    };
+    const probe = async (side: 'user' | 'app'): Promise<UnknownValue[] | null> => {
+      const ids = [1, 2].map((k) => madeUp(side === 'user' ? lookup.userIndex : lookup.appIndex, side, k));
+      const got = await this.viaSql(
+        ids.map((id) => (side === 'user' ? { userId: id, appId: apps[0]! } : { userId: users[0]!, appId: id })),
+      );
+      const rules: UnknownValue[] = [];
+      for (const { name } of lookup.source.filter((x) => x.side === side)) {
+        const [a, b] = got.columns[name] as Column;
+        if (sameValue(a, b)) rules.push({ kind: 'constant', value: a! });
+        else if (a === ids[0] && b === ids[1]) rules.push({ kind: 'id' });
+        else return null;
+      }
+      return rules;
+    };
+    const unknown = { user: await probe('user'), app: await probe('app') };
+    if (!unknown.user && !unknown.app) return unknown;
+    // The check: other made-up ids against sampled known ones and against each other, every input and both flags.
+    const someUsers = evenlySpaced(users, 20);
+    const someApps = evenlySpaced(apps, 20);
+    const pairs: ScoreRequest[] = [];
+    for (let k = 0; k < 20; k++) {
+      const u = madeUp(lookup.userIndex, 'user', 10 + k);
+      const a = madeUp(lookup.appIndex, 'app', 10 + k);
+      if (unknown.user) pairs.push({ userId: u, appId: someApps[k % someApps.length]! });
+      if (unknown.app) pairs.push({ userId: someUsers[k % someUsers.length]!, appId: a });
+      if (unknown.user && unknown.app) pairs.push({ userId: u, appId: a });
+    }
+    const expected = await this.viaSql(pairs);
+    const fast = await this.buildWith({ ...lookup, unknown }, pairs);
+    const agrees =
+      this.inputs.every((spec) => {
+        const e = expected.columns[spec.name] as Column;
+        const f = fast.columns[spec.name] as Column;
+        return pairs.every((_, i) => sameValue(e[i], f[i]));
+      }) &&
+      pairs.every(
+        (_, i) => expected.unknownUser[i] === fast.unknownUser[i] && expected.unknownApp[i] === fast.unknownApp[i],
+      );
+    return agrees ? unknown : { user: null, app: null };
   }
 
   close(): void {
