@@ -105,14 +105,14 @@ export async function scoreCsvChunks(
     let queuedRows = 0;
     // Chunks being scored: their model calls run (in the scoring threads, when the model has them) while the next
     // chunk is read and its features built; they reach onChunk in file order, at most CHUNKS_IN_FLIGHT at once.
-    let previous = null as Promise<void> | null;
+    // Each step awaits the one before it, so the newest step settles last.
     const inFlight: Array<Promise<void>> = [];
     const flush = async (requests: ScoreRequest[]): Promise<void> => {
       const features = await model.features(requests);
       const scoring = model.scoreFeatures(features);
       const firstRow = queuedRows;
       queuedRows += requests.length;
-      const before = previous;
+      const before = inFlight.at(-1);
       const step = (async () => {
         const scored = await scoring;
         if (before) await before;
@@ -123,7 +123,6 @@ export async function scoreCsvChunks(
       })();
       // Handled here so a failure is not reported as unhandled before the next flush (or the end) awaits it.
       step.catch(() => undefined);
-      previous = step;
       inFlight.push(step);
       if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
     };
@@ -151,10 +150,10 @@ export async function scoreCsvChunks(
       if (pending.length > 0) await flush(pending);
     } catch (e) {
       // A bad line stops the scan: let the chunk in flight finish before the caller discards the output.
-      await previous?.catch(() => undefined);
+      await inFlight.at(-1)?.catch(() => undefined);
       throw e;
     }
-    await previous;
+    await inFlight.at(-1);
     if (done !== total) throw new InputError(`${path}: read ${done} of ${total} rows; was the file changed meanwhile?`);
     return { rows: done };
   } finally {

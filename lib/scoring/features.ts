@@ -46,11 +46,11 @@ interface FeatureLookup {
   /** Per model input: the values by user index or by app index. */
   source: Array<{ name: string; side: 'user' | 'app'; values: Column }>;
   /**
-   * Per side, the inputs' values for an id the metadata does not have, in `source` order (only that side's inputs
-   * count): a constant (the sentinel path) or the id itself; null when the SQL's answer for unknown ids is not of
-   * that form, and such requests go through the SQL.
+   * Per side, by input name, the values of that side's inputs for an id the metadata does not have: a constant (the
+   * sentinel path) or the id itself; null when the SQL's answer for unknown ids is not of that form, and such
+   * requests go through the SQL.
    */
-  unknown: { user: UnknownValue[] | null; app: UnknownValue[] | null };
+  unknown: { user: Map<string, UnknownValue> | null; app: Map<string, UnknownValue> | null };
   /** Every value the version's category groups name: an unknown id among them goes through the SQL. */
   groupedValues: Set<string>;
 }
@@ -146,7 +146,7 @@ export class RequestFeatureBuilder {
     const userAt = new Int32Array(n);
     const appAt = new Int32Array(n);
     /** The metadata index of `id`, UNKNOWN_ID when the unknown-id values answer it, else VIA_SQL. */
-    const position = (index: Map<string, number>, unknown: UnknownValue[] | null, id: string): number => {
+    const position = (index: Map<string, number>, unknown: Map<string, UnknownValue> | null, id: string): number => {
       const at = index.get(id);
       if (at !== undefined) return at;
       return unknown && lookupable(id) && !lookup.groupedValues.has(id) ? UNKNOWN_ID : VIA_SQL;
@@ -164,12 +164,10 @@ export class RequestFeatureBuilder {
       unknownUser[i] = u === UNKNOWN_ID ? 1 : 0;
       unknownApp[i] = a === UNKNOWN_ID ? 1 : 0;
     }
-    let userK = 0;
-    let appK = 0;
     for (const { name, side, values } of lookup.source) {
       const out = columns[name]!;
       const at = side === 'user' ? userAt : appAt;
-      const rule = side === 'user' ? lookup.unknown.user?.[userK++] : lookup.unknown.app?.[appK++];
+      const rule = lookup.unknown[side]?.get(name);
       for (let i = 0; i < n; i++) {
         if (userAt[i] === VIA_SQL) continue;
         const k = at[i]!;
@@ -298,16 +296,16 @@ export class RequestFeatureBuilder {
       while (index.has(id) || lookup.groupedValues.has(id)) id += '_';
       return id;
     };
-    const probe = async (side: 'user' | 'app'): Promise<UnknownValue[] | null> => {
+    const probe = async (side: 'user' | 'app'): Promise<Map<string, UnknownValue> | null> => {
       const ids = [1, 2].map((k) => madeUp(side === 'user' ? lookup.userIndex : lookup.appIndex, side, k));
       const got = await this.viaSql(
         ids.map((id) => (side === 'user' ? { userId: id, appId: apps[0]! } : { userId: users[0]!, appId: id })),
       );
-      const rules: UnknownValue[] = [];
+      const rules = new Map<string, UnknownValue>();
       for (const { name } of lookup.source.filter((x) => x.side === side)) {
         const [a, b] = got.columns[name] as Column;
-        if (sameValue(a, b)) rules.push({ kind: 'constant', value: a! });
-        else if (a === ids[0] && b === ids[1]) rules.push({ kind: 'id' });
+        if (sameValue(a, b)) rules.set(name, { kind: 'constant', value: a! });
+        else if (a === ids[0] && b === ids[1]) rules.set(name, { kind: 'id' });
         else return null;
       }
       return rules;

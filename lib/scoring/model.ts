@@ -110,7 +110,7 @@ export class RunModel {
     readonly modelDir: string,
     /** The scored model version (1 = the trained run itself). */
     readonly version: number,
-    /** sha256 of the ONNX graph scored with (a locked run's frozen model/model.onnx, else the spec's export). */
+    /** sha256 of the ONNX graph scored with (a locked run's frozen model/model.onnx, else the evaluated one). */
     readonly modelSha256: string,
     /** Decision threshold, from the scored graph's metadata (the evaluation step's threshold). */
     readonly threshold: number,

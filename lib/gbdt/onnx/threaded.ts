@@ -144,13 +144,13 @@ export async function createThreadedOnnxScorer(
     throw new GbdtDataError(`threads must be a positive integer, got ${threads}`);
   }
   const started = await Promise.allSettled(Array.from({ length: threads }, () => startLane(onnxBytes, sessionOptions)));
-  const failed = started.find((r) => r.status === 'rejected');
-  if (failed) {
-    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.lane.worker.terminate() : undefined)));
-    throw failed.reason;
+  const opened = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (opened.length < threads) {
+    await Promise.all(opened.map((o) => o.lane.worker.terminate()));
+    throw (started.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
   }
-  const lanes = started.map((r) => (r as PromiseFulfilledResult<{ lane: Lane; inputs: OnnxInputSpec[] }>).value.lane);
-  const inputs = (started[0] as PromiseFulfilledResult<{ inputs: OnnxInputSpec[] }>).value.inputs;
+  const lanes = opened.map((o) => o.lane);
+  const inputs = opened[0]!.inputs;
 
   let queued: Call[] = [];
   let broken: Error | undefined;
