@@ -48,11 +48,17 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       workflowId: 'it-e2e',
       args: [{ configPath: goodConfig, token }],
     });
+    // One progress query at a time: on a loaded machine queries sent every 200 ms regardless would queue up behind
+    // each other at the worker, and the query after completion below would wait for all of them.
+    let querying = false;
     const poll = setInterval(() => {
+      if (querying) return;
+      querying = true;
       handle
         .query(progressQuery)
         .then((p) => seen.push(p.step))
-        .catch(() => {});
+        .catch(() => {})
+        .finally(() => (querying = false));
     }, 200);
     const result = (await handle.result()) as PipelineResult;
     clearInterval(poll);
