@@ -7,6 +7,7 @@ import { queryAudit } from '../lib/governance';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import type { DevServer } from '../worker/devServer';
+import { pollEvery } from '../worker/runPipeline';
 import {
   runCreator,
   smallConfig,
@@ -48,20 +49,9 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       workflowId: 'it-e2e',
       args: [{ configPath: goodConfig, token }],
     });
-    // One progress query at a time: on a loaded machine queries sent every 200 ms regardless would queue up behind
-    // each other at the worker, and the query after completion below would wait for all of them.
-    let querying = false;
-    const poll = setInterval(() => {
-      if (querying) return;
-      querying = true;
-      handle
-        .query(progressQuery)
-        .then((p) => seen.push(p.step))
-        .catch(() => {})
-        .finally(() => (querying = false));
-    }, 200);
+    const poll = pollEvery(200, async () => seen.push((await handle.query(progressQuery)).step));
     const result = (await handle.result()) as PipelineResult;
-    clearInterval(poll);
+    await poll.stop();
     expect(result.runId).toBe('it-e2e');
     expect(result.rows).toBe(3000);
     expect(result.folds).toHaveLength(3);

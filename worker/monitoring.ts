@@ -8,7 +8,7 @@ import {
   type MonitoringResult,
 } from '../schemas/monitoring';
 import { monitoringProgressQuery, TASK_QUEUE } from '../workflows/definitions';
-import { failureMessage, withTemporal } from './runPipeline';
+import { failureMessage, pollEvery, withTemporal } from './runPipeline';
 
 /** Nightly at 02:00 (server time zone, UTC on our servers). */
 export const DEFAULT_MONITORING_CRON = '0 2 * * *';
@@ -45,12 +45,7 @@ export async function runMonitoring(options: RunMonitoringOptions): Promise<Moni
       workflowId,
       args: [input],
     });
-    const poll = setInterval(() => {
-      handle
-        .query(monitoringProgressQuery)
-        .then((p) => options.onProgress?.(p))
-        .catch(() => {});
-    }, 1000);
+    const poll = pollEvery(1000, async () => options.onProgress?.(await handle.query(monitoringProgressQuery)));
     try {
       return (await handle.result()) as MonitoringResult;
     } catch (err) {
@@ -60,7 +55,7 @@ export async function runMonitoring(options: RunMonitoringOptions): Promise<Moni
       }
       throw err;
     } finally {
-      clearInterval(poll);
+      await poll.stop();
     }
   });
 }

@@ -57,6 +57,29 @@ export function untilInterrupted(): { signal: Promise<NodeJS.Signals>; dispose: 
   };
 }
 
+/**
+ * Calls `tick` every `ms` while a workflow runs (progress queries), one call at a time. `stop()` ends the polling
+ * and waits for a call still in flight: a query waiting to retry when the connection closes would retry on the
+ * closed channel from a timer and crash the process with "Channel has been shut down".
+ */
+export function pollEvery(ms: number, tick: () => Promise<unknown>): { stop: () => Promise<void> } {
+  let inFlight: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    inFlight ??= tick()
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => (inFlight = null));
+  }, ms);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await inFlight;
+    },
+  };
+}
+
 /** The innermost cause's message of a failed workflow (the activity's ApplicationFailure), for one-line errors. */
 export function failureMessage(err: unknown): string {
   let e: unknown = err;
@@ -110,12 +133,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       workflowId: runId,
       args: [{ configPath: resolve(options.configPath), token: options.token }],
     });
-    const poll = setInterval(() => {
-      handle
-        .query(progressQuery)
-        .then(async (p) => options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []))
-        .catch(() => {});
-    }, 1000);
+    const poll = pollEvery(1000, async () => {
+      const p = await handle.query(progressQuery);
+      options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []);
+    });
     const interrupted = untilInterrupted();
     try {
       const outcome = await Promise.race([
@@ -138,8 +159,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       }
       throw err;
     } finally {
-      clearInterval(poll);
       interrupted.dispose();
+      await poll.stop();
     }
   });
 }
