@@ -1,4 +1,58 @@
+import { builtinModules } from 'node:module';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The modules of lib/, bottom to top (docs/architecture.md): a module imports only from modules before it, so the
+ * module graph has no cycle. Modules in one group are peers (file-level `import-x/no-cycle` keeps them acyclic).
+ */
+const LIB_ORDER = [
+  ['errors', 'hash', 'rng', 'lock', 'paths', 'artifacts', 'config', 'metrics', 'folds'],
+  ['data'],
+  ['features'],
+  ['gbdt'],
+  ['training'],
+  ['evaluation'],
+  ['binning'],
+  ['run'],
+  ['governance'],
+  ['notify'],
+  ['report'],
+  ['scoring'],
+  ['monitor'],
+  ['pipeline'],
+  ['lifecycle'],
+  ['serve'],
+];
+
+/** `./lib/<name>` for a folder module, `./lib/<name>.ts` for a file module. */
+const libPath = (name) =>
+  ['errors', 'hash', 'rng', 'lock', 'paths', 'artifacts', 'config', 'metrics', 'folds'].includes(name)
+    ? `./lib/${name}.ts`
+    : `./lib/${name}`;
+
+/** Every lib module may not import any module of a later group. */
+const libZones = LIB_ORDER.slice(0, -1).flatMap((group, rank) =>
+  group.map((name) => ({
+    target: libPath(name),
+    from: LIB_ORDER.slice(rank + 1)
+      .flat()
+      .map(libPath),
+    message: `lib/${name} sits below these modules (docs/architecture.md): move the shared code down instead.`,
+  })),
+);
+
+/** The top-level layers: scripts → client/worker → workflows/activities → lib → schemas. */
+const layerZones = [
+  { target: './schemas', from: ['./lib', './activities', './workflows', './worker', './client', './scripts'] },
+  { target: './lib', from: ['./activities', './workflows', './worker', './client', './scripts'] },
+  { target: './activities', from: ['./workflows', './worker', './client', './scripts'] },
+  { target: './workflows', from: ['./worker', './client', './scripts'] },
+  { target: './worker', from: ['./scripts'] },
+  { target: './client', from: ['./scripts'] },
+].map((zone) => ({ ...zone, message: 'imports point down the layers only (docs/architecture.md).' }));
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
   {
@@ -6,6 +60,7 @@ export default tseslint.config(
       'node_modules/**',
       '.tools/**',
       '.data/**',
+      '.build/**',
       'runs/**',
       'bench/.venv/**',
       'bench/out/**',
@@ -17,6 +72,8 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.mjs', '.js', '.json'] })] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -24,6 +81,8 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { zones: [...layerZones, ...libZones] }],
     },
   },
   {
@@ -32,17 +91,24 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The domain knows nothing of Temporal: activities and the client module adapt it.
+    files: ['lib/**/*.ts', 'schemas/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@temporalio/*'], message: 'lib/ and schemas/ keep no Temporal import.' }] },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no native modules, no domain I/O.
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
           patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process'],
-              message: 'Node built-ins are not allowed in workflow code.',
-            },
             {
               group: ['**/lib/**', '**/activities', '@duckdb/*', 'onnxruntime-node', 'apache-arrow'],
               allowTypeImports: true,

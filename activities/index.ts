@@ -1,14 +1,15 @@
 import { Context } from '@temporalio/activity';
-import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { evaluateTestSet } from '../lib/evaluation/testSet';
+import { runRefSchema, type ArtifactRef, type FoldSummary, type RunRef } from '../schemas/run';
+import { evaluateTestSet } from '../lib/pipeline/testSet';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
-import { prepareRun, type RunRef } from '../lib/pipeline/run';
+import { prepareRun } from '../lib/pipeline/prepare';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import { authorize } from '../lib/governance/authorize';
+import { resolveRunFolder, type RunFolder } from '../lib/run';
 import { guarded } from './failures';
 
 /**
@@ -27,6 +28,11 @@ export async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>
   }
 }
 
+/** Runs a pipeline step on the folder a payload's run reference names (checked: ids only, resolved here). */
+function onFolder<T>(ref: RunRef, step: (folder: RunFolder) => Promise<T>): Promise<T> {
+  return guarded(async () => step(await resolveRunFolder(runRefSchema.parse(ref))));
+}
+
 /** Activities of the training pipeline: thin adapters over lib/pipeline. */
 export function createActivities() {
   return {
@@ -37,19 +43,25 @@ export function createActivities() {
           type: 'run',
           id: input.runId,
         });
-        return withHeartbeats(() => prepareRun(input.runId, input.configPath, identity));
+        // The run's folder stays with the worker: the workflow gets ids, hashes and counts.
+        const {
+          root: _root,
+          dir: _dir,
+          ...prepared
+        } = await withHeartbeats(() => prepareRun(input.runId, input.configPath, identity));
+        return prepared;
       }),
-    validateData: (ref: RunRef) => guarded(() => withHeartbeats(() => validateRawData(ref))),
-    buildFeatures: (ref: RunRef) => guarded(() => withHeartbeats(() => buildFeatures(ref))),
+    validateData: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => validateRawData(f))),
+    buildFeatures: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => buildFeatures(f))),
     trainFold: (ref: RunRef, fold: number) =>
-      guarded(() => withHeartbeats((c) => trainFold(ref, fold, c), { model: `fold ${fold}` })),
-    trainFinalModel: (ref: RunRef) => guarded(() => withHeartbeats((c) => trainFinal(ref, c), { model: 'final' })),
-    evaluate: (ref: RunRef, folds: FoldSummary[]) => guarded(() => withHeartbeats(() => evaluateRun(ref, folds))),
+      onFolder(ref, (f) => withHeartbeats((c) => trainFold(f, fold, c), { model: `fold ${fold}` })),
+    trainFinalModel: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats((c) => trainFinal(f, c), { model: 'final' })),
+    evaluate: (ref: RunRef, folds: FoldSummary[]) => onFolder(ref, (f) => withHeartbeats(() => evaluateRun(f, folds))),
     /** A flat run's hold-out test file scored by the final model; no-op (metrics null) without one. */
-    evaluateTestSet: (ref: RunRef) => guarded(() => withHeartbeats(() => evaluateTestSet(ref))),
-    monitoringBaseline: (ref: RunRef) => guarded(() => withHeartbeats(() => writeMonitoringBaseline(ref))),
+    evaluateTestSet: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => evaluateTestSet(f))),
+    monitoringBaseline: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => writeMonitoringBaseline(f))),
     writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>
-      guarded(() => withHeartbeats(() => finalizeManifest(ref, artifacts))),
+      onFolder(ref, (f) => withHeartbeats(() => finalizeManifest(f, artifacts))),
   };
 }
 

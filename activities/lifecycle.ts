@@ -1,63 +1,81 @@
-import { join } from 'node:path';
-import type { Actor, OverrideRecord, Review } from '../schemas/lifecycle';
+import type { Actor, OverrideChange, OverrideRecord, Review } from '../schemas/lifecycle';
+import type { RunRef } from '../schemas/run';
 import type { DelegationAuditFields } from '../lib/governance';
 import { auditRefusal, authorizeReview } from '../lib/lifecycle/access';
 import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
-import { fileOverride, notifyPendingReview, recordReview, type FileOverrideInput } from '../lib/lifecycle/overrides';
+import { fileOverride, notifyPendingReview, recordReview } from '../lib/lifecycle/overrides';
 import {
   auditReproduction,
   compareReproduction,
   groupReproducedFeatures,
   prepareReproduction,
 } from '../lib/lifecycle/reproduce';
-import { describeVersion } from '../lib/lifecycle/run';
 import { writeBinningTables } from '../lib/lifecycle/versions';
-import type { RunRef } from '../lib/pipeline/run';
+import { describeVersion, resolveRunDir, resolveRunFolder } from '../lib/run';
 import { guarded } from './failures';
 
-/** Activities of the run lifecycle (issue 6): thin adapters over lib/lifecycle; workflows pass folders and ids. */
+/** A reproduction of version `version` of a run, named by the lifecycle workflow (`v<n>-g<generation>-h<length>`). */
+export interface ReproductionRef {
+  runId: string;
+  version: number;
+  repro: string;
+}
+
+/**
+ * Activities of the run lifecycle: thin adapters over lib/lifecycle. Payloads name runs, versions and reproductions
+ * by id; the folders are resolved here, inside the data directory.
+ */
 export function createLifecycleActivities() {
   return {
-    /** The run's binning tables as an artifact (`binning/tables.json`), written before the manifest. */
-    binningTables: (ref: RunRef) => guarded(() => writeBinningTables(ref.runDir, ref.runDir)),
-    describeVersion: (input: { runDir: string; versionDir: string }) =>
-      guarded(() => describeVersion(input.runDir, input.versionDir)),
-    fileOverride: (input: FileOverrideInput) => guarded(() => fileOverride(input)),
+    /** The binning tables of a run or version as its artifact (`binning/tables.json`), written before the manifest. */
+    binningTables: (ref: RunRef) =>
+      guarded(async () => {
+        const folder = await resolveRunFolder(ref);
+        return writeBinningTables(folder.root, folder.dir);
+      }),
+    describeVersion: (input: { runId: string; version: number }) =>
+      guarded(async () => describeVersion(await resolveRunDir(input.runId), input.version)),
+    fileOverride: (input: {
+      runId: string;
+      overrideId: string;
+      fromVersion: number;
+      version: number;
+      change: OverrideChange;
+      reason: string;
+      actor: Actor;
+    }) => guarded(async () => fileOverride({ ...input, runDir: await resolveRunDir(input.runId) })),
     notifyPendingReview: (input: { runId: string; override: OverrideRecord; rocAuc: number | null }) =>
       guarded(() => notifyPendingReview(input.runId, input.override, input.rocAuc)),
     authorizeReview: (input: { token: string; runId: string; overrideId: string }) =>
       guarded(() => authorizeReview(input.token, input.runId, input.overrideId)),
     recordReview: (input: {
       runId: string;
-      runDir: string;
       override: OverrideRecord;
       review: Review;
       delegation: DelegationAuditFields | null;
-    }) => guarded(() => recordReview(input)),
+    }) => guarded(async () => recordReview({ ...input, runDir: await resolveRunDir(input.runId) })),
     auditRefusal: (input: { runId: string; actor: Actor; operation: string; message: string }) =>
       guarded(() => auditRefusal(input)),
-    prepareReproduction: (input: { runDir: string; versionDir: string; reproDir: string }) =>
-      guarded(() =>
-        prepareReproduction(input.runDir, join(input.runDir, input.versionDir), join(input.runDir, input.reproDir)),
-      ),
-    groupReproducedFeatures: (reproPath: string) => guarded(() => groupReproducedFeatures(reproPath)),
-    compareReproduction: (input: {
-      runId: string;
-      runDir: string;
-      versionDir: string;
-      reproDir: string;
-      version: number;
-      by: Actor;
-    }) =>
+    prepareReproduction: (input: ReproductionRef) =>
+      guarded(async () => prepareReproduction(await resolveRunDir(input.runId), input.version, input.repro)),
+    groupReproducedFeatures: (input: ReproductionRef) =>
+      guarded(async () => groupReproducedFeatures((await resolveRunFolder(input)).dir)),
+    compareReproduction: (input: ReproductionRef & { by: Actor }) =>
       guarded(async () => {
         const meta = { version: input.version, by: input.by, at: new Date().toISOString() };
-        const versionPath = join(input.runDir, input.versionDir);
-        const { result } = await compareReproduction(versionPath, join(input.runDir, input.reproDir), meta);
+        const result = await compareReproduction(await resolveRunDir(input.runId), input.repro, meta);
         await auditReproduction(input.runId, result);
         return result;
       }),
-    lockRun: (input: Parameters<typeof lockRun>[0]) => guarded(() => lockRun(input)),
-    approveDeployment: (input: Parameters<typeof approveDeployment>[0]) => guarded(() => approveDeployment(input)),
+    lockRun: (input: {
+      runId: string;
+      version: number;
+      reproducibilityPassed: boolean;
+      actor: Actor;
+      reason: string;
+    }) => guarded(async () => lockRun({ ...input, runDir: await resolveRunDir(input.runId) })),
+    approveDeployment: (input: { runId: string; actor: Actor; reason: string }) =>
+      guarded(async () => approveDeployment({ ...input, runDir: await resolveRunDir(input.runId) })),
   };
 }
 

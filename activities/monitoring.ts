@@ -4,9 +4,9 @@ import { driftWindow, performanceWindow } from '../lib/monitor/analyze';
 import { alertWindow, reportWindow } from '../lib/monitor/publish';
 import { scoreWindow } from '../lib/monitor/score';
 import { hasMonitoringSchedule } from '../lib/monitor/store';
-import { loadWindow, validateWindow, windowIdOf, windowRef } from '../lib/monitor/window';
-import { assertRunId } from '../lib/paths';
-import type { MonitoringWindow, WindowRef } from '../schemas/monitoring';
+import { loadWindow, validateWindow, windowFolder, windowIdOf, type WindowFolder } from '../lib/monitor/window';
+import { assertRunId } from '../lib/run';
+import { windowRefSchema, type MonitoringWindow, type WindowRef } from '../schemas/monitoring';
 import { guarded } from './failures';
 import { withHeartbeats } from './index';
 
@@ -32,6 +32,14 @@ async function requester(runId: string, token: string | undefined): Promise<stri
   );
 }
 
+/** Runs a monitoring step on the window a payload names (checked: ids only, resolved here), heartbeating. */
+function onWindow<T>(ref: WindowRef, step: (window: WindowFolder) => Promise<T>): Promise<T> {
+  return guarded(async () => {
+    const window = await windowFolder(windowRefSchema.parse(ref));
+    return withHeartbeats(() => step(window));
+  });
+}
+
 /** Activities of the monitoring workflow: thin adapters over lib/monitor; payloads are window refs and summaries. */
 export function createMonitoringActivities() {
   return {
@@ -39,16 +47,16 @@ export function createMonitoringActivities() {
       guarded(async () => {
         const runId = assertRunId(input.runId);
         const requestedBy = await requester(runId, input.token);
-        const ref = windowRef(runId, windowIdOf(input.workflowId));
-        const info = await withHeartbeats(() => loadWindow(ref, input.window, requestedBy));
+        const ref: WindowRef = { runId, windowId: windowIdOf(input.workflowId) };
+        const info = await withHeartbeats(async () => loadWindow(await windowFolder(ref), input.window, requestedBy));
         return { ref, rows: info.rows, labelled: info.labelled, label: info.label };
       }),
-    validateWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => validateWindow(ref))),
-    scoreWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => scoreWindow(ref))),
-    driftWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => driftWindow(ref))),
-    performanceWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => performanceWindow(ref))),
-    reportWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => reportWindow(ref))),
-    alertWindow: (ref: WindowRef) => guarded(() => withHeartbeats(() => alertWindow(ref))),
+    validateWindow: (ref: WindowRef) => onWindow(ref, validateWindow),
+    scoreWindow: (ref: WindowRef) => onWindow(ref, scoreWindow),
+    driftWindow: (ref: WindowRef) => onWindow(ref, driftWindow),
+    performanceWindow: (ref: WindowRef) => onWindow(ref, performanceWindow),
+    reportWindow: (ref: WindowRef) => onWindow(ref, reportWindow),
+    alertWindow: (ref: WindowRef) => onWindow(ref, alertWindow),
   };
 }
 

@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeCategorical } from '../lib/data/matrix';
+import { encodeCategorical } from '../lib/features/matrix';
 import { stratifiedKFold } from '../lib/folds';
 import { predictProba, trainGbdt, resolveParams } from '../lib/gbdt';
 import type { CatBoostParams } from '../lib/gbdt';

@@ -49,16 +49,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { sqlString, withDuckDb } from '../lib/data/duck';
-import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
-import type { LabelledMatrix } from '../lib/data/matrix';
+import { readLabelledMatrix, selectRows } from '../lib/features/matrix';
+import type { LabelledMatrix } from '../lib/features/matrix';
 import { featureSpec } from '../lib/features';
-import { createOnnxScorer, exportOnnx, parseModel, predictProba } from '../lib/gbdt';
+import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
+import { createOnnxScorer } from '../lib/gbdt/onnx';
 import type { CatBoostParams } from '../lib/gbdt';
 import { authorize, bootstrapAdmin } from '../lib/governance';
 import { averagePrecision, logloss, rocAuc } from '../lib/metrics';
 import { PROJECT_ROOT } from '../lib/paths';
-import { buildFeatures, FEATURES_FILE } from '../lib/pipeline/features';
-import { prepareRun, readRunConfig } from '../lib/pipeline/run';
+import { buildFeatures } from '../lib/pipeline/features';
+import { prepareRun } from '../lib/pipeline/prepare';
+import { FEATURES_FILE, readRunConfig } from '../lib/run';
 import { trainInThread } from '../lib/training/pool';
 import type { ResolvedIdentity } from '../schemas/governance';
 import type { FeatureMatrix } from '../schemas/matrix';
@@ -530,9 +532,9 @@ async function main(): Promise<void> {
   log(`building the feature table (${configPath})…`);
   const prepared = await prepareRun(args.quick ? 'bench-gbdt-quick' : 'bench-gbdt', configPath, await benchIdentity());
   await buildFeatures(prepared);
-  const config = await readRunConfig(prepared);
+  const config = await readRunConfig(prepared.dir);
   const spec = featureSpec(config);
-  const featuresPath = join(prepared.runDir, FEATURES_FILE);
+  const featuresPath = join(prepared.dir, FEATURES_FILE);
   const all = await withDuckDb((conn) => readLabelledMatrix(conn, `read_parquet(${sqlString(featuresPath)})`, spec));
   const b: Bench = {
     all,
@@ -667,7 +669,7 @@ Notes:
     wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
     machine: { ...machine(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg(), python: runs[0]![1]!.extra?.python },
     configPath,
-    runDir: prepared.runDir,
+    runDir: prepared.dir,
     featuresPath,
     rows: all.matrix.rowCount,
     nSplits: b.nSplits,

@@ -25,10 +25,10 @@ import {
   reportWindow,
   scoreWindow,
   validateWindow,
-  windowRef,
+  windowFolder,
 } from '../lib/monitor';
-import { dataDir, PROJECT_ROOT, runDir } from '../lib/paths';
-import { readRunConfig } from '../lib/pipeline/run';
+import { dataDir, PROJECT_ROOT } from '../lib/paths';
+import { readRunConfig, resolveRunDir } from '../lib/run';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ const rows = Number(args.rows);
 const keepOthers = Number(args['keep-others']);
 
 async function makeWindow(path: string): Promise<void> {
-  const config = await readRunConfig({ runId, runDir: runDir(runId) });
+  const config = await readRunConfig(await resolveRunDir(runId));
   const p = rawPaths(config);
   await withDuckDb(async (conn) => {
     await conn.run(`CREATE TABLE i AS SELECT * FROM read_csv(${sqlString(p.interactions)}, all_varchar = true)`);
@@ -65,7 +65,7 @@ async function makeWindow(path: string): Promise<void> {
 }
 
 async function once(current: string, tag: string): Promise<void> {
-  const ref = windowRef(runId, `bench-${tag}`);
+  const ref = await windowFolder({ runId, windowId: `bench-${tag}` });
   const seconds: Record<string, number> = {};
   const time = async (step: string, fn: () => Promise<unknown>): Promise<void> => {
     const t = performance.now();
@@ -143,7 +143,7 @@ else {
           steps.map((s) => [s, Number(median(runs.map((x) => x.seconds[s]!)).toFixed(2))]),
         ),
         medianPeakRssMb: Math.round(median(runs.map((x) => x.peakRssMb))),
-        scoredWindow: join(windowRef(runId, 'bench-0').windowDir, 'scored.parquet'),
+        scoredWindow: join((await windowFolder({ runId, windowId: 'bench-0' })).windowDir, 'scored.parquet'),
       },
       null,
       2,

@@ -25,18 +25,11 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parse } from 'yaml';
 import { withDuckDb } from '../lib/data/duck';
 import { writeSyntheticDataset } from '../lib/data/generate';
-import { readLabelledMatrix } from '../lib/data/matrix';
+import { readLabelledMatrix } from '../lib/features/matrix';
 import { loadCsvAsText } from '../lib/data/raw';
 import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
-import {
-  createOnnxScorer,
-  exportOnnx,
-  ONNX_BATCH_ROWS,
-  parseModel,
-  predictProba,
-  serializeModel,
-  trainGbdt,
-} from '../lib/gbdt';
+import { exportOnnx, parseModel, predictProba, serializeModel, trainGbdt } from '../lib/gbdt';
+import { createOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
 import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
 import { PROJECT_ROOT } from '../lib/paths';
 import type { FeatureMatrix } from '../schemas/matrix';

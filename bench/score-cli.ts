@@ -38,9 +38,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { seedData } from '../lib/config';
 import { writeSyntheticDataset } from '../lib/data/generate';
-import { PROJECT_ROOT, runDir } from '../lib/paths';
-import { FEATURES_FILE } from '../lib/pipeline/features';
-import { readRunConfig } from '../lib/pipeline/run';
+import { PROJECT_ROOT } from '../lib/paths';
+import { FEATURES_FILE, readRunConfig, resolveRunDir } from '../lib/run';
 
 const exec = promisify(execFile);
 const { values: args } = parseArgs({
@@ -149,8 +148,8 @@ async function timed(label: string, argv: string[]): Promise<Measured & { summar
   };
 }
 
-const ref = { runId: args.run, runDir: runDir(args.run) };
-const config = await readRunConfig(ref);
+const ref = { runId: args.run, runDir: await resolveRunDir(args.run) };
+const config = await readRunConfig(ref.runDir);
 const data = seedData(config, 'bench/score-cli.ts');
 if (data.users !== 'users_metadata.csv' || data.apps !== 'apps_metadata.csv')
   throw new Error(

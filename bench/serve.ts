@@ -29,9 +29,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { seedData } from '../lib/config';
-import { readRunConfig } from '../lib/pipeline/run';
-import { FEATURES_FILE } from '../lib/pipeline/features';
-import { PROJECT_ROOT, runDir } from '../lib/paths';
+import { PROJECT_ROOT } from '../lib/paths';
+import { FEATURES_FILE, readRunConfig, resolveRunDir } from '../lib/run';
 import { freePort } from '../worker/devServer';
 import type { OpenLoopJob, OpenLoopResult } from './open-loop';
 
@@ -214,8 +213,8 @@ async function measure(label: string, url: string, headers: Record<string, strin
   return out;
 }
 
-const ref = { runId: args.run, runDir: runDir(args.run) };
-const config = await readRunConfig(ref);
+const ref = { runId: args.run, runDir: await resolveRunDir(args.run) };
+const config = await readRunConfig(ref.runDir);
 const data = seedData(config, 'bench/serve.ts');
 const requestsCsv = args.requests ?? join(data.dir, data.submission);
 const pairs = (await readFile(requestsCsv, 'utf8'))

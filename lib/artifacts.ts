@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, isAbsolute } from 'node:path';
-import { manifestSchema, type ArtifactRef, type RunManifest } from '../schemas/run';
+import type { ArtifactRef } from '../schemas/run';
 import { ArtifactIntegrityError } from './errors';
 import { sha256File, sha256Hex } from './hash';
 
@@ -52,18 +52,4 @@ export async function readVerified(runDir: string, ref: ArtifactRef): Promise<Bu
 /** Checks an artifact against the recorded hash without holding it in memory (streamed); a mismatch names the file. */
 export async function verifyArtifact(runDir: string, ref: ArtifactRef): Promise<void> {
   checkHash(ref, await sha256File(join(runDir, ref.path)));
-}
-
-export const MANIFEST_FILE = 'manifest.json';
-
-export async function writeManifest(runDir: string, manifest: RunManifest): Promise<string> {
-  const path = join(runDir, MANIFEST_FILE);
-  const sorted = { ...manifest, artifacts: [...manifest.artifacts].sort((a, b) => a.path.localeCompare(b.path)) };
-  await writeFileAtomic(path, `${JSON.stringify(manifestSchema.parse(sorted), null, 2)}\n`);
-  return path;
-}
-
-export async function readManifest(runDir: string): Promise<RunManifest> {
-  const text = await readFile(join(runDir, MANIFEST_FILE), 'utf8');
-  return manifestSchema.parse(JSON.parse(text));
 }

@@ -31,3 +31,8 @@ export class ArtifactIntegrityError extends Error {
 export class UnknownRunError extends Error {
   override name = 'UnknownRunError';
 }
+
+/** Thrown when a path named in a config or request leaves the folder it must stay in (the data directory). */
+export class PathOutsideError extends Error {
+  override name = 'PathOutsideError';
+}

@@ -1,7 +1,7 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AccessPermConfig } from '../schemas/config';
-import { UnknownRunError } from './errors';
+import { PathOutsideError } from './errors';
 
 /** The project checkout (parent of lib/). */
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -12,33 +12,39 @@ export function dataDir(): string {
   return fromEnv ? resolve(fromEnv) : join(PROJECT_ROOT, '.data');
 }
 
-/** Folder under which run folders are created. */
-export function runsDir(config?: AccessPermConfig): string {
-  const dir = config?.artifacts.dir ?? 'runs';
-  return isAbsolute(dir) ? dir : join(dataDir(), dir);
-}
-
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/** Run ids double as folder names and workflow ids: letters, digits, '.', '_', '-', at most 128 characters. */
-export function assertRunId(runId: string): string {
-  if (!RUN_ID.test(runId) || runId.includes('..')) {
-    throw new UnknownRunError(
-      `invalid run id ${JSON.stringify(runId.slice(0, 80))}: use letters, digits, '.', '_' or '-' (at most 128 characters)`,
-    );
+/** The real path of `path`, resolving symlinks of the part that exists (the rest may not have been created yet). */
+async function realpathOfExisting(path: string): Promise<string> {
+  const missing: string[] = [];
+  for (let p = resolve(path); ;) {
+    try {
+      return join(await realpath(p), ...missing.reverse());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const parent = dirname(p);
+      if (parent === p) return resolve(path);
+      missing.push(basename(p));
+      p = parent;
+    }
   }
-  return runId;
 }
 
-export function runDir(runId: string, config?: AccessPermConfig): string {
-  return join(runsDir(config), assertRunId(runId));
+/** True when `path`, symlinks resolved, is `root` or lies below it. */
+export async function isInside(root: string, path: string): Promise<boolean> {
+  const rel = relative(await realpathOfExisting(root), await realpathOfExisting(path));
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** A new run id: UTC time plus random suffix, readable and sortable (`run-20261122-013000-4f2a9c`). */
-export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const suffix = Math.floor(Math.random() * 0xffffff)
-    .toString(16)
-    .padStart(6, '0');
-  return `run-${stamp}-${suffix}`;
+/**
+ * `path` (relative paths against the data directory) after checking that it stays inside the data directory, symlinks
+ * resolved; `what` names the setting in the error.
+ * @throws PathOutsideError naming the path and the data directory.
+ */
+export async function insideDataDir(path: string, what: string): Promise<string> {
+  const root = dataDir();
+  const absolute = resolve(root, path);
+  if (!(await isInside(root, absolute)))
+    throw new PathOutsideError(
+      `${what} ${path} is outside the data directory ${root}: everything written stays inside it`,
+    );
+  return absolute;
 }

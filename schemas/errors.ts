@@ -7,6 +7,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'InputError',
   'ArtifactIntegrityError',
   'UnknownRunError',
+  'PathOutsideError',
   'GbdtParamError',
   'RunLockedError',
   'LockRequirementError',

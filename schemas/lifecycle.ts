@@ -185,8 +185,6 @@ export interface Actor {
 
 export interface ModelVersion {
   version: number;
-  /** Folder relative to the run folder ('.' for the trained run). */
-  dir: string;
   modelSha256: string | null;
   rocAuc: number | null;
   threshold: number | null;
@@ -248,7 +246,6 @@ export interface LifecycleEvent {
 
 export interface LifecycleState {
   runId: string;
-  runDir: string;
   ownerId: string;
   status: RunStatus;
   /** The version reviews, reproducibility, lock and deployment apply to (the latest). */
@@ -269,8 +266,7 @@ export interface LifecycleState {
 }
 
 export const lifecycleInputSchema = z.strictObject({
-  runId: z.string().min(1),
-  runDir: z.string().min(1),
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
   /** History length after which the workflow continues as new even if the server does not suggest it. */
   historyLimit: z.number().int().min(50).optional(),
   /** The carried state when continuing as new. */

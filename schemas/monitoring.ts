@@ -43,14 +43,12 @@ export interface MonitoringProgress {
   error?: string;
 }
 
-/** What every monitoring activity needs to find a window's folder: small enough for a Temporal payload. */
-export interface WindowRef {
-  runId: string;
-  runDir: string;
-  windowId: string;
-  /** `<runDir>/monitoring/windows/<windowId>`. */
-  windowDir: string;
-}
+/** A monitoring window as payloads name it: ids only (the worker resolves the folders). */
+export const windowRefSchema = z.strictObject({
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
+  windowId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,159}$/, 'a window id'),
+});
+export type WindowRef = z.infer<typeof windowRefSchema>;
 
 export const METRIC_NAMES = ['rocAuc', 'prAuc', 'accuracy', 'precision', 'recall', 'f1'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];

@@ -20,6 +20,35 @@ export const manifestSchema = z.object({
 });
 export type RunManifest = z.infer<typeof manifestSchema>;
 
+/** `run.json`: who started the run (proven by token when it was prepared) and what it was trained on. */
+export const runInfoSchema = z.object({
+  runId: z.string(),
+  createdBy: z.object({ userId: z.string(), role: z.string(), temporaryRole: z.boolean() }),
+  configPath: z.string(),
+  configHash: z.string(),
+  dataHash: z.string(),
+  /** sha256 of every input file, by table. */
+  dataFiles: z.record(z.string(), z.string()),
+  startedAt: z.string(),
+});
+export type RunInfo = z.infer<typeof runInfoSchema>;
+
+/**
+ * A folder of a run as Temporal payloads name it: ids only, never a path (the worker resolves the folder inside its
+ * data directory). No version and no reproduction: the run folder itself.
+ */
+export const runRefSchema = z.strictObject({
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
+  /** A model version built by an override (2, 3, …); version 1 is the run itself. */
+  version: z.number().int().min(2).optional(),
+  /** A reproduction's name (`v<version>-g<generation>-h<history length>`). */
+  repro: z
+    .string()
+    .regex(/^v\d+-g\d+-h\d+$/)
+    .optional(),
+});
+export type RunRef = z.infer<typeof runRefSchema>;
+
 /** Steps of the training pipeline, in order; `progress` reports one of these. */
 export const PIPELINE_STEPS = [
   'prepare',
@@ -87,8 +116,6 @@ export interface PipelineProgress {
 /** The workflow's result: small, ids and figures only. */
 export interface PipelineResult {
   runId: string;
-  runDir: string;
-  manifestPath: string;
   metrics: MetricsSummary;
   folds: FoldSummary[];
   rows: number;

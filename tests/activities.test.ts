@@ -8,7 +8,8 @@ import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { readVerified } from '../lib/artifacts';
 import { sqlString, queryRows, withDuckDb } from '../lib/data/duck';
 import { CATEGORICAL_FEATURES } from '../lib/features';
-import type { RunRef } from '../lib/pipeline/run';
+import { resolveRunDir } from '../lib/run';
+import type { RunRef } from '../schemas/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
 
@@ -24,6 +25,7 @@ const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
 let root: string;
 let configPath: string;
 let ref: RunRef;
+let dir: string;
 const artifacts: ArtifactRef[] = [];
 const folds: FoldSummary[] = [];
 
@@ -40,11 +42,12 @@ describe('pipeline activities on generated sample data', () => {
       configPath,
       token: (await runCreator()).token,
     });
-    ref = { runId: prepared.runId, runDir: prepared.runDir };
+    ref = { runId: prepared.runId };
+    dir = await resolveRunDir(prepared.runId);
     expect(prepared.nSplits).toBe(3);
     expect(prepared.dataHash).toMatch(/^[0-9a-f]{64}$/);
     artifacts.push(...prepared.artifacts);
-    const snapshot = JSON.parse(await readFile(join(ref.runDir, 'config.json'), 'utf8')) as {
+    const snapshot = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
       validation: { n_splits: number };
     };
     expect(snapshot.validation.n_splits).toBe(3);
@@ -96,7 +99,7 @@ describe('pipeline activities on generated sample data', () => {
     artifacts.push(...summary.artifacts);
     expect(summary.rows).toBe(2500);
     expect(summary.foldRows.reduce((a, b) => a + b, 0)).toBe(2500);
-    const features = `read_parquet(${sqlString(join(ref.runDir, 'features/features.parquet'))})`;
+    const features = `read_parquet(${sqlString(join(dir, 'features/features.parquet'))})`;
     const users = `read_csv(${sqlString(join(root, 'data', 'users_metadata.csv'))}, all_varchar = true)`;
     const checks = await withDuckDb(async (conn) => {
       const [nulls] = await queryRows(
@@ -155,7 +158,7 @@ describe('pipeline activities on generated sample data', () => {
   it('trainFinalModel writes a parseable model of the configured size', async () => {
     const result = await run(activities.trainFinalModel, ref);
     artifacts.push(...result.artifacts);
-    const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as {
+    const model = JSON.parse(await readFile(join(dir, 'model/model.json'), 'utf8')) as {
       trees: unknown[];
       features: Array<{ name: string }>;
     };
@@ -171,13 +174,13 @@ describe('pipeline activities on generated sample data', () => {
     expect(result.foldAuc).toHaveLength(3);
     expect(result.metrics.rows).toBe(2500);
     expect(result.metrics.threshold).toBeGreaterThan(0);
-    const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as { threshold: number };
+    const model = JSON.parse(await readFile(join(dir, 'model/model.json'), 'utf8')) as { threshold: number };
     expect(model.threshold).toBe(result.metrics.threshold);
     // The step also produces the run's report, model card and figures, each returned as an artifact.
     const paths = result.artifacts.map((a) => a.path);
     for (const f of ['report/report.html', 'report/report.md', 'report/model_card.md', 'report/figures/roc_pr.png'])
       expect(paths).toContain(f);
-    const html = await readFile(join(ref.runDir, 'report/report.html'), 'utf8');
+    const html = await readFile(join(dir, 'report/report.html'), 'utf8');
     expect(html).toContain(result.metrics.rocAuc.toFixed(4));
   });
 
@@ -192,6 +195,6 @@ describe('pipeline activities on generated sample data', () => {
     const manifest = JSON.parse(await readFile(path, 'utf8')) as { artifacts: ArtifactRef[] };
     const paths = manifest.artifacts.map((a) => a.path);
     expect(new Set(paths).size).toBe(paths.length);
-    for (const a of manifest.artifacts) await readVerified(ref.runDir, a);
+    for (const a of manifest.artifacts) await readVerified(dir, a);
   });
 });

@@ -42,7 +42,12 @@ describe('access-perm CLI', () => {
 
   it('`demo` bootstraps the first ADMIN on a fresh installation and trains on an embedded server it starts', async () => {
     const data = await smallDataset(join(root, 'data'), 2000);
-    const config = await writeConfig(root, 'small.yaml', smallConfig(data));
+    // A non-default artifacts.dir: `runs list` / `runs show` find the run by its id alone.
+    const config = await writeConfig(
+      root,
+      'small.yaml',
+      smallConfig(data, (c) => (c.artifacts = { dir: 'team-a/runs' })),
+    );
     const run = await cli('demo', '--config', config, '--json', '--run-id', 'cli-e2e');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/bootstrapped the first ADMIN, demo-admin/);
@@ -54,6 +59,7 @@ describe('access-perm CLI', () => {
     };
     expect(out.runId).toBe('cli-e2e');
     expect(out.metrics.rocAuc).toBeGreaterThan(0.7);
+    expect(out.artifactDir).toBe(join(root, 'team-a', 'runs', 'cli-e2e'));
     expect(out.manifest).toBe(join(out.artifactDir, 'manifest.json'));
     expect(run.stderr).toMatch(/starting an embedded Temporal dev server/);
     expect(run.stderr).toMatch(/\[4\/7\] train/);
@@ -67,6 +73,7 @@ describe('access-perm CLI', () => {
     expect(show.stdout).toMatch(/ROC-AUC 0\.\d{4}/);
     expect(show.stdout).toMatch(/^started +\S+ by demo-admin \(ADMIN\)$/m);
     expect(show.stdout).toMatch(/model\/model\.json/);
+    expect(show.stdout).toContain(`folder     ${join(root, 'team-a', 'runs', 'cli-e2e')}`);
   });
 
   it('Ctrl-C during training cancels the run, stops the embedded server and exits with the reason', async () => {
@@ -167,7 +174,10 @@ describe('access-perm CLI', () => {
       const token = (await readFile(join(root, 'governance', 'demo-admin.token'), 'utf8')).trim();
       await startPipelineWithTemporalCli(address, 'dev-cli-1', config, token);
       const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json');
-      expect(result).toMatch(/"manifestPath"/);
+      expect(result).toMatch(/"status": "COMPLETED"/);
+      // The result names the run by id only: its folder stays with the worker.
+      expect(result).toMatch(/"runId": "dev-cli-1"/);
+      expect(result).not.toMatch(/runDir|manifestPath/);
 
       const viaDev = await cli('pipeline', 'run', '--config', config, '--no-worker', '--run-id', 'dev-run-2');
       expect(viaDev.code, viaDev.stderr).toBe(0);

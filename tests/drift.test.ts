@@ -10,7 +10,7 @@ import {
   windowTable,
   type FeatureWindow,
   type Shift,
-} from '../lib/data/drift-simulator';
+} from '../lib/monitor/drift-simulator';
 import {
   FEATURE_DRIFT_SPEC,
   chiSquareHomogeneity,

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  applyIsotonic,
-  applyPlatt,
   bootstrapCi,
   bootstrapIterationsFor,
   calibrationReport,
@@ -14,6 +12,7 @@ import {
   segmentMetrics,
   thresholdTable,
 } from '../lib/evaluation';
+import { applyIsotonic, applyPlatt } from '../lib/gbdt';
 import { chooseThreshold, expectedCost, precisionRecallCurve, rocAuc, rocCurve } from '../lib/metrics';
 import { Rng } from '../lib/rng';
 

@@ -8,15 +8,15 @@ import { readVerified } from '../lib/artifacts';
 import { loadConfig, parseConfig } from '../lib/config';
 import { queryRows, sqlString, withDuckDb } from '../lib/data/duck';
 import { flatExampleCsv, writeFlatExample } from '../lib/data/generateFlat';
-import { encodeCategorical, toNumeric } from '../lib/data/matrix';
-import { readTestMetrics } from '../lib/evaluation/testSet';
+import { encodeCategorical, toNumeric } from '../lib/features/matrix';
 import { ConfigError } from '../lib/errors';
 import { stratifiedKFold } from '../lib/folds';
 import { parseModel, predictProba } from '../lib/gbdt';
 import { versionBinningTables } from '../lib/lifecycle/versions';
 import { averagePrecision, logloss, metricsAtThreshold, rocAuc } from '../lib/metrics';
 import { PROJECT_ROOT } from '../lib/paths';
-import type { RunRef } from '../lib/pipeline/run';
+import { readTestMetrics, resolveRunDir } from '../lib/run';
+import type { RunRef } from '../schemas/run';
 import { loadRunData } from '../lib/report';
 import { openRunModel } from '../lib/scoring';
 import { openFlatRunModel, scoreFlatCsvFile } from '../lib/scoring/flat';
@@ -214,6 +214,7 @@ describe('flat mode config', () => {
 
 describe('flat mode pipeline', () => {
   let ref: RunRef;
+  let dir: string;
   const artifacts: ArtifactRef[] = [];
   const folds: FoldSummary[] = [];
 
@@ -232,9 +233,10 @@ describe('flat mode pipeline', () => {
       configPath,
       token: (await runCreator()).token,
     });
-    ref = { runId: prepared.runId, runDir: prepared.runDir };
+    ref = { runId: prepared.runId };
+    dir = await resolveRunDir(prepared.runId);
     artifacts.push(...prepared.artifacts);
-    const info = JSON.parse(await readFile(join(ref.runDir, 'run.json'), 'utf8')) as {
+    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as {
       dataFiles: Record<string, string>;
     };
     expect(Object.keys(info.dataFiles)).toEqual(['flat', 'flat_test']);
@@ -247,7 +249,7 @@ describe('flat mode pipeline', () => {
       expect.objectContaining({ table: 'flat', success: true }),
       expect.objectContaining({ table: 'flat_test', success: true }),
     ]);
-    const test = JSON.parse(await readFile(join(ref.runDir, 'validation/flat_test.json'), 'utf8')) as {
+    const test = JSON.parse(await readFile(join(dir, 'validation/flat_test.json'), 'utf8')) as {
       results: Array<{ expectation: string; kwargs: { column?: string; values?: string[] } }>;
     };
     // The hold-out label must take the training table's two values, positive first.
@@ -257,7 +259,7 @@ describe('flat mode pipeline', () => {
         kwargs: { column: 'approved', values: ['granted', 'denied'] },
       }),
     );
-    const report = JSON.parse(await readFile(join(ref.runDir, 'validation/flat.json'), 'utf8')) as {
+    const report = JSON.parse(await readFile(join(dir, 'validation/flat.json'), 'utf8')) as {
       results: Array<{ expectation: string; kwargs: { column?: string }; result: { unexpected_count: number } }>;
     };
     // risk_score holds ~1 % "n/a": unexpected, but within mostly = 0.95.
@@ -271,7 +273,7 @@ describe('flat mode pipeline', () => {
     const summary = await run(activities.buildFeatures, ref);
     artifacts.push(...summary.artifacts);
     expect(summary.rows).toBe(ROWS);
-    const features = `read_parquet(${sqlString(join(ref.runDir, 'features/features.parquet'))})`;
+    const features = `read_parquet(${sqlString(join(dir, 'features/features.parquet'))})`;
     const checks = await withDuckDb(async (conn) => {
       const cols = await queryRows(conn, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${features})`);
       const [r] = await queryRows(
@@ -313,7 +315,7 @@ describe('flat mode pipeline', () => {
     }
     const final = await run(activities.trainFinalModel, ref);
     artifacts.push(...final.artifacts);
-    const model = JSON.parse(await readFile(join(ref.runDir, 'model/model.json'), 'utf8')) as {
+    const model = JSON.parse(await readFile(join(dir, 'model/model.json'), 'utf8')) as {
       features: Array<{ name: string }>;
     };
     expect(model.features.map((f) => f.name).sort()).toEqual(
@@ -329,7 +331,7 @@ describe('flat mode pipeline', () => {
     const paths = result.artifacts.map((a) => a.path);
     for (const f of ['report/report.html', 'report/model_card.md', 'predictions/oof.parquet'])
       expect(paths).toContain(f);
-    const data = await loadRunData(ref.runDir);
+    const data = await loadRunData(dir);
     expect(data.metrics.audit).toMatchObject({ rows: ROWS, groups: { column: 'team', count: 100 } });
     expect(data.metrics.audit?.users).toBeUndefined();
     expect(data.metrics.audit?.raw.map((t) => t.table)).toEqual(['flat', 'flat_test']);
@@ -337,10 +339,10 @@ describe('flat mode pipeline', () => {
     expect([...dims].sort()).toEqual(['region', 'resource', 'role']);
     expect(data.oof.keyColumns).toEqual(['team', 'request_id']);
     expect(data.oof.key[0]).toMatch(/^team-\d{3}\u001fr\d{6}$/);
-    const card = await readFile(join(ref.runDir, 'report/model_card.md'), 'utf8');
+    const card = await readFile(join(dir, 'report/model_card.md'), 'utf8');
     expect(card).toContain('GroupKFold(3) by `team`');
     expect(card).toContain('`tenure_years`');
-    const report = await readFile(join(ref.runDir, 'report/report.md'), 'utf8');
+    const report = await readFile(join(dir, 'report/report.md'), 'utf8');
     expect(report).toContain('100 groups of `team`');
     expect(report).not.toContain('Machine accounts');
   });
@@ -348,11 +350,11 @@ describe('flat mode pipeline', () => {
   it('scores the test file with the final model: metrics.json `test` equals lib/metrics on its predictions', async () => {
     const result = await run(activities.evaluateTestSet, ref);
     artifacts.push(...result.artifacts);
-    const model = parseModel(await readFile(join(ref.runDir, 'model/model.json'), 'utf8'));
+    const model = parseModel(await readFile(join(dir, 'model/model.json'), 'utf8'));
     const { matrix, labels } = parseFlatCsv(await readFile(testCsv, 'utf8'), 'granted');
     const scores = predictProba(model, matrix);
     expect(scores.every(Number.isFinite)).toBe(true); // unseen resources and regions included
-    const stored = await readTestMetrics(ref.runDir);
+    const stored = await readTestMetrics(dir);
     expect(stored).toEqual(result.metrics);
     const at = metricsAtThreshold(labels, scores, model.threshold!);
     expect(stored).toMatchObject({ rows: TEST_ROWS, threshold: model.threshold, confusion: at.confusion });
@@ -361,13 +363,13 @@ describe('flat mode pipeline', () => {
     expect(stored!.logloss).toBeCloseTo(logloss(labels, scores), 12);
     expect(stored!.accuracy).toBeCloseTo(at.accuracy, 12);
     expect(stored!.rocAuc).toBeGreaterThan(0.7);
-    const report = await readFile(join(ref.runDir, 'report/report.md'), 'utf8');
+    const report = await readFile(join(dir, 'report/report.md'), 'utf8');
     expect(report).toContain('Hold-out test file (approvals-test.csv, 300 rows');
     expect(report).toContain('hold-out test (300 rows)');
   });
 
   it('binning tables and the monitoring baseline cover the declared features', async () => {
-    const tables = await versionBinningTables(ref.runDir, ref.runDir);
+    const tables = await versionBinningTables(dir, dir);
     expect(tables.map((t) => t.feature).sort()).toEqual(['region', 'resource', 'risk_score', 'role', 'tenure_years']);
     expect(tables.find((t) => t.feature === 'risk_score')?.bins.at(-1)?.label).toBe('(missing)');
     const baseline = await run(activities.monitoringBaseline, ref);
@@ -375,7 +377,7 @@ describe('flat mode pipeline', () => {
     expect(baseline.rows).toBe(ROWS);
     const path = await run(activities.writeManifest, ref, artifacts);
     const manifest = JSON.parse(await readFile(path, 'utf8')) as { artifacts: ArtifactRef[] };
-    for (const a of manifest.artifacts) await readVerified(ref.runDir, a);
+    for (const a of manifest.artifacts) await readVerified(dir, a);
   });
 
   it('request scoring (serve, monitoring) refuses a flat-mode run, pointing at `score`', async () => {
@@ -385,24 +387,24 @@ describe('flat mode pipeline', () => {
   });
 
   it('`access-perm score` scores a CSV of the declared columns with the ONNX model, ids carried; a bad one is refused', async () => {
-    const dir = join(root, 'flat-scoring');
-    await mkdir(dir, { recursive: true });
+    const scratch = join(root, 'flat-scoring');
+    await mkdir(scratch, { recursive: true });
     const text = await readFile(testCsv, 'utf8');
-    await writeFile(join(dir, 'no-role.csv'), text.replace(/^(.*?),role,/, '$1,job,'));
-    const output = join(dir, 'predictions.csv');
+    await writeFile(join(scratch, 'no-role.csv'), text.replace(/^(.*?),role,/, '$1,job,'));
+    const output = join(scratch, 'predictions.csv');
     const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
     const score = (input: string, out: string) =>
       runCli(env, 'score', '--run', ref.runId, '--input', input, '--output', out, '--json');
     // Two CLI processes at once: each pays the CLI's start-up.
     const [good, missing] = await Promise.all([
       score(testCsv, output),
-      score(join(dir, 'no-role.csv'), join(dir, 'no-role.pred.csv')),
+      score(join(scratch, 'no-role.csv'), join(scratch, 'no-role.pred.csv')),
     ]);
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toMatchObject({ runId: ref.runId, rows: TEST_ROWS, version: 1 });
     const [header, ...lines] = (await readFile(output, 'utf8')).trim().split('\n');
     expect(header).toBe('request_id,approval_probability,predicted_label');
-    const model = parseModel(await readFile(join(ref.runDir, 'model/model.json'), 'utf8'));
+    const model = parseModel(await readFile(join(dir, 'model/model.json'), 'utf8'));
     const { matrix, ids } = parseFlatCsv(text, 'granted');
     const expected = predictProba(model, matrix);
     expect(lines).toHaveLength(TEST_ROWS);
@@ -414,7 +416,7 @@ describe('flat mode pipeline', () => {
     });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/no-role\.csv line 1: missing column role \(data\.categorical\)/);
-    expect((await readdir(dir)).sort()).toEqual(['no-role.csv', 'predictions.csv']);
+    expect((await readdir(scratch)).sort()).toEqual(['no-role.csv', 'predictions.csv']);
   });
 
   it('flat scoring refuses a numeric column that does not parse, naming column and lines, and writes nothing', async () => {
@@ -459,8 +461,7 @@ describe('flat mode without a group column', () => {
     );
     const token = (await runCreator()).token;
     const prepared = await run(activities.prepareRun, { runId: 'flat-rows', configPath, token });
-    const ref = { runId: prepared.runId, runDir: prepared.runDir };
-    const summary = await run(activities.buildFeatures, ref);
+    const summary = await run(activities.buildFeatures, { runId: prepared.runId });
     expect(summary.foldRows).toHaveLength(3);
     expect(Math.max(...summary.foldRows) - Math.min(...summary.foldRows)).toBeLessThanOrEqual(1);
 
@@ -507,7 +508,7 @@ describe('flat mode without a group column', () => {
         }),
       );
       const prepared = await run(activities.prepareRun, { runId: `flat-${name}`, configPath, token });
-      const e = await failure(run(activities.validateData, { runId: prepared.runId, runDir: prepared.runDir }));
+      const e = await failure(run(activities.validateData, { runId: prepared.runId }));
       expect(e.type).toBe('DataValidationError');
       expect(e.message).toMatch(message);
     }
@@ -516,7 +517,7 @@ describe('flat mode without a group column', () => {
     await writeFile(badCsv, flatExampleCsv({ rows: 300, seed: 2 }).replace(/,1\n/, ',yes\n'));
     const badPath = await writeConfig(root, 'flat-bad-label.yaml', flatConfig(badCsv));
     const bad = await run(activities.prepareRun, { runId: 'flat-bad-label', configPath: badPath, token });
-    const e = await failure(run(activities.validateData, { runId: bad.runId, runDir: bad.runDir }));
+    const e = await failure(run(activities.validateData, { runId: bad.runId }));
     expect(e.type).toBe('DataValidationError');
     expect(e.message).toContain('expect_column_values_to_be_in_set(column="approved"');
   });

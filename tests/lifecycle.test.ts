@@ -10,13 +10,13 @@ import {
 } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest, readVerified } from '../lib/artifacts';
-import { readDeployment } from '../lib/deployment';
+import { readVerified } from '../lib/artifacts';
+import { readDeployment } from '../lib/run/deployment';
 import { trainGbdt, predictProba } from '../lib/gbdt';
 import { addUser, delegateApproval, isAllowed, issueToken, queryAudit } from '../lib/governance';
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
-import { LOCK_FILE, readLock } from '../lib/lifecycle/lockFile';
+import { LOCK_FILE, readLock, readManifest } from '../lib/run';
 import { applyCategoryGroups, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
 import { registerSchedule } from '../lib/monitor/store';
 import { readOutbox } from '../lib/notify';
@@ -121,7 +121,7 @@ beforeAll(async () => {
   runB = await client.workflow.start('runLifecycle', {
     taskQueue: TASK_QUEUE,
     workflowId: 'lifecycle-lc-b',
-    args: [{ runId: 'lc-b', runDir: join(runsDir(), 'lc-b'), historyLimit: 60 }],
+    args: [{ runId: 'lc-b', historyLimit: 60 }],
   });
   runBFirstRunId = (runB as WorkflowHandle & { firstExecutionRunId: string }).firstExecutionRunId;
 });
@@ -469,7 +469,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(s.reproducibility!.checks.map((c) => c.name)).toEqual(
       expect.arrayContaining(['model file sha256', 'OOF metrics', 'OOF predictions fold 0 sha256']),
     );
-    await access(s.reproducibility!.artifact);
+    await access(join(runsDir(), 'lc-a', s.reproducibility!.artifact));
 
     // A test that cannot run fails the command, although an earlier passed result is still in the state.
     const interactions = join(root, 'data', 'interactions.csv');

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config';
 import { ConfigError } from '../lib/errors';
 import { DEFAULT_DRIFT_OPTIONS, alertsFor, driftOptionsOf, historyPath, monitoringTrend } from '../lib/monitor';
-import { runDir } from '../lib/paths';
+import { resolveRunDir } from '../lib/run';
 import type { DriftSummary, HistoryEntry, PerformanceSummary } from '../schemas/monitoring';
 import { smallConfig, useTempDataDir } from './helpers';
 
@@ -116,8 +116,8 @@ describe('monitoring history', () => {
       entry(1, null),
       entry(3, { rocAuc: 0.88, accuracy: 0.8 }),
     ];
-    await mkdir(join(runDir('r1'), 'monitoring'), { recursive: true });
-    await writeFile(historyPath(runDir('r1')), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    await mkdir(join(await resolveRunDir('r1'), 'monitoring'), { recursive: true });
+    await writeFile(historyPath(await resolveRunDir('r1')), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
     const trend = await monitoringTrend('r1');
     expect(trend.map((r) => [r.label, r.roc_auc, r.drifted_features, r.alerts])).toEqual([
       ['night 1', null, 1, 0],

@@ -9,10 +9,11 @@ import {
   hasMonitoringSchedule,
   readHistory,
   readMonitoringManifest,
-  windowRef,
+  windowFolder,
   type WindowResultFile,
 } from '../lib/monitor';
 import { readOutbox } from '../lib/notify';
+import { resolveRunDir } from '../lib/run';
 import type { MonitoringProgress, MonitoringResult } from '../schemas/monitoring';
 import type { PipelineResult } from '../schemas/run';
 import { monitoringProgressQuery, TASK_QUEUE } from '../workflows/definitions';
@@ -35,6 +36,8 @@ let stack: TemporalStack;
 let client: Client;
 let token: string;
 let run: PipelineResult;
+/** The run's folder (payloads carry its id only). */
+let runDir: string;
 let interactions: string[];
 
 /** Writes a window CSV from interaction lines (header `userId,appId,permission`), optionally transformed. */
@@ -76,6 +79,8 @@ beforeAll(async () => {
     smallConfig(data, (c) => {
       c.model.catboost.iterations = 20;
       c.validation.n_splits = 2;
+      // Monitoring finds a run below a non-default artifacts.dir by its id.
+      c.artifacts = { dir: 'monitored' };
     }),
   );
   run = (await client.workflow.execute('trainingPipeline', {
@@ -83,6 +88,8 @@ beforeAll(async () => {
     workflowId: 'mon-run',
     args: [{ configPath: config, token }],
   })) as PipelineResult;
+  runDir = await resolveRunDir(run.runId);
+  expect(runDir).toBe(join(root, 'monitored', 'mon-run'));
   interactions = (await readFile(join(data, 'interactions.csv'), 'utf8')).trim().split('\n').slice(1);
 });
 
@@ -111,19 +118,19 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     const progress: MonitoringProgress = await handle.query(monitoringProgressQuery);
     expect(progress).toMatchObject({ status: 'completed', step: 'alert', windowId: 'mon-same' });
 
-    const manifest = await readMonitoringManifest(run.runId, run.runDir);
+    const manifest = await readMonitoringManifest(run.runId, runDir);
     const entry = manifest.windows.find((w) => w.windowId === 'mon-same')!;
     const roles = entry.artifacts.map((a) => a.role);
     expect(roles).toEqual(expect.arrayContaining(['monitoring-report', 'monitoring-result', 'monitoring-figure']));
-    for (const a of entry.artifacts) await readVerified(run.runDir, a);
-    const html = await readFile(join(run.runDir, result.report.html), 'utf8');
+    for (const a of entry.artifacts) await readVerified(runDir, a);
+    const html = await readFile(join(runDir, result.report.html), 'utf8');
     expect(html).toMatch(/<h1[^>]*>Monitoring report — same population<\/h1>/);
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/(src|href)="https?:/);
-    const json = JSON.parse(await readFile(join(run.runDir, result.report.json), 'utf8')) as WindowResultFile;
+    const json = JSON.parse(await readFile(join(runDir, result.report.json), 'utf8')) as WindowResultFile;
     expect(json.drift.features).toHaveLength(10);
     expect(json.performance.labelled).toBe(true);
-    const history = await readHistory(run.runDir);
+    const history = await readHistory(runDir);
     expect(history.map((h) => h.window_id)).toContain('mon-same');
   });
 
@@ -164,7 +171,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     const auditIds = new Set(alerts.map((e) => e.audit_id));
     expect(sent.every((n) => auditIds.has(String(n.details.audit_id)))).toBe(true);
     // A retried alert step raises nothing twice.
-    await alertWindow(windowRef(run.runId, 'mon-drift'));
+    await alertWindow(await windowFolder({ runId: run.runId, windowId: 'mon-drift' }));
     expect((await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === 'mon-drift')).toHaveLength(2);
     expect(
       (await queryAudit({ run_id: run.runId })).filter((e) => e.resource_id === `${run.runId}/mon-drift`),
@@ -195,7 +202,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(cause.message).toMatch(/expect_column_values_to_be_in_set\(column="permission"\)/);
     expect((await handle.query(monitoringProgressQuery)).step).toBe('validate');
     const report = JSON.parse(
-      await readFile(join(run.runDir, 'monitoring', 'windows', 'mon-bad', 'validation.json'), 'utf8'),
+      await readFile(join(runDir, 'monitoring', 'windows', 'mon-bad', 'validation.json'), 'utf8'),
     ) as { success: boolean };
     expect(report.success).toBe(false);
   });
@@ -250,19 +257,19 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     const configured = (await queryAudit({ action: 'monitoring_configured' })).map((e) => e.result);
     expect(configured).toEqual(['created', 'updated']);
 
-    const before = (await readHistory(run.runDir)).length;
+    const before = (await readHistory(runDir)).length;
     await temporalCli(stack.server.address, 'schedule', 'trigger', '--schedule-id', scheduleId);
     const deadline = Date.now() + 60_000;
-    let history = await readHistory(run.runDir);
+    let history = await readHistory(runDir);
     while (history.length === before && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
-      history = await readHistory(run.runDir);
+      history = await readHistory(runDir);
     }
     const scheduled = history.at(-1)!;
     expect(history.length).toBe(before + 1);
     expect(scheduled.window_id.startsWith(`${scheduleId}-`)).toBe(true);
     expect(scheduled.rows).toBe(800);
-    await readFile(join(run.runDir, scheduled.report_html));
+    await readFile(join(runDir, scheduled.report_html));
 
     const trend = await cli(token, 'monitor', 'history', '--run', run.runId, '--json');
     expect(trend.code, trend.stderr).toBe(0);

@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDuckDb } from '../lib/data/duck';
-import { readLabelledMatrix, selectRows } from '../lib/data/matrix';
-import type { LabelledMatrix } from '../lib/data/matrix';
+import { readLabelledMatrix, selectRows } from '../lib/features/matrix';
+import type { LabelledMatrix } from '../lib/features/matrix';
 import { loadCsvAsText } from '../lib/data/raw';
 import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import {
-  createOnnxScorer,
-  createThreadedOnnxScorer,
   exportOnnx,
   GbdtDataError,
   GbdtModelError,
@@ -22,10 +20,12 @@ import {
   serializeModel,
   trainGbdt,
 } from '../lib/gbdt';
+import { createOnnxScorer, createThreadedOnnxScorer } from '../lib/gbdt/onnx';
 import type { GbdtModel } from '../lib/gbdt';
 import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
-import { applyIsotonic, applyPlatt, fitIsotonic } from '../lib/evaluation/calibration';
+import { fitIsotonic } from '../lib/evaluation/calibration';
+import { applyIsotonic, applyPlatt } from '../lib/gbdt/calibration';
 import { calibrateFinalModel } from '../lib/pipeline/evaluate';
 import { smallDataset, useTempDataDir } from './helpers';
 

@@ -2,7 +2,8 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest, readVerified } from '../lib/artifacts';
+import { readVerified } from '../lib/artifacts';
+import { readManifest, resolveRunDir } from '../lib/run';
 import { queryAudit } from '../lib/governance';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
@@ -61,7 +62,8 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const final = await handle.query(progressQuery);
     expect(final).toMatchObject({ status: 'completed', step: 'manifest' });
 
-    const manifest = await readManifest(result.runDir);
+    const runDir = await resolveRunDir(result.runId);
+    const manifest = await readManifest(runDir);
     const roles = new Set(manifest.artifacts.map((a) => a.role));
     for (const role of [
       'config',
@@ -75,10 +77,10 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     ]) {
       expect(roles).toContain(role);
     }
-    for (const a of manifest.artifacts) await readVerified(result.runDir, a);
-    const model = JSON.parse(await readFile(join(result.runDir, 'model/model.json'), 'utf8')) as { threshold?: number };
+    for (const a of manifest.artifacts) await readVerified(runDir, a);
+    const model = JSON.parse(await readFile(join(runDir, 'model/model.json'), 'utf8')) as { threshold?: number };
     expect(model.threshold).toBe(result.metrics.threshold);
-    const metrics = JSON.parse(await readFile(join(result.runDir, 'metrics.json'), 'utf8')) as {
+    const metrics = JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8')) as {
       oof: { rocAuc: number };
     };
     expect(metrics.oof.rocAuc).toBe(result.metrics.rocAuc);

@@ -2,13 +2,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
-import { metricsFileSchema, type MetricsFile } from '../lib/evaluation';
+import { metricsFileSchema, type MetricsFile } from '../schemas/metrics';
 import { FEATURE_COLUMNS } from '../lib/features';
 import { sha256File } from '../lib/hash';
 import { evaluateRun, type EvaluationResult } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
-import { prepareRun, type RunRef } from '../lib/pipeline/run';
+import { prepareRun } from '../lib/pipeline/prepare';
+import type { RunFolder } from '../lib/run';
 import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
@@ -29,7 +30,7 @@ const FIGURES = [
 
 let root: string;
 interface Run {
-  ref: RunRef;
+  ref: RunFolder;
   evaluation: EvaluationResult;
   artifacts: ArtifactRef[];
   metrics: MetricsFile;
@@ -40,7 +41,7 @@ let b: Run;
 /** A real small run through the pipeline steps (prepare → validate → features → folds + final → evaluate). */
 async function pipelineRun(runId: string, configPath: string): Promise<Run> {
   const prepared = await prepareRun(runId, configPath, (await runCreator()).identity);
-  const ref = { runId, runDir: prepared.runDir };
+  const ref = prepared;
   const artifacts = [...prepared.artifacts];
   artifacts.push(...(await validateRawData(ref)).artifacts);
   artifacts.push(...(await buildFeatures(ref)).artifacts);
@@ -53,7 +54,7 @@ async function pipelineRun(runId: string, configPath: string): Promise<Run> {
   artifacts.push(...(await trainFinal(ref)).artifacts);
   const evaluation = await evaluateRun(ref, folds);
   artifacts.push(...evaluation.artifacts);
-  const metrics = metricsFileSchema.parse(JSON.parse(await readFile(join(ref.runDir, 'metrics.json'), 'utf8')));
+  const metrics = metricsFileSchema.parse(JSON.parse(await readFile(join(ref.dir, 'metrics.json'), 'utf8')));
   return { ref, evaluation, artifacts, metrics };
 }
 
@@ -120,27 +121,27 @@ describe('evaluation step on a real small run', () => {
     }
     for (const f of ['report/report.md', 'report/report.html', 'report/model_card.md', 'report/segment_metrics.json'])
       expect(paths).toContain(f);
-    for (const ref of a.evaluation.artifacts) await readVerified(a.ref.runDir, ref);
+    for (const ref of a.evaluation.artifacts) await readVerified(a.ref.dir, ref);
   });
 
   it('figures are valid, readable-size PNG and SVG, drawn with the bundled font', async () => {
     for (const name of FIGURES) {
-      const { width, height } = pngSize(await readFile(join(a.ref.runDir, 'report/figures', `${name}.png`)));
+      const { width, height } = pngSize(await readFile(join(a.ref.dir, 'report/figures', `${name}.png`)));
       expect(width).toBeGreaterThan(700);
       expect(height).toBeGreaterThan(400);
-      const svg = await readFile(join(a.ref.runDir, 'report/figures', `${name}.svg`), 'utf8');
+      const svg = await readFile(join(a.ref.dir, 'report/figures', `${name}.svg`), 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);
       expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
       expect(svg).toContain('font-family="Inter');
     }
-    const roc = await readFile(join(a.ref.runDir, 'report/figures/roc_pr.svg'), 'utf8');
+    const roc = await readFile(join(a.ref.dir, 'report/figures/roc_pr.svg'), 'utf8');
     expect(roc).toContain(`AUC ${a.metrics.oof.rocAuc.toFixed(3)}`);
-    const cm = await readFile(join(a.ref.runDir, 'report/figures/confusion_matrix.svg'), 'utf8');
+    const cm = await readFile(join(a.ref.dir, 'report/figures/confusion_matrix.svg'), 'utf8');
     expect(cm).toContain(a.metrics.confusion.tp.toLocaleString('en-US'));
   });
 
   it('report.html is self-contained and states the measured numbers', async () => {
-    const html = await readFile(join(a.ref.runDir, 'report/report.html'), 'utf8');
+    const html = await readFile(join(a.ref.dir, 'report/report.html'), 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).not.toMatch(/<script|<link|src="http|href="http|url\(http/);
     expect(html.match(/<svg/g)?.length).toBe(FIGURES.length);
@@ -166,10 +167,10 @@ describe('evaluation step on a real small run', () => {
   });
 
   it('report.md links each figure it shows and the model card lists artifact hashes', async () => {
-    const md = await readFile(join(a.ref.runDir, 'report/report.md'), 'utf8');
+    const md = await readFile(join(a.ref.dir, 'report/report.md'), 'utf8');
     for (const name of FIGURES) expect(md).toContain(`](figures/${name}.png)`);
     expect(md).toContain(`ROC-AUC **${f4(a.metrics.oof.rocAuc)}**`);
-    const card = await readFile(join(a.ref.runDir, 'report/model_card.md'), 'utf8');
+    const card = await readFile(join(a.ref.dir, 'report/model_card.md'), 'utf8');
     for (const section of [
       'Model details',
       'Intended use',
@@ -183,22 +184,22 @@ describe('evaluation step on a real small run', () => {
       'Artifacts',
     ])
       expect(card).toContain(`## ${section}\n`);
-    expect(card).toContain(await sha256File(join(a.ref.runDir, 'config.json')));
+    expect(card).toContain(await sha256File(join(a.ref.dir, 'config.json')));
     expect(card).toContain(`${a.metrics.calibration!.platt.a}`);
   });
 
   it('regenerating a report elsewhere gives the same figures and leaves the run folder alone', async () => {
     const out = join(root, 'regen');
-    const again = await writeRunReport(b.ref.runDir, out);
+    const again = await writeRunReport(b.ref.dir, out);
     const byPath = new Map(b.evaluation.artifacts.map((x) => [x.path, x.sha256]));
     const figures = again.artifacts.filter((x) => x.path.startsWith('figures/') || x.path.endsWith('.json'));
     expect(figures).toHaveLength(2 * FIGURES.length + 1);
     for (const x of figures) expect(byPath.get(`report/${x.path}`), x.path).toBe(x.sha256);
     // The finished run (it has a manifest) still verifies: nothing in it was rewritten.
-    const manifest = JSON.parse(await readFile(join(b.ref.runDir, 'manifest.json'), 'utf8')) as {
+    const manifest = JSON.parse(await readFile(join(b.ref.dir, 'manifest.json'), 'utf8')) as {
       artifacts: ArtifactRef[];
     };
-    for (const ref of manifest.artifacts) await readVerified(b.ref.runDir, ref);
+    for (const ref of manifest.artifacts) await readVerified(b.ref.dir, ref);
     // The report of a finished run lists the manifest's artifacts, the report's own files included.
     const md = await readFile(join(out, 'report.md'), 'utf8');
     expect(md).toContain('From the run manifest');
@@ -208,7 +209,7 @@ describe('evaluation step on a real small run', () => {
 
 describe('run comparison', () => {
   it('a run against itself agrees everywhere', async () => {
-    const c = await compareRuns(a.ref.runDir, a.ref.runDir);
+    const c = await compareRuns(a.ref.dir, a.ref.dir);
     expect(c.agreement.agreementRate).toBe(1);
     expect(c.agreement.matchedRows).toBe(2000);
     expect(c.agreement.scoreCorrelation).toBeCloseTo(1, 12);
@@ -218,7 +219,7 @@ describe('run comparison', () => {
   });
 
   it('two configurations: metric deltas, parameter and config diffs, prediction agreement', async () => {
-    const c = await compareRuns(a.ref.runDir, b.ref.runDir);
+    const c = await compareRuns(a.ref.dir, b.ref.dir);
     expect(c.sameData).toBe(true);
     const auc = c.metrics.find((m) => m.metric === 'ROC-AUC')!;
     expect(auc.delta).toBeCloseTo(b.metrics.oof.rocAuc - a.metrics.oof.rocAuc, 12);
@@ -239,10 +240,10 @@ describe('run comparison', () => {
   });
 
   it('refuses a finished run whose metrics were modified after the manifest', async () => {
-    const path = join(b.ref.runDir, 'metrics.json');
+    const path = join(b.ref.dir, 'metrics.json');
     const original = await readFile(path, 'utf8');
     await writeFile(path, original.replace('"rocAuc": 0.', '"rocAuc": 0.9'));
-    await expect(compareRuns(a.ref.runDir, b.ref.runDir)).rejects.toThrow(/metrics.json was modified/);
+    await expect(compareRuns(a.ref.dir, b.ref.dir)).rejects.toThrow(/metrics.json was modified/);
     await writeFile(path, original);
   });
 });

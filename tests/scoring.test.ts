@@ -3,16 +3,15 @@ import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCategorical } from '../lib/data/matrix';
-import { readDeployment, writeDeployment } from '../lib/deployment';
+import { encodeCategorical } from '../lib/features/matrix';
+import { readDeployment, writeDeployment } from '../lib/run/deployment';
 import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
 import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { sha256Hex } from '../lib/hash';
 import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
 import { registerSchedule } from '../lib/monitor/store';
-import { runDir } from '../lib/paths';
-import { readFeatures } from '../lib/pipeline/train';
+import { readFeatures, resolveRunDir } from '../lib/run';
 import {
   openRunModel,
   RequestFeatureBuilder,
@@ -65,19 +64,19 @@ afterAll(async () => {
 
 describe('openRunModel', () => {
   it("reads the run's threshold and scores with the ONNX export of its verified scoring spec", async () => {
-    const metrics = JSON.parse(await readFile(join(runDir(RUN), 'metrics.json'), 'utf8')) as {
+    const metrics = JSON.parse(await readFile(join(await resolveRunDir(RUN), 'metrics.json'), 'utf8')) as {
       oof: { threshold: number };
     };
     expect(model.threshold).toBe(metrics.oof.threshold);
-    const spec = parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'));
+    const spec = parseModel(await readFile(join(await resolveRunDir(RUN), 'model/model.json'), 'utf8'));
     expect(model.modelSha256).toBe(sha256Hex(exportOnnx(spec)));
     expect(model.lock).toBeNull();
     expect(model.metadata.users.sameAsTraining).toBe(true);
   });
 
   it('refuses a modified model, a model the deployment does not pin, unknown and unfinished runs', async () => {
-    await cp(runDir(RUN), runDir('score-tampered'), { recursive: true });
-    const path = join(runDir('score-tampered'), 'model/model.json');
+    await cp(await resolveRunDir(RUN), await resolveRunDir('score-tampered'), { recursive: true });
+    const path = join(await resolveRunDir('score-tampered'), 'model/model.json');
     await writeFile(path, `${await readFile(path, 'utf8')} `);
     await expect(openRunModel('score-tampered')).rejects.toThrow(ArtifactIntegrityError);
     await expect(openRunModel('score-tampered')).rejects.toThrow(/model\/model\.json was modified/);
@@ -87,7 +86,9 @@ describe('openRunModel', () => {
     );
     await expect(openRunModel('no-such-run')).rejects.toThrow(UnknownRunError);
 
-    await cp(join(runDir(RUN), 'run.json'), join(runDir('score-unfinished'), 'run.json'), { recursive: true });
+    await cp(join(await resolveRunDir(RUN), 'run.json'), join(await resolveRunDir('score-unfinished'), 'run.json'), {
+      recursive: true,
+    });
     await expect(openRunModel('score-unfinished')).rejects.toThrow(RunNotScorableError);
   });
 });
@@ -112,7 +113,7 @@ describe('request features', () => {
       const sql = await builder.viaSql(rows);
       expect(fast).toEqual(sql);
 
-      const { matrix } = await readFeatures({ runId: RUN, runDir: runDir(RUN) });
+      const { matrix } = await readFeatures(await resolveRunDir(RUN));
       for (const c of matrix.categorical) {
         const got = fast.columns[c.name] as string[];
         for (let i = 0; i < matrix.rowCount; i++) expect(got[i]).toBe(c.dictionary[c.codes[i]!]);
@@ -172,7 +173,7 @@ describe('request features', () => {
 
 describe('scores', () => {
   it('match the scoring spec evaluated in TypeScript, with labels at the run threshold', async () => {
-    const spec = parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'));
+    const spec = parseModel(await readFile(join(await resolveRunDir(RUN), 'model/model.json'), 'utf8'));
     const f = await model.features(interactions);
     const scored = await model.scoreFeatures(f);
     const expected = predictProba(spec, matrixOf(f, model.inputs));
@@ -356,14 +357,13 @@ describe('`access-perm score` without --run: the deployed run', () => {
     });
     await lockRun({
       runId: RUN,
-      runDir: runDir(RUN),
+      runDir: await resolveRunDir(RUN),
       version: 1,
-      versionDir: '.',
       reproducibilityPassed: true,
       actor: validator,
       reason: 'ready',
     });
-    await approveDeployment({ runId: RUN, runDir: runDir(RUN), actor: validator, reason: 'ship it' });
+    await approveDeployment({ runId: RUN, runDir: await resolveRunDir(RUN), actor: validator, reason: 'ship it' });
     const deployment = (await readDeployment())!;
     expect(deployment).toMatchObject({ run_id: RUN, model_sha256: model.modelSha256 });
 

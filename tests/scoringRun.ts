@@ -3,10 +3,10 @@ import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
-import { prepareRun } from '../lib/pipeline/run';
+import { prepareRun } from '../lib/pipeline/prepare';
 import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
-import type { RunRef } from '../lib/pipeline/run';
+import type { RunFolder } from '../lib/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import { runCreator, smallConfig, smallDataset, writeConfig } from './helpers';
 
@@ -20,13 +20,15 @@ export async function trainedRun(root: string, runId: string): Promise<{ runId: 
   const config = smallConfig(dataDir, (c) => {
     c.model.catboost.iterations = 20;
     c.validation.n_splits = 2;
+    // Scoring and serving find a run below a non-default artifacts.dir by its id.
+    c.artifacts = { dir: 'scored-runs' };
   });
   const prepared = await prepareRun(
     runId,
     await writeConfig(root, `${runId}.yaml`, config),
     (await runCreator()).identity,
   );
-  const ref = { runId, runDir: prepared.runDir };
+  const ref = prepared;
   const artifacts = [...prepared.artifacts];
   artifacts.push(...(await validateRawData(ref)).artifacts);
   artifacts.push(...(await buildFeatures(ref)).artifacts);
@@ -39,7 +41,7 @@ export async function trainedRun(root: string, runId: string): Promise<{ runId: 
  * model, evaluation, monitoring baseline, then the manifest listing `artifacts` plus what the steps wrote
  * (sequential, no server; the order of `modelVersionPipeline`).
  */
-export async function trainAndFinalize(ref: RunRef, nSplits: number, artifacts: ArtifactRef[]): Promise<void> {
+export async function trainAndFinalize(ref: RunFolder, nSplits: number, artifacts: ArtifactRef[]): Promise<void> {
   const all = [...artifacts];
   const folds: FoldSummary[] = [];
   for (let f = 0; f < nSplits; f++) {

@@ -13,12 +13,11 @@ import { ArtifactIntegrityError } from '../lib/errors';
 import { parseModel, predictProba } from '../lib/gbdt';
 import { approveDeployment, exportBundle, lockRun } from '../lib/lifecycle/lock';
 import { fileOverride, recordReview } from '../lib/lifecycle/overrides';
-import { OVERRIDE_SPEC_FILE, versionBinningTables } from '../lib/lifecycle/versions';
-import { driftWindow, loadWindow, scoreWindow, windowRef } from '../lib/monitor';
+import { versionBinningTables } from '../lib/lifecycle/versions';
+import { driftWindow, loadWindow, scoreWindow, windowFolder } from '../lib/monitor';
 import { readWindowScoring } from '../lib/monitor/score';
 import { registerSchedule } from '../lib/monitor/store';
-import { runDir as runDirOf } from '../lib/paths';
-import { readFeatures } from '../lib/pipeline/train';
+import { OVERRIDE_SPEC_FILE, readFeatures, resolveRunDir, runFolderAt } from '../lib/run';
 import { openRunModel, RunNotScorableError, type RunModel, type ScoreRequest } from '../lib/scoring';
 import type { Actor, OverrideChange, OverrideRecord } from '../schemas/lifecycle';
 import { runCreator, useTempDataDir } from './helpers';
@@ -56,7 +55,7 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 beforeAll(async () => {
   root = await useTempDataDir('scoring-version');
   ({ dataDir } = await trainedRun(root, RUN));
-  runDir = runDirOf(RUN);
+  runDir = await resolveRunDir(RUN);
   const [, ...lines] = (await readFile(join(dataDir, 'interactions.csv'), 'utf8')).trim().split('\n');
   requests = lines.map((l) => {
     const [userId, appId] = l.split(',');
@@ -79,7 +78,11 @@ beforeAll(async () => {
     reason: 'the two largest apps behave alike',
     actor: modeler,
   });
-  await trainAndFinalize({ runId: RUN, runDir: filed.versionPath }, filed.nSplits, filed.artifacts);
+  await trainAndFinalize(
+    { ...runFolderAt(RUN, runDir), dir: join(runDir, 'versions/v2') },
+    filed.nSplits,
+    filed.artifacts,
+  );
   override = {
     id: 'ov-1',
     change,
@@ -114,8 +117,8 @@ describe('the version openRunModel scores', () => {
 describe('scoring a version trained on regrouped categories', () => {
   it("equals the TS evaluator on the version's own feature table, and would differ without the rewrite", async () => {
     const spec = parseModel(await readFile(join(versionDir(), 'model/model.json'), 'utf8'));
-    const own = await readFeatures({ runId: RUN, runDir: versionDir() });
-    const base = await readFeatures({ runId: RUN, runDir });
+    const own = await readFeatures(versionDir());
+    const base = await readFeatures(runDir);
     expect(own.matrix.rowCount).toBe(requests.length);
     await withModel(async (m) => {
       const f = await m.features(requests);
@@ -153,7 +156,7 @@ describe('scoring a version trained on regrouped categories', () => {
 
 describe('monitoring a run whose approved version regroups categories', () => {
   it("scores the window with that version and measures drift against the version's own reference", async () => {
-    const ref = windowRef(RUN, 'w-same-data');
+    const ref = await windowFolder({ runId: RUN, windowId: 'w-same-data' });
     await loadWindow(ref, { current: join(dataDir, 'interactions.csv') }, 'validator');
     await scoreWindow(ref);
     expect((await readWindowScoring(ref)).version).toBe(2);
@@ -180,7 +183,6 @@ describe('locking a version trained on regrouped categories', () => {
       runId: RUN,
       runDir,
       version: 2,
-      versionDir: 'versions/v2',
       reproducibilityPassed: true,
       actor: validator,
       reason: 'ready',

@@ -6,9 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx, parseModel } from '../lib/gbdt';
 import { sha256Hex } from '../lib/hash';
-import { writeDeployment } from '../lib/deployment';
+import { writeDeployment } from '../lib/run/deployment';
 import { addUser, issueToken } from '../lib/governance';
-import { runDir } from '../lib/paths';
+import { resolveRunDir } from '../lib/run';
 import { buildService, readInferenceLog, ServedModel } from '../lib/serve';
 import { MAX_PREDICT_ROWS } from '../schemas/serving';
 import { runCli, runCreator, useTempDataDir } from './helpers';
@@ -73,7 +73,9 @@ beforeAll(async () => {
   }
   tokens.viewer = (await issueToken({ token: tokens.admin }, { userId: 'vic' })).token;
   tokens.analyst = (await issueToken({ token: tokens.admin }, { userId: 'ana' })).token;
-  modelSha = sha256Hex(exportOnnx(parseModel(await readFile(join(runDir(RUN), 'model/model.json'), 'utf8'))));
+  modelSha = sha256Hex(
+    exportOnnx(parseModel(await readFile(join(await resolveRunDir(RUN), 'model/model.json'), 'utf8'))),
+  );
   served = new ServedModel(RUN);
   await served.start();
   app = await buildService({ served, logWindowMs: 60_000 });
@@ -285,7 +287,7 @@ describe('deployment', () => {
       await waitFor('the deployed run', async () => (await health()).body.run_id === RUN);
       expect((await health()).body).toMatchObject({ source: 'deployment', deployment: { run_id: RUN } });
 
-      await cp(runDir(RUN), runDir('serve-b'), { recursive: true });
+      await cp(await resolveRunDir(RUN), await resolveRunDir('serve-b'), { recursive: true });
       await writeDeployment({ run_id: 'serve-b', ...deployed, model_sha256: 'f'.repeat(64) });
       await waitFor('the refused reload', async () => (await health()).body.last_error !== null);
       expect((await health()).body).toMatchObject({

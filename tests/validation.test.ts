@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataValidationError, InputError } from '../lib/errors';
-import { prepareRun } from '../lib/pipeline/run';
+import { prepareRun } from '../lib/pipeline/prepare';
 import { validateRawData } from '../lib/pipeline/validate';
 import type { ValidationReport } from '../schemas/validation';
 import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
@@ -35,7 +35,7 @@ describe('raw data contracts', () => {
     const summary = await validateRawData(run);
     expect(summary.tables.map((t) => t.table)).toEqual(['users', 'apps', 'interactions', 'submission']);
     expect(summary.tables.every((t) => t.success)).toBe(true);
-    const interactions = await report(run.runDir, 'interactions');
+    const interactions = await report(run.dir, 'interactions');
     expect(interactions.success).toBe(true);
     expect(interactions.statistics.evaluated_expectations).toBeGreaterThanOrEqual(8);
   });
@@ -52,7 +52,7 @@ describe('raw data contracts', () => {
     expect(error).toBeInstanceOf(DataValidationError);
     expect((error as Error).message).toMatch(/table interactions/);
     expect((error as Error).message).toMatch(/expect_table_columns_to_contain.*permission/);
-    const r = await report(run.runDir, 'interactions');
+    const r = await report(run.dir, 'interactions');
     expect(r.success).toBe(false);
     expect(r.results[0]?.result.partial_unexpected_list).toEqual([{ missing_column: 'permission' }]);
   });
@@ -67,7 +67,7 @@ describe('raw data contracts', () => {
     const error = await validateRawData(run).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataValidationError);
     expect((error as Error).message).toMatch(/expect_no_contradictory_labels/);
-    const r = await report(run.runDir, 'interactions');
+    const r = await report(run.dir, 'interactions');
     const contradiction = r.results.find((x) => x.expectation === 'expect_no_contradictory_labels')!;
     expect(contradiction.success).toBe(false);
     expect(contradiction.result.unexpected_count).toBe(2);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ScheduleAlreadyRunning, WorkflowFailedError, type Client } from '@temporalio/client';
-import { assertRunId } from '../lib/paths';
+import { assertRunId } from '../lib/run';
 import {
   monitoringScheduleId,
   type MonitoringInput,

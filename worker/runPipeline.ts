@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
-import { assertRunId, newRunId } from '../lib/paths';
+import { assertRunId, newRunId } from '../lib/run';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { resolveServer, type ResolvedServer } from './environment';

@@ -107,7 +107,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       'InvalidInput',
     );
   const input = parsed.data;
-  const { runId, runDir } = input;
+  const { runId } = input;
   let state: LifecycleState | undefined = input.state;
   let busy = false;
   /** Who the operation in progress acts for, once their token is checked (a denial leaves it null). */
@@ -254,7 +254,6 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       const version = Math.max(...s.versions.map((v) => v.version)) + 1;
       const filed = await lifecycle.fileOverride({
         runId,
-        runDir,
         overrideId: id,
         fromVersion: s.currentVersion,
         version,
@@ -291,8 +290,6 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
     override: OverrideRecord,
     previous: RunStatus,
     filed: {
-      versionDir: string;
-      versionPath: string;
       nSplits: number;
       retrain: boolean;
       artifacts: Parameters<typeof modelVersionPipeline>[0]['artifacts'];
@@ -305,17 +302,16 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
         args: [
           {
             runId,
-            versionPath: filed.versionPath,
+            version: override.version,
             nSplits: filed.nSplits,
             retrain: filed.retrain,
             artifacts: filed.artifacts,
           },
         ],
       });
-      const summary = await lifecycle.describeVersion({ runDir, versionDir: filed.versionDir });
+      const summary = await lifecycle.describeVersion({ runId, version: override.version });
       s.versions.push({
         version: override.version,
-        dir: filed.versionDir,
         modelSha256: summary.modelSha256,
         rocAuc: summary.rocAuc,
         threshold: summary.threshold,
@@ -380,7 +376,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
         at: now(),
         ...(delegation ? { delegatedBy: delegation.delegated_by, delegationId: delegation.delegation_id } : {}),
       };
-      await lifecycle.recordReview({ runId, runDir, override: override!, review, delegation });
+      await lifecycle.recordReview({ runId, override: override!, review, delegation });
       override!.review = review;
       override!.status = req.decision === 'approve' ? 'approved' : 'rejected';
       setStatus(req.decision === 'approve' ? 'approved' : 'rejected');
@@ -410,10 +406,10 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
         );
       const current = s.versions.find((v) => v.version === s.currentVersion)!;
       // Unique per attempt: the history grows with every operation, the generation with every hand-over.
-      const reproDir = `repro/v${current.version}-g${s.generation}-h${workflowInfo().historyLength}`;
+      const repro = `v${current.version}-g${s.generation}-h${workflowInfo().historyLength}`;
       s.job = { kind: 'reproduce', startedAt: now(), detail: `reproducing version ${current.version}` };
-      record('runReproducibility', actor.userId, 'accepted', `reproducing version ${current.version} in ${reproDir}`);
-      void reproduce({ runId, runDir, versionDir: current.dir, reproDir, version: current.version, by: actor });
+      record('runReproducibility', actor.userId, 'accepted', `reproducing version ${current.version} (${repro})`);
+      void reproduce({ runId, version: current.version, repro, by: actor });
       return verdict(
         'runReproducibility',
         true,
@@ -425,7 +421,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
     const s = state!;
     try {
       s.reproducibility = await executeChild(reproduceRun, {
-        workflowId: `${runId}-repro-${args.reproDir.split('/')[1]}`,
+        workflowId: `${runId}-repro-${args.repro}`,
         args: [args],
       });
       const failed = s.reproducibility.checks.filter((c) => !c.passed).map((c) => c.name);
@@ -460,9 +456,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
       const reproduced = s.reproducibility?.version === current.version && s.reproducibility.passed;
       s.lock = await lifecycle.lockRun({
         runId,
-        runDir,
         version: current.version,
-        versionDir: current.dir,
         reproducibilityPassed: reproduced,
         actor,
         reason: req.reason,
@@ -490,7 +484,7 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
           'RunLockedError',
           `run ${runId} was already approved for deployment by ${s.deployment?.approvedBy}`,
         );
-      s.deployment = await lifecycle.approveDeployment({ runId, runDir, actor, reason: req.reason });
+      s.deployment = await lifecycle.approveDeployment({ runId, actor, reason: req.reason });
       s.lock!.deployment_approved = true;
       record('approveDeployment', actor.userId, 'accepted', `deployment approved; deployment.json points at ${runId}`);
       return verdict('approveDeployment', true, `run ${runId} approved for deployment`);
@@ -510,17 +504,15 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   setHandler(approveDeploymentUpdate, approveDeployment, { validator: validate(approveDeploymentRequestSchema) });
 
   if (!state) {
-    const v1 = await lifecycle.describeVersion({ runDir, versionDir: '.' });
+    const v1 = await lifecycle.describeVersion({ runId, version: 1 });
     state = {
       runId,
-      runDir,
       ownerId: v1.ownerId,
       status: 'trained',
       currentVersion: 1,
       versions: [
         {
           version: 1,
-          dir: '.',
           modelSha256: v1.modelSha256,
           rocAuc: v1.rocAuc,
           threshold: v1.threshold,
@@ -548,7 +540,6 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   await condition(() => longHistory() && !busy && !state!.job && allHandlersFinished());
   await continueAsNew<typeof runLifecycle>({
     runId,
-    runDir,
     historyLimit: input.historyLimit,
     state: { ...state, generation: state.generation + 1 },
   });

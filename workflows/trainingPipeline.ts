@@ -11,7 +11,6 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
 import type { LifecycleActivities } from '../activities/lifecycle';
 import { lifecycleWorkflowId } from '../schemas/lifecycle';
-import type { RunRef } from '../lib/pipeline/run';
 import {
   PIPELINE_STEPS,
   pipelineInputSchema,
@@ -20,6 +19,7 @@ import {
   type PipelineProgress,
   type PipelineResult,
   type PipelineStep,
+  type RunRef,
 } from '../schemas/run';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import { progressQuery } from './definitions';
@@ -74,7 +74,7 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
 
   try {
     const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath, token: input.token });
-    const ref: RunRef = { runId, runDir: prepared.runDir };
+    const ref: RunRef = { runId };
     const artifacts: ArtifactRef[] = [...prepared.artifacts];
 
     enter('validate', 'checking the raw data contracts');
@@ -110,13 +110,13 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
 
     enter('manifest', 'writing the run manifest');
     artifacts.push(await lifecycleSteps.binningTables(ref));
-    const manifestPath = await dataSteps.writeManifest(ref, artifacts);
+    await dataSteps.writeManifest(ref, artifacts);
     // The run's lifecycle (overrides, reviews, lock) outlives this workflow: an abandoned child, started once,
     // its start recorded in this history, so a replay or retry never starts a second one.
     await startChild(runLifecycle, {
       workflowId: lifecycleWorkflowId(runId),
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      args: [{ runId, runDir: ref.runDir }],
+      args: [{ runId }],
     }).catch((err: unknown) => {
       // A run id used again on this server keeps the lifecycle (and its reviews) it already has.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -124,7 +124,7 @@ export async function trainingPipeline(rawInput: unknown): Promise<PipelineResul
 
     progress.status = 'completed';
     progress.message = `ROC-AUC ${evaluation.metrics.rocAuc.toFixed(4)}, accuracy ${evaluation.metrics.accuracy.toFixed(4)}`;
-    return { runId, runDir: ref.runDir, manifestPath, metrics: evaluation.metrics, folds, rows: features.rows };
+    return { runId, metrics: evaluation.metrics, folds, rows: features.rows };
   } catch (err) {
     progress.status = 'failed';
     progress.error =

@@ -1,10 +1,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
-import type { LifecycleActivities } from '../activities/lifecycle';
-import type { RunRef } from '../lib/pipeline/run';
+import type { LifecycleActivities, ReproductionRef } from '../activities/lifecycle';
 import type { Actor, ReproducibilityResult } from '../schemas/lifecycle';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import type { ArtifactRef, MetricsSummary } from '../schemas/run';
+import type { ArtifactRef, MetricsSummary, RunRef } from '../schemas/run';
 
 const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 // The same limits as the training pipeline: steps heartbeat every 2 s, so a dead worker shows within a minute.
@@ -41,8 +40,8 @@ async function trainAndEvaluate(ref: RunRef, nSplits: number, retrain: boolean) 
 
 export interface ModelVersionInput {
   runId: string;
-  /** Absolute folder of the version (prepared by the `fileOverride` activity). */
-  versionPath: string;
+  /** The version to build (its folder was prepared by the `fileOverride` activity). */
+  version: number;
   nSplits: number;
   retrain: boolean;
   /** Artifacts the preparation wrote (config, spec, features, binning tables, copied scores). */
@@ -54,20 +53,15 @@ export interface ModelVersionInput {
  * threshold changed, then evaluation, monitoring baseline, manifest) in the version's folder.
  */
 export async function modelVersionPipeline(input: ModelVersionInput): Promise<{ metrics: MetricsSummary }> {
-  const ref: RunRef = { runId: input.runId, runDir: input.versionPath };
+  const ref: RunRef = { runId: input.runId, version: input.version };
   const trained = await trainAndEvaluate(ref, input.nSplits, input.retrain);
   const baseline = await dataSteps.monitoringBaseline(ref);
   await dataSteps.writeManifest(ref, [...input.artifacts, ...trained.artifacts, ...baseline.artifacts]);
   return { metrics: trained.metrics };
 }
 
-export interface ReproduceInput {
-  runId: string;
-  runDir: string;
-  /** The version to reproduce and the reproduction's folder, both relative to the run folder. */
-  versionDir: string;
-  reproDir: string;
-  version: number;
+/** A reproducibility test of one version, named by the lifecycle workflow, on behalf of `by`. */
+export interface ReproduceInput extends ReproductionRef {
   by: Actor;
 }
 
@@ -76,11 +70,11 @@ export interface ReproduceInput {
  * through features, training and evaluation, then compared with the version (model hash, OOF metrics, OOF scores).
  */
 export async function reproduceRun(input: ReproduceInput): Promise<ReproducibilityResult> {
-  const reproPath = `${input.runDir}/${input.reproDir}`;
-  const { nSplits } = await lifecycleSteps.prepareReproduction(input);
-  const ref: RunRef = { runId: input.runId, runDir: reproPath };
+  const reproduction: ReproductionRef = { runId: input.runId, version: input.version, repro: input.repro };
+  const { nSplits } = await lifecycleSteps.prepareReproduction(reproduction);
+  const ref: RunRef = { runId: input.runId, repro: input.repro };
   await dataSteps.buildFeatures(ref);
-  await lifecycleSteps.groupReproducedFeatures(reproPath);
+  await lifecycleSteps.groupReproducedFeatures(reproduction);
   await trainAndEvaluate(ref, nSplits, true);
-  return lifecycleSteps.compareReproduction(input);
+  return lifecycleSteps.compareReproduction({ ...reproduction, by: input.by });
 }

@@ -2,9 +2,6 @@
 export { bootstrapCi } from './bootstrap';
 export type { BootstrapOptions, BootstrapResult, Interval } from './bootstrap';
 export {
-  applyCalibrator,
-  applyIsotonic,
-  applyPlatt,
   calibrationReport,
   expectedCalibrationError,
   fitIsotonic,
@@ -12,15 +9,7 @@ export {
   maxCalibrationError,
   reliabilityCurve,
 } from './calibration';
-export type {
-  BinStrategy,
-  CalibrationQuality,
-  CalibrationReport,
-  Calibrator,
-  IsotonicCalibrator,
-  PlattCalibrator,
-  ReliabilityBin,
-} from './calibration';
+export type { BinStrategy, CalibrationQuality, CalibrationReport, ReliabilityBin } from './calibration';
 export { foldMetrics } from './folds';
 export type { FoldConsistency, FoldMetrics } from './folds';
 export { segmentMetrics } from './segments';
@@ -31,5 +20,3 @@ export { dataAudit } from './audit';
 export type { ColumnAudit, DataAudit, RawTableAudit } from './audit';
 export { bootstrapIterationsFor, evaluateScores } from './evaluation';
 export type { Evaluation, EvaluationInputs } from './evaluation';
-export { importanceSchema, metricsFileSchema } from './schema';
-export type { FeatureImportance, ImportanceEntry, MetricsFile } from './schema';

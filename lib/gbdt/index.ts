@@ -1,11 +1,15 @@
 /**
  * access-perm's CatBoost-class gradient boosting for binary Logloss: ordered target statistics for
  * categoricals, quantized numerics, oblivious trees, seeded determinism, a canonical JSON scoring spec.
+ * Scoring with onnxruntime is `./onnx` (a separate entry, so that parsing or training a model never loads the native
+ * runtime).
  */
 export { resolveParams, autoLearningRate } from './params';
 export { trainGbdt, scoreNoiseMultiplier } from './train';
 export type { IterationInfo, TrainOptions } from './train';
 export { predictRaw, predictProba } from './predict';
+export { applyCalibrator, applyIsotonic, applyPlatt, LOGIT_EPS, logit } from './calibration';
+export type { Calibrator, IsotonicCalibrator, PlattCalibrator } from './calibration';
 export { serializeModel, parseModel } from './model';
 export { GbdtParamError, GbdtDataError, GbdtModelError } from './errors';
 export { loglossFromRaw, rocAuc } from './metrics';
@@ -14,9 +18,6 @@ export { ctrValue, orderedBordersCtrs, DEFAULT_CTRS } from './ctr';
 export type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 export { exportOnnx, onnxInputs, ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './onnx/export';
 export type { OnnxInputSpec } from './onnx/export';
-export { createOnnxScorer, ONNX_BATCH_ROWS } from './onnx/score';
 export { onnxMetadata } from './onnx/metadata';
-export { createThreadedOnnxScorer } from './onnx/threaded';
-export type { OnnxColumns, OnnxScorer, OnnxScorerOptions } from './onnx/score';
 export { featureImportance, leafCover, meanAbsOf, meanAbsShap, shapRow, shapValues, topContributions } from './explain';
 export type { Contribution, ExplainOptions, FeatureImportance, LeafWeights, ShapRow, ShapValues } from './explain';

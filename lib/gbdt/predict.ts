@@ -1,7 +1,7 @@
 /** Scoring with a trained (or parsed) model. */
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { GbdtModel } from '../../schemas/gbdt';
-import { applyCalibrator } from '../evaluation/calibration';
+import { applyCalibrator } from './calibration';
 import { addTree, prepareMatrix } from './apply';
 
 /**

@@ -1,12 +1,4 @@
-/** Errors of the run lifecycle. Activities raise them non-retryable by `name` (schemas/errors.ts). */
-
-/** Thrown on any attempt to change a locked run (seed-3 §5 message: who locked it, and when). */
-export class RunLockedError extends Error {
-  override name = 'RunLockedError';
-  constructor(runId: string, lockedBy: string, lockedAt: string) {
-    super(`Run ${runId} is locked by ${lockedBy} (since ${lockedAt}) for deployment. Cannot modify locked runs.`);
-  }
-}
+/** Errors of the run lifecycle (RunLockedError is lib/run's). Activities raise them non-retryable by `name` (schemas/errors.ts). */
 
 /** Thrown when a run cannot be locked yet; the message lists every missing requirement. */
 export class LockRequirementError extends Error {

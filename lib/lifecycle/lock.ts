@@ -7,28 +7,27 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Actor, LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import {
-  MANIFEST_FILE,
-  readManifest,
-  readVerified,
-  registerArtifact,
-  writeArtifact,
-  writeFileAtomic,
-} from '../artifacts';
+import { readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
-import { writeDeployment } from '../deployment';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
-import { auditRefusal, auditRunAction } from './access';
 import { hasMonitoringSchedule } from '../monitor/store';
 import { notify } from '../notify';
-import { MODEL_FILE, ONNX_FILE } from '../pipeline/train';
-import { REPORT_DIR } from '../report';
+import {
+  LOCK_FILE,
+  MANIFEST_FILE,
+  MODEL_CARD_FILE,
+  MODEL_FILE,
+  ONNX_FILE,
+  OVERRIDE_SPEC_FILE,
+  readManifest,
+  verifyLockedRun,
+  versionDirName,
+  writeDeployment,
+  type RunLockFile,
+} from '../run';
+import { auditRefusal, auditRunAction } from './access';
 import { LifecycleStateError, LockRequirementError } from './errors';
-import { LOCK_FILE, readLock, type RunLockFile } from './lockFile';
-import { OVERRIDE_SPEC_FILE } from './versions';
-
-export const MODEL_CARD_FILE = `${REPORT_DIR}/model_card.md`;
 
 export interface LockRequirement {
   name: string;
@@ -79,22 +78,6 @@ export async function lockRequirements(
   ];
 }
 
-/** The lock of a run with every frozen artifact re-verified (null when unlocked); a tampered file is named. */
-export async function verifyLockedRun(runDir: string): Promise<RunLockFile | null> {
-  const lock = await readLock(runDir);
-  if (!lock) return null;
-  for (const a of lock.artifacts) {
-    try {
-      await readVerified(runDir, a);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new ArtifactIntegrityError(`artifact ${a.path} of locked run ${lock.runId} is missing`);
-      throw new ArtifactIntegrityError(`locked run ${lock.runId}: ${(e as Error).message}`);
-    }
-  }
-  return lock;
-}
-
 /**
  * Locks the version after checking every requirement: exports the ONNX graph next to the scoring spec, writes
  * `lock.json` with the frozen artifacts, audits `run_locked`, notifies. Refuses with every missing requirement.
@@ -103,12 +86,12 @@ export async function lockRun(input: {
   runId: string;
   runDir: string;
   version: number;
-  versionDir: string;
   reproducibilityPassed: boolean;
   actor: Actor;
   reason: string;
 }): Promise<LockRecord> {
-  const versionPath = join(input.runDir, input.versionDir);
+  const versionDir = versionDirName(input.version);
+  const versionPath = join(input.runDir, versionDir);
   const missing = (await lockRequirements(input.runId, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
   if (missing.length > 0) {
     const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
@@ -131,7 +114,7 @@ export async function lockRun(input: {
     onnx = await writeArtifact(versionPath, ONNX_FILE, exportOnnx(parseModel(spec.toString('utf8'))), 'model-onnx');
   }
   const frozen = evaluated ? manifest.artifacts : [...manifest.artifacts, onnx];
-  const prefix = input.versionDir === '.' ? '' : `${input.versionDir}/`;
+  const prefix = versionDir === '.' ? '' : `${versionDir}/`;
   const record: LockRecord = {
     locked_by: input.actor.userId,
     locked_at: new Date().toISOString(),
@@ -142,7 +125,7 @@ export async function lockRun(input: {
   const lock: RunLockFile = {
     ...record,
     runId: input.runId,
-    versionDir: input.versionDir,
+    versionDir,
     deployment: null,
     artifacts: [...frozen, await registerArtifact(versionPath, MANIFEST_FILE, 'manifest')].map((a) => ({
       ...a,

@@ -1,5 +1,5 @@
 /** Overrides and their review (seed-3 §3): filing audits the full diff; reviews audit the decision and notify. */
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import {
   OVERRIDE_AUDIT_ACTION,
   type Actor,
@@ -11,15 +11,13 @@ import type { ArtifactRef } from '../../schemas/run';
 import { appendAudit, type DelegationAuditFields } from '../governance';
 import { notify } from '../notify';
 import { auditRunAction } from './access';
-import { createVersion, planOverride, versionDirName, writeVersionReview } from './versions';
+import { versionDirName, writeVersionReview } from '../run';
+import { createVersion, planOverride } from './versions';
 
 export interface FiledOverride {
   before: unknown;
   after: unknown;
   retrain: boolean;
-  /** The new version's folder, relative to the run folder and absolute. */
-  versionDir: string;
-  versionPath: string;
   nSplits: number;
   artifacts: ArtifactRef[];
 }
@@ -60,8 +58,6 @@ export async function fileOverride(input: FileOverrideInput): Promise<FiledOverr
     before: plan.before,
     after: plan.after,
     retrain: plan.retrain,
-    versionDir: relative(input.runDir, created.dir),
-    versionPath: created.dir,
     nSplits: created.nSplits,
     artifacts: created.artifacts,
   };

@@ -5,19 +5,27 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReproducibilityResult } from '../../schemas/lifecycle';
-import type { ArtifactRef } from '../../schemas/run';
-import { writeArtifact } from '../artifacts';
+import { writeFileAtomic } from '../artifacts';
 import { inputFiles } from '../data/raw';
 import { InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
-import { METRICS_FILE } from '../pipeline/evaluate';
-import { FEATURES_FILE } from '../pipeline/features';
-import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo, RUN_INFO } from '../pipeline/run';
-import { MODEL_FILE, oofFile } from '../pipeline/train';
-import { applyCategoryGroups, OVERRIDE_SPEC_FILE, readOverrideSpec } from './versions';
+import {
+  CONFIG_FILE,
+  FEATURES_FILE,
+  METRICS_FILE,
+  MODEL_FILE,
+  oofFile,
+  OVERRIDE_SPEC_FILE,
+  readOverrideSpec,
+  readRunConfig,
+  readRunInfo,
+  REPRODUCIBILITY_FILE,
+  RUN_INFO_FILE,
+  reproDirName,
+  versionDirName,
+} from '../run';
+import { applyCategoryGroups } from './versions';
 import { auditRunAction } from './access';
-
-export const REPRODUCIBILITY_FILE = 'reproducibility.json';
 
 /**
  * Creates the reproduction folder with the version's config, run info and override spec, after checking that
@@ -25,11 +33,13 @@ export const REPRODUCIBILITY_FILE = 'reproducibility.json';
  */
 export async function prepareReproduction(
   runDir: string,
-  versionDir: string,
-  reproDir: string,
+  version: number,
+  repro: string,
 ): Promise<{ nSplits: number }> {
+  const versionDir = join(runDir, versionDirName(version));
+  const reproDir = join(runDir, reproDirName(repro));
   const info = await readRunInfo(runDir);
-  const config = await readRunConfig({ runId: info.runId, runDir: versionDir });
+  const config = await readRunConfig(versionDir);
   const paths = inputFiles(config);
   for (const [table, recorded] of Object.entries(info.dataFiles)) {
     const path = paths[table];
@@ -40,7 +50,7 @@ export async function prepareReproduction(
       throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);
   }
   await mkdir(reproDir, { recursive: true });
-  for (const file of [CONFIG_SNAPSHOT, RUN_INFO, OVERRIDE_SPEC_FILE]) {
+  for (const file of [CONFIG_FILE, RUN_INFO_FILE, OVERRIDE_SPEC_FILE]) {
     await copyFile(join(versionDir, file), join(reproDir, file)).catch((e: NodeJS.ErrnoException) => {
       if (!(file === OVERRIDE_SPEC_FILE && e.code === 'ENOENT')) throw e;
     });
@@ -54,12 +64,17 @@ export async function groupReproducedFeatures(reproDir: string): Promise<void> {
   await applyCategoryGroups(path, path, await readOverrideSpec(reproDir));
 }
 
-/** Compares a reproduction with the version it reproduces and writes the result as `reproducibility.json`. */
+/**
+ * Compares reproduction `repro` with the version it reproduces and writes the result as `reproducibility.json` in
+ * the reproduction's folder (the result names it relative to the run folder).
+ */
 export async function compareReproduction(
-  versionDir: string,
-  reproDir: string,
+  runDir: string,
+  repro: string,
   meta: Pick<ReproducibilityResult, 'version' | 'by' | 'at'>,
-): Promise<{ result: ReproducibilityResult; artifact: ArtifactRef }> {
+): Promise<ReproducibilityResult> {
+  const versionDir = join(runDir, versionDirName(meta.version));
+  const reproDir = join(runDir, reproDirName(repro));
   const checks: ReproducibilityResult['checks'] = [];
   const check = (name: string, expected: string, actual: string) =>
     checks.push({ name, passed: expected === actual, expected, actual });
@@ -71,21 +86,21 @@ export async function compareReproduction(
   const oof = async (dir: string) =>
     canonicalJson((JSON.parse(await readFile(join(dir, METRICS_FILE), 'utf8')) as { oof: unknown }).oof);
   check('OOF metrics', await oof(versionDir), await oof(reproDir));
-  const nSplits = (await readRunConfig({ runId: '', runDir: versionDir })).validation.n_splits;
+  const nSplits = (await readRunConfig(versionDir)).validation.n_splits;
   for (let fold = 0; fold < nSplits; fold++)
     check(
       `OOF predictions fold ${fold} sha256`,
       await sha256File(join(versionDir, oofFile(fold))),
       await sha256File(join(reproDir, oofFile(fold))),
     );
-  const result: ReproducibilityResult = { ...meta, passed: checks.every((c) => c.passed), checks, artifact: '' };
-  const artifact = await writeArtifact(
-    reproDir,
-    REPRODUCIBILITY_FILE,
-    `${JSON.stringify(result, null, 2)}\n`,
-    'reproducibility',
-  );
-  return { result: { ...result, artifact: join(reproDir, REPRODUCIBILITY_FILE) }, artifact };
+  const result: ReproducibilityResult = {
+    ...meta,
+    passed: checks.every((c) => c.passed),
+    checks,
+    artifact: `${reproDirName(repro)}/${REPRODUCIBILITY_FILE}`,
+  };
+  await writeFileAtomic(join(reproDir, REPRODUCIBILITY_FILE), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
 }
 
 /** Audits a reproducibility test that ran to the end: who, which version, passed or which checks failed. */

@@ -3,53 +3,34 @@
  * pipeline steps treat like a run folder (config.json, run.json, features, then folds, model, metrics, report,
  * manifest). The override spec accumulates every override of the run so far and says how to train the version.
  */
-import { copyFile, mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  EMPTY_OVERRIDE_SPEC,
-  overrideSpecSchema,
-  type BinningTable,
-  type OverrideChange,
-  type OverrideSpec,
-  type Review,
-} from '../../schemas/lifecycle';
+import type { BinningTable, OverrideChange, OverrideSpec } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
+import { registerArtifact, writeArtifact } from '../artifacts';
 import { autoBinning, binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
 import { sqlString, withDuckDb } from '../data/duck';
 import { InputError } from '../errors';
 import { featureColumns, featureSpec, type FeatureSpec } from '../features';
 import { parseModel } from '../gbdt';
-import { METRICS_FILE } from '../pipeline/evaluate';
-import { FEATURES_FILE } from '../pipeline/features';
-import { CONFIG_SNAPSHOT, readRunConfig, RUN_INFO } from '../pipeline/run';
-import { MODEL_FILE, oofFile, readFeatures } from '../pipeline/train';
-
-export const OVERRIDE_SPEC_FILE = 'overrides.json';
-export const BINNING_FILE = 'binning/tables.json';
-export { OTHER_CATEGORY } from '../binning';
-
-/** Folder of version `v` relative to the run folder: the trained run itself is version 1. */
-export const versionDirName = (version: number): string => (version === 1 ? '.' : `versions/v${version}`);
-
-/** The newest model version found in a run folder (version 1 is the run itself). */
-export async function newestVersion(runDir: string): Promise<number> {
-  const names = await readdir(join(runDir, 'versions')).catch(() => [] as string[]);
-  return Math.max(1, ...names.map((n) => Number(/^v(\d+)$/.exec(n)?.[1] ?? 0)));
-}
-
-export async function readOverrideSpec(versionDir: string): Promise<OverrideSpec> {
-  try {
-    return overrideSpecSchema.parse(JSON.parse(await readFile(join(versionDir, OVERRIDE_SPEC_FILE), 'utf8')));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_OVERRIDE_SPEC;
-    throw e;
-  }
-}
+import {
+  BINNING_FILE,
+  CONFIG_FILE,
+  FEATURES_FILE,
+  METRICS_FILE,
+  MODEL_FILE,
+  oofFile,
+  OVERRIDE_SPEC_FILE,
+  readFeatures,
+  readOverrideSpec,
+  readRunConfig,
+  RUN_INFO_FILE,
+  versionDirName,
+} from '../run';
 
 /** Binning tables of a version: always over the run's own feature table, with the version's bin overrides. */
 export async function versionBinningTables(runDir: string, versionDir: string): Promise<BinningTable[]> {
-  const base = await readFeatures({ runId: '', runDir });
+  const base = await readFeatures(runDir);
   return binningTables(base.matrix, base.labels, await readOverrideSpec(versionDir));
 }
 
@@ -81,14 +62,14 @@ function checkFeature(spec: FeatureSpec, feature: string, numericOnly = false): 
  */
 export async function planOverride(runDir: string, fromDir: string, change: OverrideChange): Promise<OverridePlan> {
   const spec = await readOverrideSpec(fromDir);
-  const features = featureSpec(await readRunConfig({ runId: '', runDir }));
+  const features = featureSpec(await readRunConfig(runDir));
   const next: OverrideSpec = structuredClone(spec);
   switch (change.kind) {
     case 'bin_override':
     case 'auto_bins':
     case 'merge_bins': {
       checkFeature(features, change.feature);
-      const base = await readFeatures({ runId: '', runDir });
+      const base = await readFeatures(runDir);
       const current = tableFor(base.matrix, base.labels, spec, change.feature);
       next.binning[change.feature] =
         change.kind === 'auto_bins'
@@ -177,11 +158,11 @@ export async function applyCategoryGroups(source: string, target: string, spec: 
 
 /** Writes a version's config (the run's config with the spec applied), run info and spec into `dir`. */
 export async function writeVersionInputs(runDir: string, dir: string, spec: OverrideSpec): Promise<ArtifactRef[]> {
-  const config = configWithSpec(await readRunConfig({ runId: '', runDir }), spec);
+  const config = configWithSpec(await readRunConfig(runDir), spec);
   await mkdir(dir, { recursive: true });
   return [
-    await writeArtifact(dir, CONFIG_SNAPSHOT, `${JSON.stringify(config, null, 2)}\n`, 'config'),
-    await writeArtifact(dir, RUN_INFO, await readFile(join(runDir, RUN_INFO)), 'run-info'),
+    await writeArtifact(dir, CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`, 'config'),
+    await writeArtifact(dir, RUN_INFO_FILE, await readFile(join(runDir, RUN_INFO_FILE)), 'run-info'),
     await writeArtifact(dir, OVERRIDE_SPEC_FILE, `${JSON.stringify(spec, null, 2)}\n`, 'override-spec'),
   ];
 }
@@ -201,7 +182,7 @@ export async function createVersion(
   await mkdir(join(dir, 'features'), { recursive: true });
   await applyCategoryGroups(join(runDir, FEATURES_FILE), join(dir, FEATURES_FILE), plan.spec);
   artifacts.push(await registerArtifact(dir, FEATURES_FILE, 'features'));
-  const config = await readRunConfig({ runId: '', runDir: dir });
+  const config = await readRunConfig(dir);
   const nSplits = config.validation.n_splits;
   if (!plan.retrain) {
     await mkdir(join(dir, 'folds'), { recursive: true });
@@ -215,49 +196,4 @@ export async function createVersion(
   }
   artifacts.push(await writeBinningTables(runDir, dir));
   return { dir, artifacts, nSplits };
-}
-
-/** A validator's decision on a version, kept in the version's folder: scoring reads which versions are approved. */
-export const REVIEW_FILE = 'review.json';
-
-export interface VersionReview extends Review {
-  version: number;
-  overrideId: string;
-}
-
-/** Writes the review of version `review.version` into its folder (idempotent: a retried activity rewrites it). */
-export async function writeVersionReview(runDir: string, review: VersionReview): Promise<void> {
-  if (review.version === 1) throw new InputError('version 1 is the trained run itself; it has no override to review');
-  const path = join(runDir, versionDirName(review.version), REVIEW_FILE);
-  await writeFileAtomic(path, `${JSON.stringify(review, null, 2)}\n`);
-}
-
-/** The review recorded in a version's folder, or null when it was never reviewed. */
-export async function readVersionReview(versionDir: string): Promise<VersionReview | null> {
-  const path = join(versionDir, REVIEW_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  try {
-    return JSON.parse(text) as VersionReview;
-  } catch (e) {
-    throw new InputError(`${path} is not a valid review record: ${(e as Error).message}`);
-  }
-}
-
-/**
- * The version an unlocked run is scored with: its newest version a validator approved, else the trained run
- * (version 1). A version pending review, rejected or failed is never picked. (A locked run scores its locked
- * version: see openRunModel.)
- */
-export async function latestApprovedVersion(runDir: string): Promise<number> {
-  for (let v = await newestVersion(runDir); v > 1; v--) {
-    const review = await readVersionReview(join(runDir, versionDirName(v)));
-    if (review?.decision === 'approve') return v;
-  }
-  return 1;
 }

@@ -4,10 +4,10 @@ import {
   type DriftSummary,
   type MonitoringAlert,
   type PerformanceSummary,
-  type WindowRef,
 } from '../../schemas/monitoring';
 import { appendAudit } from '../governance/audit';
 import { notify, readOutbox } from '../notify';
+import type { WindowFolder } from './window';
 
 /** Who reads monitoring alerts (seed-3: validators own model risk, admins own the system). */
 const ALERT_ROLES = ['VALIDATOR', 'ADMIN'] as const;
@@ -53,7 +53,7 @@ export function alertsFor(
  * with the run) and a notification to validators and admins (outbox + optional webhook), linked by the audit id.
  * Idempotent per window and kind.
  */
-export async function raiseAlerts(ref: WindowRef, alerts: MonitoringAlert[], reportPath: string): Promise<void> {
+export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], reportPath: string): Promise<void> {
   // A retried alert step must not alert twice: what the outbox already holds for this window was raised.
   const sent = new Set(
     (await readOutbox({ runId: ref.runId })).filter((n) => n.details.window_id === ref.windowId).map((n) => n.kind),

@@ -1,24 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
-import {
-  METRIC_NAMES,
-  type DriftSummary,
-  type MetricName,
-  type PerformanceSummary,
-  type WindowRef,
-} from '../../schemas/monitoring';
+import { METRIC_NAMES, type DriftSummary, type MetricName, type PerformanceSummary } from '../../schemas/monitoring';
 import { writeFileAtomic } from '../artifacts';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
-import { metricsFileSchema, segmentMetrics, type MetricsFile, type SegmentRow } from '../evaluation';
+import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
+import { segmentMetrics, type SegmentRow } from '../evaluation';
 import { averagePrecision, brier, logloss, metricsAtThreshold, rocAuc } from '../metrics';
 import { SEED_FEATURE_SPEC } from '../features';
-import { readRunConfig } from '../pipeline/run';
+import { readRunConfig } from '../run';
 import { computeDrift, profileReference, type DriftOptions, type DriftReport } from './drift';
 import { readDriftWindow } from './io';
 import { scoredVersionDir } from './score';
 import { FEATURE_DRIFT_SPEC } from './spec';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile } from './window';
+import type { WindowFolder } from './window';
 
 /** The drift options of a run's `monitoring.drift` config section. */
 export function driftOptionsOf(config: AccessPermConfig): Partial<DriftOptions> {
@@ -53,9 +49,9 @@ export function summarizeDrift(report: DriftReport): DriftSummary {
  * Drift of the scored window against the run's reference (`monitoring/reference.parquet`, verified against the
  * manifest): per feature, new categories, target and prediction drift, with the run's thresholds. Writes `drift.json`.
  */
-export async function driftWindow(ref: WindowRef): Promise<DriftSummary> {
+export async function driftWindow(ref: WindowFolder): Promise<DriftSummary> {
   const modelDir = await scoredVersionDir(ref);
-  const config = await readRunConfig({ runId: ref.runId, runDir: modelDir });
+  const config = await readRunConfig(modelDir);
   const reference = await readDriftWindow(
     (await verifiedRunFile(ref.runId, modelDir, 'monitoring-reference')).path,
     FEATURE_DRIFT_SPEC,
@@ -67,7 +63,7 @@ export async function driftWindow(ref: WindowRef): Promise<DriftSummary> {
   return summarizeDrift(report);
 }
 
-export async function readDriftReport(ref: WindowRef): Promise<DriftReport> {
+export async function readDriftReport(ref: WindowFolder): Promise<DriftReport> {
   return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.drift), 'utf8')) as DriftReport;
 }
 
@@ -115,7 +111,7 @@ function windowMetrics(labels: Uint8Array, scores: Float64Array, threshold: numb
  * (top apps, departments, manager departments) as well, and their change against the run's out-of-fold
  * evaluation (`metrics.json`, verified). An unlabelled window records that it could not be measured.
  */
-export async function performanceWindow(ref: WindowRef): Promise<PerformanceSummary> {
+export async function performanceWindow(ref: WindowFolder): Promise<PerformanceSummary> {
   const info = await readWindowInfo(ref);
   const metricsFile = metricsFileSchema.parse(
     JSON.parse(await readFile((await verifiedRunFile(ref.runId, await scoredVersionDir(ref), 'metrics')).path, 'utf8')),
@@ -183,6 +179,6 @@ export function summarizePerformance(report: PerformanceReport): PerformanceSumm
   };
 }
 
-export async function readPerformanceReport(ref: WindowRef): Promise<PerformanceReport> {
+export async function readPerformanceReport(ref: WindowFolder): Promise<PerformanceReport> {
   return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.performance), 'utf8')) as PerformanceReport;
 }

@@ -78,7 +78,6 @@ export {
   type TrendRow,
 } from './store';
 export {
-  MONITORING_DIR,
   WINDOW_FILES,
   completedRunManifest,
   loadWindow,
@@ -86,7 +85,8 @@ export {
   scoringContract,
   validateWindow,
   verifiedRunFile,
+  windowFolder,
   windowIdOf,
-  windowRef,
+  type WindowFolder,
   type WindowInfo,
 } from './window';

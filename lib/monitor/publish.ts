@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { HistoryEntry, MonitoringAlert, MonitoringResult, WindowRef } from '../../schemas/monitoring';
+import type { HistoryEntry, MonitoringAlert, MonitoringResult } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { readRunConfig } from '../pipeline/run';
+import { readRunConfig } from '../run';
 import { toHtml, type FigureFiles } from '../report/doc';
 import { renderVegaLite } from '../report/render';
 import { alertsFor, raiseAlerts } from './alerts';
@@ -19,6 +19,7 @@ import { windowFigures, windowReportBlocks } from './report';
 import { readWindowScoring, scoredVersionDir } from './score';
 import { readHistory, recordWindow } from './store';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
+import type { WindowFolder } from './window';
 
 /** `result.json` of a window: everything the HTML shows, as data. */
 export interface WindowResultFile {
@@ -71,9 +72,9 @@ function historyEntry(
  * content-hashed into the run's monitoring manifest, and appends the window to the history. The alerts the report
  * lists come from the run's alert rules; the alert step raises them.
  */
-export async function reportWindow(ref: WindowRef): Promise<MonitoringResult> {
+export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult> {
   const [config, info, drift, performance] = await Promise.all([
-    readRunConfig({ runId: ref.runId, runDir: ref.runDir }),
+    readRunConfig(ref.runDir),
     readWindowInfo(ref),
     readDriftReport(ref),
     readPerformanceReport(ref),
@@ -137,7 +138,7 @@ export async function reportWindow(ref: WindowRef): Promise<MonitoringResult> {
 }
 
 /** The alert step: raises (audit + notification) the alerts the window's report lists. */
-export async function alertWindow(ref: WindowRef): Promise<MonitoringAlert[]> {
+export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]> {
   const result = JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.result), 'utf8')) as WindowResultFile;
   await raiseAlerts(ref, result.alerts, join(ref.windowDir, WINDOW_FILES.html));
   return result.alerts;

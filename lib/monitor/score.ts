@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { WindowRef } from '../../schemas/monitoring';
 import { writeFileAtomic } from '../artifacts';
 import { queryColumns, queryRows, sqlString, withDuckDb } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
-import { versionDirName } from '../lifecycle/versions';
+import { versionDirName } from '../run';
 import { openRunModel, type ScoreRequest } from '../scoring';
 import { WINDOW_FILES, readWindowInfo } from './window';
+import type { WindowFolder } from './window';
 
 /** Which model scored a window (an unlocked run's ONNX graph is exported in memory, so not every run has the file). */
 export interface WindowScoring {
@@ -16,7 +16,7 @@ export interface WindowScoring {
 }
 
 /** The scoring record written by {@link scoreWindow}. */
-export async function readWindowScoring(ref: WindowRef): Promise<WindowScoring> {
+export async function readWindowScoring(ref: WindowFolder): Promise<WindowScoring> {
   return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.scoring), 'utf8')) as WindowScoring;
 }
 
@@ -25,7 +25,7 @@ export async function readWindowScoring(ref: WindowRef): Promise<WindowScoring> 
  * the run): its monitoring reference, OOF metrics and threshold are what the window is compared with, since a
  * version trained on regrouped categories scores, and records, regrouped feature values.
  */
-export async function scoredVersionDir(ref: WindowRef): Promise<string> {
+export async function scoredVersionDir(ref: WindowFolder): Promise<string> {
   return join(ref.runDir, versionDirName((await readWindowScoring(ref)).version));
 }
 
@@ -37,7 +37,7 @@ const SCORE_CHUNK = 65_536;
  * training feature SQL over the run's metadata), and writes `scored.parquet`: row_idx, userId, the engineered
  * features, the label when the window has one, and `score`. Returns the row count and mean score.
  */
-export async function scoreWindow(ref: WindowRef): Promise<{ rows: number; meanScore: number; threshold: number }> {
+export async function scoreWindow(ref: WindowFolder): Promise<{ rows: number; meanScore: number; threshold: number }> {
   const info = await readWindowInfo(ref);
   const model = await openRunModel(ref.runId);
   try {

@@ -10,9 +10,9 @@ import { artifactRefSchema } from '../../schemas/run';
 import { writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { withFileLock } from '../lock';
-import { assertRunId, dataDir, runDir as runDirOf } from '../paths';
+import { dataDir } from '../paths';
+import { assertRunId, MONITORING_DIR, resolveRunDir } from '../run';
 import { z } from 'zod';
-import { MONITORING_DIR } from './window';
 
 /**
  * Where monitoring results accumulate, per run: `monitoring/manifest.json` (every window's files with sha256) and
@@ -132,8 +132,9 @@ export function trendSql(historyFile: string, last?: number): string {
 
 /** The run's monitoring trend, oldest first (optionally only the last `last` windows). */
 export async function monitoringTrend(runId: string, last?: number): Promise<TrendRow[]> {
-  const file = historyPath(runDirOf(runId));
-  if ((await readHistory(runDirOf(runId))).length === 0) return [];
+  const runDir = await resolveRunDir(runId);
+  const file = historyPath(runDir);
+  if ((await readHistory(runDir)).length === 0) return [];
   const rows = await withDuckDb((conn) => queryRows(conn, trendSql(file, last)));
   return rows as unknown as TrendRow[];
 }

@@ -3,17 +3,20 @@ import { basename, join, resolve } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { MonitoringWindow, WindowRef } from '../../schemas/monitoring';
 import type { RunManifest } from '../../schemas/run';
-import { readManifest, writeFileAtomic } from '../artifacts';
+import { writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { describeFailures, runExpectations, type Expectation } from '../data/expectations';
 import { fileExists, loadCsvAsText, rawSuites } from '../data/raw';
 import { ArtifactIntegrityError, DataValidationError, InputError, UnknownRunError } from '../errors';
 import { sha256File } from '../hash';
-import { runDir as runDirOf } from '../paths';
-import { readRunConfig } from '../pipeline/run';
+import { MONITORING_DIR, readManifest, readRunConfig, resolveRunDir } from '../run';
 
-/** Monitoring output of a run, below its folder: windows/, manifest.json, history.jsonl. */
-export const MONITORING_DIR = 'monitoring';
+/** A window with its folders resolved: what the monitoring steps work on. */
+export interface WindowFolder extends WindowRef {
+  runDir: string;
+  /** `<runDir>/monitoring/windows/<windowId>`. */
+  windowDir: string;
+}
 
 /** Files of one window, relative to its folder. */
 export const WINDOW_FILES = {
@@ -50,9 +53,11 @@ export function windowIdOf(workflowId: string): string {
   return id;
 }
 
-export function windowRef(runId: string, windowId: string): WindowRef {
-  const runDir = runDirOf(runId);
-  return { runId, runDir, windowId, windowDir: join(runDir, MONITORING_DIR, 'windows', windowId) };
+/** Resolves a window reference to its folders, inside the run's folder. */
+export async function windowFolder(ref: WindowRef): Promise<WindowFolder> {
+  const runDir = await resolveRunDir(ref.runId);
+  const windowId = windowIdOf(ref.windowId);
+  return { runId: ref.runId, runDir, windowId, windowDir: join(runDir, MONITORING_DIR, 'windows', windowId) };
 }
 
 /** A completed run's manifest; monitoring needs the manifest to verify the model and the reference it reads. */
@@ -88,7 +93,11 @@ export async function verifiedRunFile(
  * The first step of a window: checks the run can be monitored, records where the window came from (path, sha256,
  * whether it is labelled) in `window.json`. Idempotent for one window id (a retried activity rewrites the same file).
  */
-export async function loadWindow(ref: WindowRef, window: MonitoringWindow, requestedBy: string): Promise<WindowInfo> {
+export async function loadWindow(
+  ref: WindowFolder,
+  window: MonitoringWindow,
+  requestedBy: string,
+): Promise<WindowInfo> {
   await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference');
   const source = resolve(window.current);
   if (!(await fileExists(source)) || !(await stat(source)).isFile())
@@ -117,7 +126,7 @@ export async function loadWindow(ref: WindowRef, window: MonitoringWindow, reque
   return info;
 }
 
-export async function readWindowInfo(ref: WindowRef): Promise<WindowInfo> {
+export async function readWindowInfo(ref: WindowFolder): Promise<WindowInfo> {
   return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.info), 'utf8')) as WindowInfo;
 }
 
@@ -133,9 +142,9 @@ export function scoringContract(config: AccessPermConfig): Expectation[] {
  * Validates the window against the scoring contract; the report goes to `validation.json` and a failure is a
  * DataValidationError naming the expectation and example lines.
  */
-export async function validateWindow(ref: WindowRef): Promise<{ rows: number; success: true }> {
+export async function validateWindow(ref: WindowFolder): Promise<{ rows: number; success: true }> {
   const info = await readWindowInfo(ref);
-  const config = await readRunConfig({ runId: ref.runId, runDir: ref.runDir });
+  const config = await readRunConfig(ref.runDir);
   return withDuckDb(async (conn) => {
     await loadCsvAsText(conn, 'requests', info.source);
     const report = await runExpectations(conn, 'requests', info.source, scoringContract(config));

@@ -4,25 +4,24 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { createScoresTable, queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
-import {
-  applyCalibrator,
-  dataAudit,
-  evaluateScores,
-  type CalibrationReport,
-  type DataAudit,
-  type FeatureImportance,
-} from '../evaluation';
+import type { FeatureImportance } from '../../schemas/metrics';
+import { dataAudit, evaluateScores, type CalibrationReport, type DataAudit } from '../evaluation';
 import type { AccessPermConfig } from '../../schemas/config';
 import { featureSpec } from '../features';
-import { exportOnnx, parseModel, serializeModel, type GbdtModel } from '../gbdt';
+import { applyCalibrator, exportOnnx, parseModel, serializeModel, type GbdtModel } from '../gbdt';
 import { classificationMetrics, rocAuc } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
-import { FEATURES_FILE } from './features';
-import { readRunConfig, type RunRef } from './run';
-import { MODEL_FILE, ONNX_FILE, readFeatures, readOofScores } from './train';
-
-export const METRICS_FILE = 'metrics.json';
-export const OOF_FILE = 'predictions/oof.parquet';
+import {
+  FEATURES_FILE,
+  METRICS_FILE,
+  MODEL_FILE,
+  ONNX_FILE,
+  OOF_FILE,
+  readFeatures,
+  readOofScores,
+  readRunConfig,
+  type RunFolder,
+} from '../run';
 
 export interface EvaluationResult {
   metrics: MetricsSummary;
@@ -51,7 +50,7 @@ export function calibrateFinalModel(
 
 /** Reassembles out-of-fold scores in row order. */
 export async function collectOof(
-  ref: RunRef,
+  ref: RunFolder,
   nSplits: number,
 ): Promise<{
   labels: Uint8Array;
@@ -60,10 +59,10 @@ export async function collectOof(
   rowIdx: Float64Array;
   matrix: FeatureMatrix;
 }> {
-  const all = await readFeatures(ref);
+  const all = await readFeatures(ref.dir);
   const scores = new Float64Array(all.matrix.rowCount);
   for (let fold = 0; fold < nSplits; fold++) {
-    const foldScores = await readOofScores(ref, fold);
+    const foldScores = await readOofScores(ref.dir, fold);
     let k = 0;
     for (let i = 0; i < all.matrix.rowCount; i++) if (all.folds[i] === fold) scores[i] = foldScores[k++]!;
     if (k !== foldScores.length) throw new Error(`fold ${fold}: ${foldScores.length} stored scores for ${k} rows`);
@@ -77,8 +76,8 @@ export async function collectOof(
  * segment coverage, the data audit, the OOF prediction table, the chosen threshold written into the scoring
  * spec, and the run's report, model card and figures (`report/`).
  */
-export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<EvaluationResult> {
-  const config = await readRunConfig(ref);
+export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise<EvaluationResult> {
+  const config = await readRunConfig(ref.dir);
   const spec = featureSpec(config);
   const v = config.validation;
   const { labels, scores, folds: foldOf, rowIdx, matrix } = await collectOof(ref, v.n_splits);
@@ -113,15 +112,15 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     rows: m.rows,
     positiveRate: m.positiveRate,
   };
-  const features = `read_parquet(${sqlString(join(ref.runDir, FEATURES_FILE))})`;
-  await mkdir(join(ref.runDir, 'predictions'), { recursive: true });
+  const features = `read_parquet(${sqlString(join(ref.dir, FEATURES_FILE))})`;
+  await mkdir(join(ref.dir, 'predictions'), { recursive: true });
   const { columns, audit } = await withDuckDb(async (conn) => {
     const segmentCols = [...(spec.group ? [spec.group] : []), ...spec.segments].map(sqlIdent).join(', ');
     const cols = await queryColumns(conn, `SELECT ${segmentCols} FROM ${features} ORDER BY row_idx`);
-    const audit: DataAudit = await dataAudit(conn, join(ref.runDir, FEATURES_FILE), config);
+    const audit: DataAudit = await dataAudit(conn, join(ref.dir, FEATURES_FILE), config);
     await createScoresTable(conn, 'oof', rowIdx, scores);
     await conn.run(
-      `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.dir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { columns: cols, audit };
   });
@@ -152,7 +151,7 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     seed: typeof config.model.catboost.random_seed === 'number' ? config.model.catboost.random_seed : 0,
   });
 
-  const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
+  const model = parseModel(await readFile(join(ref.dir, MODEL_FILE), 'utf8'));
   calibrateFinalModel(model, config.model.calibration, evaluation.calibration, m.threshold);
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
   await new Promise((resolve) => setImmediate(resolve));
@@ -168,11 +167,11 @@ export async function evaluateRun(ref: RunRef, folds: FoldSummary[]): Promise<Ev
     importance,
   };
   const artifacts: ArtifactRef[] = [];
-  artifacts.push(await writeArtifact(ref.runDir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
-  artifacts.push(await registerArtifact(ref.runDir, OOF_FILE, 'oof-predictions'));
-  artifacts.push(await writeArtifact(ref.runDir, MODEL_FILE, serializeModel(model), 'model'));
+  artifacts.push(await writeArtifact(ref.dir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
+  artifacts.push(await registerArtifact(ref.dir, OOF_FILE, 'oof-predictions'));
+  artifacts.push(await writeArtifact(ref.dir, MODEL_FILE, serializeModel(model), 'model'));
   await new Promise((resolve) => setImmediate(resolve));
-  artifacts.push(await writeArtifact(ref.runDir, ONNX_FILE, exportOnnx(model), 'model-onnx'));
-  artifacts.push(...(await writeRunReport(ref.runDir)).artifacts);
+  artifacts.push(await writeArtifact(ref.dir, ONNX_FILE, exportOnnx(model), 'model-onnx'));
+  artifacts.push(...(await writeRunReport(ref.dir)).artifacts);
   return { metrics, foldAuc, artifacts };
 }

@@ -8,10 +8,8 @@ import { runExpectations, type Expectation } from '../data/expectations';
 import { loadInputTables } from '../data/raw';
 import { buildTrainingFeatureTable, featureSpec, type FeatureSpec } from '../features';
 import { groupKFold, stratifiedKFold } from '../folds';
-import { readRunConfig, type RunRef } from './run';
+import { FEATURES_FILE, readRunConfig, type RunFolder } from '../run';
 import { writeValidationReports } from './validate';
-
-export const FEATURES_FILE = 'features/features.parquet';
 
 export interface FeaturesSummary {
   rows: number;
@@ -58,8 +56,8 @@ async function writeFolds(
  * (GroupKFold by the group column; stratified row-level KFold without one), checks the feature contract and
  * writes the table as Parquet for the trainer and the monitoring baseline.
  */
-export async function buildFeatures(ref: RunRef): Promise<FeaturesSummary> {
-  const config = await readRunConfig(ref);
+export async function buildFeatures(ref: RunFolder): Promise<FeaturesSummary> {
+  const config = await readRunConfig(ref.dir);
   const spec = featureSpec(config);
   const nSplits = config.validation.n_splits;
   return withDuckDb(async (conn) => {
@@ -101,16 +99,16 @@ export async function buildFeatures(ref: RunRef): Promise<FeaturesSummary> {
     );
     report.table = 'features';
     const { artifacts } = await writeValidationReports(ref, [report]);
-    await mkdir(join(ref.runDir, 'features'), { recursive: true });
+    await mkdir(join(ref.dir, 'features'), { recursive: true });
     await conn.run(
-      `COPY (SELECT * FROM features_folded ORDER BY row_idx) TO ${sqlString(join(ref.runDir, FEATURES_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT * FROM features_folded ORDER BY row_idx) TO ${sqlString(join(ref.dir, FEATURES_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const [stats] = await queryRows(conn, 'SELECT count(*) AS n, avg(label) AS pos FROM features_folded');
     const foldRows = await queryRows(
       conn,
       'SELECT fold, count(*) AS n FROM features_folded GROUP BY fold ORDER BY fold',
     );
-    artifacts.push(await registerArtifact(ref.runDir, FEATURES_FILE, 'features'));
+    artifacts.push(await registerArtifact(ref.dir, FEATURES_FILE, 'features'));
     return {
       rows: Number(stats?.n ?? 0),
       positiveRate: Number(stats?.pos ?? 0),

@@ -1,23 +1,22 @@
-import { join } from 'node:path';
-import type { ArtifactRef } from '../../schemas/run';
 import { readFile } from 'node:fs/promises';
 import type { ResolvedIdentity } from '../../schemas/governance';
-import { readVerified, writeManifest } from '../artifacts';
+import type { ArtifactRef } from '../../schemas/run';
+import { readVerified } from '../artifacts';
 import { appendAudit } from '../governance/audit';
 import { sha256Hex } from '../hash';
-import { readRunInfo, type RunRef } from './run';
+import { readRunInfo, writeManifest, type RunFolder } from '../run';
 
 /**
  * Writes the run manifest from the artifacts the steps reported. A path reported twice (the model,
  * re-written with its threshold) keeps its last version; every listed file is re-read and verified.
  */
-export async function finalizeManifest(ref: RunRef, reported: ArtifactRef[]): Promise<string> {
+export async function finalizeManifest(ref: RunFolder, reported: ArtifactRef[]): Promise<string> {
   const latest = new Map<string, ArtifactRef>();
   for (const a of reported) latest.set(a.path, a);
   const artifacts = [...latest.values()];
-  for (const a of artifacts) await readVerified(ref.runDir, a);
-  const info = await readRunInfo(ref.runDir);
-  const path = await writeManifest(ref.runDir, {
+  for (const a of artifacts) await readVerified(ref.dir, a);
+  const info = await readRunInfo(ref.dir);
+  const path = await writeManifest(ref.dir, {
     format: 'access-perm/manifest@1',
     runId: ref.runId,
     configPath: info.configPath,
@@ -40,5 +39,3 @@ export async function finalizeManifest(ref: RunRef, reported: ArtifactRef[]): Pr
   });
   return path;
 }
-
-export const manifestPathOf = (ref: RunRef): string => join(ref.runDir, 'manifest.json');

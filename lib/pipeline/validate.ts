@@ -5,7 +5,7 @@ import { withDuckDb } from '../data/duck';
 import { describeFailures } from '../data/expectations';
 import { validateRawTables } from '../data/raw';
 import { DataValidationError } from '../errors';
-import { readRunConfig, type RunRef } from './run';
+import { readRunConfig, VALIDATION_DIR, type RunFolder } from '../run';
 
 export interface ValidationSummary {
   tables: Array<{ table: string; success: boolean; evaluated: number; failed: number }>;
@@ -13,13 +13,13 @@ export interface ValidationSummary {
 }
 
 /** Writes one report per table; throws DataValidationError for the first failing table after all reports are written. */
-export async function writeValidationReports(ref: RunRef, reports: ValidationReport[]): Promise<ValidationSummary> {
+export async function writeValidationReports(ref: RunFolder, reports: ValidationReport[]): Promise<ValidationSummary> {
   const artifacts: ArtifactRef[] = [];
   for (const report of reports) {
     artifacts.push(
       await writeArtifact(
-        ref.runDir,
-        `validation/${report.table}.json`,
+        ref.dir,
+        `${VALIDATION_DIR}/${report.table}.json`,
         `${JSON.stringify(report, null, 2)}\n`,
         'validation-report',
       ),
@@ -27,7 +27,7 @@ export async function writeValidationReports(ref: RunRef, reports: ValidationRep
   }
   const failed = reports.find((r) => !r.success);
   if (failed) {
-    const reportPath = `${ref.runDir}/validation/${failed.table}.json`;
+    const reportPath = `${ref.dir}/${VALIDATION_DIR}/${failed.table}.json`;
     throw new DataValidationError(
       `data validation failed for table ${failed.table} (${failed.source}): ${describeFailures(failed)} — report: ${reportPath}`,
       failed.table,
@@ -46,8 +46,8 @@ export async function writeValidationReports(ref: RunRef, reports: ValidationRep
 }
 
 /** The raw-data contracts (users, apps, interactions, and submission when present). */
-export async function validateRawData(ref: RunRef): Promise<ValidationSummary> {
-  const config = await readRunConfig(ref);
+export async function validateRawData(ref: RunFolder): Promise<ValidationSummary> {
+  const config = await readRunConfig(ref.dir);
   const reports = await withDuckDb((conn) => validateRawTables(conn, config));
   return writeValidationReports(ref, reports);
 }

@@ -2,17 +2,26 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { GbdtModel } from '../../schemas/gbdt';
-import type { ArtifactRef, RunManifest } from '../../schemas/run';
+import type { ArtifactRef, RunInfo, RunManifest } from '../../schemas/run';
 import { validationReportSchema, type ValidationReport } from '../../schemas/validation';
-import { readManifest, readVerified, registerArtifact } from '../artifacts';
+import { readVerified, registerArtifact } from '../artifacts';
 import { UnknownRunError } from '../errors';
 import { queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
-import { metricsFileSchema, type MetricsFile } from '../evaluation/schema';
+import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
 import { parseModel } from '../gbdt';
-import { readRunConfig, readRunInfo, type RunInfo } from '../pipeline/run';
+import {
+  CONFIG_FILE,
+  METRICS_FILE,
+  MODEL_FILE,
+  OOF_FILE,
+  readManifest,
+  readRunConfig,
+  readRunInfo,
+  RUN_INFO_FILE,
+} from '../run';
 
-const VERIFIED_ON_READ = ['config.json', 'run.json', 'metrics.json', 'model/model.json', 'predictions/oof.parquet'];
+const VERIFIED_ON_READ = [CONFIG_FILE, RUN_INFO_FILE, METRICS_FILE, MODEL_FILE, OOF_FILE];
 
 /** Everything a report or a comparison reads from a run folder (small, except the OOF columns). */
 export interface RunData {
@@ -34,9 +43,9 @@ export interface RunData {
 }
 
 const ROLE_BY_PREFIX: Array<[string, string]> = [
-  ['config.json', 'config'],
-  ['run.json', 'run-info'],
-  ['metrics.json', 'metrics'],
+  [CONFIG_FILE, 'config'],
+  [RUN_INFO_FILE, 'run-info'],
+  [METRICS_FILE, 'metrics'],
   ['model/', 'model'],
   ['features/', 'features'],
   ['folds/', 'oof-scores'],
@@ -87,9 +96,8 @@ export async function loadRunData(runDir: string): Promise<RunData> {
   const manifest = await readManifest(runDir).catch(() => null);
   // A finished run's inputs to the report are checked against the manifest before they are read.
   for (const ref of manifest?.artifacts ?? []) if (VERIFIED_ON_READ.includes(ref.path)) await readVerified(runDir, ref);
-  const ref = { runId: info.runId, runDir };
-  const config = await readRunConfig(ref);
-  const metricsPath = join(runDir, 'metrics.json');
+  const config = await readRunConfig(runDir);
+  const metricsPath = join(runDir, METRICS_FILE);
   const raw: unknown = JSON.parse(
     await readFile(metricsPath, 'utf8').catch(() => {
       throw new Error(`run ${info.runId} has no metrics.json: it has not been evaluated`);
@@ -98,7 +106,7 @@ export async function loadRunData(runDir: string): Promise<RunData> {
   const parsed = metricsFileSchema.safeParse(raw);
   if (!parsed.success)
     throw new Error(`${metricsPath}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-  const model = parseModel(await readFile(join(runDir, 'model/model.json'), 'utf8'));
+  const model = parseModel(await readFile(join(runDir, MODEL_FILE), 'utf8'));
   const oofPath = join(runDir, 'predictions/oof.parquet');
   const ids = featureSpec(config).ids;
   const keyColumns = ids.length > 0 ? [...ids] : ['row_idx'];

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { MetricsFile } from '../evaluation/schema';
+import type { MetricsFile } from '../../schemas/metrics';
 import { metricsAtThreshold, precisionRecallCurve, rocCurve } from '../metrics';
 
 /** Colours used consistently: approved / denied, model / reference, ok / flagged. */

@@ -1,7 +1,7 @@
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { GbdtModel } from '../../schemas/gbdt';
-import { selectRows } from '../data/matrix';
-import type { FeatureImportance } from '../evaluation/schema';
+import { selectRows } from '../features/matrix';
+import type { FeatureImportance } from '../../schemas/metrics';
 import { featureImportance, leafCover, meanAbsShap } from '../gbdt';
 
 /** Mean |SHAP| is estimated on at most this many rows (evenly spaced, deterministic). */

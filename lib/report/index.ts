@@ -7,7 +7,7 @@ export { runFigures } from './figures';
 export { modelImportance } from './importance';
 export { modelCardBlocks } from './modelCard';
 export { renderVegaLite, fontFiles } from './render';
-export { REPORT_DIR, reportBlocks, writeRunReport } from './report';
+export { reportBlocks, writeRunReport } from './report';
 export type { ReportOutput } from './report';
 export { compareRunData, compareRuns, comparisonBlocks, predictionAgreement, writeComparison } from './compare';
 export type { MetricDelta, PredictionAgreement, RunComparison, ValueDiff } from './compare';

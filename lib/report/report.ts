@@ -20,8 +20,7 @@ import {
   segmentDimensions,
 } from './sections';
 import { renderVegaLite } from './render';
-
-export const REPORT_DIR = 'report';
+import { REPORT_DIR } from '../run';
 
 const FIGURE_CAPTIONS: Record<string, string> = {
   roc_pr: 'ROC and precision–recall curves of the out-of-fold scores',

@@ -1,5 +1,5 @@
 import type { ArtifactRef } from '../../schemas/run';
-import type { MetricsFile } from '../evaluation/schema';
+import type { MetricsFile } from '../../schemas/metrics';
 import type { RunData } from './data';
 import type { Block } from './doc';
 

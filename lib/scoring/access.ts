@@ -1,6 +1,5 @@
 import type { Permission } from '../../schemas/governance';
-import { readDeployment } from '../deployment';
-import { assertRunId } from '../paths';
+import { assertRunId, readDeployment } from '../run';
 import { RunNotScorableError } from './errors';
 
 /**

@@ -4,7 +4,8 @@ import { categoryGroups, versionFeatureSql } from '../binning';
 import { queryColumns } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { featureSelectSql, type FeatureOptions } from '../features';
-import type { OnnxColumns, OnnxInputSpec } from '../gbdt';
+import type { OnnxInputSpec } from '../gbdt';
+import type { OnnxColumns } from '../gbdt/onnx';
 
 /** One request to score: who asks for which app. */
 export interface ScoreRequest {

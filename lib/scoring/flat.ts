@@ -11,9 +11,9 @@ import { queryRows, sqlIdent } from '../data/duck';
 import { fileExists } from '../data/raw';
 import { InputError } from '../errors';
 import { flatInputsSql } from '../features';
-import { createOnnxScorer, type OnnxColumns, type OnnxInputSpec, type OnnxScorer } from '../gbdt';
-import { runDir as runDirOf } from '../paths';
-import { readRunConfig } from '../pipeline/run';
+import { type OnnxInputSpec } from '../gbdt';
+import { createOnnxScorer, type OnnxColumns, type OnnxScorer } from '../gbdt/onnx';
+import { readRunConfig, resolveRunDir } from '../run';
 import { CSV_CHUNK_ROWS, csvField, headerOf, malformed, payloadScan, writeOutputAtomically } from './csv';
 import { RunNotScorableError } from './errors';
 import { openScoredArtifacts, type OpenRunModelOptions, type RunLockSummary } from './model';
@@ -62,7 +62,7 @@ export class FlatRunModel {
 
 /** Whether a run folder's config is flat mode (false for anything unreadable: openRunModel then says why). */
 export async function isFlatModeRun(runId: string): Promise<boolean> {
-  const config = await readRunConfig({ runId, runDir: runDirOf(runId) }).catch(() => null);
+  const config = await readRunConfig(await resolveRunDir(runId)).catch(() => null);
   return config?.data.mode === 'flat';
 }
 

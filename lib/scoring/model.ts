@@ -3,14 +3,12 @@ import type { AccessPermConfig } from '../../schemas/config';
 import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec } from '../../schemas/lifecycle';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, RunManifest } from '../../schemas/run';
-import { readManifest, readVerified, verifyArtifact } from '../artifacts';
-import { encodeCategorical } from '../data/matrix';
+import { readVerified, verifyArtifact } from '../artifacts';
+import { encodeCategorical } from '../features/matrix';
 import { fileExists, rawPaths } from '../data/raw';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { featureColumns, featureSpec, type FeatureOptions } from '../features';
 import {
-  createOnnxScorer,
-  createThreadedOnnxScorer,
   exportOnnx,
   leafCover,
   onnxMetadata,
@@ -21,15 +19,25 @@ import {
   type GbdtModel,
   type LeafWeights,
   type OnnxInputSpec,
-  type OnnxScorer,
 } from '../gbdt';
+import { createOnnxScorer, createThreadedOnnxScorer, type OnnxScorer } from '../gbdt/onnx';
 import { sha256File, sha256Hex } from '../hash';
-import { verifyLockedRun } from '../lifecycle/lock';
-import { latestApprovedVersion, newestVersion, OVERRIDE_SPEC_FILE, versionDirName } from '../lifecycle/versions';
-import { runDir as runDirOf } from '../paths';
-import { FEATURES_FILE } from '../pipeline/features';
-import { CONFIG_SNAPSHOT, readRunConfig, readRunInfo } from '../pipeline/run';
-import { MODEL_FILE, ONNX_FILE, readFeatures } from '../pipeline/train';
+import {
+  CONFIG_FILE,
+  FEATURES_FILE,
+  latestApprovedVersion,
+  MODEL_FILE,
+  newestVersion,
+  ONNX_FILE,
+  OVERRIDE_SPEC_FILE,
+  readFeatures,
+  readManifest,
+  readRunConfig,
+  readRunInfo,
+  resolveRunDir,
+  verifyLockedRun,
+  versionDirName,
+} from '../run';
 import { RunNotScorableError } from './errors';
 import { RequestFeatureBuilder, type RequestFeatures, type ScoreRequest } from './features';
 
@@ -181,7 +189,7 @@ export class RunModel {
 
   private async trainingCover(model: GbdtModel): Promise<LeafWeights> {
     await readVerified(this.modelDir, artifact(await readManifest(this.modelDir), FEATURES_FILE, this.runId));
-    const { matrix } = await readFeatures({ runId: this.runId, runDir: this.modelDir });
+    const { matrix } = await readFeatures(this.modelDir);
     return leafCover(model, matrix);
   }
 
@@ -269,7 +277,7 @@ export interface ScoredArtifacts {
  * @throws UnknownRunError, RunNotScorableError, ArtifactIntegrityError as openRunModel describes.
  */
 export async function openScoredArtifacts(runId: string, options: OpenRunModelOptions = {}): Promise<ScoredArtifacts> {
-  const root = runDirOf(runId);
+  const root = await resolveRunDir(runId);
   if (!(await readRunInfo(root).catch(() => null)))
     throw new UnknownRunError(`unknown run ${runId}: no run folder at ${root}`);
   // A locked run serves its locked version (every frozen artifact re-verified); see scoredVersion for the rest.
@@ -310,8 +318,8 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
   const threshold = Number(onnxMetadata(onnx).get('threshold') ?? Number.NaN);
   if (!Number.isFinite(threshold)) throw new RunNotScorableError(`run ${runId}: the scoring graph has no threshold`);
   const spec = await versionSpec(runId, version, dir, manifest);
-  await readVerified(dir, artifact(manifest, CONFIG_SNAPSHOT, runId));
-  const config: AccessPermConfig = await readRunConfig({ runId, runDir: dir });
+  await readVerified(dir, artifact(manifest, CONFIG_FILE, runId));
+  const config: AccessPermConfig = await readRunConfig(dir);
   const locked = lock
     ? {
         version: lock.version,

@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import type { Permission, ResolvedIdentity } from '../../schemas/governance';
 import { explainBodySchema, explainQuerySchema, predictBodySchema, type PredictRow } from '../../schemas/serving';
 import { UnknownRunError } from '../errors';
-import { readLock } from '../lifecycle/lockFile';
 import {
   authenticate,
   authorize,
@@ -13,8 +12,7 @@ import {
   queryAudit,
   type ResourceRef,
 } from '../governance';
-import { assertRunId } from '../paths';
-import { listRuns, showRun } from '../runs';
+import { assertRunId, listRuns, readLock, showRun } from '../run';
 import { SCORING_PERMISSION, type RunModel, type ScoredRequests } from '../scoring';
 import { InferenceLog } from './inferenceLog';
 import { openApiDocument } from './openapi';

@@ -1,5 +1,5 @@
 import { unwatchFile, watchFile } from 'node:fs';
-import { deploymentPath, readDeployment } from '../deployment';
+import { deploymentPath, readDeployment } from '../run';
 import { openRunModel, type RunModel } from '../scoring';
 import type { Deployment } from '../../schemas/deployment';
 

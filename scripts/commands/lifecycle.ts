@@ -3,9 +3,9 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { authenticate, authorize, PermissionDeniedError } from '../../lib/governance';
 import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
-import { exportBundle, verifyLockedRun } from '../../lib/lifecycle/lock';
-import { newestVersion, versionBinningTables, versionDirName } from '../../lib/lifecycle/versions';
-import { assertRunId, runsDir } from '../../lib/paths';
+import { exportBundle } from '../../lib/lifecycle/lock';
+import { versionBinningTables } from '../../lib/lifecycle/versions';
+import { assertRunId, newestVersion, resolveRunDir, verifyLockedRun, versionDirName } from '../../lib/run';
 import {
   lifecycleWorkflowId,
   overrideChangeSchema,
@@ -86,7 +86,7 @@ function printState(s: LifecycleState): void {
   console.log(`run        ${s.runId} — ${s.status}${s.job ? ` (${s.job.detail})` : ''}`);
   for (const v of s.versions)
     console.log(
-      `version    ${v.version}${v.version === s.currentVersion ? '*' : ' '} ${v.dir.padEnd(12)} ROC-AUC ${v.rocAuc?.toFixed(4) ?? '-'}  threshold ${v.threshold?.toFixed(4) ?? '-'}${v.overrideId ? `  (${v.overrideId})` : ''}`,
+      `version    ${v.version}${v.version === s.currentVersion ? '*' : ' '} ${versionDirName(v.version).padEnd(12)} ROC-AUC ${v.rocAuc?.toFixed(4) ?? '-'}  threshold ${v.threshold?.toFixed(4) ?? '-'}${v.overrideId ? `  (${v.overrideId})` : ''}`,
     );
   for (const o of s.overrides) {
     const outcome = o.review
@@ -222,37 +222,31 @@ export function registerLifecycleCommands(program: Command): void {
     .description("a run's binning tables: bins with count, approval rate, WoE and IV (every role)")
     .option('--feature <name>', 'only this feature')
     .option('--version <n>', 'model version (default: the newest)', positiveInt('--version'))
-    .option('--runs-dir <dir>', 'runs folder', runsDir())
     .option('--json', 'print JSON')
     .addOption(tokenFileOption())
     .action(
-      governed(
-        async (
-          runId: string,
-          opts: { feature?: string; version?: number; runsDir: string; json?: boolean } & TokenOpts,
-        ) => {
-          await authorize(await callerCredential(opts), 'view_binning', {
-            type: 'binning_table',
-            id: runId,
-            runId: assertRunId(runId),
-          });
-          const runDir = join(opts.runsDir, runId);
-          await verifyLockedRun(runDir);
-          const version = opts.version ?? (await newestVersion(runDir));
-          const tables = (await versionBinningTables(runDir, join(runDir, versionDirName(version)))).filter(
-            (t) => !opts.feature || t.feature === opts.feature,
-          );
-          if (opts.feature && tables.length === 0) throw new Error(`run ${runId} has no feature ${opts.feature}`);
-          if (opts.json) return printJson({ runId, version, tables });
-          for (const t of tables) {
-            console.log(`${t.feature} (${t.kind}, ${t.source}) IV ${t.iv.toFixed(4)}`);
-            for (const b of t.bins)
-              console.log(
-                `  ${String(b.id).padStart(3)} ${b.label.slice(0, 40).padEnd(40)} n ${String(b.count).padStart(7)}  approved ${(100 * b.approvalRate).toFixed(1).padStart(5)}%  WoE ${b.woe.toFixed(3).padStart(7)}  IV ${b.iv.toFixed(4)}`,
-              );
-          }
-        },
-      ),
+      governed(async (runId: string, opts: { feature?: string; version?: number; json?: boolean } & TokenOpts) => {
+        await authorize(await callerCredential(opts), 'view_binning', {
+          type: 'binning_table',
+          id: runId,
+          runId: assertRunId(runId),
+        });
+        const runDir = await resolveRunDir(runId);
+        await verifyLockedRun(runDir);
+        const version = opts.version ?? (await newestVersion(runDir));
+        const tables = (await versionBinningTables(runDir, join(runDir, versionDirName(version)))).filter(
+          (t) => !opts.feature || t.feature === opts.feature,
+        );
+        if (opts.feature && tables.length === 0) throw new Error(`run ${runId} has no feature ${opts.feature}`);
+        if (opts.json) return printJson({ runId, version, tables });
+        for (const t of tables) {
+          console.log(`${t.feature} (${t.kind}, ${t.source}) IV ${t.iv.toFixed(4)}`);
+          for (const b of t.bins)
+            console.log(
+              `  ${String(b.id).padStart(3)} ${b.label.slice(0, 40).padEnd(40)} n ${String(b.count).padStart(7)}  approved ${(100 * b.approvalRate).toFixed(1).padStart(5)}%  WoE ${b.woe.toFixed(3).padStart(7)}  IV ${b.iv.toFixed(4)}`,
+            );
+        }
+      }),
     );
 
   program
@@ -409,15 +403,14 @@ export function registerLifecycleCommands(program: Command): void {
       'export a locked run approved for deployment (MODELER, VALIDATOR, ADMIN): model.onnx, model.json, model_card.md, threshold.json, manifest.json, lock.json, and overrides.json when the version has one',
     )
     .requiredOption('--out <dir>', 'output folder')
-    .option('--runs-dir <dir>', 'runs folder', runsDir())
     .addOption(tokenFileOption())
     .action(
-      governed(async (runId: string, opts: { out: string; runsDir: string } & TokenOpts) => {
+      governed(async (runId: string, opts: { out: string } & TokenOpts) => {
         const who = await authorize(await callerCredential(opts), 'export_run', {
           type: 'run',
           id: assertRunId(runId),
         });
-        const files = await exportBundle(join(opts.runsDir, runId), opts.out);
+        const files = await exportBundle(await resolveRunDir(runId), opts.out);
         await auditRunAction(actorOf(who), runId, {
           action: 'run_exported',
           resource_type: 'run',

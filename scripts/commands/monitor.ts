@@ -5,7 +5,7 @@ import { appendAudit, authorize } from '../../lib/governance';
 import { fileExists } from '../../lib/data/raw';
 import { monitoringTrend, registerSchedule } from '../../lib/monitor/store';
 import { completedRunManifest } from '../../lib/monitor/window';
-import { assertRunId, runDir } from '../../lib/paths';
+import { assertRunId, resolveRunDir } from '../../lib/run';
 import { monitoringScheduleId, type MonitoringProgress } from '../../schemas/monitoring';
 import { runningServer } from '../../worker/environment';
 import { DEFAULT_MONITORING_CRON, runMonitoring, upsertMonitoringSchedule } from '../../worker/monitoring';
@@ -66,7 +66,7 @@ export function registerMonitorCommands(program: Command): void {
         const runId = assertRunId(opts.run);
         const credential = await callerCredential(opts);
         await authorize(credential, 'generate_report', { type: 'monitoring_window', runId });
-        await completedRunManifest(runId, runDir(runId));
+        await completedRunManifest(runId, await resolveRunDir(runId));
         installWorkerLogging('ERROR');
         const result = await runMonitoring({
           runId,
@@ -91,7 +91,7 @@ export function registerMonitorCommands(program: Command): void {
             `metric     ${name.padEnd(10)} ${fmt(m.current)} (reference ${fmt(m.reference)}, ${fmt(m.change)})`,
           );
         for (const a of result.alerts) console.log(`ALERT      ${a.kind}: ${a.subject}`);
-        console.log(`report     ${resolve(runDir(runId), result.report.html)}`);
+        console.log(`report     ${resolve(await resolveRunDir(runId), result.report.html)}`);
       }),
     );
 
@@ -114,7 +114,7 @@ export function registerMonitorCommands(program: Command): void {
         const runId = assertRunId(opts.run);
         const scheduleResource = { type: 'monitoring_schedule', id: monitoringScheduleId(runId), runId };
         const who = await authorize(await callerCredential(opts), 'configure_monitoring', scheduleResource);
-        await completedRunManifest(runId, runDir(runId));
+        await completedRunManifest(runId, await resolveRunDir(runId));
         const current = resolve(opts.current);
         if (!(await fileExists(current))) err(`note: ${current} does not exist yet; each night reads it when it fires`);
         const server = await runningServer();

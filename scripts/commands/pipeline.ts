@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readTestMetrics } from '../../lib/evaluation/testSet';
 import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
-import { assertRunId, newRunId } from '../../lib/paths';
+import { assertRunId, MANIFEST_FILE, newRunId, readTestMetrics, resolveRunDir } from '../../lib/run';
 import type { PipelineProgress } from '../../schemas/run';
 import { runPipeline, type ModelProgress } from '../../worker/runPipeline';
 import { installWorkerLogging } from '../../worker/worker';
@@ -54,15 +53,17 @@ async function runAndReport(
   });
   const seconds = (Date.now() - started) / 1000;
   // A flat run's hold-out test metrics live in its metrics.json (the workflow result carries the OOF ones).
-  const test = await readTestMetrics(result.runDir);
+  const runDir = await resolveRunDir(result.runId);
+  const manifest = join(runDir, MANIFEST_FILE);
+  const test = await readTestMetrics(runDir);
   if (opts.json) {
     printJson({
       runId: result.runId,
       metrics: result.metrics,
       ...(test ? { test } : {}),
       folds: result.folds,
-      artifactDir: result.runDir,
-      manifest: result.manifestPath,
+      artifactDir: runDir,
+      manifest,
       seconds,
     });
     return;
@@ -80,8 +81,8 @@ async function runAndReport(
       `test       ROC-AUC ${f(test.rocAuc)}  PR-AUC ${f(test.prAuc)}  logloss ${f(test.logloss)}  accuracy ${f(test.accuracy)} @ ${f(test.threshold)} (hold-out, ${test.rows} rows)`,
     );
   console.log(`folds      ROC-AUC ${result.folds.map((x) => f(x.rocAuc)).join('  ')}`);
-  console.log(`artifacts  ${result.runDir}`);
-  console.log(`manifest   ${result.manifestPath}`);
+  console.log(`artifacts  ${runDir}`);
+  console.log(`manifest   ${manifest}`);
 }
 
 interface RunOptions extends TokenOpts {

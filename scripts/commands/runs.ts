@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { readTestMetrics } from '../../lib/evaluation/testSet';
 import { authorize } from '../../lib/governance';
-import { assertRunId, runsDir } from '../../lib/paths';
-import { listRuns, showRun } from '../../lib/runs';
+import { assertRunId, listRuns, readTestMetrics, showRun } from '../../lib/run';
+import type { RunInfo } from '../../schemas/run';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
-import type { RunInfo } from '../../lib/pipeline/run';
 import { err, printJson } from './output';
 
 export function registerRunCommands(program: Command): void {
@@ -13,19 +11,18 @@ export function registerRunCommands(program: Command): void {
     .command('list')
     .description('list runs, newest first')
     .option('--json', 'print JSON')
-    .option('--runs-dir <dir>', 'runs folder', runsDir())
     .addOption(tokenFileOption())
     .action(
-      governed(async (opts: { json?: boolean; runsDir: string } & TokenOpts) => {
+      governed(async (opts: { json?: boolean } & TokenOpts) => {
         await authorize(await callerCredential(opts), 'view_runs');
-        const list = await listRuns(opts.runsDir);
+        const list = await listRuns();
         if (opts.json) return printJson(list);
-        if (list.length === 0) return err(`no runs in ${opts.runsDir}`);
+        if (list.length === 0) return err('no runs yet: start one with access-perm pipeline run --config <yaml>');
         for (const r of list) {
           const auc = r.rocAuc === null ? '      -' : r.rocAuc.toFixed(4);
           const acc = r.accuracy === null ? '      -' : r.accuracy.toFixed(4);
           console.log(
-            `${r.runId.padEnd(34)} ${r.state.padEnd(10)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}`,
+            `${r.runId.padEnd(34)} ${r.state.padEnd(10)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}${r.problem ? `  (${r.problem})` : ''}`,
           );
         }
       }),
@@ -34,12 +31,11 @@ export function registerRunCommands(program: Command): void {
     .command('show <runId>')
     .description('show a run: config, data hash, metrics, artifacts')
     .option('--json', 'print JSON')
-    .option('--runs-dir <dir>', 'runs folder', runsDir())
     .addOption(tokenFileOption())
     .action(
-      governed(async (runId: string, opts: { json?: boolean; runsDir: string } & TokenOpts) => {
+      governed(async (runId: string, opts: { json?: boolean } & TokenOpts) => {
         await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
-        const run = await showRun(runId, opts.runsDir);
+        const run = await showRun(runId);
         const test = await readTestMetrics(run.runDir);
         if (opts.json) return printJson({ ...run, test });
         console.log(`run        ${run.runId} (${run.state})`);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { buildService, ServedModel, type ServedModelStatus } from '../../lib/serve';
-import { assertRunId } from '../../lib/paths';
+import { assertRunId } from '../../lib/run';
 import { err, positiveInt } from './output';
 
 interface ServeOpts {

@@ -35,7 +35,7 @@
  */
 import { COMBINATION_SEPARATOR } from '../../../schemas/gbdt';
 import type { GbdtModel } from '../../../schemas/gbdt';
-import { LOGIT_EPS } from '../../evaluation/calibration';
+import { LOGIT_EPS } from '../calibration';
 import { ctrValue } from '../ctr';
 import { GbdtModelError } from '../errors';
 import { DataType, encodeModel } from './onnx-proto';

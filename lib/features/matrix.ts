@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CategoricalColumn, FeatureMatrix, NumericColumn } from '../../schemas/matrix';
-import type { FeatureSpec } from '../features';
-import { queryColumns, sqlIdent } from './duck';
+import type { FeatureSpec } from '.';
+import { queryColumns, sqlIdent } from '../data/duck';
 
 /** Dictionary-encodes a string column (codes in first-seen order). */
 export function encodeCategorical(name: string, values: readonly unknown[]): CategoricalColumn {

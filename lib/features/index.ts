@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AccessPermConfig, FlatDataConfig } from '../schemas/config';
-import { sqlIdent, sqlString } from './data/duck';
-import { FLAT_TABLE, flatLabelSql } from './data/raw';
+import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
+import { sqlIdent, sqlString } from '../data/duck';
+import { FLAT_TABLE, flatLabelSql } from '../data/raw';
 
 /** Model inputs of the seed's feature engineering (seed-2): userId is the CV group and never a feature. */
 export const CATEGORICAL_FEATURES = [

@@ -7,19 +7,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { readLabelledMatrix } from '../data/matrix';
+import { readLabelledMatrix } from '../features/matrix';
 import { createScoresTable, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import { FLAT_TEST_TABLE, loadCsvAsText } from '../data/raw';
 import { featureSpec, flatFeatureSelectSql } from '../features';
 import { parseModel, predictProba } from '../gbdt';
 import { classificationMetrics } from '../metrics';
-import { METRICS_FILE } from '../pipeline/evaluate';
-import { readRunConfig, type RunRef } from '../pipeline/run';
-import { MODEL_FILE } from '../pipeline/train';
 import { writeRunReport } from '../report';
-import { metricsFileSchema, testMetricsSchema, type MetricsFile } from './schema';
-
-export const TEST_PREDICTIONS_FILE = 'predictions/test.parquet';
+import { testMetricsSchema, type MetricsFile } from '../../schemas/metrics';
+import { METRICS_FILE, MODEL_FILE, readRunConfig, TEST_PREDICTIONS_FILE, type RunFolder } from '../run';
 
 export type TestMetrics = NonNullable<MetricsFile['test']>;
 
@@ -54,13 +50,13 @@ export interface TestSetResult {
  * evaluation step (the model must carry its threshold); the file was validated with the training table. Categories
  * the training rows never had take the model's unseen-category path (the prior's CTR).
  */
-export async function evaluateTestSet(ref: RunRef): Promise<TestSetResult> {
-  const config = await readRunConfig(ref);
+export async function evaluateTestSet(ref: RunFolder): Promise<TestSetResult> {
+  const config = await readRunConfig(ref.dir);
   if (config.data.mode !== 'flat' || config.data.test === undefined) return { metrics: null, artifacts: [] };
   const d = config.data;
   const test = d.test!;
   const spec = featureSpec(config);
-  const model = parseModel(await readFile(join(ref.runDir, MODEL_FILE), 'utf8'));
+  const model = parseModel(await readFile(join(ref.dir, MODEL_FILE), 'utf8'));
   if (model.threshold === undefined) throw new Error(`run ${ref.runId}: ${MODEL_FILE} has no threshold yet`);
   const threshold = model.threshold;
   const { labels, scores } = await withDuckDb(async (conn) => {
@@ -74,31 +70,16 @@ export async function evaluateTestSet(ref: RunRef): Promise<TestSetResult> {
     await createScoresTable(conn, 'test_scores', rowIdx, scores);
     const ids = d.id_columns.map((c) => `f.${sqlIdent(c)}, `).join('');
     await conn.run(
-      `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.runDir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.dir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { labels, scores };
   });
   const metrics = holdOutMetrics(labels, scores, threshold, test);
-  const file = JSON.parse(await readFile(join(ref.runDir, METRICS_FILE), 'utf8')) as Record<string, unknown>;
+  const file = JSON.parse(await readFile(join(ref.dir, METRICS_FILE), 'utf8')) as Record<string, unknown>;
   const artifacts = [
-    await writeArtifact(
-      ref.runDir,
-      METRICS_FILE,
-      `${JSON.stringify({ ...file, test: metrics }, null, 2)}\n`,
-      'metrics',
-    ),
-    await registerArtifact(ref.runDir, TEST_PREDICTIONS_FILE, 'test-predictions'),
-    ...(await writeRunReport(ref.runDir)).artifacts,
+    await writeArtifact(ref.dir, METRICS_FILE, `${JSON.stringify({ ...file, test: metrics }, null, 2)}\n`, 'metrics'),
+    await registerArtifact(ref.dir, TEST_PREDICTIONS_FILE, 'test-predictions'),
+    ...(await writeRunReport(ref.dir)).artifacts,
   ];
   return { metrics, artifacts };
-}
-
-/** The test-file metrics of a run folder (`test` of metrics.json), or null when it has none. */
-export async function readTestMetrics(runDir: string): Promise<TestMetrics | null> {
-  try {
-    const parsed = metricsFileSchema.safeParse(JSON.parse(await readFile(join(runDir, METRICS_FILE), 'utf8')));
-    return parsed.success ? (parsed.data.test ?? null) : null;
-  } catch {
-    return null;
-  }
 }

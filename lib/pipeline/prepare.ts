@@ -1,49 +1,15 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ResolvedIdentity } from '../../schemas/governance';
-import type { ArtifactRef } from '../../schemas/run';
+import type { ArtifactRef, RunInfo } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
-import { loadConfig, parseConfig } from '../config';
+import { loadConfig } from '../config';
 import { writeSyntheticDataset } from '../data/generate';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { fileExists, inputFiles, rawPaths } from '../data/raw';
 import { ConfigError, InputError } from '../errors';
 import { appendAudit } from '../governance/audit';
 import { canonicalJson, sha256File, sha256Hex } from '../hash';
-import { RunLockedError } from '../lifecycle/errors';
-import { readLock } from '../lifecycle/lockFile';
-import { runDir as runDirOf } from '../paths';
-
-/** What every later step needs to find a run: small enough for a Temporal payload. */
-export interface RunRef {
-  runId: string;
-  runDir: string;
-}
-
-export const CONFIG_SNAPSHOT = 'config.json';
-export const RUN_INFO = 'run.json';
-
-export interface RunInfo {
-  runId: string;
-  /** Who started the run (proven by token at prepare time) and the role in force then. */
-  createdBy: { userId: string; role: string; temporaryRole: boolean };
-  configPath: string;
-  configHash: string;
-  dataHash: string;
-  dataFiles: Record<string, string>;
-  startedAt: string;
-}
-
-/** The config as the run saw it (snapshotted at prepare time, so later edits of the YAML do not leak in). */
-export async function readRunConfig(ref: RunRef): Promise<AccessPermConfig> {
-  const raw: unknown = JSON.parse(await readFile(join(ref.runDir, CONFIG_SNAPSHOT), 'utf8'));
-  return parseConfig(raw, join(ref.runDir, CONFIG_SNAPSHOT), ref.runDir);
-}
-
-export async function readRunInfo(runDir: string): Promise<RunInfo> {
-  return JSON.parse(await readFile(join(runDir, RUN_INFO), 'utf8')) as RunInfo;
-}
+import { CONFIG_FILE, createRunDir, readLock, RUN_INFO_FILE, RunLockedError, type RunFolder } from '../run';
 
 /**
  * Checks that a flat-mode table exists and that its header holds every declared column; throws ConfigError
@@ -102,7 +68,7 @@ export async function ensureInputData(config: AccessPermConfig): Promise<{ gener
   return { generated: true };
 }
 
-export interface PreparedRun extends RunRef {
+export interface PreparedRun extends RunFolder {
   configHash: string;
   dataHash: string;
   nSplits: number;
@@ -117,11 +83,10 @@ export interface PreparedRun extends RunRef {
 export async function prepareRun(runId: string, configPath: string, createdBy: ResolvedIdentity): Promise<PreparedRun> {
   const loaded = await loadConfig(configPath);
   const { generated } = await ensureInputData(loaded.config);
-  const dir = runDirOf(runId, loaded.config);
+  const dir = await createRunDir(runId, loaded.config.artifacts.dir);
   // seed-3 §5: a locked run is never re-run in place.
   const lock = await readLock(dir);
   if (lock) throw new RunLockedError(runId, lock.locked_by, lock.locked_at);
-  await mkdir(dir, { recursive: true });
   const dataFiles: Record<string, string> = {};
   for (const [table, path] of Object.entries(inputFiles(loaded.config))) dataFiles[table] = await sha256File(path);
   const dataHash = sha256Hex(canonicalJson(dataFiles));
@@ -135,8 +100,8 @@ export async function prepareRun(runId: string, configPath: string, createdBy: R
     startedAt: new Date().toISOString(),
   };
   const artifacts = [
-    await writeArtifact(dir, CONFIG_SNAPSHOT, `${JSON.stringify(loaded.config, null, 2)}\n`, 'config'),
-    await writeArtifact(dir, RUN_INFO, `${JSON.stringify(info, null, 2)}\n`, 'run-info'),
+    await writeArtifact(dir, CONFIG_FILE, `${JSON.stringify(loaded.config, null, 2)}\n`, 'config'),
+    await writeArtifact(dir, RUN_INFO_FILE, `${JSON.stringify(info, null, 2)}\n`, 'run-info'),
   ];
   await appendAudit({
     user_id: createdBy.userId,
@@ -153,7 +118,8 @@ export async function prepareRun(runId: string, configPath: string, createdBy: R
   });
   return {
     runId,
-    runDir: dir,
+    root: dir,
+    dir,
     configHash: loaded.hash,
     dataHash,
     nSplits: loaded.config.validation.n_splits,

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deploymentSchema, type Deployment } from '../schemas/deployment';
-import { writeFileAtomic } from './artifacts';
-import { dataDir } from './paths';
+import { deploymentSchema, type Deployment } from '../../schemas/deployment';
+import { writeFileAtomic } from '../artifacts';
+import { dataDir } from '../paths';
 
 /** `<dataDir>/deployment.json`: which run is deployed. Watched by the scoring service, which hot-reloads. */
 export function deploymentPath(): string {

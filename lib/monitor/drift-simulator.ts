@@ -21,11 +21,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES, buildFeatureTable } from '../features';
-import type { CodedColumn, DriftTable } from '../monitor/drift';
+import type { CodedColumn, DriftTable } from './drift';
 import { Rng } from '../rng';
-import { queryColumns, withDuckDb } from './duck';
-import { writeSyntheticDataset } from './generate';
-import { loadCsvAsText } from './raw';
+import { queryColumns, withDuckDb } from '../data/duck';
+import { writeSyntheticDataset } from '../data/generate';
+import { loadCsvAsText } from '../data/raw';
 
 /** A feature table held as columns: coded categoricals, Float64 numerics (NaN missing), label 0/1, score. */
 export interface FeatureWindow {
@@ -222,7 +222,10 @@ function drawRows(rng: Rng, n: number, rows: number, weights: Float64Array | nul
  * Draws one window of `rows` rows from the population under a shift. Same population, options and seed
  * give the same window.
  */
-export function sampleWindow(pop: FeatureWindow, options: { rows: number; seed: number; shift?: Shift }): FeatureWindow {
+export function sampleWindow(
+  pop: FeatureWindow,
+  options: { rows: number; seed: number; shift?: Shift },
+): FeatureWindow {
   const shift = options.shift ?? { kind: 'none' };
   const rng = new Rng(options.seed);
   const weights = rowWeights(pop, shift, rng.fork(1));

@@ -1,0 +1,55 @@
+/**
+ * The run folder: its layout, the one rule that finds a run's folder from its id, and the readers and writers of
+ * its records (config snapshot, run info, manifest, metrics, versions, reviews, lock, deployment). Payloads carry
+ * run ids (`RunRef`); only this module turns them into folders.
+ */
+export {
+  BINNING_FILE,
+  CONFIG_FILE,
+  FEATURES_FILE,
+  LOCK_FILE,
+  MANIFEST_FILE,
+  METRICS_FILE,
+  MODEL_CARD_FILE,
+  MODEL_FILE,
+  MONITORING_DIR,
+  ONNX_FILE,
+  OOF_FILE,
+  oofFile,
+  OVERRIDE_SPEC_FILE,
+  REPORT_DIR,
+  REPRODUCIBILITY_FILE,
+  reproDirName,
+  REVIEW_FILE,
+  RUN_INFO_FILE,
+  TEST_PREDICTIONS_FILE,
+  VALIDATION_DIR,
+  versionDirName,
+} from './layout';
+export {
+  allRunDirs,
+  assertRunId,
+  createRunDir,
+  DEFAULT_RUNS_DIR,
+  newRunId,
+  resolveRunDir,
+  resolveRunFolder,
+  runFolderAt,
+  type FoundRun,
+  type RunFolder,
+} from './folder';
+export { readFeatures, readMetrics, readOofScores, readRunConfig, readRunInfo, readTestMetrics } from './records';
+export { readManifest, tryManifest, writeManifest } from './manifest';
+export {
+  describeVersion,
+  latestApprovedVersion,
+  newestVersion,
+  readOverrideSpec,
+  readVersionReview,
+  writeVersionReview,
+  type VersionReview,
+  type VersionSummary,
+} from './versions';
+export { readLock, RunLockedError, verifyLockedRun, type RunLockFile } from './lock';
+export { deploymentPath, readDeployment, writeDeployment } from './deployment';
+export { listRuns, showRun, type RunDetails, type RunListing } from './list';

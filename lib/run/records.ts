@@ -1,0 +1,49 @@
+/** Readers of a run folder's records: its config snapshot, run info, metrics, feature table and OOF scores. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AccessPermConfig } from '../../schemas/config';
+import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
+import { runInfoSchema, type RunInfo } from '../../schemas/run';
+import { parseConfig } from '../config';
+import { sqlString, withDuckDb } from '../data/duck';
+import { featureSpec } from '../features';
+import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
+import { CONFIG_FILE, FEATURES_FILE, METRICS_FILE, oofFile, RUN_INFO_FILE } from './layout';
+
+/** The config as the run (or version) saw it: snapshotted when prepared, so later edits of the YAML do not leak in. */
+export async function readRunConfig(dir: string): Promise<AccessPermConfig> {
+  const path = join(dir, CONFIG_FILE);
+  const raw: unknown = JSON.parse(await readFile(path, 'utf8'));
+  return parseConfig(raw, path, dir);
+}
+
+export async function readRunInfo(dir: string): Promise<RunInfo> {
+  return runInfoSchema.parse(JSON.parse(await readFile(join(dir, RUN_INFO_FILE), 'utf8')));
+}
+
+/** The folder's metrics.json; throws when it is missing or malformed. */
+export async function readMetrics(dir: string): Promise<MetricsFile> {
+  return metricsFileSchema.parse(JSON.parse(await readFile(join(dir, METRICS_FILE), 'utf8')));
+}
+
+/** The hold-out test metrics of a flat run's folder (`test` of metrics.json), or null when it has none. */
+export async function readTestMetrics(dir: string): Promise<MetricsFile['test'] | null> {
+  return readMetrics(dir).then(
+    (m) => m.test ?? null,
+    () => null,
+  );
+}
+
+/** The folder's feature table as a labelled matrix, with the columns of its config's feature spec. */
+export async function readFeatures(dir: string): Promise<LabelledMatrix> {
+  const spec = featureSpec(await readRunConfig(dir));
+  return withDuckDb((conn) => readLabelledMatrix(conn, `read_parquet(${sqlString(join(dir, FEATURES_FILE))})`, spec));
+}
+
+/** Out-of-fold scores of one fold (little-endian float64), in the row order of the fold's rows. */
+export async function readOofScores(dir: string, fold: number): Promise<Float64Array> {
+  const buf = await readFile(join(dir, oofFile(fold)));
+  const out = new Float64Array(buf.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
+  return out;
+}

@@ -1,0 +1,89 @@
+/**
+ * Model versions of a run: version 1 is the trained run, an override builds version n+1 in `versions/v<n+1>/`.
+ * Readers and writers of the records that say what a version is: its override spec, its review, its summary.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec, type Review } from '../../schemas/lifecycle';
+import { writeFileAtomic } from '../artifacts';
+import { InputError } from '../errors';
+import { MODEL_FILE, OVERRIDE_SPEC_FILE, REVIEW_FILE, versionDirName } from './layout';
+import { readManifest } from './manifest';
+import { readMetrics, readRunInfo } from './records';
+
+/** The newest model version found in a run folder (version 1 is the run itself). */
+export async function newestVersion(runDir: string): Promise<number> {
+  const names = await readdir(join(runDir, 'versions')).catch(() => [] as string[]);
+  return Math.max(1, ...names.map((n) => Number(/^v(\d+)$/.exec(n)?.[1] ?? 0)));
+}
+
+/** The override spec of a version folder; the empty spec for a folder without one (version 1). */
+export async function readOverrideSpec(versionDir: string): Promise<OverrideSpec> {
+  try {
+    return overrideSpecSchema.parse(JSON.parse(await readFile(join(versionDir, OVERRIDE_SPEC_FILE), 'utf8')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_OVERRIDE_SPEC;
+    throw e;
+  }
+}
+
+export interface VersionReview extends Review {
+  version: number;
+  overrideId: string;
+}
+
+/** Writes the review of version `review.version` into its folder (idempotent: a retried activity rewrites it). */
+export async function writeVersionReview(runDir: string, review: VersionReview): Promise<void> {
+  if (review.version === 1) throw new InputError('version 1 is the trained run itself; it has no override to review');
+  const path = join(runDir, versionDirName(review.version), REVIEW_FILE);
+  await writeFileAtomic(path, `${JSON.stringify(review, null, 2)}\n`);
+}
+
+/** The review recorded in a version's folder, or null when it was never reviewed. */
+export async function readVersionReview(versionDir: string): Promise<VersionReview | null> {
+  const path = join(versionDir, REVIEW_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as VersionReview;
+  } catch (e) {
+    throw new InputError(`${path} is not a valid review record: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The version an unlocked run is scored with: its newest version a validator approved, else the trained run
+ * (version 1). A version pending review, rejected or failed is never picked. (A locked run scores its locked
+ * version: see openRunModel.)
+ */
+export async function latestApprovedVersion(runDir: string): Promise<number> {
+  for (let v = await newestVersion(runDir); v > 1; v--) {
+    const review = await readVersionReview(join(runDir, versionDirName(v)));
+    if (review?.decision === 'approve') return v;
+  }
+  return 1;
+}
+
+/** What the lifecycle workflow needs to know about a finished run or version, read from its folder. */
+export interface VersionSummary {
+  ownerId: string;
+  modelSha256: string | null;
+  rocAuc: number | null;
+  threshold: number | null;
+}
+
+export async function describeVersion(runDir: string, version: number): Promise<VersionSummary> {
+  const dir = join(runDir, versionDirName(version));
+  const [info, manifest, metrics] = await Promise.all([readRunInfo(runDir), readManifest(dir), readMetrics(dir)]);
+  return {
+    ownerId: info.createdBy.userId,
+    modelSha256: manifest.artifacts.find((a) => a.path === MODEL_FILE)?.sha256 ?? null,
+    rocAuc: metrics.oof.rocAuc,
+    threshold: metrics.oof.threshold,
+  };
+}

@@ -1,0 +1,90 @@
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PathOutsideError, UnknownRunError } from '../lib/errors';
+import { allRunDirs, createRunDir, resolveRunDir, resolveRunFolder } from '../lib/run';
+import { runRefSchema } from '../schemas/run';
+import { useTempDataDir } from './helpers';
+
+let root: string;
+
+beforeAll(async () => {
+  root = await useTempDataDir('run-folder');
+});
+
+describe('the run folder: one rule from run id to folder', () => {
+  it('creates a run below a non-default artifacts.dir and finds it again from the id alone', async () => {
+    const dir = await createRunDir('rf-team', 'team-a/runs');
+    expect(dir).toBe(join(root, 'team-a', 'runs', 'rf-team'));
+    expect(await resolveRunDir('rf-team')).toBe(dir);
+    const entry = JSON.parse(await readFile(join(root, 'run-index', 'rf-team.json'), 'utf8')) as { dir: string };
+    expect(entry.dir).toBe(join('team-a', 'runs', 'rf-team'));
+    // Preparing the same run again (a retried step) finds the same folder.
+    expect(await createRunDir('rf-team', 'team-a/runs')).toBe(dir);
+  });
+
+  it('refuses the same run id below another artifacts.dir, naming where it lives', async () => {
+    await expect(createRunDir('rf-team', 'runs')).rejects.toThrow(
+      /run id rf-team is taken: it lives in team-a\/runs\/rf-team/,
+    );
+  });
+
+  it('keeps every run inside the data directory: .., absolute paths outside it and symlinks out are refused', async () => {
+    const outside = join(tmpdir(), `access-perm-outside-${process.pid}`);
+    await mkdir(outside, { recursive: true });
+    for (const dir of ['../elsewhere', '../../tmp', outside]) {
+      await expect(createRunDir('rf-escape', dir)).rejects.toThrow(PathOutsideError);
+      await expect(createRunDir('rf-escape', dir)).rejects.toThrow(/artifacts\.dir .* is outside the data directory/);
+    }
+    await symlink(outside, join(root, 'link-out'));
+    await expect(createRunDir('rf-escape', 'link-out/runs')).rejects.toThrow(PathOutsideError);
+    // An absolute path inside the data directory is fine.
+    expect(await createRunDir('rf-abs', join(root, 'abs-runs'))).toBe(join(root, 'abs-runs', 'rf-abs'));
+  });
+
+  it('refuses an index entry edited to point outside the data directory', async () => {
+    await writeFile(join(root, 'run-index', 'rf-moved.json'), JSON.stringify({ runId: 'rf-moved', dir: '../../etc' }));
+    await expect(resolveRunDir('rf-moved')).rejects.toThrow(PathOutsideError);
+    await writeFile(join(root, 'run-index', 'rf-other.json'), JSON.stringify({ runId: 'someone-else', dir: 'runs/x' }));
+    await expect(resolveRunDir('rf-other')).rejects.toThrow(UnknownRunError);
+  });
+
+  it('finds runs prepared before the index in the default folder, and lists every run once', async () => {
+    await mkdir(join(root, 'runs', 'rf-legacy'), { recursive: true });
+    expect(await resolveRunDir('rf-legacy')).toBe(join(root, 'runs', 'rf-legacy'));
+    const found = (await allRunDirs()).filter((r) => r.runId.startsWith('rf-'));
+    expect(
+      found
+        .filter((r) => r.dir !== null)
+        .map((r) => r.runId)
+        .sort(),
+    ).toEqual(['rf-abs', 'rf-legacy', 'rf-team']);
+    // Bad index entries are listed with their problem, not dropped and not fatal to the listing.
+    const problems = Object.fromEntries(found.flatMap((r) => (r.dir === null ? [[r.runId, r.problem]] : [])));
+    expect(Object.keys(problems).sort()).toEqual(['rf-moved', 'rf-other']);
+    expect(problems['rf-moved']).toMatch(/outside the data directory/);
+  });
+
+  it('rejects invalid run ids before touching the disk', async () => {
+    for (const id of ['../etc', 'a/b', '', '.hidden', 'x'.repeat(200)])
+      await expect(resolveRunDir(id)).rejects.toThrow(/invalid run id/);
+  });
+
+  it('resolves payload references (ids only) to the run, version and reproduction folders', async () => {
+    const base = join(root, 'team-a', 'runs', 'rf-team');
+    expect((await resolveRunFolder({ runId: 'rf-team' })).dir).toBe(base);
+    expect((await resolveRunFolder({ runId: 'rf-team', version: 3 })).dir).toBe(join(base, 'versions', 'v3'));
+    expect((await resolveRunFolder({ runId: 'rf-team', repro: 'v2-g0-h41' })).dir).toBe(
+      join(base, 'repro', 'v2-g0-h41'),
+    );
+    // A payload naming a path is not a run reference.
+    for (const bad of [
+      { runId: 'rf-team', runDir: '/tmp' },
+      { runId: '../x' },
+      { runId: 'rf-team', repro: '../../etc' },
+      { runId: 'rf-team', version: 1 },
+    ])
+      expect(runRefSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+  });
+});
