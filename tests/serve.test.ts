@@ -316,10 +316,10 @@ describe('deployment', () => {
   });
 });
 
-describe('README', () => {
-  it("runs the scoring section's curl examples against the service", async () => {
-    const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
-    const block = /<!-- curl-examples[^>]*-->\s*```bash\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+describe('docs/scoring.md', () => {
+  it("runs the page's curl examples against the service", async () => {
+    const page = await readFile(join(import.meta.dirname, '..', 'docs', 'scoring.md'), 'utf8');
+    const block = /<!-- curl-examples[^>]*-->\s*```bash\n([\s\S]*?)```/.exec(page)?.[1] ?? '';
     const commands = block.split('\n').filter((l) => l.startsWith('curl '));
     expect(commands.length).toBeGreaterThanOrEqual(6);
     for (const command of commands) {
