@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import { catBoostParamsSchema } from './gbdt';
+
+/** A path inside the run folder: relative, without `..` (everything a run writes stays in its folder). */
+const insideRunFolder = z
+  .string()
+  .min(1)
+  .refine((p) => !/^([\\/]|[A-Za-z]:)/.test(p) && !p.split(/[\\/]/).includes('..'), {
+    message: 'must be a relative path inside the run folder (no leading / and no ..)',
+  });
 
 /** Threshold strategies for turning probabilities into approve/deny decisions. */
 export const THRESHOLD_STRATEGIES = ['max_accuracy', 'max_f1', 'fixed', 'cost'] as const;
@@ -185,7 +194,7 @@ const monitoringAlertsSchema = z
 const monitoringSchema = z
   .object({
     /** Reference baseline written by the training run, relative to the run folder. */
-    reference: z.string().default('monitoring/reference.parquet'),
+    reference: insideRunFolder.default('monitoring/reference.parquet'),
     drift: monitoringDriftSchema.default(monitoringDriftSchema.parse({})),
     alerts: monitoringAlertsSchema.default(monitoringAlertsSchema.parse({})),
   })
@@ -197,7 +206,10 @@ export const configSchema = z
     data: dataSchema,
     artifacts: z
       .object({
-        /** Run folders are created below this directory (relative paths resolve against the data directory). */
+        /**
+         * Run folders are created below this directory: relative to the data directory, which it may not leave
+         * (checked when the run is prepared, symlinks resolved).
+         */
         dir: z.string().min(1).default('runs'),
       })
       .strict()
@@ -211,7 +223,16 @@ export const configSchema = z
       .default({ sentinel: '__UNKNOWN__', manager_backfill: true }),
     model: z
       .object({
-        catboost: z.record(z.string(), z.unknown()).default({}),
+        // CatBoost's parameter names, checked key by key when the config loads (a typo fails before any step runs).
+        catboost: z
+          .record(z.string(), z.unknown())
+          .default({})
+          .superRefine((params, ctx) => {
+            const checked = catBoostParamsSchema.safeParse(params);
+            if (!checked.success)
+              for (const issue of checked.error.issues)
+                ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+          }),
         /**
          * Calibrate the final model's probability with a calibrator fitted on the out-of-fold scores: 'platt',
          * 'isotonic', 'auto' (the one with the lowest cross-fitted logloss, none if neither helps) or 'none'. It is
@@ -219,7 +240,8 @@ export const configSchema = z
          */
         calibration: z.enum(['none', 'platt', 'isotonic', 'auto']).default('none'),
       })
-      .strict(),
+      .strict()
+      .default({ catboost: {}, calibration: 'none' }),
     validation: z
       .object({
         n_splits: z.number().int().min(2).max(20).default(5),
@@ -233,7 +255,17 @@ export const configSchema = z
         cost_false_deny: z.number().positive().default(1),
         expectations: expectationsSchema.default({ min_rows: 100, max_rows: 20_000_000, mostly: 0.95 }),
       })
-      .strict(),
+      .strict()
+      .default({
+        n_splits: 5,
+        group_column: 'userId',
+        target_column: 'permission',
+        threshold_strategy: 'max_accuracy',
+        fixed_threshold: 0.5,
+        cost_false_approve: 1,
+        cost_false_deny: 1,
+        expectations: { min_rows: 100, max_rows: 20_000_000, mostly: 0.95 },
+      }),
     monitoring: monitoringSchema.default(monitoringSchema.parse({})),
   })
   .strict();

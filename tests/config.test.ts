@@ -26,11 +26,14 @@ describe('config loading', () => {
     expect(sample.config.validation.threshold_strategy).toBe('max_accuracy');
   });
 
-  it('applies defaults to a minimal config', async () => {
+  it('applies defaults to a minimal config, whose model and validation blocks may be left out', async () => {
     const { config } = await loadConfig(await configFile(minimal));
     expect(config.features.sentinel).toBe('__UNKNOWN__');
     expect(config.validation.group_column).toBe('userId');
     expect(config.artifacts.dir).toBe('runs');
+    const bare = await loadConfig(await configFile('data:\n  dir: ./d\n'));
+    expect(bare.config.model).toEqual({ catboost: {}, calibration: 'none' });
+    expect(bare.config.validation).toEqual(config.validation);
   });
 
   it.each([
@@ -38,7 +41,19 @@ describe('config loading', () => {
     ['an out-of-range value', minimal.replace('validation: {}', 'validation: { n_splits: 1 }'), /validation\.n_splits/],
     ['an unknown key', `${minimal}colour: blue\n`, /colour/],
     ['a misspelt nested key', minimal.replace('validation: {}', 'validation: { n_split: 5 }'), /n_split/],
-    ['a missing section', 'data:\n  dir: ./d\n', /model/],
+    ['a missing data section', 'model:\n  catboost: {}\n', /data/],
+    [
+      'a misspelt CatBoost parameter (before any step runs)',
+      minimal.replace('catboost: {}', 'catboost: { learning_rat: 0.1 }'),
+      /model\.catboost.*learning_rat/,
+    ],
+    ['a CatBoost parameter out of range', minimal.replace('catboost: {}', 'catboost: { depth: 40 }'), /depth/],
+    [
+      'a monitoring reference outside the run folder',
+      `${minimal}monitoring:\n  reference: ../../elsewhere.parquet\n`,
+      /monitoring\.reference: must be a relative path inside the run folder/,
+    ],
+    ['an absolute monitoring reference', `${minimal}monitoring:\n  reference: /tmp/r.parquet\n`, /monitoring\.reference/],
     [
       'an unknown strategy',
       minimal.replace('validation: {}', 'validation: { threshold_strategy: best }'),
