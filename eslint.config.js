@@ -6,6 +6,7 @@ export default tseslint.config(
       'node_modules/**',
       '.tools/**',
       '.data/**',
+      '.build/**',
       'runs/**',
       'bench/.venv/**',
       'bench/out/**',

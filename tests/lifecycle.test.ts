@@ -1,6 +1,5 @@
 import { access, appendFile, cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Client,
   Connection,
@@ -8,7 +7,7 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, readVerified } from '../lib/artifacts';
 import { readDeployment } from '../lib/deployment';
@@ -50,17 +49,11 @@ let runBFirstRunId: string;
 let configPath: string;
 const runsDir = () => join(root, 'runs');
 
-let workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
-
-/** A worker on the test server; the workflow bundle is built once, so a restart takes a moment. */
+/** A worker on the test server, from the prebuilt workflow bundle, so a restart takes a moment. */
 async function startWorker(): Promise<void> {
-  workflowBundle ??= await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
   const { worker, connection: native } = await createPipelineWorker({
     address: server.address,
-    overrides: { shutdownGraceTime: '1s', workflowsPath: undefined, workflowBundle },
+    overrides: { shutdownGraceTime: '1s' },
   });
   const running = (worker as Worker).run();
   stopWorker = async () => {

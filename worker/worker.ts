@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import {
   DefaultLogger,
   NativeConnection,
@@ -12,8 +11,7 @@ import { createGovernanceActivities } from '../activities/governance';
 import { createLifecycleActivities } from '../activities/lifecycle';
 import { createMonitoringActivities } from '../activities/monitoring';
 import { TASK_QUEUE } from '../workflows/definitions';
-
-const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { workflowBundle } from './bundle';
 
 export interface PipelineWorkerOptions {
   address: string;
@@ -21,6 +19,8 @@ export interface PipelineWorkerOptions {
   taskQueue?: string;
   /** Extra worker options (tests use e.g. a shorter shutdown grace time). */
   overrides?: Partial<WorkerOptions>;
+  /** Hears of a workflow bundle rebuilt because it was stale. */
+  log?: (line: string) => void;
 }
 
 let runtimeInstalled = false;
@@ -36,7 +36,10 @@ export function installWorkerLogging(level: LogLevel): void {
   runtimeInstalled = true;
 }
 
-/** A worker polling the access-perm task queue with every workflow and activity registered. */
+/**
+ * A worker polling the access-perm task queue with every workflow and activity registered; the workflows come from
+ * the prebuilt bundle (rebuilt first when stale).
+ */
 export async function createPipelineWorker(
   options: PipelineWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -45,7 +48,7 @@ export async function createPipelineWorker(
     connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowBundle: await workflowBundle(options.log),
     activities: {
       ...createActivities(),
       ...createGovernanceActivities(),
