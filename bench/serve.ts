@@ -32,7 +32,7 @@ import { seedData } from '../lib/config';
 import { readRunConfig } from '../lib/pipeline/run';
 import { FEATURES_FILE } from '../lib/pipeline/features';
 import { PROJECT_ROOT, runDir } from '../lib/paths';
-import { freePort } from '../worker/devServer';
+import { freePort } from '../client/devServer';
 import type { OpenLoopJob, OpenLoopResult } from './open-loop';
 
 const { values: args } = parseArgs({

@@ -1,4 +1,4 @@
-import { findTemporalCli } from '../worker/temporalCli';
+import { findTemporalCli } from '../client/temporalCli';
 import { workflowBundle } from '../worker/bundle';
 
 /**

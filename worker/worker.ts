@@ -1,9 +1,9 @@
 import {
   DefaultLogger,
-  NativeConnection,
   Runtime,
   Worker,
   type LogLevel,
+  type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -14,8 +14,9 @@ import { TASK_QUEUE } from '../workflows/definitions';
 import { workflowBundle } from './bundle';
 
 export interface PipelineWorkerOptions {
-  address: string;
-  namespace?: string;
+  /** The worker's connection, opened by client/ (`connectWorker`) from the Temporal settings. */
+  connection: NativeConnection;
+  namespace: string;
   taskQueue?: string;
   /** Extra worker options (tests use e.g. a shorter shutdown grace time). */
   overrides?: Partial<WorkerOptions>;
@@ -37,16 +38,13 @@ export function installWorkerLogging(level: LogLevel): void {
 }
 
 /**
- * A worker polling the access-perm task queue with every workflow and activity registered; the workflows come from
- * the prebuilt bundle (rebuilt first when stale).
+ * A worker polling the access-perm task queue of `namespace` with every workflow and activity registered; the
+ * workflows come from the prebuilt bundle (rebuilt first when stale). The caller owns and closes the connection.
  */
-export async function createPipelineWorker(
-  options: PipelineWorkerOptions,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: options.address });
-  const worker = await Worker.create({
-    connection,
-    namespace: options.namespace ?? 'default',
+export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(options.log),
     activities: {
@@ -62,5 +60,4 @@ export async function createPipelineWorker(
     maxHeartbeatThrottleInterval: '10s',
     ...options.overrides,
   });
-  return { worker, connection };
 }

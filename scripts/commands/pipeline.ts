@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { runPipeline, type ModelProgress } from '../../client';
 import { readTestMetrics } from '../../lib/evaluation/testSet';
 import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
 import { assertRunId, newRunId } from '../../lib/paths';
 import type { PipelineProgress } from '../../schemas/run';
-import { runPipeline, type ModelProgress } from '../../worker/runPipeline';
 import { installWorkerLogging } from '../../worker/worker';
 import { err, printJson } from './output';
 import {
