@@ -1,5 +1,16 @@
 import tseslint from 'typescript-eslint';
 
+const connectOutsideClient = {
+  selector: "CallExpression[callee.object.name=/^(Native)?Connection$/][callee.property.name='connect']",
+  message:
+    'Connect through client/ (connectClient, connectWorker, startLocalWorker): it applies the Temporal settings.',
+};
+const startByBareName = {
+  selector:
+    "CallExpression[callee.object.property.name='workflow'][callee.property.name=/^(start|execute|signalWithStart)$/][arguments.0.type='Literal']",
+  message: 'Start workflows with the typed starts of client/workflows.ts, whose arguments are type-checked.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -26,6 +37,17 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
     },
+  },
+  {
+    // One Temporal client module (DESIGN "Modules that own one thing"): connections come from client/ only.
+    files: ['**/*.ts'],
+    ignores: ['client/**'],
+    rules: { 'no-restricted-syntax': ['error', connectOutsideClient] },
+  },
+  {
+    // Scripts and the worker start workflows through client/'s typed starts (a later block replaces the rule's list).
+    files: ['scripts/**/*.ts', 'worker/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', connectOutsideClient, startByBareName] },
   },
   {
     // Tests build loosely-typed config objects on purpose (they also feed invalid values).
