@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # access-perm worker / scoring image. The app runs its TypeScript through tsx (a runtime
-# dependency), so there is no build stage: production dependencies plus the sources.
+# dependency), so there is no build stage: production dependencies, the sources and the workflow bundle.
 #
 # Node 20 is the project's runtime (package.json engines); 20.20.2 is the last 20.x release.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
@@ -30,6 +30,9 @@ RUN npm install --omit=dev --no-audit --no-fund \
 
 # Sources stay root-owned (read-only for the app user); see .dockerignore for what is left out.
 COPY . .
+
+# The workflow bundle workers load, built once here (stamped with the hash of the workflow sources).
+RUN node scripts/build-workflows.mjs
 
 # /data: runs, artifacts and state (a volume in docker-compose.yml; the image's empty, node-owned
 # folder gives a fresh named volume the right owner). /app/data: bundled configs generate their

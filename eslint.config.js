@@ -48,11 +48,22 @@ const layerZones = [
   { target: './lib', from: ['./activities', './workflows', './worker', './client', './scripts'] },
   { target: './activities', from: ['./workflows', './worker', './client', './scripts'] },
   { target: './workflows', from: ['./worker', './client', './scripts'] },
-  { target: './worker', from: ['./scripts'] },
+  { target: './worker', from: ['./client', './scripts'] },
   { target: './client', from: ['./scripts'] },
 ].map((zone) => ({ ...zone, message: 'imports point down the layers only (docs/architecture.md).' }));
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+const connectOutsideClient = {
+  selector: "CallExpression[callee.object.name=/^(Native)?Connection$/][callee.property.name='connect']",
+  message:
+    'Connect through client/ (connectClient, connectWorker, startLocalWorker): it applies the Temporal settings.',
+};
+const startByBareName = {
+  selector:
+    "CallExpression[callee.object.property.name='workflow'][callee.property.name=/^(start|execute|signalWithStart)$/][arguments.0.type='Literal']",
+  message: 'Start workflows with the typed starts of client/workflows.ts, whose arguments are type-checked.',
+};
 
 export default tseslint.config(
   {
@@ -84,6 +95,17 @@ export default tseslint.config(
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'import-x/no-restricted-paths': ['error', { zones: [...layerZones, ...libZones] }],
     },
+  },
+  {
+    // One Temporal client module (DESIGN "Modules that own one thing"): connections come from client/ only.
+    files: ['**/*.ts'],
+    ignores: ['client/**'],
+    rules: { 'no-restricted-syntax': ['error', connectOutsideClient] },
+  },
+  {
+    // Scripts and the worker start workflows through client/'s typed starts (a later block replaces the rule's list).
+    files: ['scripts/**/*.ts', 'worker/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', connectOutsideClient, startByBareName] },
   },
   {
     // Tests build loosely-typed config objects on purpose (they also feed invalid values).

@@ -31,7 +31,7 @@ import autocannon from 'autocannon';
 import { seedData } from '../lib/config';
 import { PROJECT_ROOT } from '../lib/paths';
 import { FEATURES_FILE, readRunConfig, resolveRunDir } from '../lib/run';
-import { freePort } from '../worker/devServer';
+import { freePort } from '../client/devServer';
 import type { OpenLoopJob, OpenLoopResult } from './open-loop';
 
 const { values: args } = parseArgs({

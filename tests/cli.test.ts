@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../worker/devServer';
+import { freePorts } from '../client/devServer';
 import {
   envWithoutTemporal,
   runCli,
@@ -61,7 +61,8 @@ describe('access-perm CLI', () => {
     expect(out.metrics.rocAuc).toBeGreaterThan(0.7);
     expect(out.artifactDir).toBe(join(root, 'team-a', 'runs', 'cli-e2e'));
     expect(out.manifest).toBe(join(out.artifactDir, 'manifest.json'));
-    expect(run.stderr).toMatch(/starting an embedded Temporal dev server/);
+    expect(run.stderr).toMatch(/starting an embedded Temporal dev server \(namespace default\)/);
+    expect(run.stderr).toMatch(/run cli-e2e on 127\.0\.0\.1:\d+ \(embedded\), namespace default/);
     expect(run.stderr).toMatch(/\[4\/7\] train/);
 
     // From here on the CLI acts as demo-admin, through the token file the demo kept.
@@ -142,13 +143,13 @@ describe('access-perm CLI', () => {
     expect(r.stderr).toMatch(reason);
   });
 
-  it('fails when TEMPORAL_ADDRESS points at nothing', async () => {
+  it('fails naming the server, where its address came from and the namespace when TEMPORAL_ADDRESS points at nothing', async () => {
     const saved = env;
     env = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
     const r = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
     env = saved;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/TEMPORAL_ADDRESS=127\.0\.0\.1:1 does not answer/);
+    expect(r.stderr).toMatch(/cannot connect to Temporal at 127\.0\.0\.1:1 \(TEMPORAL_ADDRESS\), namespace default/);
   });
 
   it('`dev` serves the server, UI and a worker that the temporal CLI and `pipeline run` both use', async () => {
@@ -164,6 +165,7 @@ describe('access-perm CLI', () => {
         if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`dev did not start: ${devOut}`);
         await new Promise((r) => setTimeout(r, 200));
       }
+      expect(devOut).toContain(`Temporal server  127.0.0.1:${port}, namespace default`);
       expect(devOut).toContain(`Temporal UI      http://127.0.0.1:${uiPort}`);
       const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
       expect(ui.status).toBe(200);
@@ -181,7 +183,7 @@ describe('access-perm CLI', () => {
 
       const viaDev = await cli('pipeline', 'run', '--config', config, '--no-worker', '--run-id', 'dev-run-2');
       expect(viaDev.code, viaDev.stderr).toBe(0);
-      expect(viaDev.stderr).toContain(`on 127.0.0.1:${port} (access-perm dev)`);
+      expect(viaDev.stderr).toContain(`on 127.0.0.1:${port} (access-perm dev), namespace default`);
     } finally {
       dev.kill('SIGINT');
       await new Promise((r) => dev.once('exit', r));

@@ -53,7 +53,11 @@ describe('config loading', () => {
       `${minimal}monitoring:\n  reference: ../../elsewhere.parquet\n`,
       /monitoring\.reference: must be a relative path inside the run folder/,
     ],
-    ['an absolute monitoring reference', `${minimal}monitoring:\n  reference: /tmp/r.parquet\n`, /monitoring\.reference/],
+    [
+      'an absolute monitoring reference',
+      `${minimal}monitoring:\n  reference: /tmp/r.parquet\n`,
+      /monitoring\.reference/,
+    ],
     [
       'an unknown strategy',
       minimal.replace('validation: {}', 'validation: { threshold_strategy: best }'),

@@ -7,12 +7,19 @@ import { promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
 import { authorize, bootstrapAdmin } from '../lib/governance';
 import type { ResolvedIdentity } from '../schemas/governance';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
+import {
+  connectClient,
+  findServer,
+  findTemporalCli,
+  loadTemporalSettings,
+  startDevServer,
+  startLocalWorker,
+  type DevServer,
+  type TemporalServer,
+} from '../client';
 import { PROJECT_ROOT } from '../lib/paths';
-import { startDevServer, type DevServer } from '../worker/devServer';
-import { findTemporalCli } from '../worker/temporalCli';
-import { createPipelineWorker } from '../worker/worker';
 
 /** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
 export async function useTempDataDir(prefix: string): Promise<string> {
@@ -71,10 +78,13 @@ export async function runCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise
   }
 }
 
-/** This process's environment without TEMPORAL_ADDRESS (so a CLI under test finds only the server it is told of). */
+/**
+ * This process's environment without the Temporal client settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, profiles,
+ * TLS …; TEMPORAL_CLI stays), so a CLI under test finds only the server it is told of.
+ */
 export function envWithoutTemporal(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const { TEMPORAL_ADDRESS: _ignored, ...rest } = process.env;
-  return { ...rest, ...extra };
+  const rest = Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') || name === 'TEMPORAL_CLI');
+  return { ...Object.fromEntries(rest), ...extra };
 }
 
 export interface TemporalStack {
@@ -84,23 +94,24 @@ export interface TemporalStack {
   stop(): Promise<void>;
 }
 
+/** The server at `address` as every command finds it with TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE) set. */
+export function serverFromEnv(address: string, namespace?: string): Promise<TemporalServer> {
+  const env = { TEMPORAL_ADDRESS: address, ...(namespace ? { TEMPORAL_NAMESPACE: namespace } : {}) };
+  return findServer({ settings: loadTemporalSettings({ env }) });
+}
+
 /** A real dev server (SQLite file under `root`), a worker with every workflow and activity, and a client. */
 export async function startTemporalStack(root: string, overrides?: Partial<WorkerOptions>): Promise<TemporalStack> {
   const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
-  const { worker, connection: native } = await createPipelineWorker({
-    address: server.address,
-    ...(overrides ? { overrides } : {}),
-  });
-  const running = worker.run();
-  const connection = await Connection.connect({ address: server.address });
+  const target = await serverFromEnv(server.address);
+  const local = await startLocalWorker(target, overrides ? { overrides } : {});
+  const client = await connectClient(target);
   return {
     server,
-    client: new Client({ connection }),
+    client,
     stop: async () => {
-      await connection.close();
-      worker.shutdown();
-      await running;
-      await native.close();
+      await client.connection.close();
+      await local.stop();
       await server.stop();
     },
   };

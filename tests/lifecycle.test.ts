@@ -1,14 +1,6 @@
 import { access, appendFile, cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  Client,
-  Connection,
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { readDeployment } from '../lib/run/deployment';
@@ -32,16 +24,23 @@ import {
   runReproducibilityUpdate,
   stateQuery,
 } from '../workflows/lifecycleDefinitions';
-import { startDevServer, type DevServer } from '../worker/devServer';
-import { createPipelineWorker } from '../worker/worker';
+import {
+  connectClient,
+  lifecycleHandle,
+  startDevServer,
+  startLocalWorker,
+  startTrainingPipeline,
+  type DevServer,
+  type TemporalServer,
+} from '../client';
 import { makeTeam, type Team } from './governance/fixtures';
-import { runCli, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+import { runCli, serverFromEnv, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
 
 let root: string;
 let server: DevServer;
+let target: TemporalServer;
 let stopWorker: () => Promise<void>;
 let client: Client;
-let connection: Connection;
 let team: Team;
 let analyst2: string;
 let runA: WorkflowHandle;
@@ -50,24 +49,10 @@ let runBFirstRunId: string;
 let configPath: string;
 const runsDir = () => join(root, 'runs');
 
-let workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
-
-/** A worker on the test server; the workflow bundle is built once, so a restart takes a moment. */
+/** A worker on the test server, from the prebuilt workflow bundle, so a restart takes a moment. */
 async function startWorker(): Promise<void> {
-  workflowBundle ??= await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
-  const { worker, connection: native } = await createPipelineWorker({
-    address: server.address,
-    overrides: { shutdownGraceTime: '1s', workflowsPath: undefined, workflowBundle },
-  });
-  const running = (worker as Worker).run();
-  stopWorker = async () => {
-    worker.shutdown();
-    await running;
-    await native.close();
-  };
+  const local = await startLocalWorker(target, { overrides: { shutdownGraceTime: '1s' } });
+  stopWorker = () => local.stop();
 }
 
 /** The real CLI as a user runs it, against the test's server, with `token` as the caller's token. */
@@ -97,9 +82,9 @@ beforeAll(async () => {
   await addUser({ token: team.admin }, { userId: 'analyst2', role: 'ANALYST', reason: 'delegated reviewer' });
   analyst2 = (await issueToken({ token: team.admin }, { userId: 'analyst2' })).token;
   server = await startDevServer({ dbFile: join(root, 'temporal.sqlite') });
+  target = await serverFromEnv(server.address);
   await startWorker();
-  connection = await Connection.connect({ address: server.address });
-  client = new Client({ connection });
+  client = await connectClient(target);
   const data = await smallDataset(join(root, 'data'), 2000);
   configPath = await writeConfig(
     root,
@@ -109,12 +94,8 @@ beforeAll(async () => {
       c.validation.n_splits = 2;
     }),
   );
-  await client.workflow.execute('trainingPipeline', {
-    taskQueue: TASK_QUEUE,
-    workflowId: 'lc-a',
-    args: [{ configPath, token: team.admin }],
-  });
-  runA = client.workflow.getHandle('lifecycle-lc-a');
+  await (await startTrainingPipeline(client, { runId: 'lc-a', input: { configPath, token: team.admin } })).result();
+  runA = lifecycleHandle(client, 'lc-a');
   // A second run for rejection, delegation and continue-as-new: a copy of the trained folder with its own
   // lifecycle, started with a short history limit.
   await cp(join(runsDir(), 'lc-a'), join(runsDir(), 'lc-b'), { recursive: true });
@@ -127,7 +108,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   await stopWorker?.();
   await server?.stop();
 });

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { startMonitoring, startTrainingPipeline } from '../client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
@@ -14,9 +15,9 @@ import {
 } from '../lib/monitor';
 import { readOutbox } from '../lib/notify';
 import { resolveRunDir } from '../lib/run';
-import type { MonitoringProgress, MonitoringResult } from '../schemas/monitoring';
+import type { MonitoringProgress } from '../schemas/monitoring';
 import type { PipelineResult } from '../schemas/run';
-import { monitoringProgressQuery, TASK_QUEUE } from '../workflows/definitions';
+import { monitoringProgressQuery } from '../workflows/definitions';
 import {
   envWithoutTemporal,
   runCli,
@@ -47,13 +48,8 @@ async function windowCsv(name: string, lines: string[], header = 'userId,appId,p
   return path;
 }
 
-async function monitor(workflowId: string, window: { current: string; label?: string }, withToken = true) {
-  const handle = await client.workflow.start('monitoringWorkflow', {
-    taskQueue: TASK_QUEUE,
-    workflowId,
-    args: [{ runId: run.runId, window, ...(withToken ? { token } : {}) }],
-  });
-  return handle;
+function monitor(workflowId: string, window: { current: string; label?: string }, withToken = true) {
+  return startMonitoring(client, { workflowId, input: { runId: run.runId, window, ...(withToken ? { token } : {}) } });
 }
 
 /** Runs the real CLI with this test's data directory and server. */
@@ -83,11 +79,9 @@ beforeAll(async () => {
       c.artifacts = { dir: 'monitored' };
     }),
   );
-  run = (await client.workflow.execute('trainingPipeline', {
-    taskQueue: TASK_QUEUE,
-    workflowId: 'mon-run',
-    args: [{ configPath: config, token }],
-  })) as PipelineResult;
+  run = await (
+    await startTrainingPipeline(client, { runId: 'mon-run', input: { configPath: config, token } })
+  ).result();
   runDir = await resolveRunDir(run.runId);
   expect(runDir).toBe(join(root, 'monitored', 'mon-run'));
   interactions = (await readFile(join(data, 'interactions.csv'), 'utf8')).trim().split('\n').slice(1);
@@ -105,7 +99,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
       interactions.filter((_, i) => i % 2 === 0),
     );
     const handle = await monitor('mon-same', { current, label: 'same population' });
-    const result = (await handle.result()) as MonitoringResult;
+    const result = await handle.result();
     expect(result.rows).toBe(1250);
     expect(result.drift.driftedDataset).toBe(false);
     expect(result.drift.share).toBeLessThan(0.5);
@@ -154,7 +148,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
       });
     expect(lines.length).toBeGreaterThan(200);
     const current = await windowCsv('drifted.csv', lines);
-    const result = (await (await monitor('mon-drift', { current })).result()) as MonitoringResult;
+    const result = await (await monitor('mon-drift', { current })).result();
     expect(result.drift.driftedDataset).toBe(true);
     expect(result.drift.drifted).toEqual(expect.arrayContaining(['department_filled', 'managerId']));
     expect(result.performance.metrics.accuracy!.change).toBeLessThan(-0.3);
@@ -184,7 +178,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
       interactions.slice(1200, 1700).map((l) => l.split(',').slice(0, 2).join(',')),
       'userId,appId',
     );
-    const result = (await (await monitor('mon-unlabelled', { current })).result()) as MonitoringResult;
+    const result = await (await monitor('mon-unlabelled', { current })).result();
     expect(result.performance.labelled).toBe(false);
     expect(result.performance.metrics).toEqual({});
     expect(result.drift.targetDrifted).toBeNull();

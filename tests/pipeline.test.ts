@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { readManifest, resolveRunDir } from '../lib/run';
 import { queryAudit } from '../lib/governance';
-import type { PipelineProgress, PipelineResult } from '../schemas/run';
+import type { PipelineProgress } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
-import type { DevServer } from '../worker/devServer';
-import { pollEvery } from '../worker/runPipeline';
+import { pollEvery, startTrainingPipeline, type DevServer } from '../client';
 import {
   runCreator,
   smallConfig,
@@ -45,13 +44,9 @@ afterAll(async () => {
 describe('trainingPipeline on a real Temporal dev server', () => {
   it('runs end to end and leaves a verified, content-addressed run', async () => {
     const seen: string[] = [];
-    const handle = await client.workflow.start('trainingPipeline', {
-      taskQueue: TASK_QUEUE,
-      workflowId: 'it-e2e',
-      args: [{ configPath: goodConfig, token }],
-    });
+    const handle = await startTrainingPipeline(client, { runId: 'it-e2e', input: { configPath: goodConfig, token } });
     const poll = pollEvery(200, async () => seen.push((await handle.query(progressQuery)).step));
-    const result = (await handle.result()) as PipelineResult;
+    const result = await handle.result();
     await poll.stop();
     expect(result.runId).toBe('it-e2e');
     expect(result.rows).toBe(3000);
@@ -94,11 +89,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const [user, app, label] = lines[1]!.split(',');
     await writeFile(csvPath, `${lines.join('\n')}\n${user},${app},${label === '1' ? '0' : '1'}\n`);
     const configPath = await writeConfig(root, 'contradictory.yaml', smallConfig(dir));
-    const handle = await client.workflow.start('trainingPipeline', {
-      taskQueue: TASK_QUEUE,
-      workflowId: 'it-contradictory',
-      args: [{ configPath, token }],
-    });
+    const handle = await startTrainingPipeline(client, { runId: 'it-contradictory', input: { configPath, token } });
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause?.cause as Error & { type?: string; nonRetryable?: boolean };
@@ -123,11 +114,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       'bad.yaml',
       smallConfig(join(root, 'data'), (c) => (c.validation.n_splits = 1)),
     );
-    const handle = await client.workflow.start('trainingPipeline', {
-      taskQueue: TASK_QUEUE,
-      workflowId: 'it-badconfig',
-      args: [{ configPath, token }],
-    });
+    const handle = await startTrainingPipeline(client, { runId: 'it-badconfig', input: { configPath, token } });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect((error.cause?.cause as Error).message).toMatch(/validation\.n_splits/);
     expect((await handle.query(progressQuery)).step).toBe('prepare');
@@ -136,10 +123,9 @@ describe('trainingPipeline on a real Temporal dev server', () => {
   it('refuses a forged token before any step runs, and audits it', async () => {
     const [header, payload] = token.split('.');
     const forged = `${header}.${payload}.${'A'.repeat(43)}`;
-    const handle = await client.workflow.start('trainingPipeline', {
-      taskQueue: TASK_QUEUE,
-      workflowId: 'it-forged',
-      args: [{ configPath: goodConfig, token: forged }],
+    const handle = await startTrainingPipeline(client, {
+      runId: 'it-forged',
+      input: { configPath: goodConfig, token: forged },
     });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     const cause = error.cause?.cause as Error & { type?: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pollEvery } from '../worker/runPipeline';
+import { pollEvery } from '../client/poll';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

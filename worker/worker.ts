@@ -1,10 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import {
   DefaultLogger,
-  NativeConnection,
   Runtime,
   Worker,
   type LogLevel,
+  type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -12,15 +11,17 @@ import { createGovernanceActivities } from '../activities/governance';
 import { createLifecycleActivities } from '../activities/lifecycle';
 import { createMonitoringActivities } from '../activities/monitoring';
 import { TASK_QUEUE } from '../workflows/definitions';
-
-const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { workflowBundle } from './bundle';
 
 export interface PipelineWorkerOptions {
-  address: string;
-  namespace?: string;
+  /** The worker's connection, opened by client/ (`connectWorker`) from the Temporal settings. */
+  connection: NativeConnection;
+  namespace: string;
   taskQueue?: string;
   /** Extra worker options (tests use e.g. a shorter shutdown grace time). */
   overrides?: Partial<WorkerOptions>;
+  /** Hears of a workflow bundle rebuilt because it was stale. */
+  log?: (line: string) => void;
 }
 
 let runtimeInstalled = false;
@@ -36,16 +37,16 @@ export function installWorkerLogging(level: LogLevel): void {
   runtimeInstalled = true;
 }
 
-/** A worker polling the access-perm task queue with every workflow and activity registered. */
-export async function createPipelineWorker(
-  options: PipelineWorkerOptions,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: options.address });
-  const worker = await Worker.create({
-    connection,
-    namespace: options.namespace ?? 'default',
+/**
+ * A worker polling the access-perm task queue of `namespace` with every workflow and activity registered; the
+ * workflows come from the prebuilt bundle (rebuilt first when stale). The caller owns and closes the connection.
+ */
+export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowBundle: await workflowBundle(options.log),
     activities: {
       ...createActivities(),
       ...createGovernanceActivities(),
@@ -59,5 +60,4 @@ export async function createPipelineWorker(
     maxHeartbeatThrottleInterval: '10s',
     ...options.overrides,
   });
-  return { worker, connection };
 }

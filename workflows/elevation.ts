@@ -1,6 +1,11 @@
 import { ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
 import type { GovernanceActivities } from '../activities/governance';
-import { elevationTimerInputSchema, GOVERNANCE_ERROR_TYPES, type ElevationExpiryResult } from '../schemas/governance';
+import {
+  elevationTimerInputSchema,
+  GOVERNANCE_ERROR_TYPES,
+  type ElevationExpiryResult,
+  type ElevationTimerInput,
+} from '../schemas/governance';
 
 const governance = proxyActivities<GovernanceActivities>({
   startToCloseTimeout: '1 minute',
@@ -15,9 +20,10 @@ const governance = proxyActivities<GovernanceActivities>({
 /**
  * One durable timer per temporary elevation (seed-3 §6): sleeps until `expiresAt`, then records the expiry in the
  * store and the audit log. Permission checks compare the clock themselves, so expiry holds even while no worker
- * runs; this workflow makes the expiry visible (store + audit) without anyone revoking it.
+ * runs; this workflow makes the expiry visible (store + audit) without anyone revoking it. The input is typed for
+ * our clients and checked again here (the `temporal` CLI sends any JSON).
  */
-export async function elevationExpiry(rawInput: unknown): Promise<ElevationExpiryResult> {
+export async function elevationExpiry(rawInput: ElevationTimerInput): Promise<ElevationExpiryResult> {
   const parsed = elevationTimerInputSchema.safeParse(rawInput);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');

@@ -4,6 +4,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import {
   MONITORING_STEPS,
   monitoringInputSchema,
+  type MonitoringInput,
   type MonitoringProgress,
   type MonitoringResult,
   type MonitoringStep,
@@ -20,9 +21,10 @@ const steps = proxyActivities<MonitoringActivities>({
 /**
  * Monitors one window of new requests against a run: load → validate the scoring contract → score with the run's
  * model → drift → performance → report → alert. Started by hand (`access-perm monitor run`, `temporal workflow
- * start`) or nightly by the run's Temporal Schedule; the window's outputs are named after the workflow id.
+ * start`) or nightly by the run's Temporal Schedule; the window's outputs are named after the workflow id. The input
+ * is typed for our clients and checked again here (the `temporal` CLI sends any JSON).
  */
-export async function monitoringWorkflow(rawInput: unknown): Promise<MonitoringResult> {
+export async function monitoringWorkflow(rawInput: MonitoringInput): Promise<MonitoringResult> {
   const parsed = monitoringInputSchema.safeParse(rawInput);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');

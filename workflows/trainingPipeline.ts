@@ -18,6 +18,7 @@ import {
   type FoldSummary,
   type PipelineProgress,
   type PipelineResult,
+  type PipelineInput,
   type PipelineStep,
   type RunRef,
 } from '../schemas/run';
@@ -46,9 +47,10 @@ const trainingSteps = proxyActivities<PipelineActivities>({
 
 /**
  * The training pipeline: prepare → validate → features → train (GroupKFold folds in parallel with the
- * final model) → evaluate → monitoring baseline → manifest. The workflow id is the run id.
+ * final model) → evaluate → monitoring baseline → manifest. The workflow id is the run id. The input is typed for
+ * our clients and checked again here (the `temporal` CLI sends any JSON).
  */
-export async function trainingPipeline(rawInput: unknown): Promise<PipelineResult> {
+export async function trainingPipeline(rawInput: PipelineInput): Promise<PipelineResult> {
   const parsed = pipelineInputSchema.safeParse(rawInput);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');

@@ -1,4 +1,3 @@
-import { Client, Connection } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { writeFileAtomic } from '../../lib/artifacts';
 import {
@@ -17,9 +16,8 @@ import {
   revokeToken,
   verifyAuditAs,
 } from '../../lib/governance';
-import { AUDIT_STATUSES, elevationWorkflowId, type ElevationTimerInput } from '../../schemas/governance';
-import { TASK_QUEUE } from '../../workflows/definitions';
-import { runningServer } from '../../worker/environment';
+import { startElevationTimer } from '../../client';
+import { AUDIT_STATUSES } from '../../schemas/governance';
 import { err, printJson } from './output';
 import {
   callerCredential,
@@ -37,21 +35,6 @@ function positiveNumber(name: string) {
       throw new InvalidArgumentError(`${name} must be a positive number, got ${value}`);
     return n;
   };
-}
-
-async function startElevationTimer(timer: ElevationTimerInput): Promise<string> {
-  const address = (await runningServer())?.address;
-  if (!address)
-    return 'no Temporal server reachable (TEMPORAL_ADDRESS or access-perm dev): the expiry still holds at every check';
-  const connection = await Connection.connect({ address });
-  try {
-    const client = new Client({ connection });
-    const workflowId = elevationWorkflowId(timer.userId, timer.elevationId);
-    await client.workflow.start('elevationExpiry', { taskQueue: TASK_QUEUE, workflowId, args: [timer] });
-    return `expiry timer workflow ${workflowId} started on ${address}`;
-  } finally {
-    await connection.close();
-  }
 }
 
 function registerUsers(program: Command): void {

@@ -1,19 +1,12 @@
 import { basename, join, resolve } from 'node:path';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { authenticate, authorize, PermissionDeniedError } from '../../lib/governance';
 import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
 import { exportBundle } from '../../lib/lifecycle/lock';
 import { versionBinningTables } from '../../lib/lifecycle/versions';
 import { assertRunId, newestVersion, resolveRunDir, verifyLockedRun, versionDirName } from '../../lib/run';
-import {
-  lifecycleWorkflowId,
-  overrideChangeSchema,
-  type LifecycleState,
-  type OverrideChange,
-  type Verdict,
-} from '../../schemas/lifecycle';
-import { runningServer } from '../../worker/environment';
+import { lifecycleSettled, withLifecycle } from '../../client';
+import { overrideChangeSchema, type LifecycleState, type OverrideChange, type Verdict } from '../../schemas/lifecycle';
 import {
   approveDeploymentUpdate,
   fileOverrideUpdate,
@@ -31,38 +24,11 @@ import { positiveInt, printJson } from './output';
  * caller's token (the workflow authorizes them); reads of locked runs verify every frozen artifact.
  */
 
-async function withLifecycle<T>(runId: string, fn: (client: Client, workflowId: string) => Promise<T>): Promise<T> {
-  const server = await runningServer();
-  if (!server)
-    throw new Error(
-      'no Temporal server: start `access-perm dev` (or set TEMPORAL_ADDRESS and run `access-perm worker`)',
-    );
-  const connection = await Connection.connect({ address: server.address });
-  try {
-    return await fn(new Client({ connection }), lifecycleWorkflowId(assertRunId(runId)));
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError)
-      throw new Error(`run ${runId} has no lifecycle workflow (${lifecycleWorkflowId(runId)}) on ${server.address}`);
-    throw e;
-  } finally {
-    await connection.close();
-  }
-}
-
 /** The caller's token, proven before anything is sent (missing/expired tokens fail here with a hint). */
 async function provenToken(opts: TokenOpts): Promise<string> {
   const credential = await callerCredential(opts);
   await authenticate(credential);
   return credential.token!;
-}
-
-/** Polls the state until the run's background job (a version build, a reproduction) has finished. */
-async function settled(handle: WorkflowHandle): Promise<LifecycleState> {
-  for (;;) {
-    const state = await handle.query(stateQuery);
-    if (!state.job) return state;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /** Prints an update's verdict; a refusal becomes the command's error (a denial exits 3, like every command). */
@@ -211,7 +177,7 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(async (runId: string, opts: { json?: boolean } & TokenOpts) => {
         await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
-        const state = await withLifecycle(runId, (client, id) => client.workflow.getHandle(id).query(stateQuery));
+        const state = await withLifecycle(runId, (handle) => handle.query(stateQuery));
         if (opts.json) return printJson(state);
         printState(state);
       }),
@@ -279,14 +245,13 @@ export function registerLifecycleCommands(program: Command): void {
         async (runId: string, opts: OverrideOpts & { reason: string; wait?: boolean; json?: boolean } & TokenOpts) => {
           const change = changeFrom(opts);
           const token = await provenToken(opts);
-          await withLifecycle(runId, async (client, id) => {
-            const handle = client.workflow.getHandle(id);
+          await withLifecycle(runId, async (handle) => {
             const verdict = await handle.executeUpdate(fileOverrideUpdate, {
               args: [{ token, reason: opts.reason, change }],
             });
             report(verdict, opts.json && !opts.wait);
             if (!opts.wait) return;
-            const state = await settled(handle);
+            const state = await lifecycleSettled(handle);
             const override = state.overrides.find((o) => o.id === verdict.overrideId)!;
             const version = state.versions.find((v) => v.version === override.version);
             if (opts.json) printJson({ override, version: version ?? null });
@@ -322,8 +287,8 @@ export function registerLifecycleCommands(program: Command): void {
           opts: { decision: 'approve' | 'reject'; reason: string; json?: boolean } & TokenOpts,
         ) => {
           const token = await provenToken(opts);
-          const verdict = await withLifecycle(runId, (client, id) =>
-            client.workflow.getHandle(id).executeUpdate(reviewOverrideUpdate, {
+          const verdict = await withLifecycle(runId, (handle) =>
+            handle.executeUpdate(reviewOverrideUpdate, {
               args: [{ token, overrideId, decision: opts.decision, reason: opts.reason }],
             }),
           );
@@ -341,12 +306,11 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(async (runId: string, opts: { wait?: boolean; json?: boolean } & TokenOpts) => {
         const token = await provenToken(opts);
-        await withLifecycle(runId, async (client, id) => {
-          const handle = client.workflow.getHandle(id);
+        await withLifecycle(runId, async (handle) => {
           const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [{ token }] });
           report(verdict, opts.json && !opts.wait);
           if (!opts.wait) return;
-          const state = await settled(handle);
+          const state = await lifecycleSettled(handle);
           // The outcome of this test (a test that failed to run leaves an earlier result in the state).
           const outcome = state.events
             .filter((e) => e.operation === 'runReproducibility' && ['completed', 'failed'].includes(e.outcome))
@@ -372,8 +336,8 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
         const token = await provenToken(opts);
-        const verdict = await withLifecycle(runId, (client, id) =>
-          client.workflow.getHandle(id).executeUpdate(lockRunUpdate, { args: [{ token, reason: opts.reason }] }),
+        const verdict = await withLifecycle(runId, (handle) =>
+          handle.executeUpdate(lockRunUpdate, { args: [{ token, reason: opts.reason }] }),
         );
         report(verdict, opts.json);
       }),
@@ -388,10 +352,8 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
         const token = await provenToken(opts);
-        const verdict = await withLifecycle(runId, (client, id) =>
-          client.workflow
-            .getHandle(id)
-            .executeUpdate(approveDeploymentUpdate, { args: [{ token, reason: opts.reason }] }),
+        const verdict = await withLifecycle(runId, (handle) =>
+          handle.executeUpdate(approveDeploymentUpdate, { args: [{ token, reason: opts.reason }] }),
         );
         report(verdict, opts.json);
       }),

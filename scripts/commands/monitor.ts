@@ -1,14 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { appendAudit, authorize } from '../../lib/governance';
-import { fileExists } from '../../lib/data/raw';
-import { monitoringTrend, registerSchedule } from '../../lib/monitor/store';
+import { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, runMonitoring } from '../../client';
+import { authorize } from '../../lib/governance';
+import { monitoringTrend } from '../../lib/monitor/store';
 import { completedRunManifest } from '../../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../../lib/run';
-import { monitoringScheduleId, type MonitoringProgress } from '../../schemas/monitoring';
-import { runningServer } from '../../worker/environment';
-import { DEFAULT_MONITORING_CRON, runMonitoring, upsertMonitoringSchedule } from '../../worker/monitoring';
+import type { MonitoringProgress } from '../../schemas/monitoring';
 import { installWorkerLogging } from '../../worker/worker';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
@@ -111,53 +108,19 @@ export function registerMonitorCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: ScheduleOpts) => {
-        const runId = assertRunId(opts.run);
-        const scheduleResource = { type: 'monitoring_schedule', id: monitoringScheduleId(runId), runId };
-        const who = await authorize(await callerCredential(opts), 'configure_monitoring', scheduleResource);
-        await completedRunManifest(runId, await resolveRunDir(runId));
-        const current = resolve(opts.current);
-        if (!(await fileExists(current))) err(`note: ${current} does not exist yet; each night reads it when it fires`);
-        const server = await runningServer();
-        if (!server)
-          throw new Error(
-            'no Temporal server to hold the schedule: set TEMPORAL_ADDRESS or start `access-perm dev` (an embedded server would stop with this command)',
-          );
-        const connection = await Connection.connect({ address: server.address });
-        let outcome: { scheduleId: string; created: boolean };
-        try {
-          outcome = await upsertMonitoringSchedule(new Client({ connection }), { runId, cron: opts.cron, current });
-        } finally {
-          await connection.close();
-        }
-        const record = {
-          runId,
-          scheduleId: outcome.scheduleId,
+        const { record, created, server, address } = await configureMonitoringSchedule({
+          credential: await callerCredential(opts),
+          runId: opts.run,
+          current: opts.current,
           cron: opts.cron,
-          current,
-          configuredBy: who.userId,
-          configuredAt: new Date().toISOString(),
-        };
-        const before = await registerSchedule(record);
-        await appendAudit({
-          user_id: who.userId,
-          user_role: who.role,
-          temporary_role: who.temporaryRole === true,
-          action: 'monitoring_configured',
-          resource_type: 'monitoring_schedule',
-          resource_id: outcome.scheduleId,
-          correlation_id: runId,
-          status: 'success',
-          source: 'cli',
-          before: before ? { cron: before.cron, current: before.current } : null,
-          after: { cron: record.cron, current: record.current },
-          reason: opts.reason ?? null,
-          result: outcome.created ? 'created' : 'updated',
+          ...(opts.reason ? { reason: opts.reason } : {}),
+          log: err,
         });
-        if (opts.json) return printJson({ ...record, created: outcome.created, address: server.address });
+        if (opts.json) return printJson({ ...record, created, address });
         console.log(
-          `schedule   ${outcome.scheduleId} ${outcome.created ? 'created' : 'updated'} on ${server.address}: cron '${opts.cron}', window ${current}`,
+          `schedule   ${record.scheduleId} ${created ? 'created' : 'updated'} on ${server}: cron '${record.cron}', window ${record.current}`,
         );
-        console.log(`trigger    temporal schedule trigger --schedule-id ${outcome.scheduleId}`);
+        console.log(`trigger    temporal schedule trigger --schedule-id ${record.scheduleId}`);
       }),
     );
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { runPipeline, type ModelProgress } from '../../client';
 import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
 import { assertRunId, MANIFEST_FILE, newRunId, readTestMetrics, resolveRunDir } from '../../lib/run';
 import type { PipelineProgress } from '../../schemas/run';
-import { runPipeline, type ModelProgress } from '../../worker/runPipeline';
 import { installWorkerLogging } from '../../worker/worker';
 import { err, printJson } from './output';
 import {

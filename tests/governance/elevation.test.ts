@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernanceActivities } from '../../activities/governance';
 import {
@@ -17,9 +16,15 @@ import {
 import { PROJECT_ROOT } from '../../lib/paths';
 import { elevationWorkflowId, type ElevationExpiryResult } from '../../schemas/governance';
 import { TASK_QUEUE } from '../../workflows/definitions';
-import { startDevServer, type DevServer } from '../../worker/devServer';
-import { createPipelineWorker } from '../../worker/worker';
-import { useTempDataDir } from '../helpers';
+import {
+  connectClient,
+  startDevServer,
+  startElevationExpiry,
+  startLocalWorker,
+  type DevServer,
+  type LocalWorker,
+} from '../../client';
+import { serverFromEnv, useTempDataDir } from '../helpers';
 import { makeTeam, type Team } from './fixtures';
 
 const exec = promisify(execFile);
@@ -140,27 +145,19 @@ describe('the authorize activity (for workflow signal/update handlers)', () => {
 
 describe('the elevationExpiry timer workflow on a real Temporal dev server', () => {
   let server: DevServer;
-  let worker: Worker;
-  let workerRun: Promise<void>;
-  let closeWorker: () => Promise<void>;
-  let connection: Connection;
+  let worker: LocalWorker;
   let client: Client;
 
   beforeAll(async () => {
     server = await startDevServer({ dbFile: join(process.env.ACCESS_PERM_DATA_DIR!, 'temporal.sqlite') });
-    const created = await createPipelineWorker({ address: server.address, overrides: { shutdownGraceTime: '1s' } });
-    worker = created.worker;
-    closeWorker = () => created.connection.close();
-    workerRun = worker.run();
-    connection = await Connection.connect({ address: server.address });
-    client = new Client({ connection });
+    const target = await serverFromEnv(server.address);
+    worker = await startLocalWorker(target, { overrides: { shutdownGraceTime: '1s' } });
+    client = await connectClient(target);
   });
 
   afterAll(async () => {
-    await connection?.close();
-    worker?.shutdown();
-    await workerRun;
-    await closeWorker?.();
+    await client?.connection.close();
+    await worker?.stop();
     await server?.stop();
   });
 
@@ -170,12 +167,9 @@ describe('the elevationExpiry timer workflow on a real Temporal dev server', () 
       { userId: 'modeler', role: 'VALIDATOR', hours: seconds(2), reason: 'cover for the validation team' },
     );
     expect((await authorize(team.tokens.MODELER, 'lock_run', { type: 'run', id: 'r7' })).temporaryRole).toBe(true);
-    const handle = await client.workflow.start('elevationExpiry', {
-      taskQueue: TASK_QUEUE,
-      workflowId: elevationWorkflowId('modeler', grant.timer.elevationId),
-      args: [grant.timer],
-    });
-    const result = (await handle.result()) as ElevationExpiryResult;
+    const handle = await startElevationExpiry(client, grant.timer);
+    expect(handle.workflowId).toBe(elevationWorkflowId('modeler', grant.timer.elevationId));
+    const result = await handle.result();
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(grant.timer.expiresAt));
     expect(result).toEqual({
       expired: true,

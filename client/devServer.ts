@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { isReachable } from './connection';
 import { findTemporalCli } from './temporalCli';
 
 /** Search attributes the dev server registers (run status for `temporal workflow list --query`). */
@@ -11,6 +11,8 @@ export const SEARCH_ATTRIBUTES = ['RunStatus=Keyword'];
 export interface DevServer {
   address: string;
   uiUrl: string | null;
+  /** `default` and the namespaces registered at start. */
+  namespaces: string[];
   pid: number;
   stop(): Promise<void>;
 }
@@ -54,26 +56,13 @@ export async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-/** True when a Temporal frontend answers at `address` within `timeoutMs`. */
-export async function isReachable(address: string, timeoutMs = 3000): Promise<boolean> {
-  try {
-    const conn = await Connection.connect({ address, connectTimeout: timeoutMs });
-    try {
-      await conn.healthService.check({});
-      return true;
-    } finally {
-      await conn.close();
-    }
-  } catch {
-    return false;
-  }
-}
-
 export interface DevServerOptions {
   /** SQLite file keeping workflow history across restarts. */
   dbFile: string;
   /** Serve the Temporal UI too (off for tests). */
   ui?: boolean;
+  /** Namespaces to register besides `default`. */
+  namespaces?: string[];
   port?: number;
   uiPort?: number;
   /** Receives the server's own log lines. */
@@ -128,6 +117,7 @@ async function launchDevServer(options: DevServerOptions): Promise<DevServer> {
     '--log-level',
     'warn',
     ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa]),
+    ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...(options.ui ? ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1'] : ['--headless']),
   ];
   const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -161,6 +151,7 @@ async function launchDevServer(options: DevServerOptions): Promise<DevServer> {
   return {
     address,
     uiUrl: options.ui ? `http://127.0.0.1:${uiPort}` : null,
+    namespaces: ['default', ...(options.namespaces ?? [])],
     pid: child.pid ?? -1,
     stop: () =>
       new Promise<void>((resolve) => {

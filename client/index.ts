@@ -1,0 +1,41 @@
+/**
+ * The one Temporal client of access-perm: connection settings (the standard TEMPORAL_* variables and config-file
+ * profiles), server discovery, the worker's connection, typed workflow starts, schedules, polling, and the runs the
+ * CLI waits for. Nothing else opens a connection to Temporal.
+ */
+export { connectClient, connectWorker } from './connection';
+export { freePort, freePorts, isPortFree, startDevServer, type DevServer, type DevServerOptions } from './devServer';
+export { startElevationTimer } from './elevation';
+export { withLifecycle, type LifecycleHandle } from './lifecycle';
+export { startLocalWorker, type LocalWorker } from './localWorker';
+export { lifecycleSettled, pollEvery, type ModelProgress } from './poll';
+export { runMonitoring, runPipeline, type RunMonitoringOptions, type RunPipelineOptions } from './runs';
+export { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, type ConfigureMonitoringOptions } from './schedules';
+export {
+  clearServerState,
+  devDbFile,
+  devNamespaces,
+  findServer,
+  localServer,
+  writeServerState,
+  type FindServerOptions,
+  type ServerState,
+} from './server';
+export {
+  clientConnectionOptions,
+  describeServer,
+  loadTemporalSettings,
+  workerConnectionOptions,
+  type LoadSettingsOptions,
+  type ServerSource,
+  type TemporalServer,
+  type TemporalSettings,
+} from './settings';
+export { findTemporalCli } from './temporalCli';
+export {
+  lifecycleHandle,
+  startElevationExpiry,
+  startMonitoring,
+  startTrainingPipeline,
+  type WorkflowName,
+} from './workflows';

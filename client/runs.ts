@@ -1,0 +1,150 @@
+import { resolve } from 'node:path';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { loadConfig } from '../lib/config';
+import { assertRunId, newRunId } from '../lib/run';
+import { monitoringScheduleId, type MonitoringProgress, type MonitoringResult } from '../schemas/monitoring';
+import type { PipelineProgress, PipelineResult } from '../schemas/run';
+import { monitoringProgressQuery, progressQuery } from '../workflows/definitions';
+import { withClient } from './connection';
+import { startLocalWorker } from './localWorker';
+import { failureMessage, modelProgress, pollEvery, type ModelProgress } from './poll';
+import { findServer } from './server';
+import { describeServer, type TemporalServer } from './settings';
+import { startMonitoring, startTrainingPipeline } from './workflows';
+
+/**
+ * Runs `fn` with a client of a Temporal server: finds or starts one (see {@link findServer}), runs a worker in
+ * this process unless told not to, and cleans up whatever it started. Shared by the commands that wait for a run.
+ */
+export async function withTemporal<T>(
+  options: { startWorker?: boolean; log?: (line: string) => void },
+  fn: (client: Client, server: TemporalServer) => Promise<T>,
+): Promise<T> {
+  const server = await findServer({ embedded: true, log: options.log });
+  try {
+    // The client connects first, so a server that does not answer is named before a worker tries it.
+    return await withClient(server, async (client) => {
+      const local = options.startWorker === false ? null : await startLocalWorker(server, { log: options.log });
+      try {
+        return await fn(client, server);
+      } finally {
+        await local?.stop();
+      }
+    });
+  } finally {
+    await server.release();
+  }
+}
+
+/** Resolves with the signal's name on Ctrl-C or SIGTERM, until disposed. */
+function untilInterrupted(): { signal: Promise<NodeJS.Signals>; dispose: () => void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export interface RunPipelineOptions {
+  configPath: string;
+  runId?: string;
+  /** The caller's access-perm token; the workflow checks it for `create_run`. */
+  token: string;
+  /** Start a worker in this process (default). Off when workers already poll the server's task queue. */
+  startWorker?: boolean;
+  /** Called about once a second; during `train`, `models` holds the iterations of each model in training. */
+  onProgress?: (p: PipelineProgress, models: ModelProgress[]) => void;
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs `trainingPipeline` to completion: finds or starts a server, runs a worker unless told not to,
+ * polls the `progress` query while waiting, and cleans up whatever it started. Ctrl-C cancels the run.
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
+  const log = options.log ?? (() => {});
+  const runId = assertRunId(options.runId ?? newRunId());
+  // A bad config fails here, before a server or worker is started (the workflow checks it again).
+  await loadConfig(options.configPath);
+  return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
+    log(`run ${runId} on ${describeServer(server)}`);
+    const handle = await startTrainingPipeline(client, {
+      runId,
+      input: { configPath: resolve(options.configPath), token: options.token },
+    });
+    const poll = pollEvery(1000, async () => {
+      const p = await handle.query(progressQuery);
+      options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []);
+    });
+    const interrupted = untilInterrupted();
+    try {
+      const outcome = await Promise.race([
+        handle.result().then((result) => ({ result })),
+        interrupted.signal.then((signal) => ({ signal })),
+      ]);
+      if ('signal' in outcome) {
+        // Left running, the run would hold the server's task queue until some worker finished it: cancel it instead.
+        log(`${outcome.signal}: cancelling run ${runId}…`);
+        await handle.cancel();
+        // The activities hear of it at their next heartbeat and stop their training threads; then the worker drains.
+        await handle.result().catch(() => {});
+        throw new Error(`interrupted by ${outcome.signal}: run ${runId} was cancelled`);
+      }
+      return outcome.result;
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        const p = await handle.query(progressQuery).catch(() => null);
+        throw new Error(`run ${runId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`);
+      }
+      throw err;
+    } finally {
+      interrupted.dispose();
+      await poll.stop();
+    }
+  });
+}
+
+export interface RunMonitoringOptions {
+  runId: string;
+  current: string;
+  label?: string;
+  token: string;
+  startWorker?: boolean;
+  onProgress?: (p: MonitoringProgress) => void;
+  log?: (line: string) => void;
+}
+
+/** A manual window's workflow id: the run, then the UTC time (`monitor-<run>-manual-20261129T101500Z`). */
+export function manualWindowId(runId: string, now = new Date()): string {
+  return `${monitoringScheduleId(runId)}-manual-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+}
+
+/** Runs `monitoringWorkflow` on one window and waits for it, polling its `progress` query. */
+export async function runMonitoring(options: RunMonitoringOptions): Promise<MonitoringResult> {
+  const runId = assertRunId(options.runId);
+  const window = { current: resolve(options.current), ...(options.label ? { label: options.label } : {}) };
+  const log = options.log ?? (() => {});
+  return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
+    const workflowId = manualWindowId(runId);
+    log(`monitoring ${runId} as ${workflowId} on ${describeServer(server)}`);
+    const handle = await startMonitoring(client, { workflowId, input: { runId, window, token: options.token } });
+    const poll = pollEvery(1000, async () => options.onProgress?.(await handle.query(monitoringProgressQuery)));
+    try {
+      return await handle.result();
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        const p = await handle.query(monitoringProgressQuery).catch(() => null);
+        throw new Error(`monitoring ${workflowId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`);
+      }
+      throw err;
+    } finally {
+      await poll.stop();
+    }
+  });
+}
