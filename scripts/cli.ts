@@ -1,34 +1,44 @@
 import { Command } from 'commander';
-import { registerDataCommands } from './commands/data';
-import { registerGovernanceCommands } from './commands/governance';
-import { registerLifecycleCommands } from './commands/lifecycle';
-import { registerMonitorCommands } from './commands/monitor';
 import { err } from './commands/output';
-import { registerPipelineCommands } from './commands/pipeline';
-import { registerReportCommands } from './commands/report';
-import { registerRunCommands } from './commands/runs';
-import { registerScoreCommands } from './commands/score';
-import { registerServeCommands } from './commands/serve';
-import { registerServerCommands } from './commands/server';
 
-const program = new Command();
-program
-  .name('access-perm')
-  .description('Approval prediction for app-permission requests, trained and governed as Temporal workflows.')
-  .showHelpAfterError();
+type Register = (program: Command) => void;
 
-registerServerCommands(program);
-registerDataCommands(program);
-registerPipelineCommands(program);
-registerRunCommands(program);
-registerScoreCommands(program);
-registerServeCommands(program);
-registerReportCommands(program);
-registerGovernanceCommands(program);
-registerLifecycleCommands(program);
-registerMonitorCommands(program);
+/**
+ * Each command group's module, loaded only when one of its commands runs: `runs list` does not pay for loading
+ * Temporal, DuckDB, onnxruntime and vega. `--help` and unknown commands load every group.
+ */
+const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
+  { commands: ['dev', 'worker'], load: async () => (await import('./commands/server')).registerServerCommands },
+  { commands: ['data'], load: async () => (await import('./commands/data')).registerDataCommands },
+  { commands: ['pipeline', 'demo'], load: async () => (await import('./commands/pipeline')).registerPipelineCommands },
+  { commands: ['runs'], load: async () => (await import('./commands/runs')).registerRunCommands },
+  { commands: ['score'], load: async () => (await import('./commands/score')).registerScoreCommands },
+  { commands: ['serve'], load: async () => (await import('./commands/serve')).registerServeCommands },
+  { commands: ['report', 'compare'], load: async () => (await import('./commands/report')).registerReportCommands },
+  {
+    commands: ['users', 'auth', 'audit'],
+    load: async () => (await import('./commands/governance')).registerGovernanceCommands,
+  },
+  {
+    commands: ['lifecycle', 'bins', 'override', 'review', 'repro', 'lock', 'deploy', 'export'],
+    load: async () => (await import('./commands/lifecycle')).registerLifecycleCommands,
+  },
+  { commands: ['monitor'], load: async () => (await import('./commands/monitor')).registerMonitorCommands },
+];
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+async function main(): Promise<void> {
+  const program = new Command();
+  program
+    .name('access-perm')
+    .description('Approval prediction for app-permission requests, trained and governed as Temporal workflows.')
+    .showHelpAfterError();
+  const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const group = GROUPS.find((g) => first !== undefined && g.commands.includes(first));
+  for (const g of group ? [group] : GROUPS) (await g.load())(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((e: unknown) => {
   const message = e instanceof Error ? e.message : String(e);
   err(`access-perm: ${message.split('\n')[0]}`);
   process.exitCode = 1;

@@ -16,8 +16,7 @@ import {
   revokeToken,
   verifyAuditAs,
 } from '../../lib/governance';
-import { startElevationTimer } from '../../client';
-import { AUDIT_STATUSES } from '../../schemas/governance';
+import { AUDIT_STATUSES, type ElevationTimerInput } from '../../schemas/governance';
 import { err, printJson } from './output';
 import {
   callerCredential,
@@ -328,6 +327,10 @@ function registerAudit(program: Command): void {
 }
 
 /** `users`, `auth` and `audit` command groups. Every command needs a token except `users bootstrap-admin`. */
+/** Starts an elevation's expiry timer; the Temporal client loads only then, so the other commands stay quick. */
+const startElevationTimer = async (timer: ElevationTimerInput): Promise<string> =>
+  (await import('../../client')).startElevationTimer(timer);
+
 export function registerGovernanceCommands(program: Command): void {
   registerUsers(program);
   registerAuth(program);
