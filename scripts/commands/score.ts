@@ -1,9 +1,5 @@
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { appendAudit, authorize } from '../../lib/governance';
-import { InputError } from '../../lib/errors';
-import { openRunModel, resolveScoringRun, scoreCsvFile, SCORING_PERMISSION } from '../../lib/scoring';
-import { isFlatModeRun, openFlatRunModel, scoreFlatCsvFile } from '../../lib/scoring/flat';
+import { scoreBatch } from '../../lib/scoring/batch';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
 
@@ -22,15 +18,6 @@ function progressReporter(): (done: number, total: number) => void {
     const line = `score [${bar}] ${pct}% ${done.toLocaleString('en-US')} rows, ${Math.round(rate).toLocaleString('en-US')} rows/s`;
     process.stderr.write(tty ? `\r${line}` : `${line}\n`);
   };
-}
-
-/** What both scorers report; request scoring also counts users and apps it had to score as unknown. */
-interface ScoreSummary {
-  rows: number;
-  approved: number;
-  seconds: number;
-  unknownUsers?: number;
-  unknownApps?: number;
 }
 
 interface ScoreOpts extends TokenOpts {
@@ -75,70 +62,27 @@ export function registerScoreCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: ScoreOpts) => {
-        const { runId, expectedModelSha256 } = await resolveScoringRun(opts.run);
-        const credential = await callerCredential(opts);
-        const caller = await authorize(credential, SCORING_PERMISSION, { type: 'run', id: runId });
-        const explainTop = opts.explain === true ? 3 : (opts.explain ?? 0);
-        const modelOptions = {
-          ...(expectedModelSha256 ? { expectedModelSha256 } : {}),
+        const summary = await scoreBatch(await callerCredential(opts), {
+          ...(opts.run ? { runId: opts.run } : {}),
           ...(opts.version ? { version: opts.version } : {}),
-        };
-        const audited = async (version: number, summary: { rows: number; approved: number; seconds: number }) =>
-          appendAudit({
-            user_id: caller.userId,
-            user_role: caller.role,
-            temporary_role: caller.temporaryRole ?? false,
-            action: 'batch_scored',
-            resource_type: 'run',
-            resource_id: runId,
-            correlation_id: runId,
-            status: 'success',
-            source: 'cli',
-            duration_ms: Math.round(summary.seconds * 1000),
-            result: 'completed',
-            details: { version, rows: summary.rows, approved: summary.approved, explain: explainTop },
-          });
-        // A flat-mode run scores rows of its declared columns instead of {userId, appId} requests.
-        const flat = await isFlatModeRun(runId);
-        if (flat && explainTop) throw new InputError('--explain is not available for flat-mode runs');
-        const options = { onProgress: progressReporter(), ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}) };
-        let model: { version: number; modelSha256: string; threshold: number; close(): Promise<void> };
-        let scoreFile: () => Promise<ScoreSummary>;
-        if (flat) {
-          const m = (model = await openFlatRunModel(runId, modelOptions));
-          scoreFile = () => scoreFlatCsvFile(m, opts.input, opts.output, options);
-        } else {
-          // ONNX sessions in threads of their own score chunks while this thread reads and builds the next ones.
-          const scoringThreads = opts.threads ?? Math.min(2, availableParallelism());
-          const m = (model = await openRunModel(runId, { ...modelOptions, scoringThreads }));
-          scoreFile = () => scoreCsvFile(m, opts.input, opts.output, { ...options, explainTop });
-        }
-        try {
-          const summary = await scoreFile();
-          if (process.stderr.isTTY) process.stderr.write('\n');
-          await audited(model.version, summary);
-          if (opts.json) {
-            return printJson({
-              runId,
-              version: model.version,
-              modelSha256: model.modelSha256,
-              threshold: model.threshold,
-              ...summary,
-              output: opts.output,
-            });
-          }
-          const unknown =
-            summary.unknownUsers === undefined
-              ? ''
-              : `, ${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps`;
-          err(
-            `scored ${summary.rows.toLocaleString('en-US')} rows with ${runId} v${model.version} in ${summary.seconds.toFixed(1)} s ` +
-              `(${Math.round(summary.rows / Math.max(summary.seconds, 1e-3)).toLocaleString('en-US')} rows/s): ` +
-              `${summary.approved.toLocaleString('en-US')} approved at threshold ${model.threshold.toFixed(4)}${unknown} → ${opts.output}`,
-          );
-        } finally {
-          await model.close();
-        }
+          input: opts.input,
+          output: opts.output,
+          explainTop: opts.explain === true ? 3 : (opts.explain ?? 0),
+          ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
+          ...(opts.threads ? { threads: opts.threads } : {}),
+          onProgress: progressReporter(),
+        });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        if (opts.json) return printJson({ ...summary, output: opts.output });
+        const unknown =
+          summary.unknownUsers === undefined
+            ? ''
+            : `, ${summary.unknownUsers} unknown users, ${summary.unknownApps} unknown apps`;
+        err(
+          `scored ${summary.rows.toLocaleString('en-US')} rows with ${summary.runId} v${summary.version} in ${summary.seconds.toFixed(1)} s ` +
+            `(${Math.round(summary.rows / Math.max(summary.seconds, 1e-3)).toLocaleString('en-US')} rows/s): ` +
+            `${summary.approved.toLocaleString('en-US')} approved at threshold ${summary.threshold.toFixed(4)}${unknown} → ${opts.output}`,
+        );
       }),
     );
 }
