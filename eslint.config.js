@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
  * module graph has no cycle. Modules in one group are peers (file-level `import-x/no-cycle` keeps them acyclic).
  */
 const LIB_ORDER = [
-  ['errors', 'hash', 'rng', 'lock', 'paths', 'artifacts', 'config', 'metrics', 'folds'],
+  ['errors', 'hash', 'rng', 'lock', 'paths', 'settings', 'artifacts', 'config', 'metrics', 'folds'],
   ['data'],
   ['features'],
   ['gbdt'],
@@ -27,7 +27,7 @@ const LIB_ORDER = [
 
 /** `./lib/<name>` for a folder module, `./lib/<name>.ts` for a file module. */
 const libPath = (name) =>
-  ['errors', 'hash', 'rng', 'lock', 'paths', 'artifacts', 'config', 'metrics', 'folds'].includes(name)
+  ['errors', 'hash', 'rng', 'lock', 'paths', 'settings', 'artifacts', 'config', 'metrics', 'folds'].includes(name)
     ? `./lib/${name}.ts`
     : `./lib/${name}`;
 

@@ -12,12 +12,16 @@ export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (!(err instanceof Error) || !NON_RETRYABLE_ERROR_TYPES.includes(err.name)) throw err;
+    // Who was refused travels second (the workflow's journal names them); a denial's §8 body first.
+    const refused = (err as { userId?: string }).userId ?? null;
     const details =
       err instanceof DataValidationError
         ? [{ table: err.table, reportPath: err.reportPath }]
         : err instanceof PermissionDeniedError
           ? [err.toResponse(), { user_id: err.userId ?? null }]
-          : [];
+          : refused
+            ? [null, { user_id: refused }]
+            : [];
     throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details });
   }
 }

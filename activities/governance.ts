@@ -1,21 +1,40 @@
-import { authorize } from '../lib/governance/authorize';
+import { appendAudit } from '../lib/governance';
 import { expireElevation } from '../lib/governance/users';
-import { authorizeRequestSchema, type ResolvedIdentity } from '../schemas/governance';
+import { elevationWorkflowId } from '../schemas/governance';
+import { callingWorkflow } from './caller';
 import { guarded } from './failures';
 
-/** Activities of governance: thin adapters over lib/governance, for workflows (timers, signal/update handlers). */
+/** Activities of governance: thin adapters over lib/governance, for workflows (elevation timers). */
 export function createGovernanceActivities() {
   return {
-    /** Ends an elevation whose time has come; idempotent. Called by the `elevationExpiry` workflow. */
-    expireElevation: (input: { userId: string; elevationId: string }) => guarded(() => expireElevation(input)),
     /**
-     * The choke point for workflow signal/update handlers: the token travels in the signal's input and is checked
-     * here (workflow code stays deterministic). Denials are audited and fail non-retryable with the §8 body.
+     * Ends an elevation whose time has come, by the expiry the user store records (never the timer's input);
+     * idempotent. For the elevation's own `elevationExpiry` workflow only.
      */
-    authorizeRequest: (raw: unknown): Promise<ResolvedIdentity> =>
+    expireElevation: (input: { userId: string; elevationId: string }) =>
       guarded(async () => {
-        const req = authorizeRequestSchema.parse(raw);
-        return authorize({ token: req.token, source: 'workflow' }, req.permission, req.resource);
+        await callingWorkflow(['elevationExpiry'], (id) => id === elevationWorkflowId(input.userId, input.elevationId));
+        return expireElevation(input);
+      }),
+    /**
+     * Audits a workflow that refused to run because nothing legitimate started it (a child started without its
+     * parent, a lifecycle for a run that has none): for those workflows only, which call it about themselves.
+     */
+    auditRefusedStart: (input: { reason: string }) =>
+      guarded(async () => {
+        const caller = await callingWorkflow(['modelVersionPipeline', 'reproduceRun', 'runLifecycle']);
+        await appendAudit({
+          user_id: 'anonymous',
+          user_role: 'NONE',
+          action: 'permission_denied',
+          attempted_action: caller.workflowType,
+          status: 'denied',
+          reason: input.reason.slice(0, 500),
+          resource_type: 'workflow',
+          resource_id: caller.workflowId,
+          source: 'workflow',
+          result: 'refused',
+        });
       }),
   };
 }

@@ -1,15 +1,18 @@
 import { Context } from '@temporalio/activity';
+import { reproductionWorkflowId, versionBuildWorkflowId } from '../schemas/lifecycle';
 import { runRefSchema, type ArtifactRef, type FoldSummary, type RunRef } from '../schemas/run';
-import { evaluateTestSet } from '../lib/pipeline/testSet';
+import { authorizeCapability } from '../lib/governance';
+import { writeBinningTables } from '../lib/lifecycle/versions';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
 import { prepareRun } from '../lib/pipeline/prepare';
+import { evaluateTestSet } from '../lib/pipeline/testSet';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
-import { authorize } from '../lib/governance/authorize';
-import { resolveRunFolder, type RunFolder } from '../lib/run';
+import { assertFolderWriter, resolveRunFolder, type RunFolder } from '../lib/run';
+import { callingWorkflow, type WorkflowType } from './caller';
 import { guarded } from './failures';
 
 /**
@@ -28,27 +31,53 @@ export async function withHeartbeats<T>(fn: (control: StepControl) => Promise<T>
   }
 }
 
-/** Runs a pipeline step on the folder a payload's run reference names (checked: ids only, resolved here). */
+/** The workflow that owns a folder: the run's pipeline, a version's build, a reproduction's test. */
+function ownerOf(ref: RunRef): { type: WorkflowType; workflowId: string } {
+  if (ref.repro !== undefined)
+    return { type: 'reproduceRun', workflowId: reproductionWorkflowId(ref.runId, ref.repro) };
+  if (ref.version !== undefined)
+    return { type: 'modelVersionPipeline', workflowId: versionBuildWorkflowId(ref.runId, ref.version) };
+  return { type: 'trainingPipeline', workflowId: ref.runId };
+}
+
+/**
+ * Runs a pipeline step on the folder a payload's run reference names (ids only, resolved here), for the one
+ * workflow execution that owns the folder and only while it is incomplete; anything else is refused and audited.
+ */
 function onFolder<T>(ref: RunRef, step: (folder: RunFolder) => Promise<T>): Promise<T> {
-  return guarded(async () => step(await resolveRunFolder(runRefSchema.parse(ref))));
+  return guarded(async () => {
+    const parsed = runRefSchema.parse(ref);
+    const owner = ownerOf(parsed);
+    const caller = await callingWorkflow([owner.type], (id) => id === owner.workflowId);
+    const folder = await resolveRunFolder(parsed);
+    await assertFolderWriter(folder.dir, caller);
+    return step(folder);
+  });
 }
 
 /** Activities of the training pipeline: thin adapters over lib/pipeline. */
 export function createActivities() {
   return {
-    /** Authorizes `create_run` with the caller's token (the run's choke point), then prepares the run. */
-    prepareRun: (input: { runId: string; configPath: string; token: string }) =>
+    /**
+     * Claims the starter's `createRun` capability for this execution (the run's choke point: the acting user comes
+     * from it, the role is looked up now), then prepares the run folder this execution owns.
+     */
+    prepareRun: (input: { runId: string; configPath: string; capability: unknown }) =>
       guarded(async () => {
-        const identity = await authorize({ token: input.token, source: 'workflow' }, 'create_run', {
-          type: 'run',
-          id: input.runId,
-        });
+        const caller = await callingWorkflow(['trainingPipeline'], (id) => id === input.runId);
+        const identity = await authorizeCapability(
+          input.capability,
+          { op: 'createRun', runId: input.runId, request: { configPath: input.configPath } },
+          { ...caller, step: 'prepare' },
+          'create_run',
+          { type: 'run', id: input.runId },
+        );
         // The run's folder stays with the worker: the workflow gets ids, hashes and counts.
         const {
           root: _root,
           dir: _dir,
           ...prepared
-        } = await withHeartbeats(() => prepareRun(input.runId, input.configPath, identity));
+        } = await withHeartbeats(() => prepareRun(input.runId, input.configPath, identity, caller));
         return prepared;
       }),
     validateData: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => validateRawData(f))),
@@ -60,6 +89,8 @@ export function createActivities() {
     /** A flat run's hold-out test file scored by the final model; no-op (metrics null) without one. */
     evaluateTestSet: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => evaluateTestSet(f))),
     monitoringBaseline: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => writeMonitoringBaseline(f))),
+    /** The binning tables of the run (`binning/tables.json`), written before the manifest. */
+    binningTables: (ref: RunRef) => onFolder(ref, (f) => writeBinningTables(f.root, f.dir)),
     writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>
       onFolder(ref, (f) => withHeartbeats(() => finalizeManifest(f, artifacts))),
   };

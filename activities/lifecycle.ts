@@ -1,81 +1,137 @@
-import type { Actor, OverrideChange, OverrideRecord, Review } from '../schemas/lifecycle';
-import type { RunRef } from '../schemas/run';
-import type { DelegationAuditFields } from '../lib/governance';
-import { auditRefusal, authorizeReview } from '../lib/lifecycle/access';
-import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
-import { fileOverride, notifyPendingReview, recordReview } from '../lib/lifecycle/overrides';
 import {
-  auditReproduction,
-  compareReproduction,
-  groupReproducedFeatures,
-  prepareReproduction,
-} from '../lib/lifecycle/reproduce';
-import { writeBinningTables } from '../lib/lifecycle/versions';
-import { describeVersion, resolveRunDir, resolveRunFolder } from '../lib/run';
+  lifecycleWorkflowId,
+  reproductionWorkflowId,
+  type ApproveDeploymentRequest,
+  type FileOverrideRequest,
+  type LockRequest,
+  type ReviewRequest,
+} from '../schemas/lifecycle';
+import {
+  currentLifecycle,
+  deploymentOperation,
+  fileOverrideOperation,
+  lockOperation,
+  reproductionFailed,
+  reproductionOperation,
+  resumeLifecycle,
+  reviewOverrideOperation,
+  versionBuilt,
+  versionFailed,
+  type OperationContext,
+} from '../lib/lifecycle/operations';
+import { compareReproduction, groupReproducedFeatures, prepareReproduction } from '../lib/lifecycle/reproduce';
+import { assertRunId, resolveRunDir } from '../lib/run';
+import { callingWorkflow } from './caller';
 import { guarded } from './failures';
 
-/** A reproduction of version `version` of a run, named by the lifecycle workflow (`v<n>-g<generation>-h<length>`). */
+/** A reproducibility test of a run, as the lifecycle named it (its version and requester are in its records). */
 export interface ReproductionRef {
   runId: string;
-  version: number;
   repro: string;
 }
 
+/** The request of an operation without its capability: what the capability was issued for. */
+const requestOf = <T extends { capability: unknown }>(req: T): Omit<T, 'capability'> => {
+  const { capability: _capability, ...request } = req;
+  return request;
+};
+
 /**
- * Activities of the run lifecycle: thin adapters over lib/lifecycle. Payloads name runs, versions and reproductions
- * by id; the folders are resolved here, inside the data directory.
+ * An operation of run `runId`'s lifecycle, for its `runLifecycle` workflow only (the server says who calls; a
+ * standalone start or another workflow is refused and audited), as step `step` of that execution.
+ */
+async function lifecycleContext(runId: string, step: string): Promise<OperationContext> {
+  const caller = await callingWorkflow(['runLifecycle'], (id) => id === lifecycleWorkflowId(assertRunId(runId)));
+  return { runId, execution: caller, step };
+}
+
+/** A step of reproduction `repro` of run `runId`, for its own `reproduceRun` child only. */
+async function reproductionCaller(ref: ReproductionRef) {
+  return callingWorkflow(['reproduceRun'], (id) => id === reproductionWorkflowId(assertRunId(ref.runId), ref.repro));
+}
+
+/**
+ * Activities of the run lifecycle: thin adapters over lib/lifecycle. Each operation carries the request and its
+ * capability; lib authorizes the capability for this workflow execution and step, re-reads the run's records and
+ * decides; nothing else in the payload is trusted.
  */
 export function createLifecycleActivities() {
   return {
-    /** The binning tables of a run or version as its artifact (`binning/tables.json`), written before the manifest. */
-    binningTables: (ref: RunRef) =>
+    /** The lifecycle's state from the run's records, when its workflow (re)starts. */
+    resumeLifecycle: (input: { runId: string }) =>
       guarded(async () => {
-        const folder = await resolveRunFolder(ref);
-        return writeBinningTables(folder.root, folder.dir);
+        await lifecycleContext(input.runId, 'resume');
+        return resumeLifecycle(input.runId);
       }),
-    describeVersion: (input: { runId: string; version: number }) =>
-      guarded(async () => describeVersion(await resolveRunDir(input.runId), input.version)),
-    fileOverride: (input: {
-      runId: string;
-      overrideId: string;
-      fromVersion: number;
-      version: number;
-      change: OverrideChange;
-      reason: string;
-      actor: Actor;
-    }) => guarded(async () => fileOverride({ ...input, runDir: await resolveRunDir(input.runId) })),
-    notifyPendingReview: (input: { runId: string; override: OverrideRecord; rocAuc: number | null }) =>
-      guarded(() => notifyPendingReview(input.runId, input.override, input.rocAuc)),
-    authorizeReview: (input: { token: string; runId: string; overrideId: string }) =>
-      guarded(() => authorizeReview(input.token, input.runId, input.overrideId)),
-    recordReview: (input: {
-      runId: string;
-      override: OverrideRecord;
-      review: Review;
-      delegation: DelegationAuditFields | null;
-    }) => guarded(async () => recordReview({ ...input, runDir: await resolveRunDir(input.runId) })),
-    auditRefusal: (input: { runId: string; actor: Actor; operation: string; message: string }) =>
-      guarded(() => auditRefusal(input)),
-    prepareReproduction: (input: ReproductionRef) =>
-      guarded(async () => prepareReproduction(await resolveRunDir(input.runId), input.version, input.repro)),
-    groupReproducedFeatures: (input: ReproductionRef) =>
-      guarded(async () => groupReproducedFeatures((await resolveRunFolder(input)).dir)),
-    compareReproduction: (input: ReproductionRef & { by: Actor }) =>
+    /** The lifecycle's state as the records say now (after a child workflow ended). */
+    currentLifecycle: (input: { runId: string }) =>
       guarded(async () => {
-        const meta = { version: input.version, by: input.by, at: new Date().toISOString() };
-        const result = await compareReproduction(await resolveRunDir(input.runId), input.repro, meta);
-        await auditReproduction(input.runId, result);
-        return result;
+        await lifecycleContext(input.runId, 'read');
+        return currentLifecycle(input.runId);
       }),
-    lockRun: (input: {
-      runId: string;
-      version: number;
-      reproducibilityPassed: boolean;
-      actor: Actor;
-      reason: string;
-    }) => guarded(async () => lockRun({ ...input, runDir: await resolveRunDir(input.runId) })),
-    approveDeployment: (input: { runId: string; actor: Actor; reason: string }) =>
-      guarded(async () => approveDeployment({ ...input, runDir: await resolveRunDir(input.runId) })),
+    fileOverride: (input: { runId: string; step: string; request: FileOverrideRequest }) =>
+      guarded(async () =>
+        fileOverrideOperation(
+          await lifecycleContext(input.runId, input.step),
+          input.request.capability,
+          requestOf(input.request),
+        ),
+      ),
+    versionBuilt: (input: { runId: string; version: number }) =>
+      guarded(async () => {
+        await lifecycleContext(input.runId, 'build');
+        return versionBuilt(input.runId, input.version);
+      }),
+    versionFailed: (input: { runId: string; version: number; error: string }) =>
+      guarded(async () => {
+        await lifecycleContext(input.runId, 'build');
+        return versionFailed(input.runId, input.version, input.error);
+      }),
+    reviewOverride: (input: { runId: string; step: string; request: ReviewRequest }) =>
+      guarded(async () =>
+        reviewOverrideOperation(
+          await lifecycleContext(input.runId, input.step),
+          input.request.capability,
+          requestOf(input.request),
+        ),
+      ),
+    requestReproduction: (input: { runId: string; step: string; request: { capability: unknown } }) =>
+      guarded(async () =>
+        reproductionOperation(await lifecycleContext(input.runId, input.step), input.request.capability, {}),
+      ),
+    lockRun: (input: { runId: string; step: string; request: LockRequest }) =>
+      guarded(async () =>
+        lockOperation(
+          await lifecycleContext(input.runId, input.step),
+          input.request.capability,
+          requestOf(input.request),
+        ),
+      ),
+    approveDeployment: (input: { runId: string; step: string; request: ApproveDeploymentRequest }) =>
+      guarded(async () =>
+        deploymentOperation(
+          await lifecycleContext(input.runId, input.step),
+          input.request.capability,
+          requestOf(input.request),
+        ),
+      ),
+    reproductionFailed: (input: { runId: string; repro: string; error: string }) =>
+      guarded(async () => {
+        await lifecycleContext(input.runId, 'reproduce');
+        return reproductionFailed(input.runId, input.repro, input.error);
+      }),
+    prepareReproduction: (ref: ReproductionRef) =>
+      guarded(async () =>
+        prepareReproduction(await resolveRunDir(ref.runId), ref.repro, await reproductionCaller(ref)),
+      ),
+    groupReproducedFeatures: (ref: ReproductionRef) =>
+      guarded(async () =>
+        groupReproducedFeatures(await resolveRunDir(ref.runId), ref.repro, await reproductionCaller(ref)),
+      ),
+    compareReproduction: (ref: ReproductionRef) =>
+      guarded(async () =>
+        compareReproduction(ref.runId, await resolveRunDir(ref.runId), ref.repro, await reproductionCaller(ref)),
+      ),
   };
 }
 

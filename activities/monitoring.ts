@@ -1,41 +1,78 @@
-import { authorize } from '../lib/governance/authorize';
+import { authorizeCapability } from '../lib/governance';
 import { GovernanceError } from '../lib/governance/errors';
 import { driftWindow, performanceWindow } from '../lib/monitor/analyze';
 import { alertWindow, reportWindow } from '../lib/monitor/publish';
 import { scoreWindow } from '../lib/monitor/score';
-import { hasMonitoringSchedule } from '../lib/monitor/store';
+import { monitoringSchedule } from '../lib/monitor/store';
 import { loadWindow, validateWindow, windowFolder, windowIdOf, type WindowFolder } from '../lib/monitor/window';
 import { assertRunId } from '../lib/run';
-import { windowRefSchema, type MonitoringWindow, type WindowRef } from '../schemas/monitoring';
+import { readableInput } from '../lib/settings';
+import {
+  monitoringInputSchema,
+  monitoringScheduleId,
+  windowRefSchema,
+  type MonitoringInput,
+  type MonitoringWindow,
+  type WindowRef,
+} from '../schemas/monitoring';
+import { callingWorkflow } from './caller';
 import { guarded } from './failures';
 import { withHeartbeats } from './index';
 
 /** The identity scheduled windows run under: the schedule itself, configured by an ADMIN. */
 const SCHEDULE_ACTOR = 'system:monitoring-schedule';
 
+/** The monitoring workflow of run `runId` (its workflow ids start with `monitor-<run>-`), and its window id. */
+async function monitoringCaller(runId: string): Promise<{ windowId: string; execution: WindowExecution }> {
+  const prefix = `${monitoringScheduleId(assertRunId(runId))}-`;
+  const caller = await callingWorkflow(['monitoringWorkflow'], (id) => id.startsWith(prefix));
+  return { windowId: windowIdOf(caller.workflowId), execution: caller };
+}
+type WindowExecution = Awaited<ReturnType<typeof callingWorkflow>>;
+
 /**
- * Who asked for the window. A token is checked for `generate_report` (a monitoring run writes a report); without
- * one, the run must have a monitoring schedule an ADMIN configured (`configure_monitoring`), whose runs carry no
- * token because tokens expire long before a nightly schedule does.
+ * What the window monitors and who asked. A manual window: the capability of its requester, claimed for this
+ * execution (`generate_report`: a monitoring run writes a report), and a CSV inside the folders workflows may read. A
+ * scheduled one carries no user and no CSV: it monitors what an ADMIN configured for the run (`access-perm monitor
+ * schedule`), read from the stored plan; a CSV named without a capability is refused.
  */
-async function requester(runId: string, token: string | undefined): Promise<string> {
-  if (token) {
-    const who = await authorize({ token, source: 'workflow' }, 'generate_report', {
-      type: 'monitoring_window',
-      runId,
-    });
-    return who.userId;
+async function windowToMonitor(
+  input: MonitoringInput,
+  execution: WindowExecution,
+): Promise<{ window: MonitoringWindow; requestedBy: string }> {
+  if ('capability' in input) {
+    const { capability: _capability, ...request } = input;
+    const who = await authorizeCapability(
+      input.capability,
+      { op: 'monitorWindow', runId: input.runId, request },
+      { ...execution, step: 'load' },
+      'generate_report',
+      { type: 'monitoring_window', runId: input.runId },
+    );
+    return {
+      window: { ...input.window, current: await readableInput(input.window.current, 'monitoring window') },
+      requestedBy: who.userId,
+    };
   }
-  if (await hasMonitoringSchedule(runId)) return SCHEDULE_ACTOR;
-  throw new GovernanceError(
-    `monitoring run ${runId} has no token and no monitoring schedule: pass a token (generate_report) or ask an ADMIN to run \`access-perm monitor schedule --run ${runId}\``,
-  );
+  const plan = await monitoringSchedule(input.runId);
+  if (!plan)
+    throw new GovernanceError(
+      `monitoring run ${input.runId} has no capability and no monitoring schedule: start it with access-perm monitor run, or ask an ADMIN to run \`access-perm monitor schedule --run ${input.runId}\``,
+    );
+  return {
+    window: { current: await readableInput(plan.current, 'scheduled monitoring window') },
+    requestedBy: SCHEDULE_ACTOR,
+  };
 }
 
-/** Runs a monitoring step on the window a payload names (checked: ids only, resolved here), heartbeating. */
+/** Runs a monitoring step on the window a payload names, for that window's own workflow only, heartbeating. */
 function onWindow<T>(ref: WindowRef, step: (window: WindowFolder) => Promise<T>): Promise<T> {
   return guarded(async () => {
-    const window = await windowFolder(windowRefSchema.parse(ref));
+    const parsed = windowRefSchema.parse(ref);
+    const { windowId } = await monitoringCaller(parsed.runId);
+    if (windowId !== parsed.windowId)
+      throw new GovernanceError(`window ${parsed.windowId} is not the window of this workflow (${windowId})`);
+    const window = await windowFolder(parsed);
     return withHeartbeats(() => step(window));
   });
 }
@@ -43,12 +80,13 @@ function onWindow<T>(ref: WindowRef, step: (window: WindowFolder) => Promise<T>)
 /** Activities of the monitoring workflow: thin adapters over lib/monitor; payloads are window refs and summaries. */
 export function createMonitoringActivities() {
   return {
-    loadWindow: (input: { runId: string; workflowId: string; window: MonitoringWindow; token?: string }) =>
+    loadWindow: (raw: MonitoringInput) =>
       guarded(async () => {
-        const runId = assertRunId(input.runId);
-        const requestedBy = await requester(runId, input.token);
-        const ref: WindowRef = { runId, windowId: windowIdOf(input.workflowId) };
-        const info = await withHeartbeats(async () => loadWindow(await windowFolder(ref), input.window, requestedBy));
+        const input = monitoringInputSchema.parse(raw);
+        const { windowId, execution } = await monitoringCaller(input.runId);
+        const { window, requestedBy } = await windowToMonitor(input, execution);
+        const ref: WindowRef = { runId: input.runId, windowId };
+        const info = await withHeartbeats(async () => loadWindow(await windowFolder(ref), window, requestedBy));
         return { ref, rows: info.rows, labelled: info.labelled, label: info.label };
       }),
     validateWindow: (ref: WindowRef) => onWindow(ref, validateWindow),

@@ -45,7 +45,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { sqlString, withDuckDb } from '../lib/data/duck';
@@ -527,10 +527,16 @@ async function main(): Promise<void> {
   await mkdir(workDir, { recursive: true });
   ensureVenv();
 
-  const baseConfig = join(PROJECT_ROOT, args.config);
+  // An absolute --config is used as given; a relative one is taken from the project root.
+  const baseConfig = resolve(PROJECT_ROOT, args.config);
   const configPath = args.quick ? await quickConfig(baseConfig) : baseConfig;
   log(`building the feature table (${configPath})…`);
-  const prepared = await prepareRun(args.quick ? 'bench-gbdt-quick' : 'bench-gbdt', configPath, await benchIdentity());
+  const benchRunId = args.quick ? 'bench-gbdt-quick' : 'bench-gbdt';
+  // Prepared in this process, not by a workflow: the bench stands in for the workflow execution that owns the folder.
+  const prepared = await prepareRun(benchRunId, configPath, await benchIdentity(), {
+    workflowId: benchRunId,
+    workflowRunId: `bench-${process.pid}`,
+  });
   await buildFeatures(prepared);
   const config = await readRunConfig(prepared.dir);
   const spec = featureSpec(config);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
+import { issueCapability, type Credential } from '../lib/governance';
 import { assertRunId, newRunId } from '../lib/run';
 import { monitoringScheduleId, type MonitoringProgress, type MonitoringResult } from '../schemas/monitoring';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
@@ -54,8 +55,11 @@ function untilInterrupted(): { signal: Promise<NodeJS.Signals>; dispose: () => v
 export interface RunPipelineOptions {
   configPath: string;
   runId?: string;
-  /** The caller's access-perm token; the workflow checks it for `create_run`. */
-  token: string;
+  /**
+   * The caller's token, proven here: the workflow receives a `createRun` capability for this run and config instead
+   * (tokens never travel through Temporal) and checks it for `create_run`.
+   */
+  credential: Credential;
   /** Start a worker in this process (default). Off when workers already poll the server's task queue. */
   startWorker?: boolean;
   /** Called about once a second; during `train`, `models` holds the iterations of each model in training. */
@@ -74,10 +78,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   await loadConfig(options.configPath);
   return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
     log(`run ${runId} on ${describeServer(server)}`);
-    const handle = await startTrainingPipeline(client, {
-      runId,
-      input: { configPath: resolve(options.configPath), token: options.token },
-    });
+    const request = { configPath: resolve(options.configPath) };
+    const capability = await issueCapability(options.credential, { op: 'createRun', runId, request });
+    const handle = await startTrainingPipeline(client, { runId, input: { ...request, capability } });
     const poll = pollEvery(1000, async () => {
       const p = await handle.query(progressQuery);
       options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []);
@@ -114,7 +117,8 @@ export interface RunMonitoringOptions {
   runId: string;
   current: string;
   label?: string;
-  token: string;
+  /** The caller's token, proven here; the workflow receives a `monitorWindow` capability for this window. */
+  credential: Credential;
   startWorker?: boolean;
   onProgress?: (p: MonitoringProgress) => void;
   log?: (line: string) => void;
@@ -133,7 +137,12 @@ export async function runMonitoring(options: RunMonitoringOptions): Promise<Moni
   return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
     const workflowId = manualWindowId(runId);
     log(`monitoring ${runId} as ${workflowId} on ${describeServer(server)}`);
-    const handle = await startMonitoring(client, { workflowId, input: { runId, window, token: options.token } });
+    const capability = await issueCapability(options.credential, {
+      op: 'monitorWindow',
+      runId,
+      request: { runId, window },
+    });
+    const handle = await startMonitoring(client, { workflowId, input: { runId, window, capability } });
     const poll = pollEvery(1000, async () => options.onProgress?.(await handle.query(monitoringProgressQuery)));
     try {
       return await handle.result();

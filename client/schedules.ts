@@ -5,6 +5,7 @@ import { appendAudit, authorize, type Credential } from '../lib/governance';
 import { registerSchedule } from '../lib/monitor/store';
 import { completedRunManifest } from '../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../lib/run';
+import { readableInput } from '../lib/settings';
 import { monitoringScheduleId, type MonitoringInput } from '../schemas/monitoring';
 import { withClient } from './connection';
 import { findServer } from './server';
@@ -31,7 +32,8 @@ export async function upsertMonitoringSchedule(
   spec: MonitoringScheduleSpec,
 ): Promise<{ scheduleId: string; created: boolean }> {
   const scheduleId = monitoringScheduleId(assertRunId(spec.runId));
-  const input: MonitoringInput = { runId: spec.runId, window: { current: spec.current } };
+  // The nightly window carries only the run: its CSV comes from the plan an ADMIN stored (registerSchedule).
+  const input: MonitoringInput = { runId: spec.runId };
   const action = monitoringScheduleAction(scheduleId, input);
   const scheduleSpec = { cronExpressions: [spec.cron] };
   try {
@@ -61,15 +63,16 @@ export interface ConfigureMonitoringOptions extends Omit<MonitoringScheduleSpec,
 
 /**
  * `access-perm monitor schedule`: checks the caller and the run, upserts the run's Temporal Schedule on a server
- * that outlives this command (the configured one or `access-perm dev`'s; never an embedded one), registers it
- * (the monitoring activities accept tokenless scheduled windows only for registered runs) and audits the change.
+ * that outlives this command (the configured one or `access-perm dev`'s; never an embedded one), stores the plan
+ * (the CSV each night reads: scheduled windows carry only the run id) and audits the change.
  */
 export async function configureMonitoringSchedule(options: ConfigureMonitoringOptions) {
   const runId = assertRunId(options.runId);
   const scheduleResource = { type: 'monitoring_schedule', id: monitoringScheduleId(runId), runId };
   const who = await authorize(options.credential, 'configure_monitoring', scheduleResource);
   await completedRunManifest(runId, await resolveRunDir(runId));
-  const current = resolve(options.current);
+  // The worker reads the plan's CSV each night: it must lie where workflows may read.
+  const current = await readableInput(resolve(options.current), 'monitoring window');
   if (!(await fileExists(current)))
     options.log?.(`note: ${current} does not exist yet; each night reads it when it fires`);
   const server = await findServer();

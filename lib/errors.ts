@@ -36,3 +36,8 @@ export class UnknownRunError extends Error {
 export class PathOutsideError extends Error {
   override name = 'PathOutsideError';
 }
+
+/** Thrown when a step may not write a run's folder: it is complete, or another workflow execution owns it. */
+export class FolderWriteRefusedError extends Error {
+  override name = 'FolderWriteRefusedError';
+}

@@ -48,3 +48,16 @@ export async function insideDataDir(path: string, what: string): Promise<string>
     );
   return absolute;
 }
+
+/**
+ * `path` (absolute, or relative to the working directory) after checking that it lies in one of `roots`, symlinks
+ * resolved; `what` names the input in the error.
+ * @throws PathOutsideError naming the path and the folders it may come from.
+ */
+export async function insideRoots(path: string, roots: readonly string[], what: string): Promise<string> {
+  const absolute = resolve(path);
+  for (const root of roots) if (await isInside(root, absolute)) return absolute;
+  throw new PathOutsideError(
+    `${what} ${absolute} is outside the folders workflows may read (${roots.join(', ')}): move it into the data directory, or ask an ADMIN to add its folder to read_roots in settings.json`,
+  );
+}

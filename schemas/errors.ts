@@ -8,6 +8,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'ArtifactIntegrityError',
   'UnknownRunError',
   'PathOutsideError',
+  'FolderWriteRefusedError',
   'GbdtParamError',
   'RunLockedError',
   'LockRequirementError',

@@ -62,6 +62,7 @@ export const GOVERNANCE_ERROR_TYPES = [
   'AuthenticationError',
   'GovernanceError',
   'AuditWriteError',
+  'CallerRefusedError',
 ] as const;
 
 /** Ids of users: what `--user` accepts. Short, no spaces, no '@' (an id, not an e-mail address). */
@@ -316,21 +317,6 @@ export interface ElevationExpiryResult {
   roleNow: Role | null;
 }
 
-/** Input of the authorize activity that workflow signal/update handlers call (the token travels in the signal). */
-export const authorizeRequestSchema = z.strictObject({
-  token: z.string().min(1),
-  permission: permissionSchema,
-  resource: z
-    .strictObject({
-      type: z.string().min(1),
-      id: z.string().min(1).optional(),
-      runId: z.string().min(1).optional(),
-      ownerId: z.string().min(1).optional(),
-    })
-    .optional(),
-});
-export type AuthorizeRequest = z.infer<typeof authorizeRequestSchema>;
-
 /** Who is acting, as resolved by `authorize` from a verified token and the store at check time. */
 export interface ResolvedIdentity {
   userId: string;
@@ -347,3 +333,36 @@ export interface ResolvedIdentity {
   /** Token expiry, ISO UTC. */
   tokenExpiresAt?: string;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capabilities: what crosses Temporal instead of a token
+
+/** Operations a capability may be issued for: each a workflow start, signal or update. */
+export const CAPABILITY_OPERATIONS = [
+  'createRun',
+  'fileOverride',
+  'reviewOverride',
+  'runReproducibility',
+  'lockRun',
+  'approveDeployment',
+  'monitorWindow',
+] as const;
+export type CapabilityOperation = (typeof CAPABILITY_OPERATIONS)[number];
+
+/**
+ * A short-lived, single-use capability: user, operation, run and the sha256 of the exact request it allows, signed
+ * (HMAC-SHA256 with a key derived from the token secret) by an access-perm process that verified the user's token.
+ * Temporal payloads carry this, never a token; a copy read from a history is useless once used or expired.
+ */
+export const capabilitySchema = z.strictObject({
+  v: z.literal(1),
+  id: z.string().regex(/^[0-9a-f]{32}$/, 'a capability id'),
+  user: z.string().min(1).max(100),
+  op: z.enum(CAPABILITY_OPERATIONS),
+  run: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
+  /** sha256 of the canonical JSON of the request without its capability. */
+  req: z.string().regex(/^[0-9a-f]{64}$/),
+  exp: isoUtc,
+  mac: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type Capability = z.infer<typeof capabilitySchema>;

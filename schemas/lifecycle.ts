@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Permission, Role } from './governance';
+import { capabilitySchema, type Permission, type Role } from './governance';
 
 /**
  * The run lifecycle (issue 6, seed-3 §3 and §5): overrides, validator reviews, reproducibility and the lock, as
@@ -8,6 +8,10 @@ import type { Permission, Role } from './governance';
 
 /** Workflow id of a run's lifecycle. */
 export const lifecycleWorkflowId = (runId: string): string => `lifecycle-${runId}`;
+/** Workflow id of the child that builds model version `version` of a run (it owns the version's folder). */
+export const versionBuildWorkflowId = (runId: string, version: number): string => `${runId}-v${version}`;
+/** Workflow id of the child that runs reproducibility test `repro` of a run (it owns the reproduction's folder). */
+export const reproductionWorkflowId = (runId: string, repro: string): string => `${runId}-repro-${repro}`;
 
 export const RUN_STATUSES = ['trained', 'manual_override_pending_review', 'approved', 'rejected', 'locked'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -141,20 +145,22 @@ export const EMPTY_OVERRIDE_SPEC: OverrideSpec = {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Requests: every signal and update carries the caller's token
+// Requests: every signal and update carries a capability for exactly that request (never a token)
 
-const token = z.string().min(1, 'token is required').max(8192);
+const capability = capabilitySchema.describe(
+  'a capability for this operation, run and request: access-perm auth capability --op <operation> --run <run> --request <json>',
+);
 
-export const fileOverrideRequestSchema = z.strictObject({ token, reason, change: overrideChangeSchema });
+export const fileOverrideRequestSchema = z.strictObject({ capability, reason, change: overrideChangeSchema });
 export const reviewRequestSchema = z.strictObject({
-  token,
-  overrideId: z.string().min(1),
+  capability,
+  overrideId: z.string().regex(/^ov-\d{1,6}$/, 'an override id (ov-<n>)'),
   decision: z.enum(['approve', 'reject']),
   reason,
 });
-export const reproduceRequestSchema = z.strictObject({ token });
-export const lockRequestSchema = z.strictObject({ token, reason });
-export const approveDeploymentRequestSchema = z.strictObject({ token, reason });
+export const reproduceRequestSchema = z.strictObject({ capability });
+export const lockRequestSchema = z.strictObject({ capability, reason });
+export const approveDeploymentRequestSchema = z.strictObject({ capability, reason });
 export type FileOverrideRequest = z.infer<typeof fileOverrideRequestSchema>;
 export type ReviewRequest = z.infer<typeof reviewRequestSchema>;
 export type ReproduceRequest = z.infer<typeof reproduceRequestSchema>;
@@ -201,6 +207,8 @@ export interface Review {
   /** Set when an ANALYST approved through a MODELER's delegation: both people are recorded. */
   delegatedBy?: string;
   delegationId?: string;
+  /** The workflow execution and step whose capability made the change (a retried activity recognises its own). */
+  claim?: string;
 }
 
 export interface OverrideRecord {
@@ -216,6 +224,8 @@ export interface OverrideRecord {
   status: 'retraining' | 'pending_review' | 'approved' | 'rejected' | 'failed';
   error?: string;
   review?: Review;
+  /** The workflow execution and step whose capability filed it. */
+  claim?: string;
 }
 
 export interface ReproducibilityResult {
@@ -233,6 +243,8 @@ export interface LockRecord {
   reason: string;
   deployment_approved: boolean;
   version: number;
+  /** The workflow execution and step whose capability locked the run. */
+  claim?: string;
 }
 
 /** One thing that happened to the run through a signal or update: accepted, refused or denied. */
@@ -244,7 +256,8 @@ export interface LifecycleEvent {
   message: string;
 }
 
-export interface LifecycleState {
+/** What a run's records say about its lifecycle (lib/run/lifecycle.ts): the truth the workflow's state copies. */
+export interface LifecycleView {
   runId: string;
   ownerId: string;
   status: RunStatus;
@@ -257,6 +270,10 @@ export interface LifecycleState {
   deployment: { approvedBy: string; at: string; reason: string } | null;
   /** A background job (retraining or reproducibility) in progress. */
   job: { kind: 'retrain' | 'reproduce'; startedAt: string; detail: string } | null;
+}
+
+/** What the workflow carries besides the records: what happened through its signals and updates. */
+export interface LifecycleJournal {
   /** Denials (permission, authentication, locked run), newest last; capped. */
   denials: (LifecycleEvent & { permission?: string })[];
   /** Recent events, newest last; capped (the audit log has them all). */
@@ -265,11 +282,17 @@ export interface LifecycleState {
   generation: number;
 }
 
+/** The state the `state` query returns: the records' view and the journal. */
+export type LifecycleState = LifecycleView & LifecycleJournal;
+
 export const lifecycleInputSchema = z.strictObject({
   runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
   /** History length after which the workflow continues as new even if the server does not suggest it. */
   historyLimit: z.number().int().min(50).optional(),
-  /** The carried state when continuing as new. */
-  state: z.custom<LifecycleState>().optional(),
+  /**
+   * The journal carried when continuing as new; taken only from the workflow's own continuation (the server marks
+   * it), never from a start: the lifecycle's state always comes from the run's records.
+   */
+  journal: z.custom<LifecycleJournal>().optional(),
 });
 export type LifecycleInput = z.infer<typeof lifecycleInputSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capabilitySchema } from './governance';
 
 /**
  * Monitoring schemas shared by lib/monitor, activities, the monitoring workflow and the CLI.
@@ -16,18 +17,33 @@ export const monitoringWindowSchema = z
   .strict();
 export type MonitoringWindow = z.infer<typeof monitoringWindowSchema>;
 
+/**
+ * Input of `monitoringWorkflow`. A manual window names its CSV and carries a capability for exactly that request
+ * (`monitorWindow`, checked for `generate_report`). A scheduled run carries only the run id: it monitors what the
+ * ADMIN configured for the run (the stored monitoring plan), so starting one by hand changes nothing.
+ */
+const runId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id');
+export const manualMonitoringInputSchema = z.strictObject({
+  runId,
+  window: monitoringWindowSchema,
+  capability: capabilitySchema,
+});
 export const monitoringInputSchema = z
-  .object({
-    runId: z.string().min(1).max(128),
-    window: monitoringWindowSchema,
-    /**
-     * The caller's token for manual runs (checked for `generate_report`). Scheduled runs carry none: they are
-     * accepted when an ADMIN registered a monitoring schedule for the run (`access-perm monitor schedule`).
-     */
-    token: z.string().min(1).optional(),
+  .strictObject({ runId, window: monitoringWindowSchema.optional(), capability: capabilitySchema.optional() })
+  .superRefine((input, ctx) => {
+    if (input.window && !input.capability)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['capability'],
+        message:
+          'a window without a capability is refused: start manual windows with access-perm monitor run, or get a capability with access-perm auth capability --op monitorWindow; a scheduled window carries only the run id',
+      });
+    if (input.capability && !input.window)
+      ctx.addIssue({ code: 'custom', path: ['window'], message: 'a capability is issued for a window: name it' });
   })
-  .strict();
-export type MonitoringInput = z.infer<typeof monitoringInputSchema>;
+  .transform((input) => input as MonitoringInput);
+/** A manual window with the capability issued for it, or the run id alone (the scheduled window). */
+export type MonitoringInput = z.infer<typeof manualMonitoringInputSchema> | { runId: string };
 
 export const MONITORING_STEPS = ['load', 'validate', 'score', 'drift', 'performance', 'report', 'alert'] as const;
 export type MonitoringStep = (typeof MONITORING_STEPS)[number];

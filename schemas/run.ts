@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capabilitySchema } from './governance';
 
 /** One content-addressed file of a run, path relative to the run folder. */
 export const artifactRefSchema = z.object({
@@ -41,10 +42,10 @@ export const runRefSchema = z.strictObject({
   runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id'),
   /** A model version built by an override (2, 3, …); version 1 is the run itself. */
   version: z.number().int().min(2).optional(),
-  /** A reproduction's name (`v<version>-g<generation>-h<history length>`). */
+  /** A reproduction's name (`v<version>-<12 hex>`, or `v<version>-g<n>-h<n>` for older ones). */
   repro: z
     .string()
-    .regex(/^v\d+-g\d+-h\d+$/)
+    .regex(/^v\d+-([0-9a-f]{12}|g\d+-h\d+)$/)
     .optional(),
 });
 export type RunRef = z.infer<typeof runRefSchema>;
@@ -66,8 +67,11 @@ export const pipelineInputSchema = z
   .object({
     /** Path of the YAML config, absolute or relative to the worker's working directory. */
     configPath: z.string().min(1).max(4096),
-    /** The caller's access-perm token (ACCESS_PERM_TOKEN); checked for `create_run` before anything runs. */
-    token: z.string().min(1, 'token is required: start runs with an access-perm token').max(8192),
+    /**
+     * A `createRun` capability for this run id and config path (access-perm issues it to a token holder; tokens never
+     * travel through Temporal), checked for `create_run` before anything runs.
+     */
+    capability: capabilitySchema,
   })
   .strict();
 export type PipelineInput = z.infer<typeof pipelineInputSchema>;

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
@@ -11,16 +10,29 @@ import { CATEGORICAL_FEATURES } from '../lib/features';
 import { resolveRunDir } from '../lib/run';
 import type { RunRef } from '../schemas/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import {
+  asWorkflow,
+  createRunCapability,
+  runCreator,
+  smallConfig,
+  smallDataset,
+  useTempDataDir,
+  writeConfig,
+} from './helpers';
 
-// Each activity runs in Temporal's activity context (heartbeats, cancellation) on real data, DuckDB and threads.
+// Each activity runs in Temporal's activity context (heartbeats, cancellation) on real data, DuckDB and threads, as
+// the run's own trainingPipeline execution (what the activities check of their caller).
 const activities = createActivities();
-const env = new MockActivityEnvironment();
+const { env, run } = asWorkflow('trainingPipeline', 'act-1');
 const heartbeats: unknown[] = [];
 env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-/** env.run with the activity's own argument and result types. */
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  env.run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
+/** prepareRun of run `runId` as that run's own workflow, with a createRun capability issued to `token`. */
+const prepare = async (runId: string, configPath: string, token: string) =>
+  asWorkflow('trainingPipeline', runId).run(activities.prepareRun, {
+    runId,
+    configPath,
+    capability: await createRunCapability(runId, configPath, token),
+  });
 
 let root: string;
 let configPath: string;
@@ -37,11 +49,7 @@ beforeAll(async () => {
 
 describe('pipeline activities on generated sample data', () => {
   it('prepareRun snapshots config and data hashes', async () => {
-    const prepared = await run(activities.prepareRun, {
-      runId: 'act-1',
-      configPath,
-      token: (await runCreator()).token,
-    });
+    const prepared = await prepare('act-1', configPath, (await runCreator()).token);
     ref = { runId: prepared.runId };
     dir = await resolveRunDir(prepared.runId);
     expect(prepared.nSplits).toBe(3);
@@ -59,11 +67,7 @@ describe('pipeline activities on generated sample data', () => {
       'bad.yaml',
       smallConfig(join(root, 'data'), (c) => (c.model = 'oops')),
     );
-    const error = await run(activities.prepareRun, {
-      runId: 'act-bad',
-      configPath: bad,
-      token: (await runCreator()).token,
-    }).catch((e: unknown) => e);
+    const error = await prepare('act-bad', bad, (await runCreator()).token).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect((error as ApplicationFailure).type).toBe('ConfigError');
     expect((error as ApplicationFailure).nonRetryable).toBe(true);
@@ -73,9 +77,7 @@ describe('pipeline activities on generated sample data', () => {
     const root = { token: (await runCreator()).token };
     await addUser(root, { userId: 'vera', role: 'VIEWER', reason: 'read-only reviewer' });
     const viewer = (await issueToken(root, { userId: 'vera' })).token;
-    const error = await run(activities.prepareRun, { runId: 'act-viewer', configPath, token: viewer }).catch(
-      (e: unknown) => e,
-    );
+    const error = await prepare('act-viewer', configPath, viewer).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect((error as ApplicationFailure).type).toBe('PermissionDeniedError');
     expect((error as ApplicationFailure).nonRetryable).toBe(true);
@@ -191,8 +193,8 @@ describe('pipeline activities on generated sample data', () => {
   });
 
   it('writeManifest lists each artifact once, with verified hashes', async () => {
-    const path = await run(activities.writeManifest, ref, artifacts);
-    const manifest = JSON.parse(await readFile(path, 'utf8')) as { artifacts: ArtifactRef[] };
+    await run(activities.writeManifest, ref, artifacts);
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { artifacts: ArtifactRef[] };
     const paths = manifest.artifacts.map((a) => a.path);
     expect(new Set(paths).size).toBe(paths.length);
     for (const a of manifest.artifacts) await readVerified(dir, a);

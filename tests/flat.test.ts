@@ -1,7 +1,6 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities';
 import { readVerified } from '../lib/artifacts';
@@ -22,13 +21,19 @@ import { openRunModel } from '../lib/scoring';
 import { openFlatRunModel, scoreFlatCsvFile } from '../lib/scoring/flat';
 import type { FeatureMatrix } from '../schemas/matrix';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCli, runCreator, useTempDataDir, writeConfig } from './helpers';
+import { runCli, runCreator, useTempDataDir, writeConfig, asWorkflow, createRunCapability } from './helpers';
 
 // The flat input mode end to end through the pipeline activities (no server), on a generated table with a signal.
 const activities = createActivities();
-const env = new MockActivityEnvironment();
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  env.run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
+/** Runs an activity of run `runId` as that run's own trainingPipeline execution (what activities check). */
+const runAs = (runId: string) => asWorkflow('trainingPipeline', runId).run;
+/** The run's prepareRun, with a createRun capability issued to `token`. */
+const prepare = async (runId: string, configPath: string, token: string) =>
+  runAs(runId)(activities.prepareRun, {
+    runId,
+    configPath,
+    capability: await createRunCapability(runId, configPath, token),
+  });
 
 const ROWS = 2000;
 const TEST_ROWS = 300;
@@ -191,9 +196,7 @@ describe('flat mode config', () => {
       'missing-col.yaml',
       flatConfig(csv, (d) => (d.numeric = ['tenure', 'risk_score'])),
     );
-    const e = await failure(
-      run(activities.prepareRun, { runId: 'flat-bad', configPath: path, token: (await runCreator()).token }),
-    );
+    const e = await failure(prepare('flat-bad', path, (await runCreator()).token));
     expect(e.type).toBe('ConfigError');
     expect(e.message).toContain('data.numeric: column "tenure" is not in');
   });
@@ -204,9 +207,7 @@ describe('flat mode config', () => {
       'missing-test.yaml',
       flatConfig(csv, (d) => (d.test = join(root, 'no-such-test.csv'))),
     );
-    const e = await failure(
-      run(activities.prepareRun, { runId: 'flat-no-test', configPath: path, token: (await runCreator()).token }),
-    );
+    const e = await failure(prepare('flat-no-test', path, (await runCreator()).token));
     expect(e.nonRetryable).toBe(true);
     expect(e.message).toBe(`test file not found: ${join(root, 'no-such-test.csv')} (data.test)`);
   });
@@ -228,11 +229,7 @@ describe('flat mode pipeline', () => {
         d.test = testCsv;
       }),
     );
-    const prepared = await run(activities.prepareRun, {
-      runId: 'flat-1',
-      configPath,
-      token: (await runCreator()).token,
-    });
+    const prepared = await prepare('flat-1', configPath, (await runCreator()).token);
     ref = { runId: prepared.runId };
     dir = await resolveRunDir(prepared.runId);
     artifacts.push(...prepared.artifacts);
@@ -243,7 +240,7 @@ describe('flat mode pipeline', () => {
   });
 
   it('validateData checks the declared columns, the two label values and mostly-castable numerics', async () => {
-    const summary = await run(activities.validateData, ref);
+    const summary = await runAs('flat-1')(activities.validateData, ref);
     artifacts.push(...summary.artifacts);
     expect(summary.tables).toEqual([
       expect.objectContaining({ table: 'flat', success: true }),
@@ -270,7 +267,7 @@ describe('flat mode pipeline', () => {
   });
 
   it('buildFeatures keeps the declared columns, fills the sentinel and folds by group', async () => {
-    const summary = await run(activities.buildFeatures, ref);
+    const summary = await runAs('flat-1')(activities.buildFeatures, ref);
     artifacts.push(...summary.artifacts);
     expect(summary.rows).toBe(ROWS);
     const features = `read_parquet(${sqlString(join(dir, 'features/features.parquet'))})`;
@@ -308,12 +305,12 @@ describe('flat mode pipeline', () => {
 
   it('trains every fold and the final model on the declared features', async () => {
     for (let fold = 0; fold < 3; fold++) {
-      const result = await run(activities.trainFold, ref, fold);
+      const result = await runAs('flat-1')(activities.trainFold, ref, fold);
       folds.push(result.summary);
       artifacts.push(...result.artifacts);
       expect(result.summary.trainRows + result.summary.validRows).toBe(ROWS);
     }
-    const final = await run(activities.trainFinalModel, ref);
+    const final = await runAs('flat-1')(activities.trainFinalModel, ref);
     artifacts.push(...final.artifacts);
     const model = JSON.parse(await readFile(join(dir, 'model/model.json'), 'utf8')) as {
       features: Array<{ name: string }>;
@@ -324,7 +321,7 @@ describe('flat mode pipeline', () => {
   });
 
   it('evaluate learns the signal and writes the report, segments and data audit of the flat table', async () => {
-    const result = await run(activities.evaluate, ref, folds);
+    const result = await runAs('flat-1')(activities.evaluate, ref, folds);
     artifacts.push(...result.artifacts);
     expect(result.metrics.rocAuc).toBeGreaterThan(0.75);
     expect(result.foldAuc.every((a) => a > 0.7)).toBe(true);
@@ -348,7 +345,7 @@ describe('flat mode pipeline', () => {
   });
 
   it('scores the test file with the final model: metrics.json `test` equals lib/metrics on its predictions', async () => {
-    const result = await run(activities.evaluateTestSet, ref);
+    const result = await runAs('flat-1')(activities.evaluateTestSet, ref);
     artifacts.push(...result.artifacts);
     const model = parseModel(await readFile(join(dir, 'model/model.json'), 'utf8'));
     const { matrix, labels } = parseFlatCsv(await readFile(testCsv, 'utf8'), 'granted');
@@ -372,10 +369,11 @@ describe('flat mode pipeline', () => {
     const tables = await versionBinningTables(dir, dir);
     expect(tables.map((t) => t.feature).sort()).toEqual(['region', 'resource', 'risk_score', 'role', 'tenure_years']);
     expect(tables.find((t) => t.feature === 'risk_score')?.bins.at(-1)?.label).toBe('(missing)');
-    const baseline = await run(activities.monitoringBaseline, ref);
+    const baseline = await runAs('flat-1')(activities.monitoringBaseline, ref);
     artifacts.push(...baseline.artifacts);
     expect(baseline.rows).toBe(ROWS);
-    const path = await run(activities.writeManifest, ref, artifacts);
+    await runAs('flat-1')(activities.writeManifest, ref, artifacts);
+    const path = join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(path, 'utf8')) as { artifacts: ArtifactRef[] };
     for (const a of manifest.artifacts) await readVerified(dir, a);
   });
@@ -460,8 +458,8 @@ describe('flat mode without a group column', () => {
       }),
     );
     const token = (await runCreator()).token;
-    const prepared = await run(activities.prepareRun, { runId: 'flat-rows', configPath, token });
-    const summary = await run(activities.buildFeatures, { runId: prepared.runId });
+    const prepared = await prepare('flat-rows', configPath, token);
+    const summary = await runAs('flat-rows')(activities.buildFeatures, { runId: prepared.runId });
     expect(summary.foldRows).toHaveLength(3);
     expect(Math.max(...summary.foldRows) - Math.min(...summary.foldRows)).toBeLessThanOrEqual(1);
 
@@ -507,8 +505,8 @@ describe('flat mode without a group column', () => {
           if (testText !== undefined) d.test = join(root, 'data', `${name}-test.csv`);
         }),
       );
-      const prepared = await run(activities.prepareRun, { runId: `flat-${name}`, configPath, token });
-      const e = await failure(run(activities.validateData, { runId: prepared.runId }));
+      const prepared = await prepare(`flat-${name}`, configPath, token);
+      const e = await failure(runAs(`flat-${name}`)(activities.validateData, { runId: prepared.runId }));
       expect(e.type).toBe('DataValidationError');
       expect(e.message).toMatch(message);
     }
@@ -516,8 +514,8 @@ describe('flat mode without a group column', () => {
     const badCsv = join(root, 'data', 'bad.csv');
     await writeFile(badCsv, flatExampleCsv({ rows: 300, seed: 2 }).replace(/,1\n/, ',yes\n'));
     const badPath = await writeConfig(root, 'flat-bad-label.yaml', flatConfig(badCsv));
-    const bad = await run(activities.prepareRun, { runId: 'flat-bad-label', configPath: badPath, token });
-    const e = await failure(run(activities.validateData, { runId: bad.runId }));
+    const bad = await prepare('flat-bad-label', badPath, token);
+    const e = await failure(runAs('flat-bad-label')(activities.validateData, { runId: bad.runId }));
     expect(e.type).toBe('DataValidationError');
     expect(e.message).toContain('expect_column_values_to_be_in_set(column="approved"');
   });

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
-import { authorize, bootstrapAdmin } from '../lib/governance';
-import type { ResolvedIdentity } from '../schemas/governance';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { authorize, bootstrapAdmin, issueCapability } from '../lib/governance';
+import type { Capability, ResolvedIdentity } from '../schemas/governance';
 import type { Client } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import {
@@ -123,14 +124,39 @@ export async function temporalCli(address: string, ...args: string[]): Promise<s
   return stdout;
 }
 
-/** The README's command: start trainingPipeline on a config with `temporal workflow start`. */
-export function startPipelineWithTemporalCli(
+/** A `createRun` capability for run `runId` on `configPath`, issued to the holder of `token`. */
+export function createRunCapability(runId: string, configPath: string, token: string): Promise<Capability> {
+  return issueCapability({ token, source: 'cli' }, { op: 'createRun', runId, request: { configPath } });
+}
+
+/** The trainingPipeline input for run `runId`: the config and a capability to create that run from it. */
+export async function pipelineInput(
+  runId: string,
+  configPath: string,
+  token: string,
+): Promise<{ configPath: string; capability: Capability }> {
+  return { configPath, capability: await createRunCapability(runId, configPath, token) };
+}
+
+/**
+ * Runs activities as workflow `workflowId` of type `workflowType` (execution `workflowRunId`) would: what the
+ * activities check of their caller. `env` emits the activities' heartbeats.
+ */
+export function asWorkflow(workflowType: string, workflowId: string, workflowRunId = 'test-execution') {
+  const env = new MockActivityEnvironment({ workflowType, workflowExecution: { workflowId, runId: workflowRunId } });
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+    env.run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
+  return { env, run };
+}
+
+/** The docs' command: start trainingPipeline on a config with `temporal workflow start`. */
+export async function startPipelineWithTemporalCli(
   address: string,
   workflowId: string,
   configPath: string,
   token: string,
 ): Promise<string> {
-  const input = JSON.stringify({ configPath, token });
+  const input = JSON.stringify(await pipelineInput(workflowId, configPath, token));
   return temporalCli(
     address,
     'workflow',
@@ -161,3 +187,6 @@ export async function runCreator(): Promise<{ token: string; identity: ResolvedI
   }
   return { token, identity: await authorize({ token }, 'create_run', { type: 'run', id: 'test' }) };
 }
+
+/** The workflow execution a test stands in for when it calls prepareRun itself (owner of the run folder). */
+export const testExecution = (runId: string) => ({ workflowId: runId, workflowRunId: 'test-execution' });

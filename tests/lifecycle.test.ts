@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { readDeployment } from '../lib/run/deployment';
 import { trainGbdt, predictProba } from '../lib/gbdt';
-import { addUser, delegateApproval, isAllowed, issueToken, queryAudit } from '../lib/governance';
+import { addUser, delegateApproval, isAllowed, issueCapability, issueToken, queryAudit } from '../lib/governance';
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
 import { LOCK_FILE, readLock, readManifest } from '../lib/run';
 import { applyCategoryGroups, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
 import { registerSchedule } from '../lib/monitor/store';
 import { readOutbox } from '../lib/notify';
+import type { CapabilityOperation } from '../schemas/governance';
 import type { FeatureMatrix } from '../schemas/matrix';
 import { OVERRIDE_PERMISSION, type BinningTable, type LifecycleState, type Verdict } from '../schemas/lifecycle';
 import { TASK_QUEUE } from '../workflows/definitions';
@@ -34,7 +35,16 @@ import {
   type TemporalServer,
 } from '../client';
 import { makeTeam, type Team } from './governance/fixtures';
-import { runCli, serverFromEnv, smallConfig, smallDataset, temporalCli, useTempDataDir, writeConfig } from './helpers';
+import {
+  pipelineInput,
+  runCli,
+  serverFromEnv,
+  smallConfig,
+  smallDataset,
+  temporalCli,
+  useTempDataDir,
+  writeConfig,
+} from './helpers';
 
 let root: string;
 let server: DevServer;
@@ -63,6 +73,23 @@ const cli = (token: string, ...args: string[]) =>
   );
 
 const state = (h: WorkflowHandle): Promise<LifecycleState> => h.query(stateQuery);
+
+/** `body` with a capability for it, issued to the holder of `token` for run `runId`: what our CLI sends. */
+async function signed<B extends Record<string, unknown>>(
+  token: string,
+  op: CapabilityOperation,
+  body: B,
+  runId = 'lc-a',
+) {
+  return { ...body, capability: await issueCapability({ token, source: 'cli' }, { op, runId, request: body }) };
+}
+
+/** The input `access-perm auth capability` prints for the `temporal` CLI (the real command, as docs show it). */
+async function capabilityInput(token: string, op: CapabilityOperation, runId: string, body: object): Promise<string> {
+  const out = await cli(token, 'auth', 'capability', '--op', op, '--run', runId, '--request', JSON.stringify(body));
+  expect(out.code, out.stderr).toBe(0);
+  return out.stdout.trim();
+}
 
 /** Polls the state until `done` holds (background jobs, signals) or fails after `ms`. */
 async function until(h: WorkflowHandle, done: (s: LifecycleState) => boolean, ms = 60_000): Promise<LifecycleState> {
@@ -94,7 +121,9 @@ beforeAll(async () => {
       c.validation.n_splits = 2;
     }),
   );
-  await (await startTrainingPipeline(client, { runId: 'lc-a', input: { configPath, token: team.admin } })).result();
+  await (
+    await startTrainingPipeline(client, { runId: 'lc-a', input: await pipelineInput('lc-a', configPath, team.admin) })
+  ).result();
   runA = lifecycleHandle(client, 'lc-a');
   // A second run for rejection, delegation and continue-as-new: a copy of the trained folder with its own
   // lifecycle, started with a short history limit.
@@ -249,8 +278,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
 
   it('refuses each role what the matrix refuses, audits every denial and keeps it in the state', async () => {
     // seed-3 §8 scenario 1 through the installed temporal binary: an ANALYST tries a manual bin override.
-    const analystAttempt = JSON.stringify({
-      token: team.tokens.ANALYST,
+    const analystAttempt = await capabilityInput(team.tokens.ANALYST, 'fileOverride', 'lc-a', {
       reason: 'Want to split seniority bin',
       change: { kind: 'bin_override', feature: 'seniority', binning: { kind: 'numeric', borders: [3, 8] } },
     });
@@ -272,23 +300,26 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(out).toMatch(/"minimum_role":\s*"MODELER"/);
     expect(out).toMatch(/"ok":\s*false/);
 
-    const attempt = (
+    const attempt = async (
       update: typeof lockRunUpdate | typeof fileOverrideUpdate | typeof reviewOverrideUpdate,
-      req: object,
-    ) => runA.executeUpdate(update as typeof lockRunUpdate, { args: [req as never] });
+      token: string,
+      body: Record<string, unknown>,
+    ) =>
+      runA.executeUpdate(update as typeof lockRunUpdate, {
+        args: [(await signed(token, update.name as CapabilityOperation, body)) as never],
+      });
     const merge = { kind: 'merge_bins', feature: 'seniority', bins: [0, 1] };
     const cases: [string, Promise<Verdict>, string][] = [
       [
         'VALIDATOR merges bins',
-        attempt(fileOverrideUpdate, { token: team.tokens.VALIDATOR, reason: 'x', change: merge }),
+        attempt(fileOverrideUpdate, team.tokens.VALIDATOR, { reason: 'x', change: merge }),
         'merge_bins',
       ],
-      ['MODELER locks', attempt(lockRunUpdate, { token: team.tokens.MODELER, reason: 'x' }), 'lock_run'],
-      ['VIEWER locks', attempt(lockRunUpdate, { token: team.tokens.VIEWER, reason: 'x' }), 'lock_run'],
+      ['MODELER locks', attempt(lockRunUpdate, team.tokens.MODELER, { reason: 'x' }), 'lock_run'],
+      ['VIEWER locks', attempt(lockRunUpdate, team.tokens.VIEWER, { reason: 'x' }), 'lock_run'],
       [
         'ANALYST reviews without a delegation',
-        attempt(reviewOverrideUpdate, {
-          token: team.tokens.ANALYST,
+        attempt(reviewOverrideUpdate, team.tokens.ANALYST, {
           overrideId: 'ov-1',
           decision: 'approve',
           reason: 'x',
@@ -297,8 +328,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
       ],
       [
         'VALIDATOR regenerates bins',
-        attempt(fileOverrideUpdate, {
-          token: team.tokens.VALIDATOR,
+        attempt(fileOverrideUpdate, team.tokens.VALIDATOR, {
           reason: 'x',
           change: { kind: 'auto_bins', feature: 'seniority', max_bins: 3 },
         }),
@@ -306,8 +336,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
       ],
       [
         'VIEWER adjusts regularisation',
-        attempt(fileOverrideUpdate, {
-          token: team.tokens.VIEWER,
+        attempt(fileOverrideUpdate, team.tokens.VIEWER, {
           reason: 'x',
           change: { kind: 'regularization', params: { l2_leaf_reg: 20 } },
         }),
@@ -320,14 +349,13 @@ describe('run lifecycle on a real Temporal dev server', () => {
       expect(v.denial, what).toMatchObject({ required_permission: permission });
     }
     // A missing reason never reaches the workflow's history: the update's validator rejects it.
-    await expect(
-      runA.executeUpdate(fileOverrideUpdate, {
-        args: [{ token: team.tokens.MODELER, reason: ' ', change: merge as never }],
-      }),
-    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    const noReason = await signed(team.tokens.MODELER, 'fileOverride', { reason: ' ', change: merge as never });
+    await expect(runA.executeUpdate(fileOverrideUpdate, { args: [noReason] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
 
     // The same as a signal cannot answer: the refusal lands in the state, and the workflow carries on.
-    await runA.signal(fileOverrideSignal, { token: team.tokens.MODELER, reason: ' ', change: merge as never });
+    await runA.signal(fileOverrideSignal, noReason);
     await until(runA, (x) => x.events.some((e) => /invalid fileOverride request: reason/.test(e.message)));
 
     const s = await state(runA);
@@ -362,16 +390,15 @@ describe('run lifecycle on a real Temporal dev server', () => {
   it('a MODELER bin merge builds version 2 in a child workflow, notifies validators and blocks locking', async () => {
     const v = await runA.executeUpdate(fileOverrideUpdate, {
       args: [
-        {
-          token: team.tokens.MODELER,
+        await signed(team.tokens.MODELER, 'fileOverride', {
           reason: 'seniority below the second border behaves alike',
-          change: { kind: 'merge_bins', feature: 'seniority', bins: [0, 1] },
-        },
+          change: { kind: 'merge_bins' as const, feature: 'seniority', bins: [0, 1] },
+        }),
       ],
     });
     expect(v).toMatchObject({ ok: true, overrideId: 'ov-1', status: 'manual_override_pending_review' });
     const blocked = await runA.executeUpdate(lockRunUpdate, {
-      args: [{ token: team.tokens.VALIDATOR, reason: 'ship' }],
+      args: [await signed(team.tokens.VALIDATOR, 'lockRun', { reason: 'ship' })],
     });
     expect(blocked.ok).toBe(false);
 
@@ -412,6 +439,11 @@ describe('run lifecycle on a real Temporal dev server', () => {
       }
     };
     expect(await pending()).toContain('lifecycle-lc-a');
+    const approval = await capabilityInput(team.tokens.VALIDATOR, 'reviewOverride', 'lc-a', {
+      overrideId: 'ov-1',
+      decision: 'approve',
+      reason: 'stable AUC, simpler bins',
+    });
     await stopWorker();
     await temporalCli(
       server.address,
@@ -422,12 +454,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
       '--name',
       'reviewOverride',
       '--input',
-      JSON.stringify({
-        token: team.tokens.VALIDATOR,
-        overrideId: 'ov-1',
-        decision: 'approve',
-        reason: 'stable AUC, simpler bins',
-      }),
+      approval,
     );
     await startWorker();
     const s = await until(runA, (x) => x.status === 'approved');
@@ -463,7 +490,9 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(changed.stderr).toMatch(/input data changed since the run: \S*interactions\.csv sha256/);
     expect((await state(runA)).reproducibility).toMatchObject({ passed: true, version: 2 });
 
-    const early = await runA.executeUpdate(lockRunUpdate, { args: [{ token: team.tokens.VALIDATOR, reason: 'ship' }] });
+    const early = await runA.executeUpdate(lockRunUpdate, {
+      args: [await signed(team.tokens.VALIDATOR, 'lockRun', { reason: 'ship' })],
+    });
     expect(early).toMatchObject({ ok: false, error: 'LockRequirementError' });
     expect(early.message).toMatch(/monitoring schedule/);
     // The test that ran and the refused lock are both on record.
@@ -502,7 +531,12 @@ describe('run lifecycle on a real Temporal dev server', () => {
 
   it('a locked run is immutable: changes fail naming who locked it, are audited, and change nothing', async () => {
     const v = await runA.executeUpdate(fileOverrideUpdate, {
-      args: [{ token: team.tokens.MODELER, reason: 'late tweak', change: { kind: 'threshold', threshold: 0.4 } }],
+      args: [
+        await signed(team.tokens.MODELER, 'fileOverride', {
+          reason: 'late tweak',
+          change: { kind: 'threshold' as const, threshold: 0.4 },
+        }),
+      ],
     });
     expect(v).toMatchObject({ ok: false, error: 'RunLockedError', status: 'locked' });
     expect(v.message).toMatch(/Run lc-a is locked by validator .* Cannot modify locked runs/);
@@ -520,7 +554,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
       .execute('trainingPipeline', {
         taskQueue: TASK_QUEUE,
         workflowId: 'lc-a',
-        args: [{ configPath, token: team.admin }],
+        args: [await pipelineInput('lc-a', configPath, team.admin)],
       })
       .catch((e: unknown) => e)) as WorkflowFailedError;
     expect(rerun).toBeInstanceOf(WorkflowFailedError);
@@ -536,7 +570,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/lc-a is locked but not approved for deployment.*access-perm deploy lc-a/);
     const v = await runA.executeUpdate(approveDeploymentUpdate, {
-      args: [{ token: team.tokens.VALIDATOR, reason: 'go' }],
+      args: [await signed(team.tokens.VALIDATOR, 'approveDeployment', { reason: 'go' })],
     });
     expect(v.ok).toBe(true);
     const lock = (await readLock(join(runsDir(), 'lc-a')))!;
@@ -586,7 +620,14 @@ describe('run lifecycle on a real Temporal dev server', () => {
       { overrideId: 'ov-1', runId: 'lc-b', delegateTo: 'analyst2', reason: 'analyst2 knows the tenure data' },
     );
     const delegated = await runB.executeUpdate(reviewOverrideUpdate, {
-      args: [{ token: analyst2, overrideId: 'ov-1', decision: 'approve', reason: 'monotone and AUC unchanged' }],
+      args: [
+        await signed(
+          analyst2,
+          'reviewOverride',
+          { overrideId: 'ov-1', decision: 'approve', reason: 'monotone and AUC unchanged' },
+          'lc-b',
+        ),
+      ],
     });
     expect(delegated).toMatchObject({ ok: true, status: 'approved' });
     const [entry] = await queryAudit({ action: 'override_approved', run_id: 'lc-b' });
@@ -596,11 +637,12 @@ describe('run lifecycle on a real Temporal dev server', () => {
       (
         await runB.executeUpdate(fileOverrideUpdate, {
           args: [
-            {
-              token: team.tokens.MODELER,
-              reason: 'fewer false approvals',
-              change: { kind: 'threshold', threshold: 0.7 },
-            },
+            await signed(
+              team.tokens.MODELER,
+              'fileOverride',
+              { reason: 'fewer false approvals', change: { kind: 'threshold' as const, threshold: 0.7 } },
+              'lc-b',
+            ),
           ],
         })
       ).ok,
@@ -608,18 +650,29 @@ describe('run lifecycle on a real Temporal dev server', () => {
     await idle(runB);
     const rejected = await runB.executeUpdate(reviewOverrideUpdate, {
       args: [
-        { token: team.tokens.VALIDATOR, overrideId: 'ov-2', decision: 'reject', reason: 'cut not justified by costs' },
+        await signed(
+          team.tokens.VALIDATOR,
+          'reviewOverride',
+          { overrideId: 'ov-2', decision: 'reject', reason: 'cut not justified by costs' },
+          'lc-b',
+        ),
       ],
     });
     expect(rejected).toMatchObject({ ok: true, status: 'rejected' });
     const again = await runB.executeUpdate(fileOverrideUpdate, {
-      args: [{ token: team.tokens.MODELER, reason: 'retry', change: { kind: 'threshold', threshold: 0.6 } }],
+      args: [
+        await signed(
+          team.tokens.MODELER,
+          'fileOverride',
+          { reason: 'retry', change: { kind: 'threshold' as const, threshold: 0.6 } },
+          'lc-b',
+        ),
+      ],
     });
     expect(again).toMatchObject({ ok: false, status: 'rejected' });
     expect(again.message).toMatch(/rejection is final/);
-    expect((await runB.executeUpdate(runReproducibilityUpdate, { args: [{ token: team.tokens.VALIDATOR }] })).ok).toBe(
-      false,
-    );
+    const repro = await signed(team.tokens.VALIDATOR, 'runReproducibility', {}, 'lc-b');
+    expect((await runB.executeUpdate(runReproducibilityUpdate, { args: [repro] })).ok).toBe(false);
     expect((await readOutbox({ user: 'modeler', runId: 'lc-b' })).map((n) => n.kind)).toContain('override_rejected');
 
     const s = await until(runB, (x) => x.generation >= 1);

@@ -4,7 +4,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { startMonitoring, startTrainingPipeline } from '../client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
-import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { addUser, issueCapability, issueToken, queryAudit } from '../lib/governance';
 import {
   alertWindow,
   hasMonitoringSchedule,
@@ -15,7 +15,7 @@ import {
 } from '../lib/monitor';
 import { readOutbox } from '../lib/notify';
 import { resolveRunDir } from '../lib/run';
-import type { MonitoringProgress } from '../schemas/monitoring';
+import type { MonitoringInput, MonitoringProgress } from '../schemas/monitoring';
 import type { PipelineResult } from '../schemas/run';
 import { monitoringProgressQuery } from '../workflows/definitions';
 import {
@@ -30,6 +30,7 @@ import {
   writeConfig,
   type CliResult,
   type TemporalStack,
+  pipelineInput,
 } from './helpers';
 
 let root: string;
@@ -48,8 +49,19 @@ async function windowCsv(name: string, lines: string[], header = 'userId,appId,p
   return path;
 }
 
-function monitor(workflowId: string, window: { current: string; label?: string }, withToken = true) {
-  return startMonitoring(client, { workflowId, input: { runId: run.runId, window, ...(withToken ? { token } : {}) } });
+/** A window's id (= its workflow id): monitoring workflows of a run are named `monitor-<run>-…`. */
+const windowOf = (name: string): string => `monitor-${run.runId}-${name}`;
+
+/**
+ * Starts a manual window as `access-perm monitor run` does: the window and a capability for exactly it, issued to
+ * the test's ADMIN (or none: what a starter without access-perm can send).
+ */
+async function monitor(name: string, window: { current: string; label?: string }, withCapability = true) {
+  const request = { runId: run.runId, window };
+  const input = withCapability
+    ? { ...request, capability: await issueCapability({ token }, { op: 'monitorWindow', runId: run.runId, request }) }
+    : request;
+  return startMonitoring(client, { workflowId: windowOf(name), input: input as MonitoringInput });
 }
 
 /** Runs the real CLI with this test's data directory and server. */
@@ -80,7 +92,7 @@ beforeAll(async () => {
     }),
   );
   run = await (
-    await startTrainingPipeline(client, { runId: 'mon-run', input: { configPath: config, token } })
+    await startTrainingPipeline(client, { runId: 'mon-run', input: await pipelineInput('mon-run', config, token) })
   ).result();
   runDir = await resolveRunDir(run.runId);
   expect(runDir).toBe(join(root, 'monitored', 'mon-run'));
@@ -110,10 +122,10 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(acc.reference).toBeCloseTo(run.metrics.accuracy, 10);
     expect(acc.current).toBeGreaterThan(run.metrics.accuracy - 0.05);
     const progress: MonitoringProgress = await handle.query(monitoringProgressQuery);
-    expect(progress).toMatchObject({ status: 'completed', step: 'alert', windowId: 'mon-same' });
+    expect(progress).toMatchObject({ status: 'completed', step: 'alert', windowId: windowOf('mon-same') });
 
     const manifest = await readMonitoringManifest(run.runId, runDir);
-    const entry = manifest.windows.find((w) => w.windowId === 'mon-same')!;
+    const entry = manifest.windows.find((w) => w.windowId === windowOf('mon-same'))!;
     const roles = entry.artifacts.map((a) => a.role);
     expect(roles).toEqual(expect.arrayContaining(['monitoring-report', 'monitoring-result', 'monitoring-figure']));
     for (const a of entry.artifacts) await readVerified(runDir, a);
@@ -125,7 +137,7 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(json.drift.features).toHaveLength(10);
     expect(json.performance.labelled).toBe(true);
     const history = await readHistory(runDir);
-    expect(history.map((h) => h.window_id)).toContain('mon-same');
+    expect(history.map((h) => h.window_id)).toContain(windowOf('mon-same'));
   });
 
   it('flags dataset drift and a performance drop: audit entries and notifications to validators and admins', async () => {
@@ -155,20 +167,24 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(result.alerts.map((a) => a.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
 
     const audit = await queryAudit({ run_id: run.runId });
-    const alerts = audit.filter((e) => e.resource_id === `${run.runId}/mon-drift`);
+    const alerts = audit.filter((e) => e.resource_id === `${run.runId}/${windowOf('mon-drift')}`);
     expect(alerts.map((e) => e.action).sort()).toEqual(['drift_alert', 'performance_alert']);
     expect(alerts.every((e) => e.user_id === 'system:monitoring' && e.user_role === 'SYSTEM')).toBe(true);
     const outbox = await readOutbox({ runId: run.runId, role: 'VALIDATOR' });
-    const sent = outbox.filter((n) => n.details.window_id === 'mon-drift');
+    const sent = outbox.filter((n) => n.details.window_id === windowOf('mon-drift'));
     expect(sent.map((n) => n.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
     expect(sent.every((n) => n.to.roles.includes('ADMIN'))).toBe(true);
     const auditIds = new Set(alerts.map((e) => e.audit_id));
     expect(sent.every((n) => auditIds.has(String(n.details.audit_id)))).toBe(true);
     // A retried alert step raises nothing twice.
-    await alertWindow(await windowFolder({ runId: run.runId, windowId: 'mon-drift' }));
-    expect((await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === 'mon-drift')).toHaveLength(2);
+    await alertWindow(await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift') }));
     expect(
-      (await queryAudit({ run_id: run.runId })).filter((e) => e.resource_id === `${run.runId}/mon-drift`),
+      (await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === windowOf('mon-drift')),
+    ).toHaveLength(2);
+    expect(
+      (await queryAudit({ run_id: run.runId })).filter(
+        (e) => e.resource_id === `${run.runId}/${windowOf('mon-drift')}`,
+      ),
     ).toHaveLength(2);
   });
 
@@ -196,17 +212,23 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(cause.message).toMatch(/expect_column_values_to_be_in_set\(column="permission"\)/);
     expect((await handle.query(monitoringProgressQuery)).step).toBe('validate');
     const report = JSON.parse(
-      await readFile(join(runDir, 'monitoring', 'windows', 'mon-bad', 'validation.json'), 'utf8'),
+      await readFile(join(runDir, 'monitoring', 'windows', windowOf('mon-bad'), 'validation.json'), 'utf8'),
     ) as { success: boolean };
     expect(report.success).toBe(false);
   });
 
-  it('refuses a run without a token when no monitoring schedule is configured', async () => {
+  it('refuses a window without a capability, and a scheduled start while no schedule is configured', async () => {
     const current = await windowCsv('anon.csv', interactions.slice(0, 100));
-    const error = (await (await monitor('mon-anon', { current }, false)).result().catch((e: unknown) => e)) as Error;
-    const cause = (error as WorkflowFailedError).cause?.cause as Error & { type?: string };
+    const named = (await (await monitor('mon-anon', { current }, false)).result().catch((e: unknown) => e)) as Error;
+    expect((named as WorkflowFailedError).cause?.message).toMatch(/a window without a capability is refused/);
+    const scheduled = await startMonitoring(client, {
+      workflowId: windowOf('mon-unscheduled'),
+      input: { runId: run.runId },
+    });
+    const error = (await scheduled.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    const cause = error.cause?.cause as Error & { type?: string };
     expect(cause.type).toBe('GovernanceError');
-    expect(cause.message).toMatch(/no token and no monitoring schedule/);
+    expect(cause.message).toMatch(/no capability and no monitoring schedule/);
   });
 
   it('`monitor schedule` is ADMIN-only, idempotent, and its Temporal Schedule runs the workflow when triggered', async () => {

@@ -24,6 +24,7 @@ import {
   smallDataset,
   useTempDataDir,
   writeConfig,
+  pipelineInput,
 } from './helpers';
 
 // A real dev server serving `default` and `second`: a worker and a client configured for `second` (by
@@ -79,7 +80,10 @@ describe('a non-default namespace on a real dev server', () => {
     try {
       const client = await connectClient(target);
       try {
-        const handle = await startTrainingPipeline(client, { runId: 'ns-env', input: { configPath: config, token } });
+        const handle = await startTrainingPipeline(client, {
+          runId: 'ns-env',
+          input: await pipelineInput('ns-env', config, token),
+        });
         expect((await handle.result()).runId).toBe('ns-env');
       } finally {
         await client.connection.close();

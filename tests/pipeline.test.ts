@@ -12,12 +12,13 @@ import {
   runCreator,
   smallConfig,
   smallDataset,
-  startPipelineWithTemporalCli,
+  runCli,
   startTemporalStack,
   temporalCli,
   useTempDataDir,
   writeConfig,
   type TemporalStack,
+  pipelineInput,
 } from './helpers';
 
 let root: string;
@@ -44,7 +45,10 @@ afterAll(async () => {
 describe('trainingPipeline on a real Temporal dev server', () => {
   it('runs end to end and leaves a verified, content-addressed run', async () => {
     const seen: string[] = [];
-    const handle = await startTrainingPipeline(client, { runId: 'it-e2e', input: { configPath: goodConfig, token } });
+    const handle = await startTrainingPipeline(client, {
+      runId: 'it-e2e',
+      input: await pipelineInput('it-e2e', goodConfig, token),
+    });
     const poll = pollEvery(200, async () => seen.push((await handle.query(progressQuery)).step));
     const result = await handle.result();
     await poll.stop();
@@ -89,7 +93,10 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const [user, app, label] = lines[1]!.split(',');
     await writeFile(csvPath, `${lines.join('\n')}\n${user},${app},${label === '1' ? '0' : '1'}\n`);
     const configPath = await writeConfig(root, 'contradictory.yaml', smallConfig(dir));
-    const handle = await startTrainingPipeline(client, { runId: 'it-contradictory', input: { configPath, token } });
+    const handle = await startTrainingPipeline(client, {
+      runId: 'it-contradictory',
+      input: await pipelineInput('it-contradictory', configPath, token),
+    });
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause?.cause as Error & { type?: string; nonRetryable?: boolean };
@@ -114,25 +121,49 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       'bad.yaml',
       smallConfig(join(root, 'data'), (c) => (c.validation.n_splits = 1)),
     );
-    const handle = await startTrainingPipeline(client, { runId: 'it-badconfig', input: { configPath, token } });
+    const handle = await startTrainingPipeline(client, {
+      runId: 'it-badconfig',
+      input: await pipelineInput('it-badconfig', configPath, token),
+    });
     const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect((error.cause?.cause as Error).message).toMatch(/validation\.n_splits/);
     expect((await handle.query(progressQuery)).step).toBe('prepare');
   });
 
-  it('refuses a forged token before any step runs, and audits it', async () => {
-    const [header, payload] = token.split('.');
-    const forged = `${header}.${payload}.${'A'.repeat(43)}`;
-    const handle = await startTrainingPipeline(client, {
-      runId: 'it-forged',
-      input: { configPath: goodConfig, token: forged },
+  it('refuses a forged, replayed or mismatched capability before any step runs, and audits it', async () => {
+    const refused = async (runId: string, input: unknown): Promise<Error & { type?: string }> => {
+      const handle = await client.workflow.start('trainingPipeline', {
+        taskQueue: TASK_QUEUE,
+        workflowId: runId,
+        args: [input],
+      });
+      const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+      expect((await handle.query(progressQuery)).step).toBe('prepare');
+      return error.cause?.cause as Error & { type?: string };
+    };
+    const good = await pipelineInput('it-forged', goodConfig, token);
+    const forged = { ...good, capability: { ...good.capability, mac: 'a'.repeat(64) } };
+    expect(await refused('it-forged', forged)).toMatchObject({
+      type: 'AuthenticationError',
+      message: expect.stringMatching(/invalid signature/),
     });
-    const error = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    const cause = error.cause?.cause as Error & { type?: string };
-    expect(cause.type).toBe('AuthenticationError');
-    expect((await handle.query(progressQuery)).step).toBe('prepare');
-    const refused = await queryAudit({ action: 'authentication_failed' });
-    expect(refused.some((e) => e.source === 'workflow' && e.attempted_action === 'create_run')).toBe(true);
+    // A capability for another run, or for another config, is refused whoever presents it.
+    expect(await refused('it-other-run', good)).toMatchObject({
+      message: expect.stringMatching(/another operation, run or request/),
+    });
+    expect(await refused('it-forged', { ...good, configPath: join(root, 'bad.yaml') })).toMatchObject({
+      message: expect.stringMatching(/another operation, run or request/),
+    });
+    // Used once (by it-e2e above), a capability is spent: a copy read from that run's history starts nothing.
+    const e2e = await client.workflow.getHandle('it-e2e').fetchHistory();
+    const started = e2e.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    const copied = JSON.parse(Buffer.from(started.data!).toString()) as unknown;
+    await client.workflow.getHandle('it-e2e').result();
+    expect(await refused('it-e2e', copied)).toMatchObject({ message: expect.stringMatching(/already used/) });
+    const audited = await queryAudit({ action: 'authentication_failed' });
+    expect(
+      audited.filter((e) => e.source === 'workflow' && e.resource_id === 'it-forged').length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('rejects malformed workflow input', async () => {
@@ -145,9 +176,38 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     expect(error.cause?.message).toMatch(/invalid trainingPipeline input/);
   });
 
-  it('is started, queried and awaited with the temporal CLI, as README documents', async () => {
+  it('is started, queried and awaited with the temporal CLI, as docs/pipeline.md documents', async () => {
     const address = server.address;
-    expect(await startPipelineWithTemporalCli(address, 'cli-run-1', goodConfig, token)).toMatch(/cli-run-1/);
+    // The capability comes from `access-perm auth capability`; the token stays with access-perm.
+    const issued = await runCli(
+      { ...process.env, ACCESS_PERM_TOKEN: token },
+      'auth',
+      'capability',
+      '--op',
+      'createRun',
+      '--run',
+      'cli-run-1',
+      '--request',
+      JSON.stringify({ configPath: goodConfig }),
+    );
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).not.toContain(token);
+    const input = issued.stdout.trim();
+    expect(
+      await temporalCli(
+        address,
+        'workflow',
+        'start',
+        '--type',
+        'trainingPipeline',
+        '--task-queue',
+        'access-perm',
+        '--workflow-id',
+        'cli-run-1',
+        '--input',
+        input,
+      ),
+    ).toMatch(/cli-run-1/);
     const query = await temporalCli(
       address,
       'workflow',

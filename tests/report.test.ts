@@ -15,7 +15,7 @@ import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
 import { compareRuns, writeRunReport } from '../lib/report';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCli, runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import { runCli, runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig, testExecution } from './helpers';
 
 const FIGURES = [
   'roc_pr',
@@ -40,7 +40,7 @@ let b: Run;
 
 /** A real small run through the pipeline steps (prepare → validate → features → folds + final → evaluate). */
 async function pipelineRun(runId: string, configPath: string): Promise<Run> {
-  const prepared = await prepareRun(runId, configPath, (await runCreator()).identity);
+  const prepared = await prepareRun(runId, configPath, (await runCreator()).identity, testExecution(runId));
   const ref = prepared;
   const artifacts = [...prepared.artifacts];
   artifacts.push(...(await validateRawData(ref)).artifacts);

@@ -362,8 +362,15 @@ describe('`access-perm score` without --run: the deployed run', () => {
       reproducibilityPassed: true,
       actor: validator,
       reason: 'ready',
+      claim: 'test:1',
     });
-    await approveDeployment({ runId: RUN, runDir: await resolveRunDir(RUN), actor: validator, reason: 'ship it' });
+    await approveDeployment({
+      runId: RUN,
+      runDir: await resolveRunDir(RUN),
+      actor: validator,
+      reason: 'ship it',
+      claim: 'test:2',
+    });
     const deployment = (await readDeployment())!;
     expect(deployment).toMatchObject({ run_id: RUN, model_sha256: model.modelSha256 });
 

@@ -8,7 +8,7 @@ import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import type { RunFolder } from '../lib/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCreator, smallConfig, smallDataset, writeConfig } from './helpers';
+import { runCreator, smallConfig, smallDataset, testExecution, writeConfig } from './helpers';
 
 /**
  * A small completed run (manifest, scoring spec with threshold, ONNX model) in the current data directory,
@@ -27,6 +27,7 @@ export async function trainedRun(root: string, runId: string): Promise<{ runId: 
     runId,
     await writeConfig(root, `${runId}.yaml`, config),
     (await runCreator()).identity,
+    testExecution(runId),
   );
   const ref = prepared;
   const artifacts = [...prepared.artifacts];

@@ -77,6 +77,7 @@ beforeAll(async () => {
     change,
     reason: 'the two largest apps behave alike',
     actor: modeler,
+    claim: 'test:1',
   });
   await trainAndFinalize(
     { ...runFolderAt(RUN, runDir), dir: join(runDir, 'versions/v2') },
@@ -186,6 +187,7 @@ describe('locking a version trained on regrouped categories', () => {
       reproducibilityPassed: true,
       actor: validator,
       reason: 'ready',
+      claim: 'test:1',
     });
     expect(lock.version).toBe(2);
     // Once locked, only the locked version is scored, with the frozen graph and the frozen rewrite.
@@ -197,7 +199,7 @@ describe('locking a version trained on regrouped categories', () => {
       expect(new Set(f.columns[feature] as string[]).has(OTHER_CATEGORY)).toBe(true);
       expect(maxDiff((await m.scoreFeatures(f)).probability, before)).toBe(0);
     });
-    await approveDeployment({ runId: RUN, runDir, actor: validator, reason: 'go' });
+    await approveDeployment({ runId: RUN, runDir, actor: validator, reason: 'go', claim: 'test:3' });
     const files = await exportBundle(runDir, join(root, 'bundle'));
     expect(files.map((p) => p.split('/').at(-1))).toContain(OVERRIDE_SPEC_FILE);
 

@@ -5,7 +5,7 @@ import { DataValidationError, InputError } from '../lib/errors';
 import { prepareRun } from '../lib/pipeline/prepare';
 import { validateRawData } from '../lib/pipeline/validate';
 import type { ValidationReport } from '../schemas/validation';
-import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig } from './helpers';
+import { runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig, testExecution } from './helpers';
 
 let root: string;
 let dataDir: string;
@@ -31,7 +31,7 @@ async function report(runDir: string, table: string): Promise<ValidationReport> 
 describe('raw data contracts', () => {
   it('pass on generated data and write one report per table', async () => {
     const configPath = await writeConfig(root, 'ok.yaml', smallConfig(dataDir));
-    const run = await prepareRun('val-ok', configPath, (await runCreator()).identity);
+    const run = await prepareRun('val-ok', configPath, (await runCreator()).identity, testExecution('val-ok'));
     const summary = await validateRawData(run);
     expect(summary.tables.map((t) => t.table)).toEqual(['users', 'apps', 'interactions', 'submission']);
     expect(summary.tables.every((t) => t.success)).toBe(true);
@@ -47,7 +47,7 @@ describe('raw data contracts', () => {
         .map((line) => line.split(',').slice(0, 2).join(','))
         .join('\n'),
     );
-    const run = await prepareRun('val-nocol', configPath, (await runCreator()).identity);
+    const run = await prepareRun('val-nocol', configPath, (await runCreator()).identity, testExecution('val-nocol'));
     const error = await validateRawData(run).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataValidationError);
     expect((error as Error).message).toMatch(/table interactions/);
@@ -63,7 +63,7 @@ describe('raw data contracts', () => {
       const [user, app, label] = lines[1]!.split(',');
       return `${lines.join('\n')}\n${user},${app},${label === '1' ? '0' : '1'}\n`;
     });
-    const run = await prepareRun('val-contra', configPath, (await runCreator()).identity);
+    const run = await prepareRun('val-contra', configPath, (await runCreator()).identity, testExecution('val-contra'));
     const error = await validateRawData(run).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataValidationError);
     expect((error as Error).message).toMatch(/expect_no_contradictory_labels/);
@@ -76,13 +76,18 @@ describe('raw data contracts', () => {
 
   it('fail on wrong value types and out-of-set labels', async () => {
     const configPath = await variant('badlabel', (csv) => csv.replace(/,([01])\n/, ',yes\n'));
-    const run = await prepareRun('val-badlabel', configPath, (await runCreator()).identity);
+    const run = await prepareRun(
+      'val-badlabel',
+      configPath,
+      (await runCreator()).identity,
+      testExecution('val-badlabel'),
+    );
     await expect(validateRawData(run)).rejects.toThrow(/expect_column_values_to_be_in_set\(column="permission".*"yes"/);
   });
 
   it('refuse a structurally malformed CSV, naming the file', async () => {
     const configPath = await variant('ragged', (csv) => csv.replace('\n', '\n1,2,3,4,5\n'));
-    const run = await prepareRun('val-ragged', configPath, (await runCreator()).identity);
+    const run = await prepareRun('val-ragged', configPath, (await runCreator()).identity, testExecution('val-ragged'));
     const error = await validateRawData(run).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
     expect((error as Error).message).toMatch(/interactions: malformed CSV .*interactions\.csv/);

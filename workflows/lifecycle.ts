@@ -12,23 +12,20 @@ import {
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { LifecycleActivities } from '../activities/lifecycle';
-import type { GovernanceActivities } from '../activities/governance';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import type { Permission } from '../schemas/governance';
 import {
   approveDeploymentRequestSchema,
   fileOverrideRequestSchema,
   lifecycleInputSchema,
   lockRequestSchema,
-  OVERRIDE_PERMISSION,
   reproduceRequestSchema,
+  reproductionWorkflowId,
   reviewRequestSchema,
-  type Actor,
+  versionBuildWorkflowId,
   type LifecycleEvent,
   type LifecycleInput,
-  type LifecycleState,
-  type OverrideRecord,
-  type RunStatus,
+  type LifecycleJournal,
+  type LifecycleView,
   type Verdict,
 } from '../schemas/lifecycle';
 import {
@@ -48,7 +45,6 @@ import {
 import { modelVersionPipeline, reproduceRun } from './versionPipelines';
 
 const retry = { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-const governance = proxyActivities<GovernanceActivities>({ startToCloseTimeout: '1 minute', retry });
 const lifecycle = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '10 minutes', retry });
 
 /** Events and denials kept in the state (the audit log keeps them all). */
@@ -56,161 +52,129 @@ const KEPT_EVENTS = 50;
 /** Continue as new past this history length even before the server suggests it. */
 const DEFAULT_HISTORY_LIMIT = 5000;
 
-/** A refusal the handler turns into a verdict: a denial (from the authorize activity) or a state rule. */
-class Refusal extends Error {
-  constructor(
-    message: string,
-    readonly error: string,
-    readonly denial?: Record<string, unknown>,
-    /** Who was denied, when the token was valid. */
-    readonly userId: string | null = null,
-  ) {
-    super(message);
-  }
+/** A refusal the handler turns into a verdict: a denial, a refused capability, or a rule of the run's state. */
+interface Refusal {
+  message: string;
+  error: string;
+  denial?: Record<string, unknown>;
+  /** Who was denied, when the capability was good. */
+  userId: string | null;
 }
+
+const innermost = (err: unknown): unknown => {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error && !(e instanceof ApplicationFailure && e.type)) e = e.cause;
+  return e;
+};
 
 /** The activity's typed failure (PermissionDeniedError, AuthenticationError, RunLockedError …) as a refusal. */
 function asRefusal(err: unknown): Refusal | null {
-  if (err instanceof Refusal) return err;
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && cause.type && NON_RETRYABLE_ERROR_TYPES.includes(cause.type)) {
-    const denied = cause.type === 'PermissionDeniedError';
-    const denial = denied ? (cause.details?.[0] as Record<string, unknown>) : undefined;
-    const who = denied ? (cause.details?.[1] as { user_id?: string | null } | undefined) : undefined;
-    return new Refusal(cause.message, cause.type, denial, who?.user_id ?? null);
+    const denial = cause.type === 'PermissionDeniedError' ? (cause.details?.[0] as Record<string, unknown>) : undefined;
+    const who = cause.details?.[1] as { user_id?: string | null } | undefined;
+    return { message: cause.message, error: cause.type, ...(denial ? { denial } : {}), userId: who?.user_id ?? null };
   }
-  // An activity that failed after its retries: the operation fails, the run's state stays as it was.
-  if (err instanceof ActivityFailure) return new Refusal(failureText(err), 'ActivityFailure');
+  // An activity that failed after its retries: the operation fails, the run's records stay as they were.
+  if (err instanceof ActivityFailure) return { message: failureText(err), error: 'ActivityFailure', userId: null };
   return null;
 }
+
+const failureText = (err: unknown): string => {
+  const e = innermost(err);
+  return e instanceof Error ? e.message : String(e);
+};
 
 const problems = (error: z.ZodError): string =>
   error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`).join('; ');
 
-const failureText = (err: unknown): string => {
-  let e: unknown = err;
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
-};
-
 /**
- * The entity workflow of one trained run (id `lifecycle-<runId>`): holds its status, overrides with their reviews,
- * reproducibility result, lock and deployment approval. Every signal/update carries a token checked by an
- * activity; denials are audited there and kept in the state. Operations run one at a time; retraining and the
- * reproducibility test run as child workflows in the background. Long histories continue as new with the state.
+ * The entity workflow of one trained run (id `lifecycle-<runId>`): overrides with their reviews, reproducibility,
+ * lock and deployment approval, one operation at a time; version builds and reproducibility tests run as child
+ * workflows in the background. Its state is a copy of what the run's records say (lib/run/lifecycle.ts), read when
+ * it starts and after every change: a lifecycle terminated and started again comes back as its records left it (a
+ * locked run locked), and nothing in its input but the run id is trusted. Every signal and update carries a
+ * capability for exactly that request, which the activity claims for this execution and step; denials and refusals
+ * are audited there and kept in the journal. Long histories continue as new, carrying the journal only.
  */
 export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   const parsed = lifecycleInputSchema.safeParse(rawInput);
   if (!parsed.success)
-    throw ApplicationFailure.nonRetryable(
-      `invalid runLifecycle input — ${parsed.error.issues[0]?.message}`,
-      'InvalidInput',
-    );
+    throw ApplicationFailure.nonRetryable(`invalid runLifecycle input — ${problems(parsed.error)}`, 'InvalidInput');
   const input = parsed.data;
   const { runId } = input;
-  let state: LifecycleState | undefined = input.state;
+  // The server marks a continuation; a start cannot claim to be one, so a started workflow carries no journal.
+  const carried = workflowInfo().continuedFromExecutionRunId ? input.journal : undefined;
+  const journal: LifecycleJournal = {
+    denials: carried?.denials ?? [],
+    events: carried?.events ?? [],
+    generation: carried?.generation ?? 0,
+  };
+  let view: LifecycleView | undefined;
   let busy = false;
-  /** Who the operation in progress acts for, once their token is checked (a denial leaves it null). */
-  let caller: string | null = null;
+  /** Operations so far in this execution: each one's step, so a replayed signal is a new step with a used capability. */
+  let steps = 0;
+  /** Child workflows running in the background (a child would not survive continue-as-new). */
+  let children = 0;
 
   setHandler(stateQuery, () => {
-    if (!state) throw new Error(`run ${runId}: the lifecycle is starting, ask again in a moment`);
-    return state;
+    if (!view) throw new Error(`run ${runId}: the lifecycle is starting, ask again in a moment`);
+    return { ...view, ...journal };
   });
 
   const now = (): string => new Date().toISOString();
-  /** The status, also as the RunStatus search attribute: `temporal workflow list --query 'RunStatus="…"'`. */
-  const setStatus = (status: RunStatus): void => {
-    state!.status = status;
-    upsertSearchAttributes({ RunStatus: [status] });
+  /** The records' view, and its status as the RunStatus search attribute: `temporal workflow list --query`. */
+  const show = (next: LifecycleView): void => {
+    view = next;
+    upsertSearchAttributes({ RunStatus: [next.status] });
   };
   const record = (operation: string, userId: string | null, outcome: LifecycleEvent['outcome'], message: string) => {
-    const s = state!;
-    s.events = [...s.events, { at: now(), operation, userId, outcome, message }].slice(-KEPT_EVENTS);
+    journal.events = [...journal.events, { at: now(), operation, userId, outcome, message }].slice(-KEPT_EVENTS);
   };
   const verdict = (operation: string, ok: boolean, message: string, extra: Partial<Verdict> = {}): Verdict => ({
     ok,
     operation,
     message,
-    status: state!.status,
+    status: view!.status,
     ...extra,
   });
 
-  /** Refuses a change the run's state does not allow; audited, recorded, nothing changes. */
-  async function refuse(operation: string, actor: Actor, error: string, message: string): Promise<never> {
-    await lifecycle.auditRefusal({ runId, actor, operation, message });
-    throw new Refusal(message, error);
-  }
-
-  async function mutable(operation: string, actor: Actor): Promise<void> {
-    const s = state!;
-    if (s.lock)
-      await refuse(
-        operation,
-        actor,
-        'RunLockedError',
-        `Run ${runId} is locked by ${s.lock.locked_by} (since ${s.lock.locked_at}) for deployment. Cannot modify locked runs.`,
-      );
-    if (s.status === 'rejected') {
-      const rejected = s.overrides.find((o) => o.status === 'rejected');
-      await refuse(
-        operation,
-        actor,
-        'LifecycleStateError',
-        `run ${runId} was rejected by ${rejected?.review?.by.userId ?? 'a validator'}: rejection is final; create a new run without the override`,
-      );
-    }
-    if (s.job)
-      await refuse(
-        operation,
-        actor,
-        'LifecycleStateError',
-        `run ${runId} is busy: ${s.job.detail}; try again when it finishes`,
-      );
-  }
-
-  async function authorized(
-    token: string,
-    permission: Permission,
-    resource: { type: string; id?: string },
-  ): Promise<Actor> {
-    const who = await governance.authorizeRequest({
-      token,
-      permission,
-      resource: { ...resource, runId, ownerId: state!.ownerId },
-    });
-    caller = who.userId;
-    return { userId: who.userId, role: who.role, ...(who.temporaryRole ? { temporaryRole: true } : {}) };
-  }
-
   /**
-   * Runs one operation at a time: waits for the state and any operation in progress, then turns the outcome
-   * into a verdict; denials and refusals are recorded in the state (signals have no other way to answer).
+   * Runs one operation at a time, once the state is loaded: its activity decides, the records' new view replaces
+   * the state. Denials and refusals become a verdict and a journal entry (a signal has no other way to answer).
    */
   async function operate<T>(
     operation: LifecycleOperation,
     schema: z.ZodType<T>,
     raw: unknown,
-    body: (req: T) => Promise<Verdict>,
+    body: (
+      req: T,
+      step: string,
+    ) => Promise<{ message: string; by: string | null; view: LifecycleView; overrideId?: string }>,
   ): Promise<Verdict> {
-    await condition(() => state !== undefined && !busy);
+    await condition(() => view !== undefined && !busy);
     busy = true;
-    caller = null;
     try {
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success)
-        throw new Refusal(`invalid ${operation} request: ${problems(parsed.error)}`, 'InvalidRequest');
-      return await body(parsed.data);
+      const request = schema.safeParse(raw);
+      if (!request.success) {
+        const message = `invalid ${operation} request: ${problems(request.error)}`;
+        record(operation, null, 'refused', message);
+        return verdict(operation, false, message, { error: 'InvalidRequest' });
+      }
+      const result = await body(request.data, String(++steps));
+      show(result.view);
+      record(operation, result.by, 'accepted', result.message);
+      return verdict(operation, true, result.message, result.overrideId ? { overrideId: result.overrideId } : {});
     } catch (err) {
       const refusal = asRefusal(err);
       if (!refusal) throw err;
       const outcome: LifecycleEvent['outcome'] =
         refusal.denial || refusal.error === 'AuthenticationError' ? 'denied' : 'refused';
-      record(operation, caller ?? refusal.userId, outcome, refusal.message);
+      record(operation, refusal.userId, outcome, refusal.message);
       if (outcome === 'denied') {
         const permission = refusal.denial?.required_permission as string | undefined;
-        state!.denials = [
-          ...state!.denials,
+        journal.denials = [
+          ...journal.denials,
           {
             at: now(),
             operation,
@@ -230,265 +194,91 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
     }
   }
 
-  // ------------------------------------------------------------------------------------------------------------
-  // Operations
+  /** Runs a child workflow in the background, then takes the records' view (and the follow-up's) as the state. */
+  async function inBackground(
+    operation: string,
+    child: () => Promise<unknown>,
+    done: () => Promise<{ message: string; view: LifecycleView }>,
+    failed: (error: string) => Promise<{ message: string; view: LifecycleView }>,
+  ): Promise<void> {
+    children++;
+    try {
+      let outcome: { message: string; view: LifecycleView };
+      let ok = true;
+      try {
+        await child();
+        outcome = await done();
+      } catch (err) {
+        ok = false;
+        outcome = await failed(failureText(err));
+      }
+      show(outcome.view);
+      record(operation, null, ok ? 'completed' : 'failed', outcome.message);
+    } finally {
+      children--;
+    }
+  }
 
   const fileOverride = (raw: unknown) =>
-    operate('fileOverride', fileOverrideRequestSchema, raw, async (req) => {
-      const s = state!;
-      const feature = 'feature' in req.change ? req.change.feature : undefined;
-      const actor = await authorized(
-        req.token,
-        OVERRIDE_PERMISSION[req.change.kind],
-        feature ? { type: 'binning_table', id: `${runId}/${feature}` } : { type: 'model', id: runId },
-      );
-      await mutable('fileOverride', actor);
-      if (s.status === 'manual_override_pending_review')
-        await refuse(
-          'fileOverride',
-          actor,
-          'LifecycleStateError',
-          `override ${s.overrides.at(-1)?.id} of run ${runId} waits for review; file the next one after the review`,
-        );
-      const id = `ov-${s.overrides.length + 1}`;
-      const version = Math.max(...s.versions.map((v) => v.version)) + 1;
-      const filed = await lifecycle.fileOverride({
-        runId,
-        overrideId: id,
-        fromVersion: s.currentVersion,
-        version,
-        change: req.change,
-        reason: req.reason,
-        actor,
-      });
-      const override: OverrideRecord = {
-        id,
-        change: req.change,
-        reason: req.reason,
-        requestedBy: actor,
-        requestedAt: now(),
-        before: filed.before,
-        after: filed.after,
-        version,
-        status: 'retraining',
-      };
-      s.overrides.push(override);
-      const previous = s.status;
-      setStatus('manual_override_pending_review');
-      s.job = { kind: 'retrain', startedAt: now(), detail: `building version ${version} for override ${id}` };
-      record('fileOverride', actor.userId, 'accepted', `${req.change.kind} ${id} filed; building version ${version}`);
-      void retrain(override, previous, filed);
-      return verdict(
+    operate('fileOverride', fileOverrideRequestSchema, raw, async (request, step) => {
+      const filed = await lifecycle.fileOverride({ runId, step, request });
+      void inBackground(
         'fileOverride',
-        true,
-        `override ${id} filed; version ${version} is being built, then validators review it`,
-        { overrideId: id },
+        () =>
+          executeChild(modelVersionPipeline, {
+            workflowId: versionBuildWorkflowId(runId, filed.version),
+            args: [
+              {
+                runId,
+                version: filed.version,
+                nSplits: filed.nSplits,
+                retrain: filed.retrain,
+                artifacts: filed.artifacts,
+              },
+            ],
+          }),
+        () => lifecycle.versionBuilt({ runId, version: filed.version }),
+        (error) => lifecycle.versionFailed({ runId, version: filed.version, error }),
       );
+      return filed;
     });
-
-  async function retrain(
-    override: OverrideRecord,
-    previous: RunStatus,
-    filed: {
-      nSplits: number;
-      retrain: boolean;
-      artifacts: Parameters<typeof modelVersionPipeline>[0]['artifacts'];
-    },
-  ) {
-    const s = state!;
-    try {
-      await executeChild(modelVersionPipeline, {
-        workflowId: `${runId}-v${override.version}`,
-        args: [
-          {
-            runId,
-            version: override.version,
-            nSplits: filed.nSplits,
-            retrain: filed.retrain,
-            artifacts: filed.artifacts,
-          },
-        ],
-      });
-      const summary = await lifecycle.describeVersion({ runId, version: override.version });
-      s.versions.push({
-        version: override.version,
-        modelSha256: summary.modelSha256,
-        rocAuc: summary.rocAuc,
-        threshold: summary.threshold,
-        createdAt: now(),
-        overrideId: override.id,
-      });
-      s.currentVersion = override.version;
-      override.status = 'pending_review';
-      await lifecycle.notifyPendingReview({ runId, override, rocAuc: summary.rocAuc });
-      record(
-        'fileOverride',
-        override.requestedBy.userId,
-        'completed',
-        `version ${override.version} ready; validators notified`,
-      );
-    } catch (err) {
-      override.status = 'failed';
-      override.error = failureText(err);
-      setStatus(previous);
-      record(
-        'fileOverride',
-        override.requestedBy.userId,
-        'failed',
-        `version ${override.version} failed: ${override.error}`,
-      );
-    } finally {
-      s.job = null;
-    }
-  }
 
   const reviewOverride = (raw: unknown) =>
-    operate('reviewOverride', reviewRequestSchema, raw, async (req) => {
-      const s = state!;
-      const { actor, delegation } = await lifecycle.authorizeReview({
-        token: req.token,
-        runId,
-        overrideId: req.overrideId,
-      });
-      caller = actor.userId;
-      await mutable('reviewOverride', actor);
-      const override = s.overrides.find((o) => o.id === req.overrideId);
-      if (!override)
-        await refuse('reviewOverride', actor, 'LifecycleStateError', `run ${runId} has no override ${req.overrideId}`);
-      if (override!.status !== 'pending_review')
-        await refuse(
-          'reviewOverride',
-          actor,
-          'LifecycleStateError',
-          `override ${req.overrideId} is ${override!.status}, not pending review`,
-        );
-      if (override!.requestedBy.userId === actor.userId)
-        await refuse(
-          'reviewOverride',
-          actor,
-          'LifecycleStateError',
-          `${actor.userId} filed override ${req.overrideId} and cannot review it`,
-        );
-      const review = {
-        decision: req.decision,
-        by: actor,
-        reason: req.reason,
-        at: now(),
-        ...(delegation ? { delegatedBy: delegation.delegated_by, delegationId: delegation.delegation_id } : {}),
-      };
-      await lifecycle.recordReview({ runId, override: override!, review, delegation });
-      override!.review = review;
-      override!.status = req.decision === 'approve' ? 'approved' : 'rejected';
-      setStatus(req.decision === 'approve' ? 'approved' : 'rejected');
-      const how = delegation ? ` (delegated by ${delegation.delegated_by})` : '';
-      record(
-        'reviewOverride',
-        actor.userId,
-        'accepted',
-        `override ${override!.id} ${override!.status} by ${actor.userId}${how}`,
-      );
-      return verdict('reviewOverride', true, `override ${override!.id} ${override!.status}${how}`, {
-        overrideId: override!.id,
-      });
-    });
+    operate('reviewOverride', reviewRequestSchema, raw, (request, step) =>
+      lifecycle.reviewOverride({ runId, step, request }),
+    );
 
   const runReproducibility = (raw: unknown) =>
-    operate('runReproducibility', reproduceRequestSchema, raw, async (req) => {
-      const s = state!;
-      const actor = await authorized(req.token, 'run_reproducibility', { type: 'run', id: runId });
-      await mutable('runReproducibility', actor);
-      if (s.status === 'manual_override_pending_review')
-        await refuse(
-          'runReproducibility',
-          actor,
-          'LifecycleStateError',
-          `run ${runId} has an override pending review; review it first`,
-        );
-      const current = s.versions.find((v) => v.version === s.currentVersion)!;
-      // Unique per attempt: the history grows with every operation, the generation with every hand-over.
-      const repro = `v${current.version}-g${s.generation}-h${workflowInfo().historyLength}`;
-      s.job = { kind: 'reproduce', startedAt: now(), detail: `reproducing version ${current.version}` };
-      record('runReproducibility', actor.userId, 'accepted', `reproducing version ${current.version} (${repro})`);
-      void reproduce({ runId, version: current.version, repro, by: actor });
-      return verdict(
+    operate('runReproducibility', reproduceRequestSchema, raw, async (request, step) => {
+      const requested = await lifecycle.requestReproduction({ runId, step, request });
+      void inBackground(
         'runReproducibility',
-        true,
-        `reproducing version ${current.version}; the result lands in state.reproducibility`,
+        () =>
+          executeChild(reproduceRun, {
+            workflowId: reproductionWorkflowId(runId, requested.repro),
+            args: [{ runId, repro: requested.repro }],
+          }),
+        async () => {
+          const next = await lifecycle.currentLifecycle({ runId });
+          const r = next.reproducibility;
+          const failed = r?.checks.filter((c) => !c.passed).map((c) => c.name) ?? [];
+          const message = r?.passed
+            ? `version ${r.version} reproduced exactly`
+            : `version ${requested.version} did not reproduce: ${failed.join(', ')}`;
+          return { message, view: next };
+        },
+        (error) => lifecycle.reproductionFailed({ runId, repro: requested.repro, error }),
       );
+      return requested;
     });
-
-  async function reproduce(args: Parameters<typeof reproduceRun>[0]) {
-    const s = state!;
-    try {
-      s.reproducibility = await executeChild(reproduceRun, {
-        workflowId: `${runId}-repro-${args.repro}`,
-        args: [args],
-      });
-      const failed = s.reproducibility.checks.filter((c) => !c.passed).map((c) => c.name);
-      record(
-        'runReproducibility',
-        args.by.userId,
-        'completed',
-        s.reproducibility.passed
-          ? `version ${args.version} reproduced exactly`
-          : `version ${args.version} did not reproduce: ${failed.join(', ')}`,
-      );
-    } catch (err) {
-      record('runReproducibility', args.by.userId, 'failed', `reproducibility test failed: ${failureText(err)}`);
-    } finally {
-      s.job = null;
-    }
-  }
 
   const lockRun = (raw: unknown) =>
-    operate('lockRun', lockRequestSchema, raw, async (req) => {
-      const s = state!;
-      const actor = await authorized(req.token, 'lock_run', { type: 'run', id: runId });
-      await mutable('lockRun', actor);
-      if (s.status === 'manual_override_pending_review')
-        await refuse(
-          'lockRun',
-          actor,
-          'LifecycleStateError',
-          `run ${runId} has an override pending review; it cannot be locked or deployed until reviewed`,
-        );
-      const current = s.versions.find((v) => v.version === s.currentVersion)!;
-      const reproduced = s.reproducibility?.version === current.version && s.reproducibility.passed;
-      s.lock = await lifecycle.lockRun({
-        runId,
-        version: current.version,
-        reproducibilityPassed: reproduced,
-        actor,
-        reason: req.reason,
-      });
-      setStatus('locked');
-      record('lockRun', actor.userId, 'accepted', `locked version ${current.version}`);
-      return verdict('lockRun', true, `run ${runId} locked (version ${current.version})`);
-    });
+    operate('lockRun', lockRequestSchema, raw, (request, step) => lifecycle.lockRun({ runId, step, request }));
 
   const approveDeployment = (raw: unknown) =>
-    operate('approveDeployment', approveDeploymentRequestSchema, raw, async (req) => {
-      const s = state!;
-      const actor = await authorized(req.token, 'approve_deployment', { type: 'run', id: runId });
-      if (!s.lock)
-        await refuse(
-          'approveDeployment',
-          actor,
-          'LifecycleStateError',
-          `run ${runId} is not locked: lock it before approving its deployment`,
-        );
-      if (s.lock!.deployment_approved)
-        await refuse(
-          'approveDeployment',
-          actor,
-          'RunLockedError',
-          `run ${runId} was already approved for deployment by ${s.deployment?.approvedBy}`,
-        );
-      s.deployment = await lifecycle.approveDeployment({ runId, actor, reason: req.reason });
-      s.lock!.deployment_approved = true;
-      record('approveDeployment', actor.userId, 'accepted', `deployment approved; deployment.json points at ${runId}`);
-      return verdict('approveDeployment', true, `run ${runId} approved for deployment`);
-    });
+    operate('approveDeployment', approveDeploymentRequestSchema, raw, (request, step) =>
+      lifecycle.approveDeployment({ runId, step, request }),
+    );
 
   // Signals and updates share the operations; an update's validator rejects malformed input before it is recorded.
   const validate = (schema: { parse: (v: unknown) => unknown }) => (raw: unknown) => void schema.parse(raw);
@@ -503,44 +293,18 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   setHandler(lockRunUpdate, lockRun, { validator: validate(lockRequestSchema) });
   setHandler(approveDeploymentUpdate, approveDeployment, { validator: validate(approveDeploymentRequestSchema) });
 
-  if (!state) {
-    const v1 = await lifecycle.describeVersion({ runId, version: 1 });
-    state = {
-      runId,
-      ownerId: v1.ownerId,
-      status: 'trained',
-      currentVersion: 1,
-      versions: [
-        {
-          version: 1,
-          modelSha256: v1.modelSha256,
-          rocAuc: v1.rocAuc,
-          threshold: v1.threshold,
-          createdAt: now(),
-          overrideId: null,
-        },
-      ],
-      overrides: [],
-      reproducibility: null,
-      lock: null,
-      deployment: null,
-      job: null,
-      denials: [],
-      events: [],
-      generation: 0,
-    };
-  }
+  const resumed = await lifecycle.resumeLifecycle({ runId });
+  show(resumed.view);
+  if (!carried) record('start', null, 'completed', resumed.message);
 
-  setStatus(state.status);
-
-  // The run lives until its history is long; then it continues as new with its state, once no operation or
+  // The run lives until its history is long; then it continues as new with its journal, once no operation or
   // background job is in flight (a child workflow would not survive the hand-over).
   const limit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const longHistory = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > limit;
-  await condition(() => longHistory() && !busy && !state!.job && allHandlersFinished());
+  await condition(() => longHistory() && !busy && children === 0 && allHandlersFinished());
   await continueAsNew<typeof runLifecycle>({
     runId,
     historyLimit: input.historyLimit,
-    state: { ...state, generation: state.generation + 1 },
+    journal: { ...journal, generation: journal.generation + 1 },
   });
 }

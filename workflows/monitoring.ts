@@ -39,7 +39,7 @@ export async function monitoringWorkflow(rawInput: MonitoringInput): Promise<Mon
     step: 'load',
     stepIndex: 0,
     steps: MONITORING_STEPS,
-    message: `loading ${input.window.current}`,
+    message: 'window' in input ? `loading ${input.window.current}` : 'loading the scheduled window',
   };
   setHandler(monitoringProgressQuery, () => progress);
   const enter = (step: MonitoringStep, message: string): void => {
@@ -48,7 +48,7 @@ export async function monitoringWorkflow(rawInput: MonitoringInput): Promise<Mon
     progress.message = message;
   };
   try {
-    const loaded = await steps.loadWindow({ runId: input.runId, workflowId, window: input.window, token: input.token });
+    const loaded = await steps.loadWindow(input);
     const ref = loaded.ref;
     progress.windowId = ref.windowId;
     enter('validate', `checking ${loaded.rows} requests against the scoring contract`);

@@ -9,7 +9,6 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { PipelineActivities } from '../activities';
-import type { LifecycleActivities } from '../activities/lifecycle';
 import { lifecycleWorkflowId } from '../schemas/lifecycle';
 import {
   PIPELINE_STEPS,
@@ -30,11 +29,6 @@ const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
   // Every step heartbeats every 2 s, so a dead worker shows within a minute even on 10M-row inputs.
   heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-});
-
-const lifecycleSteps = proxyActivities<LifecycleActivities>({
-  startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
@@ -75,7 +69,7 @@ export async function trainingPipeline(rawInput: PipelineInput): Promise<Pipelin
   };
 
   try {
-    const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath, token: input.token });
+    const prepared = await dataSteps.prepareRun({ runId, configPath: input.configPath, capability: input.capability });
     const ref: RunRef = { runId };
     const artifacts: ArtifactRef[] = [...prepared.artifacts];
 
@@ -111,7 +105,7 @@ export async function trainingPipeline(rawInput: PipelineInput): Promise<Pipelin
     artifacts.push(...(await dataSteps.monitoringBaseline(ref)).artifacts);
 
     enter('manifest', 'writing the run manifest');
-    artifacts.push(await lifecycleSteps.binningTables(ref));
+    artifacts.push(await dataSteps.binningTables(ref));
     await dataSteps.writeManifest(ref, artifacts);
     // The run's lifecycle (overrides, reviews, lock) outlives this workflow: an abandoned child, started once,
     // its start recorded in this history, so a replay or retry never starts a second one.

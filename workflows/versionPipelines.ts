@@ -1,7 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
+import type { GovernanceActivities } from '../activities/governance';
 import type { LifecycleActivities, ReproductionRef } from '../activities/lifecycle';
-import type { Actor, ReproducibilityResult } from '../schemas/lifecycle';
+import { lifecycleWorkflowId, type ReproducibilityResult } from '../schemas/lifecycle';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import type { ArtifactRef, MetricsSummary, RunRef } from '../schemas/run';
 
@@ -18,6 +19,20 @@ const trainingSteps = proxyActivities<PipelineActivities>({
   retry: { ...retry, initialInterval: '5s' },
 });
 const lifecycleSteps = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '10 minutes', retry });
+const governance = proxyActivities<GovernanceActivities>({ startToCloseTimeout: '1 minute', retry });
+
+/**
+ * Refuses (audited) a child workflow that its run's lifecycle did not start: started by hand, or by another
+ * workflow. Its steps would refuse on their own (they write only folders this child owns); this says so at once.
+ */
+async function requireLifecycleParent(runId: string): Promise<void> {
+  const expected = lifecycleWorkflowId(runId);
+  const { parent, workflowType, workflowId } = workflowInfo();
+  if (parent?.workflowId === expected) return;
+  const reason = `${workflowType} ${workflowId} runs only as a child of ${expected}; it was started ${parent ? `by ${parent.workflowId}` : 'directly'}`;
+  await governance.auditRefusedStart({ reason });
+  throw ApplicationFailure.nonRetryable(reason, 'CallerRefusedError');
+}
 
 /** Folds in parallel with the final model, then the evaluation (threshold, metrics, report, model card). */
 async function trainAndEvaluate(ref: RunRef, nSplits: number, retrain: boolean) {
@@ -40,7 +55,7 @@ async function trainAndEvaluate(ref: RunRef, nSplits: number, retrain: boolean) 
 
 export interface ModelVersionInput {
   runId: string;
-  /** The version to build (its folder was prepared by the `fileOverride` activity). */
+  /** The version to build (its folder and records were prepared by the `fileOverride` activity). */
   version: number;
   nSplits: number;
   retrain: boolean;
@@ -53,6 +68,7 @@ export interface ModelVersionInput {
  * threshold changed, then evaluation, monitoring baseline, manifest) in the version's folder.
  */
 export async function modelVersionPipeline(input: ModelVersionInput): Promise<{ metrics: MetricsSummary }> {
+  await requireLifecycleParent(input.runId);
   const ref: RunRef = { runId: input.runId, version: input.version };
   const trained = await trainAndEvaluate(ref, input.nSplits, input.retrain);
   const baseline = await dataSteps.monitoringBaseline(ref);
@@ -60,21 +76,18 @@ export async function modelVersionPipeline(input: ModelVersionInput): Promise<{ 
   return { metrics: trained.metrics };
 }
 
-/** A reproducibility test of one version, named by the lifecycle workflow, on behalf of `by`. */
-export interface ReproduceInput extends ReproductionRef {
-  by: Actor;
-}
-
 /**
  * The reproducibility test: the version's exact config on the same data (hash-checked), from the raw files
  * through features, training and evaluation, then compared with the version (model hash, OOF metrics, OOF scores).
+ * Which version and who asked are in the reproduction's records, written by the lifecycle.
  */
-export async function reproduceRun(input: ReproduceInput): Promise<ReproducibilityResult> {
-  const reproduction: ReproductionRef = { runId: input.runId, version: input.version, repro: input.repro };
+export async function reproduceRun(input: ReproductionRef): Promise<ReproducibilityResult> {
+  await requireLifecycleParent(input.runId);
+  const reproduction: ReproductionRef = { runId: input.runId, repro: input.repro };
   const { nSplits } = await lifecycleSteps.prepareReproduction(reproduction);
   const ref: RunRef = { runId: input.runId, repro: input.repro };
   await dataSteps.buildFeatures(ref);
   await lifecycleSteps.groupReproducedFeatures(reproduction);
   await trainAndEvaluate(ref, nSplits, true);
-  return lifecycleSteps.compareReproduction({ ...reproduction, by: input.by });
+  return lifecycleSteps.compareReproduction(reproduction);
 }

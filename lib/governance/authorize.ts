@@ -44,7 +44,7 @@ export function correlationOf(resource: ResourceRef | undefined): string | null 
   return runId ?? null;
 }
 
-async function auditAuthFailure(
+export async function auditAuthFailure(
   err: TokenRejection | AuthenticationError,
   source: AuditSource,
   permission: Permission | undefined,
@@ -88,19 +88,8 @@ export async function authenticate(
     }
     throw e;
   }
-  const users = await fileStore.read('users');
-  const user = users.users[claims.sub];
-  if (!user) {
-    const e = new AuthenticationError(`authentication failed: ${AUTH_FAILURES.unknownUser}`, 'unknownUser');
-    await auditAuthFailure(e, source, context.permission, context.resource, claims.sub);
-    throw e;
-  }
-  const { role, elevation } = effectiveRole(user);
   return {
-    userId: user.userId,
-    role,
-    baseRole: user.role,
-    ...(elevation ? { temporaryRole: true, elevationExpiresAt: elevation.expiresAt } : {}),
+    ...(await identityOf(claims.sub, { source, ...context })),
     tokenId: claims.jti,
     tokenExpiresAt: new Date(claims.exp * 1000).toISOString(),
   };
@@ -134,6 +123,39 @@ export async function authorize(
   const cred = asCredential(credential);
   correlationOf(resource);
   const identity = await authenticate(cred, { permission, resource });
+  return permit(identity, permission, resource, cred.source ?? 'cli');
+}
+
+/**
+ * The current identity of a user proven some other way (a verified capability): looked up in the store now, so role
+ * changes and elevations apply at once. An unknown user is refused and audited like a token naming one.
+ */
+export async function identityOf(
+  userId: string,
+  context: { source: AuditSource; permission?: Permission; resource?: ResourceRef },
+): Promise<ResolvedIdentity> {
+  const user = (await fileStore.read('users')).users[userId];
+  if (!user) {
+    const e = new AuthenticationError(`authentication failed: ${AUTH_FAILURES.unknownUser}`, 'unknownUser');
+    await auditAuthFailure(e, context.source, context.permission, context.resource, userId);
+    throw e;
+  }
+  const { role, elevation } = effectiveRole(user);
+  return {
+    userId: user.userId,
+    role,
+    baseRole: user.role,
+    ...(elevation ? { temporaryRole: true, elevationExpiresAt: elevation.expiresAt } : {}),
+  };
+}
+
+/** The matrix and ownership check of {@link authorize} for an already proven identity; audits and throws a denial. */
+export async function permit(
+  identity: ResolvedIdentity,
+  permission: Permission,
+  resource: ResourceRef | undefined,
+  source: AuditSource,
+): Promise<ResolvedIdentity> {
   const decision = isAllowed(identity, permission, resource);
   if (decision.allowed) return identity;
   const message = decision.ownership
@@ -149,7 +171,7 @@ export async function authorize(
     resource_type: resource?.type ?? null,
     resource_id: resource?.id ?? null,
     correlation_id: correlationOf(resource),
-    source: cred.source ?? 'cli',
+    source,
     result: 'refused',
     temporary_role: identity.temporaryRole ?? false,
   });

@@ -81,17 +81,19 @@ export type DelegatedApprovalDecision =
   { allowed: true; delegation: Delegation; audit: DelegationAuditFields } | { allowed: false; reason: string };
 
 /**
- * Whether `identity` (already authenticated by `authorize`) may approve override `overrideId` through a delegation:
+ * Whether `identity` (already authenticated) may approve override `overrideId` of run `runId` through a delegation:
  * an active delegation to this user, the user still an ANALYST, and the delegator still allowed to make overrides.
  * On success, `audit` holds the fields the approval's audit entry must carry (both people). Reads only.
  */
 export async function canApproveDelegated(
   identity: ResolvedIdentity,
+  runId: string,
   overrideId: string,
 ): Promise<DelegatedApprovalDecision> {
   const [delegations, users] = await Promise.all([fileStore.read('delegations'), fileStore.read('users')]);
+  // Override ids repeat across runs (every run has an ov-1): a delegation names both.
   const delegation = Object.values(delegations.delegations).find(
-    (d) => d.overrideId === overrideId && d.status === 'active',
+    (d) => d.runId === runId && d.overrideId === overrideId && d.status === 'active',
   );
   if (!delegation) return { allowed: false, reason: `override ${overrideId} has no active delegation` };
   if (delegation.delegatedTo !== identity.userId)

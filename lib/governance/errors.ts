@@ -47,10 +47,15 @@ export const AUTH_FAILURES = {
   expired: 'token expired',
   revoked: 'token revoked',
   unknownUser: 'unknown user',
+  capabilityUsed: 'capability already used (capabilities are single-use)',
+  capabilityMismatch: 'capability issued for another operation, run or request',
 } as const;
 export type AuthFailure = keyof typeof AUTH_FAILURES;
 
-/** Thrown when a token is missing, malformed, forged, signed with another secret, expired, revoked or names no user. Audited. */
+/**
+ * Thrown when a token or capability is missing, malformed, forged, signed with another secret, expired, revoked or
+ * names no user; or when a capability was used already or names another operation, run or request. Audited.
+ */
 export class AuthenticationError extends Error {
   override name = 'AuthenticationError';
   constructor(
@@ -69,4 +74,12 @@ export class GovernanceError extends Error {
 /** Thrown when an audit entry breaks an invariant (schema, denylisted key, token-looking value, missing reason). */
 export class AuditWriteError extends Error {
   override name = 'AuditWriteError';
+}
+
+/**
+ * Thrown when an activity is run by anything but the workflows it belongs to: a standalone activity start, or a
+ * workflow of another type or for another run. Audited as `permission_denied`.
+ */
+export class CallerRefusedError extends Error {
+  override name = 'CallerRefusedError';
 }

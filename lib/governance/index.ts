@@ -24,10 +24,23 @@ export {
   authorize,
   correlationOf,
   effectiveRole,
+  identityOf,
   isAllowed,
+  permit,
   type Credential,
   type ResourceRef,
 } from './authorize';
+export {
+  authorizeCapability,
+  capabilityIdentity,
+  DEFAULT_CAPABILITY_TTL_SECONDS,
+  issueCapability,
+  MAX_CAPABILITY_TTL_SECONDS,
+  requestDigest,
+  type CapabilityRequest,
+  type Claimant,
+  type ExpectedUse,
+} from './capabilities';
 export {
   canApproveDelegated,
   delegateApproval,
@@ -38,6 +51,7 @@ export {
   AUTH_FAILURES,
   AuditWriteError,
   AuthenticationError,
+  CallerRefusedError,
   GovernanceError,
   PermissionDeniedError,
   type AuthFailure,

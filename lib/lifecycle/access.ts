@@ -1,18 +1,8 @@
-/**
- * Who may do what to a run's lifecycle: the governance choke point (`authorize`) plus the one rule it cannot
- * express alone — an ANALYST may review an override a MODELER delegated to them (seed-3 §6).
- */
+/** Who acts on a run's lifecycle, and how what they did (or were refused) is audited. */
 import type { Actor } from '../../schemas/lifecycle';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { AuditInput } from '../../schemas/governance';
-import {
-  appendAudit,
-  authenticate,
-  authorize,
-  canApproveDelegated,
-  isAllowed,
-  type DelegationAuditFields,
-} from '../governance';
+import { appendAudit } from '../governance';
 
 export const actorOf = (identity: ResolvedIdentity): Actor => ({
   userId: identity.userId,
@@ -62,22 +52,10 @@ export async function auditRefusal(input: {
 export const REVIEW_PERMISSION = 'approve_deployment' as const;
 
 /**
- * Authorizes a review of override `overrideId`: VALIDATOR/ADMIN by the matrix, or the ANALYST it was delegated
- * to. A refusal goes through `authorize`, so it is audited as `permission_denied` with the §8 body.
+ * Refuses an operation the run's records do not allow: audits the attempt as `lifecycle_refused` and throws `error`
+ * carrying who was refused (`userId`), for the workflow's journal.
  */
-export async function authorizeReview(
-  token: string,
-  runId: string,
-  overrideId: string,
-): Promise<{ actor: Actor; delegation: DelegationAuditFields | null }> {
-  const resource = { type: 'override', id: overrideId, runId };
-  const identity = await authenticate({ token, source: 'workflow' }, { permission: REVIEW_PERMISSION, resource });
-  if (isAllowed(identity, REVIEW_PERMISSION, resource).allowed) return { actor: actorOf(identity), delegation: null };
-  const delegated = await canApproveDelegated(identity, overrideId);
-  if (delegated.allowed) return { actor: actorOf(identity), delegation: delegated.audit };
-  // Refuses (and audits) unless the role changed in the meantime.
-  return {
-    actor: actorOf(await authorize({ token, source: 'workflow' }, REVIEW_PERMISSION, resource)),
-    delegation: null,
-  };
+export async function refuseAs(actor: Actor, runId: string, operation: string, error: Error): Promise<never> {
+  await auditRefusal({ runId, actor, operation, message: error.message });
+  throw Object.assign(error, { userId: actor.userId });
 }

@@ -20,13 +20,15 @@ import {
   MODEL_FILE,
   ONNX_FILE,
   OVERRIDE_SPEC_FILE,
+  readLock,
   readManifest,
+  RunLockedError,
   verifyLockedRun,
   versionDirName,
   writeDeployment,
   type RunLockFile,
 } from '../run';
-import { auditRefusal, auditRunAction } from './access';
+import { auditRunAction, refuseAs } from './access';
 import { LifecycleStateError, LockRequirementError } from './errors';
 
 export interface LockRequirement {
@@ -89,14 +91,25 @@ export async function lockRun(input: {
   reproducibilityPassed: boolean;
   actor: Actor;
   reason: string;
+  /** The execution and step whose capability locks it: a retried activity finds its own lock. */
+  claim: string;
 }): Promise<LockRecord> {
+  const existing = await readLock(input.runDir);
+  if (existing) {
+    if (existing.claim === input.claim) return existing;
+    return refuseAs(
+      input.actor,
+      input.runId,
+      'lockRun',
+      new RunLockedError(input.runId, existing.locked_by, existing.locked_at),
+    );
+  }
   const versionDir = versionDirName(input.version);
   const versionPath = join(input.runDir, versionDir);
   const missing = (await lockRequirements(input.runId, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
   if (missing.length > 0) {
     const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
-    await auditRefusal({ runId: input.runId, actor: input.actor, operation: 'lockRun', message });
-    throw new LockRequirementError(message);
+    return refuseAs(input.actor, input.runId, 'lockRun', new LockRequirementError(message));
   }
   const manifest = await readManifest(versionPath);
   // Versions evaluated since the graph became an evaluate artifact list it already (verified here); older ones get
@@ -121,6 +134,7 @@ export async function lockRun(input: {
     reason: input.reason,
     deployment_approved: false,
     version: input.version,
+    claim: input.claim,
   };
   const lock: RunLockFile = {
     ...record,
@@ -154,15 +168,40 @@ export async function lockRun(input: {
 }
 
 /** Approves a locked run for deployment: records it in `lock.json`, points `deployment.json` at the run, audits. */
-export async function approveDeployment(input: { runId: string; runDir: string; actor: Actor; reason: string }) {
+export async function approveDeployment(input: {
+  runId: string;
+  runDir: string;
+  actor: Actor;
+  reason: string;
+  /** The execution and step whose capability approves it: a retried activity finds its own approval. */
+  claim: string;
+}) {
+  const refuse = (error: Error): Promise<never> => refuseAs(input.actor, input.runId, 'approveDeployment', error);
   const lock = await verifyLockedRun(input.runDir);
-  if (!lock) throw new LifecycleStateError(`run ${input.runId} is not locked: lock it before approving its deployment`);
+  if (!lock)
+    return refuse(new LifecycleStateError(`run ${input.runId} is not locked: lock it before approving its deployment`));
+  if (lock.deployment) {
+    if (lock.deployment.claim === input.claim)
+      return {
+        approvedBy: lock.deployment.approved_by,
+        at: lock.deployment.approved_at,
+        reason: lock.deployment.reason,
+      };
+    return refuse(
+      new RunLockedError(
+        input.runId,
+        lock.locked_by,
+        lock.locked_at,
+        `was already approved for deployment by ${lock.deployment.approved_by}`,
+      ),
+    );
+  }
   const onnx = lock.artifacts.find((a) => a.role === 'model-onnx')!;
   const at = new Date().toISOString();
   const updated: RunLockFile = {
     ...lock,
     deployment_approved: true,
-    deployment: { approved_by: input.actor.userId, approved_at: at, reason: input.reason },
+    deployment: { approved_by: input.actor.userId, approved_at: at, reason: input.reason, claim: input.claim },
   };
   await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(updated, null, 2)}\n`);
   await writeDeployment({

@@ -6,15 +6,16 @@ import {
   type OverrideChange,
   type OverrideRecord,
   type Review,
+  versionBuildWorkflowId,
 } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { appendAudit, type DelegationAuditFields } from '../governance';
 import { notify } from '../notify';
 import { auditRunAction } from './access';
-import { versionDirName, writeVersionReview } from '../run';
+import { registerFolderWriter, versionDirName, writeOverrideRecord, writeVersionReview } from '../run';
 import { createVersion, planOverride } from './versions';
 
-export interface FiledOverride {
+export interface BuiltVersionInputs {
   before: unknown;
   after: unknown;
   retrain: boolean;
@@ -32,16 +33,35 @@ export interface FileOverrideInput {
   change: OverrideChange;
   reason: string;
   actor: Actor;
+  /** The execution and step whose capability files it (see lib/run/lifecycle.ts). */
+  claim: string;
 }
 
 /**
- * Files an override: checks it against the current version, creates the next version's folder and audits the
- * action with user, time, full before/after diff and reason (seed-3 §3 step 2).
+ * Files an override: checks it against the current version, creates the next version's folder with the override's
+ * record and the owner of its build (the child workflow `<run>-v<version>`), and audits the action with user, time,
+ * full before/after diff and reason (seed-3 §3 step 2).
  */
-export async function fileOverride(input: FileOverrideInput): Promise<FiledOverride> {
+export async function fileOverride(input: FileOverrideInput): Promise<BuiltVersionInputs> {
   const fromDir = join(input.runDir, versionDirName(input.fromVersion));
   const plan = await planOverride(input.runDir, fromDir, input.change);
   const created = await createVersion(input.runDir, fromDir, input.version, plan);
+  await writeOverrideRecord(input.runDir, {
+    id: input.overrideId,
+    change: input.change,
+    reason: input.reason,
+    requestedBy: input.actor,
+    requestedAt: new Date().toISOString(),
+    before: plan.before,
+    after: plan.after,
+    version: input.version,
+    fromVersion: input.fromVersion,
+    claim: input.claim,
+  });
+  await registerFolderWriter(created.dir, {
+    workflowId: versionBuildWorkflowId(input.runId, input.version),
+    workflowRunId: null,
+  });
   const feature = 'feature' in input.change ? input.change.feature : null;
   await auditRunAction(input.actor, input.runId, {
     action: OVERRIDE_AUDIT_ACTION[input.change.kind],

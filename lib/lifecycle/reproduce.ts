@@ -1,6 +1,8 @@
 /**
  * Reproducibility test (seed-3 §5, "golden comparison"): re-run a version's exact config on the same data,
  * verified by content hash, in `repro/<name>/`, and compare model file hash, OOF metrics and OOF predictions.
+ * The lifecycle records who asked and for which version (`request.json`) and which child workflow builds it; the
+ * child's steps read both from there, so a `reproduceRun` started by hand has nothing to work on.
  */
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { inputFiles } from '../data/raw';
 import { InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
 import {
+  assertFolderWriter,
   CONFIG_FILE,
   FEATURES_FILE,
   METRICS_FILE,
@@ -17,27 +20,47 @@ import {
   oofFile,
   OVERRIDE_SPEC_FILE,
   readOverrideSpec,
+  readReproRequest,
   readRunConfig,
   readRunInfo,
+  registerFolderWriter,
   REPRODUCIBILITY_FILE,
-  RUN_INFO_FILE,
   reproDirName,
+  RUN_INFO_FILE,
   versionDirName,
+  writeReproRequest,
+  type ReproRequest,
+  type WorkflowExecution,
 } from '../run';
-import { applyCategoryGroups } from './versions';
 import { auditRunAction } from './access';
+import { applyCategoryGroups } from './versions';
+
+/** Creates the folder of reproduction `repro` with its request, owned by the child workflow `builder`. */
+export async function requestReproduction(
+  runDir: string,
+  repro: string,
+  request: ReproRequest,
+  builder: string,
+): Promise<void> {
+  const dir = join(runDir, reproDirName(repro));
+  await mkdir(dir, { recursive: true });
+  await writeReproRequest(dir, request);
+  await registerFolderWriter(dir, { workflowId: builder, workflowRunId: null });
+}
 
 /**
- * Creates the reproduction folder with the version's config, run info and override spec, after checking that
- * every input file still has the sha256 the run recorded; a changed file is named.
+ * The reproduction's first step: checks that `execution` owns the folder and that every input file still has the
+ * sha256 the run recorded (a changed file is named), then copies the version's config, run info and override spec.
  */
 export async function prepareReproduction(
   runDir: string,
-  version: number,
   repro: string,
-): Promise<{ nSplits: number }> {
-  const versionDir = join(runDir, versionDirName(version));
+  execution: WorkflowExecution,
+): Promise<{ nSplits: number; version: number }> {
   const reproDir = join(runDir, reproDirName(repro));
+  await assertFolderWriter(reproDir, execution);
+  const { version } = await readReproRequest(reproDir);
+  const versionDir = join(runDir, versionDirName(version));
   const info = await readRunInfo(runDir);
   const config = await readRunConfig(versionDir);
   const paths = inputFiles(config);
@@ -49,32 +72,41 @@ export async function prepareReproduction(
     if (actual !== recorded)
       throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);
   }
-  await mkdir(reproDir, { recursive: true });
   for (const file of [CONFIG_FILE, RUN_INFO_FILE, OVERRIDE_SPEC_FILE]) {
     await copyFile(join(versionDir, file), join(reproDir, file)).catch((e: NodeJS.ErrnoException) => {
       if (!(file === OVERRIDE_SPEC_FILE && e.code === 'ENOENT')) throw e;
     });
   }
-  return { nSplits: config.validation.n_splits };
+  return { nSplits: config.validation.n_splits, version };
 }
 
 /** Applies the version's category groups to the freshly engineered features of a reproduction. */
-export async function groupReproducedFeatures(reproDir: string): Promise<void> {
+export async function groupReproducedFeatures(
+  runDir: string,
+  repro: string,
+  execution: WorkflowExecution,
+): Promise<void> {
+  const reproDir = join(runDir, reproDirName(repro));
+  await assertFolderWriter(reproDir, execution);
   const path = join(reproDir, FEATURES_FILE);
   await applyCategoryGroups(path, path, await readOverrideSpec(reproDir));
 }
 
 /**
- * Compares reproduction `repro` with the version it reproduces and writes the result as `reproducibility.json` in
- * the reproduction's folder (the result names it relative to the run folder).
+ * Compares reproduction `repro` with the version it reproduces, writes the result as `reproducibility.json` in the
+ * reproduction's folder (the result names it relative to the run folder) and audits the test in the name of who
+ * asked for it (from the request record).
  */
 export async function compareReproduction(
+  runId: string,
   runDir: string,
   repro: string,
-  meta: Pick<ReproducibilityResult, 'version' | 'by' | 'at'>,
+  execution: WorkflowExecution,
 ): Promise<ReproducibilityResult> {
-  const versionDir = join(runDir, versionDirName(meta.version));
   const reproDir = join(runDir, reproDirName(repro));
+  await assertFolderWriter(reproDir, execution);
+  const request = await readReproRequest(reproDir);
+  const versionDir = join(runDir, versionDirName(request.version));
   const checks: ReproducibilityResult['checks'] = [];
   const check = (name: string, expected: string, actual: string) =>
     checks.push({ name, passed: expected === actual, expected, actual });
@@ -94,17 +126,14 @@ export async function compareReproduction(
       await sha256File(join(reproDir, oofFile(fold))),
     );
   const result: ReproducibilityResult = {
-    ...meta,
+    version: request.version,
+    by: request.by,
+    at: new Date().toISOString(),
     passed: checks.every((c) => c.passed),
     checks,
     artifact: `${reproDirName(repro)}/${REPRODUCIBILITY_FILE}`,
   };
   await writeFileAtomic(join(reproDir, REPRODUCIBILITY_FILE), `${JSON.stringify(result, null, 2)}\n`);
-  return result;
-}
-
-/** Audits a reproducibility test that ran to the end: who, which version, passed or which checks failed. */
-export async function auditReproduction(runId: string, result: ReproducibilityResult): Promise<void> {
   const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
   await auditRunAction(result.by, runId, {
     action: 'reproducibility_test',
@@ -114,4 +143,5 @@ export async function auditReproduction(runId: string, result: ReproducibilityRe
     result: result.passed ? 'reproduced exactly' : `not reproduced: ${failed.join(', ')}`,
     after: { version: result.version, passed: result.passed, checks: result.checks.length, failed },
   });
+  return result;
 }

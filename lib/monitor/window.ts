@@ -7,7 +7,13 @@ import { writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { describeFailures, runExpectations, type Expectation } from '../data/expectations';
 import { fileExists, loadCsvAsText, rawSuites } from '../data/raw';
-import { ArtifactIntegrityError, DataValidationError, InputError, UnknownRunError } from '../errors';
+import {
+  ArtifactIntegrityError,
+  DataValidationError,
+  FolderWriteRefusedError,
+  InputError,
+  UnknownRunError,
+} from '../errors';
 import { sha256File } from '../hash';
 import { MONITORING_DIR, readManifest, readRunConfig, resolveRunDir } from '../run';
 
@@ -98,6 +104,9 @@ export async function loadWindow(
   window: MonitoringWindow,
   requestedBy: string,
 ): Promise<WindowInfo> {
+  // A finished window is history: a workflow started again under its id does not rewrite it.
+  if (await fileExists(join(ref.windowDir, WINDOW_FILES.result)))
+    throw new FolderWriteRefusedError(`window ${ref.windowId} of run ${ref.runId} is complete: it is never rewritten`);
   await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference');
   const source = resolve(window.current);
   if (!(await fileExists(source)) || !(await stat(source)).isFile())

@@ -8,9 +8,13 @@ import { readRunInfo, writeManifest, type RunFolder } from '../run';
 
 /**
  * Writes the run manifest from the artifacts the steps reported. A path reported twice (the model,
- * re-written with its threshold) keeps its last version; every listed file is re-read and verified.
+ * re-written with its threshold) keeps its last version; every listed file is re-read and verified. Returns the
+ * manifest's sha256 and how many artifacts it lists.
  */
-export async function finalizeManifest(ref: RunFolder, reported: ArtifactRef[]): Promise<string> {
+export async function finalizeManifest(
+  ref: RunFolder,
+  reported: ArtifactRef[],
+): Promise<{ sha256: string; artifacts: number }> {
   const latest = new Map<string, ArtifactRef>();
   for (const a of reported) latest.set(a.path, a);
   const artifacts = [...latest.values()];
@@ -25,6 +29,7 @@ export async function finalizeManifest(ref: RunFolder, reported: ArtifactRef[]):
     createdAt: new Date().toISOString(),
     artifacts,
   });
+  const sha256 = sha256Hex(await readFile(path));
   await appendAudit({
     user_id: info.createdBy.userId,
     user_role: info.createdBy.role as ResolvedIdentity['role'],
@@ -35,7 +40,7 @@ export async function finalizeManifest(ref: RunFolder, reported: ArtifactRef[]):
     correlation_id: ref.runId,
     status: 'success',
     source: 'workflow',
-    result: `manifest sha256 ${sha256Hex(await readFile(path))}`,
+    result: `manifest sha256 ${sha256}`,
   });
-  return path;
+  return { sha256, artifacts: artifacts.length };
 }

@@ -9,7 +9,17 @@ import { fileExists, inputFiles, rawPaths } from '../data/raw';
 import { ConfigError, InputError } from '../errors';
 import { appendAudit } from '../governance/audit';
 import { canonicalJson, sha256File, sha256Hex } from '../hash';
-import { CONFIG_FILE, createRunDir, readLock, RUN_INFO_FILE, RunLockedError, type RunFolder } from '../run';
+import {
+  CONFIG_FILE,
+  createRunDir,
+  readLock,
+  RUN_INFO_FILE,
+  RunLockedError,
+  takeOverRunFolder,
+  type RunFolder,
+  type WorkflowExecution,
+} from '../run';
+import { readableInput } from '../settings';
 
 /**
  * Checks that a flat-mode table exists and that its header holds every declared column; throws ConfigError
@@ -77,16 +87,26 @@ export interface PreparedRun extends RunFolder {
 }
 
 /**
- * Loads and checks the config, makes sure the data exists, creates the run folder, snapshots config + data
- * hashes, and audits the run's creation by `createdBy` (already authorized for `create_run` by the caller).
+ * Loads and checks the config, makes sure the data exists, creates the run folder owned by `execution` (the
+ * workflow preparing it), snapshots config + data hashes, and audits the run's creation by `createdBy` (already
+ * authorized for `create_run` by the caller). The config and every input file must lie in the folders workflows may
+ * read (lib/settings.ts).
  */
-export async function prepareRun(runId: string, configPath: string, createdBy: ResolvedIdentity): Promise<PreparedRun> {
-  const loaded = await loadConfig(configPath);
+export async function prepareRun(
+  runId: string,
+  configPath: string,
+  createdBy: ResolvedIdentity,
+  execution: WorkflowExecution,
+): Promise<PreparedRun> {
+  const loaded = await loadConfig(await readableInput(configPath, 'config'));
+  for (const [table, path] of Object.entries(inputFiles(loaded.config)))
+    await readableInput(path, `input file (${table})`);
   const { generated } = await ensureInputData(loaded.config);
   const dir = await createRunDir(runId, loaded.config.artifacts.dir);
   // seed-3 §5: a locked run is never re-run in place.
   const lock = await readLock(dir);
   if (lock) throw new RunLockedError(runId, lock.locked_by, lock.locked_at);
+  await takeOverRunFolder(dir, execution);
   const dataFiles: Record<string, string> = {};
   for (const [table, path] of Object.entries(inputFiles(loaded.config))) dataFiles[table] = await sha256File(path);
   const dataHash = sha256Hex(canonicalJson(dataFiles));

@@ -7,6 +7,7 @@ export {
   BINNING_FILE,
   CONFIG_FILE,
   FEATURES_FILE,
+  BUILD_FAILED_FILE,
   LOCK_FILE,
   MANIFEST_FILE,
   METRICS_FILE,
@@ -16,8 +17,12 @@ export {
   ONNX_FILE,
   OOF_FILE,
   oofFile,
+  OVERRIDE_RECORD_FILE,
   OVERRIDE_SPEC_FILE,
   REPORT_DIR,
+  REPRO_FAILED_FILE,
+  REPRO_NAME,
+  REPRO_REQUEST_FILE,
   REPRODUCIBILITY_FILE,
   reproDirName,
   REVIEW_FILE,
@@ -25,6 +30,7 @@ export {
   TEST_PREDICTIONS_FILE,
   VALIDATION_DIR,
   versionDirName,
+  WRITER_FILE,
 } from './layout';
 export {
   allRunDirs,
@@ -53,3 +59,16 @@ export {
 export { readLock, RunLockedError, verifyLockedRun, type RunLockFile } from './lock';
 export { deploymentPath, readDeployment, writeDeployment } from './deployment';
 export { listRuns, showRun, type RunDetails, type RunListing } from './list';
+export { assertFolderWriter, registerFolderWriter, takeOverRunFolder, type WorkflowExecution } from './writer';
+export {
+  lifecycleView,
+  readReproRequest,
+  reproductions,
+  writeBuildFailure,
+  writeOverrideRecord,
+  writeReproFailure,
+  writeReproRequest,
+  type FiledOverride,
+  type Reproduction,
+  type ReproRequest,
+} from './lifecycle';

@@ -33,15 +33,26 @@ export const OVERRIDE_SPEC_FILE = 'overrides.json';
 export const REVIEW_FILE = 'review.json';
 /** The outcome of a reproducibility test, in its reproduction folder. */
 export const REPRODUCIBILITY_FILE = 'reproducibility.json';
+/** Which workflow execution may write the folder (run, version or reproduction): see writer.ts. */
+export const WRITER_FILE = 'writer.json';
+/** The override a version was built for: who filed it, the change, the reason, the diff. In the version's folder. */
+export const OVERRIDE_RECORD_FILE = 'override.json';
+/** Why a version's build failed or was interrupted, in the version's folder. */
+export const BUILD_FAILED_FILE = 'build-failed.json';
+/** Who asked for a reproducibility test and of which version, in the reproduction's folder. */
+export const REPRO_REQUEST_FILE = 'request.json';
+/** Why a reproducibility test never finished (a failed step, or an interrupted lifecycle), in its folder. */
+export const REPRO_FAILED_FILE = 'failed.json';
 /** The lock of a locked run, in the run folder: the locked version and every frozen artifact. */
 export const LOCK_FILE = 'lock.json';
 
 /** Folder of model version `version` relative to the run folder: the trained run itself is version 1. */
 export const versionDirName = (version: number): string => (version === 1 ? '.' : `versions/v${version}`);
 
-const REPRO_NAME = /^v\d+-g\d+-h\d+$/;
+/** `v<version>-<12 hex of its request's claim>` (or `v<n>-g<generation>-h<history length>` before claims). */
+export const REPRO_NAME = /^v\d+-([0-9a-f]{12}|g\d+-h\d+)$/;
 
-/** Folder of a reproduction relative to the run folder (`repro/v<version>-g<generation>-h<history length>`). */
+/** Folder of a reproduction relative to the run folder (`repro/<name>`). */
 export function reproDirName(name: string): string {
   if (!REPRO_NAME.test(name)) throw new Error(`invalid reproduction name ${JSON.stringify(name.slice(0, 40))}`);
   return `repro/${name}`;

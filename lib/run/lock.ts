@@ -10,8 +10,12 @@ import { LOCK_FILE } from './layout';
 /** Thrown on any attempt to change a locked run (seed-3 §5 message: who locked it, and when). */
 export class RunLockedError extends Error {
   override name = 'RunLockedError';
-  constructor(runId: string, lockedBy: string, lockedAt: string) {
-    super(`Run ${runId} is locked by ${lockedBy} (since ${lockedAt}) for deployment. Cannot modify locked runs.`);
+  constructor(runId: string, lockedBy: string, lockedAt: string, what?: string) {
+    super(
+      what
+        ? `Run ${runId} ${what}; it is locked by ${lockedBy} (since ${lockedAt}).`
+        : `Run ${runId} is locked by ${lockedBy} (since ${lockedAt}) for deployment. Cannot modify locked runs.`,
+    );
   }
 }
 
@@ -19,7 +23,7 @@ export class RunLockedError extends Error {
 export interface RunLockFile extends LockRecord {
   runId: string;
   versionDir: string;
-  deployment: { approved_by: string; approved_at: string; reason: string } | null;
+  deployment: { approved_by: string; approved_at: string; reason: string; claim?: string } | null;
   artifacts: ArtifactRef[];
 }
 

@@ -39,6 +39,8 @@ const AUTH_HINTS: Record<AuthenticationError['failure'], string> = {
   expired: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
   revoked: 'ask an ADMIN for a new token (access-perm auth issue --user <you>)',
   unknownUser: 'the token names a user this installation does not know; ask an ADMIN',
+  capabilityUsed: 'ask access-perm for a new capability (access-perm auth capability); each one works once',
+  capabilityMismatch: 'ask access-perm for a capability for exactly this operation, run and request',
 };
 
 /** Runs a command action; denials and refused tokens become one line on stderr and their own exit code. */

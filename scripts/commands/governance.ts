@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { writeFileAtomic } from '../../lib/artifacts';
 import {
@@ -10,13 +11,22 @@ import {
   DEFAULT_TOKEN_TTL,
   elevateUser,
   exportAuditAs,
+  issueCapability,
   issueToken,
   listUsers,
+  MAX_CAPABILITY_TTL_SECONDS,
+  parseTtl,
   queryAuditAs,
   revokeToken,
   verifyAuditAs,
 } from '../../lib/governance';
-import { AUDIT_STATUSES, type ElevationTimerInput } from '../../schemas/governance';
+import { CAPABILITY_REQUESTS } from '../../schemas/capabilities';
+import {
+  AUDIT_STATUSES,
+  CAPABILITY_OPERATIONS,
+  type CapabilityOperation,
+  type ElevationTimerInput,
+} from '../../schemas/governance';
 import { err, printJson } from './output';
 import {
   callerCredential,
@@ -157,6 +167,31 @@ function registerUsers(program: Command): void {
     );
 }
 
+/**
+ * The request a capability is issued for, checked against the operation's schema: paths made absolute (the worker
+ * reads them as given), a monitoring window's run id filled in.
+ */
+function capabilityRequest(op: CapabilityOperation, runId: string, json: string): Record<string, unknown> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(json) as Record<string, unknown>;
+  } catch (e) {
+    throw new InvalidArgumentError(`--request is not JSON: ${(e as Error).message}`);
+  }
+  if (op === 'createRun' && typeof raw.configPath === 'string') raw.configPath = resolve(raw.configPath);
+  if (op === 'monitorWindow') {
+    raw.runId ??= runId;
+    const window = raw.window as { current?: unknown } | undefined;
+    if (typeof window?.current === 'string') window.current = resolve(window.current);
+  }
+  const parsed = CAPABILITY_REQUESTS[op].safeParse(raw);
+  if (!parsed.success)
+    throw new InvalidArgumentError(
+      `--request for ${op}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
+
 function registerAuth(program: Command): void {
   const auth = program.command('auth').description('tokens: signed, expiring, revocable');
 
@@ -193,6 +228,38 @@ function registerAuth(program: Command): void {
         if (!credential.token && target) credential = { token: target, source: 'cli' };
         const done = await revokeToken(credential, { jti: opts.jti, token: target, reason: opts.reason });
         console.log(`revoked token ${done.jti}${done.subject ? ` of ${done.subject}` : ''}`);
+      }),
+    );
+
+  auth
+    .command('capability')
+    .description(
+      'a capability for one workflow start, signal or update you send with the `temporal` CLI: prints the request with its capability, the JSON to pass as --input (single-use, minutes; your token never reaches Temporal)',
+    )
+    .addOption(
+      new Option('--op <operation>', 'the operation').choices([...CAPABILITY_OPERATIONS]).makeOptionMandatory(),
+    )
+    .requiredOption('--run <id>', 'the run (for createRun: the new run id, the workflow id you start)')
+    .option(
+      '--request <json>',
+      'the request without its capability, e.g. {"overrideId":"ov-1","decision":"approve","reason":"…"}',
+      '{}',
+    )
+    .option('--ttl <duration>', `lifetime, e.g. 90s, 10m (at most ${MAX_CAPABILITY_TTL_SECONDS / 60}m)`, '10m')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: TokenOpts & { op: CapabilityOperation; run: string; request: string; ttl: string }) => {
+        const request = capabilityRequest(opts.op, opts.run, opts.request);
+        const capability = await issueCapability(await callerCredential(opts), {
+          op: opts.op,
+          runId: opts.run,
+          request,
+          ttlSeconds: parseTtl(opts.ttl),
+        });
+        process.stdout.write(`${JSON.stringify({ ...request, capability })}\n`);
+        err(
+          `capability ${capability.id} for ${capability.user}: ${opts.op} on ${opts.run}, once, until ${capability.exp}`,
+        );
       }),
     );
 

@@ -1,11 +1,12 @@
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { authenticate, authorize, PermissionDeniedError } from '../../lib/governance';
+import { authorize, issueCapability, PermissionDeniedError } from '../../lib/governance';
 import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
 import { exportBundle } from '../../lib/lifecycle/lock';
 import { versionBinningTables } from '../../lib/lifecycle/versions';
 import { assertRunId, newestVersion, resolveRunDir, verifyLockedRun, versionDirName } from '../../lib/run';
 import { lifecycleSettled, withLifecycle } from '../../client';
+import type { Capability, CapabilityOperation } from '../../schemas/governance';
 import { overrideChangeSchema, type LifecycleState, type OverrideChange, type Verdict } from '../../schemas/lifecycle';
 import {
   approveDeploymentUpdate,
@@ -19,16 +20,21 @@ import { callerCredential, governed, tokenFileOption, type TokenOpts } from './c
 import { positiveInt, printJson } from './output';
 
 /**
- * The run lifecycle from the terminal (issue 6): state, binning tables, overrides, reviews, reproducibility,
- * lock, deployment approval, export. Changes go to the run's `runLifecycle` workflow as updates carrying the
- * caller's token (the workflow authorizes them); reads of locked runs verify every frozen artifact.
+ * The run lifecycle from the terminal: state, binning tables, overrides, reviews, reproducibility, lock,
+ * deployment approval, export. Changes go to the run's `runLifecycle` workflow as updates carrying a capability for
+ * exactly that request (the caller's token is proven here and never sent); the workflow authorizes it by the role
+ * in force then. Reads of locked runs verify every frozen artifact.
  */
 
-/** The caller's token, proven before anything is sent (missing/expired tokens fail here with a hint). */
-async function provenToken(opts: TokenOpts): Promise<string> {
-  const credential = await callerCredential(opts);
-  await authenticate(credential);
-  return credential.token!;
+/** The request with a capability for it (missing or expired tokens fail here, with a hint). */
+async function withCapability<R extends Record<string, unknown>>(
+  opts: TokenOpts,
+  op: CapabilityOperation,
+  runId: string,
+  request: R,
+): Promise<R & { capability: Capability }> {
+  const capability = await issueCapability(await callerCredential(opts), { op, runId: assertRunId(runId), request });
+  return { ...request, capability };
 }
 
 /** Prints an update's verdict; a refusal becomes the command's error (a denial exits 3, like every command). */
@@ -243,12 +249,12 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(
         async (runId: string, opts: OverrideOpts & { reason: string; wait?: boolean; json?: boolean } & TokenOpts) => {
-          const change = changeFrom(opts);
-          const token = await provenToken(opts);
+          const request = await withCapability(opts, 'fileOverride', runId, {
+            reason: opts.reason,
+            change: changeFrom(opts),
+          });
           await withLifecycle(runId, async (handle) => {
-            const verdict = await handle.executeUpdate(fileOverrideUpdate, {
-              args: [{ token, reason: opts.reason, change }],
-            });
+            const verdict = await handle.executeUpdate(fileOverrideUpdate, { args: [request] });
             report(verdict, opts.json && !opts.wait);
             if (!opts.wait) return;
             const state = await lifecycleSettled(handle);
@@ -286,11 +292,13 @@ export function registerLifecycleCommands(program: Command): void {
           overrideId: string,
           opts: { decision: 'approve' | 'reject'; reason: string; json?: boolean } & TokenOpts,
         ) => {
-          const token = await provenToken(opts);
+          const request = await withCapability(opts, 'reviewOverride', runId, {
+            overrideId,
+            decision: opts.decision,
+            reason: opts.reason,
+          });
           const verdict = await withLifecycle(runId, (handle) =>
-            handle.executeUpdate(reviewOverrideUpdate, {
-              args: [{ token, overrideId, decision: opts.decision, reason: opts.reason }],
-            }),
+            handle.executeUpdate(reviewOverrideUpdate, { args: [request] }),
           );
           report(verdict, opts.json);
         },
@@ -305,9 +313,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { wait?: boolean; json?: boolean } & TokenOpts) => {
-        const token = await provenToken(opts);
+        const request = await withCapability(opts, 'runReproducibility', runId, {});
         await withLifecycle(runId, async (handle) => {
-          const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [{ token }] });
+          const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [request] });
           report(verdict, opts.json && !opts.wait);
           if (!opts.wait) return;
           const state = await lifecycleSettled(handle);
@@ -335,9 +343,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const token = await provenToken(opts);
+        const request = await withCapability(opts, 'lockRun', runId, { reason: opts.reason });
         const verdict = await withLifecycle(runId, (handle) =>
-          handle.executeUpdate(lockRunUpdate, { args: [{ token, reason: opts.reason }] }),
+          handle.executeUpdate(lockRunUpdate, { args: [request] }),
         );
         report(verdict, opts.json);
       }),
@@ -351,9 +359,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const token = await provenToken(opts);
+        const request = await withCapability(opts, 'approveDeployment', runId, { reason: opts.reason });
         const verdict = await withLifecycle(runId, (handle) =>
-          handle.executeUpdate(approveDeploymentUpdate, { args: [{ token, reason: opts.reason }] }),
+          handle.executeUpdate(approveDeploymentUpdate, { args: [request] }),
         );
         report(verdict, opts.json);
       }),

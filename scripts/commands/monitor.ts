@@ -69,7 +69,7 @@ export function registerMonitorCommands(program: Command): void {
           runId,
           current: opts.current,
           ...(opts.label ? { label: opts.label } : {}),
-          token: credential.token!,
+          credential,
           startWorker: opts.worker,
           onProgress: progressPrinter(),
           log: err,

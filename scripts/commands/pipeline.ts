@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runPipeline, type ModelProgress } from '../../client';
-import { authorize, bootstrapAdmin, governanceDir } from '../../lib/governance';
+import { authorize, bootstrapAdmin, governanceDir, type Credential } from '../../lib/governance';
 import { assertRunId, MANIFEST_FILE, newRunId, readTestMetrics, resolveRunDir } from '../../lib/run';
 import type { PipelineProgress } from '../../schemas/run';
 import { installWorkerLogging } from '../../worker/worker';
@@ -37,16 +37,16 @@ function progressPrinter(): (p: PipelineProgress, models: ModelProgress[]) => vo
 /** Runs the pipeline for a proven caller and prints the outcome (shared by `pipeline run` and `demo`). */
 async function runAndReport(
   opts: RunOptions,
-  identify: (opts: TokenOpts, runId: string) => Promise<string>,
+  identify: (opts: TokenOpts, runId: string) => Promise<Credential>,
 ): Promise<void> {
   const runId = assertRunId(opts.runId ?? newRunId());
-  const token = await identify(opts, runId);
+  const credential = await identify(opts, runId);
   installWorkerLogging('ERROR');
   const started = Date.now();
   const result = await runPipeline({
     configPath: opts.config,
     runId,
-    token,
+    credential,
     startWorker: opts.worker,
     onProgress: progressPrinter(),
     log: err,
@@ -93,28 +93,28 @@ interface RunOptions extends TokenOpts {
 }
 
 /** Checks `create_run` here first, so a denied caller learns it before a server or worker starts. */
-async function authorizedToken(opts: TokenOpts, runId: string): Promise<string> {
+async function authorizedCredential(opts: TokenOpts, runId: string): Promise<Credential> {
   const credential = await callerCredential(opts);
   await authorize(credential, 'create_run', { type: 'run', id: runId });
-  return credential.token!;
+  return credential;
 }
 
 /**
  * The demo's caller: the token the user set, else on a fresh installation a first ADMIN `demo-admin`
  * bootstrapped for the demo, its token kept owner-only under the data directory for the next demo.
  */
-async function demoToken(opts: TokenOpts, runId: string): Promise<string> {
+async function demoCredential(opts: TokenOpts, runId: string): Promise<Credential> {
   const given = await callerCredential(opts);
-  if (given.token) return authorizedToken(opts, runId);
+  if (given.token) return authorizedCredential(opts, runId);
   const file = join(governanceDir(), 'demo-admin.token');
   const kept = await readTokenFile(file).catch(() => null);
-  if (kept) return authorizedToken({ tokenFile: file }, runId);
+  if (kept) return authorizedCredential({ tokenFile: file }, runId);
   const issued = await bootstrapAdmin('demo-admin').catch((e: unknown) => {
     throw new Error(`${(e as Error).message.split(':')[0]}: set ACCESS_PERM_TOKEN to run the demo as yourself`);
   });
   await writeSecretFile(file, issued.token);
-  err(`bootstrapped the first ADMIN, demo-admin; its token is in ${file} (see README, "Roles, tokens and audit")`);
-  return issued.token;
+  err(`bootstrapped the first ADMIN, demo-admin; its token is in ${file} (see docs/governance.md)`);
+  return { token: issued.token, source: 'cli' };
 }
 
 export function registerPipelineCommands(program: Command): void {
@@ -133,7 +133,7 @@ export function registerPipelineCommands(program: Command): void {
         'run trainingPipeline on a config and wait for it (needs create_run; starts an embedded server if none is reachable)',
       )
       .requiredOption('--config <yaml>', 'config file, e.g. config/sample.yaml'),
-  ).action(governed((opts: RunOptions) => runAndReport(opts, authorizedToken)));
+  ).action(governed((opts: RunOptions) => runAndReport(opts, authorizedCredential)));
 
   runOptions(
     program
@@ -142,5 +142,5 @@ export function registerPipelineCommands(program: Command): void {
         'the training pipeline on the bundled sample (config/sample.yaml), bootstrapping a first ADMIN on a fresh installation',
       )
       .option('--config <yaml>', 'config file', 'config/sample.yaml'),
-  ).action(governed((opts: RunOptions) => runAndReport(opts, demoToken)));
+  ).action(governed((opts: RunOptions) => runAndReport(opts, demoCredential)));
 }

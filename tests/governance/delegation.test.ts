@@ -60,11 +60,13 @@ describe('delegated override approval (seed-3 §6)', () => {
 
   it('only the named ANALYST may approve, and gets the fields for the approval entry', async () => {
     const me = await authorize(team.tokens.ANALYST, 'view_binning', { type: 'override', id: 'ovr-1', runId: 'run-7' });
-    const yes = await canApproveDelegated(me, 'ovr-1');
+    const yes = await canApproveDelegated(me, 'run-7', 'ovr-1');
     expect(yes).toMatchObject({ allowed: true, audit: { delegated_by: 'modeler', delegated_to: 'analyst' } });
-    const other = await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'ovr-1');
+    // Every run has an ovr-1: the delegation is for run-7's only.
+    expect(await canApproveDelegated(me, 'run-8', 'ovr-1')).toMatchObject({ allowed: false });
+    const other = await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'run-7', 'ovr-1');
     expect(other).toEqual({ allowed: false, reason: 'override ovr-1 is delegated to analyst, not to you' });
-    expect(await canApproveDelegated(me, 'ovr-unknown')).toMatchObject({ allowed: false });
+    expect(await canApproveDelegated(me, 'run-7', 'ovr-unknown')).toMatchObject({ allowed: false });
   });
 
   it('is refused to those who may not override, to non-ANALYST delegates, to oneself and twice', async () => {
@@ -85,17 +87,17 @@ describe('delegated override approval (seed-3 §6)', () => {
   it('lapses when the delegate is no longer an ANALYST or the modeler may no longer override', async () => {
     await delegate(team.tokens.MODELER, { overrideId: 'ovr-3', delegateTo: 'analyst2' });
     await assignRole({ token: team.admin }, { userId: 'modeler', role: 'ANALYST', reason: 'moved teams' });
-    const decision = await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'ovr-3');
+    const decision = await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'run-7', 'ovr-3');
     expect(decision).toMatchObject({
       allowed: false,
       reason: expect.stringMatching(/modeler, who delegated it, may no longer make overrides/),
     });
     await assignRole({ token: team.admin }, { userId: 'modeler', role: 'MODELER', reason: 'back' });
-    expect(await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'ovr-3')).toMatchObject({
+    expect(await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'run-7', 'ovr-3')).toMatchObject({
       allowed: true,
     });
     await assignRole({ token: team.admin }, { userId: 'analyst2', role: 'VIEWER', reason: 'left the team' });
-    expect(await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'ovr-3')).toMatchObject({
+    expect(await canApproveDelegated(await authorize(analyst2, 'view_binning'), 'run-7', 'ovr-3')).toMatchObject({
       allowed: false,
       reason: expect.stringMatching(/your role is now VIEWER/),
     });

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGovernanceActivities } from '../../activities/governance';
 import {
   authorize,
   elevateUser,
@@ -113,33 +112,6 @@ describe('temporary elevation (seed-3 §6), without any worker', () => {
       expired: false,
     });
     expect(await queryAudit({ action: 'role_elevation_expired', user_id: 'viewer' })).toHaveLength(1);
-  });
-});
-
-describe('the authorize activity (for workflow signal/update handlers)', () => {
-  it('returns the identity, or fails non-retryable with the §8 body', async () => {
-    const acts = createGovernanceActivities();
-    await expect(
-      acts.authorizeRequest({
-        token: team.tokens.VALIDATOR,
-        permission: 'lock_run',
-        resource: { type: 'run', id: 'r5' },
-      }),
-    ).resolves.toMatchObject({
-      userId: 'validator',
-      role: 'VALIDATOR',
-    });
-    const failure = (await acts
-      .authorizeRequest({
-        token: team.tokens.MODELER,
-        permission: 'approve_deployment',
-        resource: { type: 'run', id: 'r5' },
-      })
-      .catch((e: unknown) => e)) as { type: string; nonRetryable: boolean; details: unknown[] };
-    expect(failure).toMatchObject({ type: 'PermissionDeniedError', nonRetryable: true });
-    expect(failure.details[0]).toMatchObject({ required_permission: 'approve_deployment', minimum_role: 'VALIDATOR' });
-    const [entry] = await queryAudit({ action: 'permission_denied', run_id: 'r5' });
-    expect(entry).toMatchObject({ source: 'workflow', user_id: 'modeler' });
   });
 });
 

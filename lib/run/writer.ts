@@ -1,0 +1,81 @@
+/**
+ * Who may write a folder of a run: the one workflow execution that owns it. The run folder is owned by the training
+ * pipeline that prepared it, a version folder by its `modelVersionPipeline` child, a reproduction folder by its
+ * `reproduceRun` child. Pipeline steps check the owner before they write, and nothing writes a folder once its
+ * manifest exists, so a workflow or activity started by hand against a run cannot change its files.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../artifacts';
+import { fileExists } from '../data/raw';
+import { FolderWriteRefusedError } from '../errors';
+import { withFileLock } from '../lock';
+import { MANIFEST_FILE, WRITER_FILE } from './layout';
+
+/** The workflow execution an activity runs for (from the activity's context, never from its input). */
+export interface WorkflowExecution {
+  workflowId: string;
+  workflowRunId: string;
+}
+
+const writerSchema = z.strictObject({
+  workflowId: z.string().min(1),
+  /** Filled in by the first step of the execution when its creator could not know it (a child not yet started). */
+  workflowRunId: z.string().min(1).nullable(),
+});
+
+/** Records the owner of a folder being created: the execution itself, or a child's workflow id before it starts. */
+export async function registerFolderWriter(
+  dir: string,
+  owner: { workflowId: string; workflowRunId: string | null },
+): Promise<void> {
+  await writeFile(join(dir, WRITER_FILE), `${JSON.stringify(writerSchema.parse(owner))}\n`, { flag: 'wx' }).catch(
+    async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      const existing = writerSchema.parse(JSON.parse(await readFile(join(dir, WRITER_FILE), 'utf8')));
+      if (existing.workflowId !== owner.workflowId || existing.workflowRunId !== owner.workflowRunId)
+        throw new FolderWriteRefusedError(`${dir} belongs to workflow ${existing.workflowId} already`);
+    },
+  );
+}
+
+/**
+ * Makes `execution` the owner of a run folder it prepares: a new folder, or one an earlier execution of the same run
+ * id left unfinished (that execution is over: workflow ids are unique among running workflows). A complete run is
+ * never prepared again.
+ */
+export async function takeOverRunFolder(dir: string, execution: WorkflowExecution): Promise<void> {
+  if (await fileExists(join(dir, MANIFEST_FILE)))
+    throw new FolderWriteRefusedError(`${dir} is a complete run: its artifacts never change; start a new run id`);
+  const owner = { workflowId: execution.workflowId, workflowRunId: execution.workflowRunId };
+  await writeFileAtomic(join(dir, WRITER_FILE), `${JSON.stringify(owner)}\n`);
+}
+
+/**
+ * Checks that `execution` may write `dir`: the folder is not complete (no manifest) and `execution` is its owner.
+ * The first check of a child names its execution in the record; later ones must match it.
+ * @throws FolderWriteRefusedError naming the folder, its owner and the refused execution.
+ */
+export async function assertFolderWriter(dir: string, execution: WorkflowExecution): Promise<void> {
+  if (await fileExists(join(dir, MANIFEST_FILE)))
+    throw new FolderWriteRefusedError(`${dir} is complete (its manifest is written): its artifacts never change`);
+  const path = join(dir, WRITER_FILE);
+  await withFileLock(path, async () => {
+    const owner = await readFile(path, 'utf8')
+      .then((t) => writerSchema.parse(JSON.parse(t)))
+      .catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') throw new FolderWriteRefusedError(`${dir} has no owner record: no step may write it`);
+        throw e;
+      });
+    const mismatch =
+      owner.workflowId !== execution.workflowId ||
+      (owner.workflowRunId !== null && owner.workflowRunId !== execution.workflowRunId);
+    if (mismatch)
+      throw new FolderWriteRefusedError(
+        `${dir} belongs to workflow ${owner.workflowId}${owner.workflowRunId ? ` (${owner.workflowRunId})` : ''}, not ${execution.workflowId} (${execution.workflowRunId})`,
+      );
+    if (owner.workflowRunId === null)
+      await writeFileAtomic(path, `${JSON.stringify({ ...owner, workflowRunId: execution.workflowRunId })}\n`);
+  });
+}
