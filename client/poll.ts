@@ -48,12 +48,19 @@ export async function modelProgress(client: Client, handle: WorkflowHandle): Pro
   return models.sort((a, b) => a.model.localeCompare(b.model));
 }
 
-/** Polls a run's lifecycle state every second until its background job (a version build, a reproduction) is done. */
+/**
+ * Polls a run's lifecycle state until it has loaded its records and its background job (a version build, a
+ * reproduction) is done.
+ */
 export async function lifecycleSettled(handle: WorkflowHandle): Promise<LifecycleState> {
-  for (;;) {
-    const state = await handle.query(stateQuery);
-    if (!state.job) return state;
-    await new Promise((r) => setTimeout(r, 1000));
+  for (let attempt = 0; ; attempt++) {
+    const state = await handle.query(stateQuery).catch((e: Error) => {
+      // A lifecycle that has just (re)started answers once it has read the run's records.
+      if (attempt < 120 && /the lifecycle is starting/.test(e.message)) return null;
+      throw e;
+    });
+    if (state && !state.job) return state;
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -61,13 +61,14 @@ export async function assertFolderWriter(dir: string, execution: WorkflowExecuti
   if (await fileExists(join(dir, MANIFEST_FILE)))
     throw new FolderWriteRefusedError(`${dir} is complete (its manifest is written): its artifacts never change`);
   const path = join(dir, WRITER_FILE);
-  await withFileLock(path, async () => {
-    const owner = await readFile(path, 'utf8')
+  const readOwner = () =>
+    readFile(path, 'utf8')
       .then((t) => writerSchema.parse(JSON.parse(t)))
       .catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') throw new FolderWriteRefusedError(`${dir} has no owner record: no step may write it`);
         throw e;
       });
+  const check = (owner: z.infer<typeof writerSchema>): void => {
     const mismatch =
       owner.workflowId !== execution.workflowId ||
       (owner.workflowRunId !== null && owner.workflowRunId !== execution.workflowRunId);
@@ -75,7 +76,15 @@ export async function assertFolderWriter(dir: string, execution: WorkflowExecuti
       throw new FolderWriteRefusedError(
         `${dir} belongs to workflow ${owner.workflowId}${owner.workflowRunId ? ` (${owner.workflowRunId})` : ''}, not ${execution.workflowId} (${execution.workflowRunId})`,
       );
-    if (owner.workflowRunId === null)
-      await writeFileAtomic(path, `${JSON.stringify({ ...owner, workflowRunId: execution.workflowRunId })}\n`);
+  };
+  const owner = await readOwner();
+  check(owner);
+  if (owner.workflowRunId !== null) return;
+  // A child's first step names its execution in the record, once: steps running at once agree under the lock.
+  await withFileLock(path, async () => {
+    const current = await readOwner();
+    check(current);
+    if (current.workflowRunId === null)
+      await writeFileAtomic(path, `${JSON.stringify({ ...current, workflowRunId: execution.workflowRunId })}\n`);
   });
 }
