@@ -100,6 +100,8 @@ describe('capabilities: what crosses Temporal instead of a token', () => {
     await assignRole({ token: team.admin }, { userId: 'analyst', role: 'VALIDATOR', reason: 'joined validation' });
     await expect(use(promoted, '1')).resolves.toMatchObject({ userId: 'analyst', role: 'VALIDATOR' });
     await expect(lockCapability('not-a-token')).rejects.toBeInstanceOf(AuthenticationError);
-    await expect(lockCapability(team.tokens.VALIDATOR, 'cap-run', request, 7200)).rejects.toThrow(/must be 1 to 3600 seconds/);
+    await expect(lockCapability(team.tokens.VALIDATOR, 'cap-run', request, 7200)).rejects.toThrow(
+      /must be 1 to 3600 seconds/,
+    );
   });
 });
