@@ -1,15 +1,53 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { ArtifactRef } from '../schemas/run';
 import { ArtifactIntegrityError } from './errors';
 import { sha256File, sha256Hex } from './hash';
 
-/** Writes a file atomically (temp file + rename) so readers never see a half-written artifact. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** A file written next to its destination and flushed, not yet in place: `commit` renames it, `discard` removes it. */
+export interface PreparedFile {
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes `data` to a temporary file beside `path` (owner-only, flushed to disk) without replacing `path` yet: a full
+ * disk or a read-only folder fails here, before anything depends on the write. A failed write leaves no temp file.
+ */
+export async function prepareFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<PreparedFile> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const discard = () => rm(tmp, { force: true });
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (mode !== 0o600) await chmod(tmp, mode);
+  } catch (e) {
+    await discard();
+    throw e;
+  }
+  return {
+    commit: async () => {
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+    },
+    discard,
+  };
+}
+
+/** Writes a file atomically (temp file + rename) so readers never see a half-written file, nor a temp file left. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await (await prepareFile(path, data, mode)).commit();
 }
 
 function relativeTo(runDir: string, path: string): string {

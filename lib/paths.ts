@@ -58,6 +58,6 @@ export async function insideRoots(path: string, roots: readonly string[], what: 
   const absolute = resolve(path);
   for (const root of roots) if (await isInside(root, absolute)) return absolute;
   throw new PathOutsideError(
-    `${what} ${absolute} is outside the folders workflows may read (${roots.join(', ')}): move it into the data directory, or ask an ADMIN to add its folder to read_roots in settings.json`,
+    `${what} ${absolute} is outside the folders workflows may read (${roots.join(', ')}): move it into the data directory, or ask an ADMIN to add its folder to read_roots in the keyring's settings.json`,
   );
 }

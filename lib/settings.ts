@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settingsSchema, type Settings } from '../schemas/settings';
 import { ConfigError } from './errors';
+import { keyringDir } from './keys';
 import { dataDir, insideRoots, PROJECT_ROOT } from './paths';
 
-export const settingsPath = (): string => join(dataDir(), 'settings.json');
+/** `<keyring>/settings.json`: beside the keys, out of reach of whoever can only write the data directory. */
+export const settingsPath = (): string => join(keyringDir(), 'settings.json');
 
 /** The installation's settings; the defaults when the file does not exist, ConfigError naming the key when invalid. */
 export async function readSettings(): Promise<Settings> {

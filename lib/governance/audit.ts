@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   AUDIT_ID,
@@ -10,19 +10,35 @@ import {
   type AuditEntry,
   type AuditInput,
 } from '../../schemas/governance';
-import { writeFileAtomic } from '../artifacts';
-import { canonicalJson, sha256File, sha256Hex } from '../hash';
+import { sha256File } from '../hash';
+import { keyringPublicKeys } from '../keys';
+import { readSettings } from '../settings';
+import {
+  ACTIVE_FILE,
+  ARCHIVE_DIR,
+  auditDir,
+  entryHash,
+  exists,
+  lastLine,
+  SEGMENT,
+  segmentFiles,
+  segmentName,
+} from './auditLog';
+import { examineLog, keyringProblem } from './auditVerify';
+import {
+  appendCheckpoint,
+  CHECKPOINTS_FILE,
+  readCheckpoints,
+  readKeyringCheckpoint,
+  saveKeyringCheckpoint,
+  signCheckpoint,
+  type Checkpoint,
+} from './checkpoints';
 import { AuditWriteError, GovernanceError } from './errors';
+import { leafHash, rootHash } from './merkle';
 import { governanceDir, withLock } from './store';
 
-export const ACTIVE_FILE = 'audit_log.jsonl';
-const ARCHIVE_DIR = 'archive';
-const HEAD_FILE = 'head.json';
-const SEGMENT = /^audit_log\.(\d{6})\.jsonl$/;
-
-/** The live audit folder: `<dataDir>/governance/audit` (active file, archive/ segments, head.json). */
-export const auditDir = (): string => join(governanceDir(), 'audit');
-export const auditLogPath = (): string => join(auditDir(), ACTIVE_FILE);
+export { ACTIVE_FILE, auditDir, auditFiles, auditLogPath, entryHash } from './auditLog';
 
 /** Set to 1 to keep `ip_address` in entries (seed-3 §4 shows it; an IP address is personal data, so off by default). */
 export const IP_OPT_IN_ENV = 'ACCESS_PERM_AUDIT_IP_ADDRESS';
@@ -101,112 +117,8 @@ export function checkAuditEntry(entry: unknown): AuditEntry {
   return parsed.data as AuditEntry;
 }
 
-/** The hash of an entry: sha256 over the canonical JSON of every field except `hash` (prev_hash included). */
-export function entryHash(entry: Omit<AuditEntry, 'hash'> & { hash?: string }): string {
-  const { hash: _omit, ...rest } = entry;
-  return sha256Hex(canonicalJson(rest));
-}
-
 // ---------------------------------------------------------------------------------------------------------------
-// Files of the chain
-
-interface HeadSegment {
-  file: string;
-  entries: number;
-  last_hash: string;
-  sha256: string;
-}
-
-/** head.json: where the chain ends, so removing entries at the end (or whole segments) is detected too. */
-interface Head {
-  version: 1;
-  entries: number;
-  last_hash: string;
-  last_audit_id: string | null;
-  segments: HeadSegment[];
-}
-
-const emptyHead = (): Head => ({ version: 1, entries: 0, last_hash: GENESIS_HASH, last_audit_id: null, segments: [] });
-
-async function writeHead(dir: string, head: Head): Promise<void> {
-  await writeFileAtomic(join(dir, HEAD_FILE), `${JSON.stringify(head, null, 2)}\n`);
-  await chmod(join(dir, HEAD_FILE), 0o600);
-}
-
-async function readHead(dir: string): Promise<Head | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, HEAD_FILE), 'utf8')) as Head;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new GovernanceError(`audit head ${join(dir, HEAD_FILE)} is unreadable: ${(e as Error).message}`);
-  }
-}
-
-/** The archived segments of a log folder, in chain order. */
-async function segmentFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(join(dir, ARCHIVE_DIR));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return names
-    .filter((n) => SEGMENT.test(n))
-    .sort()
-    .map((n) => join(dir, ARCHIVE_DIR, n));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Every file of the chain in order: archive segments, then the active file (when it exists). */
-export async function auditFiles(dir = auditDir()): Promise<string[]> {
-  const files = await segmentFiles(dir);
-  const active = join(dir, ACTIVE_FILE);
-  if (await exists(active)) files.push(active);
-  return files;
-}
-
-/** The last complete line of a file, reading backwards; null for a missing or empty file. */
-async function lastLine(path: string): Promise<string | null> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  try {
-    const size = (await fh.stat()).size;
-    if (size === 0) return null;
-    const tail = Buffer.alloc(1);
-    await fh.read(tail, 0, 1, size - 1);
-    if (tail[0] !== 0x0a)
-      throw new AuditWriteError(`audit log ${path} ends with a partial line: run \`access-perm audit verify\``);
-    const chunks: Buffer[] = [];
-    let pos = size - 1;
-    while (pos > 0) {
-      const len = Math.min(65536, pos);
-      pos -= len;
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, pos);
-      chunks.unshift(buf);
-      const all = Buffer.concat(chunks);
-      const nl = all.lastIndexOf(0x0a);
-      if (nl >= 0) return all.subarray(nl + 1).toString('utf8');
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
+// Writing
 
 interface Tip {
   hash: string;
@@ -247,42 +159,26 @@ function nextAuditId(tip: Tip, now: string): string {
   return `audit_${day}_${String(seq).padStart(3, '0')}_${writer}`;
 }
 
-async function countLines(path: string): Promise<number> {
-  const text = await readFile(path, 'utf8');
-  return text.length === 0 ? 0 : text.split('\n').length - 1;
-}
-
-/** Moves the active file into archive/ as the next segment and records it in head.json. Caller holds the lock. */
-async function rotateLocked(dir: string): Promise<HeadSegment | null> {
+/** Moves the active file into archive/ as the next segment; its name, or null when there was nothing to move. */
+async function rotateLocked(dir: string): Promise<string | null> {
   const active = join(dir, ACTIVE_FILE);
   if (!(await exists(active)) || (await stat(active)).size === 0) return null;
-  const head = (await readHead(dir)) ?? emptyHead();
   const segments = await segmentFiles(dir);
   const lastNo = segments.length > 0 ? Number(SEGMENT.exec(basename(segments[segments.length - 1]!))![1]) : 0;
-  const name = `audit_log.${String(lastNo + 1).padStart(6, '0')}.jsonl`;
   await mkdir(join(dir, ARCHIVE_DIR), { recursive: true, mode: 0o700 });
-  const tip = await chainTip(dir);
-  const target = join(dir, ARCHIVE_DIR, name);
-  await rename(active, target);
-  const segment: HeadSegment = {
-    file: `${ARCHIVE_DIR}/${name}`,
-    entries: await countLines(target),
-    last_hash: tip.hash,
-    sha256: await sha256File(target),
-  };
-  head.segments.push(segment);
-  await writeHead(dir, head);
-  return segment;
+  const name = `${ARCHIVE_DIR}/${segmentName(lastNo + 1)}`;
+  await rename(active, join(dir, name));
+  return name;
 }
 
-async function appendLocked(input: AuditInput): Promise<AuditEntry> {
-  const dir = auditDir();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+/** Stamps, checks and appends one entry (fsynced); the caller holds the audit lock. */
+async function writeEntryLocked(dir: string, input: AuditInput): Promise<AuditEntry> {
   const now = new Date().toISOString();
   let tip = await chainTip(dir);
   // Daily rotation: the first entry of a new UTC day starts a new file; the chain continues across files.
   if (tip.inActive && tip.timestamp && dayOf(tip.timestamp) !== dayOf(now)) {
     await rotateLocked(dir);
+    await checkpointQuietly('rotation');
     tip = await chainTip(dir);
   }
   const { ip_address, ...rest } = input;
@@ -311,196 +207,110 @@ async function appendLocked(input: AuditInput): Promise<AuditEntry> {
   draft.prev_hash = tip.hash;
   draft.hash = entryHash(draft as Omit<AuditEntry, 'hash'>);
   const entry = checkAuditEntry(draft);
-  const line = `${JSON.stringify(draft)}\n`;
   const fh = await open(join(dir, ACTIVE_FILE), 'a', 0o600);
   try {
-    await fh.write(line);
+    await fh.write(`${JSON.stringify(draft)}\n`);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  const head = (await readHead(dir)) ?? emptyHead();
-  head.entries += 1;
-  head.last_hash = entry.hash;
-  head.last_audit_id = entry.audit_id;
-  await writeHead(dir, head);
   return entry;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Checkpoints
+
+/** Thrown when the log fails verification, so no checkpoint is signed over it. */
+export class AuditIntegrityError extends GovernanceError {
+  override name = 'AuditIntegrityError';
+}
+
+/**
+ * Signs a checkpoint of the live log as it is now; the caller holds the audit lock. The log is verified first (its
+ * chain, every checkpoint, and the keyring's copy of the latest), so a tampered log is never signed. A `migration`
+ * checkpoint first audits the migration (the chain as it stood verified, now covered by signatures).
+ */
+async function checkpointLocked(reason: Checkpoint['reason']): Promise<Checkpoint> {
+  const dir = auditDir();
+  const { leaves, checkpoints, problem } = await examineLog(dir, await keyringPublicKeys());
+  const kept = problem ?? keyringProblem(dir, await readKeyringCheckpoint(), checkpoints);
+  if (kept) throw new AuditIntegrityError(`the audit log is not checkpointed, it fails verification: ${kept.message}`);
+  if (reason === 'migration') {
+    await writeEntryLocked(dir, {
+      user_id: 'system',
+      user_role: 'SYSTEM',
+      action: 'audit_log_migrated',
+      resource_type: 'audit_log',
+      status: 'success',
+      source: 'system',
+      result: 'completed',
+      details: {
+        entries: leaves.length,
+        note: 'hash chain verified as it stood, covered by signed checkpoints from now',
+      },
+    });
+    leaves.push(leafHash((await lastLine(join(dir, ACTIVE_FILE)))!));
+  }
+  const checkpoint = await signCheckpoint(leaves.length, rootHash(leaves), reason);
+  await appendCheckpoint(dir, checkpoint);
+  await saveKeyringCheckpoint(checkpoint);
+  return checkpoint;
+}
+
+/** A log written before checkpoints existed: entries, and no checkpoint in the folder or the keyring. */
+async function needsMigration(dir: string): Promise<boolean> {
+  if (await readKeyringCheckpoint()) return false;
+  return (await readCheckpoints(dir)).length === 0 && (await chainTip(dir)).hash !== GENESIS_HASH;
+}
+
+/** A checkpoint where a failure must not stop the caller (an entry is already written): warns on stderr instead. */
+async function checkpointQuietly(reason: Checkpoint['reason']): Promise<void> {
+  try {
+    await checkpointLocked(reason);
+  } catch (e) {
+    process.stderr.write(`access-perm: warning: ${(e as Error).message}\n`);
+  }
+}
+
+/** Whether the live log's latest checkpoint (as the keyring keeps it) is older than the configured interval. */
+async function checkpointDue(): Promise<boolean> {
+  const kept = await readKeyringCheckpoint();
+  if (!kept) return true;
+  const minutes = (await readSettings()).audit.checkpoint_interval_minutes;
+  return Date.now() - Date.parse(kept.timestamp) >= minutes * 60_000;
+}
+
+/**
+ * Signs a checkpoint of the live log now (`audit checkpoint`, the worker's timer); migrates a log from before
+ * checkpoints. Needs the keyring's private key.
+ * @throws AuditIntegrityError when the log fails verification.
+ */
+export async function checkpointAudit(reason: Checkpoint['reason'] = 'manual'): Promise<Checkpoint> {
+  return withLock('audit', async () => {
+    const dir = auditDir();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return checkpointLocked((await needsMigration(dir)) ? 'migration' : reason);
+  });
 }
 
 /**
  * Appends one entry to the audit log: stamps UTC timestamp, audit_id and the hash chain, checks the invariants,
  * and writes it under a cross-process lock with fsync, so concurrent writers never interleave or lose entries.
+ * When the latest checkpoint is older than the interval, signs a new one (the writer holds the keyring); a log from
+ * before checkpoints is migrated first.
  * `ip_address` is dropped unless ACCESS_PERM_AUDIT_IP_ADDRESS=1.
  *
  * @example await appendAudit({ user_id: 'ana', user_role: 'MODELER', action: 'bin_override', status: 'success', ... })
  */
 export async function appendAudit(input: AuditInput): Promise<AuditEntry> {
-  return withLock('audit', () => appendLocked(input));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Verification
-
-export const TAMPER = {
-  malformed: 'malformed',
-  edited: 'edited',
-  removed: 'removed',
-  reordered: 'reordered',
-} as const;
-export type TamperKind = (typeof TAMPER)[keyof typeof TAMPER];
-
-export interface VerifyProblem {
-  kind: TamperKind;
-  file: string;
-  /** 1-based line in `file`; 0 when the problem is a whole file or the end of the chain. */
-  line: number;
-  audit_id: string | null;
-  message: string;
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  dir: string;
-  files: string[];
-  entries: number;
-  /** The first bad entry, in chain order. */
-  problem: VerifyProblem | null;
-  warnings: string[];
-}
-
-interface Loaded {
-  file: string;
-  line: number;
-  raw: string;
-  entry: Record<string, unknown> | null;
-}
-
-/**
- * Walks every file of the chain in order and checks each entry's hash, its link to the entry before, and the
- * end of the chain against head.json. Reports the first bad entry: edited (hash mismatch), removed (link to an
- * entry that is not there), reordered (link to an entry that comes later) or malformed.
- */
-export async function verifyAudit(dir = auditDir()): Promise<VerifyReport> {
-  const files = await auditFiles(dir);
-  const loaded: Loaded[] = [];
-  const fail = (problem: VerifyProblem): VerifyReport => ({
-    ok: false,
-    dir,
-    files,
-    entries: loaded.length,
-    problem,
-    warnings: [],
+  return withLock('audit', async () => {
+    const dir = auditDir();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (await needsMigration(dir)) await checkpointQuietly('migration');
+    const entry = await writeEntryLocked(dir, input);
+    if (await checkpointDue()) await checkpointQuietly('interval');
+    return entry;
   });
-  const head = await readHead(dir);
-  // Whole segments recorded in head.json must still exist.
-  for (const seg of head?.segments ?? []) {
-    if (!files.includes(join(dir, seg.file)))
-      return fail({
-        kind: TAMPER.removed,
-        file: seg.file,
-        line: 0,
-        audit_id: null,
-        message: `segment ${seg.file} (${seg.entries} entries) was removed`,
-      });
-  }
-  for (const file of files) {
-    const text = await readFile(file, 'utf8');
-    if (text.length > 0 && !text.endsWith('\n')) {
-      const n = text.split('\n').length;
-      return fail({
-        kind: TAMPER.malformed,
-        file,
-        line: n,
-        audit_id: null,
-        message: `line ${n} of ${basename(file)} is incomplete (a torn write or an edit)`,
-      });
-    }
-    const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
-    lines.forEach((raw, i) => {
-      let entry: Record<string, unknown> | null = null;
-      try {
-        const v = JSON.parse(raw) as unknown;
-        if (v && typeof v === 'object' && !Array.isArray(v)) entry = v as Record<string, unknown>;
-      } catch {
-        entry = null;
-      }
-      loaded.push({ file, line: i + 1, raw, entry });
-    });
-  }
-  const position = new Map<string, number>();
-  loaded.forEach((l, i) => {
-    if (typeof l.entry?.hash === 'string') position.set(l.entry.hash, i);
-  });
-  let expectedPrev = GENESIS_HASH;
-  for (let i = 0; i < loaded.length; i++) {
-    const l = loaded[i]!;
-    const where = { file: l.file, line: l.line };
-    const auditId = typeof l.entry?.audit_id === 'string' ? l.entry.audit_id : null;
-    const at = `${basename(l.file)} line ${l.line}${auditId ? ` (${auditId})` : ''}`;
-    if (!l.entry)
-      return fail({ kind: TAMPER.malformed, ...where, audit_id: null, message: `${at} is not a JSON object` });
-    const parsed = auditEntrySchema.safeParse(l.entry);
-    if (!parsed.success)
-      return fail({
-        kind: TAMPER.malformed,
-        ...where,
-        audit_id: auditId,
-        message: `${at} is not a valid entry: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`,
-      });
-    const e = parsed.data;
-    if (entryHash(l.entry as AuditEntry) !== e.hash)
-      return fail({
-        kind: TAMPER.edited,
-        ...where,
-        audit_id: auditId,
-        message: `${at} was edited: its content no longer matches its hash`,
-      });
-    if (e.prev_hash !== expectedPrev) {
-      const target = position.get(e.prev_hash);
-      if (target !== undefined && target > i)
-        return fail({
-          kind: TAMPER.reordered,
-          ...where,
-          audit_id: auditId,
-          message: `${at} is out of order: it follows an entry that now comes later (${basename(loaded[target]!.file)} line ${loaded[target]!.line})`,
-        });
-      if (target !== undefined)
-        return fail({
-          kind: TAMPER.reordered,
-          ...where,
-          audit_id: auditId,
-          message: `${at} is out of order: the entry it follows is at ${basename(loaded[target]!.file)} line ${loaded[target]!.line}`,
-        });
-      return fail({
-        kind: TAMPER.removed,
-        ...where,
-        audit_id: auditId,
-        message: `the entry before ${at} was removed or rewritten: its prev_hash matches no entry`,
-      });
-    }
-    expectedPrev = e.hash;
-  }
-  const warnings: string[] = [];
-  if (head && head.last_hash !== expectedPrev) {
-    const headPos = position.get(head.last_hash);
-    if (headPos !== undefined && headPos < loaded.length - 1) {
-      warnings.push(
-        `head.json is ${loaded.length - 1 - headPos} entries behind the log (a writer stopped between append and head update)`,
-      );
-    } else {
-      const missing = head.entries - loaded.length;
-      const last = loaded[loaded.length - 1];
-      return fail({
-        kind: TAMPER.removed,
-        file: last?.file ?? join(dir, ACTIVE_FILE),
-        line: 0,
-        audit_id: head.last_audit_id,
-        message: `${missing > 0 ? `${missing} ` : ''}entries at the end of the log were removed: the chain should end at ${head.last_audit_id ?? 'an entry'} (hash ${head.last_hash.slice(0, 12)}…)`,
-      });
-    }
-  }
-  if (!head && loaded.length > 0) warnings.push('head.json is missing: removal of the last entries cannot be checked');
-  return { ok: true, dir, files, entries: loaded.length, problem: null, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -512,6 +322,7 @@ export interface BackupReport {
   copied: string[];
   unchanged: string[];
   segments: number;
+  /** Entries the latest checkpoint covers: all of them, since the backup checkpoints after rotating. */
   entries: number;
 }
 
@@ -520,40 +331,40 @@ export const defaultBackupDir = (): string => join(governanceDir(), 'backups', '
 
 /**
  * Daily backup: rotates the active file into a new archive segment (segments are immutable; the next file's first
- * prev_hash is the previous file's last hash), then copies new segments and head.json to `dest`. A segment already
- * in `dest` with other bytes is an error (one of the two copies was changed). `dest` verifies with `audit verify --dir`.
+ * prev_hash is the previous file's last hash), signs a checkpoint over everything, then copies new segments and the
+ * checkpoints to `dest`. A segment already in `dest` with other bytes is an error (one of the two copies was
+ * changed). `dest` verifies on its own: `audit verify --dir DEST` (with `--public-key` off this machine).
+ * @throws AuditIntegrityError when the live log fails verification (nothing is copied).
  */
 export async function backupAudit(dest = defaultBackupDir()): Promise<BackupReport> {
   return withLock('audit', async () => {
     const dir = auditDir();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // A log from before checkpoints is migrated first, so the migration entry is in the segment being backed up.
+    if (await needsMigration(dir)) await checkpointLocked('migration');
     const rotated = await rotateLocked(dir);
+    const checkpoint = await checkpointLocked(rotated ? 'rotation' : 'manual');
     await mkdir(join(dest, ARCHIVE_DIR), { recursive: true, mode: 0o700 });
     const copied: string[] = [];
     const unchanged: string[] = [];
-    const head = (await readHead(dir)) ?? emptyHead();
-    for (const seg of head.segments) {
-      const from = join(dir, seg.file);
-      const to = join(dest, seg.file);
+    const segments = await segmentFiles(dir);
+    for (const from of segments) {
+      const name = `${ARCHIVE_DIR}/${basename(from)}`;
+      const to = join(dest, name);
       if (await exists(to)) {
         if ((await sha256File(to)) !== (await sha256File(from)))
           throw new GovernanceError(
             `backup ${to} differs from ${from}: one of them was changed; run audit verify on both`,
           );
-        unchanged.push(seg.file);
+        unchanged.push(name);
         continue;
       }
       await copyFile(from, `${to}.tmp`);
       await rename(`${to}.tmp`, to);
-      copied.push(seg.file);
+      copied.push(name);
     }
-    await writeHead(dest, head);
-    return {
-      dest,
-      rotated: rotated?.file ?? null,
-      copied,
-      unchanged,
-      segments: head.segments.length,
-      entries: head.entries,
-    };
+    await copyFile(join(dir, CHECKPOINTS_FILE), join(dest, `${CHECKPOINTS_FILE}.tmp`));
+    await rename(join(dest, `${CHECKPOINTS_FILE}.tmp`), join(dest, CHECKPOINTS_FILE));
+    return { dest, rotated, copied, unchanged, segments: segments.length, entries: checkpoint.tree_size };
   });
 }

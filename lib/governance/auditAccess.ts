@@ -1,5 +1,7 @@
 import type { AuditEntry, AuditQuery } from '../../schemas/governance';
-import { appendAudit, backupAudit, verifyAudit, type BackupReport, type VerifyReport } from './audit';
+import { appendAudit, backupAudit, checkpointAudit, type BackupReport } from './audit';
+import { proveEntry, verifyAudit, type EntryProof, type VerifyOptions, type VerifyReport } from './auditVerify';
+import type { Checkpoint } from './checkpoints';
 import { parseAuditQuery, queryAudit, renderAudit } from './auditQuery';
 import { authorize, type Credential } from './authorize';
 
@@ -13,10 +15,22 @@ export async function queryAuditAs(
   return queryAudit(q);
 }
 
-/** Verifies the chain as a user (view_audit_logs); `dir` checks a backup folder instead of the live log. */
-export async function verifyAuditAs(credential: Credential, dir?: string): Promise<VerifyReport> {
+/** Verifies the log as a user (view_audit_logs); `options.dir` checks a backup folder instead of the live log. */
+export async function verifyAuditAs(credential: Credential, options: VerifyOptions = {}): Promise<VerifyReport> {
   await authorize(credential, 'view_audit_logs', { type: 'audit_log' });
-  return verifyAudit(dir);
+  return verifyAudit(options);
+}
+
+/** An entry's inclusion proof against the latest checkpoint (view_audit_logs). */
+export async function proveEntryAs(credential: Credential, auditId: string): Promise<EntryProof> {
+  await authorize(credential, 'view_audit_logs', { type: 'audit_log' });
+  return proveEntry(auditId);
+}
+
+/** Signs a checkpoint of the live log now (manage_backups: ADMIN); the checkpoint is what is returned. */
+export async function checkpointAuditAs(credential: Credential): Promise<Checkpoint> {
+  await authorize(credential, 'manage_backups', { type: 'audit_log' });
+  return checkpointAudit('manual');
 }
 
 /** Exports matching entries as JSONL or CSV (export_audit_logs: VALIDATOR, ADMIN). The export itself is audited. */

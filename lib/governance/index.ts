@@ -1,23 +1,39 @@
 export {
   ACTIVE_FILE,
   appendAudit,
+  AuditIntegrityError,
   auditDir,
   auditFiles,
   auditLogPath,
   backupAudit,
   checkAuditEntry,
+  checkpointAudit,
   defaultBackupDir,
   DENIED_KEY_FRAGMENTS,
   entryHash,
   IP_OPT_IN_ENV,
+  type BackupReport,
+} from './audit';
+export {
+  checkEntryProof,
+  proveEntry,
   TAMPER,
   verifyAudit,
-  type BackupReport,
+  type EntryProof,
   type TamperKind,
+  type VerifyOptions,
   type VerifyProblem,
   type VerifyReport,
-} from './audit';
-export { backupAuditAs, exportAuditAs, queryAuditAs, verifyAuditAs } from './auditAccess';
+} from './auditVerify';
+export { checkpointsPath, keyringCheckpointPath, type Checkpoint } from './checkpoints';
+export {
+  backupAuditAs,
+  checkpointAuditAs,
+  exportAuditAs,
+  proveEntryAs,
+  queryAuditAs,
+  verifyAuditAs,
+} from './auditAccess';
 export { CSV_COLUMNS, parseAuditQuery, queryAudit, renderAudit } from './auditQuery';
 export {
   authenticate,
@@ -71,14 +87,7 @@ export {
   type MatrixRow,
 } from './matrix';
 export { ensureGovernanceDir, fileStore, governanceDir, withLock, type GovernanceStore } from './store';
-export {
-  DEFAULT_TOKEN_TTL,
-  MAX_TOKEN_TTL_SECONDS,
-  parseTtl,
-  secretPath,
-  signingSecret,
-  type IssuedToken,
-} from './tokens';
+export { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL_SECONDS, parseTtl, signingSecret, type IssuedToken } from './tokens';
 export {
   addUser,
   assignRole,

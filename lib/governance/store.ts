@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import {
@@ -9,7 +9,9 @@ import {
   type TokensDoc,
   type UsersDoc,
 } from '../../schemas/governance';
-import { writeFileAtomic } from '../artifacts';
+import { prepareFile, writeFileAtomic } from '../artifacts';
+import { fileExists } from '../data/raw';
+import { ensureKeyringDir, keyringDir, signRecord, verifyRecord } from '../keys';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 import { GovernanceError } from './errors';
@@ -70,6 +72,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
+  await ensureStoreSigned();
   const spec = DOCS[name];
   const path = join(governanceDir(), spec.file);
   let key: string;
@@ -84,12 +87,59 @@ async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return deepFreeze(spec.empty()) as DocOf<K>;
     throw e;
   }
-  const parsed = (spec.schema as z.ZodType).safeParse(JSON.parse(text));
+  const content = await signedContent(path, JSON.parse(text) as Record<string, unknown>);
+  const parsed = (spec.schema as z.ZodType).safeParse(content);
   if (!parsed.success) {
     throw new GovernanceError(`governance store file ${path} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
   }
   parsedCache.set(path, { key, doc: deepFreeze(parsed.data) });
   return parsed.data as DocOf<K>;
+}
+
+/**
+ * A store document's content once its signature is checked against the keyring: an edited document is refused, not
+ * obeyed. Documents written before the store was signed (no signature, and the keyring has never signed this store)
+ * are accepted once and signed at their next write.
+ */
+async function signedContent(path: string, raw: Record<string, unknown>): Promise<unknown> {
+  try {
+    return await verifyRecord(raw, `governance store file ${path}`);
+  } catch (e) {
+    throw new GovernanceError((e as Error).message);
+  }
+}
+
+/** In the keyring: this data directory's governance store is signed (from then on, unsigned documents are refused). */
+const storeSignedMarker = (): string => join(keyringDir(), 'store-signed');
+/** The marker last found or written, so the check costs nothing after the first read of a process. */
+let storeSignedMarkerSeen: string | null = null;
+
+/**
+ * Signs, once, the documents of a store written before documents were signed, then marks the store signed in the
+ * keyring (where whoever writes the data directory cannot remove the mark). Later unsigned documents are refused.
+ */
+async function ensureStoreSigned(): Promise<void> {
+  const marker = storeSignedMarker();
+  if (storeSignedMarkerSeen === marker) return;
+  if (!(await fileExists(marker))) {
+    for (const spec of Object.values(DOCS)) {
+      const path = join(governanceDir(), spec.file);
+      const raw = await readFile(path, 'utf8').then(
+        (t) => JSON.parse(t) as Record<string, unknown>,
+        () => null,
+      );
+      if (!raw || raw.signature) continue;
+      const valid = (spec.schema as z.ZodType).parse(raw) as object;
+      await writeFileAtomic(path, `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
+    }
+    await ensureKeyringDir();
+    await writeFile(marker, `${new Date().toISOString()}\n`, { flag: 'wx', mode: 0o600 }).catch(
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      },
+    );
+  }
+  storeSignedMarkerSeen = marker;
 }
 
 /**
@@ -129,11 +179,18 @@ export const fileStore: GovernanceStore = {
     return withLock(name, async () => {
       const doc = structuredClone(await readDocFile(name));
       const result = await fn(doc);
-      const valid = (DOCS[name].schema as z.ZodType).parse(doc);
-      await beforeCommit?.(result);
+      const valid = (DOCS[name].schema as z.ZodType).parse(doc) as object;
       const path = join(governanceDir(), DOCS[name].file);
-      await writeFileAtomic(path, `${JSON.stringify(valid, null, 2)}\n`);
-      await chmod(path, 0o600);
+      // Written first (a full disk or read-only folder fails here), audited, then put in place: an action whose
+      // audit entry cannot be written is not made, and none is audited as done that was not.
+      const prepared = await prepareFile(path, `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
+      try {
+        await beforeCommit?.(result);
+      } catch (e) {
+        await prepared.discard();
+        throw e;
+      }
+      await prepared.commit();
       return result;
     });
   },

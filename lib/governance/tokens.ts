@@ -1,62 +1,29 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { tokenClaimsSchema, type TokenClaims } from '../../schemas/governance';
 import { AUTH_FAILURES, AuthenticationError, GovernanceError, type AuthFailure } from './errors';
-import { ensureGovernanceDir, fileStore, governanceDir } from './store';
+import { fileExists } from '../data/raw';
+import { adoptLegacyTokenSecret, tokenSecret } from '../keys';
+import { fileStore, governanceDir } from './store';
 
-const SECRET_FILE = 'secret.key';
 const ALG = 'HS256';
 
 /** Longest token lifetime `auth issue` accepts. */
 export const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 export const DEFAULT_TOKEN_TTL = '8h';
 
-export const secretPath = (): string => join(governanceDir(), SECRET_FILE);
+/** Where an earlier version kept the token secret: in the data directory, which is why it moved to the keyring. */
+const legacySecretPath = (): string => join(governanceDir(), 'secret.key');
 
 /**
- * The HS256 signing secret: 32 random bytes created on first use, mode 0600. Created by hard-linking a complete
- * temp file into place, so two processes racing on first use agree on one secret and never read a partial file.
- * Refuses a secret readable by group or others.
+ * The HS256 signing secret, from the keyring (never from the data directory: a secret planted there signs nothing).
+ * An installation that kept its secret in the data directory has it moved to the keyring once, so its tokens keep
+ * working.
  */
 export async function signingSecret(): Promise<Uint8Array> {
-  const path = secretPath();
-  try {
-    return await readSecret(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  await ensureGovernanceDir();
-  const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
-  await writeFile(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-  try {
-    await link(tmp, path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  } finally {
-    await rm(tmp, { force: true });
-  }
-  return readSecret(path);
-}
-
-/** The secret last read, keyed by the file's identity (inode, size, mtime, ctime, mode): a stat per token check. */
-let secretCache: { path: string; key: string; secret: Uint8Array } | null = null;
-
-async function readSecret(path: string): Promise<Uint8Array> {
-  const info = await stat(path, { bigint: true });
-  const mode = Number(info.mode);
-  if ((mode & 0o077) !== 0) {
-    throw new GovernanceError(
-      `the token secret ${path} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`,
-    );
-  }
-  const key = `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
-  if (secretCache?.path === path && secretCache.key === key) return secretCache.secret;
-  const bytes = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
-  if (bytes.length < 32) throw new GovernanceError(`the token secret ${path} is too short`);
-  secretCache = { path, key, secret: new Uint8Array(bytes) };
-  return secretCache.secret;
+  if (await fileExists(join(governanceDir(), 'users.json'))) await adoptLegacyTokenSecret(legacySecretPath());
+  return tokenSecret();
 }
 
 /** Parses a lifetime like `90s`, `30m`, `8h`, `7d` into seconds. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { writeFileAtomic } from '../../lib/artifacts';
@@ -7,6 +8,8 @@ import {
   authenticate,
   backupAuditAs,
   bootstrapAdmin,
+  checkEntryProof,
+  checkpointAuditAs,
   DEFAULT_ELEVATION_HOURS,
   DEFAULT_TOKEN_TTL,
   elevateUser,
@@ -16,8 +19,10 @@ import {
   listUsers,
   MAX_CAPABILITY_TTL_SECONDS,
   parseTtl,
+  proveEntryAs,
   queryAuditAs,
   revokeToken,
+  verifyAudit,
   verifyAuditAs,
 } from '../../lib/governance';
 import { CAPABILITY_REQUESTS } from '../../schemas/capabilities';
@@ -319,7 +324,9 @@ const filtersOf = (o: FilterOpts): Record<string, unknown> => ({
 });
 
 function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('the append-only, hash-chained audit log (seed-3 §4)');
+  const audit = program
+    .command('audit')
+    .description('the append-only audit log (seed-3 §4): hash-chained, a Merkle tree under signed checkpoints');
 
   withFilters(audit.command('query').description('query the audit log (ANALYST, MODELER, VALIDATOR, ADMIN)'))
     .addOption(tokenFileOption())
@@ -342,21 +349,93 @@ function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description('check the hash chain across all files; names the first edited, removed or reordered entry')
-    .option('--dir <dir>', 'a backup folder to check instead of the live log')
+    .description(
+      'check the hash chain and every signed checkpoint; names the first edited, removed, reordered or rewritten entry',
+    )
+    .option('--dir <dir>', 'a copy or backup of the log to check instead of the live log')
+    .option(
+      '--public-key <pem>',
+      'check signatures with this public key instead of the keyring (repeatable); with --dir no token is needed',
+      (value: string, all: string[] = []) => [...all, value],
+    )
+    .option('--since <checkpoint>', 'a checkpoint saved earlier (audit checkpoint --out): the log must extend it')
+    .option('--strict', 'fail when any entry is not yet covered by a checkpoint')
     .addOption(tokenFileOption())
     .option('--json', 'print the report as JSON')
     .action(
-      governed(async (opts: TokenOpts & { dir?: string; json?: boolean }) => {
-        const report = await verifyAuditAs(await callerCredential(opts), opts.dir);
-        if (opts.json) printJson(report);
-        for (const w of report.warnings) err(`warning: ${w}`);
-        if (report.ok) {
-          if (!opts.json) console.log(`audit log OK: ${report.entries} entries in ${report.files.length} files`);
-        } else {
-          err(`access-perm: audit verify FAILED (${report.problem!.kind}): ${report.problem!.message}`);
-          process.exitCode = 1;
-        }
+      governed(
+        async (
+          opts: TokenOpts & { dir?: string; publicKey?: string[]; since?: string; strict?: boolean; json?: boolean },
+        ) => {
+          const options = { dir: opts.dir, publicKeys: opts.publicKey, since: opts.since, strict: opts.strict };
+          // An auditor checking a copy with a pinned public key reads nothing of this installation: no token needed.
+          const auditorCopy = opts.dir !== undefined && (opts.publicKey?.length ?? 0) > 0;
+          const report = auditorCopy
+            ? await verifyAudit(options)
+            : await verifyAuditAs(await callerCredential(opts), options);
+          if (opts.json) printJson(report);
+          for (const w of report.warnings) err(`warning: ${w}`);
+          if (!report.ok) {
+            err(`access-perm: audit verify FAILED (${report.problem!.kind}): ${report.problem!.message}`);
+            process.exitCode = 1;
+            return;
+          }
+          if (opts.json) return;
+          const latest = report.latest
+            ? `, signed up to entry ${report.latest.tree_size} at ${report.latest.timestamp} (key ${report.latest.key_id})`
+            : '';
+          const since = report.since ? `; extends the saved checkpoint of ${report.since.timestamp}` : '';
+          console.log(`audit log OK: ${report.entries} entries in ${report.files.length} files${latest}${since}`);
+        },
+      ),
+    );
+
+  audit
+    .command('checkpoint')
+    .description('sign a checkpoint of the log now (ADMIN); save it to check later that the log only grew')
+    .option('--out <file>', 'also write the checkpoint to this file (for audit verify --since)')
+    .addOption(tokenFileOption())
+    .option('--json', 'print the checkpoint as JSON')
+    .action(
+      governed(async (opts: TokenOpts & { out?: string; json?: boolean }) => {
+        const checkpoint = await checkpointAuditAs(await callerCredential(opts));
+        if (opts.out) await writeFileAtomic(opts.out, `${JSON.stringify(checkpoint, null, 2)}\n`);
+        if (opts.json) return printJson(checkpoint);
+        console.log(
+          `checkpoint: ${checkpoint.tree_size} entries, root ${checkpoint.root_hash.slice(0, 16)}…, signed by key ${checkpoint.signature.key_id} at ${checkpoint.timestamp}${opts.out ? ` → ${opts.out}` : ''}`,
+        );
+      }),
+    );
+
+  audit
+    .command('prove')
+    .description("an entry's inclusion proof against the latest checkpoint (check it with audit check-proof)")
+    .requiredOption('--entry <audit_id>', 'the entry to prove')
+    .option('--out <file>', 'write the proof to this file instead of stdout')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: TokenOpts & { entry: string; out?: string }) => {
+        const proof = await proveEntryAs(await callerCredential(opts), opts.entry);
+        const text = `${JSON.stringify(proof, null, 2)}\n`;
+        if (!opts.out) return void process.stdout.write(text);
+        await writeFileAtomic(opts.out, text);
+        err(`${proof.audit_id}: entry ${proof.leaf_index + 1} of ${proof.checkpoint.tree_size} → ${opts.out}`);
+      }),
+    );
+
+  audit
+    .command('check-proof')
+    .description('check an entry proof with a public key alone (no log, no token)')
+    .argument('<proof>', 'a proof file written by audit prove')
+    .option(
+      '--public-key <pem>',
+      'the public key to check with (repeatable; default: the keyring)',
+      (value: string, all: string[] = []) => [...all, value],
+    )
+    .action(
+      governed(async (file: string, opts: { publicKey?: string[] }) => {
+        const auditId = await checkEntryProof(await readFile(file, 'utf8'), opts.publicKey);
+        console.log(`proof OK: ${auditId} is in the signed audit log`);
       }),
     );
 

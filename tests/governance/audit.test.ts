@@ -6,10 +6,13 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   appendAudit,
   AuditWriteError,
+  auditDir,
   auditFiles,
   auditLogPath,
   backupAudit,
   checkAuditEntry,
+  checkpointAudit,
+  checkpointsPath,
   entryHash,
   exportAuditAs,
   PermissionDeniedError,
@@ -181,8 +184,9 @@ describe('concurrent writers', () => {
     expect(firstRun).toBeLessThan(40);
     const seqs = entries.map((e) => Number(e.audit_id.split('_')[2]));
     expect(seqs).toEqual(Array.from({ length: 160 }, (_, i) => i + 1));
-    const report = await verifyAudit();
-    expect(report).toMatchObject({ ok: true, entries: 160, warnings: [] });
+    expect(await verifyAudit()).toMatchObject({ ok: true, entries: 160 });
+    await checkpointAudit();
+    expect(await verifyAudit()).toMatchObject({ ok: true, entries: 160, unsigned: { entries: 0 }, warnings: [] });
   }, 60_000);
 });
 
@@ -192,6 +196,7 @@ describe('tamper detection', () => {
   beforeAll(async () => {
     await useTempDataDir('gov-audit-tamper');
     for (let i = 0; i < 6; i++) await appendAudit(override({ resource_id: `run_20260115_001/f${i}` }));
+    await checkpointAudit();
     lines = (await readFile(auditLogPath(), 'utf8')).trimEnd().split('\n');
     expect((await verifyAudit()).ok).toBe(true);
   });
@@ -245,11 +250,11 @@ describe('tamper detection', () => {
     });
   });
 
-  it('detects removal of the last entries and of the first', async () => {
+  it('detects removal of the last entries (the checkpoint covers them) and of the first', async () => {
     await withLog(lines.slice(0, 4), async () => {
       const r = await verifyAudit();
-      expect(r.problem).toMatchObject({ kind: 'removed', audit_id: idOf(lines[5]!) });
-      expect(r.problem!.message).toMatch(/^2 entries at the end of the log were removed/);
+      expect(r.problem).toMatchObject({ kind: 'removed', file: checkpointsPath(auditDir()) });
+      expect(r.problem!.message).toMatch(/signed over 6 entries and the log has 4: entries were removed/);
     });
     await withLog(lines.slice(1), async () => {
       expect((await verifyAudit()).problem).toMatchObject({ kind: 'removed', line: 1 });
@@ -279,6 +284,7 @@ describe('rotation and backup keep one chain across files', () => {
       vi.setSystemTime(new Date('2026-01-15T00:00:01.000Z'));
       const next = await appendAudit(override({ resource_id: 'run_20260115_001/z' }));
       expect(next.audit_id).toMatch(/^audit_20260115_001_/);
+      await checkpointAudit();
     } finally {
       vi.useRealTimers();
     }
@@ -322,7 +328,7 @@ describe('rotation and backup keep one chain across files', () => {
     const seg2 = await auditLines(files[1]);
     expect(seg2[0]!.prev_hash).toBe(seg1[seg1.length - 1]!.hash);
     expect(await verifyAudit()).toMatchObject({ ok: true, entries: 4 });
-    expect(await verifyAudit(dest)).toMatchObject({ ok: true, entries: 3 });
+    expect(await verifyAudit({ dir: dest })).toMatchObject({ ok: true, entries: 3, unsigned: { entries: 0 } });
     // Queries span every file.
     expect((await queryAudit({ action: 'bin_override' })).map((e) => e.resource_id)).toEqual([
       'run_20260115_001/a',
@@ -335,10 +341,15 @@ describe('rotation and backup keep one chain across files', () => {
     await rm(files[0]!);
     const r = await verifyAudit();
     expect(r.problem).toMatchObject({ kind: 'removed', file: 'archive/audit_log.000001.jsonl' });
+    expect(r.problem!.message).toBe('segment archive/audit_log.000001.jsonl was removed');
     await writeFile(files[0]!, seg1Text);
-    // A changed segment no longer matches its backup copy.
-    await writeFile(files[0]!, seg1Text.replace('run_20260115_001/a', 'run_20260115_001/z'));
+    // A changed backup copy no longer matches its segment; a changed segment is not backed up at all.
+    const copy = join(dest, 'archive/audit_log.000001.jsonl');
+    await writeFile(copy, seg1Text.replace('run_20260115_001/a', 'run_20260115_001/z'));
     await expect(backupAudit(dest)).rejects.toThrow(/differs/);
+    await writeFile(copy, seg1Text);
+    await writeFile(files[0]!, seg1Text.replace('run_20260115_001/a', 'run_20260115_001/z'));
+    await expect(backupAudit(dest)).rejects.toThrow(/not checkpointed, it fails verification: .* was edited/);
   });
 });
 

@@ -14,11 +14,11 @@ import {
   PermissionDeniedError,
   queryAudit,
   revokeToken,
-  secretPath,
   signingSecret,
   verifyAudit,
   type AuthFailure,
 } from '../../lib/governance';
+import { tokenSecretPath } from '../../lib/keys';
 import { useTempDataDir } from '../helpers';
 import { auditLines, makeTeam, type Team } from './fixtures';
 
@@ -129,12 +129,12 @@ describe('tokens', () => {
     }
     // The secret is rotated: tokens signed with the old one no longer verify, even those accepted before.
     await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ userId: 'viewer' });
-    const old = await readFile(secretPath(), 'utf8');
-    await writeFile(secretPath(), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    const old = await readFile(tokenSecretPath(), 'utf8');
+    await writeFile(tokenSecretPath(), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
     try {
       await expectRefused(team.tokens.VIEWER, 'signature', 'anonymous');
     } finally {
-      await writeFile(secretPath(), old, { mode: 0o600 });
+      await writeFile(tokenSecretPath(), old, { mode: 0o600 });
     }
     await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ userId: 'viewer' });
   });
@@ -163,10 +163,10 @@ describe('tokens', () => {
   });
 
   it('keeps the signing secret at mode 0600 and refuses it once others can read it', async () => {
-    expect((await stat(secretPath())).mode & 0o777).toBe(0o600);
-    await chmod(secretPath(), 0o644);
+    expect((await stat(tokenSecretPath())).mode & 0o777).toBe(0o600);
+    await chmod(tokenSecretPath(), 0o644);
     await expect(authenticate(team.tokens.VIEWER)).rejects.toThrow(/readable by others.*chmod 600/);
-    await chmod(secretPath(), 0o600);
+    await chmod(tokenSecretPath(), 0o600);
     await expect(authenticate(team.tokens.VIEWER)).resolves.toMatchObject({ userId: 'viewer' });
   });
 });

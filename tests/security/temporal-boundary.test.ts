@@ -20,7 +20,8 @@ import {
   connectClient,
 } from '../../client';
 import { sha256File } from '../../lib/hash';
-import { issueCapability, queryAudit, secretPath } from '../../lib/governance';
+import { tokenSecretPath } from '../../lib/keys';
+import { issueCapability, queryAudit } from '../../lib/governance';
 import { LOCK_FILE, resolveRunDir } from '../../lib/run';
 import { capabilitySchema, type Capability } from '../../schemas/governance';
 import type { LifecycleState, Verdict } from '../../schemas/lifecycle';
@@ -144,7 +145,7 @@ describe('someone with access to the Temporal server and no token', () => {
     }[];
     // The pipeline, the lifecycle, the version build, the reproduction, a monitoring window, an elevation timer.
     expect(listed.length).toBeGreaterThanOrEqual(6);
-    const secret = (await readFile(secretPath(), 'utf8')).trim();
+    const secret = (await readFile(tokenSecretPath(), 'utf8')).trim();
     const tokens = [team.admin, ...Object.values(team.tokens)];
     const capabilities: Capability[] = [];
     for (const { execution } of listed) {
