@@ -1,17 +1,17 @@
 import { execFile } from 'node:child_process';
-import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCategorical } from '../lib/features/matrix';
-import { readDeployment, writeDeployment } from '../lib/run/deployment';
+import { deploymentPath, readDeployment, writeDeployment } from '../lib/run/deployment';
 import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
 import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { sha256Hex } from '../lib/hash';
-import { approveDeployment, lockRun } from '../lib/lifecycle/lock';
+import { approveDeployment, exportBundle, lockRun } from '../lib/lifecycle/lock';
 import { registerSchedule } from '../lib/monitor/store';
-import { readFeatures, resolveRunDir } from '../lib/run';
+import { LOCK_FILE, readFeatures, resolveRunDir } from '../lib/run';
 import {
   openRunModel,
   RequestFeatureBuilder,
@@ -28,6 +28,9 @@ import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
 const RUN = 'score-a';
+/** Signed records the lifecycle wrote and later replaced: what an attacker could put back. */
+let lockBeforeApproval: string;
+let otherDeployment: string;
 let root: string;
 let dataDir: string;
 let model: RunModel;
@@ -364,6 +367,7 @@ describe('`access-perm score` without --run: the deployed run', () => {
       reason: 'ready',
       claim: 'test:1',
     });
+    lockBeforeApproval = await readFile(join(await resolveRunDir(RUN), LOCK_FILE), 'utf8');
     await approveDeployment({
       runId: RUN,
       runDir: await resolveRunDir(RUN),
@@ -398,9 +402,85 @@ describe('`access-perm score` without --run: the deployed run', () => {
 
     // A deployment record pinning another model is refused, naming the run and both hashes.
     await writeDeployment({ ...deployment, model_sha256: 'e'.repeat(64) });
+    otherDeployment = await readFile(deploymentPath(), 'utf8');
     const pinned = await score('--json');
     expect(pinned.code).toBe(1);
     expect(pinned.stderr).toMatch(new RegExp(`${RUN}.*${deployment.model_sha256}.*the deployment expects e{64}`));
     await writeDeployment(deployment);
+  });
+  it('refuses a locked run whose records were changed without the key, and scores with the metadata frozen at lock', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const input = join(dataDir, 'submission.csv');
+    const score = () => runCli(env, 'score', '--input', input, '--output', join(root, 'tampered.csv'));
+    const runDir = await resolveRunDir(RUN);
+    const lockPath = join(runDir, LOCK_FILE);
+    const lockText = await readFile(lockPath, 'utf8');
+    const deploymentText = await readFile(deploymentPath(), 'utf8');
+    const bundle = join(root, 'bundle-tampered');
+    /** Score (our CLI, the deployed run), open and export must all refuse, naming the record. */
+    async function refusedEverywhere(pattern: RegExp): Promise<void> {
+      await expect(openRunModel(RUN)).rejects.toThrow(pattern);
+      await expect(exportBundle(runDir, bundle)).rejects.toThrow(pattern);
+      const scored = await score();
+      expect(scored.code).toBe(1);
+      expect(scored.stderr).toMatch(pattern);
+    }
+
+    // The model swapped: other bytes in model.onnx, its sha256 updated in lock.json.
+    const lock = JSON.parse(lockText) as { artifacts: { path: string; role: string; sha256: string }[] };
+    const onnxRef = lock.artifacts.find((a) => a.role === 'model-onnx')!;
+    const onnxBytes = await readFile(join(runDir, onnxRef.path));
+    const swapped = Buffer.concat([onnxBytes, Buffer.from('swapped')]);
+    await writeFile(join(runDir, onnxRef.path), swapped);
+    onnxRef.sha256 = sha256Hex(swapped);
+    await writeFile(lockPath, JSON.stringify(lock));
+    await refusedEverywhere(/lock\.json of run score-a does not match its signature/);
+    await writeFile(join(runDir, onnxRef.path), onnxBytes);
+
+    // lock.json deleted: the keyring knows the run is locked.
+    await rm(lockPath);
+    await refusedEverywhere(/run score-a is locked .* but its lock\.json was deleted/);
+
+    // An older signed lock.json put back (from before the deployment approval).
+    await writeFile(lockPath, lockBeforeApproval);
+    await refusedEverywhere(/lock\.json of run score-a is signed but is not the latest one/);
+    await writeFile(lockPath, lockText);
+
+    // deployment.json edited, or an older signed one put back.
+    const deployment = JSON.parse(deploymentText) as Record<string, unknown>;
+    await writeFile(deploymentPath(), JSON.stringify({ ...deployment, deployed_by: 'mallory' }));
+    expect((await score()).stderr).toMatch(/deployment record .* does not match its signature/);
+    await writeFile(deploymentPath(), otherDeployment);
+    expect((await score()).stderr).toMatch(/deployment record .* is not the latest one/);
+    await writeFile(deploymentPath(), deploymentText);
+    expect((await score()).code).toBe(0);
+
+    // The live users table changes after the lock: the locked run keeps scoring with its frozen copy.
+    const requests = await readRequests(input);
+    const frozen = await openRunModel(RUN);
+    const before = await frozen.score(requests);
+    expect(frozen.metadata.users).toMatchObject({ frozen: true, path: expect.stringContaining(runDir) });
+    const liveBefore = await openRunModel(RUN, { liveMetadata: true });
+    const usersPath = liveBefore.metadata.users.path;
+    await liveBefore.close();
+    const usersText = await readFile(usersPath, 'utf8');
+    const [header, ...rows] = usersText.trimEnd().split('\n');
+    // Every user takes the next user's attributes, keeping its own id.
+    const moved = rows.map((row, i) => {
+      const next = rows[(i + 1) % rows.length]!.split(',');
+      return [row.split(',')[0], ...next.slice(1)].join(',');
+    });
+    await writeFile(usersPath, `${[header, ...moved].join('\n')}\n`);
+    try {
+      const again = await openRunModel(RUN);
+      expect((await again.score(requests)).probability).toEqual(before.probability);
+      const live = await openRunModel(RUN, { liveMetadata: true });
+      expect(live.metadata.users).toMatchObject({ frozen: false, sameAsTraining: false });
+      expect((await live.score(requests)).probability).not.toEqual(before.probability);
+      await Promise.all([again.close(), live.close()]);
+    } finally {
+      await writeFile(usersPath, usersText);
+      await frozen.close();
+    }
   });
 });

@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { cp, readFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx, parseModel } from '../lib/gbdt';
 import { sha256Hex } from '../lib/hash';
-import { writeDeployment } from '../lib/run/deployment';
+import { deploymentPath, writeDeployment } from '../lib/run/deployment';
 import { addUser, issueToken } from '../lib/governance';
 import { resolveRunDir } from '../lib/run';
 import { buildService, readInferenceLog, ServedModel } from '../lib/serve';
@@ -303,11 +303,23 @@ describe('deployment', () => {
         body: [{ userId: '100001', appId: '5001' }],
       });
       expect(p.body.run_id).toBe('serve-b');
+      // A deployment record written by hand (no signature) is refused by the hot reload; serve-b keeps serving.
+      const { signature: _signature, ...unsigned } = JSON.parse(await readFile(deploymentPath(), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      await writeFile(deploymentPath(), JSON.stringify({ ...unsigned, run_id: RUN }));
+      await waitFor('the refused hand-written record', async () => (await health()).body.last_error !== null);
+      expect((await health()).body).toMatchObject({
+        run_id: 'serve-b',
+        last_error: expect.stringMatching(/deployment record .* is not signed: refused/),
+      });
       // Each load and each refusal was reported (what `serve` prints), the refusal naming the expected hash.
       expect(reloads).toEqual([
         { runId: RUN, lastError: null },
         { runId: RUN, lastError: expect.stringMatching(/serve-b: .*deployment expects f{64}/) },
         { runId: 'serve-b', lastError: null },
+        { runId: 'serve-b', lastError: expect.stringMatching(/is not signed/) },
       ]);
     } finally {
       await other.close();

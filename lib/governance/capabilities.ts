@@ -16,9 +16,9 @@ import {
   type ResolvedIdentity,
 } from '../../schemas/governance';
 import { canonicalJson, sha256Hex } from '../hash';
+import { ensureKeyringDir, keyringDir } from '../keys';
 import { auditAuthFailure, authenticate, identityOf, permit, type Credential, type ResourceRef } from './authorize';
 import { AUTH_FAILURES, AuthenticationError, GovernanceError, type AuthFailure } from './errors';
-import { ensureGovernanceDir, governanceDir } from './store';
 import { signingSecret } from './tokens';
 
 export const DEFAULT_CAPABILITY_TTL_SECONDS = 600;
@@ -83,7 +83,8 @@ export interface ExpectedUse {
   request: Record<string, unknown>;
 }
 
-const claimsDir = (): string => join(governanceDir(), 'capabilities');
+/** Claims sit in the keyring: whoever can write the data directory must not be able to clear one and replay. */
+const claimsDir = (): string => join(keyringDir(), 'capability-claims');
 const claimFile = (id: string): string => join(claimsDir(), `${id}.json`);
 const sameClaimant = (a: Claimant, b: Claimant): boolean =>
   a.workflowId === b.workflowId && a.workflowRunId === b.workflowRunId && a.step === b.step;
@@ -104,6 +105,13 @@ async function pruneClaims(now: number): Promise<void> {
  * wins (an exclusive file create), the same claimant may present it again (activity retries, the check before the
  * change), anyone else is refused. Every refusal is audited as `authentication_failed`.
  */
+/** The wording where a capability's failure differs from a token's. */
+const CAPABILITY_FAILURES: Partial<Record<AuthFailure, string>> = {
+  missing: 'missing capability',
+  malformed: 'malformed capability',
+  expired: 'capability expired',
+};
+
 async function claim(
   raw: unknown,
   expected: ExpectedUse,
@@ -112,7 +120,10 @@ async function claim(
 ): Promise<Capability> {
   const resource: ResourceRef = { type: 'run', id: expected.runId, runId: expected.runId };
   const refuse = async (failure: AuthFailure, user: string | null): Promise<never> => {
-    const e = new AuthenticationError(`capability refused: ${AUTH_FAILURES[failure]}`, failure);
+    const e = new AuthenticationError(
+      `capability refused: ${CAPABILITY_FAILURES[failure] ?? AUTH_FAILURES[failure]}`,
+      failure,
+    );
     await auditAuthFailure(e, source, undefined, resource, user);
     throw e;
   };
@@ -127,7 +138,7 @@ async function claim(
   if (Date.parse(cap.exp) <= now) return refuse('expired', cap.user);
   if (cap.op !== expected.op || cap.run !== expected.runId || cap.req !== requestDigest(expected.request))
     return refuse('capabilityMismatch', cap.user);
-  await ensureGovernanceDir();
+  await ensureKeyringDir();
   await mkdir(claimsDir(), { recursive: true, mode: 0o700 });
   const record = { id: cap.id, user: cap.user, op: cap.op, run: cap.run, exp: cap.exp, claimant, at: new Date(now) };
   try {

@@ -19,6 +19,7 @@ import {
 import { chmod, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../artifacts';
+import { ArtifactIntegrityError } from '../errors';
 import { canonicalJson } from '../hash';
 import { dataDir, isInside } from '../paths';
 
@@ -27,8 +28,8 @@ export class KeyringError extends Error {
   override name = 'KeyringError';
 }
 
-/** Thrown when a record's signature is missing, unknown or does not match its content. */
-export class RecordSignatureError extends Error {
+/** Thrown when a record's signature is missing, unknown or does not match its content, or it is not the pinned one. */
+export class RecordSignatureError extends ArtifactIntegrityError {
   override name = 'RecordSignatureError';
 }
 
@@ -294,4 +295,49 @@ export async function verifyRecord<T extends object>(
   if (!verifyBytes(canonicalJson(content), signature, known))
     throw new RecordSignatureError(`${what} does not match its signature: it was changed outside access-perm`);
   return content as T;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pins
+
+/**
+ * The keyring remembers the signature of the latest record of each kind and id (a run's lock, the deployment), so
+ * an older signed copy put back, or the record deleted, is noticed: a valid signature alone cannot tell.
+ */
+const pinPath = (kind: string, id: string): string => join(keyringDir(), 'pins', basename(kind), `${basename(id)}.sig`);
+
+/** Pins `signature` as the latest record of `kind`/`id`. */
+export async function pinRecord(kind: string, id: string, signature: RecordSignature): Promise<void> {
+  await ensureKeyringDir();
+  await mkdir(join(keyringDir(), 'pins', basename(kind)), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(pinPath(kind, id), `${signature.value}\n`, 0o600);
+}
+
+/** The signature pinned for `kind`/`id`, or null when none is (never signed, or signed before pins). */
+export async function pinnedSignature(kind: string, id: string): Promise<string | null> {
+  try {
+    return (await readFile(pinPath(kind, id), 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Verifies a signed record and that it is the one pinned for `kind`/`id` (when one is): its content, or a
+ * RecordSignatureError naming `what`.
+ */
+export async function verifyPinnedRecord<T extends object>(
+  record: T & { signature?: RecordSignature },
+  what: string,
+  kind: string,
+  id: string,
+): Promise<T> {
+  const content = await verifyRecord(record, what);
+  const pinned = await pinnedSignature(kind, id);
+  if (pinned && pinned !== record.signature!.value)
+    throw new RecordSignatureError(
+      `${what} is signed but is not the latest one access-perm wrote (an older copy was put back): refused`,
+    );
+  return content;
 }

@@ -8,12 +8,14 @@ import { basename, join } from 'node:path';
 import type { Actor, LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
-import { fileExists } from '../data/raw';
+import { fileExists, rawPaths } from '../data/raw';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
 import { hasMonitoringSchedule } from '../monitor/store';
 import { notify } from '../notify';
 import {
+  FROZEN_METADATA,
+  FROZEN_METADATA_DIR,
   LOCK_FILE,
   MANIFEST_FILE,
   MODEL_CARD_FILE,
@@ -22,10 +24,12 @@ import {
   OVERRIDE_SPEC_FILE,
   readLock,
   readManifest,
+  readRunConfig,
   RunLockedError,
   verifyLockedRun,
   versionDirName,
   writeDeployment,
+  writeLock,
   type RunLockFile,
 } from '../run';
 import { auditRunAction, refuseAs } from './access';
@@ -81,8 +85,24 @@ export async function lockRequirements(
 }
 
 /**
- * Locks the version after checking every requirement: exports the ONNX graph next to the scoring spec, writes
- * `lock.json` with the frozen artifacts, audits `run_locked`, notifies. Refuses with every missing requirement.
+ * Copies the metadata tables a seed-mode run joins at scoring time (users, apps) into the locked version's folder,
+ * so the locked model keeps scoring with the data it was locked with; a flat-mode run has none.
+ */
+async function freezeMetadata(versionPath: string): Promise<ArtifactRef[]> {
+  const config = await readRunConfig(versionPath);
+  if (config.data.mode !== 'seed') return [];
+  const paths = rawPaths(config);
+  const refs: ArtifactRef[] = [];
+  for (const table of ['users', 'apps'] as const) {
+    const rel = join(FROZEN_METADATA_DIR, `${table}.csv`);
+    refs.push(await writeArtifact(versionPath, rel, await readFile(paths[table]), FROZEN_METADATA[table]));
+  }
+  return refs;
+}
+
+/**
+ * Locks the version after checking every requirement: exports the ONNX graph next to the scoring spec, freezes the
+ * metadata tables, writes the signed `lock.json` with the frozen artifacts, audits `run_locked`, notifies. Refuses with every missing requirement.
  */
 export async function lockRun(input: {
   runId: string;
@@ -126,7 +146,10 @@ export async function lockRun(input: {
     );
     onnx = await writeArtifact(versionPath, ONNX_FILE, exportOnnx(parseModel(spec.toString('utf8'))), 'model-onnx');
   }
-  const frozen = evaluated ? manifest.artifacts : [...manifest.artifacts, onnx];
+  const frozen = [
+    ...(evaluated ? manifest.artifacts : [...manifest.artifacts, onnx]),
+    ...(await freezeMetadata(versionPath)),
+  ];
   const prefix = versionDir === '.' ? '' : `${versionDir}/`;
   const record: LockRecord = {
     locked_by: input.actor.userId,
@@ -146,7 +169,7 @@ export async function lockRun(input: {
       path: `${prefix}${a.path}`,
     })),
   };
-  await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(lock, null, 2)}\n`);
+  await writeLock(input.runDir, lock);
   await auditRunAction(input.actor, input.runId, {
     action: 'run_locked',
     resource_type: 'run',
@@ -203,7 +226,7 @@ export async function approveDeployment(input: {
     deployment_approved: true,
     deployment: { approved_by: input.actor.userId, approved_at: at, reason: input.reason, claim: input.claim },
   };
-  await writeFileAtomic(join(input.runDir, LOCK_FILE), `${JSON.stringify(updated, null, 2)}\n`);
+  await writeLock(input.runDir, updated);
   await writeDeployment({
     run_id: input.runId,
     model_sha256: onnx.sha256,

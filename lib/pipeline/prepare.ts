@@ -101,6 +101,9 @@ export async function prepareRun(
   const loaded = await loadConfig(await readableInput(configPath, 'config'));
   for (const [table, path] of Object.entries(inputFiles(loaded.config)))
     await readableInput(path, `input file (${table})`);
+  // The unlabelled submission file is read by validation too, though it is not part of the data identity.
+  if (loaded.config.data.mode === 'seed')
+    await readableInput(rawPaths(loaded.config).submission, 'input file (submission)');
   const { generated } = await ensureInputData(loaded.config);
   const dir = await createRunDir(runId, loaded.config.artifacts.dir);
   // seed-3 §5: a locked run is never re-run in place.

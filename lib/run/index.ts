@@ -8,6 +8,8 @@ export {
   CONFIG_FILE,
   FEATURES_FILE,
   BUILD_FAILED_FILE,
+  FROZEN_METADATA,
+  FROZEN_METADATA_DIR,
   LOCK_FILE,
   MANIFEST_FILE,
   METRICS_FILE,
@@ -56,7 +58,7 @@ export {
   type VersionReview,
   type VersionSummary,
 } from './versions';
-export { readLock, RunLockedError, verifyLockedRun, type RunLockFile } from './lock';
+export { readLock, RunLockedError, verifyLockedRun, writeLock, type RunLockFile } from './lock';
 export { deploymentPath, readDeployment, writeDeployment } from './deployment';
 export { listRuns, showRun, type RunDetails, type RunListing } from './list';
 export { assertFolderWriter, registerFolderWriter, takeOverRunFolder, type WorkflowExecution } from './writer';

@@ -45,6 +45,12 @@ export const REPRO_REQUEST_FILE = 'request.json';
 export const REPRO_FAILED_FILE = 'failed.json';
 /** The lock of a locked run, in the run folder: the locked version and every frozen artifact. */
 export const LOCK_FILE = 'lock.json';
+/**
+ * The metadata tables a run was locked with, frozen in the locked version's folder (`metadata/users.csv`,
+ * `metadata/apps.csv`) and listed in lock.json with these roles: a locked run scores with them.
+ */
+export const FROZEN_METADATA = { users: 'metadata-users', apps: 'metadata-apps' } as const;
+export const FROZEN_METADATA_DIR = 'metadata';
 
 /** Folder of model version `version` relative to the run folder: the trained run itself is version 1. */
 export const versionDirName = (version: number): string => (version === 1 ? '.' : `versions/v${version}`);

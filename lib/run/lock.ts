@@ -1,11 +1,14 @@
 /** `lock.json` of a locked run (seed-3 §5): the locked version and every frozen artifact with its sha256. */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { readVerified } from '../artifacts';
+import { readVerified, writeFileAtomic } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
+import { pinnedSignature, pinRecord, RecordSignatureError, signRecord, verifyPinnedRecord } from '../keys';
 import { LOCK_FILE } from './layout';
+
+const LOCK_PIN = 'lock';
 
 /** Thrown on any attempt to change a locked run (seed-3 §5 message: who locked it, and when). */
 export class RunLockedError extends Error {
@@ -19,7 +22,10 @@ export class RunLockedError extends Error {
   }
 }
 
-/** What `lock.json` holds: the lock record plus every frozen artifact (paths relative to the run folder). */
+/**
+ * What `lock.json` holds: the lock record plus every frozen artifact (paths relative to the run folder), the
+ * metadata tables frozen with it among them, signed with the keyring's key (lib/keys) over all of it.
+ */
 export interface RunLockFile extends LockRecord {
   runId: string;
   versionDir: string;
@@ -27,14 +33,35 @@ export interface RunLockFile extends LockRecord {
   artifacts: ArtifactRef[];
 }
 
-/** The lock of the run in `runDir`, or null when it is not locked. */
+/** Signs and writes `lock.json`, then pins its signature in the keyring (so an older copy put back is refused). */
+export async function writeLock(runDir: string, lock: RunLockFile): Promise<void> {
+  const signed = await signRecord(lock);
+  await writeFileAtomic(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`);
+  await pinRecord(LOCK_PIN, lock.runId, signed.signature);
+}
+
+/**
+ * The lock of the run in `runDir`, or null when it is not locked; its signature checked against the keyring.
+ * @throws RecordSignatureError when lock.json is unsigned, edited, another run's, an older copy, or was deleted
+ *   from a run the keyring knows is locked.
+ */
 export async function readLock(runDir: string): Promise<RunLockFile | null> {
+  const runId = basename(runDir);
+  let raw: RunLockFile;
   try {
-    return JSON.parse(await readFile(join(runDir, LOCK_FILE), 'utf8')) as RunLockFile;
+    raw = JSON.parse(await readFile(join(runDir, LOCK_FILE), 'utf8')) as RunLockFile;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (await pinnedSignature(LOCK_PIN, runId))
+      throw new RecordSignatureError(
+        `run ${runId} is locked (the keyring holds its lock's signature) but its lock.json was deleted: restore it from a backup; the run is refused until then`,
+      );
+    return null;
   }
+  const what = `lock.json of run ${runId}`;
+  const lock = await verifyPinnedRecord(raw, what, LOCK_PIN, runId);
+  if (lock.runId !== runId) throw new RecordSignatureError(`${what} is the lock of run ${lock.runId}: refused`);
+  return lock;
 }
 
 /** The lock of a run with every frozen artifact re-verified (null when unlocked); a tampered file is named. */

@@ -21,6 +21,8 @@ export interface BatchScoreRequest {
   chunkRows?: number;
   /** ONNX scoring threads for request scoring (default: 2, 1 on one core). */
   threads?: number;
+  /** A locked run: join the live metadata tables instead of those frozen with its lock. */
+  liveMetadata?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -47,6 +49,7 @@ export async function scoreBatch(credential: Credential, request: BatchScoreRequ
   const modelOptions = {
     ...(expectedModelSha256 ? { expectedModelSha256 } : {}),
     ...(request.version ? { version: request.version } : {}),
+    ...(request.liveMetadata ? { liveMetadata: true } : {}),
   };
   const options = {
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),

@@ -24,6 +24,7 @@ import { createOnnxScorer, createThreadedOnnxScorer, type OnnxScorer } from '../
 import { sha256File, sha256Hex } from '../hash';
 import {
   CONFIG_FILE,
+  FROZEN_METADATA,
   FEATURES_FILE,
   latestApprovedVersion,
   MODEL_FILE,
@@ -70,6 +71,8 @@ export interface MetadataFile {
   sha256: string;
   /** false: the file changed since training (new users, moved managers); scores use the current file. */
   sameAsTraining: boolean;
+  /** true: the snapshot frozen when the run was locked (a locked run's default); false: the live table. */
+  frozen: boolean;
 }
 
 /** A locked run's lock, as the scorer reports it. */
@@ -91,6 +94,11 @@ export interface OpenRunModelOptions {
    * the next chunk meanwhile. 0 (default): score on the calling thread.
    */
   scoringThreads?: number;
+  /**
+   * A locked run scores with the metadata tables frozen when it was locked; true scores it with the live tables
+   * instead (an explicit choice, reported in the model's metadata). Unlocked runs always use the live tables.
+   */
+  liveMetadata?: boolean;
   /**
    * The model version to score with (1 = the trained run, n = `versions/v<n>/`) instead of the default: the locked
    * version of a locked run, else the newest approved version, else version 1. A locked run scores only its
@@ -199,9 +207,9 @@ export class RunModel {
   }
 }
 
-async function metadataFile(path: string, trainedSha: string | undefined): Promise<MetadataFile> {
+async function metadataFile(path: string, trainedSha: string | undefined, frozen: boolean): Promise<MetadataFile> {
   const sha256 = await sha256File(path);
-  return { path, sha256, sameAsTraining: sha256 === trainedSha };
+  return { path, sha256, sameAsTraining: sha256 === trainedSha, frozen };
 }
 
 /**
@@ -266,6 +274,8 @@ export interface ScoredArtifacts {
   spec: OverrideSpec;
   config: AccessPermConfig;
   lock: RunLockSummary | null;
+  /** A locked run's frozen metadata tables (absolute paths, verified with the lock); null when unlocked or flat. */
+  frozenMetadata: { users: string; apps: string } | null;
 }
 
 /**
@@ -328,7 +338,14 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
         deploymentApproved: lock.deployment_approved,
       }
     : null;
-  return { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock: locked };
+  const frozenPath = (role: string) => {
+    const ref = lock?.artifacts.find((a) => a.role === role);
+    return ref ? join(root, ref.path) : null;
+  };
+  const frozenUsers = frozenPath(FROZEN_METADATA.users);
+  const frozenApps = frozenPath(FROZEN_METADATA.apps);
+  const frozenMetadata = frozenUsers && frozenApps ? { users: frozenUsers, apps: frozenApps } : null;
+  return { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock: locked, frozenMetadata };
 }
 
 /**
@@ -342,19 +359,19 @@ export async function openScoredArtifacts(runId: string, options: OpenRunModelOp
  *   const { probability, label } = await model.score([{ userId: '100001', appId: '5001' }]);
  */
 export async function openRunModel(runId: string, options: OpenRunModelOptions = {}): Promise<RunModel> {
-  const { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock } = await openScoredArtifacts(
-    runId,
-    options,
-  );
+  const { dir, version, loadModel, threshold, onnx, modelSha256, spec, config, lock, frozenMetadata } =
+    await openScoredArtifacts(runId, options);
   if (config.data.mode === 'flat')
     throw new RunNotScorableError(
       `run ${runId} is a flat-mode run: request scoring (serve, monitoring windows) builds the seed's features from {userId, appId} and the metadata tables, which a flat table does not have; score a CSV of its declared columns (${featureColumns(featureSpec(config)).join(', ')}) with \`access-perm score --run ${runId} --input <csv> --output <csv>\``,
     );
   const info = await readRunInfo(dir);
-  const paths = rawPaths(config);
+  // A locked run joins the tables frozen with its lock (verified with it), unless live tables are asked for.
+  const frozen = frozenMetadata !== null && !options.liveMetadata;
+  const paths = { ...rawPaths(config), ...(frozen ? frozenMetadata : {}) };
   const metadata = {
-    users: await metadataFile(paths.users, info.dataFiles.users),
-    apps: await metadataFile(paths.apps, info.dataFiles.apps),
+    users: await metadataFile(paths.users, info.dataFiles.users, frozen),
+    apps: await metadataFile(paths.apps, info.dataFiles.apps, frozen),
   };
   const featureOptions: FeatureOptions = {
     sentinel: config.features.sentinel,

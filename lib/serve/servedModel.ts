@@ -40,6 +40,8 @@ export interface ServedModelStatus {
 export interface ServedModelOptions {
   /** With an explicit run only: the model version to serve instead of openRunModel's default (locked, approved, 1). */
   version?: number;
+  /** A locked run: join the live metadata tables instead of those frozen with its lock. */
+  liveMetadata?: boolean;
   /** Called after a deployment (re)load swapped a new model in, or failed (the previous model keeps serving). */
   onReload?: (status: ServedModelStatus) => void;
 }
@@ -70,6 +72,7 @@ export class ServedModel {
       this.swap({
         model: await openRunModel(this.explicitRunId, {
           scoringThreads: 1,
+          liveMetadata: this.options.liveMetadata === true,
           ...(version === undefined ? {} : { version }),
         }),
         deployment: null,
@@ -94,6 +97,7 @@ export class ServedModel {
         const model = await openRunModel(deployment.run_id, {
           expectedModelSha256: deployment.model_sha256,
           scoringThreads: 1,
+          liveMetadata: this.options.liveMetadata === true,
         });
         this.swap({ model, deployment });
         this.lastError = null;

@@ -28,6 +28,7 @@ interface ScoreOpts extends TokenOpts {
   explain?: number | true;
   chunkRows?: number;
   threads?: number;
+  liveMetadata?: boolean;
   json?: boolean;
 }
 
@@ -58,6 +59,10 @@ export function registerScoreCommands(program: Command): void {
       'ONNX scoring threads for {userId, appId} requests, each with its own session (default: 2, 1 on one core)',
       positiveInt('--threads'),
     )
+    .option(
+      '--live-metadata',
+      'a locked run: join the current users/apps tables instead of the snapshot frozen with its lock',
+    )
     .option('--json', 'print the summary as JSON')
     .addOption(tokenFileOption())
     .action(
@@ -70,6 +75,7 @@ export function registerScoreCommands(program: Command): void {
           explainTop: opts.explain === true ? 3 : (opts.explain ?? 0),
           ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
           ...(opts.threads ? { threads: opts.threads } : {}),
+          ...(opts.liveMetadata ? { liveMetadata: true } : {}),
           onProgress: progressReporter(),
         });
         if (process.stderr.isTTY) process.stderr.write('\n');

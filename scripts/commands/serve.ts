@@ -6,6 +6,7 @@ import { err, positiveInt } from './output';
 interface ServeOpts {
   run?: string;
   version?: number;
+  liveMetadata?: boolean;
   port: number;
   host: string;
   logWindow: number;
@@ -41,6 +42,10 @@ export function registerServeCommands(program: Command): void {
       "with --run: the run's model version to serve (default: the locked version, else the newest approved, else 1)",
       positiveInt('--version'),
     )
+    .option(
+      '--live-metadata',
+      'a locked run: join the current users/apps tables instead of the snapshot frozen with its lock',
+    )
     .option('--port <n>', 'port (0: any free port)', port, 8000)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--log-window <seconds>', 'inference log window', positiveInt('--log-window'), 60)
@@ -53,6 +58,7 @@ export function registerServeCommands(program: Command): void {
       let listening = false;
       const served = new ServedModel(opts.run ? assertRunId(opts.run) : undefined, 1000, {
         ...(opts.version !== undefined ? { version: opts.version } : {}),
+        ...(opts.liveMetadata ? { liveMetadata: true } : {}),
         onReload: (s) => {
           if (!listening) return;
           err(

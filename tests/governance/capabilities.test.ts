@@ -64,7 +64,7 @@ describe('capabilities: what crosses Temporal instead of a token', () => {
       ),
     );
     expect(elsewhere!.failure).toBe('capabilityUsed');
-    expect(await readdir(join(root, 'governance', 'capabilities'))).toContain(`${cap.id}.json`);
+    expect(await readdir(join(`${root}.keyring`, 'capability-claims'))).toContain(`${cap.id}.json`);
   });
 
   it('is refused for another run, operation or request, and when forged, edited, expired or missing; each audited', async () => {

@@ -4,9 +4,9 @@
  * CLI. Each attack must fail with nothing written or changed. docs/security.md links every claim to a test here.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,7 +171,10 @@ describe('someone with access to the Temporal server and no token', () => {
     // Every capability a history shows was used by the step it was issued for: its claim is on file.
     expect(capabilities.length).toBeGreaterThanOrEqual(7);
     for (const cap of capabilities)
-      await expect(access(join(root, 'governance', 'capabilities', `${cap.id}.json`)), cap.op).resolves.toBeUndefined();
+      await expect(
+        access(join(`${root}.keyring`, 'capability-claims', `${cap.id}.json`)),
+        cap.op,
+      ).resolves.toBeUndefined();
   });
 
   it('replays a capability copied from a history: refused as used, audited, nothing changes', async () => {
@@ -530,6 +533,28 @@ describe('someone with access to the Temporal server and no token', () => {
       /config .* is outside the folders workflows may read/,
     );
     await expect(access(join(root, 'runs', 'sec-foreign'))).rejects.toThrow();
+    // So is a submission file (read by validation) that leaves them through a relative path.
+    const outside = relative(join(root, 'data'), join(elsewhere, 'submission.csv'));
+    const sneaky = await writeConfig(
+      root,
+      'sneaky.yaml',
+      smallConfig(join(root, 'data'), (c) => (c.data.submission = outside)),
+    );
+    await ok(
+      'workflow',
+      'start',
+      '--type',
+      'trainingPipeline',
+      '--task-queue',
+      'access-perm',
+      '--workflow-id',
+      'sec-submission',
+      '--input',
+      JSON.stringify(await pipelineInput('sec-submission', sneaky, team.admin)),
+    );
+    expect((await temporal('workflow', 'result', '--workflow-id', 'sec-submission')).out).toMatch(
+      /input file \(submission\) .* is outside the folders workflows may read/,
+    );
   });
 
   it('trains again under the locked run id: refused at the first step', async () => {
@@ -547,6 +572,30 @@ describe('someone with access to the Temporal server and no token', () => {
       JSON.stringify(again),
     );
     expect((await temporal('workflow', 'result', '--workflow-id', RUN)).out).toMatch(/locked by validator/);
+    expect(await frozen()).toEqual(before);
+    // With lock.json deleted as well (someone who can also write the data directory): the keyring knows the lock.
+    const lockPath = join(await resolveRunDir(RUN), LOCK_FILE);
+    const lockText = await readFile(lockPath, 'utf8');
+    await rm(lockPath);
+    try {
+      await ok(
+        'workflow',
+        'start',
+        '--type',
+        'trainingPipeline',
+        '--task-queue',
+        'access-perm',
+        '--workflow-id',
+        RUN,
+        '--input',
+        JSON.stringify(await pipelineInput(RUN, join(root, 'sec.yaml'), team.admin)),
+      );
+      expect((await temporal('workflow', 'result', '--workflow-id', RUN)).out).toMatch(
+        /is locked \(the keyring holds its lock's signature\) but its lock\.json was deleted/,
+      );
+    } finally {
+      await writeFile(lockPath, lockText);
+    }
     expect(await frozen()).toEqual(before);
   });
 });
