@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx, parseModel } from '../lib/gbdt';
 import { sha256Hex } from '../lib/hash';
 import { deploymentPath, writeDeployment } from '../lib/run/deployment';
-import { addUser, issueToken } from '../lib/governance';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { resolveRunDir } from '../lib/run';
 import { buildService, readInferenceLog, ServedModel } from '../lib/serve';
 import { MAX_PREDICT_ROWS } from '../schemas/serving';
@@ -78,7 +78,8 @@ beforeAll(async () => {
   );
   served = new ServedModel(RUN);
   await served.start();
-  app = await buildService({ served, logWindowMs: 60_000 });
+  // Every test calls from 127.0.0.1: a generous failure limit keeps the refusal tests from blocking the others.
+  app = await buildService({ served, logWindowMs: 60_000, authFailureLimit: 1000 });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 
@@ -132,6 +133,38 @@ describe('authentication and authorization', () => {
       user_role: 'VIEWER',
       minimum_role: 'ANALYST',
     });
+  });
+});
+
+describe('a flood of bad tokens', () => {
+  it('is answered 429 past the limit, summarised in the audit log, and does not block good tokens elsewhere', async () => {
+    const limited = await buildService({ served, authFailureLimit: 5, refusalWindowMs: 1500 });
+    const url = await limited.listen({ port: 0, host: '127.0.0.1' });
+    const before = (await queryAudit({ action: 'authentication_failed' })).length;
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++)
+        statuses.push((await call('POST', '/predict', { token: `garbage-${i}`, url, body: [] })).status);
+      expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+      expect(new Set(statuses.slice(5))).toEqual(new Set([429]));
+      const blocked = await call('GET', '/runs', { token: tokens.viewer, url });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      // The first refusal of each kind (bad token; 429 on /predict; 429 on /runs) was written at once, the repeats
+      // wait for the interval's summary.
+      expect((await queryAudit({ action: 'authentication_failed' })).length - before).toBe(3);
+      await new Promise((r) => setTimeout(r, 1700));
+      const entries = (await queryAudit({ action: 'authentication_failed' })).slice(before);
+      expect(entries).toHaveLength(5);
+      const summaries = entries.filter((e) => e.details?.repeated !== undefined);
+      expect(summaries.map((e) => e.details!.repeated).sort((a, b) => Number(a) - Number(b))).toEqual([4, 34]);
+      expect(summaries.every((e) => String(e.details!.aggregated_source).startsWith('client-'))).toBe(true);
+      // The interval over, the client may try again; the shared service never blocked it.
+      expect((await call('GET', '/runs', { token: tokens.viewer, url })).status).toBe(200);
+      expect((await call('GET', '/runs', { token: tokens.viewer })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -6,8 +6,8 @@ import {
   type Role,
   type UserRecord,
 } from '../../schemas/governance';
-import { appendAudit } from './audit';
 import { AUTH_FAILURES, AuthenticationError, GovernanceError, PermissionDeniedError } from './errors';
+import { auditEachRefusal, type RefusalAudit } from './refusals';
 import { allowedRoles, CELL, cellFor, denialMessage, minimumRole, ownershipMessage } from './matrix';
 import { fileStore } from './store';
 import { TokenRejection, verifyToken } from './tokens';
@@ -16,6 +16,11 @@ import { TokenRejection, verifyToken } from './tokens';
 export interface Credential {
   token: string | null | undefined;
   source?: AuditSource;
+  /**
+   * How refusals are audited: servers pass their RefusalAggregator and the client they count refused tokens by;
+   * without it every refusal is its own entry.
+   */
+  refusals?: { audit: RefusalAudit; client: string };
 }
 
 /** The resource a permission is checked on; `ownerId` drives own-only cells, `runId` becomes the correlation id. */
@@ -50,22 +55,27 @@ export async function auditAuthFailure(
   permission: Permission | undefined,
   resource: ResourceRef | undefined,
   verifiedSub: string | null,
+  refusals?: Credential['refusals'],
 ): Promise<void> {
   const claimed = err instanceof TokenRejection ? err.claimedSub : null;
-  await appendAudit({
-    user_id: verifiedSub ?? 'anonymous',
-    user_role: 'NONE',
-    action: 'authentication_failed',
-    status: 'denied',
-    reason: AUTH_FAILURES[err.failure],
-    source,
-    result: 'refused',
-    resource_type: resource?.type ?? null,
-    resource_id: resource?.id ?? null,
-    correlation_id: correlationOf(resource),
-    ...(permission ? { attempted_action: permission } : {}),
-    ...(claimed ? { claimed_user_id: claimed } : {}),
-  });
+  const audit = refusals?.audit ?? auditEachRefusal;
+  await audit(
+    {
+      user_id: verifiedSub ?? 'anonymous',
+      user_role: 'NONE',
+      action: 'authentication_failed',
+      status: 'denied',
+      reason: AUTH_FAILURES[err.failure],
+      source,
+      result: 'refused',
+      resource_type: resource?.type ?? null,
+      resource_id: resource?.id ?? null,
+      correlation_id: correlationOf(resource),
+      ...(permission ? { attempted_action: permission } : {}),
+      ...(claimed ? { claimed_user_id: claimed } : {}),
+    },
+    refusals?.client ?? 'local',
+  );
 }
 
 /**
@@ -83,7 +93,7 @@ export async function authenticate(
     claims = await verifyToken(cred.token);
   } catch (e) {
     if (e instanceof TokenRejection) {
-      await auditAuthFailure(e, source, context.permission, context.resource, e.verifiedSub);
+      await auditAuthFailure(e, source, context.permission, context.resource, e.verifiedSub, cred.refusals);
       throw new AuthenticationError(e.message, e.failure);
     }
     throw e;
@@ -123,7 +133,7 @@ export async function authorize(
   const cred = asCredential(credential);
   correlationOf(resource);
   const identity = await authenticate(cred, { permission, resource });
-  return permit(identity, permission, resource, cred.source ?? 'cli');
+  return permit(identity, permission, resource, cred.source ?? 'cli', cred.refusals?.audit);
 }
 
 /**
@@ -155,26 +165,31 @@ export async function permit(
   permission: Permission,
   resource: ResourceRef | undefined,
   source: AuditSource,
+  audit: RefusalAudit = auditEachRefusal,
 ): Promise<ResolvedIdentity> {
   const decision = isAllowed(identity, permission, resource);
   if (decision.allowed) return identity;
   const message = decision.ownership
     ? ownershipMessage(identity.role, permission, resource?.id, resource?.ownerId)
     : denialMessage(identity.role, permission);
-  await appendAudit({
-    user_id: identity.userId,
-    user_role: identity.role,
-    action: 'permission_denied',
-    attempted_action: permission,
-    status: 'denied',
-    reason: decision.ownership ? 'Not the owner of the resource' : 'Insufficient role',
-    resource_type: resource?.type ?? null,
-    resource_id: resource?.id ?? null,
-    correlation_id: correlationOf(resource),
-    source,
-    result: 'refused',
-    temporary_role: identity.temporaryRole ?? false,
-  });
+  // Repeated denials are counted by user (a server's aggregator writes the first and a summary).
+  await audit(
+    {
+      user_id: identity.userId,
+      user_role: identity.role,
+      action: 'permission_denied',
+      attempted_action: permission,
+      status: 'denied',
+      reason: decision.ownership ? 'Not the owner of the resource' : 'Insufficient role',
+      resource_type: resource?.type ?? null,
+      resource_id: resource?.id ?? null,
+      correlation_id: correlationOf(resource),
+      source,
+      result: 'refused',
+      temporary_role: identity.temporaryRole ?? false,
+    },
+    `user:${identity.userId}`,
+  );
   throw new PermissionDeniedError(
     message,
     permission,

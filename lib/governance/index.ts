@@ -86,6 +86,13 @@ export {
   type Cell,
   type MatrixRow,
 } from './matrix';
+export {
+  auditEachRefusal,
+  clientLabel,
+  RefusalAggregator,
+  type RefusalAggregatorOptions,
+  type RefusalAudit,
+} from './refusals';
 export { ensureGovernanceDir, fileStore, governanceDir, withLock, type GovernanceStore } from './store';
 export { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL_SECONDS, parseTtl, signingSecret, type IssuedToken } from './tokens';
 export {

@@ -7,13 +7,16 @@ import {
   authenticate,
   authorize,
   AuthenticationError,
+  clientLabel,
   GovernanceError,
   PermissionDeniedError,
   queryAudit,
+  RefusalAggregator,
   type ResourceRef,
 } from '../governance';
 import { assertRunId, listRuns, readLock, showRun } from '../run';
 import { SCORING_PERMISSION, type RunModel, type ScoredRequests } from '../scoring';
+import { FailureLimit } from './failureLimit';
 import { InferenceLog } from './inferenceLog';
 import { openApiDocument } from './openapi';
 import { NoModelError, type ServedModel } from './servedModel';
@@ -65,6 +68,20 @@ export interface ServiceOptions {
   /** Largest request body accepted (bytes). */
   bodyLimit?: number;
   logger?: boolean;
+  /**
+   * Refused tokens one client may send per interval before its requests are answered 429 unchecked (default 20),
+   * and the interval, which is also the one repeated refusals are summarised over in the audit log (default 60 s).
+   */
+  authFailureLimit?: number;
+  refusalWindowMs?: number;
+}
+
+/** Thrown for a client that sent too many refused tokens in the current interval: 429 with Retry-After. */
+class TooManyFailuresError extends Error {
+  override name = 'TooManyFailuresError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many refused tokens from this client: retry in ${retryAfterSeconds} s`);
+  }
 }
 
 const round6 = (p: number): number => Math.round(p * 1e6) / 1e6;
@@ -105,14 +122,44 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   const log = options.logWindowMs ? new InferenceLog(options.logWindowMs) : null;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 2 * 1024 * 1024 });
 
+  // Bounded audit volume under hostile load: repeated refusals per client (bad tokens) and per user (denials) are
+  // summarised, and a client past the failure limit is answered 429 before its token is even checked.
+  const windowMs = options.refusalWindowMs ?? 60_000;
+  const refusals = new RefusalAggregator({ windowMs });
+  const failures = new FailureLimit(options.authFailureLimit ?? 20, windowMs);
+
   /** An onRequest hook (before the body is read) that authorizes `permission` on the resource the request names. */
   const guard =
     (permission: Permission | null, resource?: (req: FastifyRequest) => ResourceRef) =>
     async (req: FastifyRequest): Promise<void> => {
-      const credential = { token: bearer(req), source: 'api' as const };
-      req.identity = permission
-        ? await authorize(credential, permission, resource?.(req))
-        : await authenticate(credential, {});
+      const client = clientLabel(req.ip);
+      const wait = failures.retryAfter(client);
+      if (wait > 0) {
+        // Counted like the refusals before it: the first of the interval at once, the rest in one summary.
+        await refusals.audit(
+          {
+            user_id: 'anonymous',
+            user_role: 'NONE',
+            action: 'authentication_failed',
+            status: 'denied',
+            reason: 'too many refused tokens from this client (answered 429 unchecked)',
+            source: 'api',
+            result: 'refused',
+            ...(permission ? { attempted_action: permission } : {}),
+          },
+          client,
+        );
+        throw new TooManyFailuresError(wait);
+      }
+      const credential = { token: bearer(req), source: 'api' as const, refusals: { audit: refusals.audit, client } };
+      try {
+        req.identity = permission
+          ? await authorize(credential, permission, resource?.(req))
+          : await authenticate(credential, {});
+      } catch (e) {
+        if (e instanceof AuthenticationError) failures.fail(client);
+        throw e;
+      }
     };
   const scoringResource = (): ResourceRef => {
     const runId = served.status().runId;
@@ -120,6 +167,11 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   };
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (error instanceof TooManyFailuresError)
+      return reply
+        .code(429)
+        .header('retry-after', String(error.retryAfterSeconds))
+        .send({ error: 'Too many requests', message: error.message });
     if (error instanceof AuthenticationError) {
       return reply
         .code(401)
@@ -271,6 +323,7 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   app.addHook('onClose', async () => {
     clearInterval(idleSweep);
     await log?.close();
+    await refusals.flush();
   });
   return app;
 }

@@ -11,6 +11,8 @@ interface ServeOpts {
   host: string;
   logWindow: number;
   bodyLimit: number;
+  authFailureLimit: number;
+  refusalWindow: number;
   log?: boolean;
 }
 
@@ -50,6 +52,18 @@ export function registerServeCommands(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--log-window <seconds>', 'inference log window', positiveInt('--log-window'), 60)
     .option('--body-limit <bytes>', 'largest request body', positiveInt('--body-limit'), 2 * 1024 * 1024)
+    .option(
+      '--auth-failure-limit <n>',
+      'refused tokens a client may send per interval before it is answered 429 unchecked',
+      positiveInt('--auth-failure-limit'),
+      20,
+    )
+    .option(
+      '--refusal-window <seconds>',
+      'the interval of --auth-failure-limit, and over which repeated refusals are summarised in the audit log',
+      positiveInt('--refusal-window'),
+      60,
+    )
     .option('--log', 'log every request (method, url, status, time; never headers or bodies)')
     .action(async (opts: ServeOpts) => {
       if (opts.version !== undefined && !opts.run) {
@@ -74,6 +88,8 @@ export function registerServeCommands(program: Command): void {
         logWindowMs: opts.logWindow * 1000,
         bodyLimit: opts.bodyLimit,
         logger: opts.log === true,
+        authFailureLimit: opts.authFailureLimit,
+        refusalWindowMs: opts.refusalWindow * 1000,
       });
       const address = await app.listen({ port: opts.port, host: opts.host });
       listening = true;
