@@ -1,4 +1,5 @@
 import type { Worker, WorkerOptions } from '@temporalio/worker';
+import { keepAuditCheckpointed } from '../lib/governance';
 import { createPipelineWorker } from '../worker/worker';
 import { connectWorker } from './connection';
 import type { TemporalServer } from './settings';
@@ -32,10 +33,13 @@ export async function startLocalWorker(
     throw e;
   }
   const done = worker.run();
+  // The worker holds the keyring: it keeps the audit log's signed checkpoints fresh while it runs.
+  const stopCheckpoints = keepAuditCheckpointed();
   return {
     worker,
     done,
     stop: async () => {
+      stopCheckpoints();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       try {
         await done;

@@ -16,7 +16,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['serve'], load: async () => (await import('./commands/serve')).registerServeCommands },
   { commands: ['report', 'compare'], load: async () => (await import('./commands/report')).registerReportCommands },
   {
-    commands: ['users', 'auth', 'audit'],
+    commands: ['users', 'auth', 'audit', 'keys'],
     load: async () => (await import('./commands/governance')).registerGovernanceCommands,
   },
   {

@@ -294,6 +294,32 @@ export async function checkpointAudit(reason: Checkpoint['reason'] = 'manual'): 
 }
 
 /**
+ * Keeps the live log checkpointed while a long-running process holding the key runs (the worker, the scoring
+ * service): every minute, signs a checkpoint when the latest is older than the interval, so entries written by
+ * short-lived processes (the CLI) do not wait longer than that, and quiet periods still get fresh signed heads.
+ * Returns a function that stops it.
+ */
+export function keepAuditCheckpointed(
+  onError: (e: unknown) => void = (e) => process.stderr.write(`access-perm: warning: ${(e as Error).message}\n`),
+): () => void {
+  let running = false;
+  const tick = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      if ((await exists(auditDir())) && (await checkpointDue())) await checkpointAudit('interval');
+    } catch (e) {
+      onError(e);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * Appends one entry to the audit log: stamps UTC timestamp, audit_id and the hash chain, checks the invariants,
  * and writes it under a cross-process lock with fsync, so concurrent writers never interleave or lose entries.
  * When the latest checkpoint is older than the interval, signs a new one (the writer holds the keyring); a log from

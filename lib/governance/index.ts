@@ -12,6 +12,7 @@ export {
   DENIED_KEY_FRAGMENTS,
   entryHash,
   IP_OPT_IN_ENV,
+  keepAuditCheckpointed,
   type BackupReport,
 } from './audit';
 export {
@@ -34,6 +35,7 @@ export {
   queryAuditAs,
   verifyAuditAs,
 } from './auditAccess';
+export { rotateSigningKeyAs } from './keyAdmin';
 export { CSV_COLUMNS, parseAuditQuery, queryAudit, renderAudit } from './auditQuery';
 export {
   authenticate,

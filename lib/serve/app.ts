@@ -9,6 +9,7 @@ import {
   AuthenticationError,
   clientLabel,
   GovernanceError,
+  keepAuditCheckpointed,
   PermissionDeniedError,
   queryAudit,
   RefusalAggregator,
@@ -316,12 +317,18 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
   // Graceful close: stop accepting, let requests in flight finish, and close keep-alive connections as soon as they
   // are idle (instead of waiting for their keep-alive timeout).
   let idleSweep: NodeJS.Timeout | undefined;
-  app.addHook('onReady', async () => log?.start());
+  let stopCheckpoints: (() => void) | undefined;
+  app.addHook('onReady', async () => {
+    log?.start();
+    // The service holds the keyring: it keeps the audit log's signed checkpoints fresh while it runs.
+    stopCheckpoints = keepAuditCheckpointed();
+  });
   app.addHook('preClose', async () => {
     idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
   });
   app.addHook('onClose', async () => {
     clearInterval(idleSweep);
+    stopCheckpoints?.();
     await log?.close();
     await refusals.flush();
   });

@@ -22,9 +22,19 @@ import {
   proveEntryAs,
   queryAuditAs,
   revokeToken,
+  rotateSigningKeyAs,
   verifyAudit,
   verifyAuditAs,
 } from '../../lib/governance';
+import {
+  initKeyring,
+  KEYRING_ENV,
+  KeyringError,
+  keyringDir,
+  listKeys,
+  publicKeyPem,
+  type KeyInfo,
+} from '../../lib/keys';
 import { CAPABILITY_REQUESTS } from '../../schemas/capabilities';
 import {
   AUDIT_STATUSES,
@@ -472,13 +482,70 @@ function registerAudit(program: Command): void {
     );
 }
 
-/** `users`, `auth` and `audit` command groups. Every command needs a token except `users bootstrap-admin`. */
+function registerKeys(program: Command): void {
+  const keys = program
+    .command('keys')
+    .description(`the keyring that signs records and tokens, held outside the data directory (${KEYRING_ENV})`);
+
+  keys
+    .command('init')
+    .description('create the keyring (signing key, token secret) if missing and print where it is (needs no token)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const infos = await initKeyring();
+      if (opts.json) return printJson({ keyring: keyringDir(), keys: infos });
+      console.log(`keyring ${keyringDir()} (keep it outside the data directory, owner-only)`);
+      printKeys(infos);
+    });
+
+  keys
+    .command('show')
+    .description('list the signing keys and fingerprints; --pem prints a public key for auditors (needs no token)')
+    .option('--pem', 'print the current public key (PEM) instead')
+    .option('--key <id>', 'with --pem: this key instead of the current one')
+    .option('--json', 'print JSON')
+    .action(async (opts: { pem?: boolean; key?: string; json?: boolean }) => {
+      const infos = await listKeys();
+      if (infos.length === 0) throw new KeyringError(`no signing key in ${keyringDir()}: run access-perm keys init`);
+      if (opts.pem) {
+        const keyId = opts.key ?? infos.find((k) => k.current)!.keyId;
+        if (!infos.some((k) => k.keyId === keyId)) throw new KeyringError(`no key ${keyId} in ${keyringDir()}`);
+        return void process.stdout.write(await publicKeyPem(keyId));
+      }
+      if (opts.json) return printJson({ keyring: keyringDir(), keys: infos });
+      printKeys(infos);
+    });
+
+  keys
+    .command('rotate')
+    .description('make a new current signing key (ADMIN); earlier keys keep verifying what they signed')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: TokenOpts & { reason: string }) => {
+        const infos = await rotateSigningKeyAs(await callerCredential(opts), opts.reason);
+        printKeys(infos);
+        err('give auditors the new public key: access-perm keys show --pem');
+      }),
+    );
+}
+
+function printKeys(infos: readonly KeyInfo[]): void {
+  for (const k of infos)
+    console.log(`${k.current ? '*' : ' '} ${k.keyId}  sha256:${k.fingerprint}  created ${k.createdAt}`);
+}
+
 /** Starts an elevation's expiry timer; the Temporal client loads only then, so the other commands stay quick. */
 const startElevationTimer = async (timer: ElevationTimerInput): Promise<string> =>
   (await import('../../client')).startElevationTimer(timer);
 
+/**
+ * `users`, `auth`, `audit` and `keys` command groups. Every command needs a token except `users bootstrap-admin`,
+ * `keys init|show`, and an auditor's `audit verify --dir --public-key` and `audit check-proof`.
+ */
 export function registerGovernanceCommands(program: Command): void {
   registerUsers(program);
   registerAuth(program);
   registerAudit(program);
+  registerKeys(program);
 }

@@ -2,7 +2,7 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   appendAudit,
   auditDir,
@@ -13,6 +13,7 @@ import {
   checkpointAudit,
   checkpointsPath,
   entryHash,
+  keepAuditCheckpointed,
   keyringCheckpointPath,
   proveEntry,
   queryAudit,
@@ -21,7 +22,7 @@ import {
 import { keyringDir, listKeys, publicKeyPem, rotateSigningKey } from '../../lib/keys';
 import { settingsPath } from '../../lib/settings';
 import type { AuditInput } from '../../schemas/governance';
-import { useTempDataDir } from '../helpers';
+import { runCli, runCreator, useTempDataDir } from '../helpers';
 
 const entry = (i: number, patch: Partial<AuditInput> = {}): AuditInput => ({
   user_id: 'validator_1',
@@ -275,6 +276,37 @@ describe('an auditor with only the public key and a checkpoint saved earlier', (
   });
 });
 
+describe('the auditor and key commands of the CLI', () => {
+  it('keys show --pem, audit checkpoint --out, audit prove; then verify and check-proof on a copy with no token', async () => {
+    const data = await useTempDataDir('audit-signed-cli');
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const pem = join(data, 'auditor.pem');
+    const shown = await runCli(env, 'keys', 'show', '--pem');
+    expect(shown.stdout).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    await writeFile(pem, shown.stdout);
+    const saved = join(data, 'saved.json');
+    expect((await runCli(env, 'audit', 'checkpoint', '--out', saved)).stdout).toMatch(/^checkpoint: \d+ entries/);
+    const [first] = await queryAudit({});
+    const proof = join(data, 'proof.json');
+    expect((await runCli(env, 'audit', 'prove', '--entry', first!.audit_id, '--out', proof)).code).toBe(0);
+    const copy = join(data, 'copy');
+    await cp(auditDir(), copy, { recursive: true });
+    const auditor = { ...process.env, ACCESS_PERM_DATA_DIR: join(data, 'nowhere'), ACCESS_PERM_TOKEN: '' };
+    const verified = await runCli(auditor, 'audit', 'verify', '--dir', copy, '--public-key', pem, '--since', saved);
+    expect(verified.stdout, verified.stderr).toMatch(/^audit log OK: \d+ entries .* extends the saved checkpoint/);
+    expect((await runCli(auditor, 'audit', 'check-proof', proof, '--public-key', pem)).stdout).toBe(
+      `proof OK: ${first!.audit_id} is in the signed audit log\n`,
+    );
+    const [segment] = await auditFiles(copy);
+    await writeFile(segment!, (await readFile(segment!, 'utf8')).replace('"root"', '"toor"'));
+    const refused = await runCli(auditor, 'audit', 'verify', '--dir', copy, '--public-key', pem);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^access-perm: audit verify FAILED \(edited\): /m);
+    // Without --public-key, verifying a copy is the governed command: a token is needed.
+    expect((await runCli(auditor, 'audit', 'verify', '--dir', copy)).code).toBe(4);
+  });
+});
+
 describe('checkpoints over time', () => {
   it('a log from before checkpoints fails until migrated; the migration is audited and signed', async () => {
     await useTempDataDir('audit-signed-migrate');
@@ -303,6 +335,28 @@ describe('checkpoints over time', () => {
     expect(stale.problem).toMatchObject({ kind: 'unsigned' });
     expect(stale.problem!.message).toMatch(/1 entries since .* have waited \d+ min for a checkpoint/);
     await appendAudit(entry(2));
+    expect(await verifyAudit()).toMatchObject({ ok: true, checkpoints: 2, unsigned: { entries: 0 } });
+  });
+});
+
+describe('a long-running process holding the key', () => {
+  it('signs the entries short-lived processes left, once the interval has passed (the worker and the service)', async () => {
+    await useTempDataDir('audit-signed-timer');
+    await mkdir(keyringDir(), { recursive: true, mode: 0o700 });
+    await writeFile(settingsPath(), JSON.stringify({ audit: { checkpoint_interval_minutes: 0.01 } }));
+    await appendAudit(entry(0));
+    await appendAudit(entry(1));
+    expect(await verifyAudit()).toMatchObject({ checkpoints: 1, unsigned: { entries: 1 } });
+    vi.useFakeTimers({ toFake: ['setInterval'] });
+    const stop = keepAuditCheckpointed();
+    try {
+      await sleep(700);
+      vi.advanceTimersByTime(60_000);
+      for (let i = 0; i < 50 && (await verifyAudit()).checkpoints < 2; i++) await sleep(20);
+    } finally {
+      stop();
+      vi.useRealTimers();
+    }
     expect(await verifyAudit()).toMatchObject({ ok: true, checkpoints: 2, unsigned: { entries: 0 } });
   });
 });
