@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { encodeCategorical } from '../lib/features/matrix';
 import { deploymentPath, readDeployment, writeDeployment } from '../lib/run/deployment';
 import { ArtifactIntegrityError, InputError, UnknownRunError } from '../lib/errors';
 import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
-import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { addUser, auditLogPath, issueToken, queryAudit } from '../lib/governance';
 import { sha256Hex } from '../lib/hash';
 import { approveDeployment, exportBundle, lockRun } from '../lib/lifecycle/lock';
 import { registerSchedule } from '../lib/monitor/store';
@@ -482,5 +482,31 @@ describe('`access-perm score` without --run: the deployed run', () => {
       await writeFile(usersPath, usersText);
       await frozen.close();
     }
+  });
+  it('writes no output when the batch cannot be audited (the audit log on a full disk)', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const output = join(root, 'unaudited.csv');
+    const log = auditLogPath();
+    await rename(log, `${log}.saved`);
+    await symlink('/dev/full', log);
+    try {
+      const r = await runCli(
+        env,
+        'score',
+        '--run',
+        RUN,
+        '--input',
+        join(dataDir, 'submission.csv'),
+        '--output',
+        output,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^access-perm: cannot write the audit log .*ENOSPC/);
+    } finally {
+      await rm(log);
+      await rename(`${log}.saved`, log);
+    }
+    await expect(stat(output)).rejects.toThrow(/ENOENT/);
+    expect((await readdir(root)).filter((f) => f.startsWith('unaudited'))).toEqual([]);
   });
 });

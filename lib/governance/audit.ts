@@ -1,4 +1,4 @@
-import { copyFile, mkdir, open, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   AUDIT_ID,
@@ -171,6 +171,15 @@ async function rotateLocked(dir: string): Promise<string | null> {
   return name;
 }
 
+/** Why a write failed, in words, for the errors people are likely to meet. */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: 'the disk is full (ENOSPC)',
+  EDQUOT: 'the disk quota is exceeded (EDQUOT)',
+  EROFS: 'the file system is read-only (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+};
+
 /** Stamps, checks and appends one entry (fsynced); the caller holds the audit lock. */
 async function writeEntryLocked(dir: string, input: AuditInput): Promise<AuditEntry> {
   const now = new Date().toISOString();
@@ -207,12 +216,19 @@ async function writeEntryLocked(dir: string, input: AuditInput): Promise<AuditEn
   draft.prev_hash = tip.hash;
   draft.hash = entryHash(draft as Omit<AuditEntry, 'hash'>);
   const entry = checkAuditEntry(draft);
-  const fh = await open(join(dir, ACTIVE_FILE), 'a', 0o600);
+  const path = join(dir, ACTIVE_FILE);
   try {
-    await fh.write(`${JSON.stringify(draft)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(path, 'a', 0o600);
+    try {
+      await fh.write(`${JSON.stringify(draft)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code ? (WRITE_FAILURES[code] ?? code) : (e as Error).message;
+    throw new AuditWriteError(`cannot write the audit log ${path}: ${why}`);
   }
   return entry;
 }
@@ -352,6 +368,17 @@ export interface BackupReport {
   entries: number;
 }
 
+/** Copies `from` to `to` through a temporary file, so `to` is whole or absent; a failed copy leaves nothing. */
+async function copyInPlace(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp-${process.pid}`;
+  try {
+    await copyFile(from, tmp);
+    await rename(tmp, to);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
 /** Where `audit backup` writes by default: `<dataDir>/governance/backups/audit`. */
 export const defaultBackupDir = (): string => join(governanceDir(), 'backups', 'audit');
 
@@ -385,12 +412,10 @@ export async function backupAudit(dest = defaultBackupDir()): Promise<BackupRepo
         unchanged.push(name);
         continue;
       }
-      await copyFile(from, `${to}.tmp`);
-      await rename(`${to}.tmp`, to);
+      await copyInPlace(from, to);
       copied.push(name);
     }
-    await copyFile(join(dir, CHECKPOINTS_FILE), join(dest, `${CHECKPOINTS_FILE}.tmp`));
-    await rename(join(dest, `${CHECKPOINTS_FILE}.tmp`), join(dest, CHECKPOINTS_FILE));
+    await copyInPlace(join(dir, CHECKPOINTS_FILE), join(dest, CHECKPOINTS_FILE));
     return { dest, rotated, copied, unchanged, segments: segments.length, entries: checkpoint.tree_size };
   });
 }

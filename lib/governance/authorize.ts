@@ -49,6 +49,16 @@ export function correlationOf(resource: ResourceRef | undefined): string | null 
   return runId ?? null;
 }
 
+/** Waits for a refusal's audit write; why it failed, or undefined: a refusal stands even when it cannot be audited. */
+async function unaudited(write: Promise<void>): Promise<string | undefined> {
+  try {
+    await write;
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export async function auditAuthFailure(
   err: TokenRejection | AuthenticationError,
   source: AuditSource,
@@ -93,8 +103,11 @@ export async function authenticate(
     claims = await verifyToken(cred.token);
   } catch (e) {
     if (e instanceof TokenRejection) {
-      await auditAuthFailure(e, source, context.permission, context.resource, e.verifiedSub, cred.refusals);
-      throw new AuthenticationError(e.message, e.failure);
+      const refused = new AuthenticationError(e.message, e.failure);
+      refused.auditFailure = await unaudited(
+        auditAuthFailure(e, source, context.permission, context.resource, e.verifiedSub, cred.refusals),
+      );
+      throw refused;
     }
     throw e;
   }
@@ -173,24 +186,26 @@ export async function permit(
     ? ownershipMessage(identity.role, permission, resource?.id, resource?.ownerId)
     : denialMessage(identity.role, permission);
   // Repeated denials are counted by user (a server's aggregator writes the first and a summary).
-  await audit(
-    {
-      user_id: identity.userId,
-      user_role: identity.role,
-      action: 'permission_denied',
-      attempted_action: permission,
-      status: 'denied',
-      reason: decision.ownership ? 'Not the owner of the resource' : 'Insufficient role',
-      resource_type: resource?.type ?? null,
-      resource_id: resource?.id ?? null,
-      correlation_id: correlationOf(resource),
-      source,
-      result: 'refused',
-      temporary_role: identity.temporaryRole ?? false,
-    },
-    `user:${identity.userId}`,
+  const auditFailure = await unaudited(
+    audit(
+      {
+        user_id: identity.userId,
+        user_role: identity.role,
+        action: 'permission_denied',
+        attempted_action: permission,
+        status: 'denied',
+        reason: decision.ownership ? 'Not the owner of the resource' : 'Insufficient role',
+        resource_type: resource?.type ?? null,
+        resource_id: resource?.id ?? null,
+        correlation_id: correlationOf(resource),
+        source,
+        result: 'refused',
+        temporary_role: identity.temporaryRole ?? false,
+      },
+      `user:${identity.userId}`,
+    ),
   );
-  throw new PermissionDeniedError(
+  const denial = new PermissionDeniedError(
     message,
     permission,
     identity.role,
@@ -198,4 +213,6 @@ export async function permit(
     allowedRoles(permission),
     identity.userId,
   );
+  denial.auditFailure = auditFailure;
+  throw denial;
 }

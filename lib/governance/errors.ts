@@ -27,6 +27,9 @@ export class PermissionDeniedError extends Error {
     super(message);
   }
 
+  /** Why the denial could not be audited (a full disk, a read-only folder); the denial stands regardless. */
+  auditFailure?: string;
+
   toResponse(): PermissionDeniedResponse {
     return {
       error: 'Permission denied',
@@ -64,6 +67,9 @@ export class AuthenticationError extends Error {
   ) {
     super(message);
   }
+
+  /** Why the refusal could not be audited (a full disk, a read-only folder); the refusal stands regardless. */
+  auditFailure?: string;
 }
 
 /** Thrown for invalid governance requests: unknown user, duplicate user, bootstrap when users exist, bad input. */

@@ -23,6 +23,7 @@ import {
   ONNX_FILE,
   OVERRIDE_SPEC_FILE,
   readLock,
+  readDeployment,
   readManifest,
   readRunConfig,
   RunLockedError,
@@ -169,16 +170,18 @@ export async function lockRun(input: {
       path: `${prefix}${a.path}`,
     })),
   };
-  await writeLock(input.runDir, lock);
-  await auditRunAction(input.actor, input.runId, {
-    action: 'run_locked',
-    resource_type: 'run',
-    resource_id: input.runId,
-    status: 'success',
-    reason: input.reason,
-    result: 'locked',
-    after: { version: input.version, onnx_sha256: onnx.sha256, artifacts: lock.artifacts.length },
-  });
+  // Audited once lock.json is written and before it is put in place: a lock that cannot be audited is not made.
+  await writeLock(input.runDir, lock, () =>
+    auditRunAction(input.actor, input.runId, {
+      action: 'run_locked',
+      resource_type: 'run',
+      resource_id: input.runId,
+      status: 'success',
+      reason: input.reason,
+      result: 'locked',
+      after: { version: input.version, onnx_sha256: onnx.sha256, artifacts: lock.artifacts.length },
+    }),
+  );
   await notify({
     kind: 'run_locked',
     to: { roles: ['VALIDATOR', 'MODELER'], users: [] },
@@ -188,6 +191,20 @@ export async function lockRun(input: {
     correlation_id: input.runId,
   });
   return record;
+}
+
+/** Points deployment.json at an approved locked run, unless it already does. */
+async function deployLocked(lock: RunLockFile): Promise<void> {
+  const approval = lock.deployment!;
+  const onnx = lock.artifacts.find((a) => a.role === 'model-onnx')!;
+  const current = await readDeployment();
+  if (current?.run_id === lock.runId && current.model_sha256 === onnx.sha256) return;
+  await writeDeployment({
+    run_id: lock.runId,
+    model_sha256: onnx.sha256,
+    deployed_at: approval.approved_at,
+    deployed_by: approval.approved_by,
+  });
 }
 
 /** Approves a locked run for deployment: records it in `lock.json`, points `deployment.json` at the run, audits. */
@@ -204,12 +221,14 @@ export async function approveDeployment(input: {
   if (!lock)
     return refuse(new LifecycleStateError(`run ${input.runId} is not locked: lock it before approving its deployment`));
   if (lock.deployment) {
-    if (lock.deployment.claim === input.claim)
+    if (lock.deployment.claim === input.claim) {
+      await deployLocked(lock);
       return {
         approvedBy: lock.deployment.approved_by,
         at: lock.deployment.approved_at,
         reason: lock.deployment.reason,
       };
+    }
     return refuse(
       new RunLockedError(
         input.runId,
@@ -226,22 +245,20 @@ export async function approveDeployment(input: {
     deployment_approved: true,
     deployment: { approved_by: input.actor.userId, approved_at: at, reason: input.reason, claim: input.claim },
   };
-  await writeLock(input.runDir, updated);
-  await writeDeployment({
-    run_id: input.runId,
-    model_sha256: onnx.sha256,
-    deployed_at: at,
-    deployed_by: input.actor.userId,
-  });
-  await auditRunAction(input.actor, input.runId, {
-    action: 'deployment_approved',
-    resource_type: 'run',
-    resource_id: input.runId,
-    status: 'success',
-    reason: input.reason,
-    result: 'deployed',
-    after: { model_sha256: onnx.sha256, version: lock.version },
-  });
+  // Audited once the approved lock.json is written and before it is put in place: an approval that cannot be
+  // audited is not made. The deployment record follows (a retried step writes it if it is missing).
+  await writeLock(input.runDir, updated, () =>
+    auditRunAction(input.actor, input.runId, {
+      action: 'deployment_approved',
+      resource_type: 'run',
+      resource_id: input.runId,
+      status: 'success',
+      reason: input.reason,
+      result: 'deployed',
+      after: { model_sha256: onnx.sha256, version: lock.version },
+    }),
+  );
+  await deployLocked(updated);
   return { approvedBy: input.actor.userId, at, reason: input.reason };
 }
 

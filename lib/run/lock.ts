@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { readVerified, writeFileAtomic } from '../artifacts';
+import { prepareFile, readVerified } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
 import { pinnedSignature, pinRecord, RecordSignatureError, signRecord, verifyPinnedRecord } from '../keys';
 import { LOCK_FILE } from './layout';
@@ -33,10 +33,21 @@ export interface RunLockFile extends LockRecord {
   artifacts: ArtifactRef[];
 }
 
-/** Signs and writes `lock.json`, then pins its signature in the keyring (so an older copy put back is refused). */
-export async function writeLock(runDir: string, lock: RunLockFile): Promise<void> {
+/**
+ * Signs and writes `lock.json`, then pins its signature in the keyring (so an older copy put back is refused).
+ * `beforeCommit` (the audit entry) runs once the file is written and before it is put in place: when it fails, the
+ * lock is not changed.
+ */
+export async function writeLock(runDir: string, lock: RunLockFile, beforeCommit?: () => Promise<void>): Promise<void> {
   const signed = await signRecord(lock);
-  await writeFileAtomic(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`);
+  const prepared = await prepareFile(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`);
+  try {
+    await beforeCommit?.();
+  } catch (e) {
+    await prepared.discard();
+    throw e;
+  }
+  await prepared.commit();
   await pinRecord(LOCK_PIN, lock.runId, signed.signature);
 }
 

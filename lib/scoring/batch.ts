@@ -51,9 +51,28 @@ export async function scoreBatch(credential: Credential, request: BatchScoreRequ
     ...(request.version ? { version: request.version } : {}),
     ...(request.liveMetadata ? { liveMetadata: true } : {}),
   };
+  // The batch is audited once every row is written and before the output is put in place: a batch that cannot be
+  // audited leaves no output.
+  const audited = async (summary: { rows: number; approved: number; seconds: number }): Promise<void> => {
+    await appendAudit({
+      user_id: caller.userId,
+      user_role: caller.role,
+      temporary_role: caller.temporaryRole ?? false,
+      action: 'batch_scored',
+      resource_type: 'run',
+      resource_id: runId,
+      correlation_id: runId,
+      status: 'success',
+      source: credential.source ?? 'cli',
+      duration_ms: Math.round(summary.seconds * 1000),
+      result: 'completed',
+      details: { version: model.version, rows: summary.rows, approved: summary.approved, explain: request.explainTop },
+    });
+  };
   const options = {
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     ...(request.chunkRows ? { chunkRows: request.chunkRows } : {}),
+    beforeCommit: audited,
   };
   // A flat-mode run scores rows of its declared columns instead of {userId, appId} requests.
   const flat = await isFlatModeRun(runId);
@@ -71,20 +90,6 @@ export async function scoreBatch(credential: Credential, request: BatchScoreRequ
   }
   try {
     const summary = await scoreFile();
-    await appendAudit({
-      user_id: caller.userId,
-      user_role: caller.role,
-      temporary_role: caller.temporaryRole ?? false,
-      action: 'batch_scored',
-      resource_type: 'run',
-      resource_id: runId,
-      correlation_id: runId,
-      status: 'success',
-      source: credential.source ?? 'cli',
-      duration_ms: Math.round(summary.seconds * 1000),
-      result: 'completed',
-      details: { version: model.version, rows: summary.rows, approved: summary.approved, explain: request.explainTop },
-    });
     return { runId, version: model.version, modelSha256: model.modelSha256, threshold: model.threshold, ...summary };
   } finally {
     await model.close();

@@ -31,6 +31,11 @@ export interface CsvScoringOptions {
   explainTop?: number;
   /** Called after each chunk with the rows scored so far and the file's row count. */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /**
+   * Called once every row is written, before the output is put in place (the batch's audit entry): when it fails,
+   * no output is left behind.
+   */
+  beforeCommit?: (summary: CsvScoringSummary) => Promise<void>;
 }
 
 /** The column names of a CSV's header line (quoted names unquoted). */
@@ -177,20 +182,25 @@ export interface CsvScoringSummary {
 }
 
 /**
- * Writes `output` through a temporary file next to it, renamed once `produce` resolves, so a failure leaves no
- * partial file behind; refuses to overwrite the input.
+ * Writes `output` through a temporary file next to it (owner-only until it is complete), flushed and renamed once
+ * `produce` and then `beforeCommit` resolve, so a failure of either leaves no partial file behind; refuses to
+ * overwrite the input.
  */
 export async function writeOutputAtomically<T>(
   input: string,
   output: string,
   produce: (write: (text: string) => Promise<unknown>) => Promise<T>,
+  beforeCommit?: (result: T) => Promise<void>,
 ): Promise<T> {
   if (resolve(input) === resolve(output)) throw new InputError(`--output must differ from --input (${input})`);
   const tmp = `${output}.tmp-${process.pid}-${Date.now()}`;
-  const out = await open(tmp, 'wx');
+  const out = await open(tmp, 'wx', 0o600);
   try {
     const result = await produce((text) => out.write(text));
+    await out.sync();
+    await out.chmod(0o644);
     await out.close();
+    await beforeCommit?.(result);
     await rename(tmp, output);
     return result;
   } catch (e) {
@@ -212,33 +222,39 @@ export async function scoreCsvFile(
   const header: string[] = [...PREDICTION_COLUMNS];
   for (let k = 1; k <= top; k++) header.push(`top${k}_feature`, `top${k}_value`, `top${k}_shap`);
   const summary = { rows: 0, approved: 0, unknownUsers: 0, unknownApps: 0 };
-  await writeOutputAtomically(input, output, async (write) => {
-    await write(`${header.join(',')}\n`);
-    await scoreCsvChunks(
-      model,
-      input,
-      async ({ requests, scored, explanations }) => {
-        const lines: string[] = new Array(requests.length);
-        for (let i = 0; i < requests.length; i++) {
-          const r = requests[i]!;
-          let line = `${csvField(r.userId)},${csvField(r.appId)},${scored.probability[i]!.toFixed(6)},${scored.label[i]}`;
-          if (explanations) {
-            const cs = explanations[i]!.contributions;
-            for (let k = 0; k < top; k++) {
-              const c = cs[k];
-              line += c ? `,${c.feature},${csvField(String(c.value ?? ''))},${c.shap.toFixed(6)}` : ',,,';
+  const done = (): CsvScoringSummary => ({ ...summary, seconds: (performance.now() - started) / 1000 });
+  await writeOutputAtomically(
+    input,
+    output,
+    async (write) => {
+      await write(`${header.join(',')}\n`);
+      await scoreCsvChunks(
+        model,
+        input,
+        async ({ requests, scored, explanations }) => {
+          const lines: string[] = new Array(requests.length);
+          for (let i = 0; i < requests.length; i++) {
+            const r = requests[i]!;
+            let line = `${csvField(r.userId)},${csvField(r.appId)},${scored.probability[i]!.toFixed(6)},${scored.label[i]}`;
+            if (explanations) {
+              const cs = explanations[i]!.contributions;
+              for (let k = 0; k < top; k++) {
+                const c = cs[k];
+                line += c ? `,${c.feature},${csvField(String(c.value ?? ''))},${c.shap.toFixed(6)}` : ',,,';
+              }
             }
+            lines[i] = line;
+            summary.approved += scored.label[i]!;
+            summary.unknownUsers += scored.unknownUser[i]!;
+            summary.unknownApps += scored.unknownApp[i]!;
           }
-          lines[i] = line;
-          summary.approved += scored.label[i]!;
-          summary.unknownUsers += scored.unknownUser[i]!;
-          summary.unknownApps += scored.unknownApp[i]!;
-        }
-        summary.rows += requests.length;
-        await write(`${lines.join('\n')}\n`);
-      },
-      options,
-    );
-  });
-  return { ...summary, seconds: (performance.now() - started) / 1000 };
+          summary.rows += requests.length;
+          await write(`${lines.join('\n')}\n`);
+        },
+        options,
+      );
+    },
+    async () => options.beforeCommit?.(done()),
+  );
+  return done();
 }

@@ -94,6 +94,8 @@ export interface FlatScoringOptions {
   chunkRows?: number;
   /** Called after each chunk with the rows scored so far and the file's row count. */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /** Called once every row is written, before the output is put in place; when it fails, no output is left. */
+  beforeCommit?: (summary: FlatScoringSummary) => Promise<void>;
 }
 
 export interface FlatScoringSummary {
@@ -190,53 +192,59 @@ export async function scoreFlatCsvFile(
     );
     const inputs = model.inputs;
     const summary = { rows: 0, approved: 0 };
-    await writeOutputAtomically(input, output, async (write) => {
-      await write(`${[...data.id_columns, ...FLAT_PREDICTION_COLUMNS].map(csvField).join(',')}\n`);
-      const result = await conn.stream(features);
-      const names = result.columnNames();
-      const at = (name: string): number => {
-        const i = names.indexOf(name);
-        if (i < 0)
-          throw new RunNotScorableError(`run ${model.runId}: the model needs input '${name}', not a declared column`);
-        return i;
-      };
-      const idAt = data.id_columns.map((_, i) => at(`__id${i}`));
-      const inputAt = inputs.map((spec) => at(spec.name));
-      let pending: unknown[][] = names.map(() => []);
-      const flush = async (): Promise<void> => {
-        const n = pending[0]?.length ?? 0;
-        if (n === 0) return;
-        const columns: OnnxColumns = {};
-        inputs.forEach((spec, k) => {
-          const values = pending[inputAt[k]!]!;
-          columns[spec.name] =
-            spec.type === 'string'
-              ? values.map(String)
-              : Float64Array.from(values, (v) => (v === null ? Number.NaN : Number(v)));
-        });
-        const scored = await model.score(columns, n);
-        const lines: string[] = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const idCells = idAt.map((j) => csvField(String(pending[j]![i] ?? '')));
-          lines[i] = [...idCells, scored.probability[i]!.toFixed(6), String(scored.label[i])].join(',');
-          summary.approved += scored.label[i]!;
+    const done = (): FlatScoringSummary => ({ ...summary, seconds: (performance.now() - started) / 1000 });
+    await writeOutputAtomically(
+      input,
+      output,
+      async (write) => {
+        await write(`${[...data.id_columns, ...FLAT_PREDICTION_COLUMNS].map(csvField).join(',')}\n`);
+        const result = await conn.stream(features);
+        const names = result.columnNames();
+        const at = (name: string): number => {
+          const i = names.indexOf(name);
+          if (i < 0)
+            throw new RunNotScorableError(`run ${model.runId}: the model needs input '${name}', not a declared column`);
+          return i;
+        };
+        const idAt = data.id_columns.map((_, i) => at(`__id${i}`));
+        const inputAt = inputs.map((spec) => at(spec.name));
+        let pending: unknown[][] = names.map(() => []);
+        const flush = async (): Promise<void> => {
+          const n = pending[0]?.length ?? 0;
+          if (n === 0) return;
+          const columns: OnnxColumns = {};
+          inputs.forEach((spec, k) => {
+            const values = pending[inputAt[k]!]!;
+            columns[spec.name] =
+              spec.type === 'string'
+                ? values.map(String)
+                : Float64Array.from(values, (v) => (v === null ? Number.NaN : Number(v)));
+          });
+          const scored = await model.score(columns, n);
+          const lines: string[] = new Array(n);
+          for (let i = 0; i < n; i++) {
+            const idCells = idAt.map((j) => csvField(String(pending[j]![i] ?? '')));
+            lines[i] = [...idCells, scored.probability[i]!.toFixed(6), String(scored.label[i])].join(',');
+            summary.approved += scored.label[i]!;
+          }
+          await write(`${lines.join('\n')}\n`);
+          summary.rows += n;
+          options.onProgress?.(summary.rows, total);
+          pending = names.map(() => []);
+        };
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          chunk.getColumns().forEach((values, j) => pending[j]!.push(...values));
+          if ((pending[0]?.length ?? 0) >= chunkRows) await flush();
         }
-        await write(`${lines.join('\n')}\n`);
-        summary.rows += n;
-        options.onProgress?.(summary.rows, total);
-        pending = names.map(() => []);
-      };
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        chunk.getColumns().forEach((values, j) => pending[j]!.push(...values));
-        if ((pending[0]?.length ?? 0) >= chunkRows) await flush();
-      }
-      await flush();
-      if (summary.rows !== total)
-        throw new InputError(`${input}: read ${summary.rows} of ${total} rows; was the file changed meanwhile?`);
-    });
-    return { ...summary, seconds: (performance.now() - started) / 1000 };
+        await flush();
+        if (summary.rows !== total)
+          throw new InputError(`${input}: read ${summary.rows} of ${total} rows; was the file changed meanwhile?`);
+      },
+      async () => options.beforeCommit?.(done()),
+    );
+    return done();
   } finally {
     conn.closeSync();
     instance.closeSync();

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Option } from 'commander';
+import { prepareFile } from '../../lib/artifacts';
 import { AuthenticationError, PermissionDeniedError, type Credential } from '../../lib/governance';
 import { err, printJson } from './output';
 
@@ -55,11 +55,13 @@ export function governed<A extends unknown[]>(fn: (...args: A) => Promise<void>)
         err(
           `access-perm: permission denied: ${e.message} [required_permission ${e.required_permission}, your role ${e.user_role}, minimum_role ${e.minimum_role}]`,
         );
+        if (e.auditFailure) err(`access-perm: warning: the denial could not be audited: ${e.auditFailure}`);
         process.exitCode = EXIT.permission;
         return;
       }
       if (e instanceof AuthenticationError) {
         err(`access-perm: ${e.message}: ${AUTH_HINTS[e.failure]}`);
+        if (e.auditFailure) err(`access-perm: warning: the refusal could not be audited: ${e.auditFailure}`);
         process.exitCode = EXIT.authentication;
         return;
       }
@@ -68,12 +70,9 @@ export function governed<A extends unknown[]>(fn: (...args: A) => Promise<void>)
   };
 }
 
-/** Writes a token file readable by its owner only. */
+/** Writes a token file readable by its owner only (a failed write leaves nothing behind). */
 export async function writeSecretFile(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(resolve(path)), `.${randomUUID()}.tmp`);
-  await writeFile(tmp, content, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await (await prepareFile(resolve(path), content, 0o600)).commit();
 }
 
 export const tokenFileOption = (): Option =>

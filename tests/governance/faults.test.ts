@@ -1,0 +1,66 @@
+import { readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addUser, auditLogPath, governanceDir, listUsers } from '../../lib/governance';
+import { runCli, useTempDataDir } from '../helpers';
+import { makeTeam, type Team } from './fixtures';
+
+/** Every file below `dir`, recursively. */
+async function filesBelow(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String);
+}
+
+describe('audit entries that tell the truth under faults (the audit log on a full disk)', () => {
+  let team: Team;
+  let saved: string;
+
+  beforeAll(async () => {
+    await useTempDataDir('gov-faults');
+    team = await makeTeam();
+  });
+
+  /** The active audit file becomes /dev/full: every append fails with ENOSPC, as on a full disk. */
+  async function fullDisk(): Promise<void> {
+    saved = `${auditLogPath()}.saved`;
+    await rename(auditLogPath(), saved);
+    await symlink('/dev/full', auditLogPath());
+  }
+  afterEach(async () => {
+    await rm(auditLogPath(), { force: true });
+    await rename(saved, auditLogPath());
+  });
+
+  it('a change whose audit entry cannot be written is not made, and leaves no temp file', async () => {
+    const before = await filesBelow(governanceDir());
+    await fullDisk();
+    await expect(
+      addUser({ token: team.admin }, { userId: 'newcomer', role: 'VIEWER', reason: 'joins the team' }),
+    ).rejects.toThrow(/cannot write the audit log .*: the disk is full \(ENOSPC\)/);
+    expect((await listUsers({ token: team.admin }).catch(() => [])).map((u) => u.userId)).not.toContain('newcomer');
+    const users = JSON.parse(await readFile(join(governanceDir(), 'users.json'), 'utf8')) as { users: object };
+    expect(Object.keys(users.users)).not.toContain('newcomer');
+    expect((await filesBelow(governanceDir())).filter((f) => /\.tmp/.test(f))).toEqual([]);
+    expect((await filesBelow(governanceDir())).sort()).toEqual([...before, 'audit/audit_log.jsonl.saved'].sort());
+  });
+
+  it('from the CLI: one clear line and exit 1; a denial still exits 3, warning that it was not audited', async () => {
+    await fullDisk();
+    const admin = await runCli(
+      { ...process.env, ACCESS_PERM_TOKEN: team.admin },
+      ...['users', 'add', '--user', 'newcomer', '--role', 'VIEWER', '--reason', 'joins the team'],
+    );
+    expect(admin.code).toBe(1);
+    expect(admin.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^access-perm: cannot write the audit log .*audit_log\.jsonl: the disk is full \(ENOSPC\)$/,
+      ),
+    ]);
+    const viewer = await runCli(
+      { ...process.env, ACCESS_PERM_TOKEN: team.tokens.VIEWER },
+      ...['users', 'add', '--user', 'newcomer', '--role', 'VIEWER', '--reason', 'joins the team'],
+    );
+    expect(viewer.code).toBe(3);
+    expect(viewer.stderr).toMatch(/^access-perm: permission denied: .*manage_users/m);
+    expect(viewer.stderr).toMatch(/^access-perm: warning: the denial could not be audited: .*ENOSPC/m);
+  });
+});
