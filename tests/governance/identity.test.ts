@@ -84,6 +84,36 @@ describe('tokens', () => {
     await expectRefused(other, 'signature', 'anonymous');
   });
 
+  it('refuses a token signed with a secret planted in the data directory (where earlier versions kept it)', async () => {
+    const planted = randomBytes(32);
+    const legacy = join(governanceDir(), 'secret.key');
+    await writeFile(legacy, `${planted.toString('base64url')}\n`, { mode: 0o600 });
+    const minted = await signWith(planted, { sub: 'root', exp: Math.floor(Date.now() / 1000) + 3600 });
+    await expectRefused(minted, 'signature', 'anonymous');
+    // The keyring had a secret already: the planted one was set aside, not adopted.
+    await expect(stat(legacy)).rejects.toThrow(/ENOENT/);
+    await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ userId: 'viewer' });
+  });
+
+  it('refuses an edited user store: a role raised by hand is not obeyed', async () => {
+    const path = join(governanceDir(), 'users.json');
+    const original = await readFile(path, 'utf8');
+    const doc = JSON.parse(original) as { users: Record<string, { role: string }>; signature?: unknown };
+    doc.users.viewer!.role = 'ADMIN';
+    try {
+      await writeFile(path, JSON.stringify(doc));
+      await expect(authorize(team.tokens.VIEWER, 'manage_users')).rejects.toThrow(
+        /users\.json does not match its signature: it was changed outside access-perm/,
+      );
+      delete doc.signature;
+      await writeFile(path, JSON.stringify(doc));
+      await expect(authorize(team.tokens.VIEWER, 'manage_users')).rejects.toThrow(/users\.json is not signed: refused/);
+    } finally {
+      await writeFile(path, original);
+    }
+    await expect(authorize(team.tokens.VIEWER, 'view_runs')).resolves.toMatchObject({ role: 'VIEWER' });
+  });
+
   it('refuses an unsigned (alg: none) token', async () => {
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'root', jti: 'jti-none-0001', iat: 1, exp: 9999999999 })}.`;
     await expectRefused(none, 'malformed', 'anonymous');
