@@ -151,6 +151,9 @@ function chainProblem(log: LoadedLog): VerifyProblem | null {
       };
     }
     const e = parsed.data;
+    // The writer writes compact JSON in its own key order; any other spelling of the same entry was edited.
+    if (JSON.stringify(l.entry) !== l.raw)
+      return { kind: TAMPER.edited, ...where, message: `${at} was edited: it is not as it was written` };
     if (entryHash(l.entry as never) !== e.hash)
       return { kind: TAMPER.edited, ...where, message: `${at} was edited: its content no longer matches its hash` };
     if (e.prev_hash !== expectedPrev) {

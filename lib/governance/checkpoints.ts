@@ -92,10 +92,15 @@ export async function readCheckpoints(dir: string): Promise<CheckpointLine[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
+  if (text === '') return [];
+  // Every line as the writer wrote it (compact JSON, then a newline): anything else was edited by hand.
+  const complete = text.endsWith('\n');
+  const lines = (complete ? text.slice(0, -1) : text).split('\n');
   return lines.map((raw, i) => {
-    const parsed = parseCheckpoint(raw, `${CHECKPOINTS_FILE} line ${i + 1}`);
+    const where = `${CHECKPOINTS_FILE} line ${i + 1}`;
+    let parsed = parseCheckpoint(raw, where);
+    if (typeof parsed !== 'string' && JSON.stringify(parsed) !== raw) parsed = `${where} is not as it was written`;
+    if (!complete && i === lines.length - 1) parsed = `${where} is incomplete (no newline at its end)`;
     return typeof parsed === 'string'
       ? { line: i + 1, checkpoint: null, problem: parsed }
       : { line: i + 1, checkpoint: parsed, problem: null };

@@ -398,7 +398,11 @@ describe('property: appends, rotations, checkpoints and one single-byte edit', (
           expect(edited.ok, `edit at byte ${offset} of ${files[i]}`).toBe(false);
         },
       ),
-      { numRuns: 40 },
+      {
+        numRuns: 40,
+        // Found by this property once: the last newline of checkpoints.jsonl turned into a carriage return.
+        examples: [[['append'], 0.9988518943742825, 3]],
+      },
     );
   }, 120_000);
 });

@@ -54,6 +54,21 @@ const ok = async (...args: string[]): Promise<string> => {
   return r.out;
 };
 
+/** `temporal workflow start` of trainingPipeline under `workflowId` with `input`, as someone on the server would. */
+const startTraining = (workflowId: string, input: unknown): Promise<string> =>
+  ok(
+    'workflow',
+    'start',
+    '--type',
+    'trainingPipeline',
+    '--task-queue',
+    'access-perm',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    JSON.stringify(input),
+  );
+
 /** Every payload of a history as `temporal workflow show --output json` prints it, decoded to text. */
 function payloadTexts(history: unknown): string[] {
   const texts: string[] = [];
@@ -368,18 +383,7 @@ describe('someone with access to the Temporal server and no token', () => {
     await stopWorker();
     await startWorker(true);
     const denied = await pipelineInput('sec-fake', join(root, 'sec.yaml'), team.tokens.VIEWER);
-    await ok(
-      'workflow',
-      'start',
-      '--type',
-      'trainingPipeline',
-      '--task-queue',
-      'access-perm',
-      '--workflow-id',
-      'sec-fake',
-      '--input',
-      JSON.stringify(denied),
-    );
+    await startTraining('sec-fake', denied);
     // No worker runs prepareRun: the attacker completes it with the result of a run that was prepared.
     const fake = {
       runId: 'sec-fake',
@@ -496,18 +500,7 @@ describe('someone with access to the Temporal server and no token', () => {
       smallConfig(join(root, 'data'), (c) => (c.artifacts = { dir: '../escaped-runs' })),
     );
     const input = await pipelineInput('sec-escape', escape, team.admin);
-    await ok(
-      'workflow',
-      'start',
-      '--type',
-      'trainingPipeline',
-      '--task-queue',
-      'access-perm',
-      '--workflow-id',
-      'sec-escape',
-      '--input',
-      JSON.stringify(input),
-    );
+    await startTraining('sec-escape', input);
     expect((await temporal('workflow', 'result', '--workflow-id', 'sec-escape')).out).toMatch(
       /artifacts\.dir \.\.\/escaped-runs is outside the data directory/,
     );
@@ -517,18 +510,7 @@ describe('someone with access to the Temporal server and no token', () => {
     await mkdir(elsewhere, { recursive: true });
     const foreign = await writeConfig(elsewhere, 'c.yaml', smallConfig(join(root, 'data')));
     const signedForeign = await pipelineInput('sec-foreign', foreign, team.admin);
-    await ok(
-      'workflow',
-      'start',
-      '--type',
-      'trainingPipeline',
-      '--task-queue',
-      'access-perm',
-      '--workflow-id',
-      'sec-foreign',
-      '--input',
-      JSON.stringify(signedForeign),
-    );
+    await startTraining('sec-foreign', signedForeign);
     expect((await temporal('workflow', 'result', '--workflow-id', 'sec-foreign')).out).toMatch(
       /config .* is outside the folders workflows may read/,
     );
@@ -540,18 +522,7 @@ describe('someone with access to the Temporal server and no token', () => {
       'sneaky.yaml',
       smallConfig(join(root, 'data'), (c) => (c.data.submission = outside)),
     );
-    await ok(
-      'workflow',
-      'start',
-      '--type',
-      'trainingPipeline',
-      '--task-queue',
-      'access-perm',
-      '--workflow-id',
-      'sec-submission',
-      '--input',
-      JSON.stringify(await pipelineInput('sec-submission', sneaky, team.admin)),
-    );
+    await startTraining('sec-submission', await pipelineInput('sec-submission', sneaky, team.admin));
     expect((await temporal('workflow', 'result', '--workflow-id', 'sec-submission')).out).toMatch(
       /input file \(submission\) .* is outside the folders workflows may read/,
     );
@@ -559,18 +530,7 @@ describe('someone with access to the Temporal server and no token', () => {
 
   it('trains again under the locked run id: refused at the first step', async () => {
     const again = await pipelineInput(RUN, join(root, 'sec.yaml'), team.admin);
-    await ok(
-      'workflow',
-      'start',
-      '--type',
-      'trainingPipeline',
-      '--task-queue',
-      'access-perm',
-      '--workflow-id',
-      RUN,
-      '--input',
-      JSON.stringify(again),
-    );
+    await startTraining(RUN, again);
     expect((await temporal('workflow', 'result', '--workflow-id', RUN)).out).toMatch(/locked by validator/);
     expect(await frozen()).toEqual(before);
     // With lock.json deleted as well (someone who can also write the data directory): the keyring knows the lock.
@@ -578,18 +538,7 @@ describe('someone with access to the Temporal server and no token', () => {
     const lockText = await readFile(lockPath, 'utf8');
     await rm(lockPath);
     try {
-      await ok(
-        'workflow',
-        'start',
-        '--type',
-        'trainingPipeline',
-        '--task-queue',
-        'access-perm',
-        '--workflow-id',
-        RUN,
-        '--input',
-        JSON.stringify(await pipelineInput(RUN, join(root, 'sec.yaml'), team.admin)),
-      );
+      await startTraining(RUN, await pipelineInput(RUN, join(root, 'sec.yaml'), team.admin));
       expect((await temporal('workflow', 'result', '--workflow-id', RUN)).out).toMatch(
         /is locked \(the keyring holds its lock's signature\) but its lock\.json was deleted/,
       );
