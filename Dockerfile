@@ -8,6 +8,7 @@ FROM ${NODE_IMAGE}
 
 ENV NODE_ENV=production \
     ACCESS_PERM_DATA_DIR=/data \
+    ACCESS_PERM_KEYRING=/keyring \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 
@@ -34,11 +35,13 @@ COPY . .
 # The workflow bundle workers load, built once here (stamped with the hash of the workflow sources).
 RUN node scripts/build-workflows.mjs
 
-# /data: runs, artifacts and state (a volume in docker-compose.yml; the image's empty, node-owned
-# folder gives a fresh named volume the right owner). /app/data: bundled configs generate their
-# synthetic inputs there on first use.
-RUN mkdir -p /data /app/data \
- && chown node:node /data /app/data
+# /data: runs, artifacts and state; /keyring: the keys, apart from the data (both volumes in
+# docker-compose.yml; the image's empty, node-owned folders give fresh named volumes the right
+# owner, and the keyring's mode 0700). /app/data: bundled configs generate their synthetic
+# inputs there on first use.
+RUN mkdir -p /data /keyring /app/data \
+ && chown node:node /data /keyring /app/data \
+ && chmod 700 /keyring
 
 USER node
 ENTRYPOINT ["node", "bin/access-perm.mjs"]
