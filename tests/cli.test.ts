@@ -66,7 +66,7 @@ describe('access-perm CLI', () => {
     expect(run.stderr).toMatch(/\[4\/7\] train/);
 
     // From here on the CLI acts as demo-admin, through the token file the demo kept.
-    env = { ...env, ACCESS_PERM_TOKEN_FILE: join(root, 'governance', 'demo-admin.token') };
+    env = { ...env, ACCESS_PERM_TOKEN_FILE: join(`${root}.keyring`, 'demo-admin.token') };
     const list = JSON.parse((await cli('runs', 'list', '--json')).stdout) as Array<{ runId: string; state: string }>;
     expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-e2e', state: 'completed' }));
     const show = await cli('runs', 'show', 'cli-e2e');
@@ -173,7 +173,7 @@ describe('access-perm CLI', () => {
       const data = await smallDataset(join(root, 'dev-data'), 1500);
       const config = await writeConfig(root, 'dev.yaml', smallConfig(data));
       const address = `127.0.0.1:${port}`;
-      const token = (await readFile(join(root, 'governance', 'demo-admin.token'), 'utf8')).trim();
+      const token = (await readFile(join(`${root}.keyring`, 'demo-admin.token'), 'utf8')).trim();
       await startPipelineWithTemporalCli(address, 'dev-cli-1', config, token);
       const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'dev-cli-1', '--output', 'json');
       expect(result).toMatch(/"status": "COMPLETED"/);

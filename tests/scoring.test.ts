@@ -452,6 +452,8 @@ describe('`access-perm score` without --run: the deployed run', () => {
     expect((await score()).stderr).toMatch(/deployment record .* does not match its signature/);
     await writeFile(deploymentPath(), otherDeployment);
     expect((await score()).stderr).toMatch(/deployment record .* is not the latest one/);
+    await rm(deploymentPath());
+    expect((await score()).stderr).toMatch(/deployment\.json was deleted, though a run was deployed/);
     await writeFile(deploymentPath(), deploymentText);
     expect((await score()).code).toBe(0);
 

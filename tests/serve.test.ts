@@ -180,6 +180,7 @@ describe('GET /health', () => {
       model_sha256: modelSha,
       lock: null,
       metadata_same_as_training: { users: true, apps: true },
+      metadata_frozen: false,
       last_error: null,
     });
     expect(r.body.uptime_seconds).toBeGreaterThanOrEqual(0);

@@ -279,10 +279,16 @@ async function needsMigration(dir: string): Promise<boolean> {
   return (await readCheckpoints(dir)).length === 0 && (await chainTip(dir)).hash !== GENESIS_HASH;
 }
 
-/** A checkpoint where a failure must not stop the caller (an entry is already written): warns on stderr instead. */
-async function checkpointQuietly(reason: Checkpoint['reason']): Promise<void> {
+/**
+ * A checkpoint where a failure must not stop the caller (an entry is already written): warns on stderr instead.
+ * `when` decides whether one is due (always, by default).
+ */
+async function checkpointQuietly(
+  reason: Checkpoint['reason'],
+  when: () => Promise<boolean> = async () => true,
+): Promise<void> {
   try {
-    await checkpointLocked(reason);
+    if (await when()) await checkpointLocked(reason);
   } catch (e) {
     process.stderr.write(`access-perm: warning: ${(e as Error).message}\n`);
   }
@@ -350,7 +356,8 @@ export async function appendAudit(input: AuditInput): Promise<AuditEntry> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (await needsMigration(dir)) await checkpointQuietly('migration');
     const entry = await writeEntryLocked(dir, input);
-    if (await checkpointDue()) await checkpointQuietly('interval');
+    // The entry is written: nothing after it may fail the caller's action (a bad settings.json included).
+    await checkpointQuietly('interval', checkpointDue);
     return entry;
   });
 }

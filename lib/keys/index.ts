@@ -290,7 +290,7 @@ export async function verifyRecord<T extends object>(
   const known = keys ?? (await keyringPublicKeys());
   if (!known.has(signature.key_id))
     throw new RecordSignatureError(
-      `${what} is signed by key ${signature.key_id}, which this keyring does not know: refused`,
+      `${what} is signed by key ${signature.key_id}, which is not one of the public keys it was checked with (the keyring's, or those given): refused`,
     );
   if (!verifyBytes(canonicalJson(content), signature, known))
     throw new RecordSignatureError(`${what} does not match its signature: it was changed outside access-perm`);

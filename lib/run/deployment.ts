@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deploymentSchema, type Deployment } from '../../schemas/deployment';
 import { writeFileAtomic } from '../artifacts';
-import { pinRecord, signRecord, verifyPinnedRecord, type RecordSignature } from '../keys';
+import {
+  pinnedSignature,
+  pinRecord,
+  RecordSignatureError,
+  signRecord,
+  verifyPinnedRecord,
+  type RecordSignature,
+} from '../keys';
 import { dataDir } from '../paths';
 
 const DEPLOYMENT_PIN = 'deployment';
@@ -21,8 +28,12 @@ export async function readDeployment(): Promise<Deployment | null> {
   try {
     text = await readFile(deploymentPath(), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (await pinnedSignature(DEPLOYMENT_PIN, 'current'))
+      throw new RecordSignatureError(
+        `${deploymentPath()} was deleted, though a run was deployed (the keyring holds its signature): restore it from a backup`,
+      );
+    return null;
   }
   const raw = JSON.parse(text) as Deployment & { signature?: RecordSignature };
   const content = await verifyPinnedRecord(raw, `the deployment record ${deploymentPath()}`, DEPLOYMENT_PIN, 'current');

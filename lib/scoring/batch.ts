@@ -66,7 +66,13 @@ export async function scoreBatch(credential: Credential, request: BatchScoreRequ
       source: credential.source ?? 'cli',
       duration_ms: Math.round(summary.seconds * 1000),
       result: 'completed',
-      details: { version: model.version, rows: summary.rows, approved: summary.approved, explain: request.explainTop },
+      details: {
+        version: model.version,
+        rows: summary.rows,
+        approved: summary.approved,
+        explain: request.explainTop,
+        ...(request.liveMetadata ? { live_metadata: true } : {}),
+      },
     });
   };
   const options = {

@@ -257,6 +257,8 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
       metadata_same_as_training: s.metadata
         ? { users: s.metadata.users.sameAsTraining, apps: s.metadata.apps.sameAsTraining }
         : null,
+      // true: a locked run joins the tables frozen with its lock; false: the live ones (unlocked, or --live-metadata).
+      metadata_frozen: s.metadata ? s.metadata.users.frozen : null,
       last_error: s.lastError,
       uptime_seconds: Math.round((Date.now() - started) / 1000),
     });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runPipeline, type ModelProgress } from '../../client';
-import { authorize, bootstrapAdmin, governanceDir, type Credential } from '../../lib/governance';
+import { authorize, bootstrapAdmin, type Credential } from '../../lib/governance';
+import { ensureKeyringDir, KEYRING_ENV, keyringDir } from '../../lib/keys';
 import { assertRunId, MANIFEST_FILE, newRunId, readTestMetrics, resolveRunDir } from '../../lib/run';
 import type { PipelineProgress } from '../../schemas/run';
 import { installWorkerLogging } from '../../worker/worker';
@@ -101,19 +102,22 @@ async function authorizedCredential(opts: TokenOpts, runId: string): Promise<Cre
 
 /**
  * The demo's caller: the token the user set, else on a fresh installation a first ADMIN `demo-admin`
- * bootstrapped for the demo, its token kept owner-only under the data directory for the next demo.
+ * bootstrapped for the demo, its token kept owner-only in the keyring (never the data directory, whose readers must
+ * not become ADMIN) for the next demo.
  */
 async function demoCredential(opts: TokenOpts, runId: string): Promise<Credential> {
   const given = await callerCredential(opts);
   if (given.token) return authorizedCredential(opts, runId);
-  const file = join(governanceDir(), 'demo-admin.token');
+  const file = join(await ensureKeyringDir(), 'demo-admin.token');
   const kept = await readTokenFile(file).catch(() => null);
   if (kept) return authorizedCredential({ tokenFile: file }, runId);
   const issued = await bootstrapAdmin('demo-admin').catch((e: unknown) => {
     throw new Error(`${(e as Error).message.split(':')[0]}: set ACCESS_PERM_TOKEN to run the demo as yourself`);
   });
   await writeSecretFile(file, issued.token);
-  err(`bootstrapped the first ADMIN, demo-admin; its token is in ${file} (see docs/governance.md)`);
+  err(
+    `bootstrapped the first ADMIN, demo-admin; its token is in ${file}, in the keyring ${keyringDir()} beside the data directory (set ${KEYRING_ENV} to keep it elsewhere; see docs/governance.md)`,
+  );
   return { token: issued.token, source: 'cli' };
 }
 

@@ -129,7 +129,7 @@ describe('a log rewritten by someone who can write the data directory but holds 
       expect(r.problem!.message).toMatch(/does not match its signature/);
       const otherKey = { ...last, signature: { ...(last.signature as object), key_id: 'ffffffffffffffff' } };
       await writeFile(checkpointsPath(auditDir()), `${[...checkpoints, JSON.stringify(otherKey)].join('\n')}\n`);
-      expect((await verifyAudit()).problem!.message).toMatch(/key ffffffffffffffff, which this keyring does not know/);
+      expect((await verifyAudit()).problem!.message).toMatch(/key ffffffffffffffff, which is not one of the public keys/);
     } finally {
       await writeFile(checkpointsPath(auditDir()), `${checkpoints.join('\n')}\n`);
     }
@@ -250,7 +250,7 @@ describe('an auditor with only the public key and a checkpoint saved earlier', (
     await checkpointAudit();
     const stale = await verifyAudit({ dir: await copyOfLog('after-rotation'), publicKeys: [publicKey] });
     expect(stale.problem).toMatchObject({ kind: 'forged' });
-    expect(stale.problem!.message).toMatch(/which this keyring does not know/);
+    expect(stale.problem!.message).toMatch(/which is not one of the public keys/);
     const both = [publicKey, await auditorPublicKey(auditor)];
     expect(await verifyAudit({ dir: await copyOfLog('after-rotation-2'), publicKeys: both })).toMatchObject({
       ok: true,

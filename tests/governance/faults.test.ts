@@ -1,7 +1,8 @@
-import { readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addUser, auditLogPath, governanceDir, listUsers } from '../../lib/governance';
+import { addUser, auditLogPath, governanceDir, listUsers, queryAudit } from '../../lib/governance';
+import { settingsPath } from '../../lib/settings';
 import { runCli, useTempDataDir } from '../helpers';
 import { makeTeam, type Team } from './fixtures';
 
@@ -9,6 +10,17 @@ import { makeTeam, type Team } from './fixtures';
 async function filesBelow(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String);
 }
+
+describe('an action audited as done is done', () => {
+  it('a bad settings.json after the entry is written does not fail the action (the checkpoint waits, with a warning)', async () => {
+    await useTempDataDir('gov-faults-settings');
+    const team = await makeTeam();
+    await writeFile(settingsPath(), JSON.stringify({ audit: { checkpoint_interval_minutes: 'soon' } }));
+    await addUser({ token: team.admin }, { userId: 'newcomer', role: 'VIEWER', reason: 'joins the team' });
+    expect((await listUsers({ token: team.admin })).map((u) => u.userId)).toContain('newcomer');
+    expect((await queryAudit({ action: 'user_added' })).filter((e) => e.resource_id === 'newcomer')).toHaveLength(1);
+  });
+});
 
 describe('audit entries that tell the truth under faults (the audit log on a full disk)', () => {
   let team: Team;
