@@ -129,7 +129,9 @@ describe('a log rewritten by someone who can write the data directory but holds 
       expect(r.problem!.message).toMatch(/does not match its signature/);
       const otherKey = { ...last, signature: { ...(last.signature as object), key_id: 'ffffffffffffffff' } };
       await writeFile(checkpointsPath(auditDir()), `${[...checkpoints, JSON.stringify(otherKey)].join('\n')}\n`);
-      expect((await verifyAudit()).problem!.message).toMatch(/key ffffffffffffffff, which is not one of the public keys/);
+      expect((await verifyAudit()).problem!.message).toMatch(
+        /key ffffffffffffffff, which is not one of the public keys/,
+      );
     } finally {
       await writeFile(checkpointsPath(auditDir()), `${checkpoints.join('\n')}\n`);
     }
