@@ -11,7 +11,7 @@ import { addUser, auditLogPath, issueToken, queryAudit } from '../lib/governance
 import { sha256Hex } from '../lib/hash';
 import { approveDeployment, exportBundle, lockRun } from '../lib/lifecycle/lock';
 import { registerSchedule } from '../lib/monitor/store';
-import { LOCK_FILE, readFeatures, resolveRunDir } from '../lib/run';
+import { lifecycleView, LOCK_FILE, readFeatures, resolveRunDir } from '../lib/run';
 import {
   openRunModel,
   RequestFeatureBuilder,
@@ -417,10 +417,12 @@ describe('`access-perm score` without --run: the deployed run', () => {
     const lockText = await readFile(lockPath, 'utf8');
     const deploymentText = await readFile(deploymentPath(), 'utf8');
     const bundle = join(root, 'bundle-tampered');
-    /** Score (our CLI, the deployed run), open and export must all refuse, naming the record. */
+    /** Score (our CLI, the deployed run), open, export and the lifecycle must all refuse, naming the record. */
     async function refusedEverywhere(pattern: RegExp): Promise<void> {
       await expect(openRunModel(RUN)).rejects.toThrow(pattern);
       await expect(exportBundle(runDir, bundle)).rejects.toThrow(pattern);
+      // Every lifecycle operation (review, reproduce, lock, deploy) decides from this view of the records.
+      await expect(lifecycleView(RUN, runDir)).rejects.toThrow(pattern);
       const scored = await score();
       expect(scored.code).toBe(1);
       expect(scored.stderr).toMatch(pattern);
