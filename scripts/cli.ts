@@ -26,6 +26,12 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['monitor'], load: async () => (await import('./commands/monitor')).registerMonitorCommands },
 ];
 
+// A reader that stops early (`access-perm … | head`) closes the pipe: that ends the output, not in a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 async function main(): Promise<void> {
   const program = new Command();
   program
@@ -38,8 +44,20 @@ async function main(): Promise<void> {
   await program.parseAsync(process.argv);
 }
 
+/** Temporal wraps the failure that matters ("Workflow Update failed", "Activity task failed"): say the cause. */
+function rootMessage(e: unknown): string {
+  let error = e;
+  while (
+    error instanceof Error &&
+    error.cause instanceof Error &&
+    /^(Workflow Update failed|Activity task failed|Workflow execution failed)/.test(error.message)
+  )
+    error = error.cause;
+  return error instanceof Error ? error.message : String(error);
+}
+
 main().catch((e: unknown) => {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = rootMessage(e);
   err(`access-perm: ${message.split('\n')[0]}`);
   process.exitCode = 1;
 });

@@ -14,6 +14,7 @@ import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
 import { compareRuns, writeRunReport } from '../lib/report';
+import { ordinal } from '../lib/report/importance';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import { runCli, runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig, testExecution } from './helpers';
 
@@ -281,5 +282,24 @@ describe('CLI', () => {
     expect(denied.stderr).toMatch(/permission denied.*required_permission generate_report, your role VIEWER/);
     const allowed = await cli(viewer, 'compare', 'rep-a', 'rep-b');
     expect(allowed.stdout).toMatch(/agreement +\d+\.\d+% of 2000 shared rows/);
+  });
+});
+
+describe('the SHAP sampling note', () => {
+  it('says "every 2nd row", not "every 2th"', () => {
+    expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 112].map(ordinal)).toEqual([
+      '1st',
+      '2nd',
+      '3rd',
+      '4th',
+      '11th',
+      '12th',
+      '13th',
+      '21st',
+      '22nd',
+      '23rd',
+      '101st',
+      '112th',
+    ]);
   });
 });

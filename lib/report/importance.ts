@@ -5,6 +5,13 @@ import type { FeatureImportance } from '../../schemas/metrics';
 import { featureImportance, leafCover, meanAbsShap } from '../gbdt';
 
 /** Mean |SHAP| is estimated on at most this many rows (evenly spaced, deterministic). */
+/** 2 → "2nd", 11 → "11th", 23 → "23rd". */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
 export const SHAP_SAMPLE_ROWS = 10_000;
 
 /**
@@ -32,7 +39,9 @@ export function modelImportance(model: GbdtModel, train: FeatureMatrix): Feature
       predictionValuesChange: featureImportance(model, leafWeights),
       meanAbsShap: meanAbsShap(model, sample, { leafWeights }),
       ...(step > 1
-        ? { note: `Mean |SHAP| over every ${step}th training row (${sample.rowCount.toLocaleString('en-US')} rows).` }
+        ? {
+            note: `Mean |SHAP| over every ${ordinal(step)} training row (${sample.rowCount.toLocaleString('en-US')} rows).`,
+          }
         : {}),
     };
   } catch (e) {

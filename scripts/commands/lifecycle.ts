@@ -172,7 +172,12 @@ function changeFrom(opts: OverrideOpts): OverrideChange {
 }
 
 const reasonOption = () =>
-  new Option('--reason <text>', 'why (mandatory, recorded in the audit log)').makeOptionMandatory();
+  new Option('--reason <text>', 'why (mandatory, recorded in the audit log)')
+    .makeOptionMandatory()
+    .argParser((value: string) => {
+      if (!value.trim()) throw new InvalidArgumentError('a reason is required: manual actions record why (seed-3 §4)');
+      return value;
+    });
 
 export function registerLifecycleCommands(program: Command): void {
   program

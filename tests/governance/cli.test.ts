@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { auditLogPath, issueToken } from '../../lib/governance';
+import { appendAudit, auditLogPath, issueToken } from '../../lib/governance';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { envWithoutTemporal, runCli, useTempDataDir, type CliResult } from '../helpers';
 
+const exec = promisify(execFile);
 let root: string;
 let env: NodeJS.ProcessEnv;
 let adminTok: string;
@@ -94,6 +98,28 @@ describe('access-perm users / auth / audit', () => {
     expect(bad.stderr).toMatch(
       /^access-perm: audit verify FAILED \(edited\): audit_log\.jsonl line 3 \(audit_\d{8}_003_\d{5}\) was edited/,
     );
+  });
+
+  it('refuses a blank --reason before anything runs, naming why', async () => {
+    const r = await cli(['review', 'run-x', 'ovr-1', '--decision', 'approve', '--reason', '  '], asAdmin());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--reason .* is invalid\. a reason is required: manual actions record why/);
+  });
+
+  it('stops quietly when the reader of its output stops early (| head)', async () => {
+    for (let i = 0; i < 300; i++)
+      await appendAudit({ user_id: 'root', user_role: 'ADMIN', action: 'report_viewed', status: 'success' });
+    const errFile = join(root, 'epipe.err');
+    const { stdout } = await exec(
+      'sh',
+      [
+        '-c',
+        `node bin/access-perm.mjs audit export --format jsonl 2>${errFile} | head -c 100 >/dev/null; echo finished`,
+      ],
+      { cwd: PROJECT_ROOT, env: { ...env, ...asAdmin() } },
+    );
+    expect(stdout.trim()).toBe('finished');
+    expect(await readFile(errFile, 'utf8')).not.toMatch(/EPIPE|Error|at /);
   });
 
   it('revokes a token by itself (log out); it is refused afterwards', async () => {
