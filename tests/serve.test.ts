@@ -138,7 +138,7 @@ describe('authentication and authorization', () => {
 
 describe('a flood of bad tokens', () => {
   it('is answered 429 past the limit, summarised in the audit log, and does not block good tokens elsewhere', async () => {
-    const limited = await buildService({ served, authFailureLimit: 5, refusalWindowMs: 1500 });
+    const limited = await buildService({ served, authFailureLimit: 5, refusalWindowMs: 1500, blockedDelayMs: 15 });
     const url = await limited.listen({ port: 0, host: '127.0.0.1' });
     const before = (await queryAudit({ action: 'authentication_failed' })).length;
     try {
@@ -147,7 +147,10 @@ describe('a flood of bad tokens', () => {
         statuses.push((await call('POST', '/predict', { token: `garbage-${i}`, url, body: [] })).status);
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(new Set(statuses.slice(5))).toEqual(new Set([429]));
+      const t0 = performance.now();
       const blocked = await call('GET', '/runs', { token: tokens.viewer, url });
+      // Held back before it is answered, so a flooder cannot spin on cheap 429s.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(14);
       expect(blocked.status).toBe(429);
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
       // The first refusal of each kind (bad token; 429 on /predict; 429 on /runs) was written at once, the repeats
