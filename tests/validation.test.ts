@@ -71,7 +71,28 @@ describe('raw data contracts', () => {
     const contradiction = r.results.find((x) => x.expectation === 'expect_no_contradictory_labels')!;
     expect(contradiction.success).toBe(false);
     expect(contradiction.result.unexpected_count).toBe(2);
-    expect(contradiction.result.partial_unexpected_list[0]).toMatchObject({ line: 1 });
+    // File lines, as `score` counts them: the header is line 1, so the first data row is line 2.
+    expect(contradiction.result.partial_unexpected_list[0]).toMatchObject({ line: 2 });
+  });
+
+  it('name every failing table, not only the first', async () => {
+    const configPath = await variant('two-bad', (csv) => csv.replace(/,([01])\n/, ',yes\n'));
+    const dir = join(root, 'two-bad');
+    const users = (await readFile(join(dir, 'users_metadata.csv'), 'utf8')).split('\n');
+    const cells = users[1]!.split(',');
+    cells[4] = 'maybe'; // isMachine
+    users[1] = cells.join(',');
+    await writeFile(join(dir, 'users_metadata.csv'), users.join('\n'));
+    const run = await prepareRun(
+      'val-two-bad',
+      configPath,
+      (await runCreator()).identity,
+      testExecution('val-two-bad'),
+    );
+    const error = (await validateRawData(run).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(DataValidationError);
+    expect(error.message).toMatch(/^data validation failed for 2 tables: users \(.*\): .*; interactions \(.*\): /);
+    expect((error as DataValidationError).table).toBe('users, interactions');
   });
 
   it('fail on wrong value types and out-of-set labels', async () => {

@@ -28,7 +28,10 @@ interface Counted {
   examples: Record<string, unknown>[];
 }
 
-/** Counts rows matching `badWhere` among rows matching `scope`, with a few examples (line = data line number). */
+/**
+ * Counts rows matching `badWhere` among rows matching `scope`, with a few examples. `line` is the file's line number,
+ * as `score` and DuckDB's own CSV errors count: the header is line 1, data row r (0-based) is line r + 2.
+ */
 async function countUnexpected(
   conn: DuckDBConnection,
   table: string,
@@ -44,7 +47,7 @@ async function countUnexpected(
   const cols = exampleColumns.map(sqlIdent).join(', ');
   const examples = await queryRows(
     conn,
-    `SELECT rowid + 1 AS line, ${cols} FROM ${t} WHERE ${scope} AND (${badWhere}) ORDER BY rowid LIMIT ${EXAMPLES}`,
+    `SELECT rowid + 2 AS line, ${cols} FROM ${t} WHERE ${scope} AND (${badWhere}) ORDER BY rowid LIMIT ${EXAMPLES}`,
   );
   return { element_count: Number(totals?.n ?? 0), unexpected_count: Number(totals?.bad ?? 0), examples };
 }
@@ -61,7 +64,7 @@ async function distinctValues(
   const c = `trim(${sqlIdent(column)})`;
   const rows = await queryRows(
     conn,
-    `SELECT ${c} AS value, count(*) AS n, min(rowid) + 1 AS first_line, count(*) OVER () AS distinct_values FROM ${sqlIdent(table)} WHERE ${c} <> '' GROUP BY ${c} ORDER BY n, first_line LIMIT ${EXAMPLES}`,
+    `SELECT ${c} AS value, count(*) AS n, min(rowid) + 2 AS first_line, count(*) OVER () AS distinct_values FROM ${sqlIdent(table)} WHERE ${c} <> '' GROUP BY ${c} ORDER BY n, first_line LIMIT ${EXAMPLES}`,
   );
   return {
     count: Number(rows[0]?.distinct_values ?? 0),

@@ -12,7 +12,7 @@ export interface ValidationSummary {
   artifacts: ArtifactRef[];
 }
 
-/** Writes one report per table; throws DataValidationError for the first failing table after all reports are written. */
+/** Writes one report per table; throws DataValidationError naming every failing table after all reports are written. */
 export async function writeValidationReports(ref: RunFolder, reports: ValidationReport[]): Promise<ValidationSummary> {
   const artifacts: ArtifactRef[] = [];
   for (const report of reports) {
@@ -25,13 +25,16 @@ export async function writeValidationReports(ref: RunFolder, reports: Validation
       ),
     );
   }
-  const failed = reports.find((r) => !r.success);
-  if (failed) {
-    const reportPath = `${ref.dir}/${VALIDATION_DIR}/${failed.table}.json`;
+  const failed = reports.filter((r) => !r.success);
+  if (failed.length > 0) {
+    const reportOf = (table: string): string => `${ref.dir}/${VALIDATION_DIR}/${table}.json`;
+    const what = failed
+      .map((r) => `${r.table} (${r.source}): ${describeFailures(r)} — report: ${reportOf(r.table)}`)
+      .join('; ');
     throw new DataValidationError(
-      `data validation failed for table ${failed.table} (${failed.source}): ${describeFailures(failed)} — report: ${reportPath}`,
-      failed.table,
-      reportPath,
+      `data validation failed for ${failed.length === 1 ? 'table' : `${failed.length} tables:`} ${what}`,
+      failed.map((r) => r.table).join(', '),
+      reportOf(failed[0]!.table),
     );
   }
   return {
