@@ -169,6 +169,7 @@ export const MANUAL_ACTIONS = [
   'override_rejected',
   'run_locked',
   'deployment_approved',
+  'system_config_changed',
 ] as const;
 
 /** Mutations: the entry must capture before and after values (seed-3 §4 invariant). */
@@ -182,6 +183,7 @@ export const MUTATION_ACTIONS = [
   'feature_selection_override',
   'regularization_override',
   'score_scaling_override',
+  'system_config_changed',
 ] as const;
 
 /** Resource types that belong to a run: their entries must carry the run id as correlation_id. */

@@ -24,6 +24,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
     load: async () => (await import('./commands/lifecycle')).registerLifecycleCommands,
   },
   { commands: ['monitor'], load: async () => (await import('./commands/monitor')).registerMonitorCommands },
+  { commands: ['system'], load: async () => (await import('./commands/system')).registerSystemCommands },
 ];
 
 // A reader that stops early (`access-perm … | head`) closes the pipe: that ends the output, not in a stack trace.

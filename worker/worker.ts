@@ -10,6 +10,7 @@ import { createActivities } from '../activities';
 import { createGovernanceActivities } from '../activities/governance';
 import { createLifecycleActivities } from '../activities/lifecycle';
 import { createMonitoringActivities } from '../activities/monitoring';
+import { readSettings } from '../lib/settings';
 import { TASK_QUEUE } from '../workflows/definitions';
 import { workflowBundle } from './bundle';
 
@@ -53,8 +54,9 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
       ...createMonitoringActivities(),
       ...createLifecycleActivities(),
     },
-    // Training runs in threads; more concurrent activities than cores only queue inside the pool.
-    maxConcurrentActivityTaskExecutions: 8,
+    // System setting worker.max_concurrent_activities (8): training runs in threads, so more activities than
+    // cores only queue inside the pool.
+    maxConcurrentActivityTaskExecutions: (await readSettings()).worker.max_concurrent_activities,
     shutdownGraceTime: '10s',
     // Heartbeat details reach the server at least every 10 s, so `pipeline run` can show training iterations.
     maxHeartbeatThrottleInterval: '10s',

@@ -36,6 +36,7 @@ export {
   verifyAuditAs,
 } from './auditAccess';
 export { rotateSigningKeyAs } from './keyAdmin';
+export { setSystemConfigAs, systemConfigAs } from './systemConfig';
 export { CSV_COLUMNS, parseAuditQuery, queryAudit, renderAudit } from './auditQuery';
 export {
   authenticate,

@@ -7,10 +7,9 @@ import {
 } from '../../schemas/monitoring';
 import { appendAudit } from '../governance/audit';
 import { notify, readOutbox } from '../notify';
+import { readSettings } from '../settings';
 import type { WindowFolder } from './window';
 
-/** Who reads monitoring alerts (seed-3: validators own model risk, admins own the system). */
-const ALERT_ROLES = ['VALIDATOR', 'ADMIN'] as const;
 /** The audit identity of monitoring itself (alerts are raised by the system, not a person). */
 export const MONITORING_ACTOR = 'system:monitoring';
 
@@ -50,7 +49,9 @@ export function alertsFor(
 
 /**
  * Records each alert as an audit entry (`drift_alert` / `performance_alert`, by `system:monitoring`, correlated
- * with the run) and a notification to validators and admins (outbox + optional webhook), linked by the audit id.
+ * with the run) and a notification to the system setting `alerts.recipient_roles` / `recipient_users` (validators
+ * and admins by default: seed-3 gives them model risk and the system) in the outbox and the webhook, linked by the
+ * audit id.
  * Idempotent per window and kind.
  */
 export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], reportPath: string): Promise<void> {
@@ -58,6 +59,7 @@ export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], 
   const sent = new Set(
     (await readOutbox({ runId: ref.runId })).filter((n) => n.details.window_id === ref.windowId).map((n) => n.kind),
   );
+  const { recipient_roles: roles, recipient_users: users } = (await readSettings()).alerts;
   for (const alert of alerts.filter((a) => !sent.has(a.kind))) {
     const entry = await appendAudit({
       user_id: MONITORING_ACTOR,
@@ -73,7 +75,7 @@ export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], 
     });
     await notify({
       kind: alert.kind,
-      to: { roles: [...ALERT_ROLES] },
+      to: { roles, users },
       subject: `[${ref.runId}] ${alert.subject}`.slice(0, 300),
       body: `Monitoring of run ${ref.runId}, window ${ref.windowId}: ${alert.subject}\nReport: ${reportPath}`,
       run_id: ref.runId,

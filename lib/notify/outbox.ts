@@ -9,8 +9,9 @@ import {
 } from '../../schemas/notify';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
+import { readSettings } from '../settings';
 
-/** Optional webhook every notification is POSTed to as JSON (e.g. a chat or ticketing integration). */
+/** The webhook when the system setting `alerts.webhook_url` is null. */
 export const WEBHOOK_ENV = 'ACCESS_PERM_WEBHOOK_URL';
 const WEBHOOK_TIMEOUT_MS = 5000;
 
@@ -20,7 +21,7 @@ export function outboxPath(): string {
 }
 
 async function deliverToWebhook(notification: Omit<Notification, 'webhook'>): Promise<Notification['webhook']> {
-  const url = process.env[WEBHOOK_ENV];
+  const url = (await readSettings()).alerts.webhook_url ?? process.env[WEBHOOK_ENV];
   if (!url) return { status: 'not_configured' };
   try {
     const res = await fetch(url, {

@@ -42,7 +42,7 @@ import {
   type CapabilityOperation,
   type ElevationTimerInput,
 } from '../../schemas/governance';
-import { err, printJson } from './output';
+import { err, printJson, reasonOption } from './output';
 import {
   callerCredential,
   governed,
@@ -86,7 +86,7 @@ function registerUsers(program: Command): void {
     .description('add a user with a role (ADMIN)')
     .requiredOption('--user <id>', 'user id')
     .requiredOption('--role <role>', 'VIEWER, ANALYST, MODELER, VALIDATOR or ADMIN')
-    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(reasonOption())
     .addOption(tokenFileOption())
     .option('--json', 'print JSON')
     .action(
@@ -106,7 +106,7 @@ function registerUsers(program: Command): void {
     .description("change a user's permanent role (ADMIN); audited with old/new role and assigned_by")
     .requiredOption('--user <id>', 'user id')
     .requiredOption('--role <role>', 'the new role')
-    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(reasonOption())
     .addOption(tokenFileOption())
     .option('--json', 'print JSON')
     .action(
@@ -129,7 +129,7 @@ function registerUsers(program: Command): void {
     .requiredOption('--user <id>', 'user id')
     .requiredOption('--role <role>', 'the temporary role')
     .option('--hours <n>', 'how long it lasts', positiveNumber('--hours'), DEFAULT_ELEVATION_HOURS)
-    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(reasonOption())
     .option('--no-timer', 'do not start the expiry timer workflow (the expiry holds at every check anyway)')
     .addOption(tokenFileOption())
     .option('--json', 'print JSON')
@@ -519,7 +519,7 @@ function registerKeys(program: Command): void {
   keys
     .command('rotate')
     .description('make a new current signing key (ADMIN); earlier keys keep verifying what they signed')
-    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .addOption(reasonOption())
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { reason: string }) => {

@@ -17,7 +17,7 @@ import {
   stateQuery,
 } from '../../workflows/lifecycleDefinitions';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
-import { positiveInt, printJson } from './output';
+import { positiveInt, printJson, reasonOption } from './output';
 
 /**
  * The run lifecycle from the terminal: state, binning tables, overrides, reviews, reproducibility, lock,
@@ -170,14 +170,6 @@ function changeFrom(opts: OverrideOpts): OverrideChange {
     throw new Error(`invalid override: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
-
-const reasonOption = () =>
-  new Option('--reason <text>', 'why (mandatory, recorded in the audit log)')
-    .makeOptionMandatory()
-    .argParser((value: string) => {
-      if (!value.trim()) throw new InvalidArgumentError('a reason is required: manual actions record why (seed-3 §4)');
-      return value;
-    });
 
 export function registerLifecycleCommands(program: Command): void {
   program

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 /** Human-facing lines go to stderr so stdout stays clean for --json. */
 export const err = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -16,3 +16,12 @@ export function positiveInt(name: string) {
     return n;
   };
 }
+
+/** `--reason`, mandatory and not blank: manual actions record why (seed-3 §4). */
+export const reasonOption = (): Option =>
+  new Option('--reason <text>', 'why (mandatory, recorded in the audit log)')
+    .makeOptionMandatory()
+    .argParser((value: string) => {
+      if (!value.trim()) throw new InvalidArgumentError('a reason is required: manual actions record why (seed-3 §4)');
+      return value;
+    });
