@@ -1,6 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { reproductionWorkflowId, versionBuildWorkflowId } from '../schemas/lifecycle';
-import { runRefSchema, type ArtifactRef, type FoldSummary, type RunRef } from '../schemas/run';
+import {
+  runEndSchema,
+  runRefSchema,
+  type ArtifactRef,
+  type FoldSummary,
+  type RunEnd,
+  type RunRef,
+} from '../schemas/run';
 import { authorizeCapability } from '../lib/governance';
 import { writeBinningTables } from '../lib/lifecycle/versions';
 import { evaluateRun } from '../lib/pipeline/evaluate';
@@ -8,6 +15,7 @@ import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
 import { prepareRun } from '../lib/pipeline/prepare';
+import { recordRunEnd } from '../lib/pipeline/runEnd';
 import { evaluateTestSet } from '../lib/pipeline/testSet';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
@@ -93,6 +101,13 @@ export function createActivities() {
     binningTables: (ref: RunRef) => onFolder(ref, (f) => writeBinningTables(f.root, f.dir)),
     writeManifest: (ref: RunRef, artifacts: ArtifactRef[]) =>
       onFolder(ref, (f) => withHeartbeats(() => finalizeManifest(f, artifacts))),
+    /** The run failed or was cancelled: audited, and `end.json` in its folder when this execution owns it. */
+    recordRunEnd: (ref: RunRef, end: Omit<RunEnd, 'at'>) =>
+      guarded(async () => {
+        const { runId } = runRefSchema.parse(ref);
+        const caller = await callingWorkflow(['trainingPipeline'], (id) => id === runId);
+        return recordRunEnd(runId, runEndSchema.omit({ at: true }).parse(end), caller);
+      }),
   };
 }
 

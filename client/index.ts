@@ -9,7 +9,15 @@ export { startElevationTimer } from './elevation';
 export { withLifecycle, type LifecycleHandle } from './lifecycle';
 export { startLocalWorker, type LocalWorker } from './localWorker';
 export { lifecycleSettled, pollEvery, type ModelProgress } from './poll';
-export { runMonitoring, runPipeline, type RunMonitoringOptions, type RunPipelineOptions } from './runs';
+export {
+  cancelRun,
+  runMonitoring,
+  runPipeline,
+  type CancelledRun,
+  type CancelRunOptions,
+  type RunMonitoringOptions,
+  type RunPipelineOptions,
+} from './runs';
 export { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, type ConfigureMonitoringOptions } from './schedules';
 export {
   clearServerState,

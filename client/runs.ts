@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
-import { issueCapability, type Credential } from '../lib/governance';
+import { RunStateError, UnknownRunError } from '../lib/errors';
+import { authenticate, issueCapability, type Credential } from '../lib/governance';
+import { auditCancelRequest, authorizeRunCancel } from '../lib/pipeline/cancel';
 import { assertRunId, newRunId } from '../lib/run';
 import { monitoringScheduleId, type MonitoringProgress, type MonitoringResult } from '../schemas/monitoring';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
@@ -11,7 +13,7 @@ import { startLocalWorker } from './localWorker';
 import { failureMessage, modelProgress, pollEvery, type ModelProgress } from './poll';
 import { findServer } from './server';
 import { describeServer, type TemporalServer } from './settings';
-import { startMonitoring, startTrainingPipeline } from './workflows';
+import { pipelineHandle, startMonitoring, startTrainingPipeline } from './workflows';
 
 /**
  * Runs `fn` with a client of a Temporal server: finds or starts one (see {@link findServer}), runs a worker in
@@ -95,6 +97,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         // Left running, the run would hold the server's task queue until some worker finished it: cancel it instead.
         log(`${outcome.signal}: cancelling run ${runId}…`);
         await handle.cancel();
+        const starter = await authenticate(options.credential);
+        await auditCancelRequest(starter, runId, `interrupted by ${outcome.signal} in pipeline run`).catch((e: Error) =>
+          log(`warning: the cancellation could not be audited: ${e.message}`),
+        );
         // The activities hear of it at their next heartbeat and stop their training threads; then the worker drains.
         await handle.result().catch(() => {});
         throw new Error(`interrupted by ${outcome.signal}: run ${runId} was cancelled`);
@@ -156,4 +162,53 @@ export async function runMonitoring(options: RunMonitoringOptions): Promise<Moni
       await poll.stop();
     }
   });
+}
+
+export interface CancelRunOptions {
+  runId: string;
+  reason: string;
+  credential: Credential;
+  /** Wait until the run has stopped (its activities hear of it at their next heartbeat, within seconds). */
+  wait?: boolean;
+  log?: (line: string) => void;
+}
+
+/** What a cancellation left: the run's last progress (status `cancelled` once it stopped, with its step). */
+export interface CancelledRun {
+  runId: string;
+  stopped: boolean;
+  progress: PipelineProgress | null;
+}
+
+/**
+ * Cancels a running training run through Temporal (the whole workflow: fold activities in flight stop at their
+ * next heartbeat). The caller is authorised first (`cancel_run`: ANALYST own runs, MODELER, ADMIN); the request is
+ * audited as `run_cancel_requested` once Temporal accepted it, and the run itself records `run_cancelled`.
+ */
+export async function cancelRun(options: CancelRunOptions): Promise<CancelledRun> {
+  const runId = assertRunId(options.runId);
+  const identity = await authorizeRunCancel(options.credential, runId);
+  const server = await findServer();
+  try {
+    return await withClient(server, async (client) => {
+      const handle = pipelineHandle(client, runId);
+      const status = (await handle.describe()).status.name;
+      if (status !== 'RUNNING')
+        throw new RunStateError(`run ${runId} is not running on ${describeServer(server)}: its workflow is ${status}`);
+      await handle.cancel();
+      options.log?.(`cancellation of ${runId} sent`);
+      await auditCancelRequest(identity, runId, options.reason, options.credential.source).catch((e: Error) => {
+        throw new Error(`run ${runId} is being cancelled, but the request could not be audited: ${e.message}`);
+      });
+      if (options.wait) await handle.result().catch(() => undefined);
+      const progress = await handle.query(progressQuery).catch(() => null);
+      return { runId, stopped: progress?.status === 'cancelled', progress };
+    });
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError)
+      throw new UnknownRunError(`run ${runId} has no workflow on ${describeServer(server)}`);
+    throw e;
+  } finally {
+    await server.release();
+  }
 }

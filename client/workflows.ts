@@ -51,6 +51,11 @@ export function startElevationExpiry(client: Client, timer: ElevationTimerInput)
 }
 
 /** The handle of a run's `runLifecycle` entity workflow (started by the training pipeline). */
+/** The typed handle of a run's `trainingPipeline` workflow (the workflow id is the run id). */
+export function pipelineHandle(client: Client, runId: string): WorkflowHandle<Workflows['trainingPipeline']> {
+  return client.workflow.getHandle(runId);
+}
+
 export function lifecycleHandle(client: Client, runId: string): WorkflowHandle<Workflows['runLifecycle']> {
   return client.workflow.getHandle<Workflows['runLifecycle']>(lifecycleWorkflowId(runId));
 }

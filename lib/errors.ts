@@ -41,3 +41,8 @@ export class PathOutsideError extends Error {
 export class FolderWriteRefusedError extends Error {
   override name = 'FolderWriteRefusedError';
 }
+
+/** Thrown when an operation needs a run in another state (cancelling a run that already ended, deleting a locked one). */
+export class RunStateError extends Error {
+  override name = 'RunStateError';
+}

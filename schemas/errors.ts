@@ -12,6 +12,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'UnknownRunError',
   'PathOutsideError',
   'FolderWriteRefusedError',
+  'RunStateError',
   'GbdtParamError',
   'RunLockedError',
   'LockRequirementError',

@@ -170,6 +170,7 @@ export const MANUAL_ACTIONS = [
   'run_locked',
   'deployment_approved',
   'system_config_changed',
+  'run_cancel_requested',
 ] as const;
 
 /** Mutations: the entry must capture before and after values (seed-3 §4 invariant). */

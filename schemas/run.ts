@@ -104,10 +104,40 @@ export interface MetricsSummary {
   positiveRate: number;
 }
 
+/** How a training run ended without a manifest: written by the pipeline's last step (`end.json`). */
+export const runEndSchema = z.strictObject({
+  state: z.enum(['failed', 'cancelled']),
+  /** The step it ended in. */
+  step: z.enum(PIPELINE_STEPS),
+  /** The failure, or for a cancellation what the run was doing. */
+  error: z.string().max(2000),
+  at: z.string(),
+});
+export type RunEnd = z.infer<typeof runEndSchema>;
+
+/**
+ * A run's true state, from its records: the training (running, completed, failed, cancelled), then, once it
+ * completed, its review lifecycle (pending review, approved, rejected, locked, deployed); `deleted` once its
+ * artifacts were removed and only the tombstone is left.
+ */
+export const RUN_STATES = [
+  'running',
+  'failed',
+  'cancelled',
+  'completed',
+  'pending_review',
+  'approved',
+  'rejected',
+  'locked',
+  'deployed',
+  'deleted',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
 /** What the `progress` query returns. */
 export interface PipelineProgress {
   runId: string;
-  status: 'running' | 'completed' | 'failed';
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
   step: PipelineStep;
   stepIndex: number;
   steps: readonly PipelineStep[];

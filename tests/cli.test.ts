@@ -103,7 +103,13 @@ describe('access-perm CLI', () => {
     expect(Date.now() - interruptedAt).toBeLessThan(30_000);
     expect(stderr).toMatch(/interrupted by SIGINT: run cli-ctrl-c was cancelled/);
     const list = JSON.parse((await cli('runs', 'list', '--json')).stdout) as Array<{ runId: string; state: string }>;
-    expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-ctrl-c', state: 'incomplete' }));
+    expect(list).toContainEqual(expect.objectContaining({ runId: 'cli-ctrl-c', state: 'cancelled' }));
+    const audited = JSON.parse((await cli('audit', 'query', '--run-id', 'cli-ctrl-c', '--json')).stdout) as Array<{
+      action: string;
+      reason: string | null;
+    }>;
+    expect(audited.map((e) => e.action)).toEqual(['run_created', 'run_cancel_requested', 'run_cancelled']);
+    expect(audited[1]!.reason).toBe('interrupted by SIGINT in pipeline run');
     // No embedded server left behind on this data directory's database.
     await expect(exec('pgrep', ['-f', join(root, 'temporal')])).rejects.toMatchObject({ code: 1 });
   });

@@ -1,10 +1,11 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readVerified } from '../lib/artifacts';
-import { readManifest, resolveRunDir } from '../lib/run';
-import { queryAudit } from '../lib/governance';
+import { readManifest, resolveRunDir, showRun } from '../lib/run';
+import { addUser, issueToken, PermissionDeniedError, queryAudit } from '../lib/governance';
+import { authorizeRunCancel } from '../lib/pipeline/cancel';
 import type { PipelineProgress } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { pollEvery, startTrainingPipeline, type DevServer } from '../client';
@@ -107,6 +108,19 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     await access(
       join(process.env.ACCESS_PERM_DATA_DIR!, 'runs', 'it-contradictory', 'validation', 'interactions.json'),
     );
+    // The run records how it ended, and the failure is audited with its reason.
+    expect(await showRun('it-contradictory')).toMatchObject({
+      state: 'failed',
+      end: { state: 'failed', step: 'validate', error: expect.stringMatching(/expect_no_contradictory_labels/) },
+    });
+    expect(await queryAudit({ run_id: 'it-contradictory', action: 'run_failed' })).toEqual([
+      expect.objectContaining({
+        user_id: 'system:pipeline',
+        status: 'failure',
+        reason: expect.stringMatching(/^data validation failed for table interactions/),
+        details: { step: 'validate', created_by: 'root' },
+      }),
+    ]);
     // Non-retryable: the activity ran once.
     const history = await handle.fetchHistory();
     const attempts = history.events
@@ -160,6 +174,9 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const copied = JSON.parse(Buffer.from(started.data!).toString()) as unknown;
     await client.workflow.getHandle('it-e2e').result();
     expect(await refused('it-e2e', copied)).toMatchObject({ message: expect.stringMatching(/already used/) });
+    // The refused start is audited as a failed run, but cannot mark the completed run it named as failed.
+    expect((await showRun('it-e2e')).state).toBe('completed');
+    expect(await queryAudit({ run_id: 'it-e2e', action: 'run_failed' })).toHaveLength(1);
     const audited = await queryAudit({ action: 'authentication_failed' });
     expect(
       audited.filter((e) => e.source === 'workflow' && e.resource_id === 'it-forged').length,
@@ -224,5 +241,86 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const result = await temporalCli(address, 'workflow', 'result', '--workflow-id', 'cli-run-1', '--output', 'json');
     expect(result).toMatch(/"rocAuc"/);
     expect(await temporalCli(address, 'workflow', 'describe', '--workflow-id', 'cli-run-1')).toMatch(/Completed/i);
+  });
+});
+
+describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited', () => {
+  let slowConfig: string;
+  let tokens: Record<'ANALYST' | 'VIEWER' | 'MODELER', string>;
+
+  beforeAll(async () => {
+    slowConfig = await writeConfig(
+      root,
+      'slow.yaml',
+      smallConfig(join(root, 'data'), (c) => (c.model.catboost.iterations = 20000)),
+    );
+    tokens = {} as typeof tokens;
+    for (const role of ['ANALYST', 'VIEWER', 'MODELER'] as const) {
+      await addUser({ token }, { userId: `c-${role.toLowerCase()}`, role, reason: 'cancel tests' });
+      tokens[role] = (await issueToken({ token }, { userId: `c-${role.toLowerCase()}` })).token;
+    }
+  });
+
+  /** Starts the slow run as root and waits until it trains. */
+  async function trainingRun(runId: string) {
+    const handle = await startTrainingPipeline(client, { runId, input: await pipelineInput(runId, slowConfig, token) });
+    await vi.waitUntil(async () => (await handle.query(progressQuery)).step === 'train', {
+      timeout: 60_000,
+      interval: 200,
+    });
+    return handle;
+  }
+
+  it('stops a training run in flight: the workflow ends cancelled, the run says so, both sides audited', async () => {
+    const handle = await trainingRun('it-cancel');
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: server.address };
+    const sent = Date.now();
+    const cli = await runCli(env, 'runs', 'cancel', 'it-cancel', '--reason', 'wrong feature set');
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/^run it-cancel cancelled during train \(\d\/3 folds done\)\n$/);
+    expect(Date.now() - sent).toBeLessThan(30_000);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(await handle.query(progressQuery)).toMatchObject({ status: 'cancelled', step: 'train' });
+    expect(await showRun('it-cancel')).toMatchObject({
+      state: 'cancelled',
+      end: { state: 'cancelled', step: 'train' },
+    });
+    const audited = await queryAudit({ run_id: 'it-cancel' });
+    expect(audited.map((e) => [e.action, e.user_id])).toEqual([
+      ['run_created', 'root'],
+      ['run_cancel_requested', 'c-modeler'],
+      ['run_cancelled', 'system:pipeline'],
+    ]);
+    expect(audited[1]).toMatchObject({ reason: 'wrong feature set', before: { state: 'running' } });
+    // Ended, it cannot be cancelled again.
+    const again = await runCli(env, 'runs', 'cancel', 'it-cancel', '--reason', 'again');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/run it-cancel is not running: it is cancelled/);
+  });
+
+  it('a VIEWER is denied before the run is looked up; an ANALYST may cancel only runs it created', async () => {
+    const viewer = await authorizeRunCancel({ token: tokens.VIEWER }, 'no-such-run').catch((e: unknown) => e);
+    expect(viewer).toBeInstanceOf(PermissionDeniedError);
+    expect(viewer).toMatchObject({ required_permission: 'cancel_run', user_role: 'VIEWER' });
+    const handle = await trainingRun('it-cancel-owned');
+    const analyst = await authorizeRunCancel({ token: tokens.ANALYST }, 'it-cancel-owned').catch((e: unknown) => e);
+    expect(analyst).toBeInstanceOf(PermissionDeniedError);
+    expect((analyst as Error).message).toMatch(/own/);
+    expect(await queryAudit({ run_id: 'it-cancel-owned', action: 'permission_denied' })).toEqual([
+      expect.objectContaining({ user_id: 'c-analyst', reason: 'Not the owner of the resource' }),
+    ]);
+    await expect(authorizeRunCancel({ token: tokens.MODELER }, 'it-e2e')).rejects.toThrow(
+      /run it-e2e is not running: it is completed/,
+    );
+    // A cancellation sent straight to Temporal (no access-perm user) still ends the run, recorded without a requester.
+    await temporalCli(server.address, 'workflow', 'cancel', '--workflow-id', 'it-cancel-owned');
+    await handle.result().catch(() => undefined);
+    expect((await showRun('it-cancel-owned')).state).toBe('cancelled');
+    expect((await queryAudit({ run_id: 'it-cancel-owned' })).map((e) => e.action)).toEqual([
+      'run_created',
+      'permission_denied',
+      'run_cancelled',
+    ]);
   });
 });

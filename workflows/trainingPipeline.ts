@@ -1,5 +1,7 @@
 import {
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -122,9 +124,22 @@ export async function trainingPipeline(rawInput: PipelineInput): Promise<Pipelin
     progress.message = `ROC-AUC ${evaluation.metrics.rocAuc.toFixed(4)}, accuracy ${evaluation.metrics.accuracy.toFixed(4)}`;
     return { runId, metrics: evaluation.metrics, folds, rows: features.rows };
   } catch (err) {
-    progress.status = 'failed';
-    progress.error =
-      err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    const cancelled = isCancellation(err);
+    progress.status = cancelled ? 'cancelled' : 'failed';
+    progress.error = cancelled
+      ? `cancelled during ${progress.step}: ${progress.message}`
+      : err instanceof Error
+        ? err.cause instanceof Error
+          ? err.cause.message
+          : err.message
+        : String(err);
+    // patched: histories recorded before runs recorded their end replay without this step.
+    if (patched('record-run-end')) {
+      const end = { state: progress.status, step: progress.step, error: progress.error.slice(0, 2000) } as const;
+      // Not cancellable: a cancelled run still records that it was cancelled. Failing to record it must not hide
+      // why the run ended, so the run's own error is what the workflow reports.
+      await CancellationScope.nonCancellable(() => dataSteps.recordRunEnd({ runId }, end)).catch(() => undefined);
+    }
     throw err;
   }
 }

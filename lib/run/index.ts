@@ -28,6 +28,7 @@ export {
   REPRODUCIBILITY_FILE,
   reproDirName,
   REVIEW_FILE,
+  RUN_END_FILE,
   RUN_INFO_FILE,
   TEST_PREDICTIONS_FILE,
   VALIDATION_DIR,
@@ -46,7 +47,15 @@ export {
   type FoundRun,
   type RunFolder,
 } from './folder';
-export { readFeatures, readMetrics, readOofScores, readRunConfig, readRunInfo, readTestMetrics } from './records';
+export {
+  readFeatures,
+  readMetrics,
+  readOofScores,
+  readRunConfig,
+  readRunEnd,
+  readRunInfo,
+  readTestMetrics,
+} from './records';
 export { readManifest, tryManifest, writeManifest } from './manifest';
 export {
   describeVersion,

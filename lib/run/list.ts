@@ -1,28 +1,57 @@
 /** Listing runs and showing one: what `runs list`, `runs show` and GET /runs read. */
-import type { MetricsSummary, RunInfo, RunManifest } from '../../schemas/run';
+import type { RunStatus } from '../../schemas/lifecycle';
+import type { MetricsSummary, RunEnd, RunInfo, RunManifest, RunState } from '../../schemas/run';
 import { UnknownRunError } from '../errors';
+import { readDeployment } from './deployment';
 import { allRunDirs, resolveRunDir } from './folder';
+import { lifecycleView } from './lifecycle';
 import { tryManifest } from './manifest';
-import { readMetrics, readRunInfo } from './records';
+import { readMetrics, readRunEnd, readRunInfo } from './records';
 
 export interface RunListing {
   runId: string;
   startedAt: string | null;
-  /**
-   * `completed` once the manifest exists; a run without one failed or is still running; `unreadable` when its index
-   * entry cannot be used (`problem` says why).
-   */
-  state: 'completed' | 'incomplete' | 'unreadable';
+  /** The run's true state ({@link RUN_STATES}); `unreadable` when its folder or records cannot be used (`problem`). */
+  state: RunState | 'unreadable';
   problem?: string;
   rocAuc: number | null;
   accuracy: number | null;
 }
 
 const orNull = <T>(p: Promise<T>): Promise<T | null> => p.catch(() => null);
+
+const REVIEW_STATE: Record<RunStatus, RunState> = {
+  trained: 'completed',
+  manual_override_pending_review: 'pending_review',
+  approved: 'approved',
+  rejected: 'rejected',
+  locked: 'locked',
+};
+
+/**
+ * A run's state from its records: without a manifest, how it ended (`end.json`) or `running`; with one, its review
+ * status, `deployed` when it is the deployment's run. A lock or record that fails its check throws (names it).
+ */
+async function stateOf(
+  runId: string,
+  dir: string,
+  manifest: RunManifest | null,
+  deployedRun: string | null,
+): Promise<{ state: RunState; end: RunEnd | null }> {
+  if (!manifest) {
+    const end = await readRunEnd(dir);
+    return { state: end?.state ?? 'running', end };
+  }
+  const status = (await lifecycleView(runId, dir)).status;
+  return { state: status === 'locked' && deployedRun === runId ? 'deployed' : REVIEW_STATE[status], end: null };
+}
+
+const deployedRunId = async (): Promise<string | null> => (await orNull(readDeployment()))?.run_id ?? null;
 const oofOf = (dir: string): Promise<MetricsSummary | null> => orNull(readMetrics(dir).then((m) => m.oof));
 
 /** Every run of the data directory, newest first. */
 export async function listRuns(): Promise<RunListing[]> {
+  const deployed = await deployedRunId();
   const runs = await Promise.all(
     (await allRunDirs()).map(async (found): Promise<RunListing> => {
       const { runId, dir } = found;
@@ -33,13 +62,13 @@ export async function listRuns(): Promise<RunListing[]> {
         orNull(tryManifest(dir)),
         oofOf(dir),
       ]);
-      return {
-        runId,
-        startedAt: info?.startedAt ?? null,
-        state: manifest ? 'completed' : 'incomplete',
-        rocAuc: metrics?.rocAuc ?? null,
-        accuracy: metrics?.accuracy ?? null,
-      };
+      const scores = { rocAuc: metrics?.rocAuc ?? null, accuracy: metrics?.accuracy ?? null };
+      const startedAt = info?.startedAt ?? null;
+      try {
+        return { runId, startedAt, state: (await stateOf(runId, dir, manifest, deployed)).state, ...scores };
+      } catch (e) {
+        return { runId, startedAt, state: 'unreadable', problem: (e as Error).message, ...scores };
+      }
     }),
   );
   return runs.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
@@ -49,7 +78,9 @@ export interface RunDetails {
   runId: string;
   runDir: string;
   info: RunInfo;
-  state: 'completed' | 'incomplete';
+  state: RunState;
+  /** How it ended, when it failed or was cancelled. */
+  end: RunEnd | null;
   metrics: MetricsSummary | null;
   manifest: RunManifest | null;
 }
@@ -60,5 +91,6 @@ export async function showRun(runId: string): Promise<RunDetails> {
   const info = await orNull(readRunInfo(runDir));
   if (!info) throw new UnknownRunError(`unknown run ${runId}: no run folder at ${runDir}`);
   const [manifest, metrics] = await Promise.all([tryManifest(runDir), oofOf(runDir)]);
-  return { runId, runDir, info, state: manifest ? 'completed' : 'incomplete', metrics, manifest };
+  const { state, end } = await stateOf(runId, runDir, manifest, await deployedRunId());
+  return { runId, runDir, info, state, end, metrics, manifest };
 }

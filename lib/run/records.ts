@@ -3,12 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
-import { runInfoSchema, type RunInfo } from '../../schemas/run';
+import { runEndSchema, runInfoSchema, type RunEnd, type RunInfo } from '../../schemas/run';
 import { parseConfig } from '../config';
 import { sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
-import { CONFIG_FILE, FEATURES_FILE, METRICS_FILE, oofFile, RUN_INFO_FILE } from './layout';
+import { CONFIG_FILE, FEATURES_FILE, METRICS_FILE, oofFile, RUN_END_FILE, RUN_INFO_FILE } from './layout';
 
 /** The config as the run (or version) saw it: snapshotted when prepared, so later edits of the YAML do not leak in. */
 export async function readRunConfig(dir: string): Promise<AccessPermConfig> {
@@ -46,4 +46,14 @@ export async function readOofScores(dir: string, fold: number): Promise<Float64A
   const out = new Float64Array(buf.length / 8);
   for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
   return out;
+}
+
+/** How the run ended without a manifest, or null while it has not (running, or completed). */
+export async function readRunEnd(dir: string): Promise<RunEnd | null> {
+  try {
+    return runEndSchema.parse(JSON.parse(await readFile(join(dir, RUN_END_FILE), 'utf8')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
 }

@@ -4,14 +4,14 @@
  * `reproduceRun` child. Pipeline steps check the owner before they write, and nothing writes a folder once its
  * manifest exists, so a workflow or activity started by hand against a run cannot change its files.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
 import { FolderWriteRefusedError } from '../errors';
 import { withFileLock } from '../lock';
-import { MANIFEST_FILE, WRITER_FILE } from './layout';
+import { MANIFEST_FILE, RUN_END_FILE, WRITER_FILE } from './layout';
 
 /** The workflow execution an activity runs for (from the activity's context, never from its input). */
 export interface WorkflowExecution {
@@ -50,6 +50,8 @@ export async function takeOverRunFolder(dir: string, execution: WorkflowExecutio
     throw new FolderWriteRefusedError(`${dir} is a complete run: its artifacts never change; start a new run id`);
   const owner = { workflowId: execution.workflowId, workflowRunId: execution.workflowRunId };
   await writeFileAtomic(join(dir, WRITER_FILE), `${JSON.stringify(owner)}\n`);
+  // The earlier execution's failure or cancellation is over: this one runs the folder now.
+  await rm(join(dir, RUN_END_FILE), { force: true });
 }
 
 /**

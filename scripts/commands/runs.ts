@@ -3,7 +3,7 @@ import { authorize } from '../../lib/governance';
 import { assertRunId, listRuns, readTestMetrics, showRun } from '../../lib/run';
 import type { RunInfo } from '../../schemas/run';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
-import { err, printJson } from './output';
+import { err, printJson, reasonOption } from './output';
 
 export function registerRunCommands(program: Command): void {
   const runs = program.command('runs').description('training runs in the data directory');
@@ -22,7 +22,7 @@ export function registerRunCommands(program: Command): void {
           const auc = r.rocAuc === null ? '      -' : r.rocAuc.toFixed(4);
           const acc = r.accuracy === null ? '      -' : r.accuracy.toFixed(4);
           console.log(
-            `${r.runId.padEnd(34)} ${r.state.padEnd(10)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}${r.problem ? `  (${r.problem})` : ''}`,
+            `${r.runId.padEnd(34)} ${r.state.padEnd(14)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}${r.problem ? `  (${r.problem})` : ''}`,
           );
         }
       }),
@@ -44,6 +44,8 @@ export function registerRunCommands(program: Command): void {
         console.log(
           `started    ${run.info.startedAt}${by ? ` by ${by.userId} (${by.role}${by.temporaryRole ? ', temporary' : ''})` : ''}`,
         );
+        if (run.end)
+          console.log(`ended      ${run.end.state} at ${run.end.at} during ${run.end.step}: ${run.end.error}`);
         console.log(`config     ${run.info.configPath} (sha256 ${run.info.configHash.slice(0, 12)}…)`);
         console.log(`data       sha256 ${run.info.dataHash.slice(0, 12)}…`);
         if (run.metrics) {
@@ -58,6 +60,31 @@ export function registerRunCommands(program: Command): void {
           );
         for (const a of run.manifest?.artifacts ?? [])
           console.log(`  ${a.role.padEnd(22)} ${a.path.padEnd(36)} ${a.sha256.slice(0, 12)}…  ${a.bytes} B`);
+      }),
+    );
+  runs
+    .command('cancel <runId>')
+    .description('cancel a running run through Temporal (ANALYST: own runs; MODELER, ADMIN: any); audited')
+    .addOption(reasonOption())
+    .option('--no-wait', 'return once the cancellation is sent, without waiting for the run to stop')
+    .option('--json', 'print JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: TokenOpts & { reason: string; wait: boolean; json?: boolean }) => {
+        const { cancelRun } = await import('../../client');
+        const done = await cancelRun({
+          runId,
+          reason: opts.reason,
+          credential: await callerCredential(opts),
+          wait: opts.wait,
+        });
+        if (opts.json) return printJson(done);
+        const p = done.progress;
+        console.log(
+          done.stopped
+            ? `run ${runId} cancelled during ${p!.step}${p!.step === 'train' ? ` (${p!.folds.done}/${p!.folds.total} folds done)` : ''}`
+            : `run ${runId}: cancellation sent${p ? ` (it was at ${p.step})` : ''}; runs show ${runId} tells when it stopped`,
+        );
       }),
     );
 }
