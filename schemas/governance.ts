@@ -171,6 +171,7 @@ export const MANUAL_ACTIONS = [
   'deployment_approved',
   'system_config_changed',
   'run_cancel_requested',
+  'run_deleted',
 ] as const;
 
 /** Mutations: the entry must capture before and after values (seed-3 §4 invariant). */
@@ -185,6 +186,7 @@ export const MUTATION_ACTIONS = [
   'regularization_override',
   'score_scaling_override',
   'system_config_changed',
+  'run_deleted',
 ] as const;
 
 /** Resource types that belong to a run: their entries must carry the run id as correlation_id. */

@@ -134,6 +134,25 @@ export const RUN_STATES = [
 ] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
+/**
+ * `tombstone.json`, all that is left of a deleted run: who deleted it, when and why, the state it was in, and its
+ * run record and manifest with every artifact's sha256 (what was removed can still be named and checked against a
+ * backup). Signed with the keyring's key.
+ */
+export const tombstoneSchema = z.strictObject({
+  format: z.literal('access-perm/tombstone@1'),
+  runId: z.string(),
+  deleted_by: z.strictObject({ userId: z.string(), role: z.string(), temporaryRole: z.boolean() }),
+  deleted_at: z.string(),
+  reason: z.string().min(1),
+  state_before: z.enum(RUN_STATES),
+  info: runInfoSchema,
+  manifest: manifestSchema.nullable(),
+  /** What was removed: files and bytes below the run folder. */
+  removed: z.strictObject({ files: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }),
+});
+export type Tombstone = z.infer<typeof tombstoneSchema>;
+
 /** What the `progress` query returns. */
 export interface PipelineProgress {
   runId: string;

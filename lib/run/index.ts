@@ -30,6 +30,7 @@ export {
   REVIEW_FILE,
   RUN_END_FILE,
   RUN_INFO_FILE,
+  TOMBSTONE_FILE,
   TEST_PREDICTIONS_FILE,
   VALIDATION_DIR,
   versionDirName,
@@ -54,6 +55,7 @@ export {
   readRunConfig,
   readRunEnd,
   readRunInfo,
+  readTombstone,
   readTestMetrics,
 } from './records';
 export { readManifest, tryManifest, writeManifest } from './manifest';

@@ -7,6 +7,8 @@
 export const CONFIG_FILE = 'config.json';
 /** Who started the run, the config and data hashes, the input files' sha256. */
 export const RUN_INFO_FILE = 'run.json';
+/** All that is left of a deleted run: who, when, why, and the manifest of what was removed (signed). */
+export const TOMBSTONE_FILE = 'tombstone.json';
 /** How a run ended without a manifest (failed or cancelled), written by the pipeline's last step. */
 export const RUN_END_FILE = 'end.json';
 /** Every artifact with role, size and sha256; written last, so its presence means the folder is complete. */

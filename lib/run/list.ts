@@ -1,12 +1,12 @@
 /** Listing runs and showing one: what `runs list`, `runs show` and GET /runs read. */
 import type { RunStatus } from '../../schemas/lifecycle';
-import type { MetricsSummary, RunEnd, RunInfo, RunManifest, RunState } from '../../schemas/run';
+import type { MetricsSummary, RunEnd, RunInfo, RunManifest, RunState, Tombstone } from '../../schemas/run';
 import { UnknownRunError } from '../errors';
 import { readDeployment } from './deployment';
 import { allRunDirs, resolveRunDir } from './folder';
 import { lifecycleView } from './lifecycle';
 import { tryManifest } from './manifest';
-import { readMetrics, readRunEnd, readRunInfo } from './records';
+import { readMetrics, readRunEnd, readRunInfo, readTombstone } from './records';
 
 export interface RunListing {
   runId: string;
@@ -57,6 +57,18 @@ export async function listRuns(): Promise<RunListing[]> {
       const { runId, dir } = found;
       if (dir === null)
         return { runId, startedAt: null, state: 'unreadable', problem: found.problem, rocAuc: null, accuracy: null };
+      const tombstone = await readTombstone(dir).catch((e: Error) => e);
+      if (tombstone instanceof Error)
+        return {
+          runId,
+          startedAt: null,
+          state: 'unreadable',
+          problem: tombstone.message,
+          rocAuc: null,
+          accuracy: null,
+        };
+      if (tombstone)
+        return { runId, startedAt: tombstone.info.startedAt, state: 'deleted', rocAuc: null, accuracy: null };
       const [info, manifest, metrics] = await Promise.all([
         orNull(readRunInfo(dir)),
         orNull(tryManifest(dir)),
@@ -81,6 +93,8 @@ export interface RunDetails {
   state: RunState;
   /** How it ended, when it failed or was cancelled. */
   end: RunEnd | null;
+  /** Who deleted it, when and why, with the manifest of what was removed. */
+  tombstone: Tombstone | null;
   metrics: MetricsSummary | null;
   manifest: RunManifest | null;
 }
@@ -88,9 +102,14 @@ export interface RunDetails {
 /** One run by id; UnknownRunError when it has no folder (or no run.json). */
 export async function showRun(runId: string): Promise<RunDetails> {
   const runDir = await resolveRunDir(runId);
+  const tombstone = await readTombstone(runDir);
+  if (tombstone) {
+    const { info, manifest } = tombstone;
+    return { runId, runDir, info, state: 'deleted', end: null, tombstone, metrics: null, manifest };
+  }
   const info = await orNull(readRunInfo(runDir));
   if (!info) throw new UnknownRunError(`unknown run ${runId}: no run folder at ${runDir}`);
   const [manifest, metrics] = await Promise.all([tryManifest(runDir), oofOf(runDir)]);
   const { state, end } = await stateOf(runId, runDir, manifest, await deployedRunId());
-  return { runId, runDir, info, state, end, metrics, manifest };
+  return { runId, runDir, info, state, end, tombstone: null, metrics, manifest };
 }

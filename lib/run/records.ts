@@ -3,12 +3,29 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
-import { runEndSchema, runInfoSchema, type RunEnd, type RunInfo } from '../../schemas/run';
+import {
+  runEndSchema,
+  runInfoSchema,
+  tombstoneSchema,
+  type RunEnd,
+  type RunInfo,
+  type Tombstone,
+} from '../../schemas/run';
 import { parseConfig } from '../config';
 import { sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
-import { CONFIG_FILE, FEATURES_FILE, METRICS_FILE, oofFile, RUN_END_FILE, RUN_INFO_FILE } from './layout';
+import { UnknownRunError } from '../errors';
+import { verifyRecord } from '../keys';
+import {
+  CONFIG_FILE,
+  FEATURES_FILE,
+  METRICS_FILE,
+  oofFile,
+  RUN_END_FILE,
+  RUN_INFO_FILE,
+  TOMBSTONE_FILE,
+} from './layout';
 
 /** The config as the run (or version) saw it: snapshotted when prepared, so later edits of the YAML do not leak in. */
 export async function readRunConfig(dir: string): Promise<AccessPermConfig> {
@@ -17,8 +34,32 @@ export async function readRunConfig(dir: string): Promise<AccessPermConfig> {
   return parseConfig(raw, path, dir);
 }
 
+/** The folder's run.json; for a deleted run, UnknownRunError saying who deleted it, when and why. */
 export async function readRunInfo(dir: string): Promise<RunInfo> {
-  return runInfoSchema.parse(JSON.parse(await readFile(join(dir, RUN_INFO_FILE), 'utf8')));
+  try {
+    return runInfoSchema.parse(JSON.parse(await readFile(join(dir, RUN_INFO_FILE), 'utf8')));
+  } catch (e) {
+    const tombstone = (e as NodeJS.ErrnoException).code === 'ENOENT' ? await readTombstone(dir) : null;
+    if (!tombstone) throw e;
+    throw new UnknownRunError(
+      `run ${tombstone.runId} was deleted by ${tombstone.deleted_by.userId} at ${tombstone.deleted_at}: ${tombstone.reason}`,
+    );
+  }
+}
+
+/**
+ * The tombstone of a deleted run (signature checked), or null when the run was not deleted.
+ * @throws RecordSignatureError for a tombstone access-perm did not write.
+ */
+export async function readTombstone(dir: string): Promise<Tombstone | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, TOMBSTONE_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return tombstoneSchema.parse(await verifyRecord(JSON.parse(text) as Tombstone, `${join(dir, TOMBSTONE_FILE)}`));
 }
 
 /** The folder's metrics.json; throws when it is missing or malformed. */

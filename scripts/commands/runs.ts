@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { authorize } from '../../lib/governance';
+import { deleteRunAs } from '../../lib/pipeline/deleteRun';
 import { assertRunId, listRuns, readTestMetrics, showRun } from '../../lib/run';
 import type { RunInfo } from '../../schemas/run';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
@@ -44,6 +45,11 @@ export function registerRunCommands(program: Command): void {
         console.log(
           `started    ${run.info.startedAt}${by ? ` by ${by.userId} (${by.role}${by.temporaryRole ? ', temporary' : ''})` : ''}`,
         );
+        if (run.tombstone) {
+          const t = run.tombstone;
+          console.log(`deleted    by ${t.deleted_by.userId} (${t.deleted_by.role}) at ${t.deleted_at}: ${t.reason}`);
+          console.log(`           was ${t.state_before}; removed ${t.removed.files} files, ${t.removed.bytes} B`);
+        }
         if (run.end)
           console.log(`ended      ${run.end.state} at ${run.end.at} during ${run.end.step}: ${run.end.error}`);
         console.log(`config     ${run.info.configPath} (sha256 ${run.info.configHash.slice(0, 12)}…)`);
@@ -84,6 +90,23 @@ export function registerRunCommands(program: Command): void {
           done.stopped
             ? `run ${runId} cancelled during ${p!.step}${p!.step === 'train' ? ` (${p!.folds.done}/${p!.folds.total} folds done)` : ''}`
             : `run ${runId}: cancellation sent${p ? ` (it was at ${p.step})` : ''}; runs show ${runId} tells when it stopped`,
+        );
+      }),
+    );
+  runs
+    .command('delete <runId>')
+    .description("remove a run's artifacts, keeping a signed tombstone with its manifest (MODELER, ADMIN); audited")
+    .addOption(reasonOption())
+    .option('--json', 'print JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: TokenOpts & { reason: string; json?: boolean }) => {
+        const { tombstone, resumed } = await deleteRunAs(await callerCredential(opts), runId, opts.reason);
+        if (opts.json) return printJson({ ...tombstone, resumed });
+        console.log(
+          resumed
+            ? `run ${runId}: finished removing the artifacts of the deletion by ${tombstone.deleted_by.userId} at ${tombstone.deleted_at}`
+            : `run ${runId} deleted (was ${tombstone.state_before}): ${tombstone.removed.files} files, ${tombstone.removed.bytes} B removed; the tombstone keeps its manifest (runs show ${runId})`,
         );
       }),
     );
