@@ -14,7 +14,10 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['runs'], load: async () => (await import('./commands/runs')).registerRunCommands },
   { commands: ['score'], load: async () => (await import('./commands/score')).registerScoreCommands },
   { commands: ['serve'], load: async () => (await import('./commands/serve')).registerServeCommands },
-  { commands: ['report', 'compare'], load: async () => (await import('./commands/report')).registerReportCommands },
+  {
+    commands: ['report', 'compare', 'artifacts', 'download', 'export-spec', 'export-card', 'view-report'],
+    load: async () => (await import('./commands/report')).registerReportCommands,
+  },
   {
     commands: ['users', 'auth', 'audit', 'keys'],
     load: async () => (await import('./commands/governance')).registerGovernanceCommands,

@@ -4,6 +4,7 @@
  * right version (approved, locked) and the lock and deployment bundle must carry the rewrite.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +12,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OTHER_CATEGORY } from '../lib/binning';
 import { ArtifactIntegrityError } from '../lib/errors';
 import { parseModel, predictProba } from '../lib/gbdt';
+import { addUser, issueToken } from '../lib/governance';
+import {
+  downloadArtifactAs,
+  exportModelCardAs,
+  exportScoringSpecAs,
+  listArtifactsAs,
+  viewReportAs,
+} from '../lib/lifecycle/exports';
 import { approveDeployment, exportBundle, lockRun } from '../lib/lifecycle/lock';
 import { fileOverride, recordReview } from '../lib/lifecycle/overrides';
 import { versionBinningTables } from '../lib/lifecycle/versions';
@@ -20,7 +29,7 @@ import { registerSchedule } from '../lib/monitor/store';
 import { OVERRIDE_SPEC_FILE, readFeatures, resolveRunDir, runFolderAt } from '../lib/run';
 import { openRunModel, RunNotScorableError, type RunModel, type ScoreRequest } from '../lib/scoring';
 import type { Actor, OverrideChange, OverrideRecord } from '../schemas/lifecycle';
-import { runCreator, useTempDataDir } from './helpers';
+import { runCli, runCreator, useTempDataDir } from './helpers';
 import { trainAndFinalize, trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -112,6 +121,77 @@ describe('the version openRunModel scores', () => {
       expect(m.modelDir).toBe(versionDir());
       expect(m.lock).toBeNull();
     });
+  });
+});
+
+describe('reading a version out: artifacts, scoring spec, model card, report (seed-3 reporting and export)', () => {
+  const tokens = {} as Record<'VIEWER' | 'ANALYST', string>;
+  beforeAll(async () => {
+    const admin = (await runCreator()).token;
+    for (const role of ['VIEWER', 'ANALYST'] as const) {
+      await addUser({ token: admin }, { userId: `x-${role.toLowerCase()}`, role, reason: 'export tests' });
+      tokens[role] = (await issueToken({ token: admin }, { userId: `x-${role.toLowerCase()}` })).token;
+    }
+  });
+
+  it('defaults to the version scoring uses, names the versions there are, and verifies every byte', async () => {
+    const viewer = { token: tokens.VIEWER };
+    const listed = await listArtifactsAs(viewer, RUN);
+    expect(listed.version).toBe(2);
+    expect(listed.artifacts.map((a) => a.path)).toContain(OVERRIDE_SPEC_FILE);
+    expect((await listArtifactsAs(viewer, RUN, 1)).artifacts.map((a) => a.path)).not.toContain(OVERRIDE_SPEC_FILE);
+    await expect(listArtifactsAs(viewer, RUN, 9)).rejects.toThrow(/run score-v has no version 9 \(versions 1\.\.2\)/);
+    const onnx = await downloadArtifactAs(viewer, RUN, 'model/model.onnx', 1);
+    expect(createHash('sha256').update(onnx.content).digest('hex')).toBe(onnx.artifact.sha256);
+    await expect(downloadArtifactAs(viewer, RUN, 'model.onnx')).rejects.toThrow(
+      /has no artifact "model\.onnx" \(did you mean model\/model\.onnx\?\)/,
+    );
+    // A changed file is refused by name.
+    const report = join(runDir, 'report', 'report.md');
+    const original = await readFile(report);
+    await appendFile(report, '\nall good\n');
+    try {
+      const e = await viewReportAs(viewer, RUN, 'md', 1).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ArtifactIntegrityError);
+      expect((e as Error).message).toMatch(/report\/report\.md/);
+    } finally {
+      await writeFile(report, original);
+    }
+    expect((await viewReportAs(viewer, RUN, 'md', 1)).content.toString()).toMatch(/^# /);
+  });
+
+  it('a scoring spec for ANALYST and up (a VIEWER is denied), a model card for every role', async () => {
+    await expect(exportScoringSpecAs({ token: tokens.VIEWER }, RUN)).rejects.toMatchObject({
+      required_permission: 'export_scoring_spec',
+      user_role: 'VIEWER',
+    });
+    const v2 = await exportScoringSpecAs({ token: tokens.ANALYST }, RUN);
+    const v1 = await exportScoringSpecAs({ token: tokens.ANALYST }, RUN, 1);
+    expect(v2.artifact.path).toBe('model/model.json');
+    expect(parseModel(v2.content.toString()).threshold).toBeGreaterThan(0);
+    expect(v2.artifact.sha256).not.toBe(v1.artifact.sha256);
+    const card = await exportModelCardAs({ token: tokens.VIEWER }, RUN);
+    expect(card).toMatchObject({ version: 2, artifact: { path: 'report/model_card.md' } });
+  });
+
+  it('`report --version 2` writes the report of version 2; the CLI exports to a file or stdout', async () => {
+    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    const out = join(root, 'report-v2');
+    const written = await runCli(env, 'report', RUN, '--version', '2', '--out', out, '--json');
+    expect(written.code).toBe(0);
+    expect(JSON.parse(written.stdout)).toMatchObject({ runId: RUN, version: 2 });
+    const card = await readFile(join(out, 'model_card.md'), 'utf8');
+    expect(card).toContain(RUN);
+    const viewer = { ...process.env, ACCESS_PERM_TOKEN: tokens.VIEWER };
+    const spec = join(root, 'spec-v1.json');
+    expect((await runCli(viewer, 'export-spec', RUN, '--out', spec)).code).toBe(3);
+    const analyst = { ...process.env, ACCESS_PERM_TOKEN: tokens.ANALYST };
+    const exported = await runCli(analyst, 'export-spec', RUN, '--version', '1', '--out', spec);
+    expect(exported.code).toBe(0);
+    expect(exported.stderr).toMatch(/^score-v v1 model\/model\.json \(sha256 [0-9a-f]{64}, verified\) -> /);
+    expect(parseModel(await readFile(spec, 'utf8')).threshold).toBeGreaterThan(0);
+    const shown = await runCli(viewer, 'view-report', RUN);
+    expect(shown.stdout).toMatch(/^# /);
   });
 });
 

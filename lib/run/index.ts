@@ -65,6 +65,7 @@ export {
   newestVersion,
   readOverrideSpec,
   readVersionReview,
+  resolveVersion,
   writeVersionReview,
   type VersionReview,
   type VersionSummary,

@@ -6,8 +6,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec, type Review } from '../../schemas/lifecycle';
 import { writeFileAtomic } from '../artifacts';
-import { InputError } from '../errors';
-import { MODEL_FILE, OVERRIDE_SPEC_FILE, REVIEW_FILE, versionDirName } from './layout';
+import { InputError, UnknownRunError } from '../errors';
+import { fileExists } from '../data/raw';
+import { MODEL_FILE, OVERRIDE_SPEC_FILE, REVIEW_FILE, RUN_INFO_FILE, versionDirName } from './layout';
+import { readLock } from './lock';
 import { readManifest } from './manifest';
 import { readMetrics, readRunInfo } from './records';
 
@@ -67,6 +69,27 @@ export async function latestApprovedVersion(runDir: string): Promise<number> {
     if (review?.decision === 'approve') return v;
   }
   return 1;
+}
+
+/**
+ * A model version of a run and its folder: `explicit` when given (UnknownRunError naming the versions there are),
+ * else the version the run's model means: the locked version of a locked run, else the newest approved version,
+ * else version 1. Readers of any version (reports, exports, downloads) use it; scoring adds that a locked run scores
+ * only its locked version.
+ */
+export async function resolveVersion(
+  runId: string,
+  runDir: string,
+  explicit?: number,
+): Promise<{ version: number; dir: string }> {
+  if (explicit === undefined) {
+    const version = (await readLock(runDir))?.version ?? (await latestApprovedVersion(runDir));
+    return { version, dir: join(runDir, versionDirName(version)) };
+  }
+  const dir = join(runDir, versionDirName(explicit));
+  if (!Number.isInteger(explicit) || explicit < 1 || !(await fileExists(join(dir, RUN_INFO_FILE))))
+    throw new UnknownRunError(`run ${runId} has no version ${explicit} (versions 1..${await newestVersion(runDir)})`);
+  return { version: explicit, dir };
 }
 
 /** What the lifecycle workflow needs to know about a finished run or version, read from its folder. */

@@ -5,7 +5,7 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, RunManifest } from '../../schemas/run';
 import { readVerified, verifyArtifact } from '../artifacts';
 import { encodeCategorical } from '../features/matrix';
-import { fileExists, rawPaths } from '../data/raw';
+import { rawPaths } from '../data/raw';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { featureColumns, featureSpec, type FeatureOptions } from '../features';
 import {
@@ -26,9 +26,7 @@ import {
   CONFIG_FILE,
   FROZEN_METADATA,
   FEATURES_FILE,
-  latestApprovedVersion,
   MODEL_FILE,
-  newestVersion,
   ONNX_FILE,
   OVERRIDE_SPEC_FILE,
   readFeatures,
@@ -36,8 +34,8 @@ import {
   readRunConfig,
   readRunInfo,
   resolveRunDir,
+  resolveVersion,
   verifyLockedRun,
-  versionDirName,
 } from '../run';
 import { RunNotScorableError } from './errors';
 import { RequestFeatureBuilder, type RequestFeatures, type ScoreRequest } from './features';
@@ -229,18 +227,9 @@ async function scoredVersion(
       );
     return { version: lock.version, dir: join(root, lock.versionDir) };
   }
-  if (explicit !== undefined) {
-    if (!Number.isInteger(explicit) || explicit < 1)
-      throw new RunNotScorableError(`run ${runId}: version must be a whole number ≥ 1, got ${explicit}`);
-    const dir = join(root, versionDirName(explicit));
-    if (!(await fileExists(dir)))
-      throw new RunNotScorableError(
-        `run ${runId} has no version ${explicit} (versions 1..${await newestVersion(root)})`,
-      );
-    return { version: explicit, dir };
-  }
-  const version = await latestApprovedVersion(root);
-  return { version, dir: join(root, versionDirName(version)) };
+  return resolveVersion(runId, root, explicit).catch((e: unknown) => {
+    throw e instanceof UnknownRunError ? new RunNotScorableError(e.message) : e;
+  });
 }
 
 /**

@@ -1,30 +1,61 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { prepareFile } from '../../lib/artifacts';
+import {
+  downloadArtifactAs,
+  exportModelCardAs,
+  exportScoringSpecAs,
+  listArtifactsAs,
+  viewReportAs,
+  type ExportedArtifact,
+} from '../../lib/lifecycle/exports';
 import type { Command } from 'commander';
 import { authorize } from '../../lib/governance';
 import { dataDir } from '../../lib/paths';
-import { assertRunId, resolveRunDir } from '../../lib/run';
+import { assertRunId, resolveRunDir, resolveVersion } from '../../lib/run';
 import { compareRuns, writeComparison, writeRunReport } from '../../lib/report';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
-import { err, printJson } from './output';
+import { err, positiveInt, printJson } from './output';
 
 const defaultReportsDir = (): string => join(dataDir(), 'reports');
+const versionArg = positiveInt('--version');
+
+/** Writes an exported artifact to `--out` (whole or not at all), else to stdout; says what it was on stderr. */
+async function deliver(exported: ExportedArtifact, out: string | undefined): Promise<void> {
+  const { artifact, version, runId } = exported;
+  if (out) {
+    await (await prepareFile(resolve(out), exported.content)).commit();
+    err(`${runId} v${version} ${artifact.path} (sha256 ${artifact.sha256}, verified) -> ${out}`);
+  } else process.stdout.write(exported.content);
+}
+
+const exportOptions = (command: Command): Command =>
+  command
+    .option('--version <n>', 'model version (default: the locked one, else the newest approved, else 1)', versionArg)
+    .option('--out <file>', 'write to this file instead of stdout')
+    .addOption(tokenFileOption());
 
 export function registerReportCommands(program: Command): void {
   program
     .command('report <runId>')
-    .description("write a run's report (report.md, self-contained report.html, model_card.md, figures as PNG + SVG)")
+    .description(
+      "write a run's report (report.md, self-contained report.html, model_card.md, figures as PNG + SVG) for a version",
+    )
+    .option('--version <n>', 'model version (default: the locked one, else the newest approved, else 1)', versionArg)
     .option(
       '--out <dir>',
-      'output folder (default: <data dir>/reports/<runId>; the run folder itself is left unchanged)',
+      'output folder (default: <data dir>/reports/<runId>, or <runId>-v<n> for a later version; the run folder is left unchanged)',
     )
     .option('--json', 'print the written files with their sha256 as JSON')
     .addOption(tokenFileOption())
     .action(
-      governed(async (runId: string, opts: { out?: string; json?: boolean } & TokenOpts) => {
+      governed(async (runId: string, opts: { out?: string; json?: boolean; version?: number } & TokenOpts) => {
         await authorize(await callerCredential(opts), 'generate_report', { type: 'run', id: assertRunId(runId) });
-        const out = opts.out ?? join(defaultReportsDir(), runId);
-        const report = await writeRunReport(await resolveRunDir(runId), out);
-        if (opts.json) return printJson({ runId, dir: report.dir, figures: report.figures, files: report.artifacts });
+        const { version, dir } = await resolveVersion(runId, await resolveRunDir(runId), opts.version);
+        const out = opts.out ?? join(defaultReportsDir(), version === 1 ? runId : `${runId}-v${version}`);
+        const report = await writeRunReport(dir, out);
+        if (opts.json)
+          return printJson({ runId, version, dir: report.dir, figures: report.figures, files: report.artifacts });
+        console.log(`version    ${version}`);
         console.log(`report     ${join(report.dir, 'report.html')}`);
         console.log(`markdown   ${join(report.dir, 'report.md')}`);
         console.log(`model card ${join(report.dir, 'model_card.md')}`);
@@ -63,4 +94,60 @@ export function registerReportCommands(program: Command): void {
         for (const p of c.config) console.log(`config     ${p.key}: ${JSON.stringify(p.a)} → ${JSON.stringify(p.b)}`);
       }),
     );
+
+  type ExportOpts = TokenOpts & { version?: number; out?: string };
+  exportOptions(
+    program
+      .command('artifacts <runId>')
+      .description("list a version's artifacts with role, size and sha256 (every role)")
+      .option('--json', 'print JSON'),
+  ).action(
+    governed(async (runId: string, opts: ExportOpts & { json?: boolean }) => {
+      const listed = await listArtifactsAs(await callerCredential(opts), runId, opts.version);
+      if (opts.json) return printJson(listed);
+      console.log(`run ${runId} version ${listed.version}: ${listed.artifacts.length} artifacts`);
+      for (const a of listed.artifacts)
+        console.log(`  ${a.role.padEnd(22)} ${a.path.padEnd(40)} ${a.sha256}  ${a.bytes} B`);
+    }),
+  );
+  exportOptions(
+    program
+      .command('download <runId> <artifact>')
+      .description(
+        'one artifact by its manifest path (e.g. model/model.onnx), verified against its sha256 (every role)',
+      ),
+  ).action(
+    governed(async (runId: string, path: string, opts: ExportOpts) =>
+      deliver(await downloadArtifactAs(await callerCredential(opts), runId, path, opts.version), opts.out),
+    ),
+  );
+  exportOptions(
+    program
+      .command('export-spec <runId>')
+      .description('the JSON scoring spec (trees, borders, CTR tables, threshold), verified (ANALYST and up)'),
+  ).action(
+    governed(async (runId: string, opts: ExportOpts) =>
+      deliver(await exportScoringSpecAs(await callerCredential(opts), runId, opts.version), opts.out),
+    ),
+  );
+  exportOptions(
+    program.command('export-card <runId>').description('the model card (Markdown), verified (every role)'),
+  ).action(
+    governed(async (runId: string, opts: ExportOpts) =>
+      deliver(await exportModelCardAs(await callerCredential(opts), runId, opts.version), opts.out),
+    ),
+  );
+  exportOptions(
+    program
+      .command('view-report <runId>')
+      .description('the report the pipeline wrote for a version, Markdown or --html, verified (every role)')
+      .option('--html', 'the self-contained HTML report instead of Markdown'),
+  ).action(
+    governed(async (runId: string, opts: ExportOpts & { html?: boolean }) =>
+      deliver(
+        await viewReportAs(await callerCredential(opts), runId, opts.html ? 'html' : 'md', opts.version),
+        opts.out,
+      ),
+    ),
+  );
 }
