@@ -1,95 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { z } from 'zod';
-import type { Permission, ResolvedIdentity } from '../../schemas/governance';
 import { explainBodySchema, explainQuerySchema, predictBodySchema, type PredictRow } from '../../schemas/serving';
-import { UnknownRunError } from '../errors';
-import {
-  authenticate,
-  authorize,
-  AuthenticationError,
-  clientLabel,
-  GovernanceError,
-  keepAuditCheckpointed,
-  PermissionDeniedError,
-  queryAudit,
-  RefusalAggregator,
-  type ResourceRef,
-} from '../governance';
+import { queryAudit, type ResourceRef } from '../governance';
 import { assertRunId, listRuns, readLock, showRun } from '../run';
 import { SCORING_PERMISSION, type RunModel, type ScoredRequests } from '../scoring';
-import { FailureLimit } from './failureLimit';
+import { createGuard, installErrorHandler, installLifecycle, parseInput, type GuardOptions } from './http';
 import { InferenceLog } from './inferenceLog';
 import { openApiDocument } from './openapi';
 import { NoModelError, type ServedModel } from './servedModel';
 
-/** Thrown for a request body or query that fails its schema; the 400 body names the row and the field. */
-export class RequestValidationError extends Error {
-  override name = 'RequestValidationError';
-  constructor(
-    message: string,
-    readonly issues: Array<{ row: number | null; field: string; message: string }>,
-  ) {
-    super(message);
-  }
-}
-
-function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.slice(0, 20).map((i) => {
-    const row = typeof i.path[0] === 'number' ? i.path[0] : null;
-    const rest = row === null ? i.path : i.path.slice(1);
-    const keys = 'keys' in i ? (i.keys as string[]).join(', ') : '';
-    return { row, field: rest.join('.') || keys || what, message: i.message };
-  });
-  const first = issues[0]!;
-  throw new RequestValidationError(
-    `${first.row === null ? '' : `row ${first.row}: `}${first.field}: ${first.message}`,
-    issues,
-  );
-}
-
-const bearer = (req: FastifyRequest): string | null => {
-  const h = req.headers.authorization;
-  if (!h) return null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m ? m[1]! : h;
-};
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    identity?: ResolvedIdentity;
-  }
-}
-
-export interface ServiceOptions {
+export interface ServiceOptions extends GuardOptions {
   served: ServedModel;
   /** Inference log window (ms); 0 disables the log. */
   logWindowMs?: number;
   /** Largest request body accepted (bytes). */
   bodyLimit?: number;
   logger?: boolean;
-  /**
-   * Refused tokens one client may send per interval before its requests are answered 429 unchecked (default 20),
-   * and the interval, which is also the one repeated refusals are summarised over in the audit log (default 60 s).
-   */
-  authFailureLimit?: number;
-  refusalWindowMs?: number;
-  /**
-   * How long a blocked client's 429 is held back (default 250 ms): answered at once, a 429 is so cheap that a
-   * flooder waiting for each answer sends tens of thousands a second and takes the event loop from good clients;
-   * held, each of its connections sends a few a second, at the cost of a timer.
-   */
-  blockedDelayMs?: number;
-}
-
-/** Thrown for a client that sent too many refused tokens in the current interval: 429 with Retry-After. */
-class TooManyFailuresError extends Error {
-  override name = 'TooManyFailuresError';
-  constructor(readonly retryAfterSeconds: number) {
-    super(`too many refused tokens from this client: retry in ${retryAfterSeconds} s`);
-  }
 }
 
 const round6 = (p: number): number => Math.round(p * 1e6) / 1e6;
@@ -132,86 +57,14 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
 
   // Bounded audit volume under hostile load: repeated refusals per client (bad tokens) and per user (denials) are
   // summarised, and a client past the failure limit is answered 429 before its token is even checked.
-  const windowMs = options.refusalWindowMs ?? 60_000;
-  const refusals = new RefusalAggregator({ windowMs });
-  const failures = new FailureLimit(options.authFailureLimit ?? 20, windowMs);
-  const blockedDelay = options.blockedDelayMs ?? 250;
-
-  /** An onRequest hook (before the body is read) that authorizes `permission` on the resource the request names. */
-  const guard =
-    (permission: Permission | null, resource?: (req: FastifyRequest) => ResourceRef) =>
-    async (req: FastifyRequest): Promise<void> => {
-      const client = clientLabel(req.ip);
-      const wait = failures.retryAfter(client);
-      if (wait > 0) {
-        // Counted like the refusals before it: the first of the interval at once, the rest in one summary.
-        await refusals.audit(
-          {
-            user_id: 'anonymous',
-            user_role: 'NONE',
-            action: 'authentication_failed',
-            status: 'denied',
-            reason: 'too many refused tokens from this client (answered 429 unchecked)',
-            source: 'api',
-            result: 'refused',
-            ...(permission ? { attempted_action: permission } : {}),
-          },
-          client,
-        );
-        await sleep(blockedDelay);
-        throw new TooManyFailuresError(wait);
-      }
-      const credential = { token: bearer(req), source: 'api' as const, refusals: { audit: refusals.audit, client } };
-      try {
-        req.identity = permission
-          ? await authorize(credential, permission, resource?.(req))
-          : await authenticate(credential, {});
-      } catch (e) {
-        if (e instanceof AuthenticationError) failures.fail(client);
-        throw e;
-      }
-    };
+  const { guard, flush } = createGuard(options);
   const scoringResource = (): ResourceRef => {
     const runId = served.status().runId;
     return runId ? { type: 'run', id: runId } : { type: 'scoring_service' };
   };
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (error instanceof TooManyFailuresError)
-      return reply
-        .code(429)
-        .header('retry-after', String(error.retryAfterSeconds))
-        .send({ error: 'Too many requests', message: error.message });
-    if (error instanceof AuthenticationError) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="access-perm"')
-        .send({ error: 'Not authenticated', reason: error.failure, message: error.message });
-    }
-    if (error instanceof PermissionDeniedError) return reply.code(403).send(error.toResponse());
-    if (error instanceof RequestValidationError) {
-      return reply.code(400).send({ error: 'Invalid request', message: error.message, issues: error.issues });
-    }
-    if (error instanceof GovernanceError)
-      return reply.code(400).send({ error: 'Invalid request', message: error.message });
-    if (error instanceof UnknownRunError) return reply.code(404).send({ error: 'Not found', message: error.message });
-    if (error instanceof NoModelError) return reply.code(503).send({ error: 'No model', message: error.message });
-    const status = error.statusCode ?? 500;
-    if (status === 413) {
-      return reply.code(413).send({
-        error: 'Payload too large',
-        message: `request bodies are limited to ${app.initialConfig.bodyLimit} bytes`,
-      });
-    }
-    if (status >= 400 && status < 500)
-      return reply.code(status).send({ error: 'Invalid request', message: error.message });
-    req.log.error(error);
-    return reply
-      .code(500)
-      .send({ error: 'Internal error', message: 'the request could not be served; see the service log' });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: 'Not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  installErrorHandler(app, (error) =>
+    error instanceof NoModelError ? { status: 503, body: { error: 'No model', message: error.message } } : null,
   );
 
   /** Scores a request body and records the call in the inference log. */
@@ -325,23 +178,12 @@ export async function buildService(options: ServiceOptions): Promise<FastifyInst
 
   app.get('/openapi.json', { onRequest: guard(null) }, async () => openApiDocument());
 
-  // Graceful close: stop accepting, let requests in flight finish, and close keep-alive connections as soon as they
-  // are idle (instead of waiting for their keep-alive timeout).
-  let idleSweep: NodeJS.Timeout | undefined;
-  let stopCheckpoints: (() => void) | undefined;
-  app.addHook('onReady', async () => {
-    log?.start();
-    // The service holds the keyring: it keeps the audit log's signed checkpoints fresh while it runs.
-    stopCheckpoints = keepAuditCheckpointed();
-  });
-  app.addHook('preClose', async () => {
-    idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
-  });
-  app.addHook('onClose', async () => {
-    clearInterval(idleSweep);
-    stopCheckpoints?.();
-    await log?.close();
-    await refusals.flush();
+  installLifecycle(app, {
+    onReady: () => log?.start(),
+    onClose: async () => {
+      await log?.close();
+      await flush();
+    },
   });
   return app;
 }

@@ -1,5 +1,14 @@
 /** The scoring service (`access-perm serve`): Fastify routes, the served model with hot reload, the inference log. */
-export { buildService, RequestValidationError } from './app';
+export { buildService } from './app';
+export {
+  createGuard,
+  installErrorHandler,
+  installLifecycle,
+  parseInput,
+  RequestValidationError,
+  type Guard,
+  type GuardOptions,
+} from './http';
 export type { ServiceOptions } from './app';
 export { InferenceLog, inferenceLogDir, readInferenceLog } from './inferenceLog';
 export type { ScoredCall } from './inferenceLog';
