@@ -44,14 +44,18 @@ const libZones = LIB_ORDER.slice(0, -1).flatMap((group, rank) =>
   })),
 );
 
-/** The top-level layers: scripts → client/worker → workflows/activities → lib → schemas. */
+/** The top-level layers: scripts → api → client/worker → workflows/activities → lib → schemas. */
 const layerZones = [
-  { target: './schemas', from: ['./lib', './activities', './workflows', './worker', './client', './scripts'] },
-  { target: './lib', from: ['./activities', './workflows', './worker', './client', './scripts'] },
-  { target: './activities', from: ['./workflows', './worker', './client', './scripts'] },
-  { target: './workflows', from: ['./worker', './client', './scripts'] },
-  { target: './worker', from: ['./client', './scripts'] },
-  { target: './client', from: ['./scripts'] },
+  {
+    target: './schemas',
+    from: ['./lib', './activities', './workflows', './worker', './client', './api', './scripts'],
+  },
+  { target: './lib', from: ['./activities', './workflows', './worker', './client', './api', './scripts'] },
+  { target: './activities', from: ['./workflows', './worker', './client', './api', './scripts'] },
+  { target: './workflows', from: ['./worker', './client', './api', './scripts'] },
+  { target: './worker', from: ['./client', './api', './scripts'] },
+  { target: './client', from: ['./api', './scripts'] },
+  { target: './api', from: ['./scripts'] },
 ].map((zone) => ({ ...zone, message: 'imports point down the layers only (docs/architecture.md).' }));
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
@@ -106,7 +110,7 @@ export default tseslint.config(
   },
   {
     // Scripts and the worker start workflows through client/'s typed starts (a later block replaces the rule's list).
-    files: ['scripts/**/*.ts', 'worker/**/*.ts'],
+    files: ['scripts/**/*.ts', 'worker/**/*.ts', 'api/**/*.ts'],
     rules: { 'no-restricted-syntax': ['error', connectOutsideClient, startByBareName] },
   },
   {

@@ -6,13 +6,23 @@
 export { connectClient, connectWorker } from './connection';
 export { freePort, freePorts, isPortFree, startDevServer, type DevServer, type DevServerOptions } from './devServer';
 export { startElevationTimer } from './elevation';
-export { withLifecycle, type LifecycleHandle } from './lifecycle';
+export {
+  lifecycleStateOn,
+  lifecycleUpdateOn,
+  sendLifecycleUpdate,
+  verdictError,
+  withLifecycle,
+  type LifecycleHandle,
+  type LifecycleUpdate,
+} from './lifecycle';
 export { startLocalWorker, type LocalWorker } from './localWorker';
 export { lifecycleSettled, pollEvery, type ModelProgress } from './poll';
 export {
   cancelRun,
+  cancelRunOn,
   runMonitoring,
   runPipeline,
+  startRun,
   type CancelledRun,
   type CancelRunOptions,
   type RunMonitoringOptions,

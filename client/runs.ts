@@ -54,6 +54,19 @@ function untilInterrupted(): { signal: Promise<NodeJS.Signals>; dispose: () => v
   };
 }
 
+/**
+ * Starts `trainingPipeline` for run `runId` without waiting: the caller's token is proven here and the workflow
+ * receives a `createRun` capability for this run and config (tokens never travel through Temporal).
+ */
+export async function startRun(
+  client: Client,
+  run: { runId: string; configPath: string; credential: Credential },
+): Promise<ReturnType<typeof pipelineHandle>> {
+  const request = { configPath: resolve(run.configPath) };
+  const capability = await issueCapability(run.credential, { op: 'createRun', runId: run.runId, request });
+  return startTrainingPipeline(client, { runId: run.runId, input: { ...request, capability } });
+}
+
 export interface RunPipelineOptions {
   configPath: string;
   runId?: string;
@@ -80,9 +93,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   await loadConfig(options.configPath);
   return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
     log(`run ${runId} on ${describeServer(server)}`);
-    const request = { configPath: resolve(options.configPath) };
-    const capability = await issueCapability(options.credential, { op: 'createRun', runId, request });
-    const handle = await startTrainingPipeline(client, { runId, input: { ...request, capability } });
+    const handle = await startRun(client, { runId, configPath: options.configPath, credential: options.credential });
     const poll = pollEvery(1000, async () => {
       const p = await handle.query(progressQuery);
       options.onProgress?.(p, p.step === 'train' ? await modelProgress(client, handle) : []);
@@ -185,29 +196,36 @@ export interface CancelledRun {
  * next heartbeat). The caller is authorised first (`cancel_run`: ANALYST own runs, MODELER, ADMIN); the request is
  * audited as `run_cancel_requested` once Temporal accepted it, and the run itself records `run_cancelled`.
  */
-export async function cancelRun(options: CancelRunOptions): Promise<CancelledRun> {
+export async function cancelRunOn(client: Client, options: CancelRunOptions): Promise<CancelledRun> {
   const runId = assertRunId(options.runId);
   const identity = await authorizeRunCancel(options.credential, runId);
+  const handle = pipelineHandle(client, runId);
+  const status = await handle.describe().then(
+    (d) => d.status.name,
+    (e: unknown) => {
+      throw e instanceof WorkflowNotFoundError
+        ? new UnknownRunError(
+            `run ${runId} has no workflow on the Temporal server (namespace ${client.options.namespace})`,
+          )
+        : e;
+    },
+  );
+  if (status !== 'RUNNING') throw new RunStateError(`run ${runId} is not running: its workflow is ${status}`);
+  await handle.cancel();
+  options.log?.(`cancellation of ${runId} sent`);
+  await auditCancelRequest(identity, runId, options.reason, options.credential.source).catch((e: Error) => {
+    throw new Error(`run ${runId} is being cancelled, but the request could not be audited: ${e.message}`);
+  });
+  if (options.wait) await handle.result().catch(() => undefined);
+  const progress = await handle.query(progressQuery).catch(() => null);
+  return { runId, stopped: progress?.status === 'cancelled', progress };
+}
+
+/** {@link cancelRunOn} on the running server (the configured one or `access-perm dev`'s). */
+export async function cancelRun(options: CancelRunOptions): Promise<CancelledRun> {
   const server = await findServer();
   try {
-    return await withClient(server, async (client) => {
-      const handle = pipelineHandle(client, runId);
-      const status = (await handle.describe()).status.name;
-      if (status !== 'RUNNING')
-        throw new RunStateError(`run ${runId} is not running on ${describeServer(server)}: its workflow is ${status}`);
-      await handle.cancel();
-      options.log?.(`cancellation of ${runId} sent`);
-      await auditCancelRequest(identity, runId, options.reason, options.credential.source).catch((e: Error) => {
-        throw new Error(`run ${runId} is being cancelled, but the request could not be audited: ${e.message}`);
-      });
-      if (options.wait) await handle.result().catch(() => undefined);
-      const progress = await handle.query(progressQuery).catch(() => null);
-      return { runId, stopped: progress?.status === 'cancelled', progress };
-    });
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError)
-      throw new UnknownRunError(`run ${runId} has no workflow on ${describeServer(server)}`);
-    throw e;
+    return await withClient(server, (client) => cancelRunOn(client, options));
   } finally {
     await server.release();
   }

@@ -62,18 +62,18 @@ export function settingAt(settings: Settings, key: string): unknown {
   return key.split('.').reduce<unknown>((v, part) => (v as Record<string, unknown>)[part], settings);
 }
 
-/**
- * The settings with one key changed, validated as a whole. `raw` is read as JSON when it parses (numbers, lists,
- * null), else as a plain string. ConfigError names the key and what the value must be.
- */
-export function withSetting(settings: Settings, key: string, raw: string): Settings {
-  settingAt(settings, key);
-  let value: unknown;
+/** A value typed on a command line: JSON when it parses (numbers, lists, null), else the plain string. */
+export function settingValue(raw: string): unknown {
   try {
-    value = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
-    value = raw;
+    return raw;
   }
+}
+
+/** The settings with one key changed, validated as a whole; ConfigError names the key and what the value must be. */
+export function withSetting(settings: Settings, key: string, value: unknown): Settings {
+  settingAt(settings, key);
   const parts = key.split('.');
   const next = structuredClone(settings) as Record<string, unknown>;
   let node = next;

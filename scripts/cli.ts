@@ -13,7 +13,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['pipeline', 'demo'], load: async () => (await import('./commands/pipeline')).registerPipelineCommands },
   { commands: ['runs'], load: async () => (await import('./commands/runs')).registerRunCommands },
   { commands: ['score'], load: async () => (await import('./commands/score')).registerScoreCommands },
-  { commands: ['serve'], load: async () => (await import('./commands/serve')).registerServeCommands },
+  { commands: ['serve', 'api'], load: async () => (await import('./commands/serve')).registerServeCommands },
   {
     commands: ['report', 'compare', 'artifacts', 'download', 'export-spec', 'export-card', 'view-report'],
     load: async () => (await import('./commands/report')).registerReportCommands,

@@ -20,12 +20,12 @@ export async function systemConfigAs(
 export async function setSystemConfigAs(
   credential: Credential,
   key: string,
-  raw: string,
+  value: unknown,
   reason: string,
 ): Promise<{ key: string; before: unknown; after: unknown; changed: boolean }> {
   const actor = await authorize(credential, 'system_configuration', { type: 'system_config', id: key.slice(0, 128) });
   const settings = await readSettings();
-  const next = withSetting(settings, key, raw);
+  const next = withSetting(settings, key, value);
   const before = settingAt(settings, key);
   const after = settingAt(next, key);
   const changed = JSON.stringify(before) !== JSON.stringify(after);

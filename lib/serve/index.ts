@@ -12,6 +12,6 @@ export {
 export type { ServiceOptions } from './app';
 export { InferenceLog, inferenceLogDir, readInferenceLog } from './inferenceLog';
 export type { ScoredCall } from './inferenceLog';
-export { openApiDocument } from './openapi';
+export { ERROR_SCHEMAS, openApiDocument, toSchema } from './openapi';
 export { NoModelError, ServedModel } from './servedModel';
 export type { ServedModelOptions, ServedModelStatus } from './servedModel';

@@ -12,9 +12,46 @@ import { SCORING_PERMISSION } from '../scoring';
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const toSchema = (s: z.ZodType, io: 'input' | 'output' = 'output') => {
+/** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
+export const toSchema = (s: z.ZodType, io: 'input' | 'output' = 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
+};
+
+/** The error bodies every access-perm server answers with: `Error` and seed-3 §8's `PermissionDenied`. */
+export const ERROR_SCHEMAS = {
+  Error: {
+    type: 'object',
+    required: ['error', 'message'],
+    properties: {
+      error: { type: 'string' },
+      message: { type: 'string' },
+      reason: { type: 'string' },
+      issues: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            row: { type: ['integer', 'null'] },
+            field: { type: 'string' },
+            message: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+  PermissionDenied: {
+    type: 'object',
+    required: ['error', 'required_permission', 'user_role', 'minimum_role', 'message'],
+    properties: {
+      error: { const: 'Permission denied' },
+      required_permission: { type: 'string' },
+      user_role: { type: 'string' },
+      minimum_role: { type: 'string' },
+      allowed_roles: { type: 'array', items: { type: 'string' } },
+      message: { type: 'string' },
+    },
+  },
 };
 
 const ERRORS = {
@@ -71,38 +108,7 @@ export function openApiDocument(): object {
         PredictRequest: toSchema(predictBodySchema, 'input'),
         ExplainRequest: toSchema(explainBodySchema, 'input'),
         Prediction: predictionSchema,
-        Error: {
-          type: 'object',
-          required: ['error', 'message'],
-          properties: {
-            error: { type: 'string' },
-            message: { type: 'string' },
-            reason: { type: 'string' },
-            issues: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  row: { type: ['integer', 'null'] },
-                  field: { type: 'string' },
-                  message: { type: 'string' },
-                },
-              },
-            },
-          },
-        },
-        PermissionDenied: {
-          type: 'object',
-          required: ['error', 'required_permission', 'user_role', 'minimum_role', 'message'],
-          properties: {
-            error: { const: 'Permission denied' },
-            required_permission: { type: 'string' },
-            user_role: { type: 'string' },
-            minimum_role: { type: 'string' },
-            allowed_roles: { type: 'array', items: { type: 'string' } },
-            message: { type: 'string' },
-          },
-        },
+        ...ERROR_SCHEMAS,
       },
     },
     paths: {

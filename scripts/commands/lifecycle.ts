@@ -1,21 +1,13 @@
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { authorize, issueCapability, PermissionDeniedError } from '../../lib/governance';
+import { authorize } from '../../lib/governance';
 import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
 import { exportBundle } from '../../lib/lifecycle/lock';
 import { versionBinningTables } from '../../lib/lifecycle/versions';
 import { assertRunId, newestVersion, resolveRunDir, verifyLockedRun, versionDirName } from '../../lib/run';
-import { lifecycleSettled, withLifecycle } from '../../client';
-import type { Capability, CapabilityOperation } from '../../schemas/governance';
+import { lifecycleSettled, sendLifecycleUpdate, verdictError, withLifecycle } from '../../client';
 import { overrideChangeSchema, type LifecycleState, type OverrideChange, type Verdict } from '../../schemas/lifecycle';
-import {
-  approveDeploymentUpdate,
-  fileOverrideUpdate,
-  lockRunUpdate,
-  reviewOverrideUpdate,
-  runReproducibilityUpdate,
-  stateQuery,
-} from '../../workflows/lifecycleDefinitions';
+import { stateQuery } from '../../workflows/lifecycleDefinitions';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { positiveInt, printJson, reasonOption } from './output';
 
@@ -26,32 +18,11 @@ import { positiveInt, printJson, reasonOption } from './output';
  * in force then. Reads of locked runs verify every frozen artifact.
  */
 
-/** The request with a capability for it (missing or expired tokens fail here, with a hint). */
-async function withCapability<R extends Record<string, unknown>>(
-  opts: TokenOpts,
-  op: CapabilityOperation,
-  runId: string,
-  request: R,
-): Promise<R & { capability: Capability }> {
-  const capability = await issueCapability(await callerCredential(opts), { op, runId: assertRunId(runId), request });
-  return { ...request, capability };
-}
-
 /** Prints an update's verdict; a refusal becomes the command's error (a denial exits 3, like every command). */
 function report(verdict: Verdict, json?: boolean): void {
   if (json) printJson(verdict);
-  if (verdict.ok) return json ? undefined : console.log(`${verdict.message}; status ${verdict.status}`);
-  const d = verdict.denial as
-    { required_permission: string; user_role: string; minimum_role: string; allowed_roles: string[] } | undefined;
-  if (d)
-    throw new PermissionDeniedError(
-      verdict.message,
-      d.required_permission as never,
-      d.user_role as never,
-      d.minimum_role,
-      d.allowed_roles as never,
-    );
-  throw new Error(`${verdict.error ?? 'refused'}: ${verdict.message}`);
+  if (!verdict.ok) throw verdictError(verdict);
+  if (!json) console.log(`${verdict.message}; status ${verdict.status}`);
 }
 
 function printState(s: LifecycleState): void {
@@ -246,12 +217,10 @@ export function registerLifecycleCommands(program: Command): void {
     .action(
       governed(
         async (runId: string, opts: OverrideOpts & { reason: string; wait?: boolean; json?: boolean } & TokenOpts) => {
-          const request = await withCapability(opts, 'fileOverride', runId, {
-            reason: opts.reason,
-            change: changeFrom(opts),
-          });
+          const request = { reason: opts.reason, change: changeFrom(opts) };
+          const credential = await callerCredential(opts);
           await withLifecycle(runId, async (handle) => {
-            const verdict = await handle.executeUpdate(fileOverrideUpdate, { args: [request] });
+            const verdict = await sendLifecycleUpdate(handle, runId, credential, 'fileOverride', request);
             report(verdict, opts.json && !opts.wait);
             if (!opts.wait) return;
             const state = await lifecycleSettled(handle);
@@ -289,13 +258,10 @@ export function registerLifecycleCommands(program: Command): void {
           overrideId: string,
           opts: { decision: 'approve' | 'reject'; reason: string; json?: boolean } & TokenOpts,
         ) => {
-          const request = await withCapability(opts, 'reviewOverride', runId, {
-            overrideId,
-            decision: opts.decision,
-            reason: opts.reason,
-          });
+          const request = { overrideId, decision: opts.decision, reason: opts.reason };
+          const credential = await callerCredential(opts);
           const verdict = await withLifecycle(runId, (handle) =>
-            handle.executeUpdate(reviewOverrideUpdate, { args: [request] }),
+            sendLifecycleUpdate(handle, runId, credential, 'reviewOverride', request),
           );
           report(verdict, opts.json);
         },
@@ -310,9 +276,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { wait?: boolean; json?: boolean } & TokenOpts) => {
-        const request = await withCapability(opts, 'runReproducibility', runId, {});
+        const credential = await callerCredential(opts);
         await withLifecycle(runId, async (handle) => {
-          const verdict = await handle.executeUpdate(runReproducibilityUpdate, { args: [request] });
+          const verdict = await sendLifecycleUpdate(handle, runId, credential, 'runReproducibility', {});
           report(verdict, opts.json && !opts.wait);
           if (!opts.wait) return;
           const state = await lifecycleSettled(handle);
@@ -340,9 +306,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const request = await withCapability(opts, 'lockRun', runId, { reason: opts.reason });
+        const credential = await callerCredential(opts);
         const verdict = await withLifecycle(runId, (handle) =>
-          handle.executeUpdate(lockRunUpdate, { args: [request] }),
+          sendLifecycleUpdate(handle, runId, credential, 'lockRun', { reason: opts.reason }),
         );
         report(verdict, opts.json);
       }),
@@ -356,9 +322,9 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const request = await withCapability(opts, 'approveDeployment', runId, { reason: opts.reason });
+        const credential = await callerCredential(opts);
         const verdict = await withLifecycle(runId, (handle) =>
-          handle.executeUpdate(approveDeploymentUpdate, { args: [request] }),
+          sendLifecycleUpdate(handle, runId, credential, 'approveDeployment', { reason: opts.reason }),
         );
         report(verdict, opts.json);
       }),

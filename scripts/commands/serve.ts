@@ -108,4 +108,41 @@ export function registerServeCommands(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+
+  program
+    .command('api')
+    .description(
+      'control-plane HTTP API: every governed operation (runs, exports, system config, audit, users, tokens) behind bearer tokens; /openapi.json, /docs',
+    )
+    .option('--port <n>', 'port (0: any free port)', port, 8090)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--body-limit <bytes>', 'largest request body', positiveInt('--body-limit'), 1024 * 1024)
+    .option(
+      '--auth-failure-limit <n>',
+      'refused tokens a client may send per interval before it is answered 429 unchecked',
+      positiveInt('--auth-failure-limit'),
+      20,
+    )
+    .option('--log', 'log every request (method, url, status, time; never headers or bodies)')
+    .action(
+      async (opts: { port: number; host: string; bodyLimit: number; authFailureLimit: number; log?: boolean }) => {
+        const { buildControlPlane } = await import('../../api/server');
+        const app = await buildControlPlane({
+          bodyLimit: opts.bodyLimit,
+          authFailureLimit: opts.authFailureLimit,
+          logger: opts.log === true,
+        });
+        const address = await app.listen({ port: opts.port, host: opts.host });
+        err(`access-perm: control-plane API on ${address} (docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`);
+        let stopping = false;
+        const stop = (signal: string): void => {
+          if (stopping) return;
+          stopping = true;
+          err(`access-perm: ${signal}: finishing requests in flight and stopping`);
+          void app.close().then(() => process.exit(0));
+        };
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+      },
+    );
 }

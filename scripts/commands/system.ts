@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { setSystemConfigAs, systemConfigAs } from '../../lib/governance';
-import { settingAt, settingsPath } from '../../lib/settings';
+import { settingAt, settingsPath, settingValue } from '../../lib/settings';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
 
@@ -43,7 +43,7 @@ export function registerSystemCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (key: string, value: string, opts: TokenOpts & { reason: string; json?: boolean }) => {
-        const result = await setSystemConfigAs(await callerCredential(opts), key, value, opts.reason);
+        const result = await setSystemConfigAs(await callerCredential(opts), key, settingValue(value), opts.reason);
         if (opts.json) return printJson(result);
         if (!result.changed) return err(`${key} is already ${show(result.after)}: nothing changed, nothing audited`);
         console.log(`${key}: ${show(result.before)} -> ${show(result.after)}`);

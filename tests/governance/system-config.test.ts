@@ -23,12 +23,9 @@ beforeAll(async () => {
 describe('system configuration (system_configuration: ADMIN only)', () => {
   it('seed-3 §8 scenario 2: a MODELER setting spark_partitions is denied before the key is looked at, and audited', async () => {
     const before = await auditLines();
-    const e = await setSystemConfigAs(
-      { token: team.tokens.MODELER },
-      'spark_partitions',
-      '4',
-      'more parallelism',
-    ).catch((x: unknown) => x);
+    const e = await setSystemConfigAs({ token: team.tokens.MODELER }, 'spark_partitions', 4, 'more parallelism').catch(
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(PermissionDeniedError);
     // The seed's body: the key is unknown, yet the answer is the denial, not "no such setting".
     expect((e as PermissionDeniedError).toResponse()).toMatchObject({
@@ -71,18 +68,18 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
 
   it('an unknown key or an invalid value is refused by name: nothing written, nothing audited', async () => {
     const before = (await auditLines()).length;
-    await expect(setSystemConfigAs({ token: team.admin }, 'spark_partitions', '4', 'tune')).rejects.toThrow(
+    await expect(setSystemConfigAs({ token: team.admin }, 'spark_partitions', 4, 'tune')).rejects.toThrow(
       /no system setting "spark_partitions"; the settings are: read_roots, audit\.checkpoint_interval_minutes, /,
     );
-    await expect(setSystemConfigAs({ token: team.admin }, 'audit', '{}', 'tune')).rejects.toThrow(/no system setting/);
+    await expect(setSystemConfigAs({ token: team.admin }, 'audit', {}, 'tune')).rejects.toThrow(/no system setting/);
     await expect(
-      setSystemConfigAs({ token: team.admin }, 'alerts.recipient_roles', '["ADMIN","BOSS"]', 'tune'),
+      setSystemConfigAs({ token: team.admin }, 'alerts.recipient_roles', ['ADMIN', 'BOSS'], 'tune'),
     ).rejects.toThrow(/^alerts\.recipient_roles = \["ADMIN","BOSS"\]: Invalid option/);
     await expect(setSystemConfigAs({ token: team.admin }, 'alerts.webhook_url', 'ftp://hook', 'tune')).rejects.toThrow(
       /^alerts\.webhook_url = "ftp:\/\/hook": /,
     );
     await expect(
-      setSystemConfigAs({ token: team.admin }, 'audit.checkpoint_interval_minutes', '0', 'tune'),
+      setSystemConfigAs({ token: team.admin }, 'audit.checkpoint_interval_minutes', 0, 'tune'),
     ).rejects.toThrow(/^audit\.checkpoint_interval_minutes = 0: /);
     expect((await auditLines()).length).toBe(before);
     expect(await settingsText()).toBeNull();
@@ -92,7 +89,7 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
     const result = await setSystemConfigAs(
       { token: team.admin },
       'audit.checkpoint_interval_minutes',
-      '30',
+      30,
       'fewer checkpoints at night',
     );
     expect(result).toEqual({ key: 'audit.checkpoint_interval_minutes', before: 15, after: 30, changed: true });
@@ -111,7 +108,7 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
       reason: 'fewer checkpoints at night',
     });
     const count = (await auditLines()).length;
-    const again = await setSystemConfigAs({ token: team.admin }, 'audit.checkpoint_interval_minutes', '30', 'again');
+    const again = await setSystemConfigAs({ token: team.admin }, 'audit.checkpoint_interval_minutes', 30, 'again');
     expect(again.changed).toBe(false);
     expect((await auditLines()).length).toBe(count);
   });
@@ -122,7 +119,7 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
     await symlink('/dev/full', auditLogPath());
     try {
       await expect(
-        setSystemConfigAs({ token: team.admin }, 'worker.max_concurrent_activities', '2', 'small machine'),
+        setSystemConfigAs({ token: team.admin }, 'worker.max_concurrent_activities', 2, 'small machine'),
       ).rejects.toThrow(/disk is full/);
     } finally {
       await rm(auditLogPath(), { force: true });
@@ -151,8 +148,8 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
     it('recipients and the webhook set by an ADMIN address the next alert', async () => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
       const admin = { token: team.admin };
-      await setSystemConfigAs(admin, 'alerts.recipient_roles', '["ADMIN"]', 'validators read the weekly digest');
-      await setSystemConfigAs(admin, 'alerts.recipient_users', '["analyst"]', 'on call this month');
+      await setSystemConfigAs(admin, 'alerts.recipient_roles', ['ADMIN'], 'validators read the weekly digest');
+      await setSystemConfigAs(admin, 'alerts.recipient_users', ['analyst'], 'on call this month');
       await setSystemConfigAs(admin, 'alerts.webhook_url', url, 'the chat channel');
       const ref = { runId: 'run-settings', windowId: 'w-1', runDir: '/nowhere', windowDir: '/nowhere/w-1' };
       await raiseAlerts(ref, [{ kind: 'drift_alert', subject: 'drift in w-1' }], '/nowhere/report.html');

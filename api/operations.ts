@@ -1,0 +1,515 @@
+/**
+ * Every operation of the control-plane API, each calling the same lib and client functions as the CLI command of
+ * the same name (one place decides each operation). The server routes them, checks the permission before anything
+ * is looked up, and generates the OpenAPI document from this list.
+ */
+import { z } from 'zod';
+import { cancelRunOn, lifecycleStateOn, lifecycleUpdateOn, startElevationTimer, startRun } from '../client';
+import { loadConfig } from '../lib/config';
+import {
+  addUser,
+  assignRole,
+  canApproveDelegated,
+  elevateUser,
+  isAllowed,
+  permit,
+  issueToken,
+  listUsers,
+  queryAuditAs,
+  revokeToken,
+  setSystemConfigAs,
+  systemConfigAs,
+} from '../lib/governance';
+import {
+  downloadArtifactAs,
+  exportModelCardAs,
+  exportScoringSpecAs,
+  listArtifactsAs,
+  viewReportAs,
+} from '../lib/lifecycle/exports';
+import { deleteRunAs } from '../lib/pipeline/deleteRun';
+import { listRuns, newRunId, showRun } from '../lib/run';
+import {
+  addUserBodySchema,
+  artifactListSchema,
+  artifactQuerySchema,
+  assignRoleBodySchema,
+  auditEntriesSchema,
+  auditQuerySchema,
+  binParamsSchema,
+  lifecycleStateSchema,
+  overrideParamsSchema,
+  reviewBodySchema,
+  verdictSchema,
+  cancelledRunSchema,
+  elevateBodySchema,
+  issuedTokenSchema,
+  issueTokenBodySchema,
+  reasonBodySchema,
+  reportQuerySchema,
+  revokedTokenSchema,
+  runDetailsSchema,
+  runListingSchema,
+  runParamsSchema,
+  setSettingBodySchema,
+  settingChangeSchema,
+  settingParamsSchema,
+  startedRunSchema,
+  startRunBodySchema,
+  systemConfigSchema,
+  tokenParamsSchema,
+  userParamsSchema,
+  userViewSchema,
+  versionQuerySchema,
+  whoamiSchema,
+} from '../schemas/api';
+import { userRecordSchema } from '../schemas/governance';
+import { OVERRIDE_PERMISSION, overrideChangeSchema, type OverrideKind } from '../schemas/lifecycle';
+import { tombstoneSchema } from '../schemas/run';
+import { once } from './idempotency';
+import { operation, type FileBody, type Operation } from './operation';
+
+const json = (schema: z.ZodType) => ({ schema });
+const file = (exported: { content: Buffer; artifact: { path: string; sha256: string } }, contentType: string) =>
+  ({
+    file: exported.content,
+    contentType,
+    headers: { 'x-artifact-path': exported.artifact.path, 'x-artifact-sha256': exported.artifact.sha256 },
+  }) satisfies FileBody;
+
+const runs: Operation[] = [
+  operation({
+    id: 'listRuns',
+    method: 'GET',
+    path: '/runs',
+    tag: 'runs',
+    summary: 'Every run, newest first, with its true state and out-of-fold metrics',
+    permission: 'view_runs',
+    response: json(z.object({ runs: z.array(runListingSchema) })),
+    handler: async () => ({ runs: await listRuns() }),
+  }),
+  operation({
+    id: 'showRun',
+    method: 'GET',
+    path: '/runs/{run_id}',
+    tag: 'runs',
+    summary: 'One run: creator, config and data hashes, state, how it ended or who deleted it, metrics, manifest',
+    permission: 'view_runs',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: json(runDetailsSchema),
+    handler: async ({ params }) => {
+      const { runDir: _folder, ...run } = await showRun(params.run_id);
+      return run;
+    },
+  }),
+  operation({
+    id: 'startRun',
+    method: 'POST',
+    path: '/runs',
+    tag: 'runs',
+    summary: 'Start a training run (trainingPipeline) on a config; returns at once with the run id',
+    permission: 'create_run',
+    body: startRunBodySchema,
+    idempotent: true,
+    status: 202,
+    response: json(startedRunSchema),
+    handler: async ({ body, identity, credential, idempotencyKey, temporal }) => {
+      // A bad config is a 400 here, before anything is started (the workflow checks it again).
+      await loadConfig(body.config_path);
+      const scope = { userId: identity.userId, operation: 'startRun', key: idempotencyKey! };
+      const { result, replayed } = await once(scope, body, async () => {
+        const runId = body.run_id ?? newRunId();
+        await startRun(await temporal(), { runId, configPath: body.config_path, credential });
+        return runId;
+      });
+      return { run_id: result, replayed };
+    },
+  }),
+  operation({
+    id: 'cancelRun',
+    method: 'POST',
+    path: '/runs/{run_id}/cancel',
+    tag: 'runs',
+    summary: 'Cancel a running run through Temporal, fold activities in flight included; returns once it is sent',
+    permission: 'cancel_run',
+    permissionNote: 'an ANALYST only the runs it created',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: reasonBodySchema,
+    status: 202,
+    response: json(cancelledRunSchema),
+    handler: async ({ params, body, credential, temporal }) =>
+      cancelRunOn(await temporal(), { runId: params.run_id, reason: body.reason, credential, wait: false }),
+  }),
+  operation({
+    id: 'deleteRun',
+    method: 'DELETE',
+    path: '/runs/{run_id}',
+    tag: 'runs',
+    summary: "Remove a run's artifacts, keeping a signed tombstone with its manifest (not locked, deployed or running)",
+    permission: 'delete_run_artifacts',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: reasonBodySchema,
+    response: json(tombstoneSchema.extend({ resumed: z.boolean() })),
+    handler: async ({ params, body, credential }) => {
+      const { tombstone, resumed } = await deleteRunAs(credential, params.run_id, body.reason);
+      return { ...tombstone, resumed };
+    },
+  }),
+];
+
+const exports: Operation[] = [
+  operation({
+    id: 'listArtifacts',
+    method: 'GET',
+    path: '/runs/{run_id}/artifacts',
+    tag: 'reports and exports',
+    summary: "A version's artifacts with role, size and sha256",
+    permission: 'download_artifacts',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    response: json(artifactListSchema),
+    handler: async ({ params, query, credential }) => listArtifactsAs(credential, params.run_id, query.version),
+  }),
+  operation({
+    id: 'downloadArtifact',
+    method: 'GET',
+    path: '/runs/{run_id}/artifact',
+    tag: 'reports and exports',
+    summary: 'One artifact by its manifest path, verified against its sha256 (sent in X-Artifact-Sha256)',
+    permission: 'download_artifacts',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: artifactQuerySchema,
+    response: { media: ['application/octet-stream'] },
+    handler: async ({ params, query, credential }) =>
+      file(await downloadArtifactAs(credential, params.run_id, query.path, query.version), 'application/octet-stream'),
+  }),
+  operation({
+    id: 'exportScoringSpec',
+    method: 'GET',
+    path: '/runs/{run_id}/scoring-spec',
+    tag: 'reports and exports',
+    summary: 'The JSON scoring spec (trees, borders, CTR tables, calibration, threshold), verified',
+    permission: 'export_scoring_spec',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    response: { media: ['application/json'] },
+    handler: async ({ params, query, credential }) =>
+      file(await exportScoringSpecAs(credential, params.run_id, query.version), 'application/json'),
+  }),
+  operation({
+    id: 'exportModelCard',
+    method: 'GET',
+    path: '/runs/{run_id}/model-card',
+    tag: 'reports and exports',
+    summary: 'The model card (Markdown), verified',
+    permission: 'export_model_card',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    response: { media: ['text/markdown'] },
+    handler: async ({ params, query, credential }) =>
+      file(await exportModelCardAs(credential, params.run_id, query.version), 'text/markdown; charset=utf-8'),
+  }),
+  operation({
+    id: 'viewReport',
+    method: 'GET',
+    path: '/runs/{run_id}/report',
+    tag: 'reports and exports',
+    summary: 'The report the pipeline wrote, self-contained HTML or Markdown, verified',
+    permission: 'view_reports',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: reportQuerySchema,
+    response: { media: ['text/html', 'text/markdown'] },
+    handler: async ({ params, query, credential }) =>
+      file(
+        await viewReportAs(credential, params.run_id, query.format, query.version),
+        query.format === 'html' ? 'text/html; charset=utf-8' : 'text/markdown; charset=utf-8',
+      ),
+  }),
+];
+
+const system: Operation[] = [
+  operation({
+    id: 'getSystemConfig',
+    method: 'GET',
+    path: '/system/config',
+    tag: 'system',
+    summary: 'Every system setting with its value, default and meaning',
+    permission: 'system_configuration',
+    resourceType: 'system_config',
+    response: json(systemConfigSchema),
+    handler: async ({ credential }) => systemConfigAs(credential),
+  }),
+  operation({
+    id: 'setSystemConfig',
+    method: 'PUT',
+    path: '/system/config/{key}',
+    tag: 'system',
+    summary: 'Change one setting; validated with the whole document, audited with before and after',
+    permission: 'system_configuration',
+    resourceType: 'system_config',
+    params: settingParamsSchema,
+    body: setSettingBodySchema,
+    response: json(settingChangeSchema),
+    handler: async ({ params, body, credential }) => setSystemConfigAs(credential, params.key, body.value, body.reason),
+  }),
+  operation({
+    id: 'queryAudit',
+    method: 'GET',
+    path: '/audit-logs',
+    tag: 'audit',
+    summary: 'Audit entries by user, run, action, resource type, status and dates (seed-3 §4)',
+    permission: 'view_audit_logs',
+    resourceType: 'audit_log',
+    query: auditQuerySchema,
+    response: json(auditEntriesSchema),
+    handler: async ({ query, credential }) => {
+      const entries = await queryAuditAs(credential, query);
+      return { count: entries.length, entries };
+    },
+  }),
+];
+
+const people: Operation[] = [
+  operation({
+    id: 'whoami',
+    method: 'GET',
+    path: '/me',
+    tag: 'users and tokens',
+    summary: 'Who the token proves the caller is, with the role in force now',
+    permission: null,
+    response: json(whoamiSchema),
+    handler: async ({ identity }) => identity,
+  }),
+  operation({
+    id: 'listUsers',
+    method: 'GET',
+    path: '/users',
+    tag: 'users and tokens',
+    summary: 'Users with their base role and the role in force now',
+    permission: 'manage_users',
+    resourceType: 'user',
+    response: json(z.object({ users: z.array(userViewSchema) })),
+    handler: async ({ credential }) => ({ users: await listUsers(credential) }),
+  }),
+  operation({
+    id: 'addUser',
+    method: 'POST',
+    path: '/users',
+    tag: 'users and tokens',
+    summary: 'Add a user with a role',
+    permission: 'manage_users',
+    resourceType: 'user',
+    body: addUserBodySchema,
+    status: 201,
+    response: json(userRecordSchema),
+    handler: async ({ body, credential }) =>
+      addUser(credential, { userId: body.user_id, role: body.role, reason: body.reason }),
+  }),
+  operation({
+    id: 'assignRole',
+    method: 'PUT',
+    path: '/users/{user_id}/role',
+    tag: 'users and tokens',
+    summary: "Change a user's permanent role (ends any elevation)",
+    permission: 'assign_roles',
+    resourceType: 'user',
+    params: userParamsSchema,
+    body: assignRoleBodySchema,
+    response: json(userRecordSchema),
+    handler: async ({ params, body, credential }) =>
+      assignRole(credential, { userId: params.user_id, role: body.role, reason: body.reason }),
+  }),
+  operation({
+    id: 'elevateUser',
+    method: 'POST',
+    path: '/users/{user_id}/elevation',
+    tag: 'users and tokens',
+    summary: 'A temporary role that expires by itself (an expiry timer workflow records it)',
+    permission: 'assign_roles',
+    resourceType: 'user',
+    params: userParamsSchema,
+    body: elevateBodySchema,
+    status: 201,
+    response: json(z.object({ user: userRecordSchema, timer: z.string() })),
+    handler: async ({ params, body, credential }) => {
+      const grant = await elevateUser(credential, { userId: params.user_id, ...body });
+      return { user: grant.user, timer: await startElevationTimer(grant.timer) };
+    },
+  }),
+  operation({
+    id: 'issueToken',
+    method: 'POST',
+    path: '/tokens',
+    tag: 'users and tokens',
+    summary: 'Issue a token for a user; returned once, stored nowhere',
+    permission: 'manage_users',
+    resourceType: 'token',
+    body: issueTokenBodySchema,
+    status: 201,
+    response: json(issuedTokenSchema),
+    handler: async ({ body, credential }) => issueToken(credential, { userId: body.user_id, ttl: body.ttl }),
+  }),
+  operation({
+    id: 'revokeToken',
+    method: 'DELETE',
+    path: '/tokens/{jti}',
+    tag: 'users and tokens',
+    summary: "Revoke a token by id: one's own (sign out), or anyone's with manage_users",
+    permission: null,
+    permissionNote: 'manage_users (ADMIN), or the owner of the token',
+    params: tokenParamsSchema,
+    response: json(revokedTokenSchema),
+    handler: async ({ params, credential }) => revokeToken(credential, { jti: params.jti }),
+  }),
+];
+
+const reason = reasonBodySchema.shape.reason;
+
+const OVERRIDE_WHAT: Record<OverrideKind, string> = {
+  bin_override: 'new bin borders or groups for one feature',
+  auto_bins: "regenerate one feature's bins automatically",
+  merge_bins: 'merge bins of one feature',
+  enforce_monotonicity: 'a monotone constraint on a numeric feature',
+  feature_selection: 'features no tree may split on',
+  regularization: "the trainer's regularisation parameters",
+  threshold: 'the decision threshold',
+};
+
+/** One route per kind of override, each needing that kind's permission (seed-3 §2, §3). */
+const overrideKinds: Operation[] = overrideChangeSchema.options.map((option) => {
+  const kind = option.shape.kind.value as OverrideKind;
+  return operation({
+    id: `fileOverride_${kind}`,
+    method: 'POST',
+    path: `/runs/{run_id}/overrides/${kind}`,
+    tag: 'lifecycle',
+    summary: `Override: ${OVERRIDE_WHAT[kind]}; builds the next model version for a validator's review`,
+    permission: OVERRIDE_PERMISSION[kind],
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: (option as z.ZodObject).omit({ kind: true }).extend({ reason }) as z.ZodType<Record<string, unknown>>,
+    status: 202,
+    response: json(verdictSchema),
+    handler: async ({ params, body, credential, temporal }) => {
+      const { reason: why, ...change } = body;
+      return lifecycleUpdateOn(await temporal(), credential, params.run_id, 'fileOverride', {
+        reason: why,
+        change: { kind, ...change },
+      });
+    },
+  });
+});
+
+const lifecycle: Operation[] = [
+  operation({
+    id: 'lifecycleState',
+    method: 'GET',
+    path: '/runs/{run_id}/lifecycle',
+    tag: 'lifecycle',
+    summary: "A run's review state: versions, overrides with their reviews, reproducibility, lock, journal",
+    permission: 'view_runs',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: json(lifecycleStateSchema),
+    handler: async ({ params, temporal }) => lifecycleStateOn(await temporal(), params.run_id),
+  }),
+  operation({
+    id: 'binOverride',
+    method: 'POST',
+    path: '/runs/{run_id}/bins/{feature}/override',
+    tag: 'lifecycle',
+    summary: "Manual bin override of one feature (seed-3 §8's route): new borders or groups, for a validator's review",
+    permission: 'binning_override',
+    resourceType: 'run',
+    params: binParamsSchema,
+    body: overrideChangeSchema.options[0].omit({ kind: true, feature: true }).extend({ reason }),
+    status: 202,
+    response: json(verdictSchema),
+    handler: async ({ params, body, credential, temporal }) =>
+      lifecycleUpdateOn(await temporal(), credential, params.run_id, 'fileOverride', {
+        reason: body.reason,
+        change: { kind: 'bin_override', feature: params.feature, binning: body.binning },
+      }),
+  }),
+  ...overrideKinds,
+  operation({
+    id: 'reviewOverride',
+    method: 'POST',
+    path: '/runs/{run_id}/overrides/{override_id}/review',
+    tag: 'lifecycle',
+    summary: 'Approve or reject an override with a reason (rejection is final)',
+    permission: null,
+    permissionNote: '`approve_deployment` (VALIDATOR, ADMIN), or the ANALYST the override was delegated to',
+    params: overrideParamsSchema,
+    body: reviewBodySchema,
+    response: json(verdictSchema),
+    handler: async ({ params, body, identity, credential, temporal }) => {
+      // Checked before the run is looked up, like every route: a role with neither the permission nor a delegation
+      // for this override is refused here (audited); the workflow checks again when it acts.
+      const resource = { type: 'override', id: params.override_id, runId: params.run_id };
+      if (
+        !isAllowed(identity, 'approve_deployment').allowed &&
+        !(await canApproveDelegated(identity, params.run_id, params.override_id)).allowed
+      )
+        await permit(identity, 'approve_deployment', resource, 'api', credential.refusals?.audit);
+      return lifecycleUpdateOn(await temporal(), credential, params.run_id, 'reviewOverride', {
+        overrideId: params.override_id,
+        decision: body.decision,
+        reason: body.reason,
+      });
+    },
+  }),
+  operation({
+    id: 'runReproducibility',
+    method: 'POST',
+    path: '/runs/{run_id}/reproducibility',
+    tag: 'lifecycle',
+    summary: 'Start the reproducibility test of the current version (retrain from the recorded inputs, compare hashes)',
+    permission: 'run_reproducibility',
+    resourceType: 'run',
+    params: runParamsSchema,
+    status: 202,
+    response: json(verdictSchema),
+    handler: async ({ params, credential, temporal }) =>
+      lifecycleUpdateOn(await temporal(), credential, params.run_id, 'runReproducibility', {}),
+  }),
+  operation({
+    id: 'lockRun',
+    method: 'POST',
+    path: '/runs/{run_id}/lock',
+    tag: 'lifecycle',
+    summary: 'Lock the run (immutable): needs a passed reproducibility test, model card, scoring spec, schedule',
+    permission: 'lock_run',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: reasonBodySchema,
+    response: json(verdictSchema),
+    handler: async ({ params, body, credential, temporal }) =>
+      lifecycleUpdateOn(await temporal(), credential, params.run_id, 'lockRun', { reason: body.reason }),
+  }),
+  operation({
+    id: 'approveDeployment',
+    method: 'POST',
+    path: '/runs/{run_id}/deployment',
+    tag: 'lifecycle',
+    summary: 'Approve a locked run for deployment: deployment.json points at it and the scoring service reloads',
+    permission: 'approve_deployment',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: reasonBodySchema,
+    response: json(verdictSchema),
+    handler: async ({ params, body, credential, temporal }) =>
+      lifecycleUpdateOn(await temporal(), credential, params.run_id, 'approveDeployment', { reason: body.reason }),
+  }),
+];
+
+/** Every operation of the control plane, in the order the docs list them. */
+export const OPERATIONS: readonly Operation[] = [...runs, ...lifecycle, ...exports, ...system, ...people];

@@ -1,0 +1,140 @@
+/**
+ * Request and response bodies of the control-plane HTTP API (`access-perm api`). The server validates requests with
+ * these schemas and the OpenAPI document is generated from them; domain records reuse their own schemas.
+ */
+import { z } from 'zod';
+import { auditEntrySchema, auditQuerySchema, ROLES, userRecordSchema } from './governance';
+import { artifactRefSchema, manifestSchema, RUN_STATES, runEndSchema, runInfoSchema, tombstoneSchema } from './run';
+
+const runIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id');
+/** Why a manual action is taken: mandatory and not blank (seed-3 §4). */
+const reasonSchema = z
+  .string()
+  .max(2000)
+  .refine((s) => s.trim().length > 0, 'a reason is required: manual actions record why (seed-3 §4)');
+
+export const runParamsSchema = z.strictObject({ run_id: runIdSchema });
+export const versionQuerySchema = z.strictObject({
+  version: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('model version (default: locked, else newest approved, else 1)'),
+});
+export const artifactQuerySchema = versionQuerySchema.extend({
+  path: z.string().min(1).max(500).describe("the artifact's path in the version's manifest, e.g. model/model.onnx"),
+});
+export const reportQuerySchema = versionQuerySchema.extend({ format: z.enum(['md', 'html']).default('html') });
+
+export const startRunBodySchema = z.strictObject({
+  config_path: z.string().min(1).max(1000).describe('a config YAML in a folder workflows may read'),
+  run_id: runIdSchema.optional().describe('default: a new run-<time>-<random> id'),
+});
+export const reasonBodySchema = z.strictObject({ reason: reasonSchema });
+
+export const runListingSchema = z.object({
+  runId: z.string(),
+  startedAt: z.string().nullable(),
+  state: z.enum([...RUN_STATES, 'unreadable']),
+  problem: z.string().optional(),
+  rocAuc: z.number().nullable(),
+  accuracy: z.number().nullable(),
+});
+export const runDetailsSchema = z.object({
+  runId: z.string(),
+  state: z.enum(RUN_STATES),
+  info: runInfoSchema,
+  end: runEndSchema.nullable(),
+  tombstone: tombstoneSchema.nullable(),
+  metrics: z.record(z.string(), z.unknown()).nullable(),
+  manifest: manifestSchema.nullable(),
+});
+export const startedRunSchema = z.object({
+  run_id: z.string(),
+  /** True when this Idempotency-Key had already started the run: nothing new was started. */
+  replayed: z.boolean(),
+});
+export const cancelledRunSchema = z.object({
+  runId: z.string(),
+  stopped: z.boolean(),
+  progress: z.record(z.string(), z.unknown()).nullable(),
+});
+export const artifactListSchema = z.object({
+  runId: z.string(),
+  version: z.number().int(),
+  artifacts: z.array(artifactRefSchema),
+});
+
+export const settingParamsSchema = z.strictObject({ key: z.string().min(1).max(200) });
+export const setSettingBodySchema = z.strictObject({
+  value: z.unknown().describe('the new value as JSON (a number, a list, null, a string)'),
+  reason: reasonSchema,
+});
+export const systemConfigSchema = z.object({
+  settings: z.record(z.string(), z.unknown()),
+  keys: z.array(z.object({ key: z.string(), description: z.string(), default: z.unknown(), value: z.unknown() })),
+});
+export const settingChangeSchema = z.object({
+  key: z.string(),
+  before: z.unknown(),
+  after: z.unknown(),
+  changed: z.boolean(),
+});
+
+export { auditQuerySchema };
+export const auditEntriesSchema = z.object({ count: z.number().int(), entries: z.array(auditEntrySchema) });
+
+export const userParamsSchema = z.strictObject({ user_id: z.string().min(1).max(100) });
+export const addUserBodySchema = z.strictObject({
+  user_id: z.string().min(1).max(100),
+  role: z.enum(ROLES),
+  reason: reasonSchema,
+});
+export const assignRoleBodySchema = z.strictObject({ role: z.enum(ROLES), reason: reasonSchema });
+export const elevateBodySchema = z.strictObject({
+  role: z.enum(ROLES),
+  hours: z.number().positive().max(720).optional(),
+  reason: reasonSchema,
+});
+export const userViewSchema = userRecordSchema.extend({
+  effectiveRole: z.enum(ROLES),
+  elevationExpired: z.boolean(),
+});
+export const issueTokenBodySchema = z.strictObject({
+  user_id: z.string().min(1).max(100),
+  ttl: z.string().max(10).optional().describe('e.g. 8h, 30d (default 8h)'),
+});
+export const issuedTokenSchema = z.object({
+  token: z.string(),
+  jti: z.string(),
+  userId: z.string(),
+  expiresAt: z.string(),
+});
+export const tokenParamsSchema = z.strictObject({ jti: z.string().min(1).max(100) });
+export const revokedTokenSchema = z.object({ jti: z.string(), subject: z.string().nullable() });
+export const whoamiSchema = z.object({
+  userId: z.string(),
+  role: z.enum(ROLES),
+  baseRole: z.enum(ROLES),
+  temporaryRole: z.boolean().optional(),
+  elevationExpiresAt: z.string().optional(),
+  tokenId: z.string().optional(),
+  tokenExpiresAt: z.string().optional(),
+});
+
+export const overrideParamsSchema = runParamsSchema.extend({
+  override_id: z.string().regex(/^ov-\d{1,6}$/, 'an override id (ov-<n>)'),
+});
+export const binParamsSchema = runParamsSchema.extend({ feature: z.string().min(1).max(100) });
+export const reviewBodySchema = z.strictObject({ decision: z.enum(['approve', 'reject']), reason: reasonSchema });
+/** A lifecycle workflow's answer: what it did, and the run's review status after it. */
+export const verdictSchema = z.object({
+  ok: z.boolean(),
+  operation: z.string(),
+  message: z.string(),
+  overrideId: z.string().optional(),
+  status: z.string(),
+});
+/** The run's lifecycle as its workflow holds it (versions, overrides, reviews, reproducibility, lock, journal). */
+export const lifecycleStateSchema = z.looseObject({ runId: z.string(), status: z.string() });

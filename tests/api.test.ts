@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { whoMay } from '../api/openapi';
+import { OPERATIONS } from '../api/operations';
+import { PROJECT_ROOT } from '../lib/paths';
+import { buildControlPlane } from '../api/server';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { parseModel } from '../lib/gbdt';
+import { pipelineHandle } from '../client/workflows';
+import type { Role } from '../schemas/governance';
+import {
+  runCreator,
+  serverFromEnv,
+  smallConfig,
+  startTemporalStack,
+  useTempDataDir,
+  writeConfig,
+  type TemporalStack,
+} from './helpers';
+import { trainedRun } from './scoringRun';
+
+const RUN = 'api-done';
+let root: string;
+let stack: TemporalStack;
+let app: FastifyInstance;
+let base: string;
+let slowConfig: string;
+const tokens = {} as Record<Role, string>;
+
+beforeAll(async () => {
+  root = await useTempDataDir('api');
+  tokens.ADMIN = (await runCreator()).token;
+  for (const role of ['VIEWER', 'ANALYST', 'MODELER', 'VALIDATOR'] as const) {
+    await addUser({ token: tokens.ADMIN }, { userId: `api-${role.toLowerCase()}`, role, reason: 'api tests' });
+    tokens[role] = (await issueToken({ token: tokens.ADMIN }, { userId: `api-${role.toLowerCase()}` })).token;
+  }
+  stack = await startTemporalStack(root);
+  await trainedRun(root, RUN);
+  slowConfig = await writeConfig(
+    root,
+    'slow.yaml',
+    smallConfig(join(root, 'data'), (c) => (c.model.catboost.iterations = 20000)),
+  );
+  app = await buildControlPlane({ temporal: () => serverFromEnv(stack.server.address) });
+  base = await app.listen({ port: 0, host: '127.0.0.1' });
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await stack?.stop();
+});
+
+/** A request as a role (or with no token), JSON in and out. */
+async function call(
+  role: Role | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers; bytes: Buffer }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(role ? { authorization: `Bearer ${tokens[role]}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const text = bytes.toString('utf8');
+  let parsed: unknown = text;
+  if (res.headers.get('content-type')?.startsWith('application/json')) parsed = JSON.parse(text);
+  return { status: res.status, body: parsed, headers: res.headers, bytes };
+}
+
+describe('the control-plane API (access-perm api) on a real server', () => {
+  it('describes itself: valid OpenAPI 3.1 listing every operation with its permission, and a docs page', async () => {
+    const doc = await call(null, 'GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    const result = await new Validator().validate(doc.body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.body.openapi).toBe('3.1.0');
+    const listed = Object.values(doc.body.paths as Record<string, Record<string, { operationId: string }>>).flatMap(
+      (p) => Object.values(p).map((o) => o.operationId),
+    );
+    expect(listed.sort()).toEqual(OPERATIONS.map((o) => o.id).sort());
+    expect(doc.body.paths['/system/config/{key}'].put['x-permission']).toBe('system_configuration');
+    // docs/api.md lists every operation with its permission, as the server states it.
+    const reference = await readFile(join(PROJECT_ROOT, 'docs', 'api.md'), 'utf8');
+    for (const op of OPERATIONS)
+      expect(reference).toContain(`| \`${op.method} ${op.path}\` | ${op.summary} | ${whoMay(op)} |`);
+    const docs = await call(null, 'GET', '/docs');
+    expect(docs.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'");
+    for (const op of OPERATIONS) expect(docs.body).toContain(`${op.method} ${op.path}`);
+  });
+
+  it('seed-3 §8 scenario 2: a MODELER PUT /system/config/spark_partitions gets the seed body and is audited', async () => {
+    const denied = await call('MODELER', 'PUT', '/system/config/spark_partitions', { value: 8, reason: 'more' });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({
+      error: 'Permission denied',
+      required_permission: 'system_configuration',
+      minimum_role: 'ADMIN',
+    });
+    expect(await queryAudit({ user_id: 'api-modeler', action: 'permission_denied' })).toEqual([
+      expect.objectContaining({
+        attempted_action: 'system_configuration',
+        source: 'api',
+        resource_id: 'spark_partitions',
+      }),
+    ]);
+    const unknown = await call('ADMIN', 'PUT', '/system/config/spark_partitions', { value: 8, reason: 'more' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toMatch(/no system setting "spark_partitions"/);
+    const set = await call('ADMIN', 'PUT', '/system/config/alerts.recipient_users', {
+      value: ['api-validator'],
+      reason: 'on call',
+    });
+    expect(set).toMatchObject({ status: 200, body: { before: [], after: ['api-validator'], changed: true } });
+  });
+
+  it('seed-3 §8 scenario 3: a VIEWER POST /runs is refused with the seed body; a denied caller learns nothing of the run', async () => {
+    const denied = await call(
+      'VIEWER',
+      'POST',
+      '/runs',
+      { config_path: slowConfig },
+      { 'idempotency-key': 'viewer-key-1' },
+    );
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({
+      error: 'Permission denied',
+      required_permission: 'create_run',
+      user_role: 'VIEWER',
+      message: expect.stringMatching(/^Viewers have read-only access/),
+    });
+    // Denied before the lookup: the same answer for a run that exists and one that does not.
+    for (const run of [RUN, 'no-such-run']) {
+      const d = await call('VALIDATOR', 'DELETE', `/runs/${run}`, { reason: 'tidy' });
+      expect(d.status, run).toBe(403);
+      expect(d.body.required_permission).toBe('delete_run_artifacts');
+    }
+    expect((await call('MODELER', 'DELETE', '/runs/no-such-run', { reason: 'tidy' })).status).toBe(404);
+    expect((await call(null, 'GET', '/runs')).status).toBe(401);
+    const bad = await call('MODELER', 'DELETE', `/runs/${RUN}`, { reason: '  ' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/^reason: a reason is required/);
+  });
+
+  it('POST /runs with an Idempotency-Key starts one run however often it is retried; cancel stops it', async () => {
+    const key = { 'idempotency-key': 'start-slow-0001' };
+    const body = { config_path: slowConfig, run_id: 'api-slow' };
+    const first = await call('ANALYST', 'POST', '/runs', body, key);
+    expect(first).toMatchObject({ status: 202, body: { run_id: 'api-slow', replayed: false } });
+    const retried = await Promise.all([1, 2, 3].map(() => call('ANALYST', 'POST', '/runs', body, key)));
+    for (const r of retried) expect(r).toMatchObject({ status: 202, body: { run_id: 'api-slow', replayed: true } });
+    const other = await call('ANALYST', 'POST', '/runs', { ...body, run_id: 'api-other' }, key);
+    expect(other.status).toBe(422);
+    expect((await call('ANALYST', 'POST', '/runs', body)).status).toBe(400);
+    const handle = pipelineHandle(stack.client, 'api-slow');
+    await vi.waitUntil(async () => (await call('ANALYST', 'GET', '/runs/api-slow')).body.state === 'running', {
+      timeout: 30_000,
+      interval: 200,
+    });
+    // An ANALYST cancels its own run; another ANALYST could not (the owner is checked after the pre-check).
+    const cancel = await call('ANALYST', 'POST', '/runs/api-slow/cancel', { reason: 'wrong config' });
+    expect(cancel).toMatchObject({ status: 202, body: { runId: 'api-slow' } });
+    await handle.result().catch(() => undefined);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect((await call('VIEWER', 'GET', '/runs/api-slow')).body).toMatchObject({
+      state: 'cancelled',
+      info: { createdBy: { userId: 'api-analyst' } },
+    });
+    expect((await call('ANALYST', 'POST', '/runs/api-slow/cancel', { reason: 'again' })).status).toBe(409);
+    const starts = await queryAudit({ run_id: 'api-slow', action: 'run_created' });
+    expect(starts).toHaveLength(1);
+  });
+
+  it('reads a version out: artifacts verified by sha256, the scoring spec for ANALYST and up, report and model card for all', async () => {
+    const listed = await call('VIEWER', 'GET', `/runs/${RUN}/artifacts`);
+    expect(listed.status).toBe(200);
+    const onnxRef = listed.body.artifacts.find((a: { path: string }) => a.path === 'model/model.onnx');
+    const onnx = await call('VIEWER', 'GET', `/runs/${RUN}/artifact?path=model/model.onnx`);
+    expect(onnx.status).toBe(200);
+    expect(onnx.headers.get('x-artifact-sha256')).toBe(onnxRef.sha256);
+    expect(createHash('sha256').update(onnx.bytes).digest('hex')).toBe(onnxRef.sha256);
+    expect((await call('VIEWER', 'GET', `/runs/${RUN}/scoring-spec`)).status).toBe(403);
+    const spec = await call('ANALYST', 'GET', `/runs/${RUN}/scoring-spec`);
+    expect(parseModel(spec.bytes.toString()).threshold).toBeGreaterThan(0);
+    const report = await call('VIEWER', 'GET', `/runs/${RUN}/report`);
+    expect(report.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(report.body).toMatch(/^<!doctype html>/i);
+    expect((await call('VIEWER', 'GET', `/runs/${RUN}/model-card?version=1`)).body).toMatch(/^# /);
+    const missing = await call('VIEWER', 'GET', `/runs/${RUN}/artifacts?version=4`);
+    expect(missing).toMatchObject({ status: 404, body: { message: expect.stringMatching(/has no version 4/) } });
+  });
+
+  it('users and tokens: an ADMIN adds a user and issues a token; its owner revokes it; the audit log answers seed-3 §4 queries', async () => {
+    const added = await call('ADMIN', 'POST', '/users', { user_id: 'api-new', role: 'ANALYST', reason: 'joins' });
+    expect(added).toMatchObject({ status: 201, body: { userId: 'api-new', role: 'ANALYST' } });
+    expect((await call('MODELER', 'POST', '/tokens', { user_id: 'api-new' })).status).toBe(403);
+    const issued = await call('ADMIN', 'POST', '/tokens', { user_id: 'api-new', ttl: '1h' });
+    expect(issued.status).toBe(201);
+    const own = { authorization: `Bearer ${issued.body.token}` };
+    expect((await call(null, 'GET', '/me', undefined, own)).body).toMatchObject({ userId: 'api-new', role: 'ANALYST' });
+    const revoked = await call(null, 'DELETE', `/tokens/${issued.body.jti}`, undefined, own);
+    expect(revoked).toMatchObject({ status: 200, body: { jti: issued.body.jti } });
+    expect((await call(null, 'GET', '/me', undefined, own)).status).toBe(401);
+    const audit = await call('VALIDATOR', 'GET', '/audit-logs?action=user_added&user_id=api-new');
+    expect(audit.body.entries).toEqual([
+      expect.objectContaining({ assigned_by: 'root', new_role: 'ANALYST', source: 'api' }),
+    ]);
+    expect((await call('VIEWER', 'GET', '/audit-logs')).status).toBe(403);
+    const badQuery = await call('VALIDATOR', 'GET', '/audit-logs?status=maybe');
+    expect(badQuery.status).toBe(400);
+  });
+
+  it('the lifecycle over HTTP: seed-3 §8 scenario 1 for an ANALYST, an override by a MODELER, a validator review', async () => {
+    const config = await writeConfig(root, 'life.yaml', smallConfig(join(root, 'data')));
+    const started = await call(
+      'ADMIN',
+      'POST',
+      '/runs',
+      { config_path: config, run_id: 'api-life' },
+      {
+        'idempotency-key': 'start-life-0001',
+      },
+    );
+    expect(started.status).toBe(202);
+    await pipelineHandle(stack.client, 'api-life').result();
+    await vi.waitUntil(async () => (await call('VIEWER', 'GET', '/runs/api-life/lifecycle')).status === 200, {
+      timeout: 20_000,
+      interval: 200,
+    });
+
+    // Scenario 1, the seed's route and body.
+    const split = { reason: 'Want to split age bin', binning: { kind: 'numeric', borders: [2, 5] } };
+    const denied = await call('ANALYST', 'POST', '/runs/api-life/bins/seniority/override', split);
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({
+      error: 'Permission denied',
+      required_permission: 'binning_override',
+      user_role: 'ANALYST',
+      minimum_role: 'MODELER',
+      message: expect.stringMatching(/^Only users with MODELER or higher role can perform manual overrides/),
+    });
+    expect(await queryAudit({ user_id: 'api-analyst', action: 'permission_denied', run_id: 'api-life' })).toEqual([
+      expect.objectContaining({ attempted_action: 'binning_override', status: 'denied', reason: 'Insufficient role' }),
+    ]);
+
+    const filed = await call('MODELER', 'POST', '/runs/api-life/overrides/merge_bins', {
+      feature: 'seniority',
+      bins: [0, 1],
+      reason: 'juniors behave alike',
+    });
+    expect(filed).toMatchObject({
+      status: 202,
+      body: { ok: true, overrideId: 'ov-1', status: 'manual_override_pending_review' },
+    });
+    const invalid = await call('MODELER', 'POST', '/runs/api-life/overrides/merge_bins', {
+      feature: 'seniority',
+      reason: 'x',
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.message).toMatch(/^bins: /);
+    await vi.waitUntil(
+      async () =>
+        (await call('VIEWER', 'GET', '/runs/api-life/lifecycle')).body.overrides?.[0]?.status === 'pending_review',
+      { timeout: 60_000, interval: 300 },
+    );
+    // The author's role cannot review; a VALIDATOR can; ANALYST cannot run reproducibility.
+    expect(
+      (await call('MODELER', 'POST', '/runs/api-life/overrides/ov-1/review', { decision: 'approve', reason: 'mine' }))
+        .status,
+    ).toBe(403);
+    const approved = await call('VALIDATOR', 'POST', '/runs/api-life/overrides/ov-1/review', {
+      decision: 'approve',
+      reason: 'checked the bins',
+    });
+    expect(approved).toMatchObject({ status: 200, body: { ok: true, status: 'approved' } });
+    expect((await call('ANALYST', 'POST', '/runs/api-life/reproducibility')).status).toBe(403);
+    const lock = await call('VALIDATOR', 'POST', '/runs/api-life/lock', { reason: 'ready' });
+    expect(lock.status).toBe(409);
+    expect(lock.body.message).toMatch(/cannot be locked yet/);
+  });
+});
