@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OTHER_CATEGORY } from '../lib/binning';
 import { ArtifactIntegrityError } from '../lib/errors';
 import { parseModel, predictProba } from '../lib/gbdt';
@@ -28,6 +28,7 @@ import { readWindowScoring } from '../lib/monitor/score';
 import { registerSchedule } from '../lib/monitor/store';
 import { OVERRIDE_SPEC_FILE, readFeatures, resolveRunDir, runFolderAt } from '../lib/run';
 import { openRunModel, RunNotScorableError, type RunModel, type ScoreRequest } from '../lib/scoring';
+import { ServedModel } from '../lib/serve';
 import type { Actor, OverrideChange, OverrideRecord } from '../schemas/lifecycle';
 import { runCli, runCreator, useTempDataDir } from './helpers';
 import { trainAndFinalize, trainedRun } from './scoringRun';
@@ -107,8 +108,14 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('the version openRunModel scores', () => {
+  // `serve --run` without --version: the service follows the version the run's records mean.
+  const served = new ServedModel(RUN, 50);
+  afterAll(() => served.close());
+
   it('is the trained run while the override waits for review; an explicit version is honoured', async () => {
     expect(await withModel(async (m) => m.version)).toBe(1);
+    await served.start();
+    expect(served.status()).toMatchObject({ source: 'explicit', runId: RUN, version: 1 });
     expect(await withModel(async (m) => m.modelDir, { version: 2 })).toBe(versionDir());
     await expect(openRunModel(RUN, { version: 3 })).rejects.toThrow(/has no version 3 \(versions 1\.\.2\)/);
   });
@@ -121,6 +128,8 @@ describe('the version openRunModel scores', () => {
       expect(m.modelDir).toBe(versionDir());
       expect(m.lock).toBeNull();
     });
+    await vi.waitUntil(() => served.status().version === 2, { timeout: 10_000, interval: 50 });
+    expect(served.status()).toMatchObject({ lastError: null, lock: null });
   });
 });
 

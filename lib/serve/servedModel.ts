@@ -1,5 +1,5 @@
 import { unwatchFile, watchFile } from 'node:fs';
-import { deploymentPath, readDeployment } from '../run';
+import { deploymentPath, readDeployment, readLock, resolveRunDir, resolveVersion } from '../run';
 import { openRunModel, type RunModel } from '../scoring';
 import type { Deployment } from '../../schemas/deployment';
 
@@ -33,8 +33,9 @@ export interface ServedModelStatus {
 }
 
 /**
- * The model the service scores with: an explicit run (`--run`, for testing), or the deployed run, reloaded when
- * `deployment.json` changes. A reload opens and verifies the new model before swapping it in; calls in flight
+ * The model the service scores with: an explicit run (`--run`), reloaded when the version it means changes (a newer
+ * approved version, the lock) unless a version was given; or the deployed run, reloaded when `deployment.json`
+ * changes. A reload opens and verifies the new model before swapping it in; calls in flight
  * finish on the model they started with, which is closed afterwards. A failed reload keeps the old model.
  */
 export interface ServedModelOptions {
@@ -52,6 +53,7 @@ export class ServedModel {
   private lastError: string | null = null;
   private readonly onDeploymentChange = (): void => void this.reload();
   private watching = false;
+  private runTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly explicitRunId: string | undefined,
@@ -65,7 +67,10 @@ export class ServedModel {
     }
   }
 
-  /** Loads the model; for the deployed run, starts watching the deployment record. */
+  /**
+   * Loads the model; for the deployed run, starts watching the deployment record; for an explicit run without a
+   * version, checks every poll interval which version its records mean now.
+   */
   async start(): Promise<void> {
     if (this.explicitRunId) {
       const version = this.options.version;
@@ -77,6 +82,10 @@ export class ServedModel {
         }),
         deployment: null,
       });
+      if (version === undefined) {
+        this.runTimer = setInterval(() => void this.reloadRun(this.explicitRunId!), this.pollMs);
+        this.runTimer.unref();
+      }
       return;
     }
     await this.reload();
@@ -103,6 +112,34 @@ export class ServedModel {
         this.lastError = null;
       } catch (e) {
         this.lastError = e instanceof Error ? e.message : String(e);
+      }
+      this.options.onReload?.(this.status());
+    });
+    return this.reloading;
+  }
+
+  /**
+   * Reloads an explicit run when the version its records mean (the locked one, else the newest approved, else 1)
+   * or its lock differs from the served model: an approval or a lock reaches `serve --run` without a restart.
+   */
+  private reloadRun(runId: string): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      try {
+        const dir = await resolveRunDir(runId);
+        const [{ version }, lock] = await Promise.all([resolveVersion(runId, dir), readLock(dir)]);
+        const served = this.current?.model;
+        if (served && served.version === version && (served.lock !== null) === (lock !== null)) return;
+        const model = await openRunModel(runId, {
+          scoringThreads: 1,
+          liveMetadata: this.options.liveMetadata === true,
+        });
+        this.swap({ model, deployment: null });
+        this.lastError = null;
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        // Said once: the check repeats every interval while the problem lasts.
+        if (message === this.lastError) return;
+        this.lastError = message;
       }
       this.options.onReload?.(this.status());
     });
@@ -158,6 +195,7 @@ export class ServedModel {
   async close(): Promise<void> {
     if (this.watching) unwatchFile(deploymentPath(), this.onDeploymentChange);
     this.watching = false;
+    clearInterval(this.runTimer);
     await this.reloading;
     const c = this.current;
     this.current = null;
