@@ -10,6 +10,10 @@ const insideRunFolder = z
   });
 
 /** Threshold strategies for turning probabilities into approve/deny decisions. */
+/** The user fields seed-2 backfills from the manager (`features.manager_backfill`), in its order. */
+export const BACKFILL_COLUMNS = ['department', 'officeLocation', 'seniority'] as const;
+export type BackfillColumn = (typeof BACKFILL_COLUMNS)[number];
+
 export const THRESHOLD_STRATEGIES = ['max_accuracy', 'max_f1', 'fixed', 'cost'] as const;
 export type ThresholdStrategy = (typeof THRESHOLD_STRATEGIES)[number];
 
@@ -217,10 +221,15 @@ export const configSchema = z
     features: z
       .object({
         sentinel: z.string().min(1).default('__UNKNOWN__'),
-        manager_backfill: z.boolean().default(true),
+        /**
+         * The user fields filled from the manager's where the user's is missing and the manager's is known (seed-2:
+         * "department, office, seniority"). `true` means department and office, what runs made before seniority
+         * could be backfilled did (their stored configs say `true` and reproduce); `false` backfills nothing.
+         */
+        manager_backfill: z.union([z.boolean(), z.array(z.enum(BACKFILL_COLUMNS))]).default([...BACKFILL_COLUMNS]),
       })
       .strict()
-      .default({ sentinel: '__UNKNOWN__', manager_backfill: true }),
+      .default({ sentinel: '__UNKNOWN__', manager_backfill: [...BACKFILL_COLUMNS] }),
     model: z
       .object({
         // CatBoost's parameter names, checked key by key when the config loads (a typo fails before any step runs).

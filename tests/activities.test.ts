@@ -6,7 +6,9 @@ import { createActivities } from '../activities';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { readVerified } from '../lib/artifacts';
 import { sqlString, queryRows, withDuckDb } from '../lib/data/duck';
-import { CATEGORICAL_FEATURES } from '../lib/features';
+import { loadCsvAsText } from '../lib/data/raw';
+import { backfilledColumns, buildFeatureTable, CATEGORICAL_FEATURES } from '../lib/features';
+import { parseConfig } from '../lib/config';
 import { resolveRunDir } from '../lib/run';
 import type { RunRef } from '../schemas/run';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
@@ -115,6 +117,13 @@ describe('pipeline activities on generated sample data', () => {
          FROM ${features} f JOIN ${users} u ON u.userId = f.userId JOIN ${users} m ON m.userId = u.managerId
          WHERE u.department IS NULL AND m.department IS NOT NULL`,
       );
+      // Seniority too (seed-2: "department, office, seniority"); the difference stays the user's own (NULL here).
+      const [seniority] = await queryRows(
+        conn,
+        `SELECT count(*) AS n, count(*) FILTER (WHERE f.seniority = CAST(m.seniority AS DOUBLE) AND f.manager_seniority_diff IS NULL) AS ok
+         FROM ${features} f JOIN ${users} u ON u.userId = f.userId JOIN ${users} m ON m.userId = u.managerId
+         WHERE u.seniority IS NULL AND m.seniority IS NOT NULL`,
+      );
       const [sentinel] = await queryRows(
         conn,
         `SELECT count(*) FILTER (WHERE f.department_filled <> '__UNKNOWN__') AS wrong FROM ${features} f JOIN ${users} u ON u.userId = f.userId
@@ -132,6 +141,7 @@ describe('pipeline activities on generated sample data', () => {
       return {
         nulls: Number(nulls?.n),
         backfill,
+        seniority,
         sentinel: Number(sentinel?.wrong),
         diff: Number(diff?.wrong),
         split: Number(groups?.n),
@@ -140,9 +150,41 @@ describe('pipeline activities on generated sample data', () => {
     expect(checks.nulls).toBe(0);
     expect(Number(checks.backfill?.n)).toBeGreaterThan(0);
     expect(checks.backfill?.ok).toBe(checks.backfill?.n);
+    expect(Number(checks.seniority?.n)).toBeGreaterThan(0);
+    expect(checks.seniority?.ok).toBe(checks.seniority?.n);
     expect(checks.sentinel).toBe(0);
     expect(checks.diff).toBe(0);
     expect(checks.split).toBe(0); // GroupKFold: a user never spans folds
+  });
+
+  it('a stored config saying manager_backfill: true keeps what it meant (department and office, not seniority)', async () => {
+    const data = join(root, 'data');
+    const seniorities = await withDuckDb(async (conn) => {
+      for (const [table, file] of [
+        ['users', 'users_metadata.csv'],
+        ['apps', 'apps_metadata.csv'],
+        ['interactions', 'interactions.csv'],
+      ])
+        await loadCsvAsText(conn, table!, join(data, file!));
+      const counts: Record<string, number> = {};
+      for (const setting of [true, ['department', 'officeLocation', 'seniority']] as const) {
+        await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: setting }, true);
+        const [row] = await queryRows(
+          conn,
+          'SELECT count(*) FILTER (WHERE seniority IS NULL) AS missing FROM features',
+        );
+        counts[String(setting)] = Number(row?.missing);
+      }
+      return counts;
+    });
+    expect(seniorities['true']).toBeGreaterThan(seniorities['department,officeLocation,seniority']!);
+    expect(backfilledColumns(true)).toEqual(['department', 'officeLocation']);
+    expect(backfilledColumns(false)).toEqual([]);
+    expect(parseConfig({ data: { mode: 'seed', dir: data } }, 'x.yaml', root).features.manager_backfill).toEqual([
+      'department',
+      'officeLocation',
+      'seniority',
+    ]);
   });
 
   it('trainFold trains off the main thread, heartbeats, and scores only held-out users', async () => {

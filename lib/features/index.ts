@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
+import type { AccessPermConfig, BackfillColumn, FlatDataConfig } from '../../schemas/config';
 import { sqlIdent, sqlString } from '../data/duck';
 import { FLAT_TABLE, flatLabelSql } from '../data/raw';
 
@@ -52,20 +52,33 @@ export const featureColumns = (spec: FeatureSpec): string[] => [...spec.categori
 
 export interface FeatureOptions {
   sentinel: string;
-  managerBackfill: boolean;
+  /** `features.manager_backfill` as the config says it (see {@link backfilledColumns}). */
+  managerBackfill: boolean | readonly BackfillColumn[];
+}
+
+/** The user fields a `manager_backfill` setting fills: `true` is department and office (what it meant first). */
+export function backfilledColumns(setting: FeatureOptions['managerBackfill']): readonly BackfillColumn[] {
+  if (setting === true) return ['department', 'officeLocation'];
+  return setting === false ? [] : setting;
 }
 
 /**
  * SQL selecting the engineered features for each row of `requests` (userId, appId[, permission]),
  * joined to `users` and `apps`. The one code path for training and scoring.
  * - missing categoricals become the sentinel, so missingness is learnable;
- * - department/office are backfilled from the manager only where the manager's value is known;
- * - manager_seniority_diff stays NULL where there is no manager (NaN for the model).
+ * - department, office and seniority are backfilled from the manager (those `managerBackfill` names) only where the
+ *   manager's value is known;
+ * - manager_seniority_diff is the user's own seniority minus the manager's: NULL (NaN for the model) where there is
+ *   no manager or the user's is missing, so a backfilled seniority never makes a fabricated 0.
  */
 export function featureSelectSql(requests: string, options: FeatureOptions, withLabel: boolean): string {
   const s = sqlString(options.sentinel);
-  const dept = options.managerBackfill ? 'coalesce(u.department, m.department)' : 'u.department';
-  const office = options.managerBackfill ? 'coalesce(u.officeLocation, m.officeLocation)' : 'u.officeLocation';
+  const backfill = backfilledColumns(options.managerBackfill);
+  const own = (column: BackfillColumn, cast = (c: string) => c): string =>
+    backfill.includes(column) ? `coalesce(${cast(`u.${column}`)}, ${cast(`m.${column}`)})` : cast(`u.${column}`);
+  const dept = own('department');
+  const office = own('officeLocation');
+  const seniority = own('seniority', (c) => `TRY_CAST(${c} AS DOUBLE)`);
   return `
     SELECT
       r.rowid AS row_idx,
@@ -78,7 +91,7 @@ export function featureSelectSql(requests: string, options: FeatureOptions, with
       coalesce(m.department, ${s}) AS manager_department,
       coalesce(m.officeLocation, ${s}) AS manager_office,
       TRY_CAST(u.isMachine AS DOUBLE) AS isMachine,
-      TRY_CAST(u.seniority AS DOUBLE) AS seniority,
+      ${seniority} AS seniority,
       TRY_CAST(u.seniority AS DOUBLE) - TRY_CAST(m.seniority AS DOUBLE) AS manager_seniority_diff
       ${withLabel ? ', CAST(trim(r.permission) AS UTINYINT) AS label' : ''}
     FROM ${sqlIdent(requests)} r
