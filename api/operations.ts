@@ -27,6 +27,7 @@ import {
   listArtifactsAs,
   viewReportAs,
 } from '../lib/lifecycle/exports';
+import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../lib/lifecycle/golden';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
 import { listRuns, newRunId, showRun } from '../lib/run';
 import {
@@ -42,6 +43,7 @@ import {
   reviewBodySchema,
   verdictSchema,
   cancelledRunSchema,
+  goldenBodySchema,
   elevateBodySchema,
   issuedTokenSchema,
   issueTokenBodySchema,
@@ -63,6 +65,7 @@ import {
   versionQuerySchema,
   whoamiSchema,
 } from '../schemas/api';
+import { goldenReferenceSchema, goldenReportSchema } from '../schemas/golden';
 import { userRecordSchema } from '../schemas/governance';
 import { OVERRIDE_PERMISSION, overrideChangeSchema, type OverrideKind } from '../schemas/lifecycle';
 import { tombstoneSchema } from '../schemas/run';
@@ -466,6 +469,52 @@ const lifecycle: Operation[] = [
         reason: body.reason,
       });
     },
+  }),
+  operation({
+    id: 'goldenComparison',
+    method: 'POST',
+    path: '/runs/{run_id}/golden',
+    tag: 'lifecycle',
+    summary: 'Check a version against a golden reference (a locked run or a reference) with tolerances; audited',
+    permission: 'golden_comparison',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: goldenBodySchema,
+    response: json(goldenReportSchema),
+    handler: async ({ params, body, credential }) =>
+      goldenComparisonAs(credential, {
+        runId: params.run_id,
+        ...(body.version === undefined ? {} : { version: body.version }),
+        against: body.against_run ? { runId: body.against_run } : { reference: body.reference, name: 'the reference' },
+        ...(body.tolerances ? { tolerances: body.tolerances } : {}),
+      }),
+  }),
+  operation({
+    id: 'goldenReference',
+    method: 'GET',
+    path: '/runs/{run_id}/golden-reference',
+    tag: 'lifecycle',
+    summary: "A version's metrics, predictions and model hash as a golden reference",
+    permission: 'golden_comparison',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    response: json(goldenReferenceSchema),
+    handler: async ({ params, query, credential }) => exportGoldenReferenceAs(credential, params.run_id, query.version),
+  }),
+  operation({
+    id: 'validationResults',
+    method: 'GET',
+    path: '/runs/{run_id}/validation-results',
+    tag: 'lifecycle',
+    summary: "A run's reproducibility tests and golden comparison reports",
+    permission: 'view_reproducibility',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: json(
+      z.looseObject({ runId: z.string(), reproducibility: z.array(z.unknown()), golden: z.array(goldenReportSchema) }),
+    ),
+    handler: async ({ params, credential }) => validationResultsAs(credential, params.run_id),
   }),
   operation({
     id: 'runReproducibility',

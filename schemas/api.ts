@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { auditEntrySchema, auditQuerySchema, ROLES, userRecordSchema } from './governance';
+import { goldenTolerancesSchema } from './golden';
 import { artifactRefSchema, manifestSchema, RUN_STATES, runEndSchema, runInfoSchema, tombstoneSchema } from './run';
 
 const runIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id');
@@ -138,3 +139,14 @@ export const verdictSchema = z.object({
 });
 /** The run's lifecycle as its workflow holds it (versions, overrides, reviews, reproducibility, lock, journal). */
 export const lifecycleStateSchema = z.looseObject({ runId: z.string(), status: z.string() });
+
+export const goldenBodySchema = z
+  .strictObject({
+    version: z.number().int().min(1).optional(),
+    against_run: runIdSchema.optional().describe('a locked run, compared at its locked version'),
+    reference: z.unknown().optional().describe('a golden reference (the JSON of GET …/golden-reference)'),
+    tolerances: goldenTolerancesSchema.partial().optional(),
+  })
+  .refine((b) => (b.against_run === undefined) !== (b.reference === undefined), {
+    message: 'name the golden reference: against_run or reference, not both',
+  });

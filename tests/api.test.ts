@@ -288,5 +288,20 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     const lock = await call('VALIDATOR', 'POST', '/runs/api-life/lock', { reason: 'ready' });
     expect(lock.status).toBe(409);
     expect(lock.body.message).toMatch(/cannot be locked yet/);
+
+    // Golden comparison: an unlocked run is no reference (409); a reference exported from a run is.
+    const unlocked = await call('VALIDATOR', 'POST', '/runs/api-life/golden', { against_run: RUN });
+    expect(unlocked.status).toBe(409);
+    expect((await call('ANALYST', 'GET', `/runs/${RUN}/golden-reference`)).status).toBe(403);
+    const reference = (await call('MODELER', 'GET', `/runs/${RUN}/golden-reference`)).body;
+    expect(reference).toMatchObject({ format: 'access-perm/golden-reference@1', source: { runId: RUN, version: 1 } });
+    const checked = await call('VALIDATOR', 'POST', '/runs/api-life/golden', {
+      version: 1,
+      reference,
+      tolerances: { metric: 1, score: 1 },
+    });
+    expect(checked).toMatchObject({ status: 200, body: { passed: true, version: 1, reference: { kind: 'file' } } });
+    const results = await call('VIEWER', 'GET', '/runs/api-life/validation-results');
+    expect(results.body.golden.map((g: { id: string }) => g.id)).toEqual([checked.body.id]);
   });
 });

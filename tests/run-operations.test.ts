@@ -6,6 +6,7 @@ import { UnknownRunError } from '../lib/errors';
 import { addUser, auditLogPath, issueToken, PermissionDeniedError, queryAudit } from '../lib/governance';
 import { lockRun } from '../lib/lifecycle/lock';
 import { registerSchedule } from '../lib/monitor/store';
+import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../lib/lifecycle/golden';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
 import { prepareRun } from '../lib/pipeline/prepare';
 import { recordRunEnd } from '../lib/pipeline/runEnd';
@@ -20,7 +21,7 @@ const tokens = {} as Record<Exclude<Role, 'ADMIN'>, string>;
 const state = async (runId: string) => (await listRuns()).find((r) => r.runId === runId)?.state;
 
 beforeAll(async () => {
-  root = await useTempDataDir('runs-delete');
+  root = await useTempDataDir('run-operations');
   admin = (await runCreator()).token;
   for (const role of ['VIEWER', 'ANALYST', 'MODELER', 'VALIDATOR'] as const) {
     await addUser({ token: admin }, { userId: role.toLowerCase(), role, reason: 'delete tests' });
@@ -28,6 +29,89 @@ beforeAll(async () => {
   }
   await trainedRun(root, 'del-done');
   await trainedRun(root, 'del-locked');
+  await registerSchedule({
+    runId: 'del-locked',
+    scheduleId: 'monitor-del-locked',
+    cron: '0 3 * * *',
+    current: join(root, 'data', 'interactions.csv'),
+    configuredBy: 'root',
+    configuredAt: new Date().toISOString(),
+  });
+  await lockRun({
+    runId: 'del-locked',
+    runDir: await resolveRunDir('del-locked'),
+    version: 1,
+    reproducibilityPassed: true,
+    actor: { userId: 'validator', role: 'VALIDATOR' },
+    reason: 'ready',
+    claim: 'test:1',
+  });
+});
+
+describe('golden comparison (golden_comparison: MODELER, VALIDATOR, ADMIN; results readable by every role)', () => {
+  it('passes a run trained again on the same inputs against the locked one, byte-identical model required', async () => {
+    const report = await goldenComparisonAs(
+      { token: tokens.VALIDATOR },
+      { runId: 'del-done', against: { runId: 'del-locked' }, tolerances: { same_model: true, score: 0, metric: 0 } },
+    );
+    expect(report.passed).toBe(true);
+    expect(report.reference).toMatchObject({ kind: 'run', runId: 'del-locked', version: 1 });
+    expect(report.checks.map((c) => c.name)).toEqual([
+      'model_sha256',
+      'metric:rocAuc',
+      'metric:prAuc',
+      'metric:logloss',
+      'metric:brier',
+      'metric:accuracy',
+      'predictions:rows',
+      'predictions:max_abs_diff',
+    ]);
+    const saved = JSON.parse(
+      await readFile(join(await resolveRunDir('del-done'), 'golden', `${report.id}.json`), 'utf8'),
+    );
+    expect(saved).toEqual(report);
+    expect(await queryAudit({ action: 'golden_comparison', run_id: 'del-done' })).toEqual([
+      expect.objectContaining({ user_id: 'validator', status: 'success', result: 'passed' }),
+    ]);
+  });
+
+  it('fails, naming the check, against a reference file whose prediction moved; an unlocked run is no reference', async () => {
+    const reference = await exportGoldenReferenceAs({ token: tokens.MODELER }, 'del-locked');
+    const [key, score] = reference.predictions[7]!;
+    reference.predictions[7] = [key, score > 0.5 ? score - 0.3 : score + 0.3];
+    const report = await goldenComparisonAs(
+      { token: tokens.MODELER },
+      { runId: 'del-done', against: { reference, name: 'moved.json' } },
+    );
+    expect(report.passed).toBe(false);
+    expect(report.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(['predictions:max_abs_diff']);
+    expect(report.checks.find((c) => c.name === 'predictions:max_abs_diff')!.detail).toContain(key.split('\u001f')[0]!);
+    expect(report.reference).toMatchObject({ kind: 'file', runId: 'del-locked' });
+    expect(await queryAudit({ action: 'golden_comparison', status: 'failure' })).toHaveLength(1);
+    await expect(
+      goldenComparisonAs({ token: tokens.MODELER }, { runId: 'del-locked', against: { runId: 'del-done' } }),
+    ).rejects.toThrow(/run del-done is not locked: a golden reference must be a locked run/);
+    await expect(
+      goldenComparisonAs(
+        { token: tokens.MODELER },
+        { runId: 'del-done', against: { reference: { format: 'x' }, name: 'bad.json' } },
+      ),
+    ).rejects.toThrow(/^bad\.json is not a golden reference: format: /);
+  });
+
+  it('is denied to VIEWER and ANALYST before anything is read; every role reads the results', async () => {
+    for (const role of ['VIEWER', 'ANALYST'] as const)
+      await expect(
+        goldenComparisonAs({ token: tokens[role] }, { runId: 'no-such-run', against: { runId: 'del-locked' } }),
+      ).rejects.toMatchObject({ required_permission: 'golden_comparison', user_role: role });
+    const results = await validationResultsAs({ token: tokens.VIEWER }, 'del-done');
+    expect(results.golden.map((g) => g.passed)).toEqual([true, false]);
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.VALIDATOR };
+    const cli = await runCli(env, 'golden', 'run', 'del-done', '--against', 'del-locked', '--score-tolerance', '0');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/^ok   predictions:max_abs_diff +largest \|Δ probability\| 0\.000e\+0/m);
+    expect(cli.stdout).toMatch(/golden comparison g-\S+ of del-done v1: passed\n$/);
+  });
 });
 
 describe('runs delete (delete_run_artifacts: MODELER, ADMIN)', () => {
@@ -42,23 +126,6 @@ describe('runs delete (delete_run_artifacts: MODELER, ADMIN)', () => {
 
   it('refuses a locked run, and a running one, naming why; nothing is removed or audited', async () => {
     const lockedDir = await resolveRunDir('del-locked');
-    await registerSchedule({
-      runId: 'del-locked',
-      scheduleId: 'monitor-del-locked',
-      cron: '0 3 * * *',
-      current: join(root, 'data', 'interactions.csv'),
-      configuredBy: 'root',
-      configuredAt: new Date().toISOString(),
-    });
-    await lockRun({
-      runId: 'del-locked',
-      runDir: lockedDir,
-      version: 1,
-      reproducibilityPassed: true,
-      actor: { userId: 'validator', role: 'VALIDATOR' },
-      reason: 'ready',
-      claim: 'test:1',
-    });
     await expect(deleteRunAs({ token: tokens.MODELER }, 'del-locked', 'tidy')).rejects.toThrow(
       /run del-locked cannot be deleted: a locked run is immutable/,
     );
