@@ -19,6 +19,7 @@ const LIB_ORDER = [
   ['run'],
   ['governance'],
   ['notify'],
+  ['configs'],
   ['report'],
   ['scoring'],
   ['monitor'],

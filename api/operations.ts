@@ -7,6 +7,15 @@ import { z } from 'zod';
 import { cancelRunOn, lifecycleStateOn, lifecycleUpdateOn, startElevationTimer, startRun } from '../client';
 import { loadConfig } from '../lib/config';
 import {
+  createConfigAs,
+  deleteConfigAs,
+  editConfigAs,
+  listConfigsAs,
+  shareConfigAs,
+  showConfigAs,
+  startConfigPathAs,
+} from '../lib/configs';
+import {
   addUser,
   assignRole,
   canApproveDelegated,
@@ -43,6 +52,13 @@ import {
   reviewBodySchema,
   verdictSchema,
   cancelledRunSchema,
+  configListSchema,
+  configParamsSchema,
+  configQuerySchema,
+  configShownSchema,
+  createConfigBodySchema,
+  editConfigBodySchema,
+  shareConfigBodySchema,
   goldenBodySchema,
   elevateBodySchema,
   issuedTokenSchema,
@@ -66,6 +82,7 @@ import {
   whoamiSchema,
 } from '../schemas/api';
 import { goldenReferenceSchema, goldenReportSchema } from '../schemas/golden';
+import { configRecordSchema } from '../schemas/configs';
 import { userRecordSchema } from '../schemas/governance';
 import { OVERRIDE_PERMISSION, overrideChangeSchema, type OverrideKind } from '../schemas/lifecycle';
 import { tombstoneSchema } from '../schemas/run';
@@ -118,12 +135,17 @@ const runs: Operation[] = [
     status: 202,
     response: json(startedRunSchema),
     handler: async ({ body, identity, credential, idempotencyKey, temporal }) => {
+      const configPath = await startConfigPathAs(credential, {
+        ...(body.config_path === undefined ? {} : { configPath: body.config_path }),
+        ...(body.config_id === undefined ? {} : { configId: body.config_id }),
+        ...(body.retrain_run === undefined ? {} : { retrain: body.retrain_run }),
+      });
       // A bad config is a 400 here, before anything is started (the workflow checks it again).
-      await loadConfig(body.config_path);
+      await loadConfig(configPath);
       const scope = { userId: identity.userId, operation: 'startRun', key: idempotencyKey! };
       const { result, replayed } = await once(scope, body, async () => {
         const runId = body.run_id ?? newRunId();
-        await startRun(await temporal(), { runId, configPath: body.config_path, credential });
+        await startRun(await temporal(), { runId, configPath, credential });
         return runId;
       });
       return { run_id: result, replayed };
@@ -560,5 +582,97 @@ const lifecycle: Operation[] = [
   }),
 ];
 
+const configs: Operation[] = [
+  operation({
+    id: 'listConfigs',
+    method: 'GET',
+    path: '/configs',
+    tag: 'configs',
+    summary: 'The registered configs the caller may see (private: owner and ADMIN; team: all but VIEWERs)',
+    permission: 'view_config',
+    resourceType: 'config',
+    response: json(configListSchema),
+    handler: async ({ credential }) => ({ configs: await listConfigsAs(credential) }),
+  }),
+  operation({
+    id: 'showConfig',
+    method: 'GET',
+    path: '/configs/{config_id}',
+    tag: 'configs',
+    summary: 'A config version (default: the latest) with its document, verified against its sha256',
+    permission: 'view_config',
+    resourceType: 'config',
+    params: configParamsSchema,
+    query: configQuerySchema,
+    response: json(configShownSchema),
+    handler: async ({ params, query, credential }) => {
+      const ref = query.version === undefined ? params.config_id : `${params.config_id}@${query.version}`;
+      const { path: _file, ...shown } = await showConfigAs(credential, ref);
+      return shown;
+    },
+  }),
+  operation({
+    id: 'createConfig',
+    method: 'POST',
+    path: '/configs',
+    tag: 'configs',
+    summary: 'Register a config as version 1 (choosing ignored_features also needs select_features)',
+    permission: 'create_config',
+    resourceType: 'config',
+    body: createConfigBodySchema,
+    status: 201,
+    response: json(configRecordSchema),
+    handler: async ({ body, credential }) =>
+      createConfigAs(credential, {
+        id: body.id,
+        document: body.document,
+        visibility: body.visibility,
+        ...(body.reason ? { reason: body.reason } : {}),
+      }),
+  }),
+  operation({
+    id: 'editConfig',
+    method: 'PUT',
+    path: '/configs/{config_id}',
+    tag: 'configs',
+    summary: 'A new version of a config (feature selection: select_features; regularisation: adjust_regularization)',
+    permission: 'edit_config',
+    resourceType: 'config',
+    params: configParamsSchema,
+    body: editConfigBodySchema,
+    response: json(configRecordSchema),
+    handler: async ({ params, body, credential }) =>
+      editConfigAs(credential, { id: params.config_id, document: body.document, reason: body.reason }),
+  }),
+  operation({
+    id: 'shareConfig',
+    method: 'PUT',
+    path: '/configs/{config_id}/visibility',
+    tag: 'configs',
+    summary: 'Change who may see a config: private, team or everyone',
+    permission: 'share_config',
+    resourceType: 'config',
+    params: configParamsSchema,
+    body: shareConfigBodySchema,
+    response: json(configRecordSchema),
+    handler: async ({ params, body, credential }) =>
+      shareConfigAs(credential, { id: params.config_id, visibility: body.visibility, reason: body.reason }),
+  }),
+  operation({
+    id: 'deleteConfig',
+    method: 'DELETE',
+    path: '/configs/{config_id}',
+    tag: 'configs',
+    summary: 'Delete a config (its versions stay); refused while a locked or deployed run used it',
+    permission: 'delete_config',
+    resourceType: 'config',
+    params: configParamsSchema,
+    body: reasonBodySchema,
+    response: json(configRecordSchema),
+    handler: async ({ params, body, credential }) =>
+      deleteConfigAs(credential, { id: params.config_id, reason: body.reason }),
+  }),
+];
+
 /** Every operation of the control plane, in the order the docs list them. */
-export const OPERATIONS: readonly Operation[] = [...runs, ...lifecycle, ...exports, ...system, ...people];
+export const OPERATIONS: readonly Operation[] = [...runs, ...configs, ...lifecycle, ...exports, ...system, ...people];

@@ -38,7 +38,7 @@ function resourceOf(op: Operation): ((req: FastifyRequest) => ResourceRef) | und
   if (!op.resourceType) return undefined;
   return (req) => {
     const params = (req.params ?? {}) as Record<string, string>;
-    const id = params.run_id ?? params.user_id ?? params.key ?? params.jti;
+    const id = params.run_id ?? params.config_id ?? params.user_id ?? params.key ?? params.jti;
     return { type: op.resourceType!, ...(id === undefined ? {} : { id: id.slice(0, 128) }) };
   };
 }

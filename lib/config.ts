@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type AccessPermConfig, type SeedDataConfig } from '../schemas/config';
 import { ConfigError } from './errors';
 import { sha256Hex, canonicalJson } from './hash';
+import { dataDir, PROJECT_ROOT } from './paths';
 
 /** A validated config plus where it came from; relative data paths are resolved against the config file's folder. */
 export interface LoadedConfig {
@@ -49,6 +50,29 @@ export function seedData(config: AccessPermConfig, purpose: string): SeedDataCon
   return config.data;
 }
 
+/** The config registry's folder: `<data dir>/configs/<id>/v<n>.yaml`, one immutable file per version. */
+export const configRegistryDir = (): string => join(dataDir(), 'configs');
+
+/**
+ * The folder relative paths of a config are resolved against: the config file's own, except for a registered
+ * config, whose versions live in the registry and were written against the project's folder.
+ */
+export function configBaseDir(path: string): string {
+  const rel = relative(configRegistryDir(), resolve(path));
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? PROJECT_ROOT : dirname(resolve(path));
+}
+
+/** Parses and validates a config document (YAML or JSON text); ConfigError naming `source` and every bad key. */
+export function parseConfigText(text: string, source: string, baseDir: string): AccessPermConfig {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML — ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseConfig(raw, source, baseDir);
+}
+
 /** Reads and validates a YAML config file. */
 export async function loadConfig(path: string): Promise<LoadedConfig> {
   const absolute = resolve(path);
@@ -58,12 +82,6 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(`${path}: cannot read config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path}: not valid YAML — ${(err as Error).message.split('\n')[0]}`);
-  }
-  const config = parseConfig(raw, path, dirname(absolute));
+  const config = parseConfigText(text, path, configBaseDir(absolute));
   return { path: absolute, config, hash: sha256Hex(canonicalJson(config)) };
 }

@@ -46,3 +46,8 @@ export class FolderWriteRefusedError extends Error {
 export class RunStateError extends Error {
   override name = 'RunStateError';
 }
+
+/** Thrown for a config id that is not registered, or not visible to the caller (the two are not told apart). */
+export class UnknownConfigError extends Error {
+  override name = 'UnknownConfigError';
+}

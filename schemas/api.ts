@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { auditEntrySchema, auditQuerySchema, ROLES, userRecordSchema } from './governance';
+import { CONFIG_VISIBILITIES, configIdSchema, configRecordSchema } from './configs';
 import { goldenTolerancesSchema } from './golden';
 import { artifactRefSchema, manifestSchema, RUN_STATES, runEndSchema, runInfoSchema, tombstoneSchema } from './run';
 
@@ -28,10 +29,16 @@ export const artifactQuerySchema = versionQuerySchema.extend({
 });
 export const reportQuerySchema = versionQuerySchema.extend({ format: z.enum(['md', 'html']).default('html') });
 
-export const startRunBodySchema = z.strictObject({
-  config_path: z.string().min(1).max(1000).describe('a config YAML in a folder workflows may read'),
-  run_id: runIdSchema.optional().describe('default: a new run-<time>-<random> id'),
-});
+export const startRunBodySchema = z
+  .strictObject({
+    config_path: z.string().min(1).max(1000).optional().describe('a config YAML in a folder workflows may read'),
+    config_id: z.string().min(1).max(80).optional().describe('a registered config, ID or ID@VERSION'),
+    retrain_run: runIdSchema.optional().describe("retrain this run's stored config on the data as it is now"),
+    run_id: runIdSchema.optional().describe('default: a new run-<time>-<random> id'),
+  })
+  .refine((b) => [b.config_path, b.config_id, b.retrain_run].filter((x) => x !== undefined).length === 1, {
+    message: 'name one config: config_path, config_id or retrain_run',
+  });
 export const reasonBodySchema = z.strictObject({ reason: reasonSchema });
 
 export const runListingSchema = z.object({
@@ -150,3 +157,31 @@ export const goldenBodySchema = z
   .refine((b) => (b.against_run === undefined) !== (b.reference === undefined), {
     message: 'name the golden reference: against_run or reference, not both',
   });
+
+export const configParamsSchema = z.strictObject({ config_id: configIdSchema });
+export const configQuerySchema = z.strictObject({ version: z.coerce.number().int().min(1).optional() });
+export const createConfigBodySchema = z.strictObject({
+  id: configIdSchema,
+  document: z.string().min(1).max(200_000).describe('the config, YAML or JSON text'),
+  visibility: z.enum(CONFIG_VISIBILITIES).default('private'),
+  reason: z.string().max(2000).optional(),
+});
+export const editConfigBodySchema = z.strictObject({ document: z.string().min(1).max(200_000), reason: reasonSchema });
+export const shareConfigBodySchema = z.strictObject({ visibility: z.enum(CONFIG_VISIBILITIES), reason: reasonSchema });
+export const configListSchema = z.object({
+  configs: z.array(
+    z.object({
+      id: z.string(),
+      owner: z.string(),
+      visibility: z.enum(CONFIG_VISIBILITIES),
+      latest: z.number().int(),
+      updated_at: z.string(),
+      deleted: z.boolean(),
+    }),
+  ),
+});
+export const configShownSchema = z.object({
+  record: configRecordSchema,
+  version: z.record(z.string(), z.unknown()),
+  document: z.string(),
+});

@@ -13,6 +13,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'PathOutsideError',
   'FolderWriteRefusedError',
   'RunStateError',
+  'UnknownConfigError',
   'GbdtParamError',
   'RunLockedError',
   'LockRequirementError',

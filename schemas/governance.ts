@@ -172,6 +172,9 @@ export const MANUAL_ACTIONS = [
   'system_config_changed',
   'run_cancel_requested',
   'run_deleted',
+  'config_edited',
+  'config_shared',
+  'config_deleted',
 ] as const;
 
 /** Mutations: the entry must capture before and after values (seed-3 §4 invariant). */
@@ -187,6 +190,9 @@ export const MUTATION_ACTIONS = [
   'score_scaling_override',
   'system_config_changed',
   'run_deleted',
+  'config_edited',
+  'config_shared',
+  'config_deleted',
 ] as const;
 
 /** Resource types that belong to a run: their entries must carry the run id as correlation_id. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registeredConfigRefSchema } from './configs';
 import { capabilitySchema } from './governance';
 
 /** One content-addressed file of a run, path relative to the run folder. */
@@ -31,6 +32,8 @@ export const runInfoSchema = z.object({
   /** sha256 of every input file, by table. */
   dataFiles: z.record(z.string(), z.string()),
   startedAt: z.string(),
+  /** The registered config (id, version, sha256 of the file) the run started from, when it did. */
+  registeredConfig: registeredConfigRefSchema.optional(),
 });
 export type RunInfo = z.infer<typeof runInfoSchema>;
 

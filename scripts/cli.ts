@@ -27,6 +27,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
     load: async () => (await import('./commands/lifecycle')).registerLifecycleCommands,
   },
   { commands: ['monitor'], load: async () => (await import('./commands/monitor')).registerMonitorCommands },
+  { commands: ['configs'], load: async () => (await import('./commands/configs')).registerConfigCommands },
   { commands: ['golden'], load: async () => (await import('./commands/golden')).registerGoldenCommands },
   { commands: ['system'], load: async () => (await import('./commands/system')).registerSystemCommands },
 ];

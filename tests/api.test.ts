@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -222,18 +223,37 @@ describe('the control-plane API (access-perm api) on a real server', () => {
   });
 
   it('the lifecycle over HTTP: seed-3 §8 scenario 1 for an ANALYST, an override by a MODELER, a validator review', async () => {
-    const config = await writeConfig(root, 'life.yaml', smallConfig(join(root, 'data')));
+    // The run starts from a registered config, which it records.
+    const document = stringify(smallConfig(join(root, 'data')));
+    const registered = await call('ANALYST', 'POST', '/configs', { id: 'life', document, visibility: 'team' });
+    expect(registered).toMatchObject({
+      status: 201,
+      body: { id: 'life', owner: 'api-analyst', versions: [{ version: 1 }] },
+    });
+    expect((await call('VIEWER', 'GET', '/configs')).body.configs).toEqual([]);
+    expect((await call('VIEWER', 'GET', '/configs/life')).status).toBe(404);
+    expect((await call('VIEWER', 'POST', '/configs', { id: 'v', document })).status).toBe(403);
+    const both = await call(
+      'ADMIN',
+      'POST',
+      '/runs',
+      { config_id: 'life', config_path: 'x' },
+      { 'idempotency-key': 'both-0001' },
+    );
+    expect(both.status).toBe(400);
     const started = await call(
       'ADMIN',
       'POST',
       '/runs',
-      { config_path: config, run_id: 'api-life' },
-      {
-        'idempotency-key': 'start-life-0001',
-      },
+      { config_id: 'life', run_id: 'api-life' },
+      { 'idempotency-key': 'start-life-0001' },
     );
     expect(started.status).toBe(202);
     await pipelineHandle(stack.client, 'api-life').result();
+    expect((await call('VIEWER', 'GET', '/runs/api-life')).body.info.registeredConfig).toMatchObject({
+      id: 'life',
+      version: 1,
+    });
     await vi.waitUntil(async () => (await call('VIEWER', 'GET', '/runs/api-life/lifecycle')).status === 200, {
       timeout: 20_000,
       interval: 200,

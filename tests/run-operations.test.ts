@@ -1,6 +1,17 @@
-import { readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  configVersionPath,
+  createConfigAs,
+  deleteConfigAs,
+  editConfigAs,
+  listConfigsAs,
+  registeredConfigPathAs,
+  shareConfigAs,
+  showConfigAs,
+} from '../lib/configs';
 import { RecordSignatureError } from '../lib/keys';
 import { UnknownRunError } from '../lib/errors';
 import { addUser, auditLogPath, issueToken, PermissionDeniedError, queryAudit } from '../lib/governance';
@@ -28,7 +39,11 @@ beforeAll(async () => {
     tokens[role] = (await issueToken({ token: admin }, { userId: role.toLowerCase() })).token;
   }
   await trainedRun(root, 'del-done');
-  await trainedRun(root, 'del-locked');
+  // The locked run starts from a registered config, which then cannot be deleted.
+  await trainedRun(root, 'del-locked', async (yaml) => {
+    await createConfigAs({ token: admin }, { id: 'locked-cfg', document: yaml, visibility: 'team' });
+    return configVersionPath('locked-cfg', 1);
+  });
   await registerSchedule({
     runId: 'del-locked',
     scheduleId: 'monitor-del-locked',
@@ -45,6 +60,102 @@ beforeAll(async () => {
     actor: { userId: 'validator', role: 'VALIDATOR' },
     reason: 'ready',
     claim: 'test:1',
+  });
+});
+
+describe('the config registry (seed-3 config management)', () => {
+  const yaml = async () => readFile(join(root, 'del-done.yaml'), 'utf8');
+  const withParams = (text: string, params: Record<string, unknown>) => {
+    const doc = parse(text) as { model: { catboost: Record<string, unknown> } };
+    Object.assign(doc.model.catboost, params);
+    return stringify(doc);
+  };
+
+  it('a locked run records the registered config it started from; that config cannot be deleted', async () => {
+    expect((await readRunInfo(await resolveRunDir('del-locked'))).registeredConfig).toMatchObject({
+      id: 'locked-cfg',
+      version: 1,
+    });
+    await expect(deleteConfigAs({ token: tokens.MODELER }, { id: 'locked-cfg', reason: 'tidy' })).rejects.toThrow(
+      /config locked-cfg cannot be deleted: del-locked \(locked\) used it/,
+    );
+  });
+
+  it('creates, versions, shares and deletes with the seed roles; a VIEWER sees only what is shared with everyone', async () => {
+    const analyst = { token: tokens.ANALYST };
+    await expect(createConfigAs({ token: tokens.VIEWER }, { id: 'x', document: await yaml() })).rejects.toMatchObject({
+      required_permission: 'create_config',
+    });
+    // Choosing features is select_features: an ANALYST may, without review.
+    const created = await createConfigAs(analyst, {
+      id: 'churn',
+      document: withParams(await yaml(), { ignored_features: ['managerId'] }),
+      reason: 'first draft',
+    });
+    expect(created).toMatchObject({ owner: 'analyst', visibility: 'private', versions: [{ version: 1 }] });
+    await expect(createConfigAs(analyst, { id: 'churn', document: await yaml() })).rejects.toThrow(/already exists/);
+    await expect(createConfigAs(analyst, { id: 'bad', document: 'model: 3' })).rejects.toThrow(
+      /^config bad: invalid config — /,
+    );
+    // Private: invisible to a MODELER, as if it did not exist.
+    await expect(showConfigAs({ token: tokens.MODELER }, 'churn')).rejects.toThrow(/^no config "churn"$/);
+    // Regularisation stays MODELER's; feature selection is the ANALYST's to change.
+    await expect(
+      editConfigAs(analyst, {
+        id: 'churn',
+        document: withParams(await yaml(), { l2_leaf_reg: 30 }),
+        reason: 'tighter',
+      }),
+    ).rejects.toMatchObject({ required_permission: 'adjust_regularization' });
+    const v2 = await editConfigAs(analyst, { id: 'churn', document: await yaml(), reason: 'keep every feature' });
+    expect(v2.versions.map((v) => v.version)).toEqual([1, 2]);
+    await expect(
+      shareConfigAs({ token: tokens.MODELER }, { id: 'churn', visibility: 'team', reason: 'review' }),
+    ).rejects.toThrow(/^no config/);
+    await shareConfigAs(analyst, { id: 'churn', visibility: 'team', reason: 'for review' });
+    const v3 = await editConfigAs(
+      { token: tokens.MODELER },
+      { id: 'churn', document: withParams(await yaml(), { l2_leaf_reg: 30 }), reason: 'tighter' },
+    );
+    expect(v3.versions.at(-1)).toMatchObject({ version: 3, by: { userId: 'modeler' } });
+    expect((await listConfigsAs({ token: tokens.VIEWER })).map((c) => c.id)).toEqual([]);
+    // A team config is shared by anyone who may share configs (seed-3: ANALYST, MODELER, ADMIN); never by a VALIDATOR.
+    await expect(
+      shareConfigAs({ token: tokens.VALIDATOR }, { id: 'churn', visibility: 'everyone', reason: 'all' }),
+    ).rejects.toMatchObject({ required_permission: 'share_config' });
+    await shareConfigAs({ token: tokens.MODELER }, { id: 'churn', visibility: 'everyone', reason: 'publish' });
+    const shown = await showConfigAs({ token: tokens.VIEWER }, 'churn@1');
+    expect(shown.version.version).toBe(1);
+    expect(shown.document).toContain('managerId');
+    await expect(deleteConfigAs(analyst, { id: 'churn', reason: 'x' })).rejects.toMatchObject({
+      required_permission: 'delete_config',
+    });
+    await deleteConfigAs({ token: tokens.MODELER }, { id: 'churn', reason: 'superseded' });
+    await expect(registeredConfigPathAs(analyst, 'churn')).rejects.toThrow(/was deleted by modeler/);
+    const actions = (await queryAudit({ resource_type: 'config' })).filter((e) => e.resource_id === 'churn');
+    expect(actions.map((e) => `${e.action} ${e.user_id}`)).toEqual([
+      'config_created analyst',
+      'permission_denied analyst', // adjust_regularization
+      'config_edited analyst',
+      'config_shared analyst',
+      'config_edited modeler',
+      'permission_denied validator', // share_config
+      'config_shared modeler',
+      'permission_denied analyst', // delete_config
+      'config_deleted modeler',
+    ]);
+  });
+
+  it('a version file or record changed outside access-perm is refused', async () => {
+    await createConfigAs({ token: admin }, { id: 'tampered', document: await yaml(), visibility: 'everyone' });
+    await appendFile(configVersionPath('tampered', 1), '# edited\n');
+    await expect(showConfigAs({ token: admin }, 'tampered')).rejects.toThrow(
+      /config tampered version 1 was changed outside access-perm/,
+    );
+    const record = join(root, 'configs', 'tampered', 'record.json');
+    const doc = JSON.parse(await readFile(record, 'utf8')) as { owner: string };
+    await writeFile(record, JSON.stringify({ ...doc, owner: 'viewer' }));
+    await expect(showConfigAs({ token: admin }, 'tampered')).rejects.toBeInstanceOf(RecordSignatureError);
   });
 });
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { evaluateRun } from '../lib/pipeline/evaluate';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
@@ -15,7 +16,12 @@ import { runCreator, smallConfig, smallDataset, testExecution, writeConfig } fro
  * produced by calling the pipeline steps directly (no Temporal server): 1,500 interactions, 20 trees, 2 folds.
  * Returns its id and the folder of its input data.
  */
-export async function trainedRun(root: string, runId: string): Promise<{ runId: string; dataDir: string }> {
+export async function trainedRun(
+  root: string,
+  runId: string,
+  /** Where the run's config comes from, given its YAML: default a file `<root>/<runId>.yaml`. */
+  place: (yaml: string) => Promise<string> = (yaml) => writeConfig(root, `${runId}.yaml`, parse(yaml) as object),
+): Promise<{ runId: string; dataDir: string }> {
   const dataDir = await smallDataset(join(root, 'data'), 1500);
   const config = smallConfig(dataDir, (c) => {
     c.model.catboost.iterations = 20;
@@ -25,7 +31,7 @@ export async function trainedRun(root: string, runId: string): Promise<{ runId: 
   });
   const prepared = await prepareRun(
     runId,
-    await writeConfig(root, `${runId}.yaml`, config),
+    await place(stringify(config)),
     (await runCreator()).identity,
     testExecution(runId),
   );

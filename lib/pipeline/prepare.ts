@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef, RunInfo } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
+import { registeredConfigOf } from '../configs';
 import { loadConfig } from '../config';
 import { writeSyntheticDataset } from '../data/generate';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
@@ -99,6 +101,8 @@ export async function prepareRun(
   execution: WorkflowExecution,
 ): Promise<PreparedRun> {
   const loaded = await loadConfig(await readableInput(configPath, 'config'));
+  // A version of a registered config: recorded with the run (and refused when changed outside access-perm).
+  const registeredConfig = await registeredConfigOf(loaded.path, await readFile(loaded.path, 'utf8'));
   for (const [table, path] of Object.entries(inputFiles(loaded.config)))
     await readableInput(path, `input file (${table})`);
   // The unlabelled submission file is read by validation too, though it is not part of the data identity.
@@ -121,6 +125,7 @@ export async function prepareRun(
     dataHash,
     dataFiles,
     startedAt: new Date().toISOString(),
+    ...(registeredConfig ? { registeredConfig } : {}),
   };
   const artifacts = [
     await writeArtifact(dir, CONFIG_FILE, `${JSON.stringify(loaded.config, null, 2)}\n`, 'config'),
@@ -137,7 +142,11 @@ export async function prepareRun(
     status: 'success',
     source: 'workflow',
     result: 'started',
-    details: { config_hash: loaded.hash, data_hash: dataHash },
+    details: {
+      config_hash: loaded.hash,
+      data_hash: dataHash,
+      ...(registeredConfig ? { config_id: `${registeredConfig.id}@${registeredConfig.version}` } : {}),
+    },
   });
   return {
     runId,

@@ -13,6 +13,7 @@ import {
   InputError,
   PathOutsideError,
   RunStateError,
+  UnknownConfigError,
   UnknownRunError,
 } from '../errors';
 import {
@@ -195,7 +196,8 @@ export function installErrorHandler(
       error instanceof PathOutsideError
     )
       return reply.code(400).send({ error: 'Invalid request', message: error.message });
-    if (error instanceof UnknownRunError) return reply.code(404).send({ error: 'Not found', message: error.message });
+    if (error instanceof UnknownRunError || error instanceof UnknownConfigError)
+      return reply.code(404).send({ error: 'Not found', message: error.message });
     if (
       error instanceof RunStateError ||
       error instanceof ArtifactIntegrityError ||

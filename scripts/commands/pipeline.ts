@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { startConfigPathAs } from '../../lib/configs';
 import { runPipeline, type ModelProgress } from '../../client';
 import { authorize, bootstrapAdmin, type Credential } from '../../lib/governance';
 import { ensureKeyringDir, KEYRING_ENV, keyringDir } from '../../lib/keys';
@@ -42,10 +43,15 @@ async function runAndReport(
 ): Promise<void> {
   const runId = assertRunId(opts.runId ?? newRunId());
   const credential = await identify(opts, runId);
+  const configPath = await startConfigPathAs(credential, {
+    ...(opts.config === undefined ? {} : { configPath: opts.config }),
+    ...(opts.configId === undefined ? {} : { configId: opts.configId }),
+    ...(opts.retrain === undefined ? {} : { retrain: opts.retrain }),
+  });
   installWorkerLogging('ERROR');
   const started = Date.now();
   const result = await runPipeline({
-    configPath: opts.config,
+    configPath,
     runId,
     credential,
     startWorker: opts.worker,
@@ -87,7 +93,9 @@ async function runAndReport(
 }
 
 interface RunOptions extends TokenOpts {
-  config: string;
+  config?: string;
+  configId?: string;
+  retrain?: string;
   json?: boolean;
   runId?: string;
   worker: boolean;
@@ -136,7 +144,12 @@ export function registerPipelineCommands(program: Command): void {
       .description(
         'run trainingPipeline on a config and wait for it (needs create_run; starts an embedded server if none is reachable)',
       )
-      .requiredOption('--config <yaml>', 'config file, e.g. config/sample.yaml'),
+      .option('--config <yaml>', 'config file, e.g. config/sample.yaml')
+      .option(
+        '--config-id <id[@version]>',
+        'a registered config (access-perm configs list), its latest version by default',
+      )
+      .option('--retrain <runId>', "retrain a run's stored config on the data as it is now (train_model)"),
   ).action(governed((opts: RunOptions) => runAndReport(opts, authorizedCredential)));
 
   runOptions(
