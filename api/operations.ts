@@ -3,14 +3,26 @@
  * the same name (one place decides each operation). The server routes them, checks the permission before anything
  * is looked up, and generates the OpenAPI document from this list.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { cancelRunOn, lifecycleStateOn, lifecycleUpdateOn, startElevationTimer, startRun } from '../client';
+import {
+  cancelRunOn,
+  configureMonitoringSchedule,
+  lifecycleStateOn,
+  lifecycleUpdateOn,
+  startElevationTimer,
+  startRun,
+} from '../client';
 import { loadConfig } from '../lib/config';
 import {
   createConfigAs,
   deleteConfigAs,
   editConfigAs,
   listConfigsAs,
+  retrainConfigPathAs,
+  selectConfigFeaturesAs,
   shareConfigAs,
   showConfigAs,
   startConfigPathAs,
@@ -18,6 +30,10 @@ import {
 import {
   addUser,
   assignRole,
+  backupAuditAs,
+  checkpointAuditAs,
+  exportAuditAs,
+  verifyAuditAs,
   canApproveDelegated,
   elevateUser,
   isAllowed,
@@ -31,14 +47,20 @@ import {
 } from '../lib/governance';
 import {
   downloadArtifactAs,
+  exportBundleAs,
   exportModelCardAs,
+  generateReportAs,
+  overrideAuditAs,
   exportScoringSpecAs,
   listArtifactsAs,
   viewReportAs,
 } from '../lib/lifecycle/exports';
 import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../lib/lifecycle/golden';
+import { binningTablesAs } from '../lib/lifecycle/versions';
+import { monitoringTrendAs } from '../lib/monitor/store';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
-import { listRuns, newRunId, showRun } from '../lib/run';
+import { compareRunsAs } from '../lib/report';
+import { listRuns, newRunId, readDeployment, showRun } from '../lib/run';
 import {
   addUserBodySchema,
   artifactListSchema,
@@ -51,7 +73,14 @@ import {
   overrideParamsSchema,
   reviewBodySchema,
   verdictSchema,
+  auditExportQuerySchema,
+  binsQuerySchema,
   cancelledRunSchema,
+  compareQuerySchema,
+  featuresBodySchema,
+  retrainBodySchema,
+  scheduleBodySchema,
+  trendQuerySchema,
   configListSchema,
   configParamsSchema,
   configQuerySchema,
@@ -86,10 +115,14 @@ import { configRecordSchema } from '../schemas/configs';
 import { userRecordSchema } from '../schemas/governance';
 import { OVERRIDE_PERMISSION, overrideChangeSchema, type OverrideKind } from '../schemas/lifecycle';
 import { tombstoneSchema } from '../schemas/run';
+import { sha256Hex } from '../lib/hash';
+import { openRunModel, SCORING_PERMISSION } from '../lib/scoring';
+import { MAX_PREDICT_ROWS, predictBodySchema } from '../schemas/serving';
 import { once } from './idempotency';
 import { operation, type FileBody, type Operation } from './operation';
 
 const json = (schema: z.ZodType) => ({ schema });
+const auditEntriesJson = () => json(auditEntriesSchema);
 const file = (exported: { content: Buffer; artifact: { path: string; sha256: string } }, contentType: string) =>
   ({
     file: exported.content,
@@ -674,5 +707,295 @@ const configs: Operation[] = [
   }),
 ];
 
+const loose = json(z.looseObject({}));
+
+/** Reads, reports and monitoring: the rest of seed-3's reporting, model-building and monitoring rows. */
+const more: Operation[] = [
+  operation({
+    id: 'retrainRun',
+    method: 'POST',
+    path: '/runs/{run_id}/retrain',
+    tag: 'runs',
+    summary: "Retrain a run's stored config on the data as it is now: a new run, returned at once",
+    permission: 'train_model',
+    resourceType: 'run',
+    params: runParamsSchema,
+    body: retrainBodySchema,
+    idempotent: true,
+    status: 202,
+    response: json(startedRunSchema),
+    handler: async ({ params, body, identity, credential, idempotencyKey, temporal }) => {
+      const configPath = await retrainConfigPathAs(credential, params.run_id);
+      const scope = { userId: identity.userId, operation: `retrain:${params.run_id}`, key: idempotencyKey! };
+      const { result, replayed } = await once(scope, body, async () => {
+        const runId = body.run_id ?? newRunId();
+        await startRun(await temporal(), { runId, configPath, credential });
+        return runId;
+      });
+      return { run_id: result, replayed };
+    },
+  }),
+  operation({
+    id: 'selectFeatures',
+    method: 'PUT',
+    path: '/configs/{config_id}/features',
+    tag: 'configs',
+    summary: "Choose a config's features: a new version with these ignored_features (no review needed)",
+    permission: 'select_features',
+    resourceType: 'config',
+    params: configParamsSchema,
+    body: featuresBodySchema,
+    response: json(configRecordSchema),
+    handler: async ({ params, body, credential }) =>
+      selectConfigFeaturesAs(credential, { id: params.config_id, ignored: body.ignored_features, reason: body.reason }),
+  }),
+  operation({
+    id: 'binningTables',
+    method: 'GET',
+    path: '/runs/{run_id}/bins',
+    tag: 'lifecycle',
+    summary: "A version's binning tables: bins with count, approval rate, WoE and IV",
+    permission: 'view_binning',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: binsQuerySchema,
+    response: loose,
+    handler: async ({ params, query, credential }) =>
+      binningTablesAs(credential, params.run_id, {
+        ...(query.feature === undefined ? {} : { feature: query.feature }),
+        ...(query.version === undefined ? {} : { version: query.version }),
+      }),
+  }),
+  operation({
+    id: 'overrideAudit',
+    method: 'GET',
+    path: '/runs/{run_id}/override-audit',
+    tag: 'lifecycle',
+    summary: "The run's override audit trail: every override and review with who, when, why, before and after",
+    permission: 'view_override_audit',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: auditEntriesJson(),
+    handler: async ({ params, credential }) => {
+      const entries = await overrideAuditAs(credential, params.run_id);
+      return { count: entries.length, entries };
+    },
+  }),
+  operation({
+    id: 'generateReport',
+    method: 'POST',
+    path: '/runs/{run_id}/reports',
+    tag: 'reports and exports',
+    summary: "Write a version's report, model card and figures again, into <data dir>/reports",
+    permission: 'generate_report',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    status: 201,
+    response: loose,
+    handler: async ({ params, query, credential }) => {
+      const r = await generateReportAs(
+        credential,
+        params.run_id,
+        query.version === undefined ? {} : { version: query.version },
+      );
+      return { runId: r.runId, version: r.version, dir: r.dir, files: r.artifacts };
+    },
+  }),
+  operation({
+    id: 'compareRuns',
+    method: 'GET',
+    path: '/compare',
+    tag: 'reports and exports',
+    summary: 'Two runs side by side: metric deltas, parameter and config diffs, importance, prediction agreement',
+    permission: 'compare_models',
+    resourceType: 'run_comparison',
+    query: compareQuerySchema,
+    response: loose,
+    handler: async ({ query, credential }) => compareRunsAs(credential, query.a, query.b),
+  }),
+  operation({
+    id: 'exportDeploymentBundle',
+    method: 'GET',
+    path: '/runs/{run_id}/deployment-bundle',
+    tag: 'reports and exports',
+    summary: 'The deployment bundle of a locked, approved run: each file with its sha256 and content (base64)',
+    permission: 'export_run',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: loose,
+    handler: async ({ params, credential }) => {
+      const dir = await mkdtemp(join(tmpdir(), 'access-perm-bundle-'));
+      try {
+        const files = await exportBundleAs(credential, params.run_id, dir);
+        return {
+          runId: params.run_id,
+          files: await Promise.all(
+            files.map(async (f) => {
+              const bytes = await readFile(f);
+              return {
+                name: basename(f),
+                sha256: sha256Hex(bytes),
+                bytes: bytes.length,
+                content_base64: bytes.toString('base64'),
+              };
+            }),
+          ),
+        };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  }),
+  operation({
+    id: 'scoreRequests',
+    method: 'POST',
+    path: '/runs/{run_id}/scores',
+    tag: 'reports and exports',
+    summary: `Score up to ${MAX_PREDICT_ROWS.toLocaleString('en-US')} requests with a run's model (its default version)`,
+    permission: SCORING_PERMISSION,
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: versionQuerySchema,
+    body: predictBodySchema,
+    response: loose,
+    handler: async ({ params, query, body }) => {
+      const model = await openRunModel(params.run_id, query.version === undefined ? {} : { version: query.version });
+      try {
+        const scored = await model.score(body);
+        return {
+          run_id: model.runId,
+          version: model.version,
+          model_sha256: model.modelSha256,
+          threshold: model.threshold,
+          predictions: body.map((r, i) => ({
+            ...r,
+            approval_probability: scored.probability[i]!,
+            predicted_label: scored.label[i]!,
+          })),
+        };
+      } finally {
+        await model.close();
+      }
+    },
+  }),
+  operation({
+    id: 'monitoringTrend',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring',
+    tag: 'monitoring',
+    summary: "The run's monitoring trend: one row per window (drift share, drift flags, ROC-AUC, accuracy, alerts)",
+    permission: 'view_monitoring',
+    resourceType: 'run',
+    params: runParamsSchema,
+    query: trendQuerySchema,
+    response: loose,
+    handler: async ({ params, query, credential }) => ({
+      windows: await monitoringTrendAs(credential, params.run_id, query.last),
+    }),
+  }),
+  operation({
+    id: 'configureMonitoring',
+    method: 'PUT',
+    path: '/runs/{run_id}/monitoring/schedule',
+    tag: 'monitoring',
+    summary: "Create or update the run's nightly monitoring Schedule on Temporal",
+    permission: 'configure_monitoring',
+    resourceType: 'monitoring_schedule',
+    params: runParamsSchema,
+    body: scheduleBodySchema,
+    response: loose,
+    handler: async ({ params, body, credential }) => {
+      const done = await configureMonitoringSchedule({
+        credential,
+        runId: params.run_id,
+        current: body.current,
+        cron: body.cron,
+        ...(body.reason ? { reason: body.reason } : {}),
+      });
+      return { ...done.record, created: done.created, server: done.server };
+    },
+  }),
+  operation({
+    id: 'health',
+    method: 'GET',
+    path: '/health',
+    tag: 'system',
+    summary: 'System health: Temporal reachable, the deployed run, the latest audit checkpoint',
+    permission: 'view_system_health',
+    resourceType: 'system',
+    response: loose,
+    handler: async ({ temporal }) => {
+      const reached = await temporal().then(
+        (c) => c.workflowService.getSystemInfo({}).then(() => 'reachable'),
+        (e: Error) => `unreachable: ${e.message}`,
+      );
+      return { temporal: reached, deployment: await readDeployment().catch((e: Error) => ({ error: e.message })) };
+    },
+  }),
+  operation({
+    id: 'exportAudit',
+    method: 'GET',
+    path: '/audit-logs/export',
+    tag: 'audit',
+    summary: 'Export audit entries as JSONL or CSV, with the query filters (the export is audited)',
+    permission: 'export_audit_logs',
+    resourceType: 'audit_log',
+    query: auditExportQuerySchema,
+    response: { media: ['application/x-ndjson', 'text/csv'] },
+    handler: async ({ query, credential }) => {
+      const { format, ...filters } = query;
+      const { content } = await exportAuditAs(credential, filters, format);
+      return {
+        file: Buffer.from(content),
+        contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+      } satisfies FileBody;
+    },
+  }),
+  operation({
+    id: 'verifyAudit',
+    method: 'GET',
+    path: '/audit-logs/verification',
+    tag: 'audit',
+    summary: 'Check the hash chain and the signed checkpoints of the audit log; the unsigned tail',
+    permission: 'view_audit_logs',
+    resourceType: 'audit_log',
+    response: loose,
+    handler: async ({ credential }) => verifyAuditAs(credential),
+  }),
+  operation({
+    id: 'checkpointAudit',
+    method: 'POST',
+    path: '/audit-logs/checkpoints',
+    tag: 'audit',
+    summary: 'Sign a checkpoint of the audit log now',
+    permission: 'manage_backups',
+    resourceType: 'audit_log',
+    status: 201,
+    response: loose,
+    handler: async ({ credential }) => checkpointAuditAs(credential),
+  }),
+  operation({
+    id: 'backupAudit',
+    method: 'POST',
+    path: '/audit-logs/backups',
+    tag: 'audit',
+    summary: 'Rotate, checkpoint and copy the audit log to the backup folder',
+    permission: 'manage_backups',
+    resourceType: 'audit_log',
+    status: 201,
+    response: loose,
+    handler: async ({ credential }) => backupAuditAs(credential),
+  }),
+];
+
 /** Every operation of the control plane, in the order the docs list them. */
-export const OPERATIONS: readonly Operation[] = [...runs, ...configs, ...lifecycle, ...exports, ...system, ...people];
+export const OPERATIONS: readonly Operation[] = [
+  ...runs,
+  ...configs,
+  ...lifecycle,
+  ...exports,
+  ...more,
+  ...system,
+  ...people,
+];

@@ -185,3 +185,18 @@ export const configShownSchema = z.object({
   version: z.record(z.string(), z.unknown()),
   document: z.string(),
 });
+
+export const binsQuerySchema = versionQuerySchema.extend({ feature: z.string().min(1).max(100).optional() });
+export const compareQuerySchema = z.strictObject({ a: runIdSchema, b: runIdSchema });
+export const trendQuerySchema = z.strictObject({ last: z.coerce.number().int().min(1).max(10_000).optional() });
+export const scheduleBodySchema = z.strictObject({
+  current: z.string().min(1).max(1000).describe('the CSV each night reads, in a folder workflows may read'),
+  cron: z.string().min(9).max(100).default('0 2 * * *'),
+  reason: z.string().max(2000).optional(),
+});
+export const auditExportQuerySchema = auditQuerySchema.extend({ format: z.enum(['jsonl', 'csv']).default('jsonl') });
+export const retrainBodySchema = z.strictObject({ run_id: runIdSchema.optional() });
+export const featuresBodySchema = z.strictObject({
+  ignored_features: z.array(z.string().min(1).max(100)).max(50),
+  reason: reasonSchema,
+});

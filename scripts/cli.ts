@@ -15,7 +15,16 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['score'], load: async () => (await import('./commands/score')).registerScoreCommands },
   { commands: ['serve', 'api'], load: async () => (await import('./commands/serve')).registerServeCommands },
   {
-    commands: ['report', 'compare', 'artifacts', 'download', 'export-spec', 'export-card', 'view-report'],
+    commands: [
+      'report',
+      'compare',
+      'artifacts',
+      'download',
+      'export-spec',
+      'export-card',
+      'view-report',
+      'override-audit',
+    ],
     load: async () => (await import('./commands/report')).registerReportCommands,
   },
   {

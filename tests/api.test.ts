@@ -9,7 +9,7 @@ import { whoMay } from '../api/openapi';
 import { OPERATIONS } from '../api/operations';
 import { PROJECT_ROOT } from '../lib/paths';
 import { buildControlPlane } from '../api/server';
-import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { addUser, issueToken, MATRIX, queryAudit } from '../lib/governance';
 import { parseModel } from '../lib/gbdt';
 import { pipelineHandle } from '../client/workflows';
 import type { Role } from '../schemas/governance';
@@ -92,6 +92,9 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     );
     expect(listed.sort()).toEqual(OPERATIONS.map((o) => o.id).sort());
     expect(doc.body.paths['/system/config/{key}'].put['x-permission']).toBe('system_configuration');
+    // Every permission of the seed-3 matrix is needed by at least one operation.
+    const needed = new Set(OPERATIONS.map((o) => o.permission));
+    expect(MATRIX.map((r) => r.permission).filter((p) => !needed.has(p))).toEqual([]);
     // docs/api.md lists every operation with its permission, as the server states it.
     const reference = await readFile(join(PROJECT_ROOT, 'docs', 'api.md'), 'utf8');
     for (const op of OPERATIONS)
@@ -198,6 +201,13 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect(report.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(report.body).toMatch(/^<!doctype html>/i);
     expect((await call('VIEWER', 'GET', `/runs/${RUN}/model-card?version=1`)).body).toMatch(/^# /);
+    const scored = await call('VIEWER', 'POST', `/runs/${RUN}/scores`, [
+      { userId: 'u-1', appId: 'a-1', requestId: 'r1' },
+      { userId: 'nobody', appId: 'nothing' },
+    ]);
+    expect(scored.status).toBe(200);
+    expect(scored.body.predictions).toHaveLength(2);
+    expect(scored.body.predictions[0]).toMatchObject({ requestId: 'r1', approval_probability: expect.any(Number) });
     const missing = await call('VIEWER', 'GET', `/runs/${RUN}/artifacts?version=4`);
     expect(missing).toMatchObject({ status: 404, body: { message: expect.stringMatching(/has no version 4/) } });
   });
@@ -323,5 +333,33 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect(checked).toMatchObject({ status: 200, body: { passed: true, version: 1, reference: { kind: 'file' } } });
     const results = await call('VIEWER', 'GET', '/runs/api-life/validation-results');
     expect(results.body.golden.map((g: { id: string }) => g.id)).toEqual([checked.body.id]);
+
+    // The rest of seed-3's reading, reporting and monitoring rows.
+    const bins = await call('VIEWER', 'GET', '/runs/api-life/bins?feature=seniority&version=2');
+    expect(bins).toMatchObject({ status: 200, body: { version: 2, tables: [{ feature: 'seniority' }] } });
+    const trail = await call('VIEWER', 'GET', '/runs/api-life/override-audit');
+    expect(trail.body.entries.map((e: { action: string }) => e.action)).toEqual(['merge_bins', 'override_approved']);
+    const compared = await call('VIEWER', 'GET', `/compare?a=${RUN}&b=api-life`);
+    expect(compared.body.metrics.length).toBeGreaterThan(3);
+    expect((await call('VIEWER', 'GET', '/runs/api-life/monitoring')).body).toEqual({ windows: [] });
+    expect((await call('VALIDATOR', 'POST', '/runs/api-life/reports')).status).toBe(403);
+    expect(
+      (await call('VIEWER', 'POST', '/runs/api-life/retrain', {}, { 'idempotency-key': 'retrain-0001' })).status,
+    ).toBe(403);
+    const bundle = await call('MODELER', 'GET', '/runs/api-life/deployment-bundle');
+    expect(bundle).toMatchObject({ status: 409, body: { message: expect.stringMatching(/is not locked/) } });
+    expect((await call('MODELER', 'GET', '/health')).status).toBe(403);
+    expect((await call('ADMIN', 'GET', '/health')).body).toMatchObject({ temporal: 'reachable', deployment: null });
+    const features = await call('ANALYST', 'PUT', '/configs/life/features', {
+      ignored_features: ['managerId'],
+      reason: 'managers change too often',
+    });
+    expect(features).toMatchObject({ status: 200, body: { versions: [{ version: 1 }, { version: 2 }] } });
+    const csv = await call('VALIDATOR', 'GET', '/audit-logs/export?format=csv&action=override_approved');
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(String(csv.body).split('\n').filter(Boolean)).toHaveLength(2);
+    expect((await call('ANALYST', 'GET', '/audit-logs/export')).status).toBe(403);
+    expect((await call('ADMIN', 'POST', '/audit-logs/checkpoints')).status).toBe(201);
+    expect((await call('VALIDATOR', 'GET', '/audit-logs/verification')).body).toMatchObject({ ok: true });
   });
 });

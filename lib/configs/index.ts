@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import {
   configRecordSchema,
   configIdSchema,
@@ -372,4 +373,19 @@ export async function startConfigPathAs(
   if (choice.configId) return (await registeredConfigPathAs(credential, choice.configId)).path;
   if (choice.retrain) return retrainConfigPathAs(credential, choice.retrain);
   return choice.configPath!;
+}
+
+/**
+ * Chooses the features of a config (select_features: ANALYST, MODELER, ADMIN; no review, seed-3 §3): a new version
+ * whose `model.catboost.ignored_features` is `ignored` (features no tree may split on).
+ */
+export async function selectConfigFeaturesAs(
+  credential: Credential,
+  input: { id: string; ignored: string[]; reason: string },
+): Promise<ConfigRecord> {
+  await authorize(credential, 'select_features', { type: 'config', id: input.id.slice(0, 128) });
+  const current = await showConfigAs(credential, input.id);
+  const doc = (parseYaml(current.document) ?? {}) as { model?: { catboost?: Record<string, unknown> } };
+  doc.model = { ...doc.model, catboost: { ...doc.model?.catboost, ignored_features: input.ignored } };
+  return editConfigAs(credential, { id: input.id, document: stringifyYaml(doc), reason: input.reason });
 }

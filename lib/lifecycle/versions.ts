@@ -13,7 +13,9 @@ import { sqlString, withDuckDb } from '../data/duck';
 import { InputError } from '../errors';
 import { featureColumns, featureSpec, type FeatureSpec } from '../features';
 import { parseModel } from '../gbdt';
+import { authorize, type Credential } from '../governance';
 import {
+  assertRunId,
   BINNING_FILE,
   CONFIG_FILE,
   FEATURES_FILE,
@@ -24,7 +26,11 @@ import {
   readFeatures,
   readOverrideSpec,
   readRunConfig,
+  newestVersion,
+  resolveRunDir,
+  resolveVersion,
   RUN_INFO_FILE,
+  verifyLockedRun,
   versionDirName,
 } from '../run';
 
@@ -196,4 +202,25 @@ export async function createVersion(
   }
   artifacts.push(await writeBinningTables(runDir, dir));
   return { dir, artifacts, nSplits };
+}
+
+/**
+ * A run's binning tables as a user (view_binning: every role): bins with count, approval rate, WoE and IV, for one
+ * version (default: the newest) and optionally one feature; a locked run's frozen artifacts are verified first.
+ */
+export async function binningTablesAs(
+  credential: Credential,
+  runId: string,
+  options: { feature?: string; version?: number } = {},
+): Promise<{ runId: string; version: number; tables: BinningTable[] }> {
+  await authorize(credential, 'view_binning', { type: 'binning_table', id: runId, runId: assertRunId(runId) });
+  const runDir = await resolveRunDir(runId);
+  await verifyLockedRun(runDir);
+  const version = options.version ?? (await newestVersion(runDir));
+  const { dir } = await resolveVersion(runId, runDir, version);
+  const tables = (await versionBinningTables(runDir, dir)).filter(
+    (t) => !options.feature || t.feature === options.feature,
+  );
+  if (options.feature && tables.length === 0) throw new InputError(`run ${runId} has no feature ${options.feature}`);
+  return { runId, version, tables };
 }

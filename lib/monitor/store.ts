@@ -9,6 +9,7 @@ import {
 import { artifactRefSchema } from '../../schemas/run';
 import { writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
+import { authorize, type Credential } from '../governance';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 import { assertRunId, MONITORING_DIR, resolveRunDir } from '../run';
@@ -131,6 +132,12 @@ export function trendSql(historyFile: string, last?: number): string {
 }
 
 /** The run's monitoring trend, oldest first (optionally only the last `last` windows). */
+/** The monitoring trend as a user (view_monitoring: every role). */
+export async function monitoringTrendAs(credential: Credential, runId: string, last?: number): Promise<TrendRow[]> {
+  await authorize(credential, 'view_monitoring', { type: 'monitoring_window', runId: assertRunId(runId) });
+  return monitoringTrend(runId, last);
+}
+
 export async function monitoringTrend(runId: string, last?: number): Promise<TrendRow[]> {
   const runDir = await resolveRunDir(runId);
   const file = historyPath(runDir);

@@ -1,5 +1,7 @@
 import type { ArtifactRef } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
+import { authorize, type Credential } from '../governance';
+import { assertRunId, resolveRunDir } from '../run';
 import { loadRunData, type RunData } from './data';
 import { toHtml, toMarkdown, type Block, type Cell } from './doc';
 import { f4, int, pct } from './sections';
@@ -207,6 +209,13 @@ export function compareRunData(a: RunData, b: RunData): RunComparison {
 }
 
 /** Loads two run folders and compares them. Example: `await compareRuns(runsDir + '/run-a', runsDir + '/run-b')`. */
+/** Compares two runs as a user (compare_models: every role). */
+export async function compareRunsAs(credential: Credential, runA: string, runB: string): Promise<RunComparison> {
+  const resource = { type: 'run_comparison', id: `${assertRunId(runA)}..${assertRunId(runB)}`, runId: runA };
+  await authorize(credential, 'compare_models', resource);
+  return compareRuns(await resolveRunDir(runA), await resolveRunDir(runB));
+}
+
 export async function compareRuns(runDirA: string, runDirB: string): Promise<RunComparison> {
   const [a, b] = await Promise.all([loadRunData(runDirA), loadRunData(runDirB)]);
   return compareRunData(a, b);

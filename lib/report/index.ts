@@ -9,5 +9,12 @@ export { modelCardBlocks } from './modelCard';
 export { renderVegaLite, fontFiles } from './render';
 export { reportBlocks, writeRunReport } from './report';
 export type { ReportOutput } from './report';
-export { compareRunData, compareRuns, comparisonBlocks, predictionAgreement, writeComparison } from './compare';
+export {
+  compareRunData,
+  compareRuns,
+  compareRunsAs,
+  comparisonBlocks,
+  predictionAgreement,
+  writeComparison,
+} from './compare';
 export type { MetricDelta, PredictionAgreement, RunComparison, ValueDiff } from './compare';

@@ -1,10 +1,8 @@
-import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { authorize } from '../../lib/governance';
-import { actorOf, auditRunAction } from '../../lib/lifecycle/access';
-import { exportBundle } from '../../lib/lifecycle/lock';
-import { versionBinningTables } from '../../lib/lifecycle/versions';
-import { assertRunId, newestVersion, resolveRunDir, verifyLockedRun, versionDirName } from '../../lib/run';
+import { exportBundleAs } from '../../lib/lifecycle/exports';
+import { binningTablesAs } from '../../lib/lifecycle/versions';
+import { assertRunId, versionDirName } from '../../lib/run';
 import { lifecycleSettled, sendLifecycleUpdate, verdictError, withLifecycle } from '../../client';
 import { overrideChangeSchema, type LifecycleState, type OverrideChange, type Verdict } from '../../schemas/lifecycle';
 import { stateQuery } from '../../workflows/lifecycleDefinitions';
@@ -166,18 +164,10 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { feature?: string; version?: number; json?: boolean } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'view_binning', {
-          type: 'binning_table',
-          id: runId,
-          runId: assertRunId(runId),
+        const { version, tables } = await binningTablesAs(await callerCredential(opts), runId, {
+          ...(opts.feature === undefined ? {} : { feature: opts.feature }),
+          ...(opts.version === undefined ? {} : { version: opts.version }),
         });
-        const runDir = await resolveRunDir(runId);
-        await verifyLockedRun(runDir);
-        const version = opts.version ?? (await newestVersion(runDir));
-        const tables = (await versionBinningTables(runDir, join(runDir, versionDirName(version)))).filter(
-          (t) => !opts.feature || t.feature === opts.feature,
-        );
-        if (opts.feature && tables.length === 0) throw new Error(`run ${runId} has no feature ${opts.feature}`);
         if (opts.json) return printJson({ runId, version, tables });
         for (const t of tables) {
           console.log(`${t.feature} (${t.kind}, ${t.source}) IV ${t.iv.toFixed(4)}`);
@@ -339,20 +329,7 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { out: string } & TokenOpts) => {
-        const who = await authorize(await callerCredential(opts), 'export_run', {
-          type: 'run',
-          id: assertRunId(runId),
-        });
-        const files = await exportBundle(await resolveRunDir(runId), opts.out);
-        await auditRunAction(actorOf(who), runId, {
-          action: 'run_exported',
-          resource_type: 'run',
-          resource_id: runId,
-          status: 'success',
-          source: 'cli',
-          result: 'exported',
-          details: { out: resolve(opts.out), files: files.map((f) => basename(f)) },
-        });
+        const files = await exportBundleAs(await callerCredential(opts), runId, opts.out);
         for (const file of files) console.log(file);
       }),
     );

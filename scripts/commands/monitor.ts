@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, runMonitoring } from '../../client';
 import { authorize } from '../../lib/governance';
-import { monitoringTrend } from '../../lib/monitor/store';
+import { monitoringTrendAs } from '../../lib/monitor/store';
 import { completedRunManifest } from '../../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../../lib/run';
 import type { MonitoringProgress } from '../../schemas/monitoring';
@@ -134,8 +134,7 @@ export function registerMonitorCommands(program: Command): void {
     .action(
       governed(async (opts: HistoryOpts) => {
         const runId = assertRunId(opts.run);
-        await authorize(await callerCredential(opts), 'view_monitoring', { type: 'monitoring_window', runId });
-        const rows = await monitoringTrend(runId, opts.last);
+        const rows = await monitoringTrendAs(await callerCredential(opts), runId, opts.last);
         if (opts.json) return printJson(rows);
         if (rows.length === 0) return err(`no monitoring windows stored for ${runId}`);
         console.log(

@@ -3,20 +3,18 @@ import { prepareFile } from '../../lib/artifacts';
 import {
   downloadArtifactAs,
   exportModelCardAs,
+  generateReportAs,
+  overrideAuditAs,
   exportScoringSpecAs,
   listArtifactsAs,
   viewReportAs,
   type ExportedArtifact,
 } from '../../lib/lifecycle/exports';
 import type { Command } from 'commander';
-import { authorize } from '../../lib/governance';
-import { dataDir } from '../../lib/paths';
-import { assertRunId, resolveRunDir, resolveVersion } from '../../lib/run';
-import { compareRuns, writeComparison, writeRunReport } from '../../lib/report';
+import { compareRunsAs, writeComparison } from '../../lib/report';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
 
-const defaultReportsDir = (): string => join(dataDir(), 'reports');
 const versionArg = positiveInt('--version');
 
 /** Writes an exported artifact to `--out` (whole or not at all), else to stdout; says what it was on stderr. */
@@ -49,10 +47,11 @@ export function registerReportCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { out?: string; json?: boolean; version?: number } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'generate_report', { type: 'run', id: assertRunId(runId) });
-        const { version, dir } = await resolveVersion(runId, await resolveRunDir(runId), opts.version);
-        const out = opts.out ?? join(defaultReportsDir(), version === 1 ? runId : `${runId}-v${version}`);
-        const report = await writeRunReport(dir, out);
+        const report = await generateReportAs(await callerCredential(opts), runId, {
+          ...(opts.version === undefined ? {} : { version: opts.version }),
+          ...(opts.out === undefined ? {} : { out: opts.out }),
+        });
+        const { version } = report;
         if (opts.json)
           return printJson({ runId, version, dir: report.dir, figures: report.figures, files: report.artifacts });
         console.log(`version    ${version}`);
@@ -73,9 +72,7 @@ export function registerReportCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runA: string, runB: string, opts: { out?: string; json?: boolean } & TokenOpts) => {
-        const resource = { type: 'run_comparison', id: `${assertRunId(runA)}..${assertRunId(runB)}`, runId: runA };
-        await authorize(await callerCredential(opts), 'compare_models', resource);
-        const c = await compareRuns(await resolveRunDir(runA), await resolveRunDir(runB));
+        const c = await compareRunsAs(await callerCredential(opts), runA, runB);
         if (opts.out) {
           const files = await writeComparison(c, opts.out);
           err(`wrote ${files.map((f) => join(opts.out!, f.path)).join(', ')}`);
@@ -150,4 +147,23 @@ export function registerReportCommands(program: Command): void {
       ),
     ),
   );
+
+  program
+    .command('override-audit <runId>')
+    .description(
+      "the run's override audit trail: every override and review, who, when, why, before and after (every role)",
+    )
+    .option('--json', 'print the entries as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (runId: string, opts: TokenOpts & { json?: boolean }) => {
+        const entries = await overrideAuditAs(await callerCredential(opts), runId);
+        if (opts.json) return printJson(entries);
+        if (entries.length === 0) return err(`run ${runId} has no overrides yet`);
+        for (const e of entries)
+          console.log(
+            `${e.timestamp} ${e.action.padEnd(28)} ${e.user_id.padEnd(16)} ${e.status.padEnd(8)} ${e.reason ?? ''}`,
+          );
+      }),
+    );
 }
