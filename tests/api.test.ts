@@ -9,10 +9,10 @@ import { whoMay } from '../api/openapi';
 import { OPERATIONS } from '../api/operations';
 import { PROJECT_ROOT } from '../lib/paths';
 import { buildControlPlane } from '../api/server';
-import { addUser, issueToken, MATRIX, queryAudit } from '../lib/governance';
+import { addUser, CELL, cellFor, issueToken, MATRIX, minimumRole, queryAudit } from '../lib/governance';
 import { parseModel } from '../lib/gbdt';
 import { pipelineHandle } from '../client/workflows';
-import type { Role } from '../schemas/governance';
+import { ROLES, type Permission, type Role } from '../schemas/governance';
 import {
   runCreator,
   serverFromEnv,
@@ -361,5 +361,61 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect((await call('ANALYST', 'GET', '/audit-logs/export')).status).toBe(403);
     expect((await call('ADMIN', 'POST', '/audit-logs/checkpoints')).status).toBe(201);
     expect((await call('VALIDATOR', 'GET', '/audit-logs/verification')).body).toMatchObject({ ok: true });
+  });
+
+  it('the seed-3 matrix over HTTP: for each of the 40 permissions, every role is refused or let through as its cell says', async () => {
+    // One operation per permission, called with ids that do not exist and empty bodies: a refused role gets the
+    // §8 body (before anything is looked up) and an audit entry; an allowed role gets past the gate (the run or the
+    // body is then what fails, never the permission).
+    const byPermission = new Map<string, (typeof OPERATIONS)[number]>();
+    for (const op of OPERATIONS)
+      if (op.permission && !byPermission.has(op.permission)) byPermission.set(op.permission, op);
+    expect(byPermission.size).toBe(40);
+    const ids: Record<string, string> = {
+      run_id: 'matrix-none',
+      config_id: 'matrix-none',
+      key: 'matrix.none',
+      user_id: 'matrix-none',
+      override_id: 'ov-99',
+      feature: 'seniority',
+      jti: 'matrix-none',
+    };
+    const users = {
+      VIEWER: 'api-viewer',
+      ANALYST: 'api-analyst',
+      MODELER: 'api-modeler',
+      VALIDATOR: 'api-validator',
+      ADMIN: 'root',
+    };
+    const cells: string[] = [];
+    const refused: Array<[string, string]> = [];
+    for (const [permission, op] of byPermission) {
+      const path = op.path.replace(/\{(\w+)\}/g, (_m, name: string) => ids[name]!);
+      for (const role of ROLES) {
+        const res = await call(role, op.method, path, op.method === 'GET' ? undefined : {});
+        if (cellFor(role, permission as Permission) !== CELL.no) {
+          if (res.status === 403 || res.status === 401) cells.push(`${permission} ${role}: refused (${res.status})`);
+          continue;
+        }
+        const body = res.body as { required_permission?: string; user_role?: string; minimum_role?: string };
+        if (
+          res.status !== 403 ||
+          body.required_permission !== permission ||
+          body.user_role !== role ||
+          body.minimum_role !== minimumRole(permission as Permission)
+        )
+          cells.push(
+            `${permission} ${role}: not refused as the seed says (${res.status} ${JSON.stringify(res.body).slice(0, 120)})`,
+          );
+        refused.push([users[role], permission]);
+      }
+    }
+    // Every refusal is on record: at once, or (a repeat within the server's minute) counted in its summary after an
+    // entry for the same user and permission.
+    const denials = (await queryAudit({ action: 'permission_denied' })).filter((e) => e.source === 'api');
+    for (const [user, permission] of refused)
+      if (!denials.some((e) => e.user_id === user && e.attempted_action === permission))
+        cells.push(`${permission} ${user}: refusal not audited`);
+    expect(cells).toEqual([]);
   });
 });
