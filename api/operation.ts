@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { z } from 'zod';
-import type { Credential } from '../lib/governance';
+import type { Credential, ResourceRef } from '../lib/governance';
 import type { Permission, ResolvedIdentity } from '../schemas/governance';
 
 /** What a handler gets: the caller (token already proven, permission pre-checked), the parsed request. */
@@ -55,4 +55,11 @@ export interface Operation<P = unknown, Q = unknown, B = unknown> {
 /** An operation with its types inferred from its schemas. */
 export function operation<P = undefined, Q = undefined, B = undefined>(op: Operation<P, Q, B>): Operation {
   return op as unknown as Operation;
+}
+
+/** What a denial of `op` is audited against: its resource, named by the id in its path parameters (not looked up). */
+export function resourceFor(op: Operation, params: Record<string, string>): ResourceRef | undefined {
+  if (!op.resourceType) return undefined;
+  const id = params.run_id ?? params.config_id ?? params.user_id ?? params.key ?? params.jti;
+  return { type: op.resourceType, ...(id === undefined ? {} : { id: id.slice(0, 128) }) };
 }

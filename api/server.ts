@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { connectClient, findServer, type TemporalServer } from '../client';
-import type { ResourceRef } from '../lib/governance';
 import {
   createGuard,
   installErrorHandler,
@@ -12,7 +11,7 @@ import {
 } from '../lib/serve';
 import { IdempotencyConflictError } from './idempotency';
 import { docsPage, openApiDocument } from './openapi';
-import type { FileBody, Operation } from './operation';
+import { resourceFor, type FileBody } from './operation';
 import { OPERATIONS } from './operations';
 
 export interface ControlPlaneOptions extends GuardOptions {
@@ -32,16 +31,6 @@ const isFile = (value: unknown): value is FileBody =>
 
 /** `/runs/{run_id}` in Fastify's syntax: `/runs/:run_id`. */
 const fastifyPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
-
-/** What a denial is audited against: the route's resource, named by its id parameter (not looked up). */
-function resourceOf(op: Operation): ((req: FastifyRequest) => ResourceRef) | undefined {
-  if (!op.resourceType) return undefined;
-  return (req) => {
-    const params = (req.params ?? {}) as Record<string, string>;
-    const id = params.run_id ?? params.config_id ?? params.user_id ?? params.key ?? params.jti;
-    return { type: op.resourceType!, ...(id === undefined ? {} : { id: id.slice(0, 128) }) };
-  };
-}
 
 /**
  * The control-plane HTTP API (`access-perm api`): every operation of {@link OPERATIONS} behind a bearer token.
@@ -76,7 +65,11 @@ export async function buildControlPlane(options: ControlPlaneOptions = {}): Prom
     app.route({
       method: op.method,
       url: fastifyPath(op.path),
-      onRequest: guard(op.permission, resourceOf(op), 'precheck'),
+      onRequest: guard(
+        op.permission,
+        (req) => resourceFor(op, (req.params ?? {}) as Record<string, string>),
+        'precheck',
+      ),
       handler: async (req, reply) => {
         const key = req.headers['idempotency-key'];
         const idempotencyKey = typeof key === 'string' ? key : null;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -14,6 +15,7 @@ import { parseModel } from '../lib/gbdt';
 import { pipelineHandle } from '../client/workflows';
 import { ROLES, type Permission, type Role } from '../schemas/governance';
 import {
+  runCli,
   runCreator,
   serverFromEnv,
   smallConfig,
@@ -417,5 +419,34 @@ describe('the control-plane API (access-perm api) on a real server', () => {
       if (!denials.some((e) => e.user_id === user && e.attempted_action === permission))
         cells.push(`${permission} ${user}: refusal not audited`);
     expect(cells).toEqual([]);
+  });
+
+  it('the CLI against the remote API (ACCESS_PERM_API): the same answers, errors and exit codes, no local data', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'access-perm-remote-cli-'));
+    const env = (role: Role) => ({
+      ...process.env,
+      ACCESS_PERM_API: base,
+      ACCESS_PERM_TOKEN: tokens[role],
+      ACCESS_PERM_DATA_DIR: join(empty, 'data'),
+      ACCESS_PERM_KEYRING: join(empty, 'keyring'),
+    });
+    const listed = await runCli(env('VALIDATOR'), 'runs', 'list', '--json');
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(
+      expect.arrayContaining([RUN, 'api-life', 'api-slow']),
+    );
+    const shown = await runCli(env('VIEWER'), 'runs', 'show', 'api-slow');
+    expect(shown.stdout).toMatch(/^run +api-slow \(cancelled\)\nfolder +on http:\/\/127\.0\.0\.1:\d+/);
+    expect((await runCli(env('VALIDATOR'), 'configs', 'list')).stdout).toMatch(/^life +v2 +team +api-analyst/);
+    const denied = await runCli(env('MODELER'), 'system', 'config', 'set', 'spark_partitions', '4', '--reason', 'more');
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(
+      /^access-perm: permission denied: Only ADMIN can configure system settings\..*\[required_permission system_configuration, your role MODELER, minimum_role ADMIN\]/,
+    );
+    const unknown = await runCli(env('VIEWER'), 'runs', 'show', 'nowhere');
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/^access-perm: unknown run nowhere/) });
+    const away = await runCli({ ...env('VIEWER'), ACCESS_PERM_API: 'http://127.0.0.1:9' }, 'runs', 'list');
+    expect(away.code).toBe(1);
+    expect(away.stderr).toMatch(/cannot reach the control-plane API at http:\/\/127\.0\.0\.1:9 \(ACCESS_PERM_API\)/);
   });
 });

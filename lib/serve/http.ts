@@ -102,7 +102,7 @@ export interface GuardOptions {
 /** How a route is guarded: the permission and resource it authorises, or `precheck` (see {@link createGuard}). */
 export type Guard = (
   permission: Permission | null,
-  resource?: (req: FastifyRequest) => ResourceRef,
+  resource?: (req: FastifyRequest) => ResourceRef | undefined,
   mode?: 'authorize' | 'precheck',
 ) => (req: FastifyRequest) => Promise<void>;
 

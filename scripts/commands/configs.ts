@@ -12,6 +12,7 @@ import {
 import { CONFIG_VISIBILITIES, type ConfigVisibility } from '../../schemas/configs';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
+import { callApi, remoteApi } from './remote';
 
 const readDocument = async (file: string): Promise<string> =>
   readFile(resolve(file), 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -40,7 +41,11 @@ export function registerConfigCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { json?: boolean }) => {
-        const list = await listConfigsAs(await callerCredential(opts));
+        const credential = await callerCredential(opts);
+        const list = remoteApi()
+          ? (await callApi<{ configs: Awaited<ReturnType<typeof listConfigsAs>> }>(credential, 'GET', '/configs'))
+              .configs
+          : await listConfigsAs(credential);
         if (opts.json) return printJson(list);
         if (list.length === 0)
           return err('no configs you can see yet: access-perm configs create --id <id> --file <yaml>');
@@ -58,7 +63,18 @@ export function registerConfigCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (ref: string, opts: TokenOpts & { json?: boolean }) => {
-        const shown = await showConfigAs(await callerCredential(opts), ref);
+        const credential = await callerCredential(opts);
+        const [id, version] = ref.split('@');
+        const shown = remoteApi()
+          ? await callApi<Awaited<ReturnType<typeof showConfigAs>>>(
+              credential,
+              'GET',
+              `/configs/${encodeURIComponent(id!)}`,
+              {
+                query: { version },
+              },
+            )
+          : await showConfigAs(credential, ref);
         if (opts.json) return printJson({ record: shown.record, version: shown.version, document: shown.document });
         err(
           `# ${shown.record.id} v${shown.version.version} (${shown.record.visibility}, owner ${shown.record.owner}), sha256 ${shown.version.sha256}, by ${shown.version.by.userId} at ${shown.version.at}`,

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { authorize } from '../../lib/governance';
 import { deleteRunAs } from '../../lib/pipeline/deleteRun';
-import { assertRunId, listRuns, readTestMetrics, showRun } from '../../lib/run';
+import { assertRunId, listRuns, readTestMetrics, showRun, type RunDetails, type RunListing } from '../../lib/run';
 import type { RunInfo } from '../../schemas/run';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
+import { callApi, remoteApi } from './remote';
 
 export function registerRunCommands(program: Command): void {
   const runs = program.command('runs').description('training runs in the data directory');
@@ -15,8 +16,10 @@ export function registerRunCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: { json?: boolean } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'view_runs');
-        const list = await listRuns();
+        const credential = await callerCredential(opts);
+        const list = remoteApi()
+          ? (await callApi<{ runs: RunListing[] }>(credential, 'GET', '/runs')).runs
+          : await authorize(credential, 'view_runs').then(listRuns);
         if (opts.json) return printJson(list);
         if (list.length === 0) return err('no runs yet: start one with access-perm pipeline run --config <yaml>');
         for (const r of list) {
@@ -35,12 +38,17 @@ export function registerRunCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { json?: boolean } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
-        const run = await showRun(runId);
-        const test = await readTestMetrics(run.runDir);
+        const credential = await callerCredential(opts);
+        const remote = remoteApi();
+        const run: Omit<RunDetails, 'runDir'> & { runDir?: string } = remote
+          ? await callApi(credential, 'GET', `/runs/${encodeURIComponent(assertRunId(runId))}`)
+          : await authorize(credential, 'view_runs', { type: 'run', id: assertRunId(runId) }).then(() =>
+              showRun(runId),
+            );
+        const test = run.runDir ? await readTestMetrics(run.runDir) : null;
         if (opts.json) return printJson({ ...run, test });
         console.log(`run        ${run.runId} (${run.state})`);
-        console.log(`folder     ${run.runDir}`);
+        console.log(`folder     ${run.runDir ?? `on ${remote}`}`);
         const by = run.info.createdBy as RunInfo['createdBy'] | undefined; // absent in runs made before it was recorded
         console.log(
           `started    ${run.info.startedAt}${by ? ` by ${by.userId} (${by.role}${by.temporaryRole ? ', temporary' : ''})` : ''}`,

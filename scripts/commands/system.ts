@@ -3,6 +3,7 @@ import { setSystemConfigAs, systemConfigAs } from '../../lib/governance';
 import { settingAt, settingsPath, settingValue } from '../../lib/settings';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
+import { callApi, remoteApi } from './remote';
 
 const show = (value: unknown): string => JSON.stringify(value);
 
@@ -20,11 +21,14 @@ export function registerSystemCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (key: string | undefined, opts: TokenOpts & { json?: boolean }) => {
-        const { settings, keys } = await systemConfigAs(await callerCredential(opts));
+        const credential = await callerCredential(opts);
+        const { settings, keys } = remoteApi()
+          ? await callApi<Awaited<ReturnType<typeof systemConfigAs>>>(credential, 'GET', '/system/config')
+          : await systemConfigAs(credential);
         if (key !== undefined) {
-          settingAt(settings, key); // an unknown key: the error lists the settings there are
-          const found = keys.find((k) => k.key === key)!;
-          return opts.json ? printJson(found) : console.log(show(found.value));
+          const found = keys.find((k) => k.key === key);
+          if (!found) settingAt(settings, key); // an unknown key: the error lists the settings there are
+          return opts.json ? printJson(found) : console.log(show(found!.value));
         }
         if (opts.json) return printJson({ path: settingsPath(), settings, keys });
         for (const k of keys) {
@@ -43,7 +47,15 @@ export function registerSystemCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (key: string, value: string, opts: TokenOpts & { reason: string; json?: boolean }) => {
-        const result = await setSystemConfigAs(await callerCredential(opts), key, settingValue(value), opts.reason);
+        const credential = await callerCredential(opts);
+        const result = remoteApi()
+          ? await callApi<Awaited<ReturnType<typeof setSystemConfigAs>>>(
+              credential,
+              'PUT',
+              `/system/config/${encodeURIComponent(key)}`,
+              { body: { value: settingValue(value), reason: opts.reason } },
+            )
+          : await setSystemConfigAs(credential, key, settingValue(value), opts.reason);
         if (opts.json) return printJson(result);
         if (!result.changed) return err(`${key} is already ${show(result.after)}: nothing changed, nothing audited`);
         console.log(`${key}: ${show(result.before)} -> ${show(result.after)}`);
