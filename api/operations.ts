@@ -119,7 +119,7 @@ import { sha256Hex } from '../lib/hash';
 import { openRunModel, SCORING_PERMISSION } from '../lib/scoring';
 import { MAX_PREDICT_ROWS, predictBodySchema } from '../schemas/serving';
 import { once } from './idempotency';
-import { operation, type FileBody, type Operation } from './operation';
+import { operation, type FileBody, type Operation, type OperationContext } from './operation';
 
 const json = (schema: z.ZodType) => ({ schema });
 const auditEntriesJson = () => json(auditEntriesSchema);
@@ -129,6 +129,24 @@ const file = (exported: { content: Buffer; artifact: { path: string; sha256: str
     contentType,
     headers: { 'x-artifact-path': exported.artifact.path, 'x-artifact-sha256': exported.artifact.sha256 },
   }) satisfies FileBody;
+
+/**
+ * Starts a training run once per Idempotency-Key (a retry with the same key and body gets the same run id back and
+ * starts nothing), on `configPath`, under `body.run_id` or a new id.
+ */
+async function startOnce(
+  ctx: OperationContext<unknown, unknown, { run_id?: string | undefined }>,
+  operationName: string,
+  configPath: string,
+) {
+  const scope = { userId: ctx.identity.userId, operation: operationName, key: ctx.idempotencyKey! };
+  const { result, replayed } = await once(scope, ctx.body, async () => {
+    const runId = ctx.body.run_id ?? newRunId();
+    await startRun(await ctx.temporal(), { runId, configPath, credential: ctx.credential });
+    return runId;
+  });
+  return { run_id: result, replayed };
+}
 
 const runs: Operation[] = [
   operation({
@@ -167,7 +185,8 @@ const runs: Operation[] = [
     idempotent: true,
     status: 202,
     response: json(startedRunSchema),
-    handler: async ({ body, identity, credential, idempotencyKey, temporal }) => {
+    handler: async (ctx) => {
+      const { body, credential } = ctx;
       const configPath = await startConfigPathAs(credential, {
         ...(body.config_path === undefined ? {} : { configPath: body.config_path }),
         ...(body.config_id === undefined ? {} : { configId: body.config_id }),
@@ -175,13 +194,7 @@ const runs: Operation[] = [
       });
       // A bad config is a 400 here, before anything is started (the workflow checks it again).
       await loadConfig(configPath);
-      const scope = { userId: identity.userId, operation: 'startRun', key: idempotencyKey! };
-      const { result, replayed } = await once(scope, body, async () => {
-        const runId = body.run_id ?? newRunId();
-        await startRun(await temporal(), { runId, configPath, credential });
-        return runId;
-      });
-      return { run_id: result, replayed };
+      return startOnce(ctx, 'startRun', configPath);
     },
   }),
   operation({
@@ -724,16 +737,8 @@ const more: Operation[] = [
     idempotent: true,
     status: 202,
     response: json(startedRunSchema),
-    handler: async ({ params, body, identity, credential, idempotencyKey, temporal }) => {
-      const configPath = await retrainConfigPathAs(credential, params.run_id);
-      const scope = { userId: identity.userId, operation: `retrain:${params.run_id}`, key: idempotencyKey! };
-      const { result, replayed } = await once(scope, body, async () => {
-        const runId = body.run_id ?? newRunId();
-        await startRun(await temporal(), { runId, configPath, credential });
-        return runId;
-      });
-      return { run_id: result, replayed };
-    },
+    handler: async (ctx) =>
+      startOnce(ctx, `retrain:${ctx.params.run_id}`, await retrainConfigPathAs(ctx.credential, ctx.params.run_id)),
   }),
   operation({
     id: 'selectFeatures',

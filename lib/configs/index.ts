@@ -17,7 +17,7 @@ import type { Permission, ResolvedIdentity } from '../../schemas/governance';
 import { prepareFile, writeFileAtomic } from '../artifacts';
 import { configRegistryDir, parseConfigText } from '../config';
 import { ConfigError, InputError, RunStateError, UnknownConfigError } from '../errors';
-import { appendAudit, authorize, type Credential } from '../governance';
+import { actorFields, appendAudit, authorize, type Credential } from '../governance';
 import { sha256Hex } from '../hash';
 import { signRecord, verifyRecord } from '../keys';
 import { withFileLock } from '../lock';
@@ -101,9 +101,7 @@ async function audit(
   fields: { before?: unknown; after?: unknown; reason?: string | null; details?: Record<string, unknown> },
 ): Promise<void> {
   await appendAudit({
-    user_id: identity.userId,
-    user_role: identity.role,
-    temporary_role: identity.temporaryRole ?? false,
+    ...actorFields(identity),
     action,
     resource_type: 'config',
     resource_id: id,

@@ -9,6 +9,7 @@ import {
   RUN_SCOPED_RESOURCES,
   type AuditEntry,
   type AuditInput,
+  type ResolvedIdentity,
 } from '../../schemas/governance';
 import { sha256File } from '../hash';
 import { keyringPublicKeys } from '../keys';
@@ -340,6 +341,13 @@ export function keepAuditCheckpointed(
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** The audit fields that say who acted: the user, the role in force, and whether it is a temporary one. */
+export const actorFields = (identity: Pick<ResolvedIdentity, 'userId' | 'role' | 'temporaryRole'>) => ({
+  user_id: identity.userId,
+  user_role: identity.role,
+  temporary_role: identity.temporaryRole ?? false,
+});
 
 /**
  * Appends one entry to the audit log: stamps UTC timestamp, audit_id and the hash chain, checks the invariants,

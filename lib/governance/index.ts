@@ -1,5 +1,6 @@
 export {
   ACTIVE_FILE,
+  actorFields,
   appendAudit,
   AuditIntegrityError,
   auditDir,

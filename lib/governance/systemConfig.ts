@@ -1,6 +1,6 @@
 import type { Settings } from '../../schemas/settings';
 import { readSettings, settingAt, settingKeys, withSetting, writeSettings, type SettingKey } from '../settings';
-import { appendAudit } from './audit';
+import { actorFields, appendAudit } from './audit';
 import { authorize, type Credential } from './authorize';
 
 /** The system configuration a caller may read (system_configuration: ADMIN): every key with its value and default. */
@@ -32,8 +32,7 @@ export async function setSystemConfigAs(
   if (!changed) return { key, before, after, changed };
   await writeSettings(next, async () => {
     await appendAudit({
-      user_id: actor.userId,
-      user_role: actor.role,
+      ...actorFields(actor),
       action: 'system_config_changed',
       resource_type: 'system_config',
       resource_id: key,
@@ -43,7 +42,6 @@ export async function setSystemConfigAs(
       reason,
       source: credential.source ?? 'cli',
       result: 'completed',
-      temporary_role: actor.temporaryRole ?? false,
     });
   });
   return { key, before, after, changed };

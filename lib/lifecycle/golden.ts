@@ -19,7 +19,7 @@ import {
 } from '../../schemas/golden';
 import { prepareFile } from '../artifacts';
 import { InputError, RunStateError } from '../errors';
-import { appendAudit, authorize, type Credential } from '../governance';
+import { actorFields, appendAudit, authorize, type Credential } from '../governance';
 import { canonicalJson, sha256Hex } from '../hash';
 import { loadRunData } from '../report/data';
 import { assertRunId, describeVersion, readLock, reproductions, resolveRunDir, resolveVersion } from '../run';
@@ -178,9 +178,7 @@ export async function goldenComparisonAs(credential: Credential, request: Golden
   const file = await prepareFile(join(await resolveRunDir(runId), GOLDEN_DIR, `${report.id}.json`), text);
   try {
     await appendAudit({
-      user_id: actor.userId,
-      user_role: actor.role,
-      temporary_role: actor.temporaryRole ?? false,
+      ...actorFields(actor),
       action: 'golden_comparison',
       resource_type: 'run',
       resource_id: runId,

@@ -1,6 +1,6 @@
 import type { ResolvedIdentity } from '../../schemas/governance';
 import { RunStateError, UnknownRunError } from '../errors';
-import { appendAudit } from '../governance/audit';
+import { actorFields, appendAudit } from '../governance/audit';
 import { authenticate, isAllowed, permit, type Credential } from '../governance/authorize';
 import { showRun } from '../run';
 
@@ -40,9 +40,7 @@ export async function auditCancelRequest(
   source: Credential['source'] = 'cli',
 ): Promise<void> {
   await appendAudit({
-    user_id: identity.userId,
-    user_role: identity.role,
-    temporary_role: identity.temporaryRole ?? false,
+    ...actorFields(identity),
     action: 'run_cancel_requested',
     resource_type: 'run',
     resource_id: runId,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { tombstoneSchema, type Tombstone } from '../../schemas/run';
 import { prepareFile } from '../artifacts';
 import { RunStateError } from '../errors';
-import { appendAudit } from '../governance/audit';
+import { actorFields, appendAudit } from '../governance/audit';
 import { authorize, type Credential } from '../governance/authorize';
 import { signRecord } from '../keys';
 import { lifecycleView, showRun, TOMBSTONE_FILE } from '../run';
@@ -75,9 +75,7 @@ export async function deleteRunAs(
   );
   try {
     await appendAudit({
-      user_id: actor.userId,
-      user_role: actor.role,
-      temporary_role: actor.temporaryRole ?? false,
+      ...actorFields(actor),
       action: 'run_deleted',
       resource_type: 'run',
       resource_id: runId,
