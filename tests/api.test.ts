@@ -236,7 +236,12 @@ describe('the control-plane API (access-perm api) on a real server', () => {
 
   it('the lifecycle over HTTP: seed-3 §8 scenario 1 for an ANALYST, an override by a MODELER, a validator review', async () => {
     // The run starts from a registered config, which it records.
-    const document = stringify(smallConfig(join(root, 'data')));
+    const document = stringify(
+      smallConfig(join(root, 'data'), (c) => {
+        c.model.catboost.iterations = 10;
+        c.validation.n_splits = 2;
+      }),
+    );
     const registered = await call('ANALYST', 'POST', '/configs', { id: 'life', document, visibility: 'team' });
     expect(registered).toMatchObject({
       status: 201,

@@ -6,7 +6,7 @@ import { readVerified } from '../lib/artifacts';
 import { readManifest, resolveRunDir, showRun } from '../lib/run';
 import { addUser, issueToken, PermissionDeniedError, queryAudit } from '../lib/governance';
 import { authorizeRunCancel } from '../lib/pipeline/cancel';
-import type { PipelineProgress } from '../schemas/run';
+import { PIPELINE_STEPS, type PipelineProgress } from '../schemas/run';
 import { progressQuery, TASK_QUEUE } from '../workflows/definitions';
 import { pollEvery, startTrainingPipeline, type DevServer } from '../client';
 import {
@@ -261,10 +261,11 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
     }
   });
 
-  /** Starts the slow run as root and waits until it trains. */
-  async function trainingRun(runId: string) {
+  /** Starts the slow run as root and waits until it reaches `step` (its creator is on record from `validate`). */
+  async function trainingRun(runId: string, step: PipelineProgress['step'] = 'train') {
     const handle = await startTrainingPipeline(client, { runId, input: await pipelineInput(runId, slowConfig, token) });
-    await vi.waitUntil(async () => (await handle.query(progressQuery)).step === 'train', {
+    const past = PIPELINE_STEPS.indexOf(step);
+    await vi.waitUntil(async () => (await handle.query(progressQuery)).stepIndex >= past, {
       timeout: 60_000,
       interval: 200,
     });
@@ -303,7 +304,7 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
     const viewer = await authorizeRunCancel({ token: tokens.VIEWER }, 'no-such-run').catch((e: unknown) => e);
     expect(viewer).toBeInstanceOf(PermissionDeniedError);
     expect(viewer).toMatchObject({ required_permission: 'cancel_run', user_role: 'VIEWER' });
-    const handle = await trainingRun('it-cancel-owned');
+    const handle = await trainingRun('it-cancel-owned', 'validate');
     const analyst = await authorizeRunCancel({ token: tokens.ANALYST }, 'it-cancel-owned').catch((e: unknown) => e);
     expect(analyst).toBeInstanceOf(PermissionDeniedError);
     expect((analyst as Error).message).toMatch(/own/);
