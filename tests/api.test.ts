@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -450,6 +450,25 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     );
     const unknown = await runCli(env('VIEWER'), 'runs', 'show', 'nowhere');
     expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/^access-perm: unknown run nowhere/) });
+    // Changes too: a config registered, a run deleted, each audited on the server.
+    const file = join(empty, 'remote.yaml');
+    await writeFile(file, stringify(smallConfig(join(root, 'data'))));
+    const create = ['configs', 'create', '--id', 'remote-cfg', '--file', file, '--visibility', 'team'];
+    expect((await runCli(env('VALIDATOR'), ...create)).code).toBe(3);
+    expect((await runCli(env('ANALYST'), ...create)).stdout).toMatch(/^config remote-cfg v1 registered \(team\)/);
+    const deleted = await runCli(env('MODELER'), 'runs', 'delete', 'api-slow', '--reason', 'cancelled, never used');
+    expect(deleted.stdout).toMatch(/^run api-slow deleted \(was cancelled\)/);
+    const audited = await runCli(
+      env('VALIDATOR'),
+      'audit',
+      'query',
+      '--run-id',
+      'api-slow',
+      '--action',
+      'run_deleted',
+      '--json',
+    );
+    expect(JSON.parse(audited.stdout)).toEqual([expect.objectContaining({ user_id: 'api-modeler', source: 'api' })]);
     const away = await runCli({ ...env('VIEWER'), ACCESS_PERM_API: 'http://127.0.0.1:9' }, 'runs', 'list');
     expect(away.code).toBe(1);
     expect(away.stderr).toMatch(/cannot reach the control-plane API at http:\/\/127\.0\.0\.1:9 \(ACCESS_PERM_API\)/);

@@ -9,7 +9,7 @@ import {
   shareConfigAs,
   showConfigAs,
 } from '../../lib/configs';
-import { CONFIG_VISIBILITIES, type ConfigVisibility } from '../../schemas/configs';
+import { CONFIG_VISIBILITIES, type ConfigRecord, type ConfigVisibility } from '../../schemas/configs';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
 import { callApi, remoteApi } from './remote';
@@ -94,12 +94,16 @@ export function registerConfigCommands(program: Command): void {
     .action(
       governed(
         async (opts: TokenOpts & { id: string; file: string; visibility: ConfigVisibility; reason?: string }) => {
-          const record = await createConfigAs(await callerCredential(opts), {
+          const credential = await callerCredential(opts);
+          const input = {
             id: opts.id,
             document: await readDocument(opts.file),
             visibility: opts.visibility,
             ...(opts.reason ? { reason: opts.reason } : {}),
-          });
+          };
+          const record = remoteApi()
+            ? await callApi<ConfigRecord>(credential, 'POST', '/configs', { body: input })
+            : await createConfigAs(credential, input);
           console.log(`config ${record.id} v1 registered (${record.visibility}), sha256 ${record.versions[0]!.sha256}`);
         },
       ),
@@ -115,11 +119,13 @@ export function registerConfigCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (id: string, opts: TokenOpts & { file: string; reason: string }) => {
-        const record = await editConfigAs(await callerCredential(opts), {
-          id,
-          document: await readDocument(opts.file),
-          reason: opts.reason,
-        });
+        const credential = await callerCredential(opts);
+        const document = await readDocument(opts.file);
+        const record = remoteApi()
+          ? await callApi<ConfigRecord>(credential, 'PUT', `/configs/${encodeURIComponent(id)}`, {
+              body: { document, reason: opts.reason },
+            })
+          : await editConfigAs(credential, { id, document, reason: opts.reason });
         const v = record.versions.at(-1)!;
         console.log(`config ${id} v${v.version}, sha256 ${v.sha256}`);
       }),
@@ -133,11 +139,11 @@ export function registerConfigCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (id: string, opts: TokenOpts & { visibility: ConfigVisibility; reason: string }) => {
-        const record = await shareConfigAs(await callerCredential(opts), {
-          id,
-          visibility: opts.visibility,
-          reason: opts.reason,
-        });
+        const credential = await callerCredential(opts);
+        const body = { visibility: opts.visibility, reason: opts.reason };
+        const record = remoteApi()
+          ? await callApi<ConfigRecord>(credential, 'PUT', `/configs/${encodeURIComponent(id)}/visibility`, { body })
+          : await shareConfigAs(credential, { id, ...body });
         console.log(`config ${id} is ${record.visibility}`);
       }),
     );
@@ -149,7 +155,10 @@ export function registerConfigCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (id: string, opts: TokenOpts & { reason: string }) => {
-        await deleteConfigAs(await callerCredential(opts), { id, reason: opts.reason });
+        const credential = await callerCredential(opts);
+        if (remoteApi())
+          await callApi(credential, 'DELETE', `/configs/${encodeURIComponent(id)}`, { body: { reason: opts.reason } });
+        else await deleteConfigAs(credential, { id, reason: opts.reason });
         console.log(`config ${id} deleted; its versions stay for the runs that name them`);
       }),
     );

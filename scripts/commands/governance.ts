@@ -41,8 +41,10 @@ import {
   CAPABILITY_OPERATIONS,
   type CapabilityOperation,
   type ElevationTimerInput,
+  type AuditEntry,
 } from '../../schemas/governance';
 import { err, printJson, reasonOption } from './output';
+import { callApi, remoteApi } from './remote';
 import {
   callerCredential,
   governed,
@@ -343,7 +345,14 @@ function registerAudit(program: Command): void {
     .option('--json', 'print the entries as a JSON array')
     .action(
       governed(async (opts: TokenOpts & FilterOpts & { json?: boolean }) => {
-        const entries = await queryAuditAs(await callerCredential(opts), filtersOf(opts));
+        const credential = await callerCredential(opts);
+        const entries = remoteApi()
+          ? (
+              await callApi<{ entries: AuditEntry[] }>(credential, 'GET', '/audit-logs', {
+                query: filtersOf(opts) as Record<string, string | number | undefined>,
+              })
+            ).entries
+          : await queryAuditAs(credential, filtersOf(opts));
         if (opts.json) return printJson(entries);
         for (const e of entries) {
           const who = `${e.user_id}(${e.user_role}${e.temporary_role ? ', temporary' : ''})`;

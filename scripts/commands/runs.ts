@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { authorize } from '../../lib/governance';
 import { deleteRunAs } from '../../lib/pipeline/deleteRun';
 import { assertRunId, listRuns, readTestMetrics, showRun, type RunDetails, type RunListing } from '../../lib/run';
-import type { RunInfo } from '../../schemas/run';
+import type { RunInfo, Tombstone } from '../../schemas/run';
+import type { CancelledRun } from '../../client';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, printJson, reasonOption } from './output';
 import { callApi, remoteApi } from './remote';
@@ -85,13 +86,13 @@ export function registerRunCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: TokenOpts & { reason: string; wait: boolean; json?: boolean }) => {
-        const { cancelRun } = await import('../../client');
-        const done = await cancelRun({
-          runId,
-          reason: opts.reason,
-          credential: await callerCredential(opts),
-          wait: opts.wait,
-        });
+        const credential = await callerCredential(opts);
+        // The API answers once the cancellation is sent: `runs show` tells when the run stopped.
+        const done = remoteApi()
+          ? await callApi<CancelledRun>(credential, 'POST', `/runs/${encodeURIComponent(runId)}/cancel`, {
+              body: { reason: opts.reason },
+            })
+          : await (await import('../../client')).cancelRun({ runId, reason: opts.reason, credential, wait: opts.wait });
         if (opts.json) return printJson(done);
         const p = done.progress;
         console.log(
@@ -109,7 +110,17 @@ export function registerRunCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: TokenOpts & { reason: string; json?: boolean }) => {
-        const { tombstone, resumed } = await deleteRunAs(await callerCredential(opts), runId, opts.reason);
+        const credential = await callerCredential(opts);
+        const { resumed, ...tombstone } = remoteApi()
+          ? await callApi<Tombstone & { resumed: boolean }>(
+              credential,
+              'DELETE',
+              `/runs/${encodeURIComponent(runId)}`,
+              {
+                body: { reason: opts.reason },
+              },
+            )
+          : await deleteRunAs(credential, runId, opts.reason).then((d) => ({ ...d.tombstone, resumed: d.resumed }));
         if (opts.json) return printJson({ ...tombstone, resumed });
         console.log(
           resumed
