@@ -5,13 +5,15 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   cancelRunOn,
   configureMonitoringSchedule,
   lifecycleStateOn,
   lifecycleUpdateOn,
+  monitorWindowOn,
+  runProgressOn,
   startElevationTimer,
   startRun,
 } from '../client';
@@ -35,8 +37,13 @@ import {
   exportAuditAs,
   verifyAuditAs,
   canApproveDelegated,
+  delegateApproval,
   elevateUser,
+  issueCapability,
   isAllowed,
+  parseTtl,
+  proveEntryAs,
+  rotateSigningKeyAs,
   permit,
   issueToken,
   listUsers,
@@ -60,9 +67,20 @@ import { binningTablesAs } from '../lib/lifecycle/versions';
 import { monitoringTrendAs } from '../lib/monitor/store';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
 import { compareRunsAs } from '../lib/report';
-import { listRuns, newRunId, readDeployment, showRun } from '../lib/run';
+import { listRuns, newRunId, readDeployment, readTestMetrics, resolveRunDir, showRun } from '../lib/run';
+import { InputError } from '../lib/errors';
+import { listKeys, publicKeyPem } from '../lib/keys';
+import { completedRunManifest } from '../lib/monitor/window';
+import { CAPABILITY_REQUESTS } from '../schemas/capabilities';
 import {
   addUserBodySchema,
+  auditEntryParamsSchema,
+  capabilityBodySchema,
+  delegateBodySchema,
+  keysQuerySchema,
+  monitorWindowBodySchema,
+  revokeBodySchema,
+  verificationQuerySchema,
   artifactListSchema,
   artifactQuerySchema,
   assignRoleBodySchema,
@@ -123,11 +141,19 @@ import { operation, type FileBody, type Operation, type OperationContext } from 
 
 const json = (schema: z.ZodType) => ({ schema });
 const auditEntriesJson = () => json(auditEntriesSchema);
-const file = (exported: { content: Buffer; artifact: { path: string; sha256: string } }, contentType: string) =>
+const loose = json(z.looseObject({}));
+const file = (
+  exported: { content: Buffer; version: number; artifact: { path: string; sha256: string } },
+  contentType: string,
+) =>
   ({
     file: exported.content,
     contentType,
-    headers: { 'x-artifact-path': exported.artifact.path, 'x-artifact-sha256': exported.artifact.sha256 },
+    headers: {
+      'x-artifact-path': exported.artifact.path,
+      'x-artifact-sha256': exported.artifact.sha256,
+      'x-model-version': String(exported.version),
+    },
   }) satisfies FileBody;
 
 /**
@@ -172,6 +198,22 @@ const runs: Operation[] = [
     handler: async ({ params }) => {
       const { runDir: _folder, ...run } = await showRun(params.run_id);
       return run;
+    },
+  }),
+  operation({
+    id: 'runProgress',
+    method: 'GET',
+    path: '/runs/{run_id}/progress',
+    tag: 'runs',
+    summary: "A run's progress from its workflow (step, folds, models in training); its result once completed",
+    permission: 'view_runs',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: loose,
+    handler: async ({ params, temporal }) => {
+      const { progress, models, result } = await runProgressOn(await temporal(), params.run_id);
+      const test = result ? await readTestMetrics(await resolveRunDir(params.run_id)) : null;
+      return { progress, models, result, test };
     },
   }),
   operation({
@@ -429,6 +471,32 @@ const people: Operation[] = [
     handler: async ({ body, credential }) => issueToken(credential, { userId: body.user_id, ttl: body.ttl }),
   }),
   operation({
+    id: 'issueCapability',
+    method: 'POST',
+    path: '/capabilities',
+    tag: 'users and tokens',
+    summary: 'A single-use capability for one workflow start, signal or update sent with the `temporal` CLI',
+    permission: null,
+    permissionNote: 'any signed-in user; the workflow checks the permission of the operation when it acts',
+    body: capabilityBodySchema,
+    status: 201,
+    response: loose,
+    handler: async ({ body, credential }) => {
+      const parsed = CAPABILITY_REQUESTS[body.op].safeParse(body.request);
+      if (!parsed.success)
+        throw new InputError(
+          `request for ${body.op}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`,
+        );
+      const capability = await issueCapability(credential, {
+        op: body.op,
+        runId: body.run_id,
+        request: parsed.data,
+        ...(body.ttl === undefined ? {} : { ttlSeconds: parseTtl(body.ttl) }),
+      });
+      return { request: parsed.data, capability };
+    },
+  }),
+  operation({
     id: 'revokeToken',
     method: 'DELETE',
     path: '/tokens/{jti}',
@@ -437,8 +505,10 @@ const people: Operation[] = [
     permission: null,
     permissionNote: 'manage_users (ADMIN), or the owner of the token',
     params: tokenParamsSchema,
+    body: revokeBodySchema,
     response: json(revokedTokenSchema),
-    handler: async ({ params, credential }) => revokeToken(credential, { jti: params.jti }),
+    handler: async ({ params, body, credential }) =>
+      revokeToken(credential, { jti: params.jti, ...(body.reason ? { reason: body.reason } : {}) }),
   }),
 ];
 
@@ -537,6 +607,26 @@ const lifecycle: Operation[] = [
         reason: body.reason,
       });
     },
+  }),
+  operation({
+    id: 'delegateApproval',
+    method: 'POST',
+    path: '/runs/{run_id}/overrides/{override_id}/delegation',
+    tag: 'lifecycle',
+    summary: "Delegate an override's approval to a named ANALYST (seed-3 §6); the delegator stays accountable",
+    permission: 'binning_override',
+    resourceType: 'override',
+    params: overrideParamsSchema,
+    body: delegateBodySchema,
+    status: 201,
+    response: loose,
+    handler: async ({ params, body, credential }) =>
+      delegateApproval(credential, {
+        runId: params.run_id,
+        overrideId: params.override_id,
+        delegateTo: body.delegate_to,
+        reason: body.reason,
+      }),
   }),
   operation({
     id: 'goldenComparison',
@@ -720,8 +810,6 @@ const configs: Operation[] = [
   }),
 ];
 
-const loose = json(z.looseObject({}));
-
 /** Reads, reports and monitoring: the rest of seed-3's reporting, model-building and monitoring rows. */
 const more: Operation[] = [
   operation({
@@ -804,7 +892,7 @@ const more: Operation[] = [
         params.run_id,
         query.version === undefined ? {} : { version: query.version },
       );
-      return { runId: r.runId, version: r.version, dir: r.dir, files: r.artifacts };
+      return { runId: r.runId, version: r.version, dir: r.dir, figures: r.figures, files: r.artifacts };
     },
   }),
   operation({
@@ -877,6 +965,8 @@ const more: Operation[] = [
             ...r,
             approval_probability: scored.probability[i]!,
             predicted_label: scored.label[i]!,
+            unknown_user: scored.unknownUser[i] === 1,
+            unknown_app: scored.unknownApp[i] === 1,
           })),
         };
       } finally {
@@ -898,6 +988,30 @@ const more: Operation[] = [
     handler: async ({ params, query, credential }) => ({
       windows: await monitoringTrendAs(credential, params.run_id, query.last),
     }),
+  }),
+  operation({
+    id: 'monitorWindow',
+    method: 'POST',
+    path: '/runs/{run_id}/monitoring/windows',
+    tag: 'monitoring',
+    summary: 'Monitor one window now (monitoringWorkflow) and answer with its drift, performance and alerts',
+    permission: 'generate_report',
+    resourceType: 'monitoring_window',
+    params: runParamsSchema,
+    body: monitorWindowBodySchema,
+    status: 201,
+    response: loose,
+    handler: async ({ params, body, credential, temporal }) => {
+      const runDir = await resolveRunDir(params.run_id);
+      await completedRunManifest(params.run_id, runDir);
+      const result = await monitorWindowOn(await temporal(), {
+        runId: params.run_id,
+        current: body.current,
+        ...(body.label ? { label: body.label } : {}),
+        credential,
+      });
+      return { ...result, report_path: resolve(runDir, result.report.html) };
+    },
   }),
   operation({
     id: 'configureMonitoring',
@@ -950,10 +1064,11 @@ const more: Operation[] = [
     response: { media: ['application/x-ndjson', 'text/csv'] },
     handler: async ({ query, credential }) => {
       const { format, ...filters } = query;
-      const { content } = await exportAuditAs(credential, filters, format);
+      const { content, entries } = await exportAuditAs(credential, filters, format);
       return {
         file: Buffer.from(content),
         contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+        headers: { 'x-audit-entries': String(entries) },
       } satisfies FileBody;
     },
   }),
@@ -965,8 +1080,52 @@ const more: Operation[] = [
     summary: 'Check the hash chain and the signed checkpoints of the audit log; the unsigned tail',
     permission: 'view_audit_logs',
     resourceType: 'audit_log',
+    query: verificationQuerySchema,
     response: loose,
-    handler: async ({ credential }) => verifyAuditAs(credential),
+    handler: async ({ query, credential }) => verifyAuditAs(credential, query.strict ? { strict: true } : {}),
+  }),
+  operation({
+    id: 'proveAuditEntry',
+    method: 'GET',
+    path: '/audit-logs/entries/{audit_id}/proof',
+    tag: 'audit',
+    summary: "An entry's inclusion proof against the latest signed checkpoint (check it with a public key alone)",
+    permission: 'view_audit_logs',
+    resourceType: 'audit_log',
+    params: auditEntryParamsSchema,
+    response: loose,
+    handler: async ({ params, credential }) => proveEntryAs(credential, params.audit_id),
+  }),
+  operation({
+    id: 'listKeys',
+    method: 'GET',
+    path: '/keys',
+    tag: 'audit',
+    summary: 'The signing keys with fingerprints; ?pem=<key id|current> answers that public key (for auditors)',
+    permission: null,
+    permissionNote: 'any signed-in user: public keys are public',
+    query: keysQuerySchema,
+    response: loose,
+    handler: async ({ query }) => {
+      const keys = await listKeys();
+      if (query.pem === undefined) return { keys };
+      const keyId = query.pem === 'current' ? keys.find((k) => k.current)?.keyId : query.pem;
+      if (!keyId || !keys.some((k) => k.keyId === keyId)) throw new InputError(`no signing key ${query.pem}`);
+      return { keys, key_id: keyId, pem: await publicKeyPem(keyId) };
+    },
+  }),
+  operation({
+    id: 'rotateKey',
+    method: 'POST',
+    path: '/keys/rotation',
+    tag: 'audit',
+    summary: 'Make a new current signing key; earlier keys keep verifying what they signed',
+    permission: 'system_configuration',
+    resourceType: 'keyring',
+    body: reasonBodySchema,
+    status: 201,
+    response: loose,
+    handler: async ({ body, credential }) => ({ keys: await rotateSigningKeyAs(credential, body.reason) }),
   }),
   operation({
     id: 'checkpointAudit',

@@ -16,14 +16,17 @@ export {
   type LifecycleUpdate,
 } from './lifecycle';
 export { startLocalWorker, type LocalWorker } from './localWorker';
-export { lifecycleSettled, pollEvery, type ModelProgress } from './poll';
+export { lifecycleSettled, pollEvery, untilSettled, type ModelProgress } from './poll';
 export {
   cancelRun,
   cancelRunOn,
+  monitorWindowOn,
   runMonitoring,
   runPipeline,
+  runProgressOn,
   startRun,
   type CancelledRun,
+  type RunProgress,
   type CancelRunOptions,
   type RunMonitoringOptions,
   type RunPipelineOptions,

@@ -49,12 +49,12 @@ export async function modelProgress(client: Client, handle: WorkflowHandle): Pro
 }
 
 /**
- * Polls a run's lifecycle state until it has loaded its records and its background job (a version build, a
- * reproduction) is done.
+ * Reads a run's lifecycle state (`read`: a query, or the API's GET) until it has loaded its records and its
+ * background job (a version build, a reproduction) is done.
  */
-export async function lifecycleSettled(handle: WorkflowHandle): Promise<LifecycleState> {
+export async function untilSettled(read: () => Promise<LifecycleState>): Promise<LifecycleState> {
   for (let attempt = 0; ; attempt++) {
-    const state = await handle.query(stateQuery).catch((e: Error) => {
+    const state = await read().catch((e: Error) => {
       // A lifecycle that has just (re)started answers once it has read the run's records.
       if (attempt < 120 && /the lifecycle is starting/.test(e.message)) return null;
       throw e;
@@ -63,6 +63,10 @@ export async function lifecycleSettled(handle: WorkflowHandle): Promise<Lifecycl
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** {@link untilSettled} on a lifecycle workflow's handle. */
+export const lifecycleSettled = (handle: WorkflowHandle): Promise<LifecycleState> =>
+  untilSettled(() => handle.query(stateQuery));
 
 /** The innermost cause's message of a failed workflow (the activity's ApplicationFailure), for one-line errors. */
 export function failureMessage(err: unknown): string {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
-import { RunStateError, UnknownRunError } from '../lib/errors';
+import { JobFailedError, RunStateError, UnknownRunError } from '../lib/errors';
 import { authenticate, issueCapability, type Credential } from '../lib/governance';
 import { auditCancelRequest, authorizeRunCancel } from '../lib/pipeline/cancel';
 import { assertRunId, newRunId } from '../lib/run';
@@ -120,7 +120,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const p = await handle.query(progressQuery).catch(() => null);
-        throw new Error(`run ${runId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`);
+        throw new JobFailedError(`run ${runId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`);
       }
       throw err;
     } finally {
@@ -148,31 +148,62 @@ export function manualWindowId(runId: string, now = new Date()): string {
 
 /** Runs `monitoringWorkflow` on one window and waits for it, polling its `progress` query. */
 export async function runMonitoring(options: RunMonitoringOptions): Promise<MonitoringResult> {
+  return withTemporal({ startWorker: options.startWorker, log: options.log }, (client, server) =>
+    monitorWindowOn(client, options, describeServer(server)),
+  );
+}
+
+/** {@link runMonitoring} on a connected client whose workers already poll (the control-plane API's). */
+export async function monitorWindowOn(
+  client: Client,
+  options: Omit<RunMonitoringOptions, 'startWorker'>,
+  server?: string,
+): Promise<MonitoringResult> {
   const runId = assertRunId(options.runId);
   const window = { current: resolve(options.current), ...(options.label ? { label: options.label } : {}) };
-  const log = options.log ?? (() => {});
-  return withTemporal({ startWorker: options.startWorker, log }, async (client, server) => {
-    const workflowId = manualWindowId(runId);
-    log(`monitoring ${runId} as ${workflowId} on ${describeServer(server)}`);
-    const capability = await issueCapability(options.credential, {
-      op: 'monitorWindow',
-      runId,
-      request: { runId, window },
-    });
-    const handle = await startMonitoring(client, { workflowId, input: { runId, window, capability } });
-    const poll = pollEvery(1000, async () => options.onProgress?.(await handle.query(monitoringProgressQuery)));
-    try {
-      return await handle.result();
-    } catch (err) {
-      if (err instanceof WorkflowFailedError) {
-        const p = await handle.query(monitoringProgressQuery).catch(() => null);
-        throw new Error(`monitoring ${workflowId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`);
-      }
-      throw err;
-    } finally {
-      await poll.stop();
-    }
+  const workflowId = manualWindowId(runId);
+  options.log?.(`monitoring ${runId} as ${workflowId}${server ? ` on ${server}` : ''}`);
+  const capability = await issueCapability(options.credential, {
+    op: 'monitorWindow',
+    runId,
+    request: { runId, window },
   });
+  const handle = await startMonitoring(client, { workflowId, input: { runId, window, capability } });
+  const poll = pollEvery(1000, async () => options.onProgress?.(await handle.query(monitoringProgressQuery)));
+  try {
+    return await handle.result();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const p = await handle.query(monitoringProgressQuery).catch(() => null);
+      throw new JobFailedError(
+        `monitoring ${workflowId} failed${p ? ` at step ${p.step}` : ''}: ${failureMessage(err)}`,
+      );
+    }
+    throw err;
+  } finally {
+    await poll.stop();
+  }
+}
+
+/** What a run's workflow reports: its progress, the models in training, and its result once it completed. */
+export interface RunProgress {
+  progress: PipelineProgress;
+  models: ModelProgress[];
+  result: PipelineResult | null;
+}
+
+/** A run's {@link RunProgress} from its `trainingPipeline` workflow (running or closed). */
+export async function runProgressOn(client: Client, runId: string): Promise<RunProgress> {
+  const handle = pipelineHandle(client, assertRunId(runId));
+  const progress = await handle.query(progressQuery).catch((e: unknown) => {
+    throw e instanceof WorkflowNotFoundError ? new UnknownRunError(`run ${runId} has no training workflow`) : e;
+  });
+  const running = progress.status === 'running';
+  return {
+    progress,
+    models: running && progress.step === 'train' ? await modelProgress(client, handle) : [],
+    result: progress.status === 'completed' ? await handle.result() : null,
+  };
 }
 
 export interface CancelRunOptions {

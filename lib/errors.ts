@@ -51,3 +51,8 @@ export class RunStateError extends Error {
 export class UnknownConfigError extends Error {
   override name = 'UnknownConfigError';
 }
+
+/** Thrown when a workflow the caller waits for fails; the message names the workflow, the step and the cause. */
+export class JobFailedError extends Error {
+  override name = 'JobFailedError';
+}

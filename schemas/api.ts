@@ -3,7 +3,7 @@
  * these schemas and the OpenAPI document is generated from them; domain records reuse their own schemas.
  */
 import { z } from 'zod';
-import { auditEntrySchema, auditQuerySchema, ROLES, userRecordSchema } from './governance';
+import { auditEntrySchema, auditQuerySchema, CAPABILITY_OPERATIONS, ROLES, userRecordSchema } from './governance';
 import { CONFIG_VISIBILITIES, configIdSchema, configRecordSchema } from './configs';
 import { goldenTolerancesSchema } from './golden';
 import { artifactRefSchema, manifestSchema, RUN_STATES, runEndSchema, runInfoSchema, tombstoneSchema } from './run';
@@ -198,5 +198,28 @@ export const auditExportQuerySchema = auditQuerySchema.extend({ format: z.enum([
 export const retrainBodySchema = z.strictObject({ run_id: runIdSchema.optional() });
 export const featuresBodySchema = z.strictObject({
   ignored_features: z.array(z.string().min(1).max(100)).max(50),
+  reason: reasonSchema,
+});
+
+export const monitorWindowBodySchema = z.strictObject({
+  current: z.string().min(1).max(1000).describe('the window CSV, in a folder workflows may read (read_roots)'),
+  label: z.string().min(1).max(200).optional(),
+});
+export const verificationQuerySchema = z.strictObject({
+  strict: z.stringbool().optional().describe('fail when an entry is not yet covered by a signed checkpoint'),
+});
+export const auditEntryParamsSchema = z.strictObject({ audit_id: z.string().min(1).max(100) });
+export const capabilityBodySchema = z.strictObject({
+  op: z.enum(CAPABILITY_OPERATIONS),
+  run_id: runIdSchema,
+  request: z.record(z.string(), z.unknown()).default({}),
+  ttl: z.string().max(10).optional().describe('e.g. 90s, 10m (default 10m)'),
+});
+export const keysQuerySchema = z.strictObject({
+  pem: z.string().min(1).max(100).optional().describe("a key id, or 'current': that public key as PEM"),
+});
+export const revokeBodySchema = z.strictObject({ reason: z.string().max(2000).optional() });
+export const delegateBodySchema = z.strictObject({
+  delegate_to: z.string().min(1).max(100).describe('the ANALYST who may then approve or reject it'),
   reason: reasonSchema,
 });

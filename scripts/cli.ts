@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { err } from './commands/output';
+import { API_ENV, err } from './commands/output';
 
 type Register = (program: Command) => void;
 
@@ -32,7 +32,7 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
     load: async () => (await import('./commands/governance')).registerGovernanceCommands,
   },
   {
-    commands: ['lifecycle', 'bins', 'override', 'review', 'repro', 'lock', 'deploy', 'export'],
+    commands: ['lifecycle', 'bins', 'override', 'review', 'delegate', 'repro', 'lock', 'deploy', 'export'],
     load: async () => (await import('./commands/lifecycle')).registerLifecycleCommands,
   },
   { commands: ['monitor'], load: async () => (await import('./commands/monitor')).registerMonitorCommands },
@@ -41,22 +41,33 @@ const GROUPS: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['system'], load: async () => (await import('./commands/system')).registerSystemCommands },
 ];
 
-// A reader that stops early (`access-perm … | head`) closes the pipe: that ends the output, not in a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+/**
+ * Takes `--api URL` (or `--api=URL`) out of the arguments, wherever it stands, into ACCESS_PERM_API: every
+ * governed command then goes through that control-plane API.
+ */
+function takeApiOption(argv: string[]): string[] {
+  const i = argv.findIndex((a) => a === '--api' || a.startsWith('--api='));
+  if (i < 0) return argv;
+  const inline = argv[i]!.startsWith('--api=');
+  const url = inline ? argv[i]!.slice('--api='.length) : argv[i + 1];
+  if (!url || url.startsWith('-')) throw new Error('--api takes the URL of a control-plane API (access-perm api)');
+  process.env[API_ENV] = url;
+  return [...argv.slice(0, i), ...argv.slice(i + (inline ? 1 : 2))];
+}
 
-async function main(): Promise<void> {
+/** Parses `argv` (node, script, arguments…) and runs the command it names. */
+async function run(argv: string[]): Promise<void> {
   const program = new Command();
   program
     .name('access-perm')
     .description('Approval prediction for app-permission requests, trained and governed as Temporal workflows.')
+    .option('--api <url>', 'send governed commands to this control-plane API (as ACCESS_PERM_API does)')
     .showHelpAfterError();
-  const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  argv = takeApiOption(argv);
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
   const group = GROUPS.find((g) => first !== undefined && g.commands.includes(first));
   for (const g of group ? [group] : GROUPS) (await g.load())(program);
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 }
 
 /** Temporal wraps the failure that matters ("Workflow Update failed", "Activity task failed"): say the cause. */
@@ -71,8 +82,13 @@ function rootMessage(e: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-main().catch((e: unknown) => {
-  const message = rootMessage(e);
-  err(`access-perm: ${message.split('\n')[0]}`);
-  process.exitCode = 1;
-});
+/**
+ * The CLI: runs one command line; a failure becomes one line on stderr and exit code 1 (denials and refused tokens
+ * set their own codes). Tests call it in-process, with its output captured.
+ */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  await run(argv).catch((e: unknown) => {
+    err(`access-perm: ${rootMessage(e).split('\n')[0]}`);
+    process.exitCode = 1;
+  });
+}

@@ -15,6 +15,7 @@ import { parseModel } from '../lib/gbdt';
 import { pipelineHandle } from '../client/workflows';
 import { ROLES, type Permission, type Role } from '../schemas/governance';
 import {
+  cliInProcess,
   runCli,
   runCreator,
   serverFromEnv,
@@ -426,51 +427,205 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect(cells).toEqual([]);
   });
 
-  it('the CLI against the remote API (ACCESS_PERM_API): the same answers, errors and exit codes, no local data', async () => {
-    const empty = await mkdtemp(join(tmpdir(), 'access-perm-remote-cli-'));
-    const env = (role: Role) => ({
-      ...process.env,
-      ACCESS_PERM_API: base,
-      ACCESS_PERM_TOKEN: tokens[role],
-      ACCESS_PERM_DATA_DIR: join(empty, 'data'),
-      ACCESS_PERM_KEYRING: join(empty, 'keyring'),
-    });
-    const listed = await runCli(env('VALIDATOR'), 'runs', 'list', '--json');
-    expect(listed.code).toBe(0);
-    expect((JSON.parse(listed.stdout) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(
-      expect.arrayContaining([RUN, 'api-life', 'api-slow']),
+  it('the CLI through the API (ACCESS_PERM_API or --api) prints what the local CLI prints, errors and exit codes too', async () => {
+    // In this process (no process start per command): locally on the shared data directory, then through the API.
+    const local = (role: Role, ...args: string[]) =>
+      cliInProcess({ ACCESS_PERM_TOKEN: tokens[role], TEMPORAL_ADDRESS: stack.server.address }, ...args);
+    const remote = (role: Role, ...args: string[]) =>
+      cliInProcess({ ACCESS_PERM_TOKEN: tokens[role], ACCESS_PERM_API: base, TEMPORAL_ADDRESS: undefined }, ...args);
+    const cases: Array<[Role, string[]]> = [
+      ['VIEWER', ['runs', 'list']],
+      ['VIEWER', ['lifecycle', 'api-life']],
+      ['VIEWER', ['bins', 'api-life', '--feature', 'seniority']],
+      ['VIEWER', ['artifacts', RUN]],
+      ['VIEWER', ['export-card', RUN, '--version', '1']],
+      ['ANALYST', ['export-spec', RUN]],
+      ['VIEWER', ['export-spec', RUN]],
+      ['VIEWER', ['view-report', RUN]],
+      ['VIEWER', ['download', RUN, 'model/model.onnx']],
+      ['VIEWER', ['override-audit', 'api-life']],
+      ['VIEWER', ['compare', RUN, 'api-life']],
+      ['VIEWER', ['golden', 'list', 'api-life']],
+      ['VIEWER', ['monitor', 'history', '--run', 'api-life']],
+      ['ADMIN', ['users', 'list']],
+      ['VALIDATOR', ['auth', 'whoami']],
+      ['VALIDATOR', ['audit', 'query', '--run-id', 'api-life', '--action', 'override_approved']],
+      ['VALIDATOR', ['audit', 'export', '--format', 'csv', '--action', 'override_approved']],
+      ['VIEWER', ['audit', 'export', '--format', 'jsonl']],
+      ['VIEWER', ['keys', 'show']],
+      ['ADMIN', ['system', 'config', 'show']],
+      ['MODELER', ['system', 'config', 'set', 'spark_partitions', '4', '--reason', 'more']],
+      ['VALIDATOR', ['configs', 'list']],
+      ['VALIDATOR', ['lock', 'api-life', '--reason', 'ready']],
+      ['VIEWER', ['runs', 'show', 'nowhere']],
+    ];
+    const differences: string[] = [];
+    for (const [role, args] of cases) {
+      const [here, there] = [await local(role, ...args), await remote(role, ...args)];
+      if (JSON.stringify(here) !== JSON.stringify(there))
+        differences.push(
+          `${role} ${args.join(' ')}:\n  local  ${JSON.stringify(here).slice(0, 300)}\n  remote ${JSON.stringify(there).slice(0, 300)}`,
+        );
+    }
+    expect(differences).toEqual([]);
+    // A folder is named by where it is.
+    const shown = await remote('VIEWER', 'runs', 'show', 'api-life');
+    expect(shown.stdout).toMatch(/^run +api-life \(approved\)\nfolder +on http:\/\/127\.0\.0\.1:\d+/);
+
+    // Batch scoring streams the file through the API in chunks: the same predictions, byte for byte.
+    // In the data directory: the monitoring window must lie where workflows may read.
+    const dir = await mkdtemp(join(root, 'remote-cli-'));
+    const input = join(dir, 'requests.csv');
+    const rows = (await readFile(join(root, 'data', 'interactions.csv'), 'utf8')).split('\n').slice(1, 701);
+    const requests = rows.map((line) => line.split(',').slice(0, 2).join(','));
+    await writeFile(input, `userId,appId\n${[...requests, 'nobody,nothing'].join('\n')}\n`);
+    const score = (run: typeof local, out: string) =>
+      run('VIEWER', 'score', '--run', RUN, '--input', input, '--output', join(dir, out), '--chunk-rows', '256');
+    expect((await score(local, 'local.csv')).code).toBe(0);
+    const scored = await score(remote, 'remote.csv');
+    expect(scored.stderr).toMatch(
+      new RegExp(`scored 701 rows with ${RUN} v1 .*, \\d+ unknown users, \\d+ unknown apps`),
     );
-    const shown = await runCli(env('VIEWER'), 'runs', 'show', 'api-slow');
-    expect(shown.stdout).toMatch(/^run +api-slow \(cancelled\)\nfolder +on http:\/\/127\.0\.0\.1:\d+/);
-    expect((await runCli(env('VALIDATOR'), 'configs', 'list')).stdout).toMatch(/^life +v2 +team +api-analyst/);
-    const denied = await runCli(env('MODELER'), 'system', 'config', 'set', 'spark_partitions', '4', '--reason', 'more');
+    expect(await readFile(join(dir, 'remote.csv'), 'utf8')).toBe(await readFile(join(dir, 'local.csv'), 'utf8'));
+
+    // Changes: a run started and followed, an override filed and rejected, a golden check, a window monitored,
+    // users and tokens, audit proofs, each carried out by the server.
+    const started = await remote('ANALYST', 'pipeline', 'run', '--config-id', 'life', '--run-id', 'api-remote');
+    expect(started).toMatchObject({ code: 0, stderr: expect.stringContaining(`run api-remote on ${base}`) });
+    expect(started.stdout).toMatch(/^run +api-remote +\(\d+ rows, [\d.]+ s\)\nOOF +ROC-AUC 0\.\d{4}/);
+    expect(started.stdout).toMatch(/\nartifacts +on http:/);
+    const filed = await remote(
+      'ANALYST',
+      'override',
+      'api-remote',
+      '--auto-bins',
+      'seniority',
+      '--reason',
+      'fewer bins',
+      '--wait',
+    );
+    expect(filed.stdout).toMatch(
+      /^override ov-1 filed; .*\nversion 2 ready: OOF ROC-AUC 0\.\d{4} \(version 1: 0\.\d{4}\)/s,
+    );
+    const delegated = await remote(
+      'MODELER',
+      'delegate',
+      'api-remote',
+      'ov-1',
+      '--to',
+      'api-new',
+      '--reason',
+      'theirs',
+    );
+    expect(delegated.stdout).toMatch(
+      /^dlg-\S+: api-new may now review ov-1 of api-remote \(delegated by api-modeler\)\n$/,
+    );
+    const rejected = await remote(
+      'VALIDATOR',
+      'review',
+      'api-remote',
+      'ov-1',
+      '--decision',
+      'reject',
+      '--reason',
+      'no',
+    );
+    expect(rejected).toMatchObject({ code: 0, stdout: expect.stringMatching(/; status rejected\n$/) });
+    const reference = join(dir, 'golden.json');
+    expect((await remote('MODELER', 'golden', 'export', RUN, '--out', reference)).code).toBe(0);
+    const golden = await remote(
+      'VALIDATOR',
+      'golden',
+      'run',
+      RUN,
+      '--reference',
+      reference,
+      '--score-tolerance',
+      '0',
+      '--same-model',
+    );
+    expect(golden.stdout).toMatch(new RegExp(`golden comparison \\S+ of ${RUN} v1: passed\\n$`));
+    const window = await remote('ANALYST', 'monitor', 'run', '--run', RUN, '--current', input, '--label', 'remote');
+    expect(window).toMatchObject({
+      stderr: '',
+      code: 0,
+      stdout: expect.stringMatching(/^window +remote \(\S+, 701 rows\)\ndrift +/),
+    });
+    expect((await remote('VIEWER', 'monitor', 'history', '--run', RUN)).stdout).toMatch(/ 701 .* remote\n$/);
+    const issued = await remote(
+      'ADMIN',
+      'auth',
+      'issue',
+      '--user',
+      'api-viewer',
+      '--ttl',
+      '1h',
+      '--out',
+      join(dir, 'viewer.token'),
+    );
+    expect(issued.stderr).toMatch(/^token \S+ for api-viewer, expires /);
+    const revoked = await cliInProcess(
+      { ACCESS_PERM_API: base, ACCESS_PERM_TOKEN: undefined },
+      'auth',
+      'revoke',
+      '--token-file',
+      join(dir, 'viewer.token'),
+    );
+    expect(revoked.stdout).toMatch(/^revoked token \S+ of api-viewer\n$/);
+    const [entry] = await queryAudit({ action: 'override_rejected', run_id: 'api-remote' });
+    const proof = join(dir, 'proof.json');
+    expect((await remote('ADMIN', 'audit', 'checkpoint')).stdout).toMatch(/^checkpoint: \d+ entries/);
+    expect((await remote('VALIDATOR', 'audit', 'prove', '--entry', entry!.audit_id, '--out', proof)).code).toBe(0);
+    expect((await local('VIEWER', 'audit', 'check-proof', proof)).stdout).toBe(
+      `proof OK: ${entry!.audit_id} is in the signed audit log\n`,
+    );
+    const capability = await remote(
+      'MODELER',
+      'auth',
+      'capability',
+      '--op',
+      'runReproducibility',
+      '--run',
+      'api-remote',
+    );
+    expect(JSON.parse(capability.stdout)).toMatchObject({
+      capability: { user: 'api-modeler', op: 'runReproducibility' },
+    });
+    const file = join(dir, 'remote.yaml');
+    await writeFile(file, stringify(smallConfig(join(root, 'data'))));
+    const create = ['configs', 'create', '--id', 'remote-cfg', '--file', file, '--visibility', 'team'];
+    expect((await remote('VALIDATOR', ...create)).code).toBe(3);
+    expect((await remote('ANALYST', ...create)).stdout).toMatch(/^config remote-cfg v1 registered \(team\)/);
+    const deleted = await remote('MODELER', 'runs', 'delete', 'api-slow', '--reason', 'cancelled, never used');
+    expect(deleted.stdout).toMatch(/^run api-slow deleted \(was cancelled\)/);
+    expect(await queryAudit({ run_id: 'api-slow', action: 'run_deleted' })).toEqual([
+      expect.objectContaining({ user_id: 'api-modeler', source: 'api' }),
+    ]);
+    // Options that name this machine's folders are refused, not silently applied on the server.
+    expect((await remote('ADMIN', 'audit', 'backup', '--dest', dir)).stderr).toMatch(
+      /--dest works on a local data directory only/,
+    );
+
+    // A real process: --api anywhere on the line, a denial exits 3, an unreachable API is named.
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.MODELER, ACCESS_PERM_DATA_DIR: join(dir, 'nothing') };
+    const denied = await runCli(
+      env,
+      'system',
+      'config',
+      'set',
+      'spark_partitions',
+      '4',
+      '--reason',
+      'more',
+      '--api',
+      base,
+    );
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(
       /^access-perm: permission denied: Only ADMIN can configure system settings\..*\[required_permission system_configuration, your role MODELER, minimum_role ADMIN\]/,
     );
-    const unknown = await runCli(env('VIEWER'), 'runs', 'show', 'nowhere');
-    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/^access-perm: unknown run nowhere/) });
-    // Changes too: a config registered, a run deleted, each audited on the server.
-    const file = join(empty, 'remote.yaml');
-    await writeFile(file, stringify(smallConfig(join(root, 'data'))));
-    const create = ['configs', 'create', '--id', 'remote-cfg', '--file', file, '--visibility', 'team'];
-    expect((await runCli(env('VALIDATOR'), ...create)).code).toBe(3);
-    expect((await runCli(env('ANALYST'), ...create)).stdout).toMatch(/^config remote-cfg v1 registered \(team\)/);
-    const deleted = await runCli(env('MODELER'), 'runs', 'delete', 'api-slow', '--reason', 'cancelled, never used');
-    expect(deleted.stdout).toMatch(/^run api-slow deleted \(was cancelled\)/);
-    const audited = await runCli(
-      env('VALIDATOR'),
-      'audit',
-      'query',
-      '--run-id',
-      'api-slow',
-      '--action',
-      'run_deleted',
-      '--json',
-    );
-    expect(JSON.parse(audited.stdout)).toEqual([expect.objectContaining({ user_id: 'api-modeler', source: 'api' })]);
-    const away = await runCli({ ...env('VIEWER'), ACCESS_PERM_API: 'http://127.0.0.1:9' }, 'runs', 'list');
+    const away = await runCli({ ...env, ACCESS_PERM_API: 'http://127.0.0.1:1' }, 'runs', 'list');
     expect(away.code).toBe(1);
-    expect(away.stderr).toMatch(/cannot reach the control-plane API at http:\/\/127\.0\.0\.1:9 \(ACCESS_PERM_API\)/);
+    expect(away.stderr).toMatch(/cannot reach the control-plane API at http:\/\/127\.0\.0\.1:1 \(ACCESS_PERM_API\)/);
   });
 });

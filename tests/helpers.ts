@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { promisify } from 'node:util';
+import { format, promisify } from 'node:util';
 import { writeSyntheticDataset } from '../lib/data/generate';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { authorize, bootstrapAdmin, issueCapability } from '../lib/governance';
@@ -76,6 +76,44 @@ export async function runCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise
   } catch (e) {
     const x = e as CliResult;
     return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+/**
+ * Runs the CLI in this process with `env` laid over process.env for the call, capturing what it prints and its exit
+ * code: the same code path as `access-perm …` without a process start (a second or more each). Calls must not
+ * overlap (tests of a file run one at a time).
+ */
+export async function cliInProcess(env: Record<string, string | undefined>, ...args: string[]): Promise<CliResult> {
+  const { main } = await import('../scripts/cli');
+  const saved = { ...process.env };
+  const exitCode = process.exitCode;
+  const out: string[] = [];
+  const errs: string[] = [];
+  const capture = (into: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      // A worker of this process logs through the same stream: its entries are not the command's output.
+      if (!/^\d{4}-\d\d-\d\dT[\d:.]+Z \[[A-Z]+\]/.test(text)) into.push(text);
+      return true;
+    }) as typeof process.stdout.write;
+  const writes = { out: process.stdout.write, err: process.stderr.write, log: console.log };
+  Object.assign(process.env, env);
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+  process.exitCode = 0;
+  process.stdout.write = capture(out);
+  process.stderr.write = capture(errs);
+  console.log = (...values: unknown[]) => void out.push(`${format(...values)}\n`);
+  try {
+    await main(['node', 'access-perm', ...args]);
+    return { code: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: errs.join('') };
+  } finally {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    console.log = writes.log;
+    process.exitCode = exitCode;
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
   }
 }
 

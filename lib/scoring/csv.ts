@@ -7,19 +7,29 @@ import { sqlString } from '../data/duck';
 import { fileExists, RAW_TABLES } from '../data/raw';
 import { InputError } from '../errors';
 import type { RequestFeatures, ScoreRequest } from './features';
-import type { RowExplanation, RunModel, ScoredRequests } from './model';
+import type { RowExplanation, ScoredRequests } from './model';
 
 /** Rows scored per step of a file: bounds memory (a few MB of strings and typed arrays) whatever the file size. */
 export const CSV_CHUNK_ROWS = 8192;
 /** Chunks scored at once while the next is read: one per scoring thread of a 2-core machine, plus one. */
 const CHUNKS_IN_FLIGHT = 3;
 
+/**
+ * What scoring a payload CSV needs of a model: a chunk's features, their scores, and explanations. A run's model
+ * builds features from its tables; a remote API's scorer sends the requests themselves.
+ */
+export interface ChunkScorer<F = RequestFeatures> {
+  features(requests: readonly ScoreRequest[]): Promise<F>;
+  scoreFeatures(features: F): Promise<ScoredRequests>;
+  explain(features: F, top: number): Promise<RowExplanation[]>;
+}
+
 /** One chunk of a scored CSV file. */
-export interface ScoredChunk {
+export interface ScoredChunk<F = RequestFeatures> {
   /** Index of the chunk's first data row in the file (0 = the row after the header). */
   firstRow: number;
   requests: ScoreRequest[];
-  features: RequestFeatures;
+  features: F;
   scored: ScoredRequests;
   /** With `explainTop` > 0: each row's largest SHAP contributions. */
   explanations?: RowExplanation[];
@@ -79,10 +89,10 @@ export function malformed(path: string, e: unknown): InputError {
  * chunk, in bounded memory. The payload contract is checked as rows arrive: a missing column, an empty id or a
  * structurally broken line stops the scan with an InputError naming the file, the line and the column.
  */
-export async function scoreCsvChunks(
-  model: RunModel,
+export async function scoreCsvChunks<F>(
+  model: ChunkScorer<F>,
   path: string,
-  onChunk: (chunk: ScoredChunk) => Promise<void> | void,
+  onChunk: (chunk: ScoredChunk<F>) => Promise<void> | void,
   options: CsvScoringOptions = {},
 ): Promise<{ rows: number }> {
   if (!(await fileExists(path))) throw new InputError(`${path}: file not found`);
@@ -211,8 +221,8 @@ export async function writeOutputAtomically<T>(
 }
 
 /** Scores `input` into `output` (predictions CSV), atomically (writeOutputAtomically). */
-export async function scoreCsvFile(
-  model: RunModel,
+export async function scoreCsvFile<F>(
+  model: ChunkScorer<F>,
   input: string,
   output: string,
   options: CsvScoringOptions = {},

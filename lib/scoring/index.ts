@@ -15,5 +15,5 @@ export type {
   ScoredRequests,
 } from './model';
 export { CSV_CHUNK_ROWS, PREDICTION_COLUMNS, scoreCsvChunks, scoreCsvFile } from './csv';
-export type { CsvScoringOptions, CsvScoringSummary, ScoredChunk } from './csv';
+export type { ChunkScorer, CsvScoringOptions, CsvScoringSummary, ScoredChunk } from './csv';
 export { resolveScoringRun, SCORING_PERMISSION } from './access';

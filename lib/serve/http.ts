@@ -11,6 +11,7 @@ import {
   ArtifactIntegrityError,
   ConfigError,
   InputError,
+  JobFailedError,
   PathOutsideError,
   RunStateError,
   UnknownConfigError,
@@ -196,6 +197,7 @@ export function installErrorHandler(
       error instanceof PathOutsideError
     )
       return reply.code(400).send({ error: 'Invalid request', message: error.message });
+    if (error instanceof JobFailedError) return reply.code(422).send({ error: 'Job failed', message: error.message });
     if (error instanceof UnknownRunError || error instanceof UnknownConfigError)
       return reply.code(404).send({ error: 'Not found', message: error.message });
     if (

@@ -5,6 +5,7 @@ import { prepareFile } from '../../lib/artifacts';
 import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../../lib/lifecycle/golden';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
+import { runPath, viaApi } from './remote';
 
 const tolerance =
   (name: string) =>
@@ -59,16 +60,21 @@ export function registerGoldenCommands(program: Command): void {
               reference: JSON.parse(await readFile(resolve(opts.reference!), 'utf8')) as unknown,
               name: opts.reference!,
             };
-        const report = await goldenComparisonAs(await callerCredential(opts), {
-          runId,
-          ...(opts.version === undefined ? {} : { version: opts.version }),
-          against,
-          tolerances: {
-            ...(opts.metricTolerance === undefined ? {} : { metric: opts.metricTolerance }),
-            ...(opts.scoreTolerance === undefined ? {} : { score: opts.scoreTolerance }),
-            ...(opts.sameModel ? { same_model: true } : {}),
-          },
-        });
+        const tolerances = {
+          ...(opts.metricTolerance === undefined ? {} : { metric: opts.metricTolerance }),
+          ...(opts.scoreTolerance === undefined ? {} : { score: opts.scoreTolerance }),
+          ...(opts.sameModel ? { same_model: true } : {}),
+        };
+        const version = opts.version === undefined ? {} : { version: opts.version };
+        const credential = await callerCredential(opts);
+        const body = {
+          ...version,
+          ...('runId' in against ? { against_run: against.runId } : { reference: against.reference }),
+          tolerances,
+        };
+        const report = await viaApi(credential, { method: 'POST', path: runPath(runId, '/golden'), body }, () =>
+          goldenComparisonAs(credential, { runId, ...version, against, tolerances }),
+        );
         if (opts.json) printJson(report);
         else
           for (const c of report.checks) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name.padEnd(26)} ${c.detail}`);
@@ -90,7 +96,12 @@ export function registerGoldenCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: TokenOpts & { version?: number; out: string }) => {
-        const reference = await exportGoldenReferenceAs(await callerCredential(opts), runId, opts.version);
+        const credential = await callerCredential(opts);
+        const reference = await viaApi(
+          credential,
+          { method: 'GET', path: runPath(runId, '/golden-reference'), query: { version: opts.version } },
+          () => exportGoldenReferenceAs(credential, runId, opts.version),
+        );
         await (await prepareFile(resolve(opts.out), `${JSON.stringify(reference)}\n`)).commit();
         err(`${runId} v${reference.source!.version}: ${reference.predictions.length} predictions -> ${opts.out}`);
       }),
@@ -103,7 +114,10 @@ export function registerGoldenCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: TokenOpts & { json?: boolean }) => {
-        const results = await validationResultsAs(await callerCredential(opts), runId);
+        const credential = await callerCredential(opts);
+        const results = await viaApi(credential, { method: 'GET', path: runPath(runId, '/validation-results') }, () =>
+          validationResultsAs(credential, runId),
+        );
         if (opts.json) return printJson(results);
         for (const r of results.reproducibility)
           console.log(

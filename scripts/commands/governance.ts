@@ -39,12 +39,13 @@ import { CAPABILITY_REQUESTS } from '../../schemas/capabilities';
 import {
   AUDIT_STATUSES,
   CAPABILITY_OPERATIONS,
+  type Capability,
   type CapabilityOperation,
   type ElevationTimerInput,
   type AuditEntry,
 } from '../../schemas/governance';
 import { err, printJson, reasonOption } from './output';
-import { callApi, remoteApi } from './remote';
+import { callApi, fetchFile, localOnly, remoteApi, viaApi } from './remote';
 import {
   callerCredential,
   governed,
@@ -53,6 +54,8 @@ import {
   writeSecretFile,
   type TokenOpts,
 } from './credentials';
+
+const userPath = (userId: string, rest: string): string => `/users/${encodeURIComponent(userId)}${rest}`;
 
 function positiveNumber(name: string) {
   return (value: string): number => {
@@ -93,11 +96,12 @@ function registerUsers(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       governed(async (opts: TokenOpts & { user: string; role: string; reason: string; json?: boolean }) => {
-        const user = await addUser(await callerCredential(opts), {
-          userId: opts.user,
-          role: opts.role,
-          reason: opts.reason,
-        });
+        const credential = await callerCredential(opts);
+        const user = await viaApi(
+          credential,
+          { method: 'POST', path: '/users', body: { user_id: opts.user, role: opts.role, reason: opts.reason } },
+          () => addUser(credential, { userId: opts.user, role: opts.role, reason: opts.reason }),
+        );
         if (opts.json) return printJson(user);
         console.log(`added ${user.userId} as ${user.role}`);
       }),
@@ -113,11 +117,12 @@ function registerUsers(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       governed(async (opts: TokenOpts & { user: string; role: string; reason: string; json?: boolean }) => {
-        const user = await assignRole(await callerCredential(opts), {
-          userId: opts.user,
-          role: opts.role,
-          reason: opts.reason,
-        });
+        const credential = await callerCredential(opts);
+        const user = await viaApi(
+          credential,
+          { method: 'PUT', path: userPath(opts.user, '/role'), body: { role: opts.role, reason: opts.reason } },
+          () => assignRole(credential, { userId: opts.user, role: opts.role, reason: opts.reason }),
+        );
         if (opts.json) return printJson(user);
         console.log(`${user.userId} is now ${user.role}`);
       }),
@@ -147,16 +152,24 @@ function registerUsers(program: Command): void {
             json?: boolean;
           },
         ) => {
-          const grant = await elevateUser(await callerCredential(opts), {
-            userId: opts.user,
-            role: opts.role,
-            hours: opts.hours,
-            reason: opts.reason,
-          });
-          const timer = opts.timer ? await startElevationTimer(grant.timer) : 'expiry timer not started (--no-timer)';
-          if (opts.json) return printJson({ ...grant, timerStatus: timer });
+          const credential = await callerCredential(opts);
+          const request = { role: opts.role, hours: opts.hours, reason: opts.reason };
+          // Over the API the server starts the expiry timer on its Temporal.
+          localOnly('--no-timer', opts.timer ? undefined : true);
+          const { user, timer } = await viaApi(
+            credential,
+            { method: 'POST', path: userPath(opts.user, '/elevation'), body: request },
+            async () => {
+              const grant = await elevateUser(credential, { userId: opts.user, ...request });
+              return {
+                user: grant.user,
+                timer: opts.timer ? await startElevationTimer(grant.timer) : 'expiry timer not started (--no-timer)',
+              };
+            },
+          );
+          if (opts.json) return printJson({ user, timerStatus: timer });
           console.log(
-            `${grant.user.userId} is ${grant.timer.role} until ${grant.timer.expiresAt}, then ${grant.user.role} again`,
+            `${user.userId} is ${user.elevation!.role} until ${user.elevation!.expiresAt}, then ${user.role} again`,
           );
           err(timer);
         },
@@ -170,7 +183,10 @@ function registerUsers(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       governed(async (opts: TokenOpts & { json?: boolean }) => {
-        const list = await listUsers(await callerCredential(opts));
+        const credential = await callerCredential(opts);
+        const { users: list } = await viaApi(credential, { method: 'GET', path: '/users' }, async () => ({
+          users: await listUsers(credential),
+        }));
         if (opts.json) return printJson(list);
         for (const u of list) {
           const elevation = u.elevation
@@ -184,20 +200,26 @@ function registerUsers(program: Command): void {
     );
 }
 
-/**
- * The request a capability is issued for, checked against the operation's schema: paths made absolute (the worker
- * reads them as given), a monitoring window's run id filled in.
- */
-function capabilityRequest(op: CapabilityOperation, runId: string, json: string): Record<string, unknown> {
+/** The `--request` JSON, a monitoring window's run id filled in (paths stay as given: the server's, remotely). */
+function requestJson(op: CapabilityOperation, runId: string, json: string): Record<string, unknown> {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(json) as Record<string, unknown>;
   } catch (e) {
     throw new InvalidArgumentError(`--request is not JSON: ${(e as Error).message}`);
   }
+  if (op === 'monitorWindow') raw.runId ??= runId;
+  return raw;
+}
+
+/**
+ * The request a capability is issued for, checked against the operation's schema: paths made absolute (the worker
+ * reads them as given), a monitoring window's run id filled in.
+ */
+function capabilityRequest(op: CapabilityOperation, runId: string, json: string): Record<string, unknown> {
+  const raw = requestJson(op, runId, json);
   if (op === 'createRun' && typeof raw.configPath === 'string') raw.configPath = resolve(raw.configPath);
   if (op === 'monitorWindow') {
-    raw.runId ??= runId;
     const window = raw.window as { current?: unknown } | undefined;
     if (typeof window?.current === 'string') window.current = resolve(window.current);
   }
@@ -221,7 +243,12 @@ function registerAuth(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { user: string; ttl: string; out?: string }) => {
-        const issued = await issueToken(await callerCredential(opts), { userId: opts.user, ttl: opts.ttl });
+        const credential = await callerCredential(opts);
+        const issued = await viaApi(
+          credential,
+          { method: 'POST', path: '/tokens', body: { user_id: opts.user, ttl: opts.ttl } },
+          () => issueToken(credential, { userId: opts.user, ttl: opts.ttl }),
+        );
         if (opts.out) await writeSecretFile(opts.out, `${issued.token}\n`);
         else process.stdout.write(`${issued.token}\n`);
         err(`token ${issued.jti} for ${issued.userId}, expires ${issued.expiresAt}${opts.out ? ` → ${opts.out}` : ''}`);
@@ -243,7 +270,15 @@ function registerAuth(program: Command): void {
         // The caller is the ACCESS_PERM_TOKEN(_FILE) holder; without one, the token being revoked revokes itself.
         let credential = await callerCredential({});
         if (!credential.token && target) credential = { token: target, source: 'cli' };
-        const done = await revokeToken(credential, { jti: opts.jti, token: target, reason: opts.reason });
+        const reason = opts.reason ? { reason: opts.reason } : {};
+        const done = remoteApi()
+          ? await callApi<{ jti: string; subject: string | null }>(
+              credential,
+              'DELETE',
+              `/tokens/${encodeURIComponent(opts.jti ?? (await callApi<{ tokenId: string }>({ token: target!, source: 'cli' }, 'GET', '/me')).tokenId)}`,
+              { body: reason },
+            )
+          : await revokeToken(credential, { jti: opts.jti, token: target, ...reason });
         console.log(`revoked token ${done.jti}${done.subject ? ` of ${done.subject}` : ''}`);
       }),
     );
@@ -266,13 +301,31 @@ function registerAuth(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { op: CapabilityOperation; run: string; request: string; ttl: string }) => {
-        const request = capabilityRequest(opts.op, opts.run, opts.request);
-        const capability = await issueCapability(await callerCredential(opts), {
-          op: opts.op,
-          runId: opts.run,
-          request,
-          ttlSeconds: parseTtl(opts.ttl),
-        });
+        const credential = await callerCredential(opts);
+        const { request, capability } = remoteApi()
+          ? await callApi<{ request: Record<string, unknown>; capability: Capability }>(
+              credential,
+              'POST',
+              '/capabilities',
+              {
+                body: {
+                  op: opts.op,
+                  run_id: opts.run,
+                  request: requestJson(opts.op, opts.run, opts.request),
+                  ttl: opts.ttl,
+                },
+              },
+            )
+          : await (async () => {
+              const checked = capabilityRequest(opts.op, opts.run, opts.request);
+              const issued = await issueCapability(credential, {
+                op: opts.op,
+                runId: opts.run,
+                request: checked,
+                ttlSeconds: parseTtl(opts.ttl),
+              });
+              return { request: checked, capability: issued };
+            })();
         process.stdout.write(`${JSON.stringify({ ...request, capability })}\n`);
         err(
           `capability ${capability.id} for ${capability.user}: ${opts.op} on ${opts.run}, once, until ${capability.exp}`,
@@ -287,7 +340,8 @@ function registerAuth(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       governed(async (opts: TokenOpts & { json?: boolean }) => {
-        const me = await authenticate(await callerCredential(opts));
+        const credential = await callerCredential(opts);
+        const me = await viaApi(credential, { method: 'GET', path: '/me' }, () => authenticate(credential));
         if (opts.json) return printJson(me);
         const temp = me.temporaryRole ? ` (temporary until ${me.elevationExpiresAt}; base role ${me.baseRole})` : '';
         console.log(`${me.userId} ${me.role}${temp}; token ${me.tokenId} expires ${me.tokenExpiresAt}`);
@@ -389,9 +443,23 @@ function registerAudit(program: Command): void {
           const options = { dir: opts.dir, publicKeys: opts.publicKey, since: opts.since, strict: opts.strict };
           // An auditor checking a copy with a pinned public key reads nothing of this installation: no token needed.
           const auditorCopy = opts.dir !== undefined && (opts.publicKey?.length ?? 0) > 0;
+          if (!auditorCopy)
+            for (const [flag, v] of [
+              ['--dir', opts.dir],
+              ['--public-key', opts.publicKey],
+              ['--since', opts.since],
+            ] as const)
+              localOnly(flag, v);
           const report = auditorCopy
             ? await verifyAudit(options)
-            : await verifyAuditAs(await callerCredential(opts), options);
+            : await (async () => {
+                const credential = await callerCredential(opts);
+                return viaApi<Awaited<ReturnType<typeof verifyAudit>>>(
+                  credential,
+                  { method: 'GET', path: '/audit-logs/verification', query: { strict: opts.strict } },
+                  () => verifyAuditAs(credential, options),
+                );
+              })();
           if (opts.json) printJson(report);
           for (const w of report.warnings) err(`warning: ${w}`);
           if (!report.ok) {
@@ -417,7 +485,10 @@ function registerAudit(program: Command): void {
     .option('--json', 'print the checkpoint as JSON')
     .action(
       governed(async (opts: TokenOpts & { out?: string; json?: boolean }) => {
-        const checkpoint = await checkpointAuditAs(await callerCredential(opts));
+        const credential = await callerCredential(opts);
+        const checkpoint = await viaApi(credential, { method: 'POST', path: '/audit-logs/checkpoints' }, () =>
+          checkpointAuditAs(credential),
+        );
         if (opts.out) await writeFileAtomic(opts.out, `${JSON.stringify(checkpoint, null, 2)}\n`);
         if (opts.json) return printJson(checkpoint);
         console.log(
@@ -434,7 +505,12 @@ function registerAudit(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { entry: string; out?: string }) => {
-        const proof = await proveEntryAs(await callerCredential(opts), opts.entry);
+        const credential = await callerCredential(opts);
+        const proof = await viaApi(
+          credential,
+          { method: 'GET', path: `/audit-logs/entries/${encodeURIComponent(opts.entry)}/proof` },
+          () => proveEntryAs(credential, opts.entry),
+        );
         const text = `${JSON.stringify(proof, null, 2)}\n`;
         if (!opts.out) return void process.stdout.write(text);
         await writeFileAtomic(opts.out, text);
@@ -464,7 +540,14 @@ function registerAudit(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & FilterOpts & { format: 'jsonl' | 'csv'; out?: string }) => {
-        const { content, entries } = await exportAuditAs(await callerCredential(opts), filtersOf(opts), opts.format);
+        const credential = await callerCredential(opts);
+        const { content, entries } = remoteApi()
+          ? await fetchFile(credential, {
+              method: 'GET',
+              path: '/audit-logs/export',
+              query: { ...(filtersOf(opts) as Record<string, string | undefined>), format: opts.format },
+            }).then((f) => ({ content: f.content, entries: Number(f.headers.get('x-audit-entries')) }))
+          : await exportAuditAs(credential, filtersOf(opts), opts.format);
         if (opts.out) {
           await writeFileAtomic(opts.out, content);
           err(`${entries} entries → ${opts.out}`);
@@ -482,7 +565,11 @@ function registerAudit(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       governed(async (opts: TokenOpts & { dest?: string; json?: boolean }) => {
-        const report = await backupAuditAs(await callerCredential(opts), opts.dest);
+        localOnly('--dest', opts.dest);
+        const credential = await callerCredential(opts);
+        const report = await viaApi(credential, { method: 'POST', path: '/audit-logs/backups' }, () =>
+          backupAuditAs(credential, opts.dest),
+        );
         if (opts.json) return printJson(report);
         console.log(
           `backup ${report.dest}: ${report.copied.length} new segment(s), ${report.unchanged.length} unchanged, ${report.entries} entries in ${report.segments} segment(s)`,
@@ -513,7 +600,16 @@ function registerKeys(program: Command): void {
     .option('--pem', 'print the current public key (PEM) instead')
     .option('--key <id>', 'with --pem: this key instead of the current one')
     .option('--json', 'print JSON')
-    .action(async (opts: { pem?: boolean; key?: string; json?: boolean }) => {
+    .addOption(tokenFileOption())
+    .action(async (opts: TokenOpts & { pem?: boolean; key?: string; json?: boolean }) => {
+      if (remoteApi()) {
+        const remote = await callApi<{ keys: KeyInfo[]; pem?: string }>(await callerCredential(opts), 'GET', '/keys', {
+          query: { pem: opts.pem ? (opts.key ?? 'current') : undefined },
+        });
+        if (remote.pem) return void process.stdout.write(remote.pem);
+        if (opts.json) return printJson({ api: remoteApi(), keys: remote.keys });
+        return printKeys(remote.keys);
+      }
       const infos = await listKeys();
       if (infos.length === 0) throw new KeyringError(`no signing key in ${keyringDir()}: run access-perm keys init`);
       if (opts.pem) {
@@ -532,7 +628,12 @@ function registerKeys(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: TokenOpts & { reason: string }) => {
-        const infos = await rotateSigningKeyAs(await callerCredential(opts), opts.reason);
+        const credential = await callerCredential(opts);
+        const { keys: infos } = await viaApi(
+          credential,
+          { method: 'POST', path: '/keys/rotation', body: { reason: opts.reason } },
+          async () => ({ keys: await rotateSigningKeyAs(credential, opts.reason) }),
+        );
         printKeys(infos);
         err('give auditors the new public key: access-perm keys show --pem');
       }),

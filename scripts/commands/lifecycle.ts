@@ -1,13 +1,25 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { authorize } from '../../lib/governance';
 import { exportBundleAs } from '../../lib/lifecycle/exports';
 import { binningTablesAs } from '../../lib/lifecycle/versions';
 import { assertRunId, versionDirName } from '../../lib/run';
-import { lifecycleSettled, sendLifecycleUpdate, verdictError, withLifecycle } from '../../client';
+import { basename, join, resolve } from 'node:path';
+import {
+  lifecycleSettled,
+  sendLifecycleUpdate,
+  untilSettled,
+  verdictError,
+  withLifecycle,
+  type LifecycleUpdate,
+} from '../../client';
+import { prepareFile } from '../../lib/artifacts';
+import { sha256Hex } from '../../lib/hash';
+import { authorize, delegateApproval, type Credential } from '../../lib/governance';
+import type { CapabilityOperation, Delegation } from '../../schemas/governance';
 import { overrideChangeSchema, type LifecycleState, type OverrideChange, type Verdict } from '../../schemas/lifecycle';
 import { stateQuery } from '../../workflows/lifecycleDefinitions';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { positiveInt, printJson, reasonOption } from './output';
+import { callApi, remoteApi, runPath, viaApi, type ApiCall } from './remote';
 
 /**
  * The run lifecycle from the terminal: state, binning tables, overrides, reviews, reproducibility, lock,
@@ -44,6 +56,47 @@ function printState(s: LifecycleState): void {
   if (s.lock) console.log(`locked     by ${s.lock.locked_by} at ${s.lock.locked_at}: ${s.lock.reason}`);
   if (s.deployment) console.log(`deployment approved by ${s.deployment.approvedBy} at ${s.deployment.at}`);
   for (const d of s.denials.slice(-5)) console.log(`denied     ${d.at} ${d.operation}: ${d.message}`);
+}
+
+/** A run's lifecycle state, from the remote API or the run's workflow. */
+const lifecycleState = (credential: Credential, runId: string): Promise<LifecycleState> =>
+  viaApi(credential, { method: 'GET', path: runPath(runId, '/lifecycle') }, async () => {
+    await authorize(credential, 'view_runs', { type: 'run', id: assertRunId(runId) });
+    return withLifecycle(runId, (handle) => handle.query(stateQuery));
+  });
+
+/** The state once the run's background job (a version build, a reproduction) is done. */
+const settledState = (credential: Credential, runId: string): Promise<LifecycleState> =>
+  remoteApi() ? untilSettled(() => lifecycleState(credential, runId)) : withLifecycle(runId, lifecycleSettled);
+
+/** The API route of each lifecycle update. */
+const UPDATE_ROUTES: Record<LifecycleUpdate, (request: Record<string, unknown>) => ApiCall> = {
+  fileOverride: ({ reason, change }) => {
+    const { kind, ...rest } = change as OverrideChange;
+    return { method: 'POST', path: `/overrides/${kind}`, body: { ...rest, reason } };
+  },
+  reviewOverride: ({ overrideId, ...body }) => ({
+    method: 'POST',
+    path: `/overrides/${encodeURIComponent(String(overrideId))}/review`,
+    body,
+  }),
+  runReproducibility: () => ({ method: 'POST', path: '/reproducibility' }),
+  lockRun: (body) => ({ method: 'POST', path: '/lock', body }),
+  approveDeployment: (body) => ({ method: 'POST', path: '/deployment', body }),
+};
+
+/** Sends one lifecycle update to the remote API or the run's workflow; the verdict. */
+async function lifecycleUpdate(
+  opts: TokenOpts,
+  runId: string,
+  op: LifecycleUpdate & CapabilityOperation,
+  request: Record<string, unknown>,
+): Promise<Verdict> {
+  const credential = await callerCredential(opts);
+  const call = UPDATE_ROUTES[op](request);
+  return viaApi(credential, { ...call, path: runPath(runId, call.path) }, () =>
+    withLifecycle(runId, (handle) => sendLifecycleUpdate(handle, runId, credential, op, request)),
+  );
 }
 
 /** `feature:rest` → [feature, rest]. */
@@ -140,6 +193,25 @@ function changeFrom(opts: OverrideOpts): OverrideChange {
   return parsed.data;
 }
 
+interface BundleFile {
+  name: string;
+  sha256: string;
+  content_base64: string;
+}
+
+/** Writes a deployment bundle the API sent, each file checked against its sha256 first (all or nothing). */
+async function writeBundle(bundle: { files: BundleFile[] }, out: string): Promise<string[]> {
+  const files = bundle.files.map((f) => {
+    const content = Buffer.from(f.content_base64, 'base64');
+    if (sha256Hex(content) !== f.sha256 || basename(f.name) !== f.name)
+      throw new Error(`the deployment bundle's ${f.name} does not match the sha256 the API sent`);
+    return { path: join(resolve(out), f.name), content };
+  });
+  const prepared = await Promise.all(files.map((f) => prepareFile(f.path, f.content)));
+  for (const p of prepared) await p.commit();
+  return files.map((f) => f.path);
+}
+
 export function registerLifecycleCommands(program: Command): void {
   program
     .command('lifecycle <runId>')
@@ -148,8 +220,7 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { json?: boolean } & TokenOpts) => {
-        await authorize(await callerCredential(opts), 'view_runs', { type: 'run', id: assertRunId(runId) });
-        const state = await withLifecycle(runId, (handle) => handle.query(stateQuery));
+        const state = await lifecycleState(await callerCredential(opts), runId);
         if (opts.json) return printJson(state);
         printState(state);
       }),
@@ -164,10 +235,16 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { feature?: string; version?: number; json?: boolean } & TokenOpts) => {
-        const { version, tables } = await binningTablesAs(await callerCredential(opts), runId, {
-          ...(opts.feature === undefined ? {} : { feature: opts.feature }),
-          ...(opts.version === undefined ? {} : { version: opts.version }),
-        });
+        const credential = await callerCredential(opts);
+        const { version, tables } = await viaApi<Awaited<ReturnType<typeof binningTablesAs>>>(
+          credential,
+          { method: 'GET', path: runPath(runId, '/bins'), query: { feature: opts.feature, version: opts.version } },
+          () =>
+            binningTablesAs(credential, runId, {
+              ...(opts.feature === undefined ? {} : { feature: opts.feature }),
+              ...(opts.version === undefined ? {} : { version: opts.version }),
+            }),
+        );
         if (opts.json) return printJson({ runId, version, tables });
         for (const t of tables) {
           console.log(`${t.feature} (${t.kind}, ${t.source}) IV ${t.iv.toFixed(4)}`);
@@ -208,24 +285,21 @@ export function registerLifecycleCommands(program: Command): void {
       governed(
         async (runId: string, opts: OverrideOpts & { reason: string; wait?: boolean; json?: boolean } & TokenOpts) => {
           const request = { reason: opts.reason, change: changeFrom(opts) };
-          const credential = await callerCredential(opts);
-          await withLifecycle(runId, async (handle) => {
-            const verdict = await sendLifecycleUpdate(handle, runId, credential, 'fileOverride', request);
-            report(verdict, opts.json && !opts.wait);
-            if (!opts.wait) return;
-            const state = await lifecycleSettled(handle);
-            const override = state.overrides.find((o) => o.id === verdict.overrideId)!;
-            const version = state.versions.find((v) => v.version === override.version);
-            if (opts.json) printJson({ override, version: version ?? null });
-            if (!version)
-              throw new Error(`override ${override.id}: version ${override.version} failed: ${override.error}`);
-            if (opts.json) return;
-            const from = state.versions[state.versions.indexOf(version) - 1];
-            const auc = (v: typeof version | undefined) => v?.rocAuc?.toFixed(4) ?? '-';
-            console.log(
-              `version ${version.version} ready: OOF ROC-AUC ${auc(version)} (version ${from?.version ?? '-'}: ${auc(from)}), threshold ${version.threshold?.toFixed(4) ?? '-'}; validators notified, ${override.id} waits for review`,
-            );
-          });
+          const verdict = await lifecycleUpdate(opts, runId, 'fileOverride', request);
+          report(verdict, opts.json && !opts.wait);
+          if (!opts.wait) return;
+          const state = await settledState(await callerCredential(opts), runId);
+          const override = state.overrides.find((o) => o.id === verdict.overrideId)!;
+          const version = state.versions.find((v) => v.version === override.version);
+          if (opts.json) printJson({ override, version: version ?? null });
+          if (!version)
+            throw new Error(`override ${override.id}: version ${override.version} failed: ${override.error}`);
+          if (opts.json) return;
+          const from = state.versions[state.versions.indexOf(version) - 1];
+          const auc = (v: typeof version | undefined) => v?.rocAuc?.toFixed(4) ?? '-';
+          console.log(
+            `version ${version.version} ready: OOF ROC-AUC ${auc(version)} (version ${from?.version ?? '-'}: ${auc(from)}), threshold ${version.threshold?.toFixed(4) ?? '-'}; validators notified, ${override.id} waits for review`,
+          );
         },
       ),
     );
@@ -249,11 +323,43 @@ export function registerLifecycleCommands(program: Command): void {
           opts: { decision: 'approve' | 'reject'; reason: string; json?: boolean } & TokenOpts,
         ) => {
           const request = { overrideId, decision: opts.decision, reason: opts.reason };
+          report(await lifecycleUpdate(opts, runId, 'reviewOverride', request), opts.json);
+        },
+      ),
+    );
+
+  program
+    .command('delegate <runId> <overrideId>')
+    .description(
+      "delegate an override's approval to a named ANALYST (MODELER, ADMIN; seed-3 §6); you stay accountable for it",
+    )
+    .requiredOption('--to <user>', 'the ANALYST who may approve or reject it')
+    .addOption(reasonOption())
+    .option('--json', 'print the delegation as JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(
+        async (runId: string, overrideId: string, opts: { to: string; reason: string; json?: boolean } & TokenOpts) => {
           const credential = await callerCredential(opts);
-          const verdict = await withLifecycle(runId, (handle) =>
-            sendLifecycleUpdate(handle, runId, credential, 'reviewOverride', request),
+          const delegation = await viaApi<Delegation>(
+            credential,
+            {
+              method: 'POST',
+              path: runPath(runId, `/overrides/${encodeURIComponent(overrideId)}/delegation`),
+              body: { delegate_to: opts.to, reason: opts.reason },
+            },
+            () =>
+              delegateApproval(credential, {
+                runId: assertRunId(runId),
+                overrideId,
+                delegateTo: opts.to,
+                reason: opts.reason,
+              }),
           );
-          report(verdict, opts.json);
+          if (opts.json) return printJson(delegation);
+          console.log(
+            `${delegation.id}: ${delegation.delegatedTo} may now review ${overrideId} of ${runId} (delegated by ${delegation.delegatedBy})`,
+          );
         },
       ),
     );
@@ -266,23 +372,20 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { wait?: boolean; json?: boolean } & TokenOpts) => {
-        const credential = await callerCredential(opts);
-        await withLifecycle(runId, async (handle) => {
-          const verdict = await sendLifecycleUpdate(handle, runId, credential, 'runReproducibility', {});
-          report(verdict, opts.json && !opts.wait);
-          if (!opts.wait) return;
-          const state = await lifecycleSettled(handle);
-          // The outcome of this test (a test that failed to run leaves an earlier result in the state).
-          const outcome = state.events
-            .filter((e) => e.operation === 'runReproducibility' && ['completed', 'failed'].includes(e.outcome))
-            .at(-1);
-          if (outcome?.outcome !== 'completed') throw new Error(`run ${runId}: ${outcome?.message ?? 'no result'}`);
-          const result = state.reproducibility!;
-          if (opts.json) printJson(result);
-          else for (const c of result.checks) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}`);
-          if (!result.passed) throw new Error(`run ${runId}: ${outcome.message}`);
-          if (!opts.json) console.log(outcome.message);
-        });
+        const verdict = await lifecycleUpdate(opts, runId, 'runReproducibility', {});
+        report(verdict, opts.json && !opts.wait);
+        if (!opts.wait) return;
+        const state = await settledState(await callerCredential(opts), runId);
+        // The outcome of this test (a test that failed to run leaves an earlier result in the state).
+        const outcome = state.events
+          .filter((e) => e.operation === 'runReproducibility' && ['completed', 'failed'].includes(e.outcome))
+          .at(-1);
+        if (outcome?.outcome !== 'completed') throw new Error(`run ${runId}: ${outcome?.message ?? 'no result'}`);
+        const result = state.reproducibility!;
+        if (opts.json) printJson(result);
+        else for (const c of result.checks) console.log(`${c.passed ? 'ok  ' : 'FAIL'} ${c.name}`);
+        if (!result.passed) throw new Error(`run ${runId}: ${outcome.message}`);
+        if (!opts.json) console.log(outcome.message);
       }),
     );
 
@@ -296,11 +399,7 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const credential = await callerCredential(opts);
-        const verdict = await withLifecycle(runId, (handle) =>
-          sendLifecycleUpdate(handle, runId, credential, 'lockRun', { reason: opts.reason }),
-        );
-        report(verdict, opts.json);
+        report(await lifecycleUpdate(opts, runId, 'lockRun', { reason: opts.reason }), opts.json);
       }),
     );
 
@@ -312,11 +411,7 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { reason: string; json?: boolean } & TokenOpts) => {
-        const credential = await callerCredential(opts);
-        const verdict = await withLifecycle(runId, (handle) =>
-          sendLifecycleUpdate(handle, runId, credential, 'approveDeployment', { reason: opts.reason }),
-        );
-        report(verdict, opts.json);
+        report(await lifecycleUpdate(opts, runId, 'approveDeployment', { reason: opts.reason }), opts.json);
       }),
     );
 
@@ -329,7 +424,13 @@ export function registerLifecycleCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { out: string } & TokenOpts) => {
-        const files = await exportBundleAs(await callerCredential(opts), runId, opts.out);
+        const credential = await callerCredential(opts);
+        const files = remoteApi()
+          ? await writeBundle(
+              await callApi<{ files: BundleFile[] }>(credential, 'GET', runPath(runId, '/deployment-bundle')),
+              opts.out,
+            )
+          : await exportBundleAs(credential, runId, opts.out);
         for (const file of files) console.log(file);
       }),
     );

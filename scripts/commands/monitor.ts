@@ -5,10 +5,11 @@ import { authorize } from '../../lib/governance';
 import { monitoringTrendAs } from '../../lib/monitor/store';
 import { completedRunManifest } from '../../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../../lib/run';
-import type { MonitoringProgress } from '../../schemas/monitoring';
+import type { MonitoringProgress, MonitoringResult, ScheduleRecord } from '../../schemas/monitoring';
 import { installWorkerLogging } from '../../worker/worker';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
+import { runPath, viaApi } from './remote';
 
 const fmt = (x: number | null | undefined, d = 4): string =>
   x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);
@@ -62,18 +63,27 @@ export function registerMonitorCommands(program: Command): void {
       governed(async (opts: RunOpts) => {
         const runId = assertRunId(opts.run);
         const credential = await callerCredential(opts);
-        await authorize(credential, 'generate_report', { type: 'monitoring_window', runId });
-        await completedRunManifest(runId, await resolveRunDir(runId));
-        installWorkerLogging('ERROR');
-        const result = await runMonitoring({
-          runId,
-          current: opts.current,
-          ...(opts.label ? { label: opts.label } : {}),
+        const label = opts.label ? { label: opts.label } : {};
+        const result = await viaApi<MonitoringResult & { report_path: string }>(
           credential,
-          startWorker: opts.worker,
-          onProgress: progressPrinter(),
-          log: err,
-        });
+          { method: 'POST', path: runPath(runId, '/monitoring/windows'), body: { current: opts.current, ...label } },
+          async () => {
+            await authorize(credential, 'generate_report', { type: 'monitoring_window', runId });
+            const runDir = await resolveRunDir(runId);
+            await completedRunManifest(runId, runDir);
+            installWorkerLogging('ERROR');
+            const done = await runMonitoring({
+              runId,
+              current: opts.current,
+              ...label,
+              credential,
+              startWorker: opts.worker,
+              onProgress: progressPrinter(),
+              log: err,
+            });
+            return { ...done, report_path: resolve(runDir, done.report.html) };
+          },
+        );
         if (opts.json) return printJson(result);
         const d = result.drift;
         console.log(`window     ${result.label} (${result.windowId}, ${result.rows} rows)`);
@@ -88,7 +98,7 @@ export function registerMonitorCommands(program: Command): void {
             `metric     ${name.padEnd(10)} ${fmt(m.current)} (reference ${fmt(m.reference)}, ${fmt(m.change)})`,
           );
         for (const a of result.alerts) console.log(`ALERT      ${a.kind}: ${a.subject}`);
-        console.log(`report     ${resolve(await resolveRunDir(runId), result.report.html)}`);
+        console.log(`report     ${result.report_path}`);
       }),
     );
 
@@ -108,14 +118,29 @@ export function registerMonitorCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: ScheduleOpts) => {
-        const { record, created, server, address } = await configureMonitoringSchedule({
-          credential: await callerCredential(opts),
-          runId: opts.run,
-          current: opts.current,
-          cron: opts.cron,
-          ...(opts.reason ? { reason: opts.reason } : {}),
-          log: err,
-        });
+        const credential = await callerCredential(opts);
+        const reason = opts.reason ? { reason: opts.reason } : {};
+        const { created, server, address, ...record } = await viaApi<
+          ScheduleRecord & { created: boolean; server: string; address?: string }
+        >(
+          credential,
+          {
+            method: 'PUT',
+            path: runPath(opts.run, '/monitoring/schedule'),
+            body: { current: opts.current, cron: opts.cron, ...reason },
+          },
+          async () => {
+            const done = await configureMonitoringSchedule({
+              credential,
+              runId: opts.run,
+              current: opts.current,
+              cron: opts.cron,
+              ...reason,
+              log: err,
+            });
+            return { ...done.record, created: done.created, server: done.server, address: done.address };
+          },
+        );
         if (opts.json) return printJson({ ...record, created, address });
         console.log(
           `schedule   ${record.scheduleId} ${created ? 'created' : 'updated'} on ${server}: cron '${record.cron}', window ${record.current}`,
@@ -134,7 +159,12 @@ export function registerMonitorCommands(program: Command): void {
     .action(
       governed(async (opts: HistoryOpts) => {
         const runId = assertRunId(opts.run);
-        const rows = await monitoringTrendAs(await callerCredential(opts), runId, opts.last);
+        const credential = await callerCredential(opts);
+        const { windows: rows } = await viaApi(
+          credential,
+          { method: 'GET', path: runPath(runId, '/monitoring'), query: { last: opts.last } },
+          async () => ({ windows: await monitoringTrendAs(credential, runId, opts.last) }),
+        );
         if (opts.json) return printJson(rows);
         if (rows.length === 0) return err(`no monitoring windows stored for ${runId}`);
         console.log(

@@ -25,3 +25,6 @@ export const reasonOption = (): Option =>
       if (!value.trim()) throw new InvalidArgumentError('a reason is required: manual actions record why (seed-3 §4)');
       return value;
     });
+
+/** The environment variable (or `--api`) naming the control-plane API governed commands go through. */
+export const API_ENV = 'ACCESS_PERM_API';

@@ -1,13 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startConfigPathAs } from '../../lib/configs';
-import { runPipeline, type ModelProgress } from '../../client';
+import { runPipeline, type ModelProgress, type RunProgress } from '../../client';
 import { authorize, bootstrapAdmin, type Credential } from '../../lib/governance';
 import { ensureKeyringDir, KEYRING_ENV, keyringDir } from '../../lib/keys';
 import { assertRunId, MANIFEST_FILE, newRunId, readTestMetrics, resolveRunDir } from '../../lib/run';
-import type { PipelineProgress } from '../../schemas/run';
+import type { MetricsFile } from '../../schemas/metrics';
+import type { PipelineProgress, PipelineResult } from '../../schemas/run';
+
+type TestMetrics = NonNullable<MetricsFile['test']>;
 import { installWorkerLogging } from '../../worker/worker';
 import { err, printJson } from './output';
+import { callApi, remoteApi, runPath } from './remote';
 import {
   callerCredential,
   governed,
@@ -58,18 +63,31 @@ async function runAndReport(
     onProgress: progressPrinter(),
     log: err,
   });
-  const seconds = (Date.now() - started) / 1000;
   // A flat run's hold-out test metrics live in its metrics.json (the workflow result carries the OOF ones).
   const runDir = await resolveRunDir(result.runId);
-  const manifest = join(runDir, MANIFEST_FILE);
-  const test = await readTestMetrics(runDir);
+  report(opts, result, {
+    test: (await readTestMetrics(runDir)) ?? null,
+    seconds: (Date.now() - started) / 1000,
+    folder: runDir,
+  });
+}
+
+/** Prints a finished run: OOF metrics, threshold, hold-out test metrics of a flat run, folds, where it is. */
+function report(
+  opts: RunOptions,
+  result: PipelineResult,
+  done: { test: TestMetrics | null; seconds: number; folder?: string },
+): void {
+  const { test, seconds } = done;
+  const where = done.folder ?? `on ${remoteApi()}`;
+  const manifest = done.folder ? join(done.folder, MANIFEST_FILE) : `${MANIFEST_FILE} ${where}`;
   if (opts.json) {
     printJson({
       runId: result.runId,
       metrics: result.metrics,
       ...(test ? { test } : {}),
       folds: result.folds,
-      artifactDir: runDir,
+      artifactDir: where,
       manifest,
       seconds,
     });
@@ -88,8 +106,43 @@ async function runAndReport(
       `test       ROC-AUC ${f(test.rocAuc)}  PR-AUC ${f(test.prAuc)}  logloss ${f(test.logloss)}  accuracy ${f(test.accuracy)} @ ${f(test.threshold)} (hold-out, ${test.rows} rows)`,
     );
   console.log(`folds      ROC-AUC ${result.folds.map((x) => f(x.rocAuc)).join('  ')}`);
-  console.log(`artifacts  ${runDir}`);
+  console.log(`artifacts  ${where}`);
   console.log(`manifest   ${manifest}`);
+}
+
+/**
+ * `pipeline run` against the remote API: starts the run (one run however often the request is retried), follows
+ * its progress, and prints what the local command prints once it ends.
+ */
+async function runRemotely(opts: RunOptions): Promise<void> {
+  const credential = await callerCredential(opts);
+  const body = {
+    ...(opts.config === undefined ? {} : { config_path: opts.config }),
+    ...(opts.configId === undefined ? {} : { config_id: opts.configId }),
+    ...(opts.retrain === undefined ? {} : { retrain_run: opts.retrain }),
+    ...(opts.runId === undefined ? {} : { run_id: assertRunId(opts.runId) }),
+  };
+  const started = Date.now();
+  const { run_id: runId } = await callApi<{ run_id: string }>(credential, 'POST', '/runs', {
+    body,
+    headers: { 'idempotency-key': randomUUID() },
+  });
+  err(`run ${runId} on ${remoteApi()}`);
+  const print = progressPrinter();
+  for (;;) {
+    const at = await callApi<RunProgress & { test: TestMetrics | null }>(
+      credential,
+      'GET',
+      runPath(runId, '/progress'),
+    );
+    print(at.progress, at.models);
+    if (at.result) return report(opts, at.result, { test: at.test, seconds: (Date.now() - started) / 1000 });
+    if (at.progress.status !== 'running')
+      throw new Error(
+        `run ${runId} ${at.progress.status === 'cancelled' ? 'was cancelled' : `failed at step ${at.progress.step}: ${at.progress.error ?? at.progress.message}`}`,
+      );
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 interface RunOptions extends TokenOpts {
@@ -150,7 +203,9 @@ export function registerPipelineCommands(program: Command): void {
         'a registered config (access-perm configs list), its latest version by default',
       )
       .option('--retrain <runId>', "retrain a run's stored config on the data as it is now (train_model)"),
-  ).action(governed((opts: RunOptions) => runAndReport(opts, authorizedCredential)));
+  ).action(
+    governed((opts: RunOptions) => (remoteApi() ? runRemotely(opts) : runAndReport(opts, authorizedCredential))),
+  );
 
   runOptions(
     program

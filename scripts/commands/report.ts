@@ -14,6 +14,8 @@ import type { Command } from 'commander';
 import { compareRunsAs, writeComparison } from '../../lib/report';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
+import { fetchArtifact, localOnly, remoteApi, runPath, viaApi } from './remote';
+import type { Credential } from '../../lib/governance';
 
 const versionArg = positiveInt('--version');
 
@@ -24,6 +26,20 @@ async function deliver(exported: ExportedArtifact, out: string | undefined): Pro
     await (await prepareFile(resolve(out), exported.content)).commit();
     err(`${runId} v${version} ${artifact.path} (sha256 ${artifact.sha256}, verified) -> ${out}`);
   } else process.stdout.write(exported.content);
+}
+
+type ExportOpts = TokenOpts & { version?: number; out?: string };
+
+/** One exported artifact of a version, from the remote API or the local run folder, verified either way. */
+async function exported(
+  opts: ExportOpts,
+  runId: string,
+  route: string,
+  query: Record<string, string>,
+  local: (credential: Credential) => Promise<ExportedArtifact>,
+): Promise<ExportedArtifact> {
+  const credential = await callerCredential(opts);
+  return remoteApi() ? fetchArtifact(credential, runId, route, { ...query, version: opts.version }) : local(credential);
 }
 
 const exportOptions = (command: Command): Command =>
@@ -47,13 +63,24 @@ export function registerReportCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: { out?: string; json?: boolean; version?: number } & TokenOpts) => {
-        const report = await generateReportAs(await callerCredential(opts), runId, {
-          ...(opts.version === undefined ? {} : { version: opts.version }),
-          ...(opts.out === undefined ? {} : { out: opts.out }),
-        });
+        localOnly('--out', opts.out);
+        const credential = await callerCredential(opts);
+        const report = await viaApi<
+          Pick<Awaited<ReturnType<typeof generateReportAs>>, 'dir' | 'figures' | 'version'> & { files: unknown }
+        >(
+          credential,
+          { method: 'POST', path: runPath(runId, '/reports'), query: { version: opts.version } },
+          async () => {
+            const r = await generateReportAs(credential, runId, {
+              ...(opts.version === undefined ? {} : { version: opts.version }),
+              ...(opts.out === undefined ? {} : { out: opts.out }),
+            });
+            return { ...r, files: r.artifacts };
+          },
+        );
         const { version } = report;
         if (opts.json)
-          return printJson({ runId, version, dir: report.dir, figures: report.figures, files: report.artifacts });
+          return printJson({ runId, version, dir: report.dir, figures: report.figures, files: report.files });
         console.log(`version    ${version}`);
         console.log(`report     ${join(report.dir, 'report.html')}`);
         console.log(`markdown   ${join(report.dir, 'report.md')}`);
@@ -72,7 +99,12 @@ export function registerReportCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runA: string, runB: string, opts: { out?: string; json?: boolean } & TokenOpts) => {
-        const c = await compareRunsAs(await callerCredential(opts), runA, runB);
+        const credential = await callerCredential(opts);
+        const c = await viaApi<Awaited<ReturnType<typeof compareRunsAs>>>(
+          credential,
+          { method: 'GET', path: '/compare', query: { a: runA, b: runB } },
+          () => compareRunsAs(credential, runA, runB),
+        );
         if (opts.out) {
           const files = await writeComparison(c, opts.out);
           err(`wrote ${files.map((f) => join(opts.out!, f.path)).join(', ')}`);
@@ -92,7 +124,6 @@ export function registerReportCommands(program: Command): void {
       }),
     );
 
-  type ExportOpts = TokenOpts & { version?: number; out?: string };
   exportOptions(
     program
       .command('artifacts <runId>')
@@ -100,7 +131,12 @@ export function registerReportCommands(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     governed(async (runId: string, opts: ExportOpts & { json?: boolean }) => {
-      const listed = await listArtifactsAs(await callerCredential(opts), runId, opts.version);
+      const credential = await callerCredential(opts);
+      const listed = await viaApi<Awaited<ReturnType<typeof listArtifactsAs>>>(
+        credential,
+        { method: 'GET', path: runPath(runId, '/artifacts'), query: { version: opts.version } },
+        () => listArtifactsAs(credential, runId, opts.version),
+      );
       if (opts.json) return printJson(listed);
       console.log(`run ${runId} version ${listed.version}: ${listed.artifacts.length} artifacts`);
       for (const a of listed.artifacts)
@@ -115,7 +151,10 @@ export function registerReportCommands(program: Command): void {
       ),
   ).action(
     governed(async (runId: string, path: string, opts: ExportOpts) =>
-      deliver(await downloadArtifactAs(await callerCredential(opts), runId, path, opts.version), opts.out),
+      deliver(
+        await exported(opts, runId, '/artifact', { path }, (c) => downloadArtifactAs(c, runId, path, opts.version)),
+        opts.out,
+      ),
     ),
   );
   exportOptions(
@@ -124,14 +163,20 @@ export function registerReportCommands(program: Command): void {
       .description('the JSON scoring spec (trees, borders, CTR tables, threshold), verified (ANALYST and up)'),
   ).action(
     governed(async (runId: string, opts: ExportOpts) =>
-      deliver(await exportScoringSpecAs(await callerCredential(opts), runId, opts.version), opts.out),
+      deliver(
+        await exported(opts, runId, '/scoring-spec', {}, (c) => exportScoringSpecAs(c, runId, opts.version)),
+        opts.out,
+      ),
     ),
   );
   exportOptions(
     program.command('export-card <runId>').description('the model card (Markdown), verified (every role)'),
   ).action(
     governed(async (runId: string, opts: ExportOpts) =>
-      deliver(await exportModelCardAs(await callerCredential(opts), runId, opts.version), opts.out),
+      deliver(
+        await exported(opts, runId, '/model-card', {}, (c) => exportModelCardAs(c, runId, opts.version)),
+        opts.out,
+      ),
     ),
   );
   exportOptions(
@@ -142,7 +187,9 @@ export function registerReportCommands(program: Command): void {
   ).action(
     governed(async (runId: string, opts: ExportOpts & { html?: boolean }) =>
       deliver(
-        await viewReportAs(await callerCredential(opts), runId, opts.html ? 'html' : 'md', opts.version),
+        await exported(opts, runId, '/report', { format: opts.html ? 'html' : 'md' }, (c) =>
+          viewReportAs(c, runId, opts.html ? 'html' : 'md', opts.version),
+        ),
         opts.out,
       ),
     ),
@@ -157,7 +204,14 @@ export function registerReportCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (runId: string, opts: TokenOpts & { json?: boolean }) => {
-        const entries = await overrideAuditAs(await callerCredential(opts), runId);
+        const credential = await callerCredential(opts);
+        const { entries } = await viaApi(
+          credential,
+          { method: 'GET', path: runPath(runId, '/override-audit') },
+          async () => ({
+            entries: await overrideAuditAs(credential, runId),
+          }),
+        );
         if (opts.json) return printJson(entries);
         if (entries.length === 0) return err(`run ${runId} has no overrides yet`);
         for (const e of entries)

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
-import { scoreBatch } from '../../lib/scoring/batch';
+import { InputError } from '../../lib/errors';
+import type { Credential } from '../../lib/governance';
+import { CSV_CHUNK_ROWS, scoreCsvFile, type ChunkScorer } from '../../lib/scoring';
+import { scoreBatch, type BatchScoreSummary } from '../../lib/scoring/batch';
+import type { ScoreRequest } from '../../lib/scoring/features';
+import { MAX_PREDICT_ROWS } from '../../schemas/serving';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
+import { API_ENV, callApi, localOnly, remoteApi, runPath } from './remote';
 
 /** Progress on stderr: one rewritten line on a terminal, a line every 5 s otherwise. */
 function progressReporter(): (done: number, total: number) => void {
@@ -30,6 +36,60 @@ interface ScoreOpts extends TokenOpts {
   threads?: number;
   liveMetadata?: boolean;
   json?: boolean;
+}
+
+interface ScoredRows {
+  run_id: string;
+  version: number;
+  model_sha256: string;
+  threshold: number;
+  predictions: Array<{
+    approval_probability: number;
+    predicted_label: number;
+    unknown_user: boolean;
+    unknown_app: boolean;
+  }>;
+}
+
+/**
+ * `score` against the remote API: the file is read here in chunks of at most the API's request size, each chunk
+ * scored by the server's model, and the predictions written exactly as the local command writes them.
+ */
+async function scoreRemotely(credential: Credential, opts: ScoreOpts): Promise<BatchScoreSummary> {
+  if (!opts.run) throw new InputError(`name the run to score with --run: ${API_ENV} has no default run`);
+  if (opts.explain) throw new InputError(`--explain works on a local data directory only: unset ${API_ENV}`);
+  localOnly('--live-metadata', opts.liveMetadata);
+  let model: Omit<ScoredRows, 'predictions'> | null = null;
+  const scorer: ChunkScorer<readonly ScoreRequest[]> = {
+    features: async (requests) => requests,
+    scoreFeatures: async (requests) => {
+      const answer = await callApi<ScoredRows>(credential, 'POST', runPath(opts.run!, '/scores'), {
+        query: { version: opts.version },
+        body: requests.map(({ userId, appId }) => ({ userId, appId })),
+      });
+      model ??= answer;
+      const p = answer.predictions;
+      return {
+        probability: Float32Array.from(p, (r) => r.approval_probability),
+        label: Uint8Array.from(p, (r) => r.predicted_label),
+        unknownUser: Uint8Array.from(p, (r) => Number(r.unknown_user)),
+        unknownApp: Uint8Array.from(p, (r) => Number(r.unknown_app)),
+      };
+    },
+    explain: () => Promise.reject(new InputError('explanations are not sent by the API')),
+  };
+  const summary = await scoreCsvFile(scorer, opts.input, opts.output, {
+    chunkRows: Math.min(opts.chunkRows ?? CSV_CHUNK_ROWS, MAX_PREDICT_ROWS),
+    onProgress: progressReporter(),
+  });
+  const m = model as Omit<ScoredRows, 'predictions'> | null;
+  return {
+    runId: m?.run_id ?? opts.run,
+    version: m?.version ?? 0,
+    modelSha256: m?.model_sha256 ?? '',
+    threshold: m?.threshold ?? Number.NaN,
+    ...summary,
+  };
 }
 
 export function registerScoreCommands(program: Command): void {
@@ -67,17 +127,20 @@ export function registerScoreCommands(program: Command): void {
     .addOption(tokenFileOption())
     .action(
       governed(async (opts: ScoreOpts) => {
-        const summary = await scoreBatch(await callerCredential(opts), {
-          ...(opts.run ? { runId: opts.run } : {}),
-          ...(opts.version ? { version: opts.version } : {}),
-          input: opts.input,
-          output: opts.output,
-          explainTop: opts.explain === true ? 3 : (opts.explain ?? 0),
-          ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
-          ...(opts.threads ? { threads: opts.threads } : {}),
-          ...(opts.liveMetadata ? { liveMetadata: true } : {}),
-          onProgress: progressReporter(),
-        });
+        const credential = await callerCredential(opts);
+        const summary = remoteApi()
+          ? await scoreRemotely(credential, opts)
+          : await scoreBatch(credential, {
+              ...(opts.run ? { runId: opts.run } : {}),
+              ...(opts.version ? { version: opts.version } : {}),
+              input: opts.input,
+              output: opts.output,
+              explainTop: opts.explain === true ? 3 : (opts.explain ?? 0),
+              ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
+              ...(opts.threads ? { threads: opts.threads } : {}),
+              ...(opts.liveMetadata ? { liveMetadata: true } : {}),
+              onProgress: progressReporter(),
+            });
         if (process.stderr.isTTY) process.stderr.write('\n');
         if (opts.json) return printJson({ ...summary, output: opts.output });
         const unknown =
