@@ -37,7 +37,7 @@ import {
 import { makeTeam, type Team } from './governance/fixtures';
 import {
   pipelineInput,
-  runCli,
+  cliInProcess,
   serverFromEnv,
   smallConfig,
   smallDataset,
@@ -65,12 +65,9 @@ async function startWorker(): Promise<void> {
   stopWorker = () => local.stop();
 }
 
-/** The real CLI as a user runs it, against the test's server, with `token` as the caller's token. */
+/** The CLI (in this process) against the test's server, with `token` as the caller's token. */
 const cli = (token: string, ...args: string[]) =>
-  runCli(
-    { ...process.env, ACCESS_PERM_DATA_DIR: root, TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: token },
-    ...args,
-  );
+  cliInProcess({ TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: token }, ...args);
 
 const state = (h: WorkflowHandle): Promise<LifecycleState> => h.query(stateQuery);
 

@@ -19,8 +19,7 @@ import type { MonitoringInput, MonitoringProgress } from '../schemas/monitoring'
 import type { PipelineResult } from '../schemas/run';
 import { monitoringProgressQuery } from '../workflows/definitions';
 import {
-  envWithoutTemporal,
-  runCli,
+  cliInProcess,
   runCreator,
   smallConfig,
   smallDataset,
@@ -64,16 +63,9 @@ async function monitor(name: string, window: { current: string; label?: string }
   return startMonitoring(client, { workflowId: windowOf(name), input: input as MonitoringInput });
 }
 
-/** Runs the real CLI with this test's data directory and server. */
+/** Runs the CLI (in this process) with this test's data directory and server. */
 const cli = (tokenValue: string, ...args: string[]): Promise<CliResult> =>
-  runCli(
-    envWithoutTemporal({
-      ACCESS_PERM_DATA_DIR: root,
-      TEMPORAL_ADDRESS: stack.server.address,
-      ACCESS_PERM_TOKEN: tokenValue,
-    }),
-    ...args,
-  );
+  cliInProcess({ TEMPORAL_ADDRESS: stack.server.address, ACCESS_PERM_TOKEN: tokenValue }, ...args);
 
 beforeAll(async () => {
   root = await useTempDataDir('monitoring');

@@ -16,7 +16,15 @@ import { addUser, issueToken } from '../lib/governance';
 import { compareRuns, writeRunReport } from '../lib/report';
 import { ordinal } from '../lib/report/importance';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCli, runCreator, smallConfig, smallDataset, useTempDataDir, writeConfig, testExecution } from './helpers';
+import {
+  cliInProcess,
+  runCreator,
+  smallConfig,
+  smallDataset,
+  useTempDataDir,
+  writeConfig,
+  testExecution,
+} from './helpers';
 
 const FIGURES = [
   'roc_pr',
@@ -250,8 +258,7 @@ describe('run comparison', () => {
 });
 
 describe('CLI', () => {
-  const cli = (token: string, ...args: string[]) =>
-    runCli({ ...process.env, ACCESS_PERM_DATA_DIR: root, ACCESS_PERM_TOKEN: token }, ...args);
+  const cli = (token: string, ...args: string[]) => cliInProcess({ ACCESS_PERM_TOKEN: token }, ...args);
 
   it('`report` and `compare` write their files; compare --json carries the deltas', async () => {
     const { token } = await runCreator();

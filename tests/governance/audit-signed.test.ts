@@ -22,7 +22,7 @@ import {
 import { keyringDir, listKeys, publicKeyPem, rotateSigningKey } from '../../lib/keys';
 import { settingsPath } from '../../lib/settings';
 import type { AuditInput } from '../../schemas/governance';
-import { runCli, runCreator, useTempDataDir } from '../helpers';
+import { cliInProcess, runCli, runCreator, useTempDataDir } from '../helpers';
 
 const entry = (i: number, patch: Partial<AuditInput> = {}): AuditInput => ({
   user_id: 'validator_1',
@@ -281,16 +281,17 @@ describe('an auditor with only the public key and a checkpoint saved earlier', (
 describe('the auditor and key commands of the CLI', () => {
   it('keys show --pem, audit checkpoint --out, audit prove; then verify and check-proof on a copy with no token', async () => {
     const data = await useTempDataDir('audit-signed-cli');
-    const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
+    // The ADMIN's commands run in this process; the auditor's in processes of their own, with no token or data.
+    const env = { ACCESS_PERM_TOKEN: (await runCreator()).token };
     const pem = join(data, 'auditor.pem');
-    const shown = await runCli(env, 'keys', 'show', '--pem');
+    const shown = await cliInProcess(env, 'keys', 'show', '--pem');
     expect(shown.stdout).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     await writeFile(pem, shown.stdout);
     const saved = join(data, 'saved.json');
-    expect((await runCli(env, 'audit', 'checkpoint', '--out', saved)).stdout).toMatch(/^checkpoint: \d+ entries/);
+    expect((await cliInProcess(env, 'audit', 'checkpoint', '--out', saved)).stdout).toMatch(/^checkpoint: \d+ entries/);
     const [first] = await queryAudit({});
     const proof = join(data, 'proof.json');
-    expect((await runCli(env, 'audit', 'prove', '--entry', first!.audit_id, '--out', proof)).code).toBe(0);
+    expect((await cliInProcess(env, 'audit', 'prove', '--entry', first!.audit_id, '--out', proof)).code).toBe(0);
     const copy = join(data, 'copy');
     await cp(auditDir(), copy, { recursive: true });
     const auditor = { ...process.env, ACCESS_PERM_DATA_DIR: join(data, 'nowhere'), ACCESS_PERM_TOKEN: '' };

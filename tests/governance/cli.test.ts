@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appendAudit, auditLogPath, issueToken } from '../../lib/governance';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { envWithoutTemporal, runCli, useTempDataDir, type CliResult } from '../helpers';
+import { cliInProcess, envWithoutTemporal, useTempDataDir, type CliResult } from '../helpers';
 
 const exec = promisify(execFile);
 let root: string;
@@ -13,11 +13,11 @@ let env: NodeJS.ProcessEnv;
 let adminTok: string;
 let anaTok: string;
 
-/** Runs the real CLI as a user would, with this file's environment plus `extraEnv`. */
-const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
-  runCli({ ...env, ...extraEnv }, ...args);
+/** Runs the CLI in this process with this file's data directory, no token but `extraEnv`'s. */
+const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> =>
+  cliInProcess({ ACCESS_PERM_TOKEN: undefined, ACCESS_PERM_TOKEN_FILE: undefined, ...extraEnv }, ...args);
 
-const asAdmin = (): NodeJS.ProcessEnv => ({ ACCESS_PERM_TOKEN_FILE: adminTok });
+const asAdmin = (): Record<string, string> => ({ ACCESS_PERM_TOKEN_FILE: adminTok });
 
 beforeAll(async () => {
   root = await useTempDataDir('gov-cli');
@@ -43,10 +43,8 @@ describe('access-perm users / auth / audit', () => {
     // Token issuing through the CLI is covered by bootstrap-admin's --out; here the library issues ana's token.
     const issued = await issueToken({ token: (await readFile(adminTok, 'utf8')).trim() }, { userId: 'ana', ttl: '2h' });
     await writeFile(anaTok, `${issued.token}\n`, { mode: 0o600 });
-    const [denied, anonymous] = await Promise.all([
-      cli(['users', 'list', '--token-file', anaTok]),
-      cli(['audit', 'query']),
-    ]);
+    const denied = await cli(['users', 'list', '--token-file', anaTok]);
+    const anonymous = await cli(['audit', 'query']);
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(
       /^access-perm: permission denied: Only ADMIN can manage users.*\[required_permission manage_users, your role ANALYST, minimum_role ADMIN\]\n$/,
@@ -67,10 +65,8 @@ describe('access-perm users / auth / audit', () => {
     expect(up.stderr).toMatch(
       /expiry timer not started \(no Temporal server: .*\): the expiry still holds at every check/,
     );
-    const [who, query] = await Promise.all([
-      cli(['auth', 'whoami', '--json'], { ACCESS_PERM_TOKEN: (await readFile(anaTok, 'utf8')).trim() }),
-      cli(['audit', 'query', '--action', 'role_assignment', '--user-id', 'ana', '--json'], asAdmin()),
-    ]);
+    const who = await cli(['auth', 'whoami', '--json'], { ACCESS_PERM_TOKEN: (await readFile(anaTok, 'utf8')).trim() });
+    const query = await cli(['audit', 'query', '--action', 'role_assignment', '--user-id', 'ana', '--json'], asAdmin());
     expect(JSON.parse(who.stdout)).toMatchObject({
       userId: 'ana',
       role: 'MODELER',
