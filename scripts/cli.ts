@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { API_ENV, err } from './commands/output';
 
 type Register = (program: Command) => void;
@@ -62,7 +62,9 @@ async function run(argv: string[]): Promise<void> {
     .name('access-perm')
     .description('Approval prediction for app-permission requests, trained and governed as Temporal workflows.')
     .option('--api <url>', 'send governed commands to this control-plane API (as ACCESS_PERM_API does)')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors and --help end the command, not the process (the CLI also runs inside tests).
+    .exitOverride();
   argv = takeApiOption(argv);
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
   const group = GROUPS.find((g) => first !== undefined && g.commands.includes(first));
@@ -88,6 +90,8 @@ function rootMessage(e: unknown): string {
  */
 export async function main(argv: string[] = process.argv): Promise<void> {
   await run(argv).catch((e: unknown) => {
+    // Commander has printed its usage error or help already.
+    if (e instanceof CommanderError) return void (process.exitCode = e.exitCode);
     err(`access-perm: ${rootMessage(e).split('\n')[0]}`);
     process.exitCode = 1;
   });
