@@ -21,7 +21,7 @@ import { openRunModel } from '../lib/scoring';
 import { openFlatRunModel, scoreFlatCsvFile } from '../lib/scoring/flat';
 import type { FeatureMatrix } from '../schemas/matrix';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
-import { runCli, runCreator, useTempDataDir, writeConfig, asWorkflow, createRunCapability } from './helpers';
+import { cliInProcess, runCreator, useTempDataDir, writeConfig, asWorkflow, createRunCapability } from './helpers';
 
 // The flat input mode end to end through the pipeline activities (no server), on a generated table with a signal.
 const activities = createActivities();
@@ -392,12 +392,9 @@ describe('flat mode pipeline', () => {
     const output = join(scratch, 'predictions.csv');
     const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
     const score = (input: string, out: string) =>
-      runCli(env, 'score', '--run', ref.runId, '--input', input, '--output', out, '--json');
-    // Two CLI processes at once: each pays the CLI's start-up.
-    const [good, missing] = await Promise.all([
-      score(testCsv, output),
-      score(join(scratch, 'no-role.csv'), join(scratch, 'no-role.pred.csv')),
-    ]);
+      cliInProcess(env, 'score', '--run', ref.runId, '--input', input, '--output', out, '--json');
+    const good = await score(testCsv, output);
+    const missing = await score(join(scratch, 'no-role.csv'), join(scratch, 'no-role.pred.csv'));
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toMatchObject({ runId: ref.runId, rows: TEST_ROWS, version: 1 });
     const [header, ...lines] = (await readFile(output, 'utf8')).trim().split('\n');

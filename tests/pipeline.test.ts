@@ -13,7 +13,7 @@ import {
   runCreator,
   smallConfig,
   smallDataset,
-  runCli,
+  cliInProcess,
   startTemporalStack,
   temporalCli,
   useTempDataDir,
@@ -196,7 +196,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
   it('is started, queried and awaited with the temporal CLI, as docs/pipeline.md documents', async () => {
     const address = server.address;
     // The capability comes from `access-perm auth capability`; the token stays with access-perm.
-    const issued = await runCli(
+    const issued = await cliInProcess(
       { ...process.env, ACCESS_PERM_TOKEN: token },
       'auth',
       'capability',
@@ -276,7 +276,7 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
     const handle = await trainingRun('it-cancel');
     const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: server.address };
     const sent = Date.now();
-    const cli = await runCli(env, 'runs', 'cancel', 'it-cancel', '--reason', 'wrong feature set');
+    const cli = await cliInProcess(env, 'runs', 'cancel', 'it-cancel', '--reason', 'wrong feature set');
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^run it-cancel cancelled during train \(\d\/3 folds done\)\n$/);
@@ -295,7 +295,7 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
     ]);
     expect(audited[1]).toMatchObject({ reason: 'wrong feature set', before: { state: 'running' } });
     // Ended, it cannot be cancelled again.
-    const again = await runCli(env, 'runs', 'cancel', 'it-cancel', '--reason', 'again');
+    const again = await cliInProcess(env, 'runs', 'cancel', 'it-cancel', '--reason', 'again');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/run it-cancel is not running: it is cancelled/);
   });

@@ -23,7 +23,7 @@ import { prepareRun } from '../lib/pipeline/prepare';
 import { recordRunEnd } from '../lib/pipeline/runEnd';
 import { listRuns, readRunInfo, resolveRunDir, showRun, TOMBSTONE_FILE } from '../lib/run';
 import type { Role } from '../schemas/governance';
-import { runCli, runCreator, smallConfig, testExecution, useTempDataDir, writeConfig } from './helpers';
+import { cliInProcess, runCreator, smallConfig, testExecution, useTempDataDir, writeConfig } from './helpers';
 import { trainedRun } from './scoringRun';
 
 let root: string;
@@ -218,7 +218,16 @@ describe('golden comparison (golden_comparison: MODELER, VALIDATOR, ADMIN; resul
     const results = await validationResultsAs({ token: tokens.VIEWER }, 'del-done');
     expect(results.golden.map((g) => g.passed)).toEqual([true, false]);
     const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.VALIDATOR };
-    const cli = await runCli(env, 'golden', 'run', 'del-done', '--against', 'del-locked', '--score-tolerance', '0');
+    const cli = await cliInProcess(
+      env,
+      'golden',
+      'run',
+      'del-done',
+      '--against',
+      'del-locked',
+      '--score-tolerance',
+      '0',
+    );
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^ok   predictions:max_abs_diff +largest \|Δ probability\| 0\.000e\+0/m);
     expect(cli.stdout).toMatch(/golden comparison g-\S+ of del-done v1: passed\n$/);
@@ -311,10 +320,10 @@ describe('runs delete (delete_run_artifacts: MODELER, ADMIN)', () => {
     );
     expect(await state('del-running')).toBe('failed');
     const env = { ...process.env, ACCESS_PERM_TOKEN: admin };
-    const deleted = await runCli(env, 'runs', 'delete', 'del-running', '--reason', 'bad data, never used');
+    const deleted = await cliInProcess(env, 'runs', 'delete', 'del-running', '--reason', 'bad data, never used');
     expect(deleted).toMatchObject({ code: 0, stderr: '' });
     expect(deleted.stdout).toMatch(/^run del-running deleted \(was failed\): \d+ files, \d+ B removed/);
-    const show = await runCli(env, 'runs', 'show', 'del-running');
+    const show = await cliInProcess(env, 'runs', 'show', 'del-running');
     expect(show.stdout).toMatch(/^deleted +by root \(ADMIN\) at .*: bad data, never used$/m);
   });
 

@@ -23,7 +23,7 @@ import {
   type ScoreRequest,
 } from '../lib/scoring';
 import type { FeatureMatrix } from '../schemas/matrix';
-import { runCli, runCreator, useTempDataDir } from './helpers';
+import { cliInProcess, runCreator, useTempDataDir } from './helpers';
 import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -338,7 +338,7 @@ describe('`access-perm score` without --run: the deployed run', () => {
     const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
     const input = join(dataDir, 'submission.csv');
     const output = join(root, 'deployed.csv');
-    const score = (...extra: string[]) => runCli(env, 'score', '--input', input, '--output', output, ...extra);
+    const score = (...extra: string[]) => cliInProcess(env, 'score', '--input', input, '--output', output, ...extra);
 
     expect(await readDeployment()).toBeNull();
     const none = await score();
@@ -411,7 +411,7 @@ describe('`access-perm score` without --run: the deployed run', () => {
   it('refuses a locked run whose records were changed without the key, and scores with the metadata frozen at lock', async () => {
     const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
     const input = join(dataDir, 'submission.csv');
-    const score = () => runCli(env, 'score', '--input', input, '--output', join(root, 'tampered.csv'));
+    const score = () => cliInProcess(env, 'score', '--input', input, '--output', join(root, 'tampered.csv'));
     const runDir = await resolveRunDir(RUN);
     const lockPath = join(runDir, LOCK_FILE);
     const lockText = await readFile(lockPath, 'utf8');
@@ -494,7 +494,7 @@ describe('`access-perm score` without --run: the deployed run', () => {
     await rename(log, `${log}.saved`);
     await symlink('/dev/full', log);
     try {
-      const r = await runCli(
+      const r = await cliInProcess(
         env,
         'score',
         '--run',

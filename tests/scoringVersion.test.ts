@@ -30,7 +30,7 @@ import { OVERRIDE_SPEC_FILE, readFeatures, resolveRunDir, runFolderAt } from '..
 import { openRunModel, RunNotScorableError, type RunModel, type ScoreRequest } from '../lib/scoring';
 import { ServedModel } from '../lib/serve';
 import type { Actor, OverrideChange, OverrideRecord } from '../schemas/lifecycle';
-import { runCli, runCreator, useTempDataDir } from './helpers';
+import { cliInProcess, runCreator, useTempDataDir } from './helpers';
 import { trainAndFinalize, trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -186,7 +186,7 @@ describe('reading a version out: artifacts, scoring spec, model card, report (se
   it('`report --version 2` writes the report of version 2; the CLI exports to a file or stdout', async () => {
     const env = { ...process.env, ACCESS_PERM_TOKEN: (await runCreator()).token };
     const out = join(root, 'report-v2');
-    const written = await runCli(env, 'report', RUN, '--version', '2', '--out', out, '--json');
+    const written = await cliInProcess(env, 'report', RUN, '--version', '2', '--out', out, '--json');
     expect(written.code).toBe(0);
     expect(JSON.parse(written.stdout)).toMatchObject({ runId: RUN, version: 2 });
     const card = await readFile(join(out, 'model_card.md'), 'utf8');
@@ -194,11 +194,11 @@ describe('reading a version out: artifacts, scoring spec, model card, report (se
     const viewer = { ...process.env, ACCESS_PERM_TOKEN: tokens.VIEWER };
     const spec = join(root, 'spec-v1.json');
     const analyst = { ...process.env, ACCESS_PERM_TOKEN: tokens.ANALYST };
-    const exported = await runCli(analyst, 'export-spec', RUN, '--version', '1', '--out', spec);
+    const exported = await cliInProcess(analyst, 'export-spec', RUN, '--version', '1', '--out', spec);
     expect(exported.code).toBe(0);
     expect(exported.stderr).toMatch(/^score-v v1 model\/model\.json \(sha256 [0-9a-f]{64}, verified\) -> /);
     expect(parseModel(await readFile(spec, 'utf8')).threshold).toBeGreaterThan(0);
-    const shown = await runCli(viewer, 'view-report', RUN);
+    const shown = await cliInProcess(viewer, 'view-report', RUN);
     expect(shown.stdout).toMatch(/^# /);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, auditLogPath, governanceDir, listUsers, queryAudit } from '../../lib/governance';
 import { settingsPath } from '../../lib/settings';
-import { runCli, useTempDataDir } from '../helpers';
+import { cliInProcess, useTempDataDir } from '../helpers';
 import { makeTeam, type Team } from './fixtures';
 
 /** Every file below `dir`, recursively. */
@@ -57,7 +57,7 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
 
   it('from the CLI: one clear line and exit 1; a denial still exits 3, warning that it was not audited', async () => {
     await fullDisk();
-    const admin = await runCli(
+    const admin = await cliInProcess(
       { ...process.env, ACCESS_PERM_TOKEN: team.admin },
       ...['users', 'add', '--user', 'newcomer', '--role', 'VIEWER', '--reason', 'joins the team'],
     );
@@ -67,7 +67,7 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
         /^access-perm: cannot write the audit log .*audit_log\.jsonl: the disk is full \(ENOSPC\)$/,
       ),
     ]);
-    const viewer = await runCli(
+    const viewer = await cliInProcess(
       { ...process.env, ACCESS_PERM_TOKEN: team.tokens.VIEWER },
       ...['users', 'add', '--user', 'newcomer', '--role', 'VIEWER', '--reason', 'joins the team'],
     );

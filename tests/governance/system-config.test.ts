@@ -9,7 +9,7 @@ import { raiseAlerts } from '../../lib/monitor/alerts';
 import { readOutbox } from '../../lib/notify';
 import { readSettings, settingKeys, settingsPath } from '../../lib/settings';
 import { settingsSchema } from '../../schemas/settings';
-import { runCli, useTempDataDir } from '../helpers';
+import { cliInProcess, useTempDataDir } from '../helpers';
 import { auditLines, makeTeam, type Team } from './fixtures';
 
 let team: Team;
@@ -162,15 +162,15 @@ describe('system configuration (system_configuration: ADMIN only)', () => {
 
   it('from the CLI: show and set for an ADMIN; a MODELER gets exit 3 with the seed fields', async () => {
     const env = (token: string) => ({ ...process.env, ACCESS_PERM_TOKEN: token });
-    const set = await runCli(
+    const set = await cliInProcess(
       env(team.admin),
       ...['system', 'config', 'set', 'read_roots', `["${join(keyringDir(), 'inputs')}"]`, '--reason', 'shared inputs'],
     );
     expect(set.code).toBe(0);
     expect(set.stdout).toBe(`read_roots: [] -> ["${join(keyringDir(), 'inputs')}"]\n`);
-    const show = await runCli(env(team.admin), 'system', 'config', 'show', 'worker.max_concurrent_activities');
+    const show = await cliInProcess(env(team.admin), 'system', 'config', 'show', 'worker.max_concurrent_activities');
     expect(show).toMatchObject({ code: 0, stdout: '8\n' });
-    const denied = await runCli(
+    const denied = await cliInProcess(
       env(team.tokens.MODELER),
       ...['system', 'config', 'set', 'spark_partitions', '4', '--reason', 'more parallelism', '--json'],
     );
