@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   cancelRunOn,
-  configureMonitoringSchedule,
+  configureMonitoringScheduleOn,
   lifecycleStateOn,
   lifecycleUpdateOn,
   monitorWindowOn,
@@ -1024,8 +1024,8 @@ const more: Operation[] = [
     params: runParamsSchema,
     body: scheduleBodySchema,
     response: loose,
-    handler: async ({ params, body, credential }) => {
-      const done = await configureMonitoringSchedule({
+    handler: async ({ params, body, credential, temporal }) => {
+      const done = await configureMonitoringScheduleOn(await temporal(), "the control plane's Temporal server", {
         credential,
         runId: params.run_id,
         current: body.current,

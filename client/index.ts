@@ -31,7 +31,12 @@ export {
   type RunMonitoringOptions,
   type RunPipelineOptions,
 } from './runs';
-export { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, type ConfigureMonitoringOptions } from './schedules';
+export {
+  configureMonitoringSchedule,
+  configureMonitoringScheduleOn,
+  DEFAULT_MONITORING_CRON,
+  type ConfigureMonitoringOptions,
+} from './schedules';
 export {
   clearServerState,
   devDbFile,

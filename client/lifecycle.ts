@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { InputError, UnknownRunError } from '../lib/errors';
 import { issueCapability, PermissionDeniedError, type Credential } from '../lib/governance';
 import { LifecycleStateError } from '../lib/lifecycle/errors';
@@ -85,7 +85,10 @@ export async function lifecycleStateOn(client: Client, runId: string): Promise<L
   return lifecycleHandle(client, assertRunId(runId))
     .query(stateQuery)
     .catch((e: unknown) => {
-      throw e instanceof WorkflowNotFoundError ? new UnknownRunError(`run ${runId} has no lifecycle workflow`) : e;
+      if (e instanceof WorkflowNotFoundError) throw new UnknownRunError(`run ${runId} has no lifecycle workflow`);
+      // A lifecycle that has just (re)started answers once it has read the run's records.
+      if (e instanceof QueryNotRegisteredError) throw new LifecycleStateError(e.message);
+      throw e;
     });
 }
 

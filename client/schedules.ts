@@ -67,6 +67,19 @@ export interface ConfigureMonitoringOptions extends Omit<MonitoringScheduleSpec,
  * (the CSV each night reads: scheduled windows carry only the run id) and audits the change.
  */
 export async function configureMonitoringSchedule(options: ConfigureMonitoringOptions) {
+  const server = await findServer();
+  const done = await withClient(server, (client) =>
+    configureMonitoringScheduleOn(client, describeServer(server), options),
+  );
+  return { ...done, address: server.address };
+}
+
+/** {@link configureMonitoringSchedule} on a connected client (the control-plane API's); `server` names it. */
+export async function configureMonitoringScheduleOn(
+  client: Client,
+  server: string,
+  options: ConfigureMonitoringOptions,
+) {
   const runId = assertRunId(options.runId);
   const scheduleResource = { type: 'monitoring_schedule', id: monitoringScheduleId(runId), runId };
   const who = await authorize(options.credential, 'configure_monitoring', scheduleResource);
@@ -75,10 +88,7 @@ export async function configureMonitoringSchedule(options: ConfigureMonitoringOp
   const current = await readableInput(resolve(options.current), 'monitoring window');
   if (!(await fileExists(current)))
     options.log?.(`note: ${current} does not exist yet; each night reads it when it fires`);
-  const server = await findServer();
-  const outcome = await withClient(server, (client) =>
-    upsertMonitoringSchedule(client, { runId, cron: options.cron, current }),
-  );
+  const outcome = await upsertMonitoringSchedule(client, { runId, cron: options.cron, current });
   const record = {
     runId,
     scheduleId: outcome.scheduleId,
@@ -97,11 +107,11 @@ export async function configureMonitoringSchedule(options: ConfigureMonitoringOp
     resource_id: outcome.scheduleId,
     correlation_id: runId,
     status: 'success',
-    source: 'cli',
+    source: options.credential.source ?? 'cli',
     before: before ? { cron: before.cron, current: before.current } : null,
     after: { cron: record.cron, current: record.current },
     reason: options.reason ?? null,
     result: outcome.created ? 'created' : 'updated',
   });
-  return { record, created: outcome.created, server: describeServer(server), address: server.address };
+  return { record, created: outcome.created, server };
 }

@@ -13,6 +13,7 @@ import { addUser, CELL, cellFor, issueToken, MATRIX, minimumRole, queryAudit } f
 import { parseModel } from '../lib/gbdt';
 import { pipelineHandle } from '../client/workflows';
 import { ROLES, type Permission, type Role } from '../schemas/governance';
+import { OVERRIDE_PERMISSION, type OverrideKind } from '../schemas/lifecycle';
 import {
   cliInProcess,
   runCli,
@@ -370,62 +371,6 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect((await call('VALIDATOR', 'GET', '/audit-logs/verification')).body).toMatchObject({ ok: true });
   });
 
-  it('the seed-3 matrix over HTTP: for each of the 40 permissions, every role is refused or let through as its cell says', async () => {
-    // One operation per permission, called with ids that do not exist and empty bodies: a refused role gets the
-    // §8 body (before anything is looked up) and an audit entry; an allowed role gets past the gate (the run or the
-    // body is then what fails, never the permission).
-    const byPermission = new Map<string, (typeof OPERATIONS)[number]>();
-    for (const op of OPERATIONS)
-      if (op.permission && !byPermission.has(op.permission)) byPermission.set(op.permission, op);
-    expect(byPermission.size).toBe(40);
-    const ids: Record<string, string> = {
-      run_id: 'matrix-none',
-      config_id: 'matrix-none',
-      key: 'matrix.none',
-      user_id: 'matrix-none',
-      override_id: 'ov-99',
-      feature: 'seniority',
-      jti: 'matrix-none',
-    };
-    const users = {
-      VIEWER: 'api-viewer',
-      ANALYST: 'api-analyst',
-      MODELER: 'api-modeler',
-      VALIDATOR: 'api-validator',
-      ADMIN: 'root',
-    };
-    const cells: string[] = [];
-    const refused: Array<[string, string]> = [];
-    for (const [permission, op] of byPermission) {
-      const path = op.path.replace(/\{(\w+)\}/g, (_m, name: string) => ids[name]!);
-      for (const role of ROLES) {
-        const res = await call(role, op.method, path, op.method === 'GET' ? undefined : {});
-        if (cellFor(role, permission as Permission) !== CELL.no) {
-          if (res.status === 403 || res.status === 401) cells.push(`${permission} ${role}: refused (${res.status})`);
-          continue;
-        }
-        const body = res.body as { required_permission?: string; user_role?: string; minimum_role?: string };
-        if (
-          res.status !== 403 ||
-          body.required_permission !== permission ||
-          body.user_role !== role ||
-          body.minimum_role !== minimumRole(permission as Permission)
-        )
-          cells.push(
-            `${permission} ${role}: not refused as the seed says (${res.status} ${JSON.stringify(res.body).slice(0, 120)})`,
-          );
-        refused.push([users[role], permission]);
-      }
-    }
-    // Every refusal is on record: at once, or (a repeat within the server's minute) counted in its summary after an
-    // entry for the same user and permission.
-    const denials = (await queryAudit({ action: 'permission_denied' })).filter((e) => e.source === 'api');
-    for (const [user, permission] of refused)
-      if (!denials.some((e) => e.user_id === user && e.attempted_action === permission))
-        cells.push(`${permission} ${user}: refusal not audited`);
-    expect(cells).toEqual([]);
-  });
-
   it('the CLI through the API (ACCESS_PERM_API or --api) prints what the local CLI prints, errors and exit codes too', async () => {
     // In this process (no process start per command): locally on the shared data directory, then through the API.
     const local = (role: Role, ...args: string[]) =>
@@ -525,11 +470,11 @@ describe('the control-plane API (access-perm api) on a real server', () => {
       'api-remote',
       'ov-1',
       '--decision',
-      'reject',
+      'approve',
       '--reason',
-      'no',
+      'fine',
     );
-    expect(rejected).toMatchObject({ code: 0, stdout: expect.stringMatching(/; status rejected\n$/) });
+    expect(rejected).toMatchObject({ code: 0, stdout: expect.stringMatching(/; status approved\n$/) });
     const reference = join(dir, 'golden.json');
     expect((await remote('MODELER', 'golden', 'export', RUN, '--out', reference)).code).toBe(0);
     const golden = await remote(
@@ -571,7 +516,7 @@ describe('the control-plane API (access-perm api) on a real server', () => {
       join(dir, 'viewer.token'),
     );
     expect(revoked.stdout).toMatch(/^revoked token \S+ of api-viewer\n$/);
-    const [entry] = await queryAudit({ action: 'override_rejected', run_id: 'api-remote' });
+    const [entry] = await queryAudit({ action: 'override_approved', run_id: 'api-remote' });
     const proof = join(dir, 'proof.json');
     expect((await remote('ADMIN', 'audit', 'checkpoint')).stdout).toMatch(/^checkpoint: \d+ entries/);
     expect((await remote('VALIDATOR', 'audit', 'prove', '--entry', entry!.audit_id, '--out', proof)).code).toBe(0);
@@ -627,4 +572,310 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect(away.code).toBe(1);
     expect(away.stderr).toMatch(/cannot reach the control-plane API at http:\/\/127\.0\.0\.1:1 \(ACCESS_PERM_API\)/);
   });
+
+  it('the seed-3 matrix over HTTP, all 40 permissions × 5 roles: a refused cell gets the §8 body and an audit entry, an allowed cell does the operation', async () => {
+    /** A request of one cell. */
+    interface Cell {
+      method: string;
+      path: string;
+      body?: unknown;
+      idempotent?: boolean;
+    }
+    const lifecycleOf = async (run: string) => (await call('VIEWER', 'GET', `/runs/${run}/lifecycle`)).body;
+    // Settled: answering (a lifecycle that has just restarted answers 409 a moment) with no job running.
+    const settled = (run: string) =>
+      vi.waitUntil(
+        async () => {
+          const res = await call('VIEWER', 'GET', `/runs/${run}/lifecycle`);
+          return res.status === 200 && !res.body.job;
+        },
+        { timeout: 60_000, interval: 200 },
+      );
+    const stateOf = async (run: string) => (await call('VIEWER', 'GET', `/runs/${run}`)).body.state as string;
+    // Each lifecycle run takes one change at a time: a filed override is built, then a validator approves it
+    // before the next is filed. Two runs share the work so their builds overlap.
+    const pipelines = { 'api-life': Promise.resolve(), 'api-remote': Promise.resolve() };
+    type LifeRun = keyof typeof pipelines;
+    const runFor = (role: Role): LifeRun => (ROLES.indexOf(role) % 2 === 0 ? 'api-life' : 'api-remote');
+    /** Queues `step` on the run without waiting for it; the next change of that run waits (a failure surfaces there). */
+    const afterIt = (run: LifeRun, step: () => Promise<unknown>): Promise<void> => {
+      pipelines[run] = pipelines[run].then(async () => void (await step()));
+      pipelines[run].catch(() => undefined);
+      return Promise.resolve();
+    };
+    const approveNext = (run: LifeRun) =>
+      afterIt(run, async () => {
+        await settled(run);
+        const pending = (await lifecycleOf(run)).overrides.find(
+          (o: { status: string }) => o.status === 'pending_review',
+        );
+        const review = await call('VALIDATOR', 'POST', `/runs/${run}/overrides/${pending.id}/review`, {
+          decision: 'approve',
+          reason: 'matrix',
+        });
+        expect(review.status, JSON.stringify(review.body)).toBe(200);
+      });
+    const override = (kind: string, change: Record<string, unknown>) => async (role: Role) => {
+      const run = runFor(role);
+      if (cellFor(role, OVERRIDE_PERMISSION[kind as OverrideKind]) !== CELL.no) await pipelines[run];
+      return { method: 'POST', path: `/runs/${run}/overrides/${kind}`, body: { ...change, reason: `matrix ${role}` } };
+    };
+    const reference = (await call('MODELER', 'GET', `/runs/${RUN}/golden-reference`)).body;
+    const document = stringify(smallConfig(join(root, 'data')));
+    const started = (prefix: string, role: Role) => `mx-${prefix}-${role.toLowerCase()}`;
+
+    // Every permission with one real operation that needs it, in an order where each finds what it needs;
+    // `then` runs after an allowed cell succeeded.
+    const cases: Array<{
+      permission: Permission;
+      cell: (role: Role) => Cell | Promise<Cell>;
+      then?: (role: Role) => Promise<unknown>;
+    }> = [
+      { permission: 'view_runs', cell: () => ({ method: 'GET', path: '/runs/api-life' }) },
+      {
+        permission: 'create_run',
+        cell: (role) => ({
+          method: 'POST',
+          path: '/runs',
+          body: { config_path: slowConfig, run_id: started('start', role) },
+          idempotent: true,
+        }),
+        then: (role) =>
+          vi.waitUntil(async () => (await stateOf(started('start', role))) === 'running', { timeout: 30_000 }),
+      },
+      {
+        permission: 'cancel_run',
+        cell: (role) => ({
+          method: 'POST',
+          path: `/runs/${started('start', role)}/cancel`,
+          body: { reason: 'matrix' },
+        }),
+        then: (role) =>
+          vi.waitUntil(async () => (await stateOf(started('start', role))) === 'cancelled', { timeout: 30_000 }),
+      },
+      {
+        permission: 'delete_run_artifacts',
+        cell: (role) => ({
+          method: 'DELETE',
+          path: `/runs/${started('start', role === 'MODELER' ? 'ANALYST' : 'MODELER')}`,
+          body: { reason: 'matrix' },
+        }),
+      },
+      {
+        permission: 'train_model',
+        cell: (role) => ({
+          method: 'POST',
+          path: `/runs/${RUN}/retrain`,
+          body: { run_id: started('retrain', role) },
+          idempotent: true,
+        }),
+        then: async (role) => {
+          const run = started('retrain', role);
+          await vi.waitUntil(async () => (await stateOf(run)) === 'running', { timeout: 30_000 });
+          await call('ADMIN', 'POST', `/runs/${run}/cancel`, { reason: 'the matrix needs only its start' });
+        },
+      },
+      { permission: 'view_config', cell: () => ({ method: 'GET', path: '/configs' }) },
+      {
+        permission: 'create_config',
+        cell: (role) => ({ method: 'POST', path: '/configs', body: { id: started('cfg', role), document } }),
+      },
+      {
+        permission: 'edit_config',
+        cell: (role) => ({
+          method: 'PUT',
+          path: `/configs/${started('cfg', role)}`,
+          body: { document: document.replace('name: test', 'name: edited'), reason: 'matrix' },
+        }),
+      },
+      {
+        permission: 'select_features',
+        cell: (role) => ({
+          method: 'PUT',
+          path: `/configs/${started('cfg', role)}/features`,
+          body: { ignored_features: ['managerId'], reason: 'matrix' },
+        }),
+      },
+      {
+        permission: 'share_config',
+        cell: (role) => ({
+          method: 'PUT',
+          path: `/configs/${started('cfg', role)}/visibility`,
+          body: { visibility: 'everyone', reason: 'matrix' },
+        }),
+      },
+      {
+        permission: 'delete_config',
+        cell: (role) => ({ method: 'DELETE', path: `/configs/${started('cfg', role)}`, body: { reason: 'matrix' } }),
+      },
+      // The threshold override needs binning_override and builds no new model: the cheapest operation of the cell.
+      {
+        permission: 'binning_override',
+        cell: override('threshold', { threshold: 0.45 }),
+        then: (role) => approveNext(runFor(role)),
+      },
+      {
+        permission: 'auto_generate_bins',
+        cell: override('auto_bins', { feature: 'seniority', max_bins: 4 }),
+        then: (role) => approveNext(runFor(role)),
+      },
+      {
+        permission: 'merge_bins',
+        cell: override('merge_bins', { feature: 'seniority', bins: [0, 1] }),
+        then: (role) => approveNext(runFor(role)),
+      },
+      {
+        permission: 'enforce_monotonicity',
+        cell: override('enforce_monotonicity', { feature: 'seniority', direction: 1 }),
+        then: (role) => approveNext(runFor(role)),
+      },
+      {
+        permission: 'adjust_regularization',
+        cell: override('regularization', { params: { l2_leaf_reg: 4 } }),
+        then: (role) => approveNext(runFor(role)),
+      },
+      { permission: 'view_binning', cell: () => ({ method: 'GET', path: '/runs/api-life/bins?feature=seniority' }) },
+      { permission: 'view_override_audit', cell: () => ({ method: 'GET', path: '/runs/api-life/override-audit' }) },
+      {
+        permission: 'run_reproducibility',
+        cell: async (role) => {
+          const run = runFor(role);
+          if (cellFor(role, 'run_reproducibility') !== CELL.no) await pipelines[run];
+          return { method: 'POST', path: `/runs/${run}/reproducibility` };
+        },
+        then: (role) => afterIt(runFor(role), () => settled(runFor(role))),
+      },
+      {
+        permission: 'view_reproducibility',
+        cell: () => ({ method: 'GET', path: '/runs/api-life/validation-results' }),
+      },
+      {
+        permission: 'configure_monitoring',
+        cell: () => ({
+          method: 'PUT',
+          path: '/runs/api-life/monitoring/schedule',
+          body: { current: join(root, 'data', 'submission.csv') },
+        }),
+      },
+      {
+        permission: 'lock_run',
+        cell: async (role) => {
+          const run = role === 'VALIDATOR' ? 'api-life' : 'api-remote';
+          await Promise.all(Object.values(pipelines));
+          if (run === 'api-remote') {
+            const schedule = { current: join(root, 'data', 'submission.csv') };
+            expect((await call('ADMIN', 'PUT', `/runs/${run}/monitoring/schedule`, schedule)).status).toBe(200);
+          }
+          return { method: 'POST', path: `/runs/${run}/lock`, body: { reason: 'matrix' } };
+        },
+      },
+      {
+        permission: 'approve_deployment',
+        cell: (role) => ({
+          method: 'POST',
+          path: `/runs/${role === 'VALIDATOR' ? 'api-life' : 'api-remote'}/deployment`,
+          body: { reason: 'matrix' },
+        }),
+      },
+      { permission: 'export_run', cell: () => ({ method: 'GET', path: '/runs/api-remote/deployment-bundle' }) },
+      {
+        permission: 'golden_comparison',
+        cell: () => ({
+          method: 'POST',
+          path: `/runs/${RUN}/golden`,
+          body: { reference, tolerances: { metric: 1, score: 1 } },
+        }),
+      },
+      { permission: 'download_artifacts', cell: () => ({ method: 'GET', path: `/runs/${RUN}/artifacts` }) },
+      { permission: 'export_scoring_spec', cell: () => ({ method: 'GET', path: `/runs/${RUN}/scoring-spec` }) },
+      { permission: 'export_model_card', cell: () => ({ method: 'GET', path: `/runs/${RUN}/model-card` }) },
+      { permission: 'view_reports', cell: () => ({ method: 'GET', path: `/runs/${RUN}/report` }) },
+      { permission: 'generate_report', cell: () => ({ method: 'POST', path: `/runs/${RUN}/reports` }) },
+      { permission: 'compare_models', cell: () => ({ method: 'GET', path: `/compare?a=${RUN}&b=api-life` }) },
+      {
+        permission: 'view_model_performance',
+        cell: () => ({ method: 'POST', path: `/runs/${RUN}/scores`, body: [{ userId: 'u-1', appId: 'a-1' }] }),
+      },
+      { permission: 'view_monitoring', cell: () => ({ method: 'GET', path: `/runs/${RUN}/monitoring` }) },
+      { permission: 'view_system_health', cell: () => ({ method: 'GET', path: '/health' }) },
+      { permission: 'view_audit_logs', cell: () => ({ method: 'GET', path: '/audit-logs?run_id=api-life&limit=5' }) },
+      {
+        permission: 'export_audit_logs',
+        cell: () => ({ method: 'GET', path: '/audit-logs/export?action=run_deleted' }),
+      },
+      {
+        permission: 'system_configuration',
+        cell: () => ({
+          method: 'PUT',
+          path: '/system/config/worker.max_concurrent_activities',
+          body: { value: 8, reason: 'matrix' },
+        }),
+      },
+      { permission: 'manage_backups', cell: () => ({ method: 'POST', path: '/audit-logs/checkpoints' }) },
+      {
+        permission: 'manage_users',
+        cell: () => ({
+          method: 'POST',
+          path: '/users',
+          body: { user_id: 'mx-user', role: 'VIEWER', reason: 'matrix' },
+        }),
+      },
+      {
+        permission: 'assign_roles',
+        cell: () => ({ method: 'PUT', path: '/users/mx-user/role', body: { role: 'ANALYST', reason: 'matrix' } }),
+      },
+    ];
+    expect(cases.map((c) => c.permission).sort()).toEqual(MATRIX.map((r) => r.permission).sort());
+
+    const users = {
+      VIEWER: 'api-viewer',
+      ANALYST: 'api-analyst',
+      MODELER: 'api-modeler',
+      VALIDATOR: 'api-validator',
+      ADMIN: 'root',
+    };
+    const wrong: string[] = [];
+    const refused: Array<[string, string]> = [];
+    let allowed = 0;
+    for (const { permission, cell, then } of cases) {
+      for (const role of ROLES) {
+        const { method, path, body, idempotent } = await cell(role);
+        const key: Record<string, string> = idempotent ? { 'idempotency-key': `matrix-${permission}-${role}` } : {};
+        const res = await call(role, method, path, body, key);
+        const what = `${permission} ${role} (${method} ${path})`;
+        if (cellFor(role, permission) === CELL.no) {
+          const seed = res.body as { required_permission?: string; user_role?: string; minimum_role?: string };
+          if (
+            res.status !== 403 ||
+            seed.required_permission !== permission ||
+            seed.user_role !== role ||
+            seed.minimum_role !== minimumRole(permission)
+          )
+            wrong.push(
+              `${what}: not refused as the seed says (${res.status} ${JSON.stringify(res.body).slice(0, 160)})`,
+            );
+          refused.push([users[role], permission]);
+          continue;
+        }
+        allowed++;
+        if (res.status < 200 || res.status > 299) {
+          wrong.push(`${what}: allowed, but ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+          continue;
+        }
+        await then?.(role);
+      }
+    }
+    await Promise.all(Object.values(pipelines));
+    // Every refusal is on record: at once, or (a repeat within the server's minute) counted in its summary after an
+    // entry for the same user and permission.
+    const denials = (await queryAudit({ action: 'permission_denied' })).filter((e) => e.source === 'api');
+    for (const [user, permission] of refused)
+      if (!denials.some((e) => e.user_id === user && e.attempted_action === permission))
+        wrong.push(`${permission} ${user}: refusal not audited`);
+    expect(wrong).toEqual([]);
+    expect([allowed, refused.length]).toEqual([124, 76]);
+    // What the allowed cells did is in the records: both runs locked and the second deployed.
+    expect((await call('VIEWER', 'GET', '/runs/api-life')).body.state).toBe('locked');
+    expect((await call('VIEWER', 'GET', '/runs/api-remote')).body.state).toBe('deployed');
+  }, 240_000);
 });
