@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { API_ENV, err } from './commands/output';
 
 type Register = (program: Command) => void;
@@ -55,6 +55,13 @@ function takeApiOption(argv: string[]): string[] {
   return [...argv.slice(0, i), ...argv.slice(i + (inline ? 1 : 2))];
 }
 
+/** Commander has printed a usage error or the help: the command ends with this exit code. */
+class ParseEnded extends Error {
+  constructor(readonly exitCode: number) {
+    super(`command line ended with exit code ${exitCode}`);
+  }
+}
+
 /** Parses `argv` (node, script, arguments…) and runs the command it names. */
 async function run(argv: string[]): Promise<void> {
   const program = new Command();
@@ -64,7 +71,9 @@ async function run(argv: string[]): Promise<void> {
     .option('--api <url>', 'send governed commands to this control-plane API (as ACCESS_PERM_API does)')
     .showHelpAfterError()
     // Usage errors and --help end the command, not the process (the CLI also runs inside tests).
-    .exitOverride();
+    .exitOverride((e) => {
+      throw new ParseEnded(e.exitCode);
+    });
   argv = takeApiOption(argv);
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
   const group = GROUPS.find((g) => first !== undefined && g.commands.includes(first));
@@ -90,8 +99,7 @@ function rootMessage(e: unknown): string {
  */
 export async function main(argv: string[] = process.argv): Promise<void> {
   await run(argv).catch((e: unknown) => {
-    // Commander has printed its usage error or help already.
-    if (e instanceof CommanderError) return void (process.exitCode = e.exitCode);
+    if (e instanceof ParseEnded) return void (process.exitCode = e.exitCode);
     err(`access-perm: ${rootMessage(e).split('\n')[0]}`);
     process.exitCode = 1;
   });

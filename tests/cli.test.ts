@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../client/devServer';
 import {
+  cliInProcess,
   envWithoutTemporal,
   runCli,
   smallConfig,
@@ -22,6 +23,9 @@ let env: NodeJS.ProcessEnv;
 
 /** The real CLI with this file's environment. */
 const cli = (...args: string[]): Promise<CliResult> => runCli(env, ...args);
+/** The CLI in this process, with this file's token and `overlay` (where the process boundary is not under test). */
+const inProcess = (overlay: Record<string, string | undefined>, ...args: string[]): Promise<CliResult> =>
+  cliInProcess({ ACCESS_PERM_TOKEN_FILE: env.ACCESS_PERM_TOKEN_FILE, ...overlay }, ...args);
 
 beforeAll(async () => {
   root = await useTempDataDir('cli');
@@ -30,12 +34,12 @@ beforeAll(async () => {
 
 describe('access-perm CLI', () => {
   it('documents every command with --help', async () => {
-    const top = await cli('--help');
+    const top = await inProcess({}, '--help');
     expect(top.code).toBe(0);
     for (const command of ['dev', 'worker', 'data', 'pipeline', 'demo', 'runs', 'users', 'auth', 'audit']) {
       expect(top.stdout).toContain(command);
     }
-    const run = await cli('pipeline', 'run', '--help');
+    const run = await inProcess({}, 'pipeline', 'run', '--help');
     expect(run.stdout).toMatch(/--config <yaml>/);
     expect(run.stdout).toMatch(/--json/);
   });
@@ -115,19 +119,14 @@ describe('access-perm CLI', () => {
   });
 
   it('refuses `pipeline run` without a token, or for a VIEWER, before starting anything', async () => {
-    const { ACCESS_PERM_TOKEN_FILE: _file, ...anonymous } = env;
-    const saved = env;
-    env = anonymous;
-    const missing = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
+    const anonymous = { ACCESS_PERM_TOKEN_FILE: undefined, ACCESS_PERM_TOKEN: undefined };
+    const missing = await inProcess(anonymous, 'pipeline', 'run', '--config', 'config/sample.yaml');
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/access-perm: .*missing token.*ACCESS_PERM_TOKEN/);
-    env = saved;
-    const viewer = await cli('users', 'add', '--user', 'vic', '--role', 'VIEWER', '--reason', 'read-only access');
+    const viewer = await inProcess({}, 'users', 'add', '--user', 'vic', '--role', 'VIEWER', '--reason', 'read-only');
     expect(viewer.code, viewer.stderr).toBe(0);
-    const token = (await cli('auth', 'issue', '--user', 'vic')).stdout.trim();
-    env = { ...anonymous, ACCESS_PERM_TOKEN: token };
-    const denied = await cli('pipeline', 'run', '--config', 'config/sample.yaml');
-    env = saved;
+    const token = (await inProcess({}, 'auth', 'issue', '--user', 'vic')).stdout.trim();
+    const denied = await inProcess({ ...anonymous, ACCESS_PERM_TOKEN: token }, 'pipeline', 'run', '--config', 'x.yaml');
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/permission denied: .*required_permission create_run, your role VIEWER/);
     expect(denied.stderr).not.toMatch(/embedded Temporal dev server/);
@@ -144,7 +143,7 @@ describe('access-perm CLI', () => {
       /invalid override: max_bins .*2/,
     ],
   ])('exits non-zero with a one-line reason: %j', async (args, reason) => {
-    const r = await cli(...args);
+    const r = await inProcess({}, ...args);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(reason);
   });
@@ -177,7 +176,14 @@ describe('access-perm CLI', () => {
       expect(ui.status).toBe(200);
 
       const data = await smallDataset(join(root, 'dev-data'), 1500);
-      const config = await writeConfig(root, 'dev.yaml', smallConfig(data));
+      const config = await writeConfig(
+        root,
+        'dev.yaml',
+        smallConfig(data, (c) => {
+          c.model.catboost.iterations = 10;
+          c.validation.n_splits = 2;
+        }),
+      );
       const address = `127.0.0.1:${port}`;
       const token = (await readFile(join(`${root}.keyring`, 'demo-admin.token'), 'utf8')).trim();
       await startPipelineWithTemporalCli(address, 'dev-cli-1', config, token);
