@@ -311,19 +311,31 @@ describe('drift simulator: false alarms and detection over 100 seeded trials', (
    * Each trial draws its own reference and current window: a p-value is calibrated over both samples, and
    * one fixed reference would make all trials share its luck.
    */
+  // Trial t's reference is the same sample in every scenario: profiled once.
+  const references = new Map<string, ReturnType<typeof profileReference>>();
+  const referenceOf = (t: number, refRows: number) => {
+    const key = `${refRows}:${t}`;
+    if (!references.has(key))
+      references.set(
+        key,
+        profileReference(windowTable(sampleWindow(pop, { rows: refRows, seed: 20_000 + t })), FEATURE_DRIFT_SPEC),
+      );
+    return references.get(key)!;
+  };
   function trials(
     shift: Shift,
     rows = CUR_ROWS,
     refRows = REF_ROWS,
     options: Partial<DriftOptions> = {},
   ): DriftReport[] {
-    return Array.from({ length: TRIALS }, (_, t) => {
-      const ref = profileReference(
-        windowTable(sampleWindow(pop, { rows: refRows, seed: 20_000 + t })),
-        FEATURE_DRIFT_SPEC,
-      );
-      return computeDrift(ref, windowTable(sampleWindow(pop, { rows, seed: 10_000 + t, shift })), undefined, options);
-    });
+    return Array.from({ length: TRIALS }, (_, t) =>
+      computeDrift(
+        referenceOf(t, refRows),
+        windowTable(sampleWindow(pop, { rows, seed: 10_000 + t, shift })),
+        undefined,
+        options,
+      ),
+    );
   }
   const rate = (reports: DriftReport[], hit: (r: DriftReport) => boolean) =>
     reports.filter(hit).length / reports.length;
