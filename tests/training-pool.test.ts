@@ -59,6 +59,12 @@ describe('training thread pool: thread_count', () => {
     await expect(a).rejects.toThrow('running job cancelled');
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(queuedProgress).toBe(0);
+    // A finished job's thread trains the next job, to the same model: nothing carries over.
+    const quick = { ...params, iterations: 5 };
+    const first = await trainInThread({ ...tinyJob(), params: quick });
+    const second = await trainInThread({ ...tinyJob(), params: quick });
+    expect(second.thread).toBe(first.thread);
+    expect(second.modelJson).toBe(first.modelJson);
     // An already-cancelled job never takes a thread.
     await expect(trainInThread({ ...tinyJob(), params }, undefined, AbortSignal.abort())).rejects.toThrow();
   });

@@ -68,7 +68,38 @@ export class TrainingThreadError extends Error {
 }
 
 /**
- * Trains in a worker thread. `onProgress` receives throttled per-iteration progress;
+ * Training threads kept after their job for the next one, at most one per slot: starting a thread (loading the
+ * trainer through tsx) costs more than fitting a small model. An idle thread does not keep the process alive and
+ * ends after a while unused.
+ */
+const idle: Worker[] = [];
+const IDLE_MS = 60_000;
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
+
+function takeThread(): Worker {
+  const kept = idle.pop();
+  if (!kept) return new Worker(new URL('./thread-entry.mjs', import.meta.url));
+  clearTimeout(idleTimers.get(kept));
+  idleTimers.delete(kept);
+  kept.ref();
+  return kept;
+}
+
+function keepThread(worker: Worker): void {
+  if (idle.length >= maxThreads) return void worker.terminate();
+  worker.unref();
+  idle.push(worker);
+  const timer = setTimeout(() => {
+    idle.splice(idle.indexOf(worker), 1);
+    idleTimers.delete(worker);
+    void worker.terminate();
+  }, IDLE_MS);
+  timer.unref();
+  idleTimers.set(worker, timer);
+}
+
+/**
+ * Trains in a worker thread (a kept one when there is). `onProgress` receives throttled per-iteration progress;
  * `signal` aborts (terminates the thread) when the activity is cancelled.
  */
 export async function trainInThread(
@@ -81,24 +112,37 @@ export async function trainInThread(
     return await new Promise<TrainOutcome>((resolve, reject) => {
       // Cancelled between getting the slot and here: an 'abort' listener added now would never fire.
       if (signal?.aborted) return reject(cancelled(signal));
-      const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: job });
+      const worker = takeThread();
+      const detach = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
       const onAbort = (): void => {
+        detach();
         void worker.terminate();
         reject(cancelled(signal));
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      worker.on('message', (m: ThreadMessage) => {
-        if (m.type === 'progress') onProgress?.(m);
-        else if (m.type === 'done') {
+      const onMessage = (m: ThreadMessage): void => {
+        if (m.type === 'progress') return onProgress?.(m);
+        // The job is over either way and the thread is sound: keep it for the next job.
+        detach();
+        keepThread(worker);
+        if (m.type === 'done') {
           const { type: _done, ...outcome } = m;
           resolve(outcome);
         } else reject(new TrainingThreadError(m.name, m.message));
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (code !== 0) reject(new Error(`training thread exited with code ${code}`));
-      });
+      };
+      const onError = (e: Error): void => {
+        detach();
+        reject(e);
+      };
+      const onExit = (code: number): void => {
+        detach();
+        reject(new Error(`training thread exited with code ${code}`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage(job);
     });
   } finally {
     release();

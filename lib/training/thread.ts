@@ -1,33 +1,40 @@
-/** Worker-thread entry: trains one model off the main thread, so heartbeats and other activities keep running. */
-import { parentPort, workerData } from 'node:worker_threads';
+/**
+ * Worker-thread entry: trains models off the main thread, so heartbeats and other activities keep running. The
+ * thread takes one job per message and stays for the next (the pool keeps idle threads).
+ */
+import { parentPort, threadId } from 'node:worker_threads';
 import { predictProba, serializeModel, trainGbdt } from '../gbdt';
 import type { TrainJob, ThreadMessage } from './types';
 
-const job = workerData as TrainJob;
 const post = (message: ThreadMessage): void => parentPort!.postMessage(message);
 
-try {
-  let lastPost = 0;
-  const started = performance.now();
-  const model = trainGbdt(job.train, job.labels, job.params, {
-    onIteration: (info) => {
-      const now = Date.now();
-      if (now - lastPost > 500 || info.iteration + 1 === info.iterations) {
-        lastPost = now;
-        post({ type: 'progress', iteration: info.iteration, iterations: info.iterations, trainLoss: info.trainLoss });
-      }
-    },
-  });
-  const fitSeconds = (performance.now() - started) / 1000;
-  const predictions = job.predict ? predictProba(model, job.predict) : undefined;
-  post({
-    type: 'done',
-    modelJson: serializeModel(model),
-    bestIteration: model.bestIteration ?? model.trees.length - 1,
-    fitSeconds,
-    predictions,
-  });
-} catch (err) {
-  const e = err as Error;
-  post({ type: 'error', name: e.name, message: e.message });
+function train(job: TrainJob): void {
+  try {
+    let lastPost = 0;
+    const started = performance.now();
+    const model = trainGbdt(job.train, job.labels, job.params, {
+      onIteration: (info) => {
+        const now = Date.now();
+        if (now - lastPost > 500 || info.iteration + 1 === info.iterations) {
+          lastPost = now;
+          post({ type: 'progress', iteration: info.iteration, iterations: info.iterations, trainLoss: info.trainLoss });
+        }
+      },
+    });
+    const fitSeconds = (performance.now() - started) / 1000;
+    const predictions = job.predict ? predictProba(model, job.predict) : undefined;
+    post({
+      type: 'done',
+      modelJson: serializeModel(model),
+      bestIteration: model.bestIteration ?? model.trees.length - 1,
+      fitSeconds,
+      thread: threadId,
+      predictions,
+    });
+  } catch (err) {
+    const e = err as Error;
+    post({ type: 'error', name: e.name, message: e.message });
+  }
 }
+
+parentPort!.on('message', train);

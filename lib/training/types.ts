@@ -11,7 +11,14 @@ export interface TrainJob {
 
 export type ThreadMessage =
   | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
-  | { type: 'done'; modelJson: string; bestIteration: number; fitSeconds: number; predictions?: Float64Array }
+  | {
+      type: 'done';
+      modelJson: string;
+      bestIteration: number;
+      fitSeconds: number;
+      thread: number;
+      predictions?: Float64Array;
+    }
   | { type: 'error'; name: string; message: string };
 
 export interface TrainOutcome {
@@ -19,6 +26,8 @@ export interface TrainOutcome {
   bestIteration: number;
   /** Time inside the trainer (excludes waiting for a thread and scoring). */
   fitSeconds: number;
+  /** The worker thread that trained it (threads are kept for later jobs). */
+  thread: number;
   predictions?: Float64Array;
 }
 
