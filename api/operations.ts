@@ -80,6 +80,7 @@ import {
   keysQuerySchema,
   monitorWindowBodySchema,
   revokeBodySchema,
+  scoresQuerySchema,
   verificationQuerySchema,
   artifactListSchema,
   artifactQuerySchema,
@@ -135,7 +136,7 @@ import { OVERRIDE_PERMISSION, overrideChangeSchema, type OverrideKind } from '..
 import { tombstoneSchema } from '../schemas/run';
 import { sha256Hex } from '../lib/hash';
 import { openRunModel, SCORING_PERMISSION } from '../lib/scoring';
-import { MAX_PREDICT_ROWS, predictBodySchema } from '../schemas/serving';
+import { MAX_EXPLAIN_ROWS, MAX_PREDICT_ROWS, predictBodySchema } from '../schemas/serving';
 import { once } from './idempotency';
 import { operation, type FileBody, type Operation, type OperationContext } from './operation';
 
@@ -949,13 +950,20 @@ const more: Operation[] = [
     permission: SCORING_PERMISSION,
     resourceType: 'run',
     params: runParamsSchema,
-    query: versionQuerySchema,
+    query: scoresQuerySchema,
     body: predictBodySchema,
     response: loose,
     handler: async ({ params, query, body }) => {
-      const model = await openRunModel(params.run_id, query.version === undefined ? {} : { version: query.version });
+      if (query.explain && body.length > MAX_EXPLAIN_ROWS)
+        throw new InputError(`with explain, at most ${MAX_EXPLAIN_ROWS.toLocaleString('en-US')} requests per call`);
+      const model = await openRunModel(params.run_id, {
+        ...(query.version === undefined ? {} : { version: query.version }),
+        ...(query.live_metadata ? { liveMetadata: true } : {}),
+      });
       try {
-        const scored = await model.score(body);
+        const features = await model.features(body);
+        const scored = await model.scoreFeatures(features);
+        const explained = query.explain ? await model.explain(features, query.explain) : null;
         return {
           run_id: model.runId,
           version: model.version,
@@ -967,6 +975,7 @@ const more: Operation[] = [
             predicted_label: scored.label[i]!,
             unknown_user: scored.unknownUser[i] === 1,
             unknown_app: scored.unknownApp[i] === 1,
+            ...(explained ? { explanation: explained[i] } : {}),
           })),
         };
       } finally {

@@ -223,3 +223,16 @@ export const delegateBodySchema = z.strictObject({
   delegate_to: z.string().min(1).max(100).describe('the ANALYST who may then approve or reject it'),
   reason: reasonSchema,
 });
+export const scoresQuerySchema = versionQuerySchema.extend({
+  explain: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .optional()
+    .describe("append each row's k largest SHAP contributions (at most 1,000 rows per call then)"),
+  live_metadata: z
+    .stringbool()
+    .optional()
+    .describe('a locked run: join the current users/apps tables instead of those frozen with its lock'),
+});

@@ -416,7 +416,7 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     const shown = await remote('VIEWER', 'runs', 'show', 'api-life');
     expect(shown.stdout).toMatch(/^run +api-life \(approved\)\nfolder +on http:\/\/127\.0\.0\.1:\d+/);
 
-    // Batch scoring streams the file through the API in chunks: the same predictions, byte for byte.
+    // Batch scoring streams the file through the API in chunks: the same predictions and explanations, byte for byte.
     // In the data directory: the monitoring window must lie where workflows may read.
     const dir = await mkdtemp(join(root, 'remote-cli-'));
     const input = join(dir, 'requests.csv');
@@ -424,13 +424,30 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     const requests = rows.map((line) => line.split(',').slice(0, 2).join(','));
     await writeFile(input, `userId,appId\n${[...requests, 'nobody,nothing'].join('\n')}\n`);
     const score = (run: typeof local, out: string) =>
-      run('VIEWER', 'score', '--run', RUN, '--input', input, '--output', join(dir, out), '--chunk-rows', '256');
+      run(
+        'VIEWER',
+        'score',
+        '--run',
+        RUN,
+        '--input',
+        input,
+        '--output',
+        join(dir, out),
+        '--chunk-rows',
+        '256',
+        '--explain',
+        '2',
+      );
     expect((await score(local, 'local.csv')).code).toBe(0);
     const scored = await score(remote, 'remote.csv');
     expect(scored.stderr).toMatch(
       new RegExp(`scored 701 rows with ${RUN} v1 .*, \\d+ unknown users, \\d+ unknown apps`),
     );
-    expect(await readFile(join(dir, 'remote.csv'), 'utf8')).toBe(await readFile(join(dir, 'local.csv'), 'utf8'));
+    const predictions = await readFile(join(dir, 'remote.csv'), 'utf8');
+    expect(predictions).toBe(await readFile(join(dir, 'local.csv'), 'utf8'));
+    expect(predictions.split('\n', 1)[0]).toBe(
+      'userId,appId,approval_probability,predicted_label,top1_feature,top1_value,top1_shap,top2_feature,top2_value,top2_shap',
+    );
 
     // Changes: a run started and followed, an override filed and rejected, a golden check, a window monitored,
     // users and tokens, audit proofs, each carried out by the server.

@@ -4,10 +4,11 @@ import type { Credential } from '../../lib/governance';
 import { CSV_CHUNK_ROWS, scoreCsvFile, type ChunkScorer } from '../../lib/scoring';
 import { scoreBatch, type BatchScoreSummary } from '../../lib/scoring/batch';
 import type { ScoreRequest } from '../../lib/scoring/features';
-import { MAX_PREDICT_ROWS } from '../../schemas/serving';
+import type { RowExplanation } from '../../lib/scoring/model';
+import { MAX_EXPLAIN_ROWS, MAX_PREDICT_ROWS } from '../../schemas/serving';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
-import { API_ENV, callApi, localOnly, remoteApi, runPath } from './remote';
+import { API_ENV, callApi, remoteApi, runPath } from './remote';
 
 /** Progress on stderr: one rewritten line on a terminal, a line every 5 s otherwise. */
 function progressReporter(): (done: number, total: number) => void {
@@ -48,6 +49,7 @@ interface ScoredRows {
     predicted_label: number;
     unknown_user: boolean;
     unknown_app: boolean;
+    explanation?: RowExplanation;
   }>;
 }
 
@@ -57,18 +59,28 @@ interface ScoredRows {
  */
 async function scoreRemotely(credential: Credential, opts: ScoreOpts): Promise<BatchScoreSummary> {
   if (!opts.run) throw new InputError(`name the run to score with --run: ${API_ENV} has no default run`);
-  if (opts.explain) throw new InputError(`--explain works on a local data directory only: unset ${API_ENV}`);
-  localOnly('--live-metadata', opts.liveMetadata);
+  const explainTop = opts.explain === true ? 3 : (opts.explain ?? 0);
   let model: Omit<ScoredRows, 'predictions'> | null = null;
+  // The server explains each chunk it scores (a chunk's features are its requests); `explain` hands them back.
+  const explained = new Map<readonly ScoreRequest[], RowExplanation[]>();
   const scorer: ChunkScorer<readonly ScoreRequest[]> = {
     features: async (requests) => requests,
     scoreFeatures: async (requests) => {
       const answer = await callApi<ScoredRows>(credential, 'POST', runPath(opts.run!, '/scores'), {
-        query: { version: opts.version },
+        query: {
+          version: opts.version,
+          ...(explainTop ? { explain: explainTop } : {}),
+          ...(opts.liveMetadata ? { live_metadata: 'true' } : {}),
+        },
         body: requests.map(({ userId, appId }) => ({ userId, appId })),
       });
       model ??= answer;
       const p = answer.predictions;
+      if (explainTop)
+        explained.set(
+          requests,
+          p.map((r) => r.explanation!),
+        );
       return {
         probability: Float32Array.from(p, (r) => r.approval_probability),
         label: Uint8Array.from(p, (r) => r.predicted_label),
@@ -76,10 +88,15 @@ async function scoreRemotely(credential: Credential, opts: ScoreOpts): Promise<B
         unknownApp: Uint8Array.from(p, (r) => Number(r.unknown_app)),
       };
     },
-    explain: () => Promise.reject(new InputError('explanations are not sent by the API')),
+    explain: async (requests) => {
+      const rows = explained.get(requests)!;
+      explained.delete(requests);
+      return rows;
+    },
   };
   const summary = await scoreCsvFile(scorer, opts.input, opts.output, {
-    chunkRows: Math.min(opts.chunkRows ?? CSV_CHUNK_ROWS, MAX_PREDICT_ROWS),
+    chunkRows: Math.min(opts.chunkRows ?? CSV_CHUNK_ROWS, explainTop ? MAX_EXPLAIN_ROWS : MAX_PREDICT_ROWS),
+    explainTop,
     onProgress: progressReporter(),
   });
   const m = model as Omit<ScoredRows, 'predictions'> | null;
