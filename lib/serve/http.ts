@@ -98,6 +98,8 @@ export interface GuardOptions {
    * held, each of its connections sends a few a second, at the cost of a timer.
    */
   blockedDelayMs?: number;
+  /** The token of a request without a bearer token (the console's session cookie), or null. May throw to refuse. */
+  tokenWithoutBearer?: (req: FastifyRequest) => string | null;
 }
 
 /** How a route is guarded: the permission and resource it authorises, or `precheck` (see {@link createGuard}). */
@@ -142,9 +144,10 @@ export function createGuard(options: GuardOptions): { guard: Guard; flush: () =>
         await sleep(blockedDelay);
         throw new TooManyFailuresError(wait);
       }
-      const credential: Credential = { token: bearer(req), source: 'api', refusals: { audit: refusals.audit, client } };
+      const credential: Credential = { token: null, source: 'api', refusals: { audit: refusals.audit, client } };
       req.credential = credential;
       try {
+        credential.token = bearer(req) ?? options.tokenWithoutBearer?.(req) ?? null;
         if (!permission) req.identity = await authenticate(credential, {});
         else if (mode === 'authorize') req.identity = await authorize(credential, permission, resource?.(req));
         else req.identity = await precheck(credential, permission, resource?.(req));

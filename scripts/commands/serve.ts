@@ -112,7 +112,7 @@ export function registerServeCommands(program: Command): void {
   program
     .command('api')
     .description(
-      'control-plane HTTP API: every governed operation (runs, exports, system config, audit, users, tokens) behind bearer tokens; /openapi.json, /docs',
+      'control-plane HTTP API: every governed operation (runs, exports, system config, audit, users, tokens) behind bearer tokens; /openapi.json, /docs, and the web console at /console/',
     )
     .option('--port <n>', 'port (0: any free port)', port, 8090)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -133,7 +133,9 @@ export function registerServeCommands(program: Command): void {
           logger: opts.log === true,
         });
         const address = await app.listen({ port: opts.port, host: opts.host });
-        err(`access-perm: control-plane API on ${address} (docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`);
+        err(
+          `access-perm: control-plane API on ${address} (console: ${address}/console/, docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`,
+        );
         let stopping = false;
         const stop = (signal: string): void => {
           if (stopping) return;
