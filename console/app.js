@@ -29,15 +29,31 @@ async function api(method, path, body) {
   return answer;
 }
 
+const PAGES = ['sign-in', 'runs', 'review', 'run'];
+
+/** Shows one page (section) and hides the others. */
+function show(page) {
+  for (const id of PAGES) $(id).hidden = id !== page;
+  $('nav').hidden = page === 'sign-in';
+  $('sign-out').hidden = page === 'sign-in';
+}
+
 function showSignIn(message = '') {
   session = null;
   notice(message);
   $('who').textContent = '';
-  $('sign-out').hidden = true;
-  $('runs').hidden = true;
-  $('sign-in').hidden = false;
+  show('sign-in');
   $('token').focus();
 }
+
+const el = (tag, text, attributes = {}) => {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+  return node;
+};
+const fixed = (x, digits = 4) => (typeof x === 'number' ? x.toFixed(digits) : '–');
+const runLink = (runId) => el('a', runId, { href: `#run/${encodeURIComponent(runId)}` });
 
 const may = (permission) => session?.permissions.includes(permission);
 
@@ -50,10 +66,7 @@ function cell(row, text, className) {
 }
 
 async function showRuns() {
-  $('sign-in').hidden = true;
-  $('runs').hidden = false;
-  $('sign-out').hidden = false;
-  $('who').textContent = `${session.userId} (${session.role}), until ${new Date(session.expiresAt).toLocaleString()}`;
+  show('runs');
   const { runs } = await api('GET', '/runs');
   const filter = $('state-filter');
   const chosen = filter.value;
@@ -66,7 +79,7 @@ async function showRuns() {
   body.replaceChildren();
   for (const r of shown) {
     const row = body.insertRow();
-    cell(row, r.runId);
+    cell(row, '').append(runLink(r.runId));
     cell(row, r.state, 'state');
     cell(row, r.startedAt ?? '–');
     cell(row, r.rocAuc === null ? '–' : r.rocAuc.toFixed(4));
@@ -81,6 +94,169 @@ async function showRuns() {
       cancel.addEventListener('click', () => cancelRun(r.runId));
       actions.append(cancel);
     }
+  }
+}
+
+async function showReview() {
+  show('review');
+  const { runs } = await api('GET', '/runs');
+  const pending = runs.filter((r) => r.state === 'pending_review');
+  $('review-empty').hidden = pending.length > 0;
+  $('review-list').replaceChildren(
+    ...pending.map((r) => {
+      const item = el('li');
+      item.append(runLink(r.runId), ` — started ${r.startedAt ?? '–'}`);
+      return item;
+    }),
+  );
+}
+
+/** The bins of one feature in two versions, side by side. */
+async function binsDiff(runId, feature, from, to) {
+  const table = (version) =>
+    api('GET', `/runs/${encodeURIComponent(runId)}/bins?feature=${encodeURIComponent(feature)}&version=${version}`)
+      .then((b) => b.tables[0])
+      .catch(() => null);
+  const [a, b] = await Promise.all([table(from), table(to)]);
+  const diff = el('table', undefined, { class: 'bins' });
+  diff.append(el('caption', `${feature}: bins of version ${from} and version ${to}`));
+  const head = diff.createTHead().insertRow();
+  for (const h of [`v${from} bin`, 'n', 'approved', `v${to} bin`, 'n', 'approved'])
+    head.append(el('th', h, { scope: 'col' }));
+  const rows = Math.max(a?.bins.length ?? 0, b?.bins.length ?? 0);
+  const body = diff.createTBody();
+  const binCells = (row, bin) => {
+    cell(row, bin?.label ?? '');
+    cell(row, bin ? String(bin.count) : '');
+    cell(row, bin ? `${(100 * bin.approvalRate).toFixed(1)}%` : '');
+  };
+  for (let i = 0; i < rows; i++) {
+    const row = body.insertRow();
+    binCells(row, a?.bins[i]);
+    binCells(row, b?.bins[i]);
+  }
+  return diff;
+}
+
+/** Approve or reject with a mandatory reason, through the same update the CLI sends. */
+function reviewForm(runId, override) {
+  const form = el('form', undefined, { class: 'review', 'aria-label': `Review ${override.id}` });
+  const id = `reason-${override.id}`;
+  form.append(el('label', `Reason for your decision on ${override.id}`, { for: id }));
+  const reason = el('textarea', undefined, { id, rows: '2', required: '' });
+  form.append(reason);
+  for (const [decision, label] of [
+    ['approve', 'Approve'],
+    ['reject', 'Reject (final)'],
+  ]) {
+    const button = el('button', label, { type: 'submit', 'data-action': decision, value: decision });
+    form.append(button);
+  }
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const decision = event.submitter?.value;
+    if (!reason.value.trim()) return notice('A reason is required: it is recorded in the audit log.');
+    try {
+      const verdict = await api(
+        'POST',
+        `/runs/${encodeURIComponent(runId)}/overrides/${encodeURIComponent(override.id)}/review`,
+        { decision, reason: reason.value.trim() },
+      );
+      notice(`${override.id}: ${verdict.message}; status ${verdict.status}`);
+      await showRun(runId);
+    } catch (e) {
+      notice(e.message);
+    }
+  });
+  return form;
+}
+
+async function showRun(runId) {
+  show('run');
+  const path = `/runs/${encodeURIComponent(runId)}`;
+  const [run, lifecycle, artifacts] = await Promise.all([
+    api('GET', path),
+    api('GET', `${path}/lifecycle`).catch(() => null),
+    api('GET', `${path}/artifacts`).catch(() => null),
+  ]);
+  $('run-title').textContent = `Run ${run.runId}`;
+  const m = run.metrics ?? {};
+  const facts = [
+    ['state', lifecycle ? `${run.state} (review status ${lifecycle.status})` : run.state],
+    ['started', `${run.info.startedAt}${run.info.createdBy ? ` by ${run.info.createdBy.userId}` : ''}`],
+    ['OOF ROC-AUC', fixed(m.rocAuc)],
+    ['OOF PR-AUC', fixed(m.prAuc)],
+    ['accuracy @ threshold', `${fixed(m.accuracy)} @ ${fixed(m.threshold, 3)}`],
+  ];
+  if (lifecycle?.lock) facts.push(['locked', `by ${lifecycle.lock.locked_by} at ${lifecycle.lock.locked_at}`]);
+  $('run-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+
+  const versions = $('versions').tBodies[0];
+  versions.replaceChildren();
+  for (const v of lifecycle?.versions ?? []) {
+    const row = versions.insertRow();
+    cell(row, `${v.version}${v.version === lifecycle.currentVersion ? ' (current)' : ''}`);
+    cell(row, fixed(v.rocAuc));
+    cell(row, fixed(v.threshold));
+    cell(row, v.overrideId ?? '–');
+  }
+
+  const overrides = lifecycle?.overrides ?? [];
+  $('overrides-empty').hidden = overrides.length > 0;
+  const blocks = [];
+  for (const o of overrides) {
+    const block = el('article', undefined, { class: 'override', 'aria-label': o.id });
+    block.append(
+      el('h4', `${o.id}: ${o.change.kind}${o.change.feature ? ` of ${o.change.feature}` : ''} — ${o.status}`),
+    );
+    block.append(el('p', `Filed by ${o.requestedBy.userId} at ${o.requestedAt}: ${o.reason}`));
+    const from = lifecycle.versions.find((v) => v.version === o.version - 1);
+    const to = lifecycle.versions.find((v) => v.version === o.version);
+    if (to)
+      block.append(
+        el(
+          'p',
+          `ROC-AUC ${fixed(from?.rocAuc)} → ${fixed(to.rocAuc)}; threshold ${fixed(from?.threshold)} → ${fixed(to.threshold)}`,
+        ),
+      );
+    if (o.change.feature && to) block.append(await binsDiff(run.runId, o.change.feature, o.version - 1, o.version));
+    if (o.review)
+      block.append(
+        el(
+          'p',
+          `${o.review.decision === 'approve' ? 'Approved' : 'Rejected'} by ${o.review.by.userId}: ${o.review.reason}`,
+        ),
+      );
+    if (o.status === 'pending_review' && may('approve_deployment')) block.append(reviewForm(run.runId, o));
+    blocks.push(block);
+  }
+  $('overrides').replaceChildren(...blocks);
+
+  const list = $('artifacts').tBodies[0];
+  list.replaceChildren();
+  for (const a of artifacts?.artifacts ?? []) {
+    const row = list.insertRow();
+    const link = el('a', a.path, {
+      href: `${path}/artifact?path=${encodeURIComponent(a.path)}&version=${artifacts.version}`,
+      download: '',
+    });
+    cell(row, '').append(link);
+    cell(row, a.role);
+    cell(row, a.sha256.slice(0, 16) + '…');
+  }
+}
+
+/** The page the address names: #runs (default), #review, #run/<id>. */
+async function route() {
+  if (!session) return;
+  $('who').textContent = `${session.userId} (${session.role}), until ${new Date(session.expiresAt).toLocaleString()}`;
+  const [page, arg] = location.hash.slice(1).split('/');
+  try {
+    if (page === 'review') await showReview();
+    else if (page === 'run' && arg) await showRun(decodeURIComponent(arg));
+    else await showRuns();
+  } catch (e) {
+    notice(e.message);
   }
 }
 
@@ -102,7 +278,7 @@ $('sign-in-form').addEventListener('submit', async (event) => {
     session = await api('POST', '/session', { token: $('token').value.trim() });
     $('token').value = '';
     notice('');
-    await showRuns();
+    await route();
   } catch (e) {
     notice(`Sign-in refused: ${e.message}`);
   }
@@ -115,9 +291,11 @@ $('sign-out').addEventListener('click', async () => {
 
 $('state-filter').addEventListener('change', () => showRuns().catch((e) => notice(e.message)));
 
+window.addEventListener('hashchange', () => route());
+
 try {
   session = await api('GET', '/session');
-  await showRuns();
+  await route();
 } catch {
   if (!session) showSignIn();
 }

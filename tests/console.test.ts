@@ -1,13 +1,24 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP } from '../api/console';
 import { buildControlPlane } from '../api/server';
-import { addUser, issueToken } from '../lib/governance';
-import { runCreator, useTempDataDir } from './helpers';
+import { pipelineHandle } from '../client/workflows';
+import { addUser, issueToken, queryAudit } from '../lib/governance';
+import {
+  cliInProcess,
+  runCreator,
+  serverFromEnv,
+  smallConfig,
+  startTemporalStack,
+  useTempDataDir,
+  writeConfig,
+  type TemporalStack,
+} from './helpers';
 import { trainedRun } from './scoringRun';
 
 /** Where the bootstrap's Chromium is (scripts/bootstrap.mjs --browser installs Debian's when none is). */
@@ -19,17 +30,22 @@ const RUN = 'console-run';
 let app: FastifyInstance;
 let base: string;
 let browser: Browser;
-let viewerToken: string;
+let stack: TemporalStack;
+let root: string;
+const tokens: Record<'ADMIN' | 'VIEWER' | 'MODELER' | 'VALIDATOR', string> = {} as never;
 const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 beforeAll(async () => {
-  const root = await useTempDataDir('console');
-  const admin = { token: (await runCreator()).token };
-  await addUser(admin, { userId: 'con-viewer', role: 'VIEWER', reason: 'console tests' });
-  viewerToken = (await issueToken(admin, { userId: 'con-viewer', ttl: '1h' })).token;
+  root = await useTempDataDir('console');
+  tokens.ADMIN = (await runCreator()).token;
+  for (const role of ['VIEWER', 'MODELER', 'VALIDATOR'] as const) {
+    const userId = `con-${role.toLowerCase()}`;
+    await addUser({ token: tokens.ADMIN }, { userId, role, reason: 'console tests' });
+    tokens[role] = (await issueToken({ token: tokens.ADMIN }, { userId, ttl: '1h' })).token;
+  }
   await trainedRun(root, RUN);
-  // The pages and the reads they make need no Temporal.
-  app = await buildControlPlane({ temporal: () => Promise.reject(new Error('no Temporal in this test')) });
+  stack = await startTemporalStack(root);
+  app = await buildControlPlane({ temporal: () => serverFromEnv(stack.server.address) });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   if (!CHROMIUM) throw new Error('no Chromium: run node scripts/bootstrap.mjs --browser, or set CHROMIUM_PATH');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -38,6 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await app?.close();
+  await stack?.stop();
 });
 
 /** The page's globals, for code that runs in the browser (this project's TypeScript has no DOM types). */
@@ -55,6 +72,16 @@ async function openConsole(): Promise<{ page: Page; messages: string[] }> {
   return { page, messages };
 }
 
+/** What axe-core finds serious or critical on the page as it is now. */
+async function seriousAxeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(await axeSource);
+  return page.evaluate(async () => {
+    const { axe, document } = globalThis as unknown as InPage;
+    const { violations } = await axe.run(document);
+    return violations.filter((v) => ['serious', 'critical'].includes(v.impact)).map((v) => `${v.id}: ${v.help}`);
+  });
+}
+
 async function signIn(page: Page, token: string): Promise<void> {
   await page.getByLabel('Your access-perm token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -67,7 +94,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     const served = await fetch(`${base}/console/`);
     expect(served.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
-    await signIn(page, viewerToken);
+    await signIn(page, tokens.VIEWER);
     await expect(page.locator('#who').textContent()).resolves.toMatch(/^con-viewer \(VIEWER\), until /);
     const row = page.getByRole('row').filter({ hasText: RUN });
     await expect(row.locator('.state').textContent()).resolves.toBe('completed');
@@ -78,20 +105,14 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     const [cookie] = await page.context().cookies();
     expect(cookie).toMatchObject({ name: 'ap_session', httpOnly: true, sameSite: 'Strict', path: '/' });
 
-    await page.evaluate(await axeSource);
-    const serious = await page.evaluate(async () => {
-      const { axe, document } = globalThis as unknown as InPage;
-      const { violations } = await axe.run(document);
-      return violations.filter((v) => ['serious', 'critical'].includes(v.impact)).map((v) => `${v.id}: ${v.help}`);
-    });
-    expect(serious).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
     await page.context().close();
   });
 
   it("a forged POST from a VIEWER's session gets 403; one without the CSRF token is refused; sign-out makes the cookie useless", async () => {
     const { page } = await openConsole();
-    await signIn(page, viewerToken);
+    await signIn(page, tokens.VIEWER);
     const answers = await page.evaluate(async () => {
       const { csrf } = (await (await fetch('/session')).json()) as { csrf: string };
       const post = (headers: Record<string, string>) =>
@@ -117,4 +138,70 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     expect(((await replayed.json()) as { message: string }).message).toMatch(/console session has ended/);
     await page.context().close();
   });
+
+  it('a VALIDATOR approves in the review queue an override a MODELER filed with the CLI: the run and the audit log show it', async () => {
+    const config = await writeConfig(
+      root,
+      'life.yaml',
+      smallConfig(join(root, 'data'), (c) => {
+        c.model.catboost.iterations = 10;
+        c.validation.n_splits = 2;
+      }),
+    );
+    const started = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokens.ADMIN}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'con-life-0001',
+      },
+      body: JSON.stringify({ config_path: config, run_id: 'con-life' }),
+    });
+    expect(started.status).toBe(202);
+    await pipelineHandle(stack.client, 'con-life').result();
+    const filed = await cliInProcess(
+      { ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: stack.server.address },
+      ...['override', 'con-life', '--merge', 'seniority:0,1', '--reason', 'juniors behave alike', '--wait'],
+    );
+    expect(filed.stdout, filed.stderr).toMatch(/version 2 ready/);
+
+    // A VIEWER sees the override but no way to decide it.
+    const viewer = await openConsole();
+    await signIn(viewer.page, tokens.VIEWER);
+    await viewer.page.goto(`${base}/console/#run/con-life`);
+    await viewer.page.getByRole('article', { name: 'ov-1' }).waitFor();
+    expect(await viewer.page.locator('button[data-action]').count()).toBe(0);
+    await viewer.page.context().close();
+
+    const { page, messages } = await openConsole();
+    await signIn(page, tokens.VALIDATOR);
+    await page.getByRole('link', { name: 'Review queue' }).click();
+    await page.getByRole('link', { name: 'con-life' }).click();
+    const override = page.getByRole('article', { name: 'ov-1' });
+    await expect(override.getByRole('heading').textContent()).resolves.toBe(
+      'ov-1: merge_bins of seniority — pending_review',
+    );
+    await expect(override.locator('caption').textContent()).resolves.toBe('seniority: bins of version 1 and version 2');
+    await expect(override.getByText(/^ROC-AUC 0\.\d{4} → 0\.\d{4}; threshold/).count()).resolves.toBe(1);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    // No reason, no decision.
+    await override.getByRole('button', { name: 'Approve' }).click();
+    await expect(override.getByRole('heading').textContent()).resolves.toMatch(/pending_review$/);
+    await override.getByLabel('Reason for your decision on ov-1').fill('bins checked against the policy');
+    await override.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText(/^ov-1: .*; status approved$/).waitFor();
+
+    const state = await fetch(`${base}/runs/con-life/lifecycle`, {
+      headers: { authorization: `Bearer ${tokens.VIEWER}` },
+    });
+    expect(await state.json()).toMatchObject({
+      status: 'approved',
+      overrides: [{ id: 'ov-1', status: 'approved', review: { by: { userId: 'con-validator' } } }],
+    });
+    expect(await queryAudit({ action: 'override_approved', run_id: 'con-life' })).toEqual([
+      expect.objectContaining({ user_id: 'con-validator', reason: 'bins checked against the policy' }),
+    ]);
+    expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
+    await page.context().close();
+  }, 120_000);
 });
