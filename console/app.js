@@ -29,7 +29,7 @@ async function api(method, path, body) {
   return answer;
 }
 
-const PAGES = ['sign-in', 'runs', 'review', 'run'];
+const PAGES = ['sign-in', 'runs', 'review', 'run', 'audit', 'admin'];
 
 /** Shows one page (section) and hides the others. */
 function show(page) {
@@ -246,13 +246,127 @@ async function showRun(runId) {
   }
 }
 
-/** The page the address names: #runs (default), #review, #run/<id>. */
+/** The audit query of the filter form, without its empty fields. */
+function auditQuery() {
+  const query = new URLSearchParams();
+  for (const field of $('audit-filters').elements)
+    if (field.name && field.value.trim()) query.set(field.name, field.value.trim());
+  return query;
+}
+
+async function showAudit() {
+  show('audit');
+  const verification = await api('GET', '/audit-logs/verification').catch((e) => ({ ok: false, problem: e }));
+  $('audit-verification').textContent = verification.ok
+    ? `Log verified: ${verification.entries} entries, hash chain intact${verification.latest ? `, signed up to entry ${verification.latest.tree_size} at ${verification.latest.timestamp}` : ''}${verification.unsigned?.entries ? `; ${verification.unsigned.entries} not yet under a signed checkpoint` : ''}.`
+    : `Log verification FAILED: ${verification.problem?.message ?? 'unknown problem'}`;
+  const query = auditQuery();
+  query.set('order', 'desc');
+  query.set('limit', '200');
+  const { entries } = await api('GET', `/audit-logs?${query}`);
+  const exportLink = $('audit-export');
+  exportLink.hidden = !may('export_audit_logs');
+  query.delete('order');
+  query.delete('limit');
+  query.set('format', 'csv');
+  exportLink.href = `/audit-logs/export?${query}`;
+  exportLink.setAttribute('download', 'audit.csv');
+  const body = $('audit-table').tBodies[0];
+  body.replaceChildren();
+  $('audit-detail').hidden = true;
+  for (const e of entries) {
+    const row = body.insertRow();
+    const time = el('button', e.timestamp, {
+      type: 'button',
+      class: 'link',
+      'aria-label': `${e.timestamp}, details of ${e.audit_id}`,
+    });
+    time.addEventListener('click', () => {
+      $('audit-detail').textContent = JSON.stringify(e, null, 2);
+      $('audit-detail').hidden = false;
+      $('audit-detail').focus();
+    });
+    cell(row, '').append(time);
+    cell(row, `${e.user_id} (${e.user_role}${e.temporary_role ? ', temporary' : ''})`);
+    cell(row, e.action === 'permission_denied' ? `${e.action}: ${e.attempted_action}` : e.action);
+    cell(row, e.status);
+    cell(row, e.resource_type ? `${e.resource_type}${e.resource_id ? ` ${e.resource_id}` : ''}` : '–');
+    cell(row, e.reason ?? '');
+  }
+}
+
+async function showAdmin() {
+  show('admin');
+  const { users } = await api('GET', '/users');
+  const body = $('users').tBodies[0];
+  body.replaceChildren();
+  for (const u of users) {
+    const row = body.insertRow();
+    cell(row, u.userId);
+    cell(row, u.role);
+    cell(row, u.effectiveRole === u.role ? u.role : `${u.effectiveRole} until ${u.elevation?.expiresAt}`);
+  }
+}
+
+/** Runs an administration form's request, then shows the page again with the outcome. */
+function adminForm(id, request) {
+  $(id).addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      notice(await request());
+      await showAdmin();
+    } catch (e) {
+      notice(e.message);
+    }
+  });
+}
+
+adminForm('add-user', async () => {
+  const user = await api('POST', '/users', {
+    user_id: $('new-user').value.trim(),
+    role: $('new-role').value,
+    reason: $('new-reason').value.trim(),
+  });
+  return `Added ${user.userId} as ${user.role}.`;
+});
+adminForm('assign-role', async () => {
+  const userId = encodeURIComponent($('assign-user').value.trim());
+  const role = $('assign-to').value;
+  const reason = $('assign-reason').value.trim();
+  const hours = $('assign-hours').value.trim();
+  if (!hours) {
+    const user = await api('PUT', `/users/${userId}/role`, { role, reason });
+    return `${user.userId} is now ${user.role}.`;
+  }
+  const { user } = await api('POST', `/users/${userId}/elevation`, { role, hours: Number(hours), reason });
+  return `${user.userId} is ${user.elevation.role} until ${user.elevation.expiresAt}.`;
+});
+adminForm('issue-token', async () => {
+  const issued = await api('POST', '/tokens', { user_id: $('token-user').value.trim(), ttl: $('token-ttl').value });
+  $('issued-token').textContent = issued.token;
+  $('issued-token').hidden = false;
+  return `Token ${issued.jti} for ${issued.userId}, until ${issued.expiresAt}: copy it now, it is shown once.`;
+});
+adminForm('revoke-token', async () => {
+  const done = await api('DELETE', `/tokens/${encodeURIComponent($('revoke-jti').value.trim())}`);
+  return `Revoked token ${done.jti}${done.subject ? ` of ${done.subject}` : ''}.`;
+});
+$('audit-filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  showAudit().catch((e) => notice(e.message));
+});
+
+/** The page the address names: #runs (default), #review, #run/<id>, #audit, #admin. */
 async function route() {
   if (!session) return;
   $('who').textContent = `${session.userId} (${session.role}), until ${new Date(session.expiresAt).toLocaleString()}`;
+  $('nav-audit').hidden = !may('view_audit_logs');
+  $('nav-admin').hidden = !may('manage_users');
   const [page, arg] = location.hash.slice(1).split('/');
   try {
     if (page === 'review') await showReview();
+    else if (page === 'audit') await showAudit();
+    else if (page === 'admin') await showAdmin();
     else if (page === 'run' && arg) await showRun(decodeURIComponent(arg));
     else await showRuns();
   } catch (e) {

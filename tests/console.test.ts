@@ -176,7 +176,10 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     const { page, messages } = await openConsole();
     await signIn(page, tokens.VALIDATOR);
     await page.getByRole('link', { name: 'Review queue' }).click();
-    await page.getByRole('link', { name: 'con-life' }).click();
+    await page.getByRole('heading', { name: 'Review queue' }).waitFor();
+    const queued = page.getByRole('link', { name: 'con-life' });
+    await queued.waitFor({ timeout: 10_000 });
+    await queued.click();
     const override = page.getByRole('article', { name: 'ov-1' });
     await expect(override.getByRole('heading').textContent()).resolves.toBe(
       'ov-1: merge_bins of seniority — pending_review',
@@ -204,4 +207,55 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
     await page.context().close();
   }, 120_000);
+
+  it('an ADMIN adds a user and issues its token in Administration; the audit explorer finds the entry; a VIEWER sees neither page', async () => {
+    const viewer = await openConsole();
+    await signIn(viewer.page, tokens.VIEWER);
+    expect(await viewer.page.getByRole('link', { name: 'Audit log' }).isVisible()).toBe(false);
+    expect(await viewer.page.getByRole('link', { name: 'Administration' }).isVisible()).toBe(false);
+    expect(await viewer.page.evaluate(async () => (await fetch('/users')).status)).toBe(403);
+    await viewer.page.context().close();
+
+    const { page } = await openConsole();
+    await signIn(page, tokens.ADMIN);
+    await page.getByRole('link', { name: 'Administration' }).click();
+    const add = page.getByRole('form', { name: 'Add a user' });
+    await add.getByLabel('user id').fill('con-new');
+    await add.getByLabel('role').selectOption('ANALYST');
+    await add.getByLabel('reason').fill('joins the review team');
+    await add.getByRole('button', { name: 'Add user' }).click();
+    await page.getByText('Added con-new as ANALYST.').waitFor();
+    await expect(page.getByRole('row').filter({ hasText: 'con-new' }).textContent()).resolves.toBe(
+      'con-newANALYSTANALYST',
+    );
+    const tokensForm = page.getByRole('form', { name: 'Tokens' });
+    await tokensForm.getByLabel('issue a token for user id').fill('con-new');
+    await tokensForm.getByRole('button', { name: 'Issue token' }).click();
+    await page.getByText(/^Token \S+ for con-new, until .*: copy it now, it is shown once\.$/).waitFor();
+    const issued = (await page.locator('#issued-token').textContent())!;
+    const me = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${issued}` } });
+    expect(await me.json()).toMatchObject({ userId: 'con-new', role: 'ANALYST' });
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByText(/^Log verified: \d+ entries, hash chain intact/).waitFor();
+    await page.getByLabel('action').fill('user_added');
+    await page.getByLabel('user', { exact: true }).fill('con-new');
+    await page.getByRole('button', { name: 'Search' }).click();
+    // The search shows only the matching entry (the header row and one).
+    await expect.poll(() => page.locator('#audit-table tr').count()).toBe(2);
+    await page.getByRole('row').filter({ hasText: 'joins the review team' }).getByRole('button').click();
+    expect(JSON.parse((await page.locator('#audit-detail').textContent())!)).toMatchObject({
+      action: 'user_added',
+      user_id: 'con-new',
+      assigned_by: 'root',
+      new_role: 'ANALYST',
+      source: 'api',
+    });
+    await expect(page.getByRole('link', { name: 'Export these entries (CSV)' }).getAttribute('href')).resolves.toBe(
+      '/audit-logs/export?user_id=con-new&action=user_added&format=csv',
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.context().close();
+  });
 });
