@@ -76,7 +76,9 @@ const CHROMIUM_PATHS = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr
 function chromium() {
   if (process.env.CHROMIUM_PATH || CHROMIUM_PATHS.some((p) => existsSync(p))) return;
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get'))
-    throw new Error('the console tests need Chromium: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH');
+    throw new Error(
+      'the console tests need Chromium: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH',
+    );
   say("installing Chromium for the console's browser tests (apt-get install chromium)…");
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], { env });
