@@ -65,10 +65,11 @@ import {
 import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../lib/lifecycle/golden';
 import { binningTablesAs } from '../lib/lifecycle/versions';
 import { monitoringTrendAs } from '../lib/monitor/store';
+import { trendChartAs } from '../lib/monitor/publish';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
 import { compareRunsAs } from '../lib/report';
 import { listRuns, newRunId, readDeployment, readTestMetrics, resolveRunDir, showRun } from '../lib/run';
-import { InputError } from '../lib/errors';
+import { InputError, UnknownRunError } from '../lib/errors';
 import { listKeys, publicKeyPem } from '../lib/keys';
 import { completedRunManifest } from '../lib/monitor/window';
 import { CAPABILITY_REQUESTS } from '../schemas/capabilities';
@@ -997,6 +998,27 @@ const more: Operation[] = [
     handler: async ({ params, query, credential }) => ({
       windows: await monitoringTrendAs(credential, params.run_id, query.last),
     }),
+  }),
+  operation({
+    id: 'monitoringTrendChart',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring/trend.svg',
+    tag: 'monitoring',
+    summary: "The run's monitoring trend as an SVG chart (the window reports' trend figure)",
+    permission: 'view_monitoring',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: { media: ['image/svg+xml'] },
+    handler: async ({ params, credential }) => {
+      const svg = await trendChartAs(credential, params.run_id);
+      if (svg === null)
+        throw new UnknownRunError(`run ${params.run_id} has fewer than two monitored windows: no trend yet`);
+      return {
+        file: Buffer.from(svg),
+        contentType: 'image/svg+xml; charset=utf-8',
+        headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" },
+      } satisfies FileBody;
+    },
   }),
   operation({
     id: 'monitorWindow',

@@ -29,7 +29,7 @@ async function api(method, path, body) {
   return answer;
 }
 
-const PAGES = ['sign-in', 'runs', 'review', 'run', 'audit', 'admin'];
+const PAGES = ['sign-in', 'runs', 'review', 'run', 'monitoring', 'audit', 'admin'];
 
 /** Shows one page (section) and hides the others. */
 function show(page) {
@@ -246,6 +246,45 @@ async function showRun(runId) {
   }
 }
 
+/** A run's monitoring: the trend chart (rendered by the server from the reports' spec) and the windows. */
+async function showMonitoring(runId) {
+  show('monitoring');
+  const { runs } = await api('GET', '/runs');
+  const chosen = runId ?? runs.find((r) => r.state === 'deployed')?.runId ?? runs[0]?.runId;
+  $('monitoring-run').replaceChildren(
+    ...runs.map((r) => new Option(`${r.runId} (${r.state})`, r.runId, false, r.runId === chosen)),
+  );
+  if (!chosen) return void ($('monitoring-empty').hidden = false);
+  const path = `/runs/${encodeURIComponent(chosen)}/monitoring`;
+  const { windows } = await api('GET', path);
+  $('monitoring-empty').hidden = windows.length > 0;
+  // A trend needs two windows.
+  $('monitoring-figure').hidden = windows.length < 2;
+  $('windows').hidden = windows.length === 0;
+  if (windows.length >= 2) {
+    $('monitoring-chart').src = `${path}/trend.svg?windows=${windows.length}`;
+    $('monitoring-chart').alt = `Trend of ${chosen} over ${windows.length} monitored windows`;
+  }
+  const body = $('windows').tBodies[0];
+  body.replaceChildren();
+  const flag = (b) => (b === null ? '–' : b ? 'drift' : 'ok');
+  for (const w of windows) {
+    const row = body.insertRow();
+    cell(row, w.monitored_at);
+    cell(row, w.label);
+    cell(row, String(w.rows));
+    cell(row, fixed(w.drift_share, 2));
+    cell(row, flag(w.dataset_drift));
+    cell(row, fixed(w.roc_auc));
+    cell(row, fixed(w.accuracy));
+    cell(row, String(w.alerts));
+  }
+}
+
+$('monitoring-run').addEventListener('change', () => {
+  location.hash = `#monitoring/${encodeURIComponent($('monitoring-run').value)}`;
+});
+
 /** The audit query of the filter form, without its empty fields. */
 function auditQuery() {
   const query = new URLSearchParams();
@@ -356,7 +395,7 @@ $('audit-filters').addEventListener('submit', (event) => {
   showAudit().catch((e) => notice(e.message));
 });
 
-/** The page the address names: #runs (default), #review, #run/<id>, #audit, #admin. */
+/** The page the address names: #runs (default), #review, #run/<id>, #monitoring[/<id>], #audit, #admin. */
 async function route() {
   if (!session) return;
   $('who').textContent = `${session.userId} (${session.role}), until ${new Date(session.expiresAt).toLocaleString()}`;
@@ -366,6 +405,7 @@ async function route() {
   try {
     if (page === 'review') await showReview();
     else if (page === 'audit') await showAudit();
+    else if (page === 'monitoring') await showMonitoring(arg ? decodeURIComponent(arg) : undefined);
     else if (page === 'admin') await showAdmin();
     else if (page === 'run' && arg) await showRun(decodeURIComponent(arg));
     else await showRuns();

@@ -68,6 +68,9 @@ describe('access-perm CLI', () => {
     expect(run.stderr).toMatch(/starting an embedded Temporal dev server \(namespace default\)/);
     expect(run.stderr).toMatch(/run cli-e2e on 127\.0\.0\.1:\d+ \(embedded\), namespace default/);
     expect(run.stderr).toMatch(/\[4\/7\] train/);
+    expect(run.stderr).toMatch(
+      /web console: node bin\/access-perm\.mjs api, then open http:\/\/127\.0\.0\.1:8090\/console\/ and sign in with the token in .*demo-admin\.token\n$/,
+    );
 
     // From here on the CLI acts as demo-admin, through the token file the demo kept.
     env = { ...env, ACCESS_PERM_TOKEN_FILE: join(`${root}.keyring`, 'demo-admin.token') };

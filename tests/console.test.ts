@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -258,4 +258,39 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     expect(await seriousAxeViolations(page)).toEqual([]);
     await page.context().close();
   });
+
+  it("monitoring: a VIEWER sees a run's monitored windows and the trend chart the server renders from the reports' spec", async () => {
+    const window = join(root, 'window.csv');
+    const lines = (await readFile(join(root, 'data', 'interactions.csv'), 'utf8')).trim().split('\n');
+    await writeFile(window, `${lines.slice(0, 400).join('\n')}\n`);
+    for (const label of ['nightly-1', 'nightly-2']) {
+      const monitored = await fetch(`${base}/runs/${RUN}/monitoring/windows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ current: window, label }),
+      });
+      expect(monitored.status).toBe(201);
+    }
+
+    const { page, messages } = await openConsole();
+    await signIn(page, tokens.VIEWER);
+    await page.getByRole('link', { name: 'Monitoring' }).click();
+    await page.getByLabel('Run', { exact: true }).selectOption(RUN);
+    const row = page.getByRole('row').filter({ hasText: 'nightly-2' });
+    await row.waitFor();
+    await expect(row.locator('td').nth(2).textContent()).resolves.toBe('399');
+    const chart = page.getByRole('img', { name: `Trend of ${RUN} over 2 monitored windows` });
+    await chart.waitFor();
+    await page.waitForFunction(
+      () =>
+        ((globalThis as unknown as InPage).document as unknown as { images: Array<{ complete: boolean }> }).images[0]
+          ?.complete,
+    );
+    expect(await chart.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(
+      100,
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
+    await page.context().close();
+  }, 60_000);
 });

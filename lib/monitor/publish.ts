@@ -3,7 +3,8 @@ import { join, relative } from 'node:path';
 import type { HistoryEntry, MonitoringAlert, MonitoringResult } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
-import { readRunConfig } from '../run';
+import { authorize, type Credential } from '../governance';
+import { assertRunId, readRunConfig, resolveRunDir } from '../run';
 import { toHtml, type FigureFiles } from '../report/doc';
 import { renderVegaLite } from '../report/render';
 import { alertsFor, raiseAlerts } from './alerts';
@@ -15,7 +16,7 @@ import {
   type PerformanceReport,
 } from './analyze';
 import type { DriftReport } from './drift';
-import { windowFigures, windowReportBlocks } from './report';
+import { trendFigure, windowFigures, windowReportBlocks } from './report';
 import { readWindowScoring, scoredVersionDir } from './score';
 import { readHistory, recordWindow } from './store';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
@@ -142,4 +143,14 @@ export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]>
   const result = JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.result), 'utf8')) as WindowResultFile;
   await raiseAlerts(ref, result.alerts, join(ref.windowDir, WINDOW_FILES.html));
   return result.alerts;
+}
+
+/**
+ * The trend chart of a run's monitored windows as SVG (`view_monitoring`), from the same vega-lite spec as the
+ * window reports' trend figure; null while fewer than two windows are stored.
+ */
+export async function trendChartAs(credential: Credential, runId: string): Promise<string | null> {
+  await authorize(credential, 'view_monitoring', { type: 'monitoring_window', runId: assertRunId(runId) });
+  const spec = trendFigure(await readHistory(await resolveRunDir(runId)));
+  return spec ? (await renderVegaLite(spec)).svg : null;
 }

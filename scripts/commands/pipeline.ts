@@ -214,5 +214,17 @@ export function registerPipelineCommands(program: Command): void {
         'the training pipeline on the bundled sample (config/sample.yaml), bootstrapping a first ADMIN on a fresh installation',
       )
       .option('--config <yaml>', 'config file', 'config/sample.yaml'),
-  ).action(governed((opts: RunOptions) => runAndReport(opts, demoCredential)));
+  ).action(
+    governed(async (opts: RunOptions) => {
+      await runAndReport(opts, demoCredential);
+      const file = opts.tokenFile ?? process.env.ACCESS_PERM_TOKEN_FILE;
+      const token =
+        file || process.env.ACCESS_PERM_TOKEN
+          ? `your token${file ? ` (${file})` : ''}`
+          : `the token in ${join(keyringDir(), 'demo-admin.token')}`;
+      err(
+        `\nweb console: node bin/access-perm.mjs api, then open http://127.0.0.1:8090/console/ and sign in with ${token}`,
+      );
+    }),
+  );
 }
