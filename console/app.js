@@ -402,6 +402,8 @@ async function route() {
   $('nav-audit').hidden = !may('view_audit_logs');
   $('nav-admin').hidden = !may('manage_users');
   const [page, arg] = location.hash.slice(1).split('/');
+  // data-ready tells a waiting reader (screenshots, tests) that the page has its data.
+  delete document.body.dataset.ready;
   try {
     if (page === 'review') await showReview();
     else if (page === 'audit') await showAudit();
@@ -411,6 +413,8 @@ async function route() {
     else await showRuns();
   } catch (e) {
     notice(e.message);
+  } finally {
+    document.body.dataset.ready = page || 'runs';
   }
 }
 
