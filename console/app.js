@@ -80,7 +80,8 @@ async function showRuns() {
   for (const r of shown) {
     const row = body.insertRow();
     cell(row, '').append(runLink(r.runId));
-    cell(row, r.state, 'state');
+    const state = cell(row, r.state, 'state');
+    if (r.state === 'running') state.append(el('span', '', { class: 'progress', 'data-run': r.runId }));
     cell(row, r.startedAt ?? '–');
     cell(row, r.rocAuc === null ? '–' : r.rocAuc.toFixed(4));
     cell(row, r.accuracy === null ? '–' : r.accuracy.toFixed(4));
@@ -95,6 +96,28 @@ async function showRuns() {
       actions.append(cancel);
     }
   }
+  await followProgress();
+}
+
+/** Live progress of the running runs on the runs page, refreshed every 2 s while any runs and the page shows. */
+let progressTimer = null;
+async function followProgress() {
+  clearTimeout(progressTimer);
+  const spans = [...document.querySelectorAll('#runs-table .progress')];
+  if (spans.length === 0 || $('runs').hidden) return;
+  let running = false;
+  await Promise.all(
+    spans.map(async (span) => {
+      const at = await api('GET', `/runs/${encodeURIComponent(span.dataset.run)}/progress`).catch(() => null);
+      if (!at) return;
+      const p = at.progress;
+      running ||= p.status === 'running';
+      const folds = p.step === 'train' ? `, folds ${p.folds.done}/${p.folds.total}` : '';
+      span.textContent = ` — [${p.stepIndex + 1}/${p.steps.length}] ${p.step}${folds}`;
+    }),
+  );
+  // A run that ended shows its new state at the next refresh of the list.
+  progressTimer = setTimeout(() => (running ? followProgress() : showRuns()).catch(() => undefined), 2000);
 }
 
 async function showReview() {

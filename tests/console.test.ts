@@ -293,4 +293,37 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
     await page.context().close();
   }, 60_000);
+
+  it('an ADMIN follows a running run live and cancels it from the runs page, giving the reason the audit log records', async () => {
+    const slow = await writeConfig(
+      root,
+      'slow.yaml',
+      smallConfig(join(root, 'data'), (c) => (c.model.catboost.iterations = 20000)),
+    );
+    const started = await fetch(`${base}/runs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokens.ADMIN}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'con-slow-0001',
+      },
+      body: JSON.stringify({ config_path: slow, run_id: 'con-slow' }),
+    });
+    expect(started.status).toBe(202);
+    const { page } = await openConsole();
+    await signIn(page, tokens.ADMIN);
+    const row = page.getByRole('row').filter({ hasText: 'con-slow' });
+    await row.getByText(/ — \[\d\/7\] train, folds \d\/3$/).waitFor({ timeout: 60_000 });
+    page.once('dialog', (dialog) => void dialog.accept('wrong data window'));
+    await row.getByRole('button', { name: 'Cancel run con-slow' }).click();
+    await page.getByText('Cancellation of con-slow sent.').waitFor();
+    await pipelineHandle(stack.client, 'con-slow')
+      .result()
+      .catch(() => undefined);
+    await row.locator('.state').getByText('cancelled', { exact: true }).waitFor({ timeout: 20_000 });
+    expect(await queryAudit({ action: 'run_cancel_requested', run_id: 'con-slow' })).toEqual([
+      expect.objectContaining({ user_id: 'root', reason: 'wrong data window', source: 'api' }),
+    ]);
+    await page.context().close();
+  }, 120_000);
 });
