@@ -5,7 +5,7 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   cancelRunOn,
@@ -142,6 +142,14 @@ import { once } from './idempotency';
 import { operation, type FileBody, type Operation, type OperationContext } from './operation';
 
 const json = (schema: z.ZodType) => ({ schema });
+/** Media types of the artifacts a browser shows (the console's figures); anything else downloads. */
+const ARTIFACT_TYPES: Record<string, string> = {
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.md': 'text/markdown; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+};
 const auditEntriesJson = () => json(auditEntriesSchema);
 const loose = json(z.looseObject({}));
 const file = (
@@ -299,9 +307,20 @@ const exports: Operation[] = [
     resourceType: 'run',
     params: runParamsSchema,
     query: artifactQuerySchema,
-    response: { media: ['application/octet-stream'] },
-    handler: async ({ params, query, credential }) =>
-      file(await downloadArtifactAs(credential, params.run_id, query.path, query.version), 'application/octet-stream'),
+    response: {
+      media: ['application/octet-stream', 'image/svg+xml', 'image/png', 'application/json', 'text/markdown'],
+    },
+    handler: async ({ params, query, credential }) => {
+      const exported = await downloadArtifactAs(credential, params.run_id, query.path, query.version);
+      const {
+        file: content,
+        contentType,
+        headers,
+      } = file(exported, ARTIFACT_TYPES[extname(query.path)] ?? 'application/octet-stream');
+      // A figure or report opened by itself runs nothing and loads nothing (it is shown from the API's origin).
+      const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+      return { file: content, contentType, headers: { ...headers, 'content-security-policy': csp } } satisfies FileBody;
+    },
   }),
   operation({
     id: 'exportScoringSpec',

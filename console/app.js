@@ -255,6 +255,26 @@ async function showRun(runId) {
   }
   $('overrides').replaceChildren(...blocks);
 
+  showValidation(run.runId, lifecycle);
+  // The report's figures (SVG, from the report's vega-lite specs) and model card of the version shown.
+  const figures = (artifacts?.artifacts ?? []).filter((a) => a.role === 'report-figure' && a.path.endsWith('.svg'));
+  $('figures').replaceChildren(
+    ...figures.map((a) => {
+      const name = a.path.split('/').pop().replace('.svg', '').replaceAll('_', ' ');
+      const figure = el('figure');
+      figure.append(
+        el('img', undefined, {
+          src: `${path}/artifact?path=${encodeURIComponent(a.path)}&version=${artifacts.version}`,
+          alt: `${name} of version ${artifacts.version}`,
+        }),
+        el('figcaption', name),
+      );
+      return figure;
+    }),
+  );
+  const card = await fetch(`${path}/model-card`, { credentials: 'same-origin' }).catch(() => null);
+  $('model-card').textContent = card?.ok ? await card.text() : 'No model card for this version.';
+
   const list = $('artifacts').tBodies[0];
   list.replaceChildren();
   for (const a of artifacts?.artifacts ?? []) {
@@ -417,6 +437,55 @@ $('audit-filters').addEventListener('submit', (event) => {
   event.preventDefault();
   showAudit().catch((e) => notice(e.message));
 });
+
+/** What a lock needs and where the run stands; the actions the role may take (the server checks again). */
+function showValidation(runId, lifecycle) {
+  const items = [];
+  if (!lifecycle) items.push('No lifecycle: the run has not finished training, or Temporal is not reachable.');
+  else {
+    const r = lifecycle.reproducibility;
+    const current = lifecycle.currentVersion;
+    items.push(
+      lifecycle.job ? `Busy: ${lifecycle.job.detail}.` : `Current version: ${current}.`,
+      r && r.version === current
+        ? `Reproducibility test of version ${current}: ${r.passed ? 'passed' : 'FAILED'} (${r.by.userId}, ${r.at}).`
+        : `Reproducibility test of version ${current}: not run yet (needed for the lock).`,
+      lifecycle.overrides.some((o) => o.status === 'pending_review')
+        ? 'An override waits for review: review it before the lock.'
+        : 'No override waits for review.',
+      lifecycle.lock ? `Locked by ${lifecycle.lock.locked_by} at ${lifecycle.lock.locked_at}.` : 'Not locked.',
+      lifecycle.deployment
+        ? `Deployment approved by ${lifecycle.deployment.approvedBy} at ${lifecycle.deployment.at}.`
+        : 'Deployment not approved.',
+      'The lock also needs the model card, the scoring spec and a monitoring schedule; a refusal names what is missing.',
+    );
+  }
+  $('preconditions').replaceChildren(...items.map((t) => el('li', t)));
+  const form = $('validation-actions');
+  const allowed = {
+    repro: may('run_reproducibility') && !lifecycle?.lock,
+    lock: may('lock_run') && !lifecycle?.lock,
+    deploy: may('approve_deployment') && Boolean(lifecycle?.lock) && !lifecycle?.deployment,
+  };
+  for (const button of form.querySelectorAll('button')) button.hidden = !lifecycle || !allowed[button.value];
+  form.hidden = !lifecycle || !Object.values(allowed).some(Boolean);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const action = event.submitter?.value;
+    const reason = $('validation-reason').value.trim();
+    const base = `/runs/${encodeURIComponent(runId)}`;
+    try {
+      const verdict =
+        action === 'repro'
+          ? await api('POST', `${base}/reproducibility`)
+          : await api('POST', `${base}/${action === 'lock' ? 'lock' : 'deployment'}`, { reason });
+      notice(`${verdict.message}; status ${verdict.status}`);
+      await showRun(runId);
+    } catch (e) {
+      notice(e.message);
+    }
+  };
+}
 
 /** The page the address names: #runs (default), #review, #run/<id>, #monitoring[/<id>], #audit, #admin. */
 async function route() {

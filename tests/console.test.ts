@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CONSOLE_CSP } from '../api/console';
 import { buildControlPlane } from '../api/server';
 import { pipelineHandle } from '../client/workflows';
@@ -98,7 +98,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await expect(page.locator('#who').textContent()).resolves.toMatch(/^con-viewer \(VIEWER\), until /);
     const row = page.getByRole('row').filter({ hasText: RUN });
     await expect(row.locator('.state').textContent()).resolves.toBe('completed');
-    expect(await page.locator('button[data-action]').count()).toBe(0);
+    expect(await page.locator('button[data-action]:visible').count()).toBe(0);
     // The token is not kept by the page, and its session cookie is out of the page's reach.
     await expect(page.getByLabel('Your access-perm token').inputValue()).resolves.toBe('');
     expect(await page.evaluate(() => (globalThis as unknown as InPage).document.cookie)).toBe('');
@@ -139,7 +139,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await page.context().close();
   });
 
-  it('a VALIDATOR approves in the review queue an override a MODELER filed with the CLI: the run and the audit log show it', async () => {
+  it('a VALIDATOR approves in the review queue an override a MODELER filed with the CLI, runs the reproducibility test, and is told what the lock still needs', async () => {
     const config = await writeConfig(
       root,
       'life.yaml',
@@ -170,7 +170,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await signIn(viewer.page, tokens.VIEWER);
     await viewer.page.goto(`${base}/console/#run/con-life`);
     await viewer.page.getByRole('article', { name: 'ov-1' }).waitFor();
-    expect(await viewer.page.locator('button[data-action]').count()).toBe(0);
+    expect(await viewer.page.locator('button[data-action]:visible').count()).toBe(0);
     await viewer.page.context().close();
 
     const { page, messages } = await openConsole();
@@ -193,6 +193,32 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await override.getByLabel('Reason for your decision on ov-1').fill('bins checked against the policy');
     await override.getByRole('button', { name: 'Approve' }).click();
     await page.getByText(/^ov-1: .*; status approved$/).waitFor();
+
+    // The run page shows the report's figures and model card, and what the lock still needs.
+    await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: { images: ArrayLike<{ naturalWidth: number }> } };
+      return Array.from(document.images).some((img) => img.naturalWidth > 100);
+    });
+    await expect(page.locator('#model-card').textContent()).resolves.toMatch(/^# /);
+    const needs = page.getByRole('list', { name: 'What the lock needs' });
+    await needs.getByText('Reproducibility test of version 2: not run yet (needed for the lock).').waitFor();
+    await page.getByRole('button', { name: 'Run reproducibility test' }).click();
+    await page
+      .getByText(/reproducib.*; status /i)
+      .first()
+      .waitFor();
+    await vi.waitUntil(
+      async () => {
+        await page.goto(`${base}/console/#run/con-life`);
+        await page.reload();
+        await page.waitForSelector('body[data-ready]');
+        return (await needs.textContent())?.includes('Reproducibility test of version 2: passed');
+      },
+      { timeout: 60_000, interval: 1000 },
+    );
+    await page.getByLabel(/^Reason \(for lock and deployment/).fill('validated');
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await page.getByText(/cannot be locked yet, not met: .*monitoring schedule in place/).waitFor();
 
     const state = await fetch(`${base}/runs/con-life/lifecycle`, {
       headers: { authorization: `Bearer ${tokens.VIEWER}` },
@@ -239,7 +265,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
 
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByText(/^Log verified: \d+ entries, hash chain intact/).waitFor();
-    await page.getByLabel('action').fill('user_added');
+    await page.getByLabel('action', { exact: true }).fill('user_added');
     await page.getByLabel('user', { exact: true }).fill('con-new');
     await page.getByRole('button', { name: 'Search' }).click();
     // The search shows only the matching entry (the header row and one).
