@@ -433,6 +433,10 @@ adminForm('revoke-token', async () => {
   const done = await api('DELETE', `/tokens/${encodeURIComponent($('revoke-jti').value.trim())}`);
   return `Revoked token ${done.jti}${done.subject ? ` of ${done.subject}` : ''}.`;
 });
+// The seed-3 roles, lowest first, in every role choice.
+for (const select of document.querySelectorAll('select.roles'))
+  select.append(...['VIEWER', 'ANALYST', 'MODELER', 'VALIDATOR', 'ADMIN'].map((role) => new Option(role)));
+
 $('audit-filters').addEventListener('submit', (event) => {
   event.preventDefault();
   showAudit().catch((e) => notice(e.message));

@@ -72,6 +72,20 @@ async function openConsole(): Promise<{ page: Page; messages: string[] }> {
   return { page, messages };
 }
 
+/** Starts a training run through the API as the ADMIN. */
+async function startRunAsAdmin(runId: string, configPath: string): Promise<void> {
+  const started = await fetch(`${base}/runs`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${tokens.ADMIN}`,
+      'content-type': 'application/json',
+      'idempotency-key': `${runId}-0001`,
+    },
+    body: JSON.stringify({ config_path: configPath, run_id: runId }),
+  });
+  expect(started.status).toBe(202);
+}
+
 /** What axe-core finds serious or critical on the page as it is now. */
 async function seriousAxeViolations(page: Page): Promise<string[]> {
   await page.evaluate(await axeSource);
@@ -148,16 +162,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
         c.validation.n_splits = 2;
       }),
     );
-    const started = await fetch(`${base}/runs`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${tokens.ADMIN}`,
-        'content-type': 'application/json',
-        'idempotency-key': 'con-life-0001',
-      },
-      body: JSON.stringify({ config_path: config, run_id: 'con-life' }),
-    });
-    expect(started.status).toBe(202);
+    await startRunAsAdmin('con-life', config);
     await pipelineHandle(stack.client, 'con-life').result();
     const filed = await cliInProcess(
       { ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: stack.server.address },
@@ -326,16 +331,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
       'slow.yaml',
       smallConfig(join(root, 'data'), (c) => (c.model.catboost.iterations = 20000)),
     );
-    const started = await fetch(`${base}/runs`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${tokens.ADMIN}`,
-        'content-type': 'application/json',
-        'idempotency-key': 'con-slow-0001',
-      },
-      body: JSON.stringify({ config_path: slow, run_id: 'con-slow' }),
-    });
-    expect(started.status).toBe(202);
+    await startRunAsAdmin('con-slow', slow);
     const { page } = await openConsole();
     await signIn(page, tokens.ADMIN);
     const row = page.getByRole('row').filter({ hasText: 'con-slow' });
