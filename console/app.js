@@ -204,13 +204,16 @@ async function showRun(runId) {
   ]);
   $('run-title').textContent = `Run ${run.runId}`;
   const m = run.metrics ?? {};
+  const ci = run.intervals;
+  const interval = (x) => (ci && x ? ` [${fixed(x.lower)}, ${fixed(x.upper)}]` : '');
   const facts = [
     ['state', lifecycle ? `${run.state} (review status ${lifecycle.status})` : run.state],
     ['started', `${run.info.startedAt}${run.info.createdBy ? ` by ${run.info.createdBy.userId}` : ''}`],
-    ['OOF ROC-AUC', fixed(m.rocAuc)],
+    ['OOF ROC-AUC', `${fixed(m.rocAuc)}${interval(ci?.rocAuc)}`],
     ['OOF PR-AUC', fixed(m.prAuc)],
-    ['accuracy @ threshold', `${fixed(m.accuracy)} @ ${fixed(m.threshold, 3)}`],
+    ['accuracy @ threshold', `${fixed(m.accuracy)}${interval(ci?.accuracy)} @ ${fixed(m.threshold, 3)}`],
   ];
+  if (ci) facts.push(['intervals', `${Math.round(ci.level * 100)}% bootstrap over ${ci.unit}`]);
   if (lifecycle?.lock) facts.push(['locked', `by ${lifecycle.lock.locked_by} at ${lifecycle.lock.locked_at}`]);
   $('run-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
 

@@ -56,6 +56,7 @@ export const runDetailsSchema = z.object({
   end: runEndSchema.nullable(),
   tombstone: tombstoneSchema.nullable(),
   metrics: z.record(z.string(), z.unknown()).nullable(),
+  intervals: z.record(z.string(), z.unknown()).nullable(),
   manifest: manifestSchema.nullable(),
 });
 export const startedRunSchema = z.object({

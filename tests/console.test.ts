@@ -199,7 +199,11 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await override.getByRole('button', { name: 'Approve' }).click();
     await page.getByText(/^ov-1: .*; status approved$/).waitFor();
 
-    // The run page shows the report's figures and model card, and what the lock still needs.
+    // The run page shows the headline metrics with their intervals, the report's figures and model card, and what
+    // the lock still needs.
+    await expect(page.locator('#run-facts').textContent()).resolves.toMatch(
+      /OOF ROC-AUC0\.\d{4} \[0\.\d{4}, 0\.\d{4}\].*intervals95% bootstrap over groups/,
+    );
     await page.waitForFunction(() => {
       const { document } = globalThis as unknown as { document: { images: ArrayLike<{ naturalWidth: number }> } };
       return Array.from(document.images).some((img) => img.naturalWidth > 100);

@@ -1,5 +1,6 @@
 /** Listing runs and showing one: what `runs list`, `runs show` and GET /runs read. */
 import type { RunStatus } from '../../schemas/lifecycle';
+import type { MetricsFile } from '../../schemas/metrics';
 import type { MetricsSummary, RunEnd, RunInfo, RunManifest, RunState, Tombstone } from '../../schemas/run';
 import { UnknownRunError } from '../errors';
 import { readDeployment } from './deployment';
@@ -96,6 +97,8 @@ export interface RunDetails {
   /** Who deleted it, when and why, with the manifest of what was removed. */
   tombstone: Tombstone | null;
   metrics: MetricsSummary | null;
+  /** The bootstrap intervals of the OOF ROC-AUC and accuracy, when the evaluation computed them. */
+  intervals: MetricsFile['ci'] | null;
   manifest: RunManifest | null;
 }
 
@@ -105,11 +108,12 @@ export async function showRun(runId: string): Promise<RunDetails> {
   const tombstone = await readTombstone(runDir);
   if (tombstone) {
     const { info, manifest } = tombstone;
-    return { runId, runDir, info, state: 'deleted', end: null, tombstone, metrics: null, manifest };
+    return { runId, runDir, info, state: 'deleted', end: null, tombstone, metrics: null, intervals: null, manifest };
   }
   const info = await orNull(readRunInfo(runDir));
   if (!info) throw new UnknownRunError(`unknown run ${runId}: no run folder at ${runDir}`);
-  const [manifest, metrics] = await Promise.all([tryManifest(runDir), oofOf(runDir)]);
+  const [manifest, file] = await Promise.all([tryManifest(runDir), orNull(readMetrics(runDir))]);
   const { state, end } = await stateOf(runId, runDir, manifest, await deployedRunId());
-  return { runId, runDir, info, state, end, tombstone: null, metrics, manifest };
+  const [metrics, intervals] = [file?.oof ?? null, file?.ci ?? null];
+  return { runId, runDir, info, state, end, tombstone: null, metrics, intervals, manifest };
 }

@@ -68,6 +68,11 @@ export function registerRunCommands(program: Command): void {
           console.log(
             `metrics    ROC-AUC ${m.rocAuc.toFixed(4)}  PR-AUC ${m.prAuc.toFixed(4)}  accuracy ${m.accuracy.toFixed(4)} @ ${m.threshold.toFixed(4)}  logloss ${m.logloss.toFixed(4)} (out of fold)`,
           );
+          const ci = run.intervals;
+          if (ci)
+            console.log(
+              `           ${Math.round(ci.level * 100)}% intervals (bootstrap over ${ci.unit}): ROC-AUC [${ci.rocAuc.lower.toFixed(4)}, ${ci.rocAuc.upper.toFixed(4)}]  accuracy [${ci.accuracy.lower.toFixed(4)}, ${ci.accuracy.upper.toFixed(4)}]`,
+            );
         }
         if (test)
           console.log(
