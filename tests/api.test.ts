@@ -215,6 +215,31 @@ describe('the control-plane API (access-perm api) on a real server', () => {
     expect(missing).toMatchObject({ status: 404, body: { message: expect.stringMatching(/has no version 4/) } });
   });
 
+  it('names what is wrong in the newer operations: explain batch size, a capability request, a window outside the readable folders, a sign-in', async () => {
+    const rows = Array.from({ length: 1001 }, (_, i) => ({ userId: `u-${i}`, appId: 'a-1' }));
+    const tooMany = await call('VIEWER', 'POST', `/runs/${RUN}/scores?explain=3`, rows);
+    expect(tooMany).toMatchObject({
+      status: 400,
+      body: { message: 'with explain, at most 1,000 requests per call' },
+    });
+    const capability = await call('MODELER', 'POST', '/capabilities', { op: 'lockRun', run_id: RUN, request: {} });
+    expect(capability).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^request for lockRun: reason/) },
+    });
+    const outside = await call('ANALYST', 'POST', `/runs/${RUN}/monitoring/windows`, { current: '/etc/hostname' });
+    expect(outside).toMatchObject({
+      status: 422,
+      body: {
+        error: 'Job failed',
+        message: expect.stringMatching(/failed at step load: .*outside the folders workflows may read/),
+      },
+    });
+    expect(await call(null, 'POST', '/session', {})).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^token: /) } });
+    const forged = await call(null, 'POST', '/session', { token: `${tokens.VIEWER.slice(0, -4)}AAAA` });
+    expect(forged.status).toBe(401);
+  });
+
   it('users and tokens: an ADMIN adds a user and issues a token; its owner revokes it; the audit log answers seed-3 §4 queries', async () => {
     const added = await call('ADMIN', 'POST', '/users', { user_id: 'api-new', role: 'ANALYST', reason: 'joins' });
     expect(added).toMatchObject({ status: 201, body: { userId: 'api-new', role: 'ANALYST' } });
