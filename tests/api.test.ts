@@ -235,7 +235,10 @@ describe('the control-plane API (access-perm api) on a real server', () => {
         message: expect.stringMatching(/failed at step load: .*outside the folders workflows may read/),
       },
     });
-    expect(await call(null, 'POST', '/session', {})).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^token: /) } });
+    expect(await call(null, 'POST', '/session', {})).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^token: /) },
+    });
     const forged = await call(null, 'POST', '/session', { token: `${tokens.VIEWER.slice(0, -4)}AAAA` });
     expect(forged.status).toBe(401);
   });
