@@ -99,12 +99,14 @@ async function showRuns() {
   await followProgress();
 }
 
-/** Live progress of the running runs on the runs page, refreshed every 2 s while any runs and the page shows. */
+/** Live progress of the running runs on the runs page, every 2 s while any runs (the list every 10 s otherwise). */
 let progressTimer = null;
 async function followProgress() {
   clearTimeout(progressTimer);
   const spans = [...document.querySelectorAll('#runs-table .progress')];
-  if (spans.length === 0 || $('runs').hidden) return;
+  if ($('runs').hidden) return;
+  // Nothing running: look again now and then for runs started meanwhile.
+  if (spans.length === 0) return void (progressTimer = setTimeout(() => showRuns().catch(() => undefined), 10_000));
   let running = false;
   await Promise.all(
     spans.map(async (span) => {

@@ -336,6 +336,13 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
       smallConfig(join(root, 'data'), (c) => (c.model.catboost.iterations = 20000)),
     );
     await startRunAsAdmin('con-slow', slow);
+    await vi.waitUntil(
+      async () => {
+        const res = await fetch(`${base}/runs/con-slow`, { headers: { authorization: `Bearer ${tokens.ADMIN}` } });
+        return res.ok && ((await res.json()) as { state: string }).state === 'running';
+      },
+      { timeout: 30_000, interval: 200 },
+    );
     const { page } = await openConsole();
     await signIn(page, tokens.ADMIN);
     const row = page.getByRole('row').filter({ hasText: 'con-slow' });
