@@ -10,6 +10,7 @@ import { z } from 'zod';
 import {
   cancelRunOn,
   configureMonitoringScheduleOn,
+  monitoringScheduleStatusOn,
   lifecycleStateOn,
   lifecycleUpdateOn,
   monitorWindowOn,
@@ -65,7 +66,7 @@ import {
 import { exportGoldenReferenceAs, goldenComparisonAs, validationResultsAs } from '../lib/lifecycle/golden';
 import { binningTablesAs } from '../lib/lifecycle/versions';
 import { monitoringTrendAs } from '../lib/monitor/store';
-import { trendChartAs } from '../lib/monitor/publish';
+import { trendChartAs, windowFileAs } from '../lib/monitor/publish';
 import { deleteRunAs } from '../lib/pipeline/deleteRun';
 import { compareRunsAs } from '../lib/report';
 import { listRuns, newRunId, readDeployment, readTestMetrics, resolveRunDir, showRun } from '../lib/run';
@@ -118,6 +119,7 @@ import {
   runDetailsSchema,
   runListingSchema,
   runParamsSchema,
+  windowParamsSchema,
   setSettingBodySchema,
   settingChangeSchema,
   settingParamsSchema,
@@ -1038,6 +1040,66 @@ const more: Operation[] = [
         headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" },
       } satisfies FileBody;
     },
+  }),
+  operation({
+    id: 'monitoringTrendSpec',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring/trend.vg.json',
+    tag: 'monitoring',
+    summary: "The run's monitoring trend chart as a compiled vega spec (what the console draws interactively)",
+    permission: 'view_monitoring',
+    resourceType: 'run',
+    params: runParamsSchema,
+    response: loose,
+    handler: async ({ params, credential }) => {
+      const spec = await trendChartAs(credential, params.run_id, 'vega');
+      if (spec === null)
+        throw new UnknownRunError(`run ${params.run_id} has fewer than two monitored windows: no trend yet`);
+      return JSON.parse(spec) as unknown;
+    },
+  }),
+  operation({
+    id: 'monitoringWindowResult',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring/windows/{window_id}',
+    tag: 'monitoring',
+    summary: "One monitored window's result: drift per feature, performance and calibration, alerts",
+    permission: 'view_monitoring',
+    resourceType: 'monitoring_window',
+    params: windowParamsSchema,
+    response: loose,
+    handler: async ({ params, credential }) =>
+      JSON.parse(await windowFileAs(credential, params.run_id, params.window_id, 'result')) as unknown,
+  }),
+  operation({
+    id: 'monitoringWindowReport',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring/windows/{window_id}/report',
+    tag: 'monitoring',
+    summary: "One monitored window's full HTML report (self-contained; served without script)",
+    permission: 'view_monitoring',
+    resourceType: 'monitoring_window',
+    params: windowParamsSchema,
+    response: { media: ['text/html'] },
+    handler: async ({ params, credential }) =>
+      ({
+        file: Buffer.from(await windowFileAs(credential, params.run_id, params.window_id, 'html')),
+        contentType: 'text/html; charset=utf-8',
+        headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:" },
+      }) satisfies FileBody,
+  }),
+  operation({
+    id: 'monitoringScheduleStatus',
+    method: 'GET',
+    path: '/runs/{run_id}/monitoring/schedule',
+    tag: 'monitoring',
+    summary: "The run's monitoring plan and its Temporal schedule: paused or not, the next runs, the recent ones",
+    permission: 'view_monitoring',
+    resourceType: 'monitoring_schedule',
+    params: runParamsSchema,
+    response: loose,
+    handler: async ({ params, credential, temporal }) =>
+      monitoringScheduleStatusOn(await temporal(), credential, params.run_id),
   }),
   operation({
     id: 'monitorWindow',

@@ -35,7 +35,10 @@ export {
   configureMonitoringSchedule,
   configureMonitoringScheduleOn,
   DEFAULT_MONITORING_CRON,
+  monitoringScheduleStatus,
+  monitoringScheduleStatusOn,
   type ConfigureMonitoringOptions,
+  type MonitoringScheduleStatus,
 } from './schedules';
 export {
   clearServerState,

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
-import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { fileExists } from '../lib/data/raw';
 import { appendAudit, authorize, type Credential } from '../lib/governance';
-import { registerSchedule } from '../lib/monitor/store';
+import { monitoringSchedule, registerSchedule } from '../lib/monitor/store';
 import { completedRunManifest } from '../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../lib/run';
 import { readableInput } from '../lib/settings';
-import { monitoringScheduleId, type MonitoringInput } from '../schemas/monitoring';
+import { monitoringScheduleId, type MonitoringInput, type ScheduleRecord } from '../schemas/monitoring';
 import { withClient } from './connection';
 import { findServer } from './server';
 import { describeServer } from './settings';
@@ -114,4 +114,55 @@ export async function configureMonitoringScheduleOn(
     result: outcome.created ? 'created' : 'updated',
   });
   return { record, created: outcome.created, server };
+}
+
+/** Where a run's nightly monitoring stands: the stored plan, and the Temporal schedule's next and recent runs. */
+export interface MonitoringScheduleStatus {
+  runId: string;
+  /** The plan an ADMIN stored (cron, window CSV, who and when); null when monitoring was never scheduled. */
+  plan: ScheduleRecord | null;
+  /** The schedule on the Temporal server; null when the server has none under the run's schedule id. */
+  schedule: {
+    scheduleId: string;
+    paused: boolean;
+    note: string | null;
+    nextRuns: string[];
+    recentRuns: { scheduledAt: string; startedAt: string; workflowId: string | null }[];
+  } | null;
+}
+
+/** {@link MonitoringScheduleStatus} of a run (`view_monitoring`: every role), read on a connected client. */
+export async function monitoringScheduleStatusOn(
+  client: Client,
+  credential: Credential,
+  runId: string,
+): Promise<MonitoringScheduleStatus> {
+  const scheduleId = monitoringScheduleId(assertRunId(runId));
+  await authorize(credential, 'view_monitoring', { type: 'monitoring_schedule', id: scheduleId, runId });
+  await resolveRunDir(runId);
+  const plan = await monitoringSchedule(runId);
+  const described = await client.schedule
+    .getHandle(scheduleId)
+    .describe()
+    .catch((e: unknown) => {
+      if (e instanceof ScheduleNotFoundError) return null;
+      throw e;
+    });
+  const schedule = described && {
+    scheduleId,
+    paused: described.state.paused,
+    note: described.state.note ?? null,
+    nextRuns: described.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+    recentRuns: described.info.recentActions.map((a) => ({
+      scheduledAt: a.scheduledAt.toISOString(),
+      startedAt: a.takenAt.toISOString(),
+      workflowId: a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : null,
+    })),
+  };
+  return { runId, plan, schedule };
+}
+
+/** {@link monitoringScheduleStatusOn} on the configured server (or `access-perm dev`'s). */
+export async function monitoringScheduleStatus(credential: Credential, runId: string) {
+  return withClient(await findServer(), (client) => monitoringScheduleStatusOn(client, credential, runId));
 }

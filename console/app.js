@@ -65,6 +65,26 @@ function cell(row, text, className) {
   return td;
 }
 
+/**
+ * Draws a chart from its compiled vega spec (interactive: hovering a mark shows its values), or shows `fallback`
+ * (the server-rendered SVG) when the spec or the chart library cannot be had.
+ */
+let chartLibrary = null;
+async function drawChart(container, specPath, fallback) {
+  try {
+    chartLibrary ??= import('/console/charts.js');
+    const [{ renderChart }, spec] = await Promise.all([chartLibrary, api('GET', specPath)]);
+    container.replaceChildren();
+    await renderChart(container, spec);
+    // vega names every chart "Vega visualization": name it as its fallback image would be.
+    container.setAttribute('aria-label', fallback.alt);
+    container.dataset.chart = 'interactive';
+  } catch {
+    container.replaceChildren(el('img', undefined, fallback));
+    container.dataset.chart = 'static';
+  }
+}
+
 async function showRuns() {
   show('runs');
   const { runs } = await api('GET', '/runs');
@@ -261,20 +281,23 @@ async function showRun(runId) {
   $('overrides').replaceChildren(...blocks);
 
   showValidation(run.runId, lifecycle);
-  // The report's figures (SVG, from the report's vega-lite specs) and model card of the version shown.
-  const figures = (artifacts?.artifacts ?? []).filter((a) => a.role === 'report-figure' && a.path.endsWith('.svg'));
-  $('figures').replaceChildren(
-    ...figures.map((a) => {
+  // The report's figures of the version shown: interactive charts from the report's vega-lite specs (compiled to
+  // vega by the report step), the report's SVG where a figure has no spec (reports written before it had one).
+  const all = artifacts?.artifacts ?? [];
+  const fileUrl = (p) => `${path}/artifact?path=${encodeURIComponent(p)}&version=${artifacts.version}`;
+  const figures = all.filter((a) => a.role === 'report-figure' && a.path.endsWith('.svg'));
+  $('figures').replaceChildren();
+  await Promise.all(
+    figures.map((a) => {
       const name = a.path.split('/').pop().replace('.svg', '').replaceAll('_', ' ');
       const figure = el('figure');
-      figure.append(
-        el('img', undefined, {
-          src: `${path}/artifact?path=${encodeURIComponent(a.path)}&version=${artifacts.version}`,
-          alt: `${name} of version ${artifacts.version}`,
-        }),
-        el('figcaption', name),
-      );
-      return figure;
+      const chart = el('div', undefined, { class: 'chart' });
+      figure.append(chart, el('figcaption', name));
+      $('figures').append(figure);
+      const fallback = { src: fileUrl(a.path), alt: `${name} of version ${artifacts.version}` };
+      const spec = a.path.replace(/\.svg$/, '.vg.json');
+      if (!all.some((b) => b.path === spec)) return void chart.append(el('img', undefined, fallback));
+      return drawChart(chart, fileUrl(spec), fallback);
     }),
   );
   const card = await fetch(`${path}/model-card`, { credentials: 'same-origin' }).catch(() => null);
@@ -294,39 +317,94 @@ async function showRun(runId) {
   }
 }
 
-/** A run's monitoring: the trend chart (rendered by the server from the reports' spec) and the windows. */
-async function showMonitoring(runId) {
+/** A run's monitoring: its schedule, the trend chart, the windows, and one window's drift, metrics and alerts. */
+async function showMonitoring(runId, windowId) {
   show('monitoring');
   const { runs } = await api('GET', '/runs');
   const chosen = runId ?? runs.find((r) => r.state === 'deployed')?.runId ?? runs[0]?.runId;
   $('monitoring-run').replaceChildren(
     ...runs.map((r) => new Option(`${r.runId} (${r.state})`, r.runId, false, r.runId === chosen)),
   );
+  $('window-detail').hidden = true;
   if (!chosen) return void ($('monitoring-empty').hidden = false);
   const path = `/runs/${encodeURIComponent(chosen)}/monitoring`;
-  const { windows } = await api('GET', path);
+  const [{ windows }, status] = await Promise.all([
+    api('GET', path),
+    api('GET', `${path}/schedule`).catch((e) => ({ problem: e.message })),
+  ]);
+  $('monitoring-schedule').textContent = scheduleText(status);
   $('monitoring-empty').hidden = windows.length > 0;
   // A trend needs two windows.
   $('monitoring-figure').hidden = windows.length < 2;
   $('windows').hidden = windows.length === 0;
-  if (windows.length >= 2) {
-    $('monitoring-chart').src = `${path}/trend.svg?windows=${windows.length}`;
-    $('monitoring-chart').alt = `Trend of ${chosen} over ${windows.length} monitored windows`;
-  }
+  if (windows.length >= 2)
+    await drawChart($('monitoring-chart'), `${path}/trend.vg.json`, {
+      src: `${path}/trend.svg?windows=${windows.length}`,
+      alt: `Trend of ${chosen} over ${windows.length} monitored windows`,
+    });
   const body = $('windows').tBodies[0];
   body.replaceChildren();
   const flag = (b) => (b === null ? '–' : b ? 'drift' : 'ok');
   for (const w of windows) {
     const row = body.insertRow();
-    cell(row, w.monitored_at);
+    const link = el('a', w.monitored_at, {
+      href: `#monitoring/${encodeURIComponent(chosen)}/${encodeURIComponent(w.window_id)}`,
+      'aria-label': `${w.monitored_at}: details of window ${w.label}`,
+    });
+    cell(row, '').append(link);
     cell(row, w.label);
     cell(row, String(w.rows));
     cell(row, fixed(w.drift_share, 2));
     cell(row, flag(w.dataset_drift));
     cell(row, fixed(w.roc_auc));
-    cell(row, fixed(w.accuracy));
+    cell(row, fixed(w.brier));
     cell(row, String(w.alerts));
   }
+  const shown = windows.find((w) => w.window_id === windowId) ?? windows.at(-1);
+  if (shown) await showWindow(chosen, shown.window_id);
+}
+
+/** The schedule in one sentence: its plan, whether Temporal has it, the next run. */
+function scheduleText(status) {
+  if (status.problem) return `Schedule: not known (${status.problem}).`;
+  if (!status.plan) return 'Not scheduled: an ADMIN schedules nightly monitoring with access-perm monitor schedule.';
+  const plan = `Nightly plan: cron '${status.plan.cron}' on ${status.plan.current}, set by ${status.plan.configuredBy}`;
+  const s = status.schedule;
+  if (!s) return `${plan}; the Temporal server has no schedule ${status.runId}: an ADMIN sets it again.`;
+  const next = s.nextRuns[0] ? `next run ${new Date(s.nextRuns[0]).toLocaleString()}` : 'no next run';
+  return `${plan}; ${s.paused ? `PAUSED${s.note ? ` (${s.note})` : ''}` : next}; ${s.recentRuns.length} recent runs.`;
+}
+
+/** One window: drift per feature, its metrics against the reference, its alerts and a link to the full report. */
+async function showWindow(runId, windowId) {
+  const base = `/runs/${encodeURIComponent(runId)}/monitoring/windows/${encodeURIComponent(windowId)}`;
+  const { window: w, drift, performance, alerts } = await api('GET', base);
+  $('window-title').textContent = `Window ${w.label}: ${w.rows} rows, monitored ${w.startedAt}`;
+  $('window-report').href = `${base}/report`;
+  const m = performance.current;
+  const ref = performance.reference;
+  const facts = [
+    ['dataset drift', `${drift.dataset.drifted_dataset ? 'yes' : 'no'}: share ${fixed(drift.dataset.share, 2)}`],
+    ['ROC-AUC', m ? `${fixed(m.rocAuc)} (training OOF ${fixed(ref?.rocAuc)})` : 'no labels in this window'],
+    ['accuracy', m ? `${fixed(m.accuracy)} (training OOF ${fixed(ref?.accuracy)})` : '–'],
+    ['calibration', m ? `Brier ${fixed(m.brier)}, log loss ${fixed(m.logloss)}` : '–'],
+    ['alerts', alerts.length ? alerts.map((a) => `${a.kind} (${a.subject})`).join('; ') : 'none'],
+  ];
+  $('window-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]));
+  const body = $('feature-drift').tBodies[0];
+  body.replaceChildren();
+  for (const f of drift.features) {
+    const row = body.insertRow();
+    cell(row, f.column);
+    cell(row, f.test);
+    cell(
+      row,
+      `${fixed(f.score)} (${f.scoreKind === 'p_value' ? 'p' : 'distance'}; threshold ${fixed(f.threshold, 3)})`,
+    );
+    cell(row, fixed(f.psi, 3));
+    cell(row, f.drifted ? 'DRIFT' : 'ok', f.drifted ? 'state' : undefined);
+  }
+  $('window-detail').hidden = false;
 }
 
 $('monitoring-run').addEventListener('change', () => {
@@ -496,27 +574,35 @@ function showValidation(runId, lifecycle) {
   };
 }
 
-/** The page the address names: #runs (default), #review, #run/<id>, #monitoring[/<id>], #audit, #admin. */
+/** The page the address names: #runs (default), #review, #run/<id>, #monitoring[/<run>[/<window>]], #audit, #admin. */
 async function route() {
   if (!session) return;
   $('who').textContent = `${session.userId} (${session.role}), until ${new Date(session.expiresAt).toLocaleString()}`;
   $('nav-audit').hidden = !may('view_audit_logs');
   $('nav-admin').hidden = !may('manage_users');
-  const [page, arg] = location.hash.slice(1).split('/');
+  const [page, arg, windowArg] = location.hash.slice(1).split('/');
+  for (const link of $('nav').querySelectorAll('a'))
+    link.toggleAttribute('aria-current', link.getAttribute('href') === `#${page || 'runs'}`);
   // data-ready tells a waiting reader (screenshots, tests) that the page has its data.
   delete document.body.dataset.ready;
   try {
     if (page === 'review') await showReview();
     else if (page === 'audit') await showAudit();
-    else if (page === 'monitoring') await showMonitoring(arg ? decodeURIComponent(arg) : undefined);
+    else if (page === 'monitoring')
+      await showMonitoring(...[arg, windowArg].map((a) => (a ? decodeURIComponent(a) : undefined)));
     else if (page === 'admin') await showAdmin();
     else if (page === 'run' && arg) await showRun(decodeURIComponent(arg));
     else await showRuns();
   } catch (e) {
-    notice(e.message);
+    // A session that ended has already said so on the sign-in page.
+    if (session) notice(e.message);
   } finally {
     document.body.dataset.ready = page || 'runs';
   }
+  // A keyboard user lands on the new page's heading, unless the focus is still somewhere visible.
+  const focused = document.activeElement;
+  if (session && (!focused || focused === document.body || focused.closest('[hidden]')))
+    document.querySelector('main > section:not([hidden]) h2')?.focus();
 }
 
 async function cancelRun(runId) {

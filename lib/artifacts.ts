@@ -80,14 +80,25 @@ function checkHash(ref: ArtifactRef, actual: string): void {
   }
 }
 
+/**
+ * Where a recorded artifact lies: inside its run folder, whatever the record says (a record planted in the data
+ * directory must not make a reader open files elsewhere).
+ */
+export function artifactPath(runDir: string, ref: ArtifactRef): string {
+  const rel = relative(runDir, join(runDir, ref.path));
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+    throw new ArtifactIntegrityError(`artifact path ${JSON.stringify(ref.path)} leaves its run folder ${runDir}`);
+  return join(runDir, rel);
+}
+
 /** Reads an artifact and checks its bytes against the recorded hash; a mismatch names the file. */
 export async function readVerified(runDir: string, ref: ArtifactRef): Promise<Buffer> {
-  const bytes = await readFile(join(runDir, ref.path));
+  const bytes = await readFile(artifactPath(runDir, ref));
   checkHash(ref, sha256Hex(bytes));
   return bytes;
 }
 
 /** Checks an artifact against the recorded hash without holding it in memory (streamed); a mismatch names the file. */
 export async function verifyArtifact(runDir: string, ref: ArtifactRef): Promise<void> {
-  checkHash(ref, await sha256File(join(runDir, ref.path)));
+  checkHash(ref, await sha256File(artifactPath(runDir, ref)));
 }

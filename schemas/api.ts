@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { auditEntrySchema, auditQuerySchema, CAPABILITY_OPERATIONS, ROLES, userRecordSchema } from './governance';
 import { CONFIG_VISIBILITIES, configIdSchema, configRecordSchema } from './configs';
 import { goldenTolerancesSchema } from './golden';
+import { windowRefSchema } from './monitoring';
 import { artifactRefSchema, manifestSchema, RUN_STATES, runEndSchema, runInfoSchema, tombstoneSchema } from './run';
 
 const runIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a run id');
@@ -132,6 +133,7 @@ export const whoamiSchema = z.object({
   tokenExpiresAt: z.string().optional(),
 });
 
+export const windowParamsSchema = runParamsSchema.extend({ window_id: windowRefSchema.shape.windowId });
 export const overrideParamsSchema = runParamsSchema.extend({
   override_id: z.string().regex(/^ov-\d{1,6}$/, 'an override id (ov-<n>)'),
 });

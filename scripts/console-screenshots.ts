@@ -90,9 +90,19 @@ try {
   );
   const lines = (await readFile(join(data, 'interactions.csv'), 'utf8')).trim().split('\n');
   const window = join(process.env.ACCESS_PERM_DATA_DIR, 'window.csv');
-  await writeFile(window, `${lines.slice(0, 1500).join('\n')}\n`);
-  for (const label of ['2026-12-05', '2026-12-06'])
+  for (const [label, from] of [
+    ['2026-12-05', 1],
+    ['2026-12-06', 1500],
+    ['2026-12-07', 3000],
+  ] as const) {
+    await writeFile(window, `${[lines[0], ...lines.slice(from, from + 1500)].join('\n')}\n`);
     await call('ADMIN', 'POST', '/runs/run-2026-q4-baseline/monitoring/windows', { current: window, label });
+  }
+  await call('ADMIN', 'PUT', '/runs/run-2026-q4-baseline/monitoring/schedule', {
+    current: window,
+    cron: '0 2 * * *',
+    reason: 'nightly drift watch',
+  });
   await call('MODELER', 'POST', '/runs/run-2026-q4-baseline/overrides/merge_bins', {
     feature: 'seniority',
     bins: [0, 1],

@@ -9,6 +9,7 @@ import { CONSOLE_CSP } from '../api/console';
 import { buildControlPlane } from '../api/server';
 import { pipelineHandle } from '../client/workflows';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
+import { resolveRunDir } from '../lib/run';
 import {
   cliInProcess,
   runCreator,
@@ -96,6 +97,20 @@ async function seriousAxeViolations(page: Page): Promise<string[]> {
   });
 }
 
+/** The text of the element that has the focus (runs in the page). */
+function focusedText(): string {
+  const { document } = globalThis as unknown as { document: { activeElement: { textContent: string } | null } };
+  return document.activeElement?.textContent?.trim() ?? '';
+}
+
+/** How far the page is wider than the window (runs in the page): > 0 means it scrolls sideways. */
+function overflowingWidth(): number {
+  const { document } = globalThis as unknown as {
+    document: { documentElement: { scrollWidth: number; clientWidth: number } };
+  };
+  return document.documentElement.scrollWidth - document.documentElement.clientWidth;
+}
+
 async function signIn(page: Page, token: string): Promise<void> {
   await page.getByLabel('Your access-perm token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -103,12 +118,26 @@ async function signIn(page: Page, token: string): Promise<void> {
 }
 
 describe('the web console (access-perm api, /console/) in a real browser', () => {
-  it('a VIEWER signs in with a token: an HttpOnly session, the runs with their states, no actions, no CSP or axe violations', async () => {
+  it('a VIEWER signs in with the keyboard alone: an HttpOnly session, the runs with their states, no actions, no CSP or axe violations, no sideways scrolling on a phone', async () => {
     const { page, messages } = await openConsole();
     const served = await fetch(`${base}/console/`);
     expect(served.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
-    await signIn(page, tokens.VIEWER);
+    // The token field has the focus; Tab reaches the button, Enter signs in, Tab and Enter follow the pages' links.
+    await page.keyboard.type(tokens.VIEWER);
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(focusedText)).resolves.toBe('Sign in');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    await expect.poll(() => page.evaluate(focusedText)).toBe('Runs');
+    for (let presses = 0; (await page.evaluate(focusedText)) !== 'Review queue'; presses++) {
+      expect(presses, 'Tab presses to reach the review queue link').toBeLessThan(12);
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Review queue' }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
     await expect(page.locator('#who').textContent()).resolves.toMatch(/^con-viewer \(VIEWER\), until /);
     const row = page.getByRole('row').filter({ hasText: RUN });
     await expect(row.locator('.state').textContent()).resolves.toBe('completed');
@@ -121,6 +150,13 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
 
     expect(await seriousAxeViolations(page)).toEqual([]);
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
+    // On a phone's width (390 px) every page fits: nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const hash of ['#runs', `#run/${RUN}`, `#monitoring/${RUN}`]) {
+      await page.goto(`${base}/console/${hash}`);
+      await page.waitForSelector('body[data-ready]');
+      expect(await page.evaluate(overflowingWidth), hash).toBeLessThanOrEqual(0);
+    }
     await page.context().close();
   });
 
@@ -150,6 +186,15 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     const replayed = await fetch(`${base}/runs`, { headers: { cookie: `ap_session=${cookie!.value}` } });
     expect(replayed.status).toBe(401);
     expect(((await replayed.json()) as { message: string }).message).toMatch(/console session has ended/);
+    // A session that ends while the page is open (here: signed out elsewhere) says so and returns to sign-in.
+    await signIn(page, tokens.VIEWER);
+    await page.evaluate(async () => {
+      const { csrf } = (await (await fetch('/session')).json()) as { csrf: string };
+      await fetch('/session', { method: 'DELETE', headers: { 'x-csrf-token': csrf } });
+    });
+    await page.getByRole('link', { name: 'Monitoring' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expect(page.locator('#notice').textContent()).resolves.toBe('Your session has ended: sign in again.');
     await page.context().close();
   });
 
@@ -204,10 +249,17 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await expect(page.locator('#run-facts').textContent()).resolves.toMatch(
       /OOF ROC-AUC0\.\d{4} \[0\.\d{4}, 0\.\d{4}\].*intervals95% bootstrap over groups/,
     );
-    await page.waitForFunction(() => {
-      const { document } = globalThis as unknown as { document: { images: ArrayLike<{ naturalWidth: number }> } };
-      return Array.from(document.images).some((img) => img.naturalWidth > 100);
-    });
+    // Every figure is an interactive chart drawn from the report's spec; hovering a mark shows its values.
+    const charts = page.locator('#figures .chart');
+    await expect.poll(() => page.locator('#figures .chart[data-chart="interactive"] svg').count()).toBeGreaterThan(5);
+    expect(await page.locator('#figures .chart[data-chart="static"]').count()).toBe(0);
+    const confusion = charts.filter({ has: page.locator('xpath=../figcaption[text()="confusion matrix"]') });
+    await confusion
+      .locator('svg .mark-rect path')
+      .first()
+      .hover({ position: { x: 8, y: 8 } });
+    await expect.poll(() => confusion.getAttribute('title')).toMatch(/^Predicted: \w+\nActual: \w+\nRow share: \d+%$/);
+    await expect(confusion.getAttribute('aria-label')).resolves.toBe('confusion matrix of version 2');
     await expect(page.locator('#model-card').textContent()).resolves.toMatch(/^# /);
     const needs = page.getByRole('list', { name: 'What the lock needs' });
     await needs.getByText('Reproducibility test of version 2: not run yet (needed for the lock).').waitFor();
@@ -294,18 +346,27 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await page.context().close();
   });
 
-  it("monitoring: a VIEWER sees a run's monitored windows and the trend chart the server renders from the reports' spec", async () => {
+  it("monitoring: a VIEWER sees the schedule's next run, the interactive trend, each window's drift per feature, calibration, alerts and full report; the CLI shows the same", async () => {
     const window = join(root, 'window.csv');
     const lines = (await readFile(join(root, 'data', 'interactions.csv'), 'utf8')).trim().split('\n');
     await writeFile(window, `${lines.slice(0, 400).join('\n')}\n`);
+    const asAdmin = { authorization: `Bearer ${tokens.ADMIN}`, 'content-type': 'application/json' };
+    const windowIds: string[] = [];
     for (const label of ['nightly-1', 'nightly-2']) {
       const monitored = await fetch(`${base}/runs/${RUN}/monitoring/windows`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${tokens.ADMIN}`, 'content-type': 'application/json' },
+        headers: asAdmin,
         body: JSON.stringify({ current: window, label }),
       });
       expect(monitored.status).toBe(201);
+      windowIds.push(((await monitored.json()) as { windowId: string }).windowId);
     }
+    const scheduled = await fetch(`${base}/runs/${RUN}/monitoring/schedule`, {
+      method: 'PUT',
+      headers: asAdmin,
+      body: JSON.stringify({ current: window, cron: '0 2 * * *', reason: 'nightly drift watch' }),
+    });
+    expect(scheduled.status).toBe(200);
 
     const { page, messages } = await openConsole();
     await signIn(page, tokens.VIEWER);
@@ -314,20 +375,80 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     const row = page.getByRole('row').filter({ hasText: 'nightly-2' });
     await row.waitFor();
     await expect(row.locator('td').nth(2).textContent()).resolves.toBe('399');
-    const chart = page.getByRole('img', { name: `Trend of ${RUN} over 2 monitored windows` });
-    await chart.waitFor();
-    await page.waitForFunction(
-      () =>
-        ((globalThis as unknown as InPage).document as unknown as { images: Array<{ complete: boolean }> }).images[0]
-          ?.complete,
+    await expect(page.locator('#monitoring-schedule').textContent()).resolves.toMatch(
+      /^Nightly plan: cron '0 2 \* \* \*' on .*window\.csv, set by root; next run .+; 0 recent runs\.$/,
     );
-    expect(await chart.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(
-      100,
+    await page.locator('#monitoring-chart[data-chart="interactive"] svg').waitFor();
+    // The newest window is shown: its drift per feature, metrics with calibration, alerts and full report.
+    await expect(page.locator('#window-title').textContent()).resolves.toMatch(/^Window nightly-2: 399 rows/);
+    const features = page.locator('#feature-drift tbody tr');
+    expect(await features.count()).toBeGreaterThan(3);
+    await expect(page.locator('#window-facts').textContent()).resolves.toMatch(
+      /calibrationBrier 0\.\d{4}, log loss 0\.\d{4}alerts/,
     );
+    const report = await page.evaluate(
+      async (href) => {
+        const r = await fetch(href);
+        return {
+          status: r.status,
+          type: r.headers.get('content-type'),
+          csp: r.headers.get('content-security-policy'),
+          text: await r.text(),
+        };
+      },
+      (await page.getByRole('link', { name: "The window's full report" }).getAttribute('href'))!,
+    );
+    expect(report).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(report.csp).toMatch(/^default-src 'none'/);
+    expect(report.text).toContain('nightly-2');
+    await page.getByRole('link', { name: /details of window nightly-1$/ }).click();
+    await page
+      .locator('#window-title')
+      .getByText(/^Window nightly-1:/)
+      .waitFor();
     expect(await seriousAxeViolations(page)).toEqual([]);
     expect(messages.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
     await page.context().close();
-  }, 60_000);
+
+    // Someone who writes the data directory cannot change what the page shows: a window report edited after it
+    // was recorded, or a manifest entry pointing out of the run folder, is refused and named.
+    const asViewer = { authorization: `Bearer ${tokens.VIEWER}` };
+    const runDir = await resolveRunDir(RUN);
+    const reportFile = join(runDir, 'monitoring', 'windows', windowIds[1]!, 'report.html');
+    const original = await readFile(reportFile, 'utf8');
+    await writeFile(reportFile, original.replace('nightly-2', 'all clear'));
+    const edited = await fetch(`${base}/runs/${RUN}/monitoring/windows/${windowIds[1]}/report`, { headers: asViewer });
+    expect(edited.status).toBe(409);
+    expect(((await edited.json()) as { message: string }).message).toMatch(/report\.html was modified: sha256 /);
+    await writeFile(reportFile, original);
+    const manifestFile = join(runDir, 'monitoring', 'manifest.json');
+    const manifest = await readFile(manifestFile, 'utf8');
+    await writeFile(manifestFile, manifest.replaceAll(`windows/${windowIds[0]}/result.json`, '../../../../keys.json'));
+    const planted = await fetch(`${base}/runs/${RUN}/monitoring/windows/${windowIds[0]}`, { headers: asViewer });
+    expect(planted.status).toBe(409);
+    expect(((await planted.json()) as { message: string }).message).toMatch(/leaves its run folder/);
+    await writeFile(manifestFile, manifest);
+
+    // The server-rendered chart stays for readers without script.
+    const svg = await fetch(`${base}/runs/${RUN}/monitoring/trend.svg`, {
+      headers: { authorization: `Bearer ${tokens.VIEWER}` },
+    });
+    expect([svg.status, (await svg.text()).startsWith('<svg')]).toEqual([200, true]);
+    // The CLI prints the same schedule and window, locally and through the API.
+    const env = { ACCESS_PERM_TOKEN: tokens.VIEWER, TEMPORAL_ADDRESS: stack.server.address };
+    for (const args of [
+      ['monitor', 'status', '--run', RUN],
+      ['monitor', 'window', '--run', RUN, '--window', windowIds[0]!],
+    ]) {
+      const local = await cliInProcess(env, ...args);
+      const remote = await cliInProcess(env, ...args, '--api', base);
+      expect(local.stderr).toBe('');
+      expect(remote).toEqual(local);
+      expect(local.stdout).toMatch(
+        args[1] === 'status' ? /^plan {7}cron '0 2 \* \* \*'[^]*\nnext {7}\d{4}-/ : /alerts /,
+      );
+    }
+  }, 90_000);
 
   it('an ADMIN follows a running run live and cancels it from the runs page, giving the reason the audit log records', async () => {
     const slow = await writeConfig(

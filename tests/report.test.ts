@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as vega from 'vega';
+import { expressionInterpreter } from 'vega-interpreter';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { metricsFileSchema, type MetricsFile } from '../schemas/metrics';
@@ -127,6 +129,7 @@ describe('evaluation step on a real small run', () => {
     for (const name of FIGURES) {
       expect(paths).toContain(`report/figures/${name}.png`);
       expect(paths).toContain(`report/figures/${name}.svg`);
+      expect(paths).toContain(`report/figures/${name}.vg.json`);
     }
     for (const f of ['report/report.md', 'report/report.html', 'report/model_card.md', 'report/segment_metrics.json'])
       expect(paths).toContain(f);
@@ -147,6 +150,21 @@ describe('evaluation step on a real small run', () => {
     expect(roc).toContain(`AUC ${a.metrics.oof.rocAuc.toFixed(3)}`);
     const cm = await readFile(join(a.ref.dir, 'report/figures/confusion_matrix.svg'), 'utf8');
     expect(cm).toContain(a.metrics.confusion.tp.toLocaleString('en-US'));
+  });
+
+  it("each figure's interactive spec renders under vega's interpreter (no eval) and shows values on hover", async () => {
+    for (const name of FIGURES) {
+      const spec = JSON.parse(await readFile(join(a.ref.dir, 'report/figures', `${name}.vg.json`), 'utf8'));
+      expect(spec.$schema).toMatch(/vega\/v\d+\.json$/);
+      expect(JSON.stringify(spec)).toContain('"tooltip"');
+      const view = new vega.View(vega.parse(spec, undefined, { ast: true }), {
+        expr: expressionInterpreter,
+        renderer: 'none',
+      });
+      const svg = await view.toSVG();
+      view.finalize();
+      if (name === 'roc_pr') expect(svg).toContain(`AUC ${a.metrics.oof.rocAuc.toFixed(3)}`);
+    }
   });
 
   it('report.html is self-contained and states the measured numbers', async () => {
@@ -202,7 +220,7 @@ describe('evaluation step on a real small run', () => {
     const again = await writeRunReport(b.ref.dir, out);
     const byPath = new Map(b.evaluation.artifacts.map((x) => [x.path, x.sha256]));
     const figures = again.artifacts.filter((x) => x.path.startsWith('figures/') || x.path.endsWith('.json'));
-    expect(figures).toHaveLength(2 * FIGURES.length + 1);
+    expect(figures).toHaveLength(3 * FIGURES.length + 1);
     for (const x of figures) expect(byPath.get(`report/${x.path}`), x.path).toBe(x.sha256);
     // The finished run (it has a manifest) still verifies: nothing in it was rewritten.
     const manifest = JSON.parse(await readFile(join(b.ref.dir, 'manifest.json'), 'utf8')) as {

@@ -59,7 +59,7 @@ export {
   type PerformanceReport,
   type SegmentChange,
 } from './analyze';
-export { alertWindow, reportWindow, trendChartAs, type WindowResultFile } from './publish';
+export { alertWindow, reportWindow, trendChartAs, windowFileAs, type WindowResultFile } from './publish';
 export { distributionFigure, psiFigure, trendFigure, windowFigures, windowReportBlocks } from './report';
 export { scoreWindow } from './score';
 export {

@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { HistoryEntry, MonitoringAlert, MonitoringResult } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
-import { registerArtifact, writeArtifact } from '../artifacts';
+import { readVerified, registerArtifact, writeArtifact } from '../artifacts';
+import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { authorize, type Credential } from '../governance';
 import { assertRunId, readRunConfig, resolveRunDir } from '../run';
 import { toHtml, type FigureFiles } from '../report/doc';
-import { renderVegaLite } from '../report/render';
+import { interactiveVegaSpec, renderVegaLite } from '../report/render';
 import { alertsFor, raiseAlerts } from './alerts';
 import {
   readDriftReport,
@@ -18,7 +19,7 @@ import {
 import type { DriftReport } from './drift';
 import { trendFigure, windowFigures, windowReportBlocks } from './report';
 import { readWindowScoring, scoredVersionDir } from './score';
-import { readHistory, recordWindow } from './store';
+import { readHistory, readMonitoringManifest, recordWindow } from './store';
 import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
 import type { WindowFolder } from './window';
 
@@ -146,11 +147,42 @@ export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]>
 }
 
 /**
- * The trend chart of a run's monitored windows as SVG (`view_monitoring`), from the same vega-lite spec as the
- * window reports' trend figure; null while fewer than two windows are stored.
+ * The trend chart of a run's monitored windows (`view_monitoring`), from the same vega-lite spec as the window
+ * reports' trend figure: as SVG, or as the compiled vega spec the console draws interactively. Null while fewer
+ * than two windows are stored.
  */
-export async function trendChartAs(credential: Credential, runId: string): Promise<string | null> {
+export async function trendChartAs(
+  credential: Credential,
+  runId: string,
+  format: 'svg' | 'vega' = 'svg',
+): Promise<string | null> {
   await authorize(credential, 'view_monitoring', { type: 'monitoring_window', runId: assertRunId(runId) });
   const spec = trendFigure(await readHistory(await resolveRunDir(runId)));
-  return spec ? (await renderVegaLite(spec)).svg : null;
+  if (!spec) return null;
+  return format === 'vega' ? interactiveVegaSpec(spec) : (await renderVegaLite(spec)).svg;
+}
+
+/**
+ * One monitored window's result (its drift per feature, performance, calibration and alerts, as data) or its full
+ * HTML report (`view_monitoring`), after checking the bytes against the run's monitoring manifest: a file changed
+ * in the data directory since the window was recorded is refused, not shown.
+ */
+export async function windowFileAs(
+  credential: Credential,
+  runId: string,
+  windowId: string,
+  file: 'result' | 'html',
+): Promise<string> {
+  await authorize(credential, 'view_monitoring', {
+    type: 'monitoring_window',
+    id: windowId,
+    runId: assertRunId(runId),
+  });
+  const runDir = await resolveRunDir(runId);
+  const window = (await readMonitoringManifest(runId, runDir)).windows.find((w) => w.windowId === windowId);
+  if (!window) throw new UnknownRunError(`run ${runId} has no monitored window ${windowId}`);
+  const role = file === 'result' ? 'monitoring-result' : 'monitoring-report';
+  const ref = window.artifacts.find((a) => a.role === role);
+  if (!ref) throw new ArtifactIntegrityError(`window ${windowId} of run ${runId}: the manifest lists no ${role}`);
+  return (await readVerified(runDir, ref)).toString('utf8');
 }

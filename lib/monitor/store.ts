@@ -96,6 +96,7 @@ export async function readHistory(runDir: string): Promise<HistoryEntry[]> {
 
 /** One row of the trend across windows: what `access-perm monitor history` prints. */
 export interface TrendRow {
+  window_id: string;
   monitored_at: string;
   label: string;
   rows: number;
@@ -108,6 +109,8 @@ export interface TrendRow {
   approval_rate: number | null;
   roc_auc: number | null;
   accuracy: number | null;
+  /** Brier score of the window's labelled rows: calibration and sharpness in one number (lower is better). */
+  brier: number | null;
   alerts: number;
   report_html: string;
 }
@@ -118,13 +121,13 @@ export interface TrendRow {
  */
 export function trendSql(historyFile: string, last?: number): string {
   const source = `read_json(${sqlString(historyFile)}, format = 'newline_delimited', columns = {
-      monitored_at: 'VARCHAR', label: 'VARCHAR', rows: 'BIGINT', dataset_drift: 'BOOLEAN', drift_share: 'DOUBLE',
+      window_id: 'VARCHAR', monitored_at: 'VARCHAR', label: 'VARCHAR', rows: 'BIGINT', dataset_drift: 'BOOLEAN', drift_share: 'DOUBLE',
       drifted_features: 'VARCHAR[]', target_drift: 'BOOLEAN', prediction_drift: 'BOOLEAN', mean_score: 'DOUBLE',
       approval_rate: 'DOUBLE', metrics: 'JSON', alerts: 'VARCHAR[]', report_html: 'VARCHAR'})`;
-  const select = `SELECT monitored_at, label, rows, dataset_drift, drift_share, len(drifted_features) AS drifted_features,
+  const select = `SELECT window_id, monitored_at, label, rows, dataset_drift, drift_share, len(drifted_features) AS drifted_features,
       target_drift, prediction_drift, mean_score, approval_rate,
       CAST(metrics->>'rocAuc' AS DOUBLE) AS roc_auc, CAST(metrics->>'accuracy' AS DOUBLE) AS accuracy,
-      len(alerts) AS alerts, report_html
+      CAST(metrics->>'brier' AS DOUBLE) AS brier, len(alerts) AS alerts, report_html
     FROM ${source}`;
   return last === undefined
     ? `${select} ORDER BY monitored_at`

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { MonitoringWindow, WindowRef } from '../../schemas/monitoring';
 import type { RunManifest } from '../../schemas/run';
-import { writeFileAtomic } from '../artifacts';
+import { artifactPath, writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { describeFailures, runExpectations, type Expectation } from '../data/expectations';
 import { fileExists, loadCsvAsText, rawSuites } from '../data/raw';
@@ -88,7 +88,7 @@ export async function verifiedRunFile(
   const manifest = await completedRunManifest(runId, runDir);
   const ref = manifest.artifacts.find((a) => a.role === role);
   if (!ref) throw new ArtifactIntegrityError(`run ${runId}: the manifest lists no ${role} artifact`);
-  const path = join(runDir, ref.path);
+  const path = artifactPath(runDir, ref);
   const actual = await sha256File(path);
   if (actual !== ref.sha256)
     throw new ArtifactIntegrityError(`artifact ${ref.path} was modified: sha256 ${actual} ≠ recorded ${ref.sha256}`);

@@ -68,11 +68,13 @@ export interface RenderedFigure {
   png: Uint8Array;
 }
 
+const themed = (spec: TopLevelSpec, extra: object = {}): TopLevelSpec =>
+  ({ ...spec, config: { ...THEME, ...(spec.config ?? {}), ...extra } }) as TopLevelSpec;
+
 /** Vega-Lite spec → SVG (vega's headless SVG renderer, no canvas) → PNG at `scale`× (resvg, bundled fonts). */
 export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
   useFontMetrics();
-  const withTheme = { ...spec, config: { ...THEME, ...(spec.config ?? {}) } } as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(withTheme).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(themed(spec)).spec), { renderer: 'none' });
   try {
     // Gradient/clip ids come from a process-wide counter: reset it so the same figure gives the same bytes.
     (vega as unknown as { resetSVGDefIds: () => void }).resetSVGDefIds();
@@ -88,4 +90,13 @@ export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<Ren
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * The figure as a compiled vega spec (JSON) for the console's interactive charts: the look of the static figure,
+ * and every mark shows its encoded values on hover. Compiled here, so the browser needs vega only.
+ */
+export function interactiveVegaSpec(spec: TopLevelSpec): string {
+  const mark = { ...((spec.config as { mark?: object } | undefined)?.mark ?? {}), tooltip: { content: 'encoding' } };
+  return `${JSON.stringify(compile(themed(spec, { mark })).spec)}\n`;
 }

@@ -19,7 +19,7 @@ import {
   risks,
   segmentDimensions,
 } from './sections';
-import { renderVegaLite } from './render';
+import { interactiveVegaSpec, renderVegaLite } from './render';
 import { REPORT_DIR } from '../run';
 
 const FIGURE_CAPTIONS: Record<string, string> = {
@@ -397,6 +397,9 @@ export async function writeRunReport(runDir: string, outDir?: string): Promise<R
     const { svg, png } = await renderVegaLite(spec);
     artifacts.push(await writeArtifact(base, `${prefix}figures/${name}.svg`, svg, 'report-figure'));
     artifacts.push(await writeArtifact(base, `${prefix}figures/${name}.png`, png, 'report-figure'));
+    artifacts.push(
+      await writeArtifact(base, `${prefix}figures/${name}.vg.json`, interactiveVegaSpec(spec), 'report-figure'),
+    );
     figures[name] = { svgPath: `figures/${name}.svg`, pngPath: `figures/${name}.png`, svg };
   }
   const blocks = reportBlocks(d);

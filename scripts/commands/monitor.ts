@@ -1,11 +1,22 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { configureMonitoringSchedule, DEFAULT_MONITORING_CRON, runMonitoring } from '../../client';
+import {
+  configureMonitoringSchedule,
+  DEFAULT_MONITORING_CRON,
+  monitoringScheduleStatus,
+  runMonitoring,
+} from '../../client';
 import { authorize } from '../../lib/governance';
+import { windowFileAs, type WindowResultFile } from '../../lib/monitor/publish';
 import { monitoringTrendAs } from '../../lib/monitor/store';
 import { completedRunManifest } from '../../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../../lib/run';
-import type { MonitoringProgress, MonitoringResult, ScheduleRecord } from '../../schemas/monitoring';
+import {
+  monitoringScheduleId,
+  type MonitoringProgress,
+  type MonitoringResult,
+  type ScheduleRecord,
+} from '../../schemas/monitoring';
 import { installWorkerLogging } from '../../worker/worker';
 import { callerCredential, governed, tokenFileOption, type TokenOpts } from './credentials';
 import { err, positiveInt, printJson } from './output';
@@ -29,6 +40,17 @@ interface RunOpts extends TokenOpts {
   label?: string;
   json?: boolean;
   worker: boolean;
+}
+
+interface StatusOpts extends TokenOpts {
+  run: string;
+  json?: boolean;
+}
+
+interface WindowOpts extends TokenOpts {
+  run: string;
+  window: string;
+  json?: boolean;
 }
 
 interface ScheduleOpts extends TokenOpts {
@@ -175,6 +197,77 @@ export function registerMonitorCommands(program: Command): void {
           console.log(
             `${r.monitored_at.padEnd(25)} ${String(r.rows).padStart(8)} ${fmt(r.drift_share, 2).padStart(11)} ${flag(r.dataset_drift).padEnd(8)} ${flag(r.target_drift).padEnd(7)} ${flag(r.prediction_drift).padEnd(6)} ${fmt(r.roc_auc).padStart(7)} ${fmt(r.accuracy).padStart(8)} ${String(r.alerts).padStart(6)}  ${r.label}`,
           );
+      }),
+    );
+
+  monitor
+    .command('status')
+    .description("the run's monitoring plan and Temporal schedule: paused or not, the next runs, the recent ones")
+    .requiredOption('--run <id>', 'the monitored run')
+    .option('--json', 'print JSON')
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: StatusOpts) => {
+        const runId = assertRunId(opts.run);
+        const credential = await callerCredential(opts);
+        const status = await viaApi(credential, { method: 'GET', path: runPath(runId, '/monitoring/schedule') }, () =>
+          monitoringScheduleStatus(credential, runId),
+        );
+        if (opts.json) return printJson(status);
+        const { plan, schedule } = status;
+        console.log(
+          plan
+            ? `plan       cron '${plan.cron}', window ${plan.current} (${plan.configuredBy}, ${plan.configuredAt})`
+            : 'plan       none: an ADMIN schedules nightly monitoring with access-perm monitor schedule',
+        );
+        if (!schedule)
+          return console.log(`schedule   none on this Temporal server (id ${monitoringScheduleId(runId)})`);
+        console.log(
+          `schedule   ${schedule.scheduleId}${schedule.paused ? ' PAUSED' : ''}${schedule.note ? ` (${schedule.note})` : ''}`,
+        );
+        console.log(`next       ${schedule.nextRuns.join(', ') || '–'}`);
+        for (const r of schedule.recentRuns) console.log(`ran        ${r.startedAt} ${r.workflowId ?? ''}`);
+      }),
+    );
+
+  monitor
+    .command('window')
+    .description('one monitored window: drift per feature, performance and calibration, alerts (needs view_monitoring)')
+    .requiredOption('--run <id>', 'the monitored run')
+    .requiredOption('--window <id>', 'the window id (monitor history --json lists them)')
+    .option('--json', "print the window's result.json")
+    .addOption(tokenFileOption())
+    .action(
+      governed(async (opts: WindowOpts) => {
+        const runId = assertRunId(opts.run);
+        const credential = await callerCredential(opts);
+        const result = await viaApi(
+          credential,
+          { method: 'GET', path: runPath(runId, `/monitoring/windows/${encodeURIComponent(opts.window)}`) },
+          async () => JSON.parse(await windowFileAs(credential, runId, opts.window, 'result')) as WindowResultFile,
+        );
+        if (opts.json) return printJson(result);
+        const { window, drift, performance, alerts } = result;
+        console.log(
+          `window     ${window.windowId} (${window.label}), ${window.rows} rows, monitored ${window.startedAt}`,
+        );
+        console.log(
+          `drift      ${drift.features.filter((f) => f.drifted).length}/${drift.features.length} features (share ${fmt(drift.dataset.share, 2)})${drift.dataset.drifted_dataset ? ': DATASET DRIFT' : ''}`,
+        );
+        console.log(
+          `${'feature'.padEnd(24)} ${'test'.padEnd(14)} ${'score'.padStart(8)} ${'threshold'.padStart(9)} ${'PSI'.padStart(7)}  drift`,
+        );
+        for (const f of drift.features)
+          console.log(
+            `${f.column.padEnd(24)} ${f.test.padEnd(14)} ${fmt(f.score).padStart(8)} ${fmt(f.threshold, 3).padStart(9)} ${fmt(f.psi, 3).padStart(7)}  ${f.drifted ? 'DRIFT' : 'ok'}`,
+          );
+        const m = performance.current;
+        console.log(
+          m
+            ? `metrics    ROC-AUC ${fmt(m.rocAuc)}, accuracy ${fmt(m.accuracy)}, Brier ${fmt(m.brier)}, logloss ${fmt(m.logloss)} on ${performance.rows} labelled rows`
+            : 'metrics    – (the window has no labels)',
+        );
+        console.log(`alerts     ${alerts.map((a) => `${a.kind} (${a.subject})`).join(', ') || 'none'}`);
       }),
     );
 }
