@@ -17,6 +17,7 @@ type Service = {
   environment?: Record<string, string>;
   volumes?: string[];
   ports?: string[];
+  container_name?: string;
   profiles?: string[];
   healthcheck?: { test?: unknown };
   depends_on?: Record<string, Dependency>;
@@ -108,6 +109,9 @@ describe('docker-compose.yml', () => {
     expect(worker.build).toBeDefined();
     expect(worker.command).toEqual(['worker']);
     expect(worker.profiles).toBeUndefined();
+    // `docker compose up --scale worker=N` needs a worker with no fixed name and no published port.
+    expect(worker.ports).toBeUndefined();
+    expect(worker.container_name).toBeUndefined();
     expect(scoring.image).toBe(worker.image);
     expect(scoring.command).toEqual(['serve', '--host', '0.0.0.0', '--port', '8000']);
     expect(scoring.profiles).toEqual(['scoring']);
