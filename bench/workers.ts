@@ -17,9 +17,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { connectClient } from '../client/connection';
 import { startDevServer } from '../client/devServer';
+import { findServer } from '../client/server';
+import { loadTemporalSettings } from '../client/settings';
 import { PROJECT_ROOT } from '../lib/paths';
 
 const { values: args } = parseArgs({
@@ -101,8 +103,9 @@ await writeFile(benchConfig, stringifyYaml(config));
 await run(['keys', 'init']);
 const token = (await run(['users', 'bootstrap-admin', '--user', 'bench'])).trim();
 const server = await startDevServer({ dbFile: join(home, 'temporal.db') });
-const connection = await Connection.connect({ address: server.address });
-const client = new Client({ connection });
+const client = await connectClient(
+  await findServer({ settings: loadTemporalSettings({ env: { TEMPORAL_ADDRESS: server.address } }) }),
+);
 
 interface Measured {
   workers: number;
@@ -115,7 +118,11 @@ interface Measured {
 const measured: Measured[] = [];
 try {
   // One warm-up run generates the data set (first use) and fills the OS cache, so every measured run starts alike.
-  for (const [workers, k] of [[1, 0], ...WORKER_COUNTS.flatMap((w) => [...Array(runs)].map((_, i) => [w, i + 1]))]) {
+  const plan: Array<[workers: number, run: number]> = [
+    [1, 0],
+    ...WORKER_COUNTS.flatMap((w) => [...Array(runs)].map((_, i): [number, number] => [w, i + 1])),
+  ];
+  for (const [workers, k] of plan) {
     const pool = await Promise.all([...Array(workers)].map((_, core) => startWorker(core, server.address)));
     const runId = `bench-workers-${workers}-${k}`;
     const started = performance.now();
@@ -143,7 +150,7 @@ try {
     if (k > 0) measured.push({ workers, run: k, wallSeconds, trainingPerWorker, peakRssMbPerWorker: peaks });
   }
 } finally {
-  await connection.close();
+  await client.connection.close();
   await server.stop();
 }
 
