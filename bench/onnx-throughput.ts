@@ -2,12 +2,13 @@
  * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows).
  *
  *   node --import tsx bench/onnx-throughput.ts [--data /tmp/synth-full] [--model /tmp/access-perm-default-model.json]
- *     [--threads 1] [--repeats 5] [--batch-rows 4096,16384] [--profile]
+ *     [--iterations N] [--threads 1] [--repeats 5] [--batch-rows 4096,16384] [--profile]
  *
  * 1. Data: the seed CSVs in --data (generated there with writeSyntheticDataset seed 42, 116,063 interactions when
  *    absent), seed-2 features built by the pipeline's SQL (lib/features.ts).
  * 2. Model: --model if the file exists, else trained on all rows with config/default.yaml's `model.catboost` block
- *    (500 iterations, depth 8, ...; CatBoost defaults otherwise, so max_ctr_complexity 4) and saved there.
+ *    (500 iterations, depth 8, ...; CatBoost defaults otherwise, so max_ctr_complexity 4) and saved there;
+ *    `--iterations N` trains N trees instead (default model file /tmp/access-perm-model-<N>.json).
  * 3. Exports ONNX, opens a session with --threads intra-op threads and times (medians over --repeats):
  *    `session.run` on prebuilt tensors in batches of ONNX_BATCH_ROWS (as the scorer runs them), `scorer.score(matrix)`
  *    end to end (decoding dictionary codes to strings and building tensors included), and the TS evaluator for
@@ -37,7 +38,8 @@ import type { FeatureMatrix } from '../schemas/matrix';
 const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: '/tmp/synth-full' },
-    model: { type: 'string', default: '/tmp/access-perm-default-model.json' },
+    model: { type: 'string' },
+    iterations: { type: 'string' },
     threads: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
     'batch-rows': { type: 'string', default: String(ONNX_BATCH_ROWS) },
@@ -47,6 +49,9 @@ const { values: args } = parseArgs({
 /** Rows per session.run to time; the first is also the end-to-end scorer's. */
 const batchSizes = args['batch-rows'].split(',').map(Number);
 const threads = Number(args.threads);
+const modelPath =
+  args.model ??
+  (args.iterations ? `/tmp/access-perm-model-${args.iterations}.json` : '/tmp/access-perm-default-model.json');
 const repeats = Number(args.repeats);
 
 const median = (xs: number[]): number => {
@@ -68,18 +73,19 @@ const seconds = async (fn: () => unknown, cpu?: number[]): Promise<number> => {
 
 /** The model in --model, or the default config's model trained on all rows (and saved there). */
 async function loadOrTrain(matrix: FeatureMatrix, labels: Uint8Array): Promise<GbdtModel> {
-  if (existsSync(args.model)) {
-    log(`model from ${args.model}`);
-    return parseModel(await readFile(args.model, 'utf8'));
+  if (existsSync(modelPath)) {
+    log(`model from ${modelPath}`);
+    return parseModel(await readFile(modelPath, 'utf8'));
   }
   const config = parse(await readFile(join(PROJECT_ROOT, 'config/default.yaml'), 'utf8')) as {
     model: { catboost: CatBoostParams };
   };
-  log(`training the default model (${JSON.stringify(config.model.catboost)})…`);
+  const params = { ...config.model.catboost, ...(args.iterations ? { iterations: Number(args.iterations) } : {}) };
+  log(`training the model (${JSON.stringify(params)})…`);
   const t = performance.now();
-  const model = trainGbdt(matrix, labels, config.model.catboost);
-  log(`trained in ${((performance.now() - t) / 1000).toFixed(1)} s; saved to ${args.model}`);
-  await writeFile(args.model, serializeModel(model));
+  const model = trainGbdt(matrix, labels, params);
+  log(`trained in ${((performance.now() - t) / 1000).toFixed(1)} s; saved to ${modelPath}`);
+  await writeFile(modelPath, serializeModel(model));
   return model;
 }
 
