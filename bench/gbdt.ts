@@ -64,6 +64,7 @@ import { FEATURES_FILE, readRunConfig } from '../lib/run';
 import { trainInThread } from '../lib/training/pool';
 import type { ResolvedIdentity } from '../schemas/governance';
 import type { FeatureMatrix } from '../schemas/matrix';
+import { allowReading } from './read-roots';
 
 const { values: args } = parseArgs({
   options: {
@@ -191,15 +192,18 @@ async function quickConfig(base: string): Promise<string> {
   return path;
 }
 
-/** The bench's own ADMIN in bench/out (runs are audited like any other); its token is kept for later runs. */
-async function benchIdentity(): Promise<ResolvedIdentity> {
+/** The token of the bench's own ADMIN in bench/out (runs are audited like any other), kept for later runs. */
+async function benchToken(): Promise<string> {
   const tokenFile = join(outDir, 'bench-admin.token');
-  const token = await readFile(tokenFile, 'utf8').catch(async () => {
+  return readFile(tokenFile, 'utf8').catch(async () => {
     const issued = (await bootstrapAdmin('bench')).token;
     await writeFile(tokenFile, issued, { mode: 0o600 });
     return issued;
   });
-  return authorize({ token }, 'create_run', { type: 'run', id: 'bench-gbdt' });
+}
+
+async function benchIdentity(): Promise<ResolvedIdentity> {
+  return authorize({ token: await benchToken() }, 'create_run', { type: 'run', id: 'bench-gbdt' });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -530,6 +534,7 @@ async function main(): Promise<void> {
   // An absolute --config is used as given; a relative one is taken from the project root.
   const baseConfig = resolve(PROJECT_ROOT, args.config);
   const configPath = args.quick ? await quickConfig(baseConfig) : baseConfig;
+  await allowReading(configPath, await benchToken(), log);
   log(`building the feature table (${configPath})…`);
   const benchRunId = args.quick ? 'bench-gbdt-quick' : 'bench-gbdt';
   // Prepared in this process, not by a workflow: the bench stands in for the workflow execution that owns the folder.

@@ -93,6 +93,33 @@ export function orderedBordersCtrs(
 }
 
 /**
+ * Each row's ordered history under one permutation, the counts `orderedBordersCtrs` divides:
+ * history[2i] = positives and history[2i + 1] = rows with row i's value before it. `labelledValue[i]` is
+ * 2 · value + label, so the pass over the rows in permutation order (random access, the cost at a million rows)
+ * reads one array and writes one.
+ */
+export function orderedHistory(
+  labelledValue: Int32Array,
+  valueCount: number,
+  perm: Uint32Array,
+  history: Int32Array,
+): void {
+  // Per value, interleaved: positives so far, rows so far.
+  const seen = new Int32Array(2 * valueCount);
+  for (let t = 0; t < labelledValue.length; t++) {
+    const i = perm[t]!;
+    const lv = labelledValue[i]!;
+    const at = (lv >> 1) << 1;
+    const p = seen[at]!;
+    const c = seen[at + 1]!;
+    history[2 * i] = p;
+    history[2 * i + 1] = c;
+    seen[at] = p + (lv & 1);
+    seen[at + 1] = c + 1;
+  }
+}
+
+/**
  * Maps a scoring column (its own dictionary) onto a training value list by string: per row the index into
  * `values`, or -1 for a value unseen in training.
  */

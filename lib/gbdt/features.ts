@@ -5,9 +5,10 @@
 import type { FeatureMatrix } from '../../schemas/matrix';
 import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel, ResolvedParams } from '../../schemas/gbdt';
-import { DEFAULT_CTRS, ctrValue, indexCategories, orderedBordersCtrs } from './ctr';
-import { binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
-import type { BinFeature } from './tree';
+import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
+import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
+import { PACKED_MAX_BINS, packedBins, setPackedBin } from './tree';
+import type { BinFeature, Bins } from './tree';
 
 type FeatureParams = Pick<
   ResolvedParams,
@@ -37,14 +38,20 @@ export interface BuiltFeatures {
   binFeatures: BinFeature[];
   catSources: CatSource[];
   /** Combination tables whose `stats` are built only when needed (most combinations end up unused). */
-  pendingStats: Map<number, () => [string, number, number][]>;
+  pendingStats: Map<number, (keep?: KeepEntry) => [string, number, number][]>;
 }
 
-/** Fills in a combination table's statistics if they were deferred. */
-export function materializeTable(out: BuiltFeatures, table: number): void {
+/** Whether a table entry with these statistics is kept. */
+export type KeepEntry = (positives: number, total: number) => boolean;
+
+/**
+ * Fills in a combination table's statistics if they were deferred; with `keep`, only the entries it keeps (their
+ * string keys are the bulk of the work and of the memory).
+ */
+export function materializeTable(out: BuiltFeatures, table: number, keep?: KeepEntry): void {
   const build = out.pendingStats.get(table);
   if (build) {
-    out.ctrTables[table]!.stats = build();
+    out.ctrTables[table]!.stats = build(keep);
     out.pendingStats.delete(table);
   }
 }
@@ -59,6 +66,52 @@ export interface CtrContext {
   perms: Uint32Array[];
   avgFold: number;
   params: FeatureParams;
+  scratch: CtrScratch;
+}
+
+/** Buffers reused by every CTR and combination a training run builds (one set, not one per combination). */
+export class CtrScratch {
+  private labelledValue = new Int32Array(0);
+  private orderedCounts = new Int32Array(0);
+  private pairIdBuffer = new Int32Array(0);
+  private pairKeyBuffer = new Int32Array(0);
+
+  labelled(n: number): Int32Array {
+    if (this.labelledValue.length < n) this.labelledValue = new Int32Array(n);
+    return this.labelledValue.subarray(0, n);
+  }
+
+  history(n: number): Int32Array {
+    if (this.orderedCounts.length < 2 * n) this.orderedCounts = new Int32Array(2 * n);
+    return this.orderedCounts.subarray(0, 2 * n);
+  }
+
+  /** `size` pair ids, all -1 (no pair seen). */
+  pairIds(size: number): Int32Array {
+    if (this.pairIdBuffer.length < size) this.pairIdBuffer = new Int32Array(size);
+    return this.pairIdBuffer.subarray(0, size).fill(-1);
+  }
+
+  /** Two key entries for each of `size` hash slots. */
+  pairKeys(size: number): Int32Array {
+    if (this.pairKeyBuffer.length < 2 * size) this.pairKeyBuffer = new Int32Array(2 * size);
+    return this.pairKeyBuffer.subarray(0, 2 * size);
+  }
+}
+
+/** Whether a CTR with `nBins` bins is stored packed (the default ctr_border_count of 15 gives at most 16 bins). */
+const packs = (nBins: number): boolean => nBins <= PACKED_MAX_BINS;
+
+/** A CTR's bins for rows 0..n-1 (`binAt(i)` per row), packed two rows per byte when they fit. */
+function ctrBins(n: number, borderCount: number, binAt: (i: number) => number): Bins {
+  if (!packs(borderCount + 1)) {
+    const bins = binArray(n, borderCount);
+    for (let i = 0; i < n; i++) bins[i] = binAt(i);
+    return bins;
+  }
+  const bins = packedBins(n);
+  for (let i = 0; i < n; i++) setPackedBin(bins, i, binAt(i));
+  return bins;
 }
 
 /**
@@ -76,40 +129,70 @@ function addCtrs(
   const n = valueOf.length;
   const positives = new Int32Array(k);
   const totals = new Int32Array(k);
+  const labelled = ctx.scratch.labelled(n);
   for (let i = 0; i < n; i++) {
     const v = valueOf[i]!;
+    const y = ctx.labels[i]!;
     totals[v]!++;
-    positives[v]! += ctx.labels[i]!;
+    positives[v]! += y;
+    labelled[i] = 2 * v + y;
   }
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
-  const buildStats = () =>
-    Array.from({ length: k }, (_, v) => [keyOf(v), positives[v]!, totals[v]!] as [string, number, number]).sort(byKey);
+  const buildStats = (keep?: KeepEntry): [string, number, number][] => {
+    const stats: [string, number, number][] = [];
+    for (let v = 0; v < k; v++)
+      if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
+    return stats.sort(byKey);
+  };
   const features = proj.map((c) => out.catSources[c]!.name);
   const table = out.ctrTables.push({ features, stats: proj.length === 1 ? buildStats() : [], maxCount }) - 1;
   if (proj.length > 1) out.pendingStats.set(table, buildStats);
 
   const added: number[] = [];
   const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
-  const ordered = ctx.perms.map((perm) => orderedBordersCtrs(valueOf, k, ctx.labels, perm, bordersPriors));
+  // Borders CTRs: borders from the averaging fold's value range, then every permutation's bins from its history.
+  const history = ctx.scratch.history(n);
+  const folds = [ctx.avgFold, ...[...ctx.perms.keys()].filter((f) => f !== ctx.avgFold)];
+  const bordersOf: number[][] = [];
+  const binsOf = bordersPriors.map(() => new Array<Bins>(ctx.perms.length));
+  for (const fold of folds) {
+    orderedHistory(labelled, k, ctx.perms[fold]!, history);
+    if (fold === ctx.avgFold) {
+      for (const prior of bordersPriors) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let i = 0; i < n; i++) {
+          const x = (history[2 * i]! + prior) / (history[2 * i + 1]! + 1);
+          if (x < lo) lo = x;
+          if (x > hi) hi = x;
+        }
+        bordersOf.push(uniformBorders([lo, hi], ctx.params.ctr_border_count));
+      }
+    }
+    bordersPriors.forEach((prior, pi) => {
+      const finder = new BinFinder(bordersOf[pi]!);
+      const ctrAt = (i: number): number => finder.bin((history[2 * i]! + prior) / (history[2 * i + 1]! + 1));
+      binsOf[pi]![fold] = ctrBins(n, bordersOf[pi]!.length, ctrAt);
+    });
+  }
   for (const ctr of DEFAULT_CTRS) {
     if (ctr.type === 'Borders') {
       const pi = bordersPriors.indexOf(ctr.prior);
-      const borders = uniformBorders(ordered[ctx.avgFold]![pi]!, ctx.params.ctr_border_count);
-      const bins = ordered.map((o) => binarize(o[pi]!, borders));
+      const borders = bordersOf[pi]!;
       const ref = out.ctrs.push({ table, type: 'Borders', prior: ctr.prior, borders }) - 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins, proj }) - 1);
+      const nBins = borders.length + 1;
+      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: binsOf[pi]!, packed: packs(nBins), proj }) - 1);
     } else {
+      // Counter is a function of the value alone: quantize each value once, then look its bin up per row.
       const perValue = new Float64Array(k);
       for (let v = 0; v < k; v++) perValue[v] = ctrValue('Counter', ctr.prior, 0, totals[v]!, maxCount);
-      const values = new Float64Array(n);
-      for (let i = 0; i < n; i++) values[i] = perValue[valueOf[i]!]!;
-      const borders = uniformBorders(values, ctx.params.ctr_border_count);
+      const borders = uniformBorders(perValue, ctx.params.ctr_border_count);
+      const binOfValue = binarize(perValue, borders);
+      const bins = ctrBins(n, borders.length, (i) => binOfValue[valueOf[i]!]!);
       const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
-      added.push(
-        out.binFeatures.push({ kind: 'ctr', ref, nBins: borders.length + 1, bins: [binarize(values, borders)], proj }) -
-          1,
-      );
+      const nBins = borders.length + 1;
+      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: [bins], packed: packs(nBins), proj }) - 1);
     }
   }
   return added;
@@ -136,7 +219,7 @@ export function buildFeatures(
     catSources: [],
     pendingStats: new Map(),
   };
-  const ctx: CtrContext = { labels, perms, avgFold, params };
+  const ctx: CtrContext = { labels, perms, avgFold, params, scratch: new CtrScratch() };
   const ignored = new Set(params.ignored_features ?? []);
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });
@@ -173,6 +256,64 @@ export function buildFeatures(
   return out;
 }
 
+/** Largest pair key space given a direct-address table (16 MiB of ids). */
+const DIRECT_IDS_MAX = 1 << 22;
+
+/** A hash table for up to `maxKeys` pairs, at most half full. */
+function hashedIds(ctx: CtrContext, maxKeys: number): HashedIds {
+  let size = 1024;
+  while (size < 2 * maxKeys) size *= 2;
+  return new HashedIds(ctx.scratch.pairIds(size), ctx.scratch.pairKeys(size));
+}
+
+/** Pair → id by direct addressing (small key spaces); `get` remembers the slot `set` fills. */
+class DirectIds {
+  private slot = 0;
+  constructor(private readonly ids: Int32Array) {}
+  get(a: number, b: number, card: number): number {
+    this.slot = a * card + b;
+    return this.ids[this.slot]!;
+  }
+  set(id: number): void {
+    this.ids[this.slot] = id;
+  }
+}
+
+/** Pair → id in an open-addressing table of typed arrays (large key spaces; a Map of numbers was the hot spot). */
+class HashedIds {
+  private readonly mask: number;
+  private slot = 0;
+  private a = 0;
+  private b = 0;
+  /** `ids` (all -1) has a power-of-two length; `keys` holds two entries per slot. */
+  constructor(
+    private readonly ids: Int32Array,
+    private readonly keys: Int32Array,
+  ) {
+    this.mask = ids.length - 1;
+  }
+  get(a: number, b: number): number {
+    let h = Math.imul(a, 0x9e3779b1) ^ b;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    let slot = (h ^ (h >>> 13)) & this.mask;
+    for (;;) {
+      const id = this.ids[slot]!;
+      if (id < 0 || (this.keys[2 * slot] === a && this.keys[2 * slot + 1] === b)) {
+        this.slot = slot;
+        this.a = a;
+        this.b = b;
+        return id;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+  set(id: number): void {
+    this.keys[2 * this.slot] = this.a;
+    this.keys[2 * this.slot + 1] = this.b;
+    this.ids[this.slot] = id;
+  }
+}
+
 /**
  * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
  * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
@@ -180,7 +321,7 @@ export function buildFeatures(
 export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
-  let cur = Int32Array.from(srcs[0]!.valueOf);
+  let cur = srcs[0]!.valueOf;
   let curCount = srcs[0]!.values.length;
   let firstRow: number[] = [];
   for (let s = 1; s < srcs.length; s++) {
@@ -188,31 +329,19 @@ export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number
     const card = src.values.length;
     const next = new Int32Array(n);
     firstRow = [];
-    if (curCount * card <= 1 << 22) {
-      // Direct-address table for small key spaces.
-      const ids = new Int32Array(curCount * card).fill(-1);
-      for (let i = 0; i < n; i++) {
-        const key = cur[i]! * card + src.valueOf[i]!;
-        let id = ids[key]!;
-        if (id < 0) {
-          id = firstRow.length;
-          ids[key] = id;
-          firstRow.push(i);
-        }
-        next[i] = id;
+    // Dense ids of the (cur, src) pairs in order of first occurrence.
+    const ids =
+      curCount * card <= DIRECT_IDS_MAX ? new DirectIds(ctx.scratch.pairIds(curCount * card)) : hashedIds(ctx, n);
+    for (let i = 0; i < n; i++) {
+      const a = cur[i]!;
+      const b = src.valueOf[i]!;
+      let id = ids.get(a, b, card);
+      if (id < 0) {
+        id = firstRow.length;
+        ids.set(id);
+        firstRow.push(i);
       }
-    } else {
-      const ids = new Map<number, number>();
-      for (let i = 0; i < n; i++) {
-        const key = cur[i]! * card + src.valueOf[i]!;
-        let id = ids.get(key);
-        if (id === undefined) {
-          id = firstRow.length;
-          ids.set(key, id);
-          firstRow.push(i);
-        }
-        next[i] = id;
-      }
+      next[i] = id;
     }
     cur = next;
     curCount = firstRow.length;

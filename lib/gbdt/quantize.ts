@@ -206,37 +206,55 @@ export function binOf(v: number, borders: Float64Array): number {
   return a;
 }
 
+/** A bin array for `n` rows: bytes when there are ≤ 255 borders, else 16-bit. */
+export const binArray = (n: number, borderCount: number): Uint8Array | Uint16Array =>
+  borderCount <= 255 ? new Uint8Array(n) : new Uint16Array(n);
+
+/**
+ * The bin of a value under one border list: the number of borders strictly below it (`binOf`), NaN taken as the NaN
+ * mode's value. Near-uniform borders (CTRs) get an arithmetic first guess that is then corrected exactly.
+ */
+export class BinFinder {
+  private readonly b: Float64Array;
+  private readonly lo: number;
+  private readonly step: number;
+  private readonly uniform: boolean;
+  private readonly nanV: number;
+
+  constructor(borders: number[], nanMode: 'Min' | 'Max' = 'Min') {
+    const b = Float64Array.from(borders);
+    const nb = b.length;
+    this.b = b;
+    this.nanV = nanValue(nanMode);
+    this.lo = nb > 0 ? b[0]! : 0;
+    this.step = nb >= 2 ? (b[nb - 1]! - this.lo) / (nb - 1) : 0;
+    let uniform = this.step > 0;
+    for (let k = 1; uniform && k < nb; k++)
+      if (Math.abs(b[k]! - (this.lo + this.step * k)) > this.step * 1e-6) uniform = false;
+    this.uniform = uniform;
+  }
+
+  bin(value: number): number {
+    const v = Number.isNaN(value) ? this.nanV : value;
+    const b = this.b;
+    if (!this.uniform) return binOf(v, b);
+    const nb = b.length;
+    let g = Math.ceil((v - this.lo) / this.step);
+    g = g < 0 ? 0 : g > nb ? nb : g;
+    while (g < nb && b[g]! < v) g++;
+    while (g > 0 && !(b[g - 1]! < v)) g--;
+    return g;
+  }
+}
+
 /** Bins of a column (bytes when there are ≤ 255 borders); NaN is replaced by the NaN mode's value first. */
 export function binarize(
   values: ArrayLike<number>,
   borders: number[],
   nanMode: 'Min' | 'Max' = 'Min',
 ): Uint8Array | Uint16Array {
-  const b = Float64Array.from(borders);
-  const out = borders.length <= 255 ? new Uint8Array(values.length) : new Uint16Array(values.length);
-  const nanV = nanValue(nanMode);
-  const nb = b.length;
-  if (nb >= 2 && !(values instanceof Float64Array && values.some(Number.isNaN))) {
-    // Near-uniform borders (CTRs): guess the bin arithmetically, then correct it exactly.
-    const lo = b[0]!;
-    const step = (b[nb - 1]! - lo) / (nb - 1);
-    let uniform = step > 0;
-    for (let k = 1; uniform && k < nb; k++) if (Math.abs(b[k]! - (lo + step * k)) > step * 1e-6) uniform = false;
-    if (uniform) {
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        let g = Math.ceil((v - lo) / step);
-        g = g < 0 ? 0 : g > nb ? nb : g;
-        while (g < nb && b[g]! < v) g++;
-        while (g > 0 && !(b[g - 1]! < v)) g--;
-        out[i] = g;
-      }
-      return out;
-    }
-  }
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    out[i] = binOf(Number.isNaN(v) ? nanV : v, b);
-  }
+  const finder = new BinFinder(borders, nanMode);
+  const out = binArray(values.length, borders.length);
+  for (let i = 0; i < values.length; i++) out[i] = finder.bin(values[i]!);
   return out;
 }

@@ -5,8 +5,8 @@ import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../../schemas/gbdt
 import type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../../schemas/gbdt';
 import { GbdtDataError } from './errors';
 import { resolveParams } from './params';
-import { addCombination, buildFeatures, materializeTable } from './features';
-import type { BuiltFeatures, CtrContext } from './features';
+import { addCombination, buildFeatures, CtrScratch, materializeTable } from './features';
+import type { BuiltFeatures, CtrContext, KeepEntry } from './features';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
 import type { SplitChoice } from './tree';
@@ -84,21 +84,20 @@ function toModelSplit(built: BuiltFeatures, s: SplitChoice): GbdtSplit {
 function pruneCombinations(
   spec: Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs'>,
   trees: GbdtModel['trees'],
-  materialize: (table: number) => void,
+  materialize: (table: number, keep?: KeepEntry) => void,
 ): Pick<GbdtModel, 'features' | 'floatFeatures' | 'oneHotFeatures' | 'ctrTables' | 'ctrs' | 'trees'> {
   const used = new Set<number>();
   for (const t of trees) for (const s of t.splits) if (s.type === 'ctr') used.add(s.ctr);
   const tableMap = new Map<number, number>();
   const ctrMap = new Map<number, number>();
-  const ctrTables: GbdtModel['ctrTables'] = [];
+  const keptTables: number[] = [];
   const ctrs: GbdtModel['ctrs'] = [];
   spec.ctrs.forEach((c, i) => {
     const table = spec.ctrTables[c.table]!;
     if (table.features.length > 1 && !used.has(i)) return;
     let t = tableMap.get(c.table);
     if (t === undefined) {
-      materialize(c.table);
-      t = ctrTables.push(spec.ctrTables[c.table]!) - 1;
+      t = keptTables.push(c.table) - 1;
       tableMap.set(c.table, t);
     }
     ctrMap.set(i, ctrs.push({ ...c, table: t }) - 1);
@@ -107,20 +106,33 @@ function pruneCombinations(
     splits: t.splits.map((s) => (s.type === 'ctr' ? { ...s, ctr: ctrMap.get(s.ctr)! } : s)),
     leafValues: t.leafValues,
   }));
-  return { ...spec, ctrTables: pruneTableEntries(ctrTables, ctrs, remapped), ctrs, trees: remapped };
+  const keeps = entriesToKeep(
+    keptTables.map((ot) => spec.ctrTables[ot]!),
+    ctrs,
+    remapped,
+  );
+  const ctrTables = keptTables.map((ot, t) => {
+    const keep = keeps[t];
+    materialize(ot, keep);
+    const table = spec.ctrTables[ot]!;
+    // A table materialized during training (eval set) still holds every entry.
+    return keep ? { ...table, stats: table.stats.filter((s) => keep(s[1], s[2])) } : table;
+  });
+  return { ...spec, ctrTables, ctrs, trees: remapped };
 }
 
 /**
- * Drops the entries of combination tables that score exactly like an unseen value: for every split the trees make
- * on the table's CTRs, the entry's CTR falls on the same side of the border as the unseen value's (prior-based)
- * CTR. Predictions are unchanged (a missing key scores as unseen), and most rare combinations go — the bulk of a
- * model file. Single-column tables stay complete (their CTRs are model features in their own right).
+ * Per table, which entries to keep: combination tables drop the entries that score exactly like an unseen value
+ * (for every split the trees make on the table's CTRs, the entry's CTR falls on the same side of the border as the
+ * unseen value's prior-based CTR). Predictions are unchanged (a missing key scores as unseen), and most rare
+ * combinations go — the bulk of a model file. Single-column tables stay complete (undefined: their CTRs are model
+ * features in their own right).
  */
-function pruneTableEntries(
-  tables: GbdtModel['ctrTables'],
+function entriesToKeep(
+  tables: Pick<GbdtModel['ctrTables'][number], 'features' | 'maxCount'>[],
   ctrs: GbdtModel['ctrs'],
   trees: GbdtModel['trees'],
-): GbdtModel['ctrTables'] {
+): (KeepEntry | undefined)[] {
   const bordersOf = new Map<number, Set<number>>();
   for (const t of trees) {
     for (const s of t.splits) {
@@ -136,7 +148,7 @@ function pruneTableEntries(
     if (set) checks[c.table]!.push({ type: c.type, prior: c.prior, borders: [...set].sort((a, b) => a - b) });
   });
   return tables.map((table, ti) => {
-    if (table.features.length === 1) return table;
+    if (table.features.length === 1) return undefined;
     const list = checks[ti]!;
     const sameAsUnseen = (positives: number, total: number): boolean => {
       for (const c of list) {
@@ -146,7 +158,7 @@ function pruneTableEntries(
       }
       return true;
     };
-    return { ...table, stats: table.stats.filter((s) => !sameAsUnseen(s[1], s[2])) };
+    return (positives: number, total: number) => !sameAsUnseen(positives, total);
   });
 }
 
@@ -205,7 +217,7 @@ export function trainGbdt(
   };
   // Greedy categorical combinations (CatBoost's max_ctr_complexity): at each level, every CTR split already in
   // the tree may be extended by one more categorical column; combinations are built once and cached.
-  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P };
+  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P, scratch: new CtrScratch() };
   const comboCache = new Map<string, number[]>();
   const nSources = built.catSources.length;
   const candidates =
@@ -350,7 +362,7 @@ export function trainGbdt(
     format: GBDT_MODEL_FORMAT,
     formatVersion: GBDT_MODEL_FORMAT_VERSION,
     lossFunction: 'Logloss',
-    ...pruneCombinations(spec, kept, (t) => materializeTable(built, t)),
+    ...pruneCombinations(spec, kept, (t, keep) => materializeTable(built, t, keep)),
     bias,
     bestIteration: evalSet && bestIteration >= 0 ? bestIteration : null,
     iterationsRun,

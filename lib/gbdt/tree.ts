@@ -17,6 +17,11 @@ export interface BinFeature {
   nBins: number;
   /** Training bins: one array shared by all permutations, or one per permutation (ordered CTRs). */
   bins: Bins[];
+  /**
+   * Two rows per byte (row r in the high nibble when r is odd; features with ≤ 16 bins, i.e. CTRs): halves the
+   * memory of the bins, most of a training run's at a million rows.
+   */
+  packed?: boolean;
   /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
   proj?: number[];
 }
@@ -28,6 +33,21 @@ export interface SplitChoice {
 }
 
 export const binsFor = (f: BinFeature, fold: number): Bins => (f.bins.length === 1 ? f.bins[0]! : f.bins[fold]!);
+
+/** Most bins a packed feature may have. */
+export const PACKED_MAX_BINS = 16;
+
+/** A bin array for `n` rows packed two rows per byte. */
+export const packedBins = (n: number): Uint8Array => new Uint8Array((n + 1) >> 1);
+
+/** Row r's bin in one of a feature's bin arrays. */
+export const binAt = (bins: Bins, packed: boolean, r: number): number =>
+  packed ? (bins[r >> 1]! >> ((r & 1) << 2)) & 15 : bins[r]!;
+
+/** Stores row r's bin into a packed array (its nibble must still be 0). */
+export const setPackedBin = (bins: Uint8Array, r: number, bin: number): void => {
+  bins[r >> 1] = bins[r >> 1]! | (bin << ((r & 1) << 2));
+};
 
 export const splitBit = (f: BinFeature, bin: number, value: number): number =>
   f.kind === 'onehot' ? (value === bin ? 1 : 0) : value > bin ? 1 : 0;
@@ -90,7 +110,7 @@ export class TreeSearchScratch {
     }
   }
 
-  /** A histogram nobody reads, for padding a group of four features. */
+  /** A histogram nobody reads, for padding a group of features. */
   dummyHist(size: number): Float64Array {
     if (this.dHist.length < size) this.dHist = new Float64Array(size);
     return this.dHist;
@@ -168,12 +188,11 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
         if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
       }
       gather(scratch, list, count, leaf, rows, stats);
-      histograms(scratch, features, viaSub, fold, nLeaves, count, smallOn);
+      const gathered = { leaf: scratch.gLeaf, row: scratch.gRow, stat: scratch.gStat, count };
+      histograms(scratch, features, viaSub, fold, nLeaves, gathered, smallOn);
     }
     if (full.length > 0) {
-      for (let j = 0; j < m; j++) list[j] = j;
-      gather(scratch, list, m, leaf, rows, stats);
-      histograms(scratch, features, full, fold, nLeaves, m, null);
+      histograms(scratch, features, full, fold, nLeaves, { leaf, row: rows, stat: stats, count: m }, null);
     }
     for (const fi of active) computedAt.set(fi, d);
 
@@ -246,9 +265,10 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
     if (d + 1 < depth) {
       const f = features[bestF]!;
       const bins = binsFor(f, fold);
+      const packed = f.packed === true;
       const onehot = f.kind === 'onehot';
       for (let j = 0; j < m; j++) {
-        const v = bins[rows[j]!]!;
+        const v = binAt(bins, packed, rows[j]!);
         if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
       }
     }
@@ -277,10 +297,18 @@ function gather(
   }
 }
 
+/** Rows to build histograms from: per row t < count its leaf, its row index and its two statistics. */
+interface HistogramRows {
+  leaf: Uint32Array;
+  row: Uint32Array;
+  stat: Float64Array;
+  count: number;
+}
+
 /**
- * Builds the (leaf, bin) histograms of `fis` from the gathered rows, four features per pass. With `smallOn`,
- * the gathered rows are each parent's smaller child (the true side where smallOn[parent] is 1) and the larger
- * child is parent − sibling.
+ * Builds the (leaf, bin) histograms of `fis` from `rows`, four or eight features per pass. With `smallOn`, the rows
+ * are each parent's smaller child (the true side where smallOn[parent] is 1) and the larger child is
+ * parent − sibling.
  */
 function histograms(
   scratch: TreeSearchScratch,
@@ -288,86 +316,95 @@ function histograms(
   fis: number[],
   fold: number,
   nLeaves: number,
-  count: number,
+  rows: HistogramRows,
+  smallOn: Uint8Array | null,
+): void {
+  // Packed and plain features go in separate passes (each pass reads its bins one way).
+  for (const packed of [false, true]) {
+    const list = fis.filter((fi) => (features[fi]!.packed === true) === packed);
+    for (let a = 0; a < list.length;) {
+      // Eight packed features per pass while there are eight (more independent read-add-write chains per row).
+      const width = packed && list.length - a >= 8 ? 8 : 4;
+      histogramGroup(
+        scratch,
+        features,
+        Array.from({ length: width }, (_, q) => list[a + q] ?? -1),
+        packed,
+        fold,
+        nLeaves,
+        rows,
+        smallOn,
+      );
+      a += width;
+    }
+  }
+}
+
+/** One pass of `histograms` over four or eight features (-1 pads), all packed or all plain. */
+function histogramGroup(
+  scratch: TreeSearchScratch,
+  features: BinFeature[],
+  group: number[],
+  packed: boolean,
+  fold: number,
+  nLeaves: number,
+  rows: HistogramRows,
   smallOn: Uint8Array | null,
 ): void {
   const half = nLeaves >> 1;
-  for (let a = 0; a < fis.length; a += 4) {
-    const group = [fis[a]!, fis[a + 1] ?? -1, fis[a + 2] ?? -1, fis[a + 3] ?? -1];
-    const hs = group.map((fi) => {
-      if (fi < 0) return scratch.dummyHist(nLeaves * 2);
-      const nB = features[fi]!.nBins;
-      const h = scratch.hist('cur', fi, nLeaves * nB * 2);
-      if (smallOn) {
-        for (let p = 0; p < half; p++) {
-          const slot = (smallOn[p] ? p | half : p) * nB * 2;
-          h.fill(0, slot, slot + nB * 2);
-        }
-      } else h.fill(0, 0, nLeaves * nB * 2);
-      return h;
-    });
-    const bs = group.map((fi) =>
-      fi < 0 ? scratch.dummyBins(binsFor(features[fis[0]!]!, fold).length) : binsFor(features[fi]!, fold),
-    );
-    const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
-    const gl = scratch.gLeaf;
-    const gr = scratch.gRow;
-    const gs = scratch.gStat;
-    accumulate4(
-      count,
-      gl,
-      gr,
-      gs,
-      bs[0]!,
-      nbs[0]!,
-      hs[0]!,
-      bs[1]!,
-      nbs[1]!,
-      hs[1]!,
-      bs[2]!,
-      nbs[2]!,
-      hs[2]!,
-      bs[3]!,
-      nbs[3]!,
-      hs[3]!,
-    );
+  const hs = group.map((fi) => {
+    if (fi < 0) return scratch.dummyHist(nLeaves * 2);
+    const nB = features[fi]!.nBins;
+    const h = scratch.hist('cur', fi, nLeaves * nB * 2);
     if (smallOn) {
-      for (let q = 0; q < 4; q++) {
-        const fi = group[q]!;
-        if (fi < 0) continue;
-        const hist = hs[q]!;
-        const prev = scratch.prev[fi]!;
-        const w = nbs[q]! * 2;
-        for (let p = 0; p < half; p++) {
-          const small = (smallOn[p] ? p | half : p) * w;
-          const big = (smallOn[p] ? p : p | half) * w;
-          const par = p * w;
-          for (let k = 0; k < w; k++) hist[big + k] = prev[par + k]! - hist[small + k]!;
-        }
+      for (let p = 0; p < half; p++) {
+        const slot = (smallOn[p] ? p | half : p) * nB * 2;
+        h.fill(0, slot, slot + nB * 2);
+      }
+    } else h.fill(0, 0, nLeaves * nB * 2);
+    return h;
+  });
+  const bs = group.map((fi) =>
+    fi < 0 ? scratch.dummyBins(binsFor(features[group[0]!]!, fold).length) : binsFor(features[fi]!, fold),
+  );
+  const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
+  const { leaf, row, stat, count } = rows;
+  if (!packed) accumulate4(count, leaf, row, stat, bs, nbs, hs);
+  else if (group.length === 8) accumulatePacked8(count, leaf, row, stat, bs, nbs, hs);
+  else accumulatePacked4(count, leaf, row, stat, bs, nbs, hs);
+  if (smallOn) {
+    for (let q = 0; q < group.length; q++) {
+      const fi = group[q]!;
+      if (fi < 0) continue;
+      const hist = hs[q]!;
+      const prev = scratch.prev[fi]!;
+      const w = nbs[q]! * 2;
+      for (let p = 0; p < half; p++) {
+        const small = (smallOn[p] ? p | half : p) * w;
+        const big = (smallOn[p] ? p : p | half) * w;
+        const par = p * w;
+        for (let k = 0; k < w; k++) hist[big + k] = prev[par + k]! - hist[small + k]!;
       }
     }
   }
 }
 
-/** Adds rows' statistics into four features' (leaf, bin) histograms in one pass. */
+// The accumulation loops are written out per width and packing: they are a training run's hottest code, and one
+// loop per case has no per-feature branch or variable shift.
+
+/** Adds rows' statistics into four features' (leaf, bin) histograms in one pass (rows in order: sums are exact). */
 function accumulate4(
   count: number,
   gLeaf: Uint32Array,
   gRow: Uint32Array,
   gStat: Float64Array,
-  b0: Bins,
-  n0: number,
-  h0: Float64Array,
-  b1: Bins,
-  n1: number,
-  h1: Float64Array,
-  b2: Bins,
-  n2: number,
-  h2: Float64Array,
-  b3: Bins,
-  n3: number,
-  h3: Float64Array,
+  bins: Bins[],
+  nBins: number[],
+  hists: Float64Array[],
 ): void {
+  const [b0, b1, b2, b3] = bins as [Bins, Bins, Bins, Bins];
+  const [n0, n1, n2, n3] = nBins as [number, number, number, number];
+  const [h0, h1, h2, h3] = hists as [Float64Array, Float64Array, Float64Array, Float64Array];
   for (let t = 0; t < count; t++) {
     const l = gLeaf[t]!;
     const r = gRow[t]!;
@@ -388,6 +425,97 @@ function accumulate4(
   }
 }
 
+/** `accumulate4` for four packed features. */
+function accumulatePacked4(
+  count: number,
+  gLeaf: Uint32Array,
+  gRow: Uint32Array,
+  gStat: Float64Array,
+  bins: Bins[],
+  nBins: number[],
+  hists: Float64Array[],
+): void {
+  const [b0, b1, b2, b3] = bins as [Bins, Bins, Bins, Bins];
+  const [n0, n1, n2, n3] = nBins as [number, number, number, number];
+  const [h0, h1, h2, h3] = hists as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let t = 0; t < count; t++) {
+    const l = gLeaf[t]!;
+    const r = gRow[t]!;
+    const g = gStat[2 * t]!;
+    const w = gStat[2 * t + 1]!;
+    const at = r >> 1;
+    const shift = (r & 1) << 2;
+    let k = (l * n0 + ((b0[at]! >> shift) & 15)) << 1;
+    h0[k]! += g;
+    h0[k + 1]! += w;
+    k = (l * n1 + ((b1[at]! >> shift) & 15)) << 1;
+    h1[k]! += g;
+    h1[k + 1]! += w;
+    k = (l * n2 + ((b2[at]! >> shift) & 15)) << 1;
+    h2[k]! += g;
+    h2[k + 1]! += w;
+    k = (l * n3 + ((b3[at]! >> shift) & 15)) << 1;
+    h3[k]! += g;
+    h3[k + 1]! += w;
+  }
+}
+
+/** `accumulate4` for eight packed features. */
+function accumulatePacked8(
+  count: number,
+  gLeaf: Uint32Array,
+  gRow: Uint32Array,
+  gStat: Float64Array,
+  bins: Bins[],
+  nBins: number[],
+  hists: Float64Array[],
+): void {
+  const [b0, b1, b2, b3, b4, b5, b6, b7] = bins as [Bins, Bins, Bins, Bins, Bins, Bins, Bins, Bins];
+  const [n0, n1, n2, n3, n4, n5, n6, n7] = nBins as [number, number, number, number, number, number, number, number];
+  const [h0, h1, h2, h3, h4, h5, h6, h7] = hists as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
+  for (let t = 0; t < count; t++) {
+    const l = gLeaf[t]!;
+    const r = gRow[t]!;
+    const g = gStat[2 * t]!;
+    const w = gStat[2 * t + 1]!;
+    const at = r >> 1;
+    const shift = (r & 1) << 2;
+    let k = (l * n0 + ((b0[at]! >> shift) & 15)) << 1;
+    h0[k]! += g;
+    h0[k + 1]! += w;
+    k = (l * n1 + ((b1[at]! >> shift) & 15)) << 1;
+    h1[k]! += g;
+    h1[k + 1]! += w;
+    k = (l * n2 + ((b2[at]! >> shift) & 15)) << 1;
+    h2[k]! += g;
+    h2[k + 1]! += w;
+    k = (l * n3 + ((b3[at]! >> shift) & 15)) << 1;
+    h3[k]! += g;
+    h3[k + 1]! += w;
+    k = (l * n4 + ((b4[at]! >> shift) & 15)) << 1;
+    h4[k]! += g;
+    h4[k + 1]! += w;
+    k = (l * n5 + ((b5[at]! >> shift) & 15)) << 1;
+    h5[k]! += g;
+    h5[k + 1]! += w;
+    k = (l * n6 + ((b6[at]! >> shift) & 15)) << 1;
+    h6[k]! += g;
+    h6[k + 1]! += w;
+    k = (l * n7 + ((b7[at]! >> shift) & 15)) << 1;
+    h7[k]! += g;
+    h7[k + 1]! += w;
+  }
+}
+
 /** Leaf index of every row (all n rows) under a tree's splits, using one permutation's bins. */
 export function assignLeaves(
   features: BinFeature[],
@@ -401,9 +529,17 @@ export function assignLeaves(
     const s = splits[d]!;
     const f = features[s.feature]!;
     const bins = binsFor(f, fold);
+    const packed = f.packed === true;
     const bit = 1 << d;
     if (f.kind === 'onehot') {
-      for (let i = 0; i < n; i++) if (bins[i] === s.bin) out[i] = out[i]! | bit;
+      for (let i = 0; i < n; i++) if (binAt(bins, packed, i) === s.bin) out[i] = out[i]! | bit;
+    } else if (packed) {
+      // A byte at a time: row i in the low nibble, row i + 1 in the high one.
+      for (let i = 0; i < n; i += 2) {
+        const byte = bins[i >> 1]!;
+        if ((byte & 15) > s.bin) out[i] = out[i]! | bit;
+        if (byte >> 4 > s.bin && i + 1 < n) out[i + 1] = out[i + 1]! | bit;
+      }
     } else {
       for (let i = 0; i < n; i++) if (bins[i]! > s.bin) out[i] = out[i]! | bit;
     }
