@@ -70,10 +70,14 @@ export class TrainingThreadError extends Error {
 /**
  * Training threads kept after their job for the next one, at most one per slot: starting a thread (loading the
  * trainer through tsx) costs more than fitting a small model. An idle thread does not keep the process alive and
- * ends after a while unused.
+ * ends after a while unused. A thread whose fit took longer than {@link KEEP_AFTER_FIT_SECONDS} ends at once: its
+ * heap still holds that job's data until its isolate collects, which an idle thread never needs to, while a new
+ * thread costs under 0.4 s, little beside such a fit. On the seed-sized run this took the worker's peak from 3.2 to
+ * 2.3 GB (`npm run bench:memory`, docs/benchmarks.md).
  */
 const idle: Worker[] = [];
 const IDLE_MS = 60_000;
+const KEEP_AFTER_FIT_SECONDS = 5;
 const idleTimers = new Map<Worker, NodeJS.Timeout>();
 
 function takeThread(): Worker {
@@ -124,9 +128,10 @@ export async function trainInThread(
       };
       const onMessage = (m: ThreadMessage): void => {
         if (m.type === 'progress') return onProgress?.(m);
-        // The job is over either way and the thread is sound: keep it for the next job.
+        // The job is over either way and the thread is sound: keep it for the next job unless the fit was large.
         detach();
-        keepThread(worker);
+        if (m.type === 'done' && m.fitSeconds > KEEP_AFTER_FIT_SECONDS) void worker.terminate();
+        else keepThread(worker);
         if (m.type === 'done') {
           const { type: _done, ...outcome } = m;
           resolve(outcome);
