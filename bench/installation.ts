@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -112,3 +113,14 @@ export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+/** Writes bench/out/<name>.json: the date, the command line, the machine, and the bench's own numbers. */
+export async function writeBenchReport(name: string, numbers: Record<string, unknown>): Promise<void> {
+  const report = {
+    date: new Date().toISOString(),
+    command: `npm run bench:${name} -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, loadavg: loadavg() },
+    ...numbers,
+  };
+  await writeFile(join(PROJECT_ROOT, 'bench', 'out', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+}

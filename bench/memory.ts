@@ -9,14 +9,10 @@
  * The installation is a throwaway one under bench/out/memory/ (bench/installation.ts). Raw samples go to
  * bench/out/memory.json.
  */
-import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runProgressOn } from '../client/runs';
-import { PROJECT_ROOT } from '../lib/paths';
 import { PIPELINE_STEPS } from '../schemas/run';
-import { createInstallation, residentMb } from './installation';
+import { createInstallation, residentMb, writeBenchReport } from './installation';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,18 +68,5 @@ for (const step of ['starting', ...PIPELINE_STEPS]) {
   console.log(`| ${step} | ${seconds.toFixed(1)} | ${Math.max(...mine.map((s) => s.rssMb)).toFixed(0)} |`);
 }
 console.log(`worker process peak (VmHWM): ${peakMb.toFixed(0)} MB`);
-await writeFile(
-  join(PROJECT_ROOT, 'bench', 'out', 'memory.json'),
-  `${JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      command: `npm run bench:memory -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, loadavg: loadavg() },
-      peakMb,
-      samples,
-    },
-    null,
-    2,
-  )}\n`,
-);
+await writeBenchReport('memory', { peakMb, samples });
 process.exit(0);

@@ -12,12 +12,8 @@
  * activity-started events name the worker). Peak RSS is each worker's VmHWM when its run ends.
  * Prints a Markdown table and writes the raw numbers to bench/out/workers.json.
  */
-import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROJECT_ROOT } from '../lib/paths';
-import { createInstallation, median, residentMb } from './installation';
+import { createInstallation, median, residentMb, writeBenchReport } from './installation';
 
 const { values: args } = parseArgs({
   options: {
@@ -98,18 +94,5 @@ for (const r of rows)
   console.log(
     `| ${r.workers} | ${r.wall.toFixed(1)} | ×${(one / r.wall).toFixed(2)} | ${r.spread} | ${r.rss.toFixed(0)} |`,
   );
-await writeFile(
-  join(PROJECT_ROOT, 'bench', 'out', 'workers.json'),
-  `${JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      command: `npm run bench:workers -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, loadavg: loadavg() },
-      measured,
-      rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
+await writeBenchReport('workers', { measured, rows });
 process.exit(0);
