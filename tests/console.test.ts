@@ -243,6 +243,9 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await override.getByLabel('Reason for your decision on ov-1').fill('bins checked against the policy');
     await override.getByRole('button', { name: 'Approve' }).click();
     await page.getByText(/^ov-1: .*; status approved$/).waitFor();
+    // The page draws the run again after a decision: read it once that is over, not while its figures are replaced.
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
 
     // The run page shows the headline metrics with their intervals, the report's figures and model card, and what
     // the lock still needs.
@@ -258,7 +261,9 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
       .locator('svg .mark-rect path')
       .first()
       .hover({ position: { x: 8, y: 8 } });
-    await expect.poll(() => confusion.getAttribute('title')).toMatch(/^Predicted: \w+\nActual: \w+\nRow share: \d+%$/);
+    await expect
+      .poll(() => confusion.getAttribute('title'), { timeout: 5000 })
+      .toMatch(/^Predicted: \w+\nActual: \w+\nRow share: \d+%$/);
     await expect(confusion.getAttribute('aria-label')).resolves.toMatch(/^confusion matrix of version [12]$/);
     await expect(page.locator('#model-card').textContent()).resolves.toMatch(/^# /);
     const needs = page.getByRole('list', { name: 'What the lock needs' });
