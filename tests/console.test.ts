@@ -434,6 +434,16 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     expect(((await planted.json()) as { message: string }).message).toMatch(/leaves its run folder/);
     await writeFile(manifestFile, manifest);
 
+    // An unknown or malformed window id is named, not guessed at.
+    const unknown = await fetch(`${base}/runs/${RUN}/monitoring/windows/no-such-window`, { headers: asViewer });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { message: string }).message).toBe(
+      `run ${RUN} has no monitored window no-such-window`,
+    );
+    const malformed = await fetch(`${base}/runs/${RUN}/monitoring/windows/..%2F..%2Fkeys`, { headers: asViewer });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.text()).toMatch(/window_id/);
+
     // The server-rendered chart stays for readers without script.
     const svg = await fetch(`${base}/runs/${RUN}/monitoring/trend.svg`, {
       headers: { authorization: `Bearer ${tokens.VIEWER}` },
