@@ -10,6 +10,8 @@ import { buildControlPlane } from '../api/server';
 import { pipelineHandle } from '../client/workflows';
 import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { resolveRunDir } from '../lib/run';
+import { sha256Hex } from '../lib/hash';
+import type { ArtifactRef } from '../schemas/run';
 import {
   cliInProcess,
   runCreator,
@@ -416,7 +418,8 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await page.context().close();
 
     // Someone who writes the data directory cannot change what the page shows: a window report edited after it
-    // was recorded, or a manifest entry pointing out of the run folder, is refused and named.
+    // was recorded (with or without its hash in the signed monitoring manifest), or an artifact record pointing out
+    // of the run folder, is refused and named.
     const asViewer = { authorization: `Bearer ${tokens.VIEWER}` };
     const runDir = await resolveRunDir(RUN);
     const reportFile = join(runDir, 'monitoring', 'windows', windowIds[1]!, 'report.html');
@@ -428,11 +431,31 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
     await writeFile(reportFile, original);
     const manifestFile = join(runDir, 'monitoring', 'manifest.json');
     const manifest = await readFile(manifestFile, 'utf8');
-    await writeFile(manifestFile, manifest.replaceAll(`windows/${windowIds[0]}/result.json`, '../../../../keys.json'));
-    const planted = await fetch(`${base}/runs/${RUN}/monitoring/windows/${windowIds[0]}`, { headers: asViewer });
+    const recorded = JSON.parse(manifest) as { windows: { windowId: string; artifacts: ArtifactRef[] }[] };
+    const recordedReport = recorded.windows
+      .find((w) => w.windowId === windowIds[1])!
+      .artifacts.find((a) => a.role === 'monitoring-report')!;
+    const forged = original.replace('nightly-2', 'all clear');
+    await writeFile(reportFile, forged);
+    await writeFile(manifestFile, manifest.replace(recordedReport.sha256, sha256Hex(forged)));
+    const rehashed = await fetch(`${base}/runs/${RUN}/monitoring/windows/${windowIds[1]}/report`, {
+      headers: asViewer,
+    });
+    expect(rehashed.status).toBe(409);
+    expect(((await rehashed.json()) as { message: string }).message).toMatch(
+      /monitoring manifest of run .* does not match its signature/,
+    );
+    await writeFile(reportFile, original);
+    await writeFile(manifestFile, manifest);
+    const runManifestFile = join(runDir, 'manifest.json');
+    const runManifest = await readFile(runManifestFile, 'utf8');
+    await writeFile(runManifestFile, runManifest.replace('"report/report.md"', '"../../../../keys.json"'));
+    const planted = await fetch(`${base}/runs/${RUN}/artifact?version=1&path=..%2F..%2F..%2F..%2Fkeys.json`, {
+      headers: asViewer,
+    });
     expect(planted.status).toBe(409);
     expect(((await planted.json()) as { message: string }).message).toMatch(/leaves its run folder/);
-    await writeFile(manifestFile, manifest);
+    await writeFile(runManifestFile, runManifest);
 
     // An unknown or malformed window id is named, not guessed at.
     const unknown = await fetch(`${base}/runs/${RUN}/monitoring/windows/no-such-window`, { headers: asViewer });

@@ -1,9 +1,24 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config';
-import { ConfigError } from '../lib/errors';
-import { DEFAULT_DRIFT_OPTIONS, alertsFor, driftOptionsOf, historyPath, monitoringTrend } from '../lib/monitor';
+import { ArtifactIntegrityError, ConfigError } from '../lib/errors';
+import { RecordSignatureError } from '../lib/keys';
+import {
+  DEFAULT_DRIFT_OPTIONS,
+  alertsFor,
+  driftOptionsOf,
+  hasMonitoringSchedule,
+  historyPath,
+  monitoringManifestPath,
+  monitoringSchedule,
+  monitoringTrend,
+  readHistory,
+  readMonitoringManifest,
+  recordWindow,
+  registerSchedule,
+  schedulesPath,
+} from '../lib/monitor';
 import { resolveRunDir } from '../lib/run';
 import type { DriftSummary, HistoryEntry, PerformanceSummary } from '../schemas/monitoring';
 import { smallConfig, useTempDataDir } from './helpers';
@@ -89,35 +104,44 @@ describe('monitoring history', () => {
     await useTempDataDir('monitoring-history');
   });
 
+  const entry = (i: number, metrics: Record<string, number> | null): HistoryEntry => ({
+    window_id: `w${i}`,
+    label: `night ${i}`,
+    monitored_at: `2026-11-${String(20 + i).padStart(2, '0')}T02:00:00.000Z`,
+    source: '/feed.csv',
+    source_sha256: 'ab',
+    rows: 1000 + i,
+    labelled: metrics !== null,
+    dataset_drift: i === 3,
+    drift_share: i / 10,
+    drifted_features: Array.from({ length: i }, (_, k) => `f${k}`),
+    target_drift: metrics ? false : null,
+    prediction_drift: false,
+    mean_score: 0.5,
+    approval_rate: metrics ? 0.5 : null,
+    feature_scores: {},
+    metrics,
+    alerts: i === 3 ? ['drift_alert'] : [],
+    report_html: `monitoring/windows/w${i}/report.html`,
+    report_json: `monitoring/windows/w${i}/result.json`,
+  });
+  const window = (e: HistoryEntry) => ({
+    windowId: e.window_id,
+    label: e.label,
+    monitoredAt: e.monitored_at,
+    reference: 'ref',
+    model: 'model',
+    artifacts: [],
+  });
+
   it('answers the trend across windows with one query, oldest first, metrics null when unlabelled', async () => {
-    const entry = (i: number, metrics: Record<string, number> | null): HistoryEntry => ({
-      window_id: `w${i}`,
-      label: `night ${i}`,
-      monitored_at: `2026-11-${String(20 + i).padStart(2, '0')}T02:00:00.000Z`,
-      source: '/feed.csv',
-      source_sha256: 'ab',
-      rows: 1000 + i,
-      labelled: metrics !== null,
-      dataset_drift: i === 3,
-      drift_share: i / 10,
-      drifted_features: Array.from({ length: i }, (_, k) => `f${k}`),
-      target_drift: metrics ? false : null,
-      prediction_drift: false,
-      mean_score: 0.5,
-      approval_rate: metrics ? 0.5 : null,
-      feature_scores: {},
-      metrics,
-      alerts: i === 3 ? ['drift_alert'] : [],
-      report_html: `monitoring/windows/w${i}/report.html`,
-      report_json: `monitoring/windows/w${i}/result.json`,
-    });
-    const lines = [
+    const runDir = await resolveRunDir('r1');
+    for (const e of [
       entry(2, { rocAuc: 0.91, accuracy: 0.84 }),
       entry(1, null),
       entry(3, { rocAuc: 0.88, accuracy: 0.8 }),
-    ];
-    await mkdir(join(await resolveRunDir('r1'), 'monitoring'), { recursive: true });
-    await writeFile(historyPath(await resolveRunDir('r1')), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    ])
+      await recordWindow('r1', runDir, window(e), e);
     const trend = await monitoringTrend('r1');
     expect(trend.map((r) => [r.label, r.roc_auc, r.drifted_features, r.alerts])).toEqual([
       ['night 1', null, 1, 0],
@@ -126,5 +150,65 @@ describe('monitoring history', () => {
     ]);
     expect((await monitoringTrend('r1', 2)).map((r) => r.label)).toEqual(['night 2', 'night 3']);
     expect(await monitoringTrend('r-none')).toEqual([]);
+  });
+
+  it('holds against someone who writes the data directory: history lines, manifest, older copies, schedules', async () => {
+    const runDir = await resolveRunDir('r1');
+    const manifestFile = monitoringManifestPath(runDir);
+    const historyFile = historyPath(runDir);
+    const [manifest, history] = await Promise.all([readFile(manifestFile, 'utf8'), readFile(historyFile, 'utf8')]);
+    const labels = async () => (await monitoringTrend('r1')).map((r) => r.label);
+
+    // A history line made to say "no drift": the trend, the chart and the recorder refuse the history.
+    await writeFile(historyFile, history.replace('"dataset_drift":true', '"dataset_drift":false'));
+    await expect(monitoringTrend('r1')).rejects.toThrow(
+      /history\.jsonl of run r1 was changed after its windows were recorded/,
+    );
+    await expect(readHistory(runDir)).rejects.toBeInstanceOf(ArtifactIntegrityError);
+    // A line appended without the key (or left by an interrupted write) is not part of the history.
+    const planted = JSON.parse(history.split('\n')[0]!) as HistoryEntry;
+    await writeFile(historyFile, `${history}${JSON.stringify({ ...planted, window_id: 'w9', label: 'planted' })}\n`);
+    expect(await labels()).toEqual(['night 1', 'night 2', 'night 3']);
+
+    // The manifest edited (its signature no longer matches), unsigned, another run's, an older copy, or deleted.
+    const signed = JSON.parse(manifest) as Record<string, any>;
+    await writeFile(manifestFile, manifest.replace('"night 2"', '"night 7"'));
+    await expect(readMonitoringManifest('r1', runDir)).rejects.toThrow(/does not match its signature/);
+    const { signature: _s, ...unsigned } = signed;
+    await writeFile(manifestFile, JSON.stringify({ ...unsigned, format: 'access-perm/monitoring-manifest@1' }));
+    await expect(monitoringTrend('r1')).rejects.toThrow(/monitoring manifest of run r1 .* is not signed/);
+    await writeFile(manifestFile, manifest);
+    const e4 = entry(4, null);
+    await recordWindow('r1', runDir, window(e4), e4);
+    expect(await readFile(historyFile, 'utf8')).not.toContain('planted');
+    await writeFile(manifestFile, manifest);
+    await expect(readHistory(runDir)).rejects.toThrow(/write 3 of 4: an older copy was put back/);
+    await rm(manifestFile);
+    await expect(monitoringTrend('r1')).rejects.toThrow(/was deleted after windows were recorded/);
+    await expect(recordWindow('r1', runDir, window(e4), e4)).rejects.toBeInstanceOf(RecordSignatureError);
+    const otherDir = await resolveRunDir('r2');
+    await mkdir(join(otherDir, 'monitoring'), { recursive: true });
+    await writeFile(monitoringManifestPath(otherDir), manifest);
+    await writeFile(historyPath(otherDir), history);
+    await expect(monitoringTrend('r2')).rejects.toThrow(/is the manifest of run r1: refused/);
+
+    // The nightly plan pointed at other data is refused, so no window runs on it.
+    const plan = {
+      runId: 'r1',
+      scheduleId: 'monitor-r1',
+      cron: '0 2 * * *',
+      current: '/feeds/nightly.csv',
+      configuredBy: 'admin',
+      configuredAt: '2026-12-07T00:00:00.000Z',
+    };
+    await registerSchedule(plan);
+    expect(await monitoringSchedule('r1')).toEqual(plan);
+    const schedules = await readFile(schedulesPath(), 'utf8');
+    await writeFile(schedulesPath(), schedules.replace('/feeds/nightly.csv', '/tmp/quiet.csv'));
+    await expect(monitoringSchedule('r1')).rejects.toThrow(/monitoring schedules .* does not match its signature/);
+    await writeFile(schedulesPath(), schedules);
+    await registerSchedule({ ...plan, cron: '0 3 * * *' });
+    await writeFile(schedulesPath(), schedules);
+    await expect(hasMonitoringSchedule('r1')).rejects.toThrow(/older copy was put back/);
   });
 });

@@ -324,6 +324,50 @@ export async function pinnedSignature(kind: string, id: string): Promise<string 
 }
 
 /**
+ * Records rewritten many times (a run's monitoring manifest, the schedules) carry a `sequence` that grows with every
+ * write; the keyring keeps the highest one written, so an older signed copy put back, or the file deleted, is
+ * noticed even when a write was interrupted between the file and the pin.
+ */
+const sequencePinPath = (kind: string, id: string): string =>
+  join(keyringDir(), 'pins', basename(kind), `${basename(id)}.seq`);
+
+/** Pins `sequence` as the latest written for `kind`/`id`. Call it after the record is in place. */
+export async function pinSequence(kind: string, id: string, sequence: number): Promise<void> {
+  await ensureKeyringDir();
+  await mkdir(join(keyringDir(), 'pins', basename(kind)), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(sequencePinPath(kind, id), `${sequence}\n`, 0o600);
+}
+
+/** The sequence pinned for `kind`/`id`, or null when none was written yet. */
+export async function pinnedSequence(kind: string, id: string): Promise<number | null> {
+  try {
+    return Number((await readFile(sequencePinPath(kind, id), 'utf8')).trim());
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Verifies a signed, sequenced record and that it is not older than the latest one written for `kind`/`id`: its
+ * content, or a RecordSignatureError naming `what`.
+ */
+export async function verifySequencedRecord<T extends { sequence: number }>(
+  record: T & { signature?: RecordSignature },
+  what: string,
+  kind: string,
+  id: string,
+): Promise<T> {
+  const content = await verifyRecord(record, what);
+  const pinned = await pinnedSequence(kind, id);
+  if (pinned !== null && content.sequence < pinned)
+    throw new RecordSignatureError(
+      `${what} is signed but is not the latest one access-perm wrote (write ${content.sequence} of ${pinned}: an older copy was put back): refused`,
+    );
+  return content;
+}
+
+/**
  * Verifies a signed record and that it is the one pinned for `kind`/`id` (when one is): its content, or a
  * RecordSignatureError naming `what`.
  */

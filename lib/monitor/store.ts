@@ -1,5 +1,6 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import {
   historyEntrySchema,
   scheduleRecordSchema,
@@ -9,7 +10,17 @@ import {
 import { artifactRefSchema } from '../../schemas/run';
 import { writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
+import { ArtifactIntegrityError } from '../errors';
 import { authorize, type Credential } from '../governance';
+import { sha256Hex } from '../hash';
+import {
+  pinnedSequence,
+  pinSequence,
+  RecordSignatureError,
+  signRecord,
+  verifySequencedRecord,
+  type RecordSignature,
+} from '../keys';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 import { assertRunId, MONITORING_DIR, resolveRunDir } from '../run';
@@ -18,13 +29,22 @@ import { z } from 'zod';
 /**
  * Where monitoring results accumulate, per run: `monitoring/manifest.json` (every window's files with sha256) and
  * `monitoring/history.jsonl` (one summary line per window, the input of trend queries). Both are updated under one
- * cross-process lock, so windows finishing at once never lose each other's entries.
+ * cross-process lock, so windows finishing at once never lose each other's entries. The manifest is signed with the
+ * keyring's key and holds the sha256 of the history's recorded lines; its `sequence` is pinned in the keyring. So
+ * someone who can write the data directory but holds no key cannot change a window's files, its hash, a history
+ * line, or put an older manifest back without every reader refusing it.
  */
+
+const MONITORING_PIN = 'monitoring';
 
 const monitoringManifestSchema = z
   .object({
-    format: z.literal('access-perm/monitoring-manifest@1'),
+    format: z.literal('access-perm/monitoring-manifest@2'),
     runId: z.string(),
+    /** Grows with every window recorded; the keyring pins the latest. */
+    sequence: z.number().int().nonnegative(),
+    /** The history lines recorded so far: their count and the sha256 of those lines' bytes. */
+    history: z.object({ lines: z.number().int().nonnegative(), sha256: z.string() }).strict(),
     windows: z.array(
       z
         .object({
@@ -46,14 +66,61 @@ export type MonitoringManifestWindow = MonitoringManifest['windows'][number];
 export const monitoringManifestPath = (runDir: string): string => join(runDir, MONITORING_DIR, 'manifest.json');
 export const historyPath = (runDir: string): string => join(runDir, MONITORING_DIR, 'history.jsonl');
 
+/**
+ * The run's monitoring manifest, signature and sequence checked (an empty one while no window was recorded).
+ * @throws RecordSignatureError naming the file when it is unsigned, edited, another run's, an older copy, or was
+ *   deleted after windows were recorded.
+ */
 export async function readMonitoringManifest(runId: string, runDir: string): Promise<MonitoringManifest> {
+  const path = monitoringManifestPath(runDir);
+  const what = `the monitoring manifest of run ${runId} (${path})`;
+  let raw: MonitoringManifest & { signature?: RecordSignature };
   try {
-    return monitoringManifestSchema.parse(JSON.parse(await readFile(monitoringManifestPath(runDir), 'utf8')));
+    raw = JSON.parse(await readFile(path, 'utf8')) as typeof raw;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      return { format: 'access-perm/monitoring-manifest@1', runId, windows: [] };
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (await pinnedSequence(MONITORING_PIN, runId))
+      throw new RecordSignatureError(
+        `${what} was deleted after windows were recorded (the keyring holds its sequence): restore it from a backup`,
+      );
+    return {
+      format: 'access-perm/monitoring-manifest@2',
+      runId,
+      sequence: 0,
+      history: { lines: 0, sha256: sha256Hex('') },
+      windows: [],
+    };
   }
+  if (!raw.signature && (raw.format as string) === 'access-perm/monitoring-manifest@1')
+    throw new RecordSignatureError(
+      `${what} is not signed (written before monitoring records were signed, or outside access-perm): refused; move the run's monitoring folder aside to start a new signed history`,
+    );
+  const manifest = monitoringManifestSchema.parse(await verifySequencedRecord(raw, what, MONITORING_PIN, runId));
+  if (manifest.runId !== runId)
+    throw new RecordSignatureError(`${what} is the manifest of run ${manifest.runId}: refused`);
+  return manifest;
+}
+
+/** The recorded history lines (bytes and entries) of a run whose manifest is `manifest`. */
+async function recordedHistory(
+  runDir: string,
+  manifest: MonitoringManifest,
+): Promise<{ text: string; entries: HistoryEntry[] }> {
+  const { lines, sha256 } = manifest.history;
+  let file = '';
+  try {
+    file = await readFile(historyPath(runDir), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  // Lines past the recorded count are a write interrupted before its manifest (or planted): not part of the history.
+  const kept = file.split('\n').slice(0, lines);
+  const text = kept.length === lines && lines > 0 ? `${kept.join('\n')}\n` : '';
+  if (sha256Hex(text) !== sha256)
+    throw new ArtifactIntegrityError(
+      `${historyPath(runDir)} of run ${manifest.runId} was changed after its windows were recorded (its ${lines} recorded lines no longer match the signed manifest): refused`,
+    );
+  return { text, entries: kept.filter((l) => l !== '').map((l) => historyEntrySchema.parse(JSON.parse(l))) };
 }
 
 /** Records a finished window: its files in the monitoring manifest (replacing a retried window's entry) and a history line. */
@@ -67,31 +134,28 @@ export async function recordWindow(
   await mkdir(join(runDir, MONITORING_DIR), { recursive: true });
   await withFileLock(manifestPath, async () => {
     const manifest = await readMonitoringManifest(runId, runDir);
+    const recorded = await recordedHistory(runDir, manifest);
     const windows = manifest.windows.filter((w) => w.windowId !== window.windowId);
     windows.push(window);
-    await writeFileAtomic(
-      manifestPath,
-      `${JSON.stringify(monitoringManifestSchema.parse({ ...manifest, windows }), null, 2)}\n`,
-    );
-    const existing = await readHistory(runDir);
-    if (!existing.some((h) => h.window_id === history.window_id))
-      await appendFile(historyPath(runDir), `${JSON.stringify(historyEntrySchema.parse(history))}\n`);
+    const retried = recorded.entries.some((h) => h.window_id === history.window_id);
+    const text = retried ? recorded.text : `${recorded.text}${JSON.stringify(historyEntrySchema.parse(history))}\n`;
+    const next = monitoringManifestSchema.parse({
+      ...manifest,
+      sequence: manifest.sequence + 1,
+      history: { lines: recorded.entries.length + (retried ? 0 : 1), sha256: sha256Hex(text) },
+      windows,
+    });
+    // History first: until the signed manifest names its new line, readers keep to the lines it recorded.
+    await writeFileAtomic(historyPath(runDir), text);
+    await writeFileAtomic(manifestPath, `${JSON.stringify(await signRecord(next), null, 2)}\n`);
+    await pinSequence(MONITORING_PIN, runId, next.sequence);
   });
 }
 
-/** Every history line of a run, oldest first. */
+/** Every recorded history line of a run, oldest first, checked against its signed monitoring manifest. */
 export async function readHistory(runDir: string): Promise<HistoryEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(historyPath(runDir), 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => historyEntrySchema.parse(JSON.parse(l)));
+  const runId = basename(runDir);
+  return (await recordedHistory(runDir, await readMonitoringManifest(runId, runDir))).entries;
 }
 
 /** One row of the trend across windows: what `access-perm monitor history` prints. */
@@ -134,37 +198,66 @@ export function trendSql(historyFile: string, last?: number): string {
     : `SELECT * FROM (${select} ORDER BY monitored_at DESC LIMIT ${Math.trunc(last)}) ORDER BY monitored_at`;
 }
 
-/** The run's monitoring trend, oldest first (optionally only the last `last` windows). */
 /** The monitoring trend as a user (view_monitoring: every role). */
 export async function monitoringTrendAs(credential: Credential, runId: string, last?: number): Promise<TrendRow[]> {
   await authorize(credential, 'view_monitoring', { type: 'monitoring_window', runId: assertRunId(runId) });
   return monitoringTrend(runId, last);
 }
 
+/**
+ * The run's monitoring trend, oldest first (only the last `last` windows when given): the trend SQL over a private
+ * copy of the verified history lines, so the file cannot change between the check and the query.
+ */
 export async function monitoringTrend(runId: string, last?: number): Promise<TrendRow[]> {
   const runDir = await resolveRunDir(runId);
-  const file = historyPath(runDir);
-  if ((await readHistory(runDir)).length === 0) return [];
-  const rows = await withDuckDb((conn) => queryRows(conn, trendSql(file, last)));
-  return rows as unknown as TrendRow[];
+  const { text } = await recordedHistory(runDir, await readMonitoringManifest(runId, runDir));
+  if (text === '') return [];
+  const dir = await mkdtemp(join(tmpdir(), 'access-perm-trend-'));
+  try {
+    const file = join(dir, 'history.jsonl');
+    await writeFile(file, text);
+    const rows = await withDuckDb((conn) => queryRows(conn, trendSql(file, last)));
+    return rows as unknown as TrendRow[];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- schedules
 
+const SCHEDULES_PIN = 'monitoring-schedules';
+
+/** Signed like the monitoring manifest: the plan names the data each nightly window reads. */
 const schedulesDocSchema = z
-  .object({ version: z.literal(1), schedules: z.record(z.string(), scheduleRecordSchema) })
+  .object({
+    version: z.literal(2),
+    sequence: z.number().int().nonnegative(),
+    schedules: z.record(z.string(), scheduleRecordSchema),
+  })
   .strict();
 
 /** `<dataDir>/monitoring/schedules.json`: the nightly schedules an ADMIN configured, by run id. */
 export const schedulesPath = (): string => join(dataDir(), 'monitoring', 'schedules.json');
 
 async function readSchedules(): Promise<z.infer<typeof schedulesDocSchema>> {
+  const path = schedulesPath();
+  const what = `the monitoring schedules (${path})`;
+  let raw: z.infer<typeof schedulesDocSchema> & { signature?: RecordSignature };
   try {
-    return schedulesDocSchema.parse(JSON.parse(await readFile(schedulesPath(), 'utf8')));
+    raw = JSON.parse(await readFile(path, 'utf8')) as typeof raw;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, schedules: {} };
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (await pinnedSequence(SCHEDULES_PIN, 'all'))
+      throw new RecordSignatureError(
+        `${what} were deleted (the keyring holds their sequence): restore the file from a backup`,
+      );
+    return { version: 2, sequence: 0, schedules: {} };
   }
+  if (!raw.signature && (raw.version as number) === 1)
+    throw new RecordSignatureError(
+      `${what} are not signed (written before schedules were signed, or outside access-perm): refused; move the file aside and configure each schedule again with access-perm monitor schedule`,
+    );
+  return schedulesDocSchema.parse(await verifySequencedRecord(raw, what, SCHEDULES_PIN, 'all'));
 }
 
 /** The registered monitoring schedule of a run, or null. */
@@ -187,8 +280,10 @@ export async function registerSchedule(record: ScheduleRecord): Promise<Schedule
   return withFileLock(path, async () => {
     const doc = await readSchedules();
     const before = doc.schedules[record.runId] ?? null;
-    doc.schedules[record.runId] = scheduleRecordSchema.parse(record);
-    await writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
+    const next = { ...doc, sequence: doc.sequence + 1 };
+    next.schedules[record.runId] = scheduleRecordSchema.parse(record);
+    await writeFileAtomic(path, `${JSON.stringify(await signRecord(next), null, 2)}\n`);
+    await pinSequence(SCHEDULES_PIN, 'all', next.sequence);
     return before;
   });
 }
