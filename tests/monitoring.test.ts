@@ -178,6 +178,13 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
         (e) => e.resource_id === `${run.runId}/${windowOf('mon-drift')}`,
       ),
     ).toHaveLength(2);
+    // The alert step reads the result the signed manifest recorded: editing its alerts away is refused, not obeyed.
+    const window = await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift') });
+    const resultFile = join(window.windowDir, 'result.json');
+    const recorded = await readFile(resultFile, 'utf8');
+    await writeFile(resultFile, `${JSON.stringify({ ...(JSON.parse(recorded) as object), alerts: [] })}\n`);
+    await expect(alertWindow(window)).rejects.toThrow(/result\.json was modified: sha256 /);
+    await writeFile(resultFile, recorded);
   });
 
   it('monitors an unlabelled window: drift and prediction drift, no target drift, no performance', async () => {

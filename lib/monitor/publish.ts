@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { HistoryEntry, MonitoringAlert, MonitoringResult } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
@@ -139,9 +138,14 @@ export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult>
   };
 }
 
-/** The alert step: raises (audit + notification) the alerts the window's report lists. */
+/**
+ * The alert step: raises (audit + notification) the alerts the window's report lists, read from the result the
+ * signed monitoring manifest recorded (an alert cannot be dropped by editing the file between the two steps).
+ */
 export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]> {
-  const result = JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.result), 'utf8')) as WindowResultFile;
+  const result = JSON.parse(
+    await recordedWindowFile(ref.runId, ref.runDir, ref.windowId, 'result'),
+  ) as WindowResultFile;
   await raiseAlerts(ref, result.alerts, join(ref.windowDir, WINDOW_FILES.html));
   return result.alerts;
 }
@@ -178,7 +182,16 @@ export async function windowFileAs(
     id: windowId,
     runId: assertRunId(runId),
   });
-  const runDir = await resolveRunDir(runId);
+  return recordedWindowFile(runId, await resolveRunDir(runId), windowId, file);
+}
+
+/** A window's result or HTML report, its bytes checked against the signed monitoring manifest. */
+async function recordedWindowFile(
+  runId: string,
+  runDir: string,
+  windowId: string,
+  file: 'result' | 'html',
+): Promise<string> {
   const window = (await readMonitoringManifest(runId, runDir)).windows.find((w) => w.windowId === windowId);
   if (!window) throw new UnknownRunError(`run ${runId} has no monitored window ${windowId}`);
   const role = file === 'result' ? 'monitoring-result' : 'monitoring-report';
