@@ -10,6 +10,8 @@ import { dataDir, PROJECT_ROOT } from './paths';
 /** A validated config plus where it came from; relative data paths are resolved against the config file's folder. */
 export interface LoadedConfig {
   path: string;
+  /** The file's text as read and parsed (what a registered config's version is checked against). */
+  text: string;
   config: AccessPermConfig;
   /** sha256 of the canonical JSON of the validated config: the run's config identity. */
   hash: string;
@@ -83,5 +85,5 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
     throw new ConfigError(`${path}: cannot read config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const config = parseConfigText(text, path, configBaseDir(absolute));
-  return { path: absolute, config, hash: sha256Hex(canonicalJson(config)) };
+  return { path: absolute, text, config, hash: sha256Hex(canonicalJson(config)) };
 }

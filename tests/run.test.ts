@@ -1,9 +1,18 @@
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PathOutsideError, UnknownRunError } from '../lib/errors';
-import { allRunDirs, createRunDir, resolveRunDir, resolveRunFolder } from '../lib/run';
+import { PROJECT_ROOT } from '../lib/paths';
+import {
+  allRunDirs,
+  createRunDir,
+  readRunText,
+  resolveRunDir,
+  resolveRunFolder,
+  tableAt,
+  tableForWriting,
+} from '../lib/run';
 import { runRefSchema } from '../schemas/run';
 import { useTempDataDir } from './helpers';
 
@@ -86,5 +95,30 @@ describe('the run folder: one rule from run id to folder', () => {
       { runId: 'rf-team', version: 1 },
     ])
       expect(runRefSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+  });
+});
+
+describe('file access of pipeline steps: one seam for another storage backend', () => {
+  it('pipeline steps, training and activities import no file system module: run files go through lib/run', async () => {
+    const dirs = ['lib/pipeline', 'lib/training', 'activities'];
+    const offenders: string[] = [];
+    for (const dir of dirs)
+      for (const name of await readdir(join(PROJECT_ROOT, dir), { recursive: true })) {
+        if (!name.endsWith('.ts')) continue;
+        const source = await readFile(join(PROJECT_ROOT, dir, name), 'utf8');
+        if (/from ['"](node:)?fs(\/promises)?['"]/.test(source)) offenders.push(`${dir}/${name}`);
+      }
+    expect(offenders).toEqual([]);
+  });
+
+  it('reads and writes inside the folder only, naming a path that leaves it', async () => {
+    const dir = await createRunDir('rf-files', 'runs');
+    const table = await tableForWriting(dir, 'predictions/oof.parquet');
+    expect(table).toBe(join(dir, 'predictions', 'oof.parquet'));
+    await writeFile(table, 'x');
+    await expect(readRunText(dir, 'predictions/oof.parquet')).resolves.toBe('x');
+    for (const rel of ['../rf-team/run.json', 'predictions/../../x', '.'])
+      await expect(tableForWriting(dir, rel)).rejects.toThrow(/leaves its run folder/);
+    expect(() => tableAt(dir, '../../keys.json')).toThrow(/leaves its run folder/);
   });
 });

@@ -1,4 +1,3 @@
-import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tombstoneSchema, type Tombstone } from '../../schemas/run';
 import { prepareFile } from '../artifacts';
@@ -6,7 +5,7 @@ import { RunStateError } from '../errors';
 import { actorFields, appendAudit } from '../governance/audit';
 import { authorize, type Credential } from '../governance/authorize';
 import { signRecord } from '../keys';
-import { lifecycleView, showRun, TOMBSTONE_FILE } from '../run';
+import { folderContents, lifecycleView, removeFolderContents, showRun, TOMBSTONE_FILE } from '../run';
 
 /** States whose artifacts may not be removed, and what to do instead. */
 const KEPT: Partial<Record<string, string>> = {
@@ -14,22 +13,6 @@ const KEPT: Partial<Record<string, string>> = {
   deployed: 'it is the deployed run: deploy another run first',
   running: 'it is still running: cancel it first (access-perm runs cancel)',
 };
-
-/** Files and bytes below `dir`, except the tombstone. */
-async function contents(dir: string): Promise<{ files: number; bytes: number }> {
-  let files = 0;
-  let bytes = 0;
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || (entry.parentPath === dir && entry.name === TOMBSTONE_FILE)) continue;
-    files++;
-    bytes += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return { files, bytes };
-}
-
-async function removeAllBut(dir: string, keep: string): Promise<void> {
-  for (const name of await readdir(dir)) if (name !== keep) await rm(join(dir, name), { recursive: true, force: true });
-}
 
 /**
  * Deletes a run's artifacts (`delete_run_artifacts`: MODELER, ADMIN; checked before the run is looked up). Refused
@@ -46,11 +29,11 @@ export async function deleteRunAs(
   const actor = await authorize(credential, 'delete_run_artifacts', { type: 'run', id: runId });
   const run = await showRun(runId);
   if (run.tombstone) {
-    if ((await contents(run.runDir)).files === 0)
+    if ((await folderContents(run.runDir, TOMBSTONE_FILE)).files === 0)
       throw new RunStateError(
         `run ${runId} was already deleted by ${run.tombstone.deleted_by.userId} at ${run.tombstone.deleted_at}`,
       );
-    await removeAllBut(run.runDir, TOMBSTONE_FILE);
+    await removeFolderContents(run.runDir, TOMBSTONE_FILE);
     return { tombstone: run.tombstone, resumed: true };
   }
   const why = KEPT[run.state];
@@ -67,7 +50,7 @@ export async function deleteRunAs(
     state_before: run.state,
     info: run.info,
     manifest: run.manifest,
-    removed: await contents(run.runDir),
+    removed: await folderContents(run.runDir, TOMBSTONE_FILE),
   });
   const file = await prepareFile(
     join(run.runDir, TOMBSTONE_FILE),
@@ -97,6 +80,6 @@ export async function deleteRunAs(
     throw e;
   }
   await file.commit();
-  await removeAllBut(run.runDir, TOMBSTONE_FILE);
+  await removeFolderContents(run.runDir, TOMBSTONE_FILE);
   return { tombstone, resumed: false };
 }

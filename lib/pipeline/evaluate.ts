@@ -1,5 +1,3 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FeatureMatrix } from '../../schemas/matrix';
 import type { ArtifactRef, FoldSummary, MetricsSummary } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
@@ -20,6 +18,9 @@ import {
   readFeatures,
   readOofScores,
   readRunConfig,
+  readRunText,
+  tableAt,
+  tableForWriting,
   type RunFolder,
 } from '../run';
 
@@ -112,15 +113,15 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
     rows: m.rows,
     positiveRate: m.positiveRate,
   };
-  const features = `read_parquet(${sqlString(join(ref.dir, FEATURES_FILE))})`;
-  await mkdir(join(ref.dir, 'predictions'), { recursive: true });
+  const features = `read_parquet(${sqlString(tableAt(ref.dir, FEATURES_FILE))})`;
+  const oofTable = await tableForWriting(ref.dir, OOF_FILE);
   const { columns, audit } = await withDuckDb(async (conn) => {
     const segmentCols = [...(spec.group ? [spec.group] : []), ...spec.segments].map(sqlIdent).join(', ');
     const cols = await queryColumns(conn, `SELECT ${segmentCols} FROM ${features} ORDER BY row_idx`);
-    const audit: DataAudit = await dataAudit(conn, join(ref.dir, FEATURES_FILE), config);
+    const audit: DataAudit = await dataAudit(conn, tableAt(ref.dir, FEATURES_FILE), config);
     await createScoresTable(conn, 'oof', rowIdx, scores);
     await conn.run(
-      `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.dir, OOF_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT f.row_idx, ${spec.ids.map((c) => `f.${sqlIdent(c)}, `).join('')}f.fold, f.label, o.score FROM ${features} f JOIN oof o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(oofTable)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { columns: cols, audit };
   });
@@ -151,7 +152,7 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
     seed: typeof config.model.catboost.random_seed === 'number' ? config.model.catboost.random_seed : 0,
   });
 
-  const model = parseModel(await readFile(join(ref.dir, MODEL_FILE), 'utf8'));
+  const model = parseModel(await readRunText(ref.dir, MODEL_FILE));
   calibrateFinalModel(model, config.model.calibration, evaluation.calibration, m.threshold);
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
   await new Promise((resolve) => setImmediate(resolve));

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact } from '../artifacts';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -8,7 +6,7 @@ import { runExpectations, type Expectation } from '../data/expectations';
 import { loadInputTables } from '../data/raw';
 import { buildTrainingFeatureTable, featureSpec, type FeatureSpec } from '../features';
 import { groupKFold, stratifiedKFold } from '../folds';
-import { FEATURES_FILE, readRunConfig, type RunFolder } from '../run';
+import { FEATURES_FILE, readRunConfig, tableForWriting, type RunFolder } from '../run';
 import { writeValidationReports } from './validate';
 
 export interface FeaturesSummary {
@@ -99,9 +97,9 @@ export async function buildFeatures(ref: RunFolder): Promise<FeaturesSummary> {
     );
     report.table = 'features';
     const { artifacts } = await writeValidationReports(ref, [report]);
-    await mkdir(join(ref.dir, 'features'), { recursive: true });
+    const table = await tableForWriting(ref.dir, FEATURES_FILE);
     await conn.run(
-      `COPY (SELECT * FROM features_folded ORDER BY row_idx) TO ${sqlString(join(ref.dir, FEATURES_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT * FROM features_folded ORDER BY row_idx) TO ${sqlString(table)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const [stats] = await queryRows(conn, 'SELECT count(*) AS n, avg(label) AS pos FROM features_folded');
     const foldRows = await queryRows(

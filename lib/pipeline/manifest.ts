@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified } from '../artifacts';
 import { appendAudit } from '../governance/audit';
 import { sha256Hex } from '../hash';
-import { readRunInfo, writeManifest, type RunFolder } from '../run';
+import { MANIFEST_FILE, readRunBytes, readRunInfo, writeManifest, type RunFolder } from '../run';
 
 /**
  * Writes the run manifest from the artifacts the steps reported. A path reported twice (the model,
@@ -20,7 +19,7 @@ export async function finalizeManifest(
   const artifacts = [...latest.values()];
   for (const a of artifacts) await readVerified(ref.dir, a);
   const info = await readRunInfo(ref.dir);
-  const path = await writeManifest(ref.dir, {
+  await writeManifest(ref.dir, {
     format: 'access-perm/manifest@1',
     runId: ref.runId,
     configPath: info.configPath,
@@ -29,7 +28,7 @@ export async function finalizeManifest(
     createdAt: new Date().toISOString(),
     artifacts,
   });
-  const sha256 = sha256Hex(await readFile(path));
+  const sha256 = sha256Hex(await readRunBytes(ref.dir, MANIFEST_FILE));
   await appendAudit({
     user_id: info.createdBy.userId,
     user_role: info.createdBy.role as ResolvedIdentity['role'],

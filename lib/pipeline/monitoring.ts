@@ -1,18 +1,15 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
-import { FEATURES_FILE, OOF_FILE, readRunConfig, type RunFolder } from '../run';
+import { FEATURES_FILE, OOF_FILE, readRunConfig, tableAt, tableForWriting, type RunFolder } from '../run';
 
 /** The reference window for drift monitoring: engineered features, label and out-of-fold score per row. */
 export async function writeMonitoringBaseline(ref: RunFolder): Promise<{ rows: number; artifacts: ArtifactRef[] }> {
   const config = await readRunConfig(ref.dir);
-  const target = join(ref.dir, config.monitoring.reference);
-  await mkdir(dirname(target), { recursive: true });
+  const target = await tableForWriting(ref.dir, config.monitoring.reference);
   const rows = await withDuckDb(async (conn) => {
-    const features = `read_parquet(${sqlString(join(ref.dir, FEATURES_FILE))})`;
-    const oof = `read_parquet(${sqlString(join(ref.dir, OOF_FILE))})`;
+    const features = `read_parquet(${sqlString(tableAt(ref.dir, FEATURES_FILE))})`;
+    const oof = `read_parquet(${sqlString(tableAt(ref.dir, OOF_FILE))})`;
     await conn.run(
       `COPY (SELECT f.*, o.score FROM ${features} f JOIN ${oof} o USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION zstd)`,
     );

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { AccessPermConfig, FlatDataConfig } from '../../schemas/config';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef, RunInfo } from '../../schemas/run';
@@ -102,7 +101,7 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const loaded = await loadConfig(await readableInput(configPath, 'config'));
   // A version of a registered config: recorded with the run (and refused when changed outside access-perm).
-  const registeredConfig = await registeredConfigOf(loaded.path, await readFile(loaded.path, 'utf8'));
+  const registeredConfig = await registeredConfigOf(loaded.path, loaded.text);
   for (const [table, path] of Object.entries(inputFiles(loaded.config)))
     await readableInput(path, `input file (${table})`);
   // The unlabelled submission file is read by validation too, though it is not part of the data identity.

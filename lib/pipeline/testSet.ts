@@ -3,8 +3,6 @@
  * threshold and calibrator the evaluation step stamped into it) scores it, and its metrics go into metrics.json
  * as `test`, beside the out-of-fold ones, and into the report.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { readLabelledMatrix } from '../features/matrix';
@@ -15,7 +13,15 @@ import { parseModel, predictProba } from '../gbdt';
 import { classificationMetrics } from '../metrics';
 import { writeRunReport } from '../report';
 import { testMetricsSchema, type MetricsFile } from '../../schemas/metrics';
-import { METRICS_FILE, MODEL_FILE, readRunConfig, TEST_PREDICTIONS_FILE, type RunFolder } from '../run';
+import {
+  METRICS_FILE,
+  MODEL_FILE,
+  readRunConfig,
+  readRunText,
+  tableForWriting,
+  TEST_PREDICTIONS_FILE,
+  type RunFolder,
+} from '../run';
 
 export type TestMetrics = NonNullable<MetricsFile['test']>;
 
@@ -56,7 +62,7 @@ export async function evaluateTestSet(ref: RunFolder): Promise<TestSetResult> {
   const d = config.data;
   const test = d.test!;
   const spec = featureSpec(config);
-  const model = parseModel(await readFile(join(ref.dir, MODEL_FILE), 'utf8'));
+  const model = parseModel(await readRunText(ref.dir, MODEL_FILE));
   if (model.threshold === undefined) throw new Error(`run ${ref.runId}: ${MODEL_FILE} has no threshold yet`);
   const threshold = model.threshold;
   const { labels, scores } = await withDuckDb(async (conn) => {
@@ -70,12 +76,12 @@ export async function evaluateTestSet(ref: RunFolder): Promise<TestSetResult> {
     await createScoresTable(conn, 'test_scores', rowIdx, scores);
     const ids = d.id_columns.map((c) => `f.${sqlIdent(c)}, `).join('');
     await conn.run(
-      `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(join(ref.dir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT f.row_idx, ${ids}f.label, s.score FROM test_features f JOIN test_scores s USING (row_idx) ORDER BY f.row_idx) TO ${sqlString(await tableForWriting(ref.dir, TEST_PREDICTIONS_FILE))} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { labels, scores };
   });
   const metrics = holdOutMetrics(labels, scores, threshold, test);
-  const file = JSON.parse(await readFile(join(ref.dir, METRICS_FILE), 'utf8')) as Record<string, unknown>;
+  const file = JSON.parse(await readRunText(ref.dir, METRICS_FILE)) as Record<string, unknown>;
   const artifacts = [
     await writeArtifact(ref.dir, METRICS_FILE, `${JSON.stringify({ ...file, test: metrics }, null, 2)}\n`, 'metrics'),
     await registerArtifact(ref.dir, TEST_PREDICTIONS_FILE, 'test-predictions'),

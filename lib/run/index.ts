@@ -59,6 +59,7 @@ export {
   readTestMetrics,
 } from './records';
 export { readManifest, tryManifest, writeManifest } from './manifest';
+export { folderContents, readRunBytes, readRunText, removeFolderContents, tableAt, tableForWriting } from './files';
 export {
   describeVersion,
   latestApprovedVersion,

@@ -1,0 +1,48 @@
+/**
+ * How pipeline steps touch the files of a run, version or reproduction folder: the one seam an object-store backend
+ * replaces (with lib/artifacts, which writes and verifies artifacts). Steps name files by their path inside the
+ * folder (lib/run/layout.ts), never by joining paths themselves. DuckDB reads and writes Parquet at `tableAt`: a
+ * local path here; an object store would give its URL, which DuckDB's httpfs extension reads and writes.
+ */
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { ArtifactIntegrityError } from '../errors';
+
+/** `rel` inside folder `dir`; a path that would leave the folder (a planted record, a hostile config) is refused. */
+function inside(dir: string, rel: string): string {
+  const within = relative(dir, join(dir, rel));
+  if (within === '' || within.startsWith('..') || isAbsolute(within))
+    throw new ArtifactIntegrityError(`path ${JSON.stringify(rel)} leaves its run folder ${dir}`);
+  return join(dir, within);
+}
+
+export const readRunText = (dir: string, rel: string): Promise<string> => readFile(inside(dir, rel), 'utf8');
+
+export const readRunBytes = (dir: string, rel: string): Promise<Buffer> => readFile(inside(dir, rel));
+
+/** Where DuckDB reads the table file `rel` of the folder. */
+export const tableAt = (dir: string, rel: string): string => inside(dir, rel);
+
+/** Where DuckDB writes the table file `rel` of the folder, its parent made first. */
+export async function tableForWriting(dir: string, rel: string): Promise<string> {
+  const path = inside(dir, rel);
+  await mkdir(dirname(path), { recursive: true });
+  return path;
+}
+
+/** How many files (and bytes) a folder holds, not counting the file `except` at its top. */
+export async function folderContents(dir: string, except: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || (entry.parentPath === dir && entry.name === except)) continue;
+    files++;
+    bytes += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return { files, bytes };
+}
+
+/** Removes everything in a folder but the file `keep` at its top. */
+export async function removeFolderContents(dir: string, keep: string): Promise<void> {
+  for (const name of await readdir(dir)) if (name !== keep) await rm(join(dir, name), { recursive: true, force: true });
+}
