@@ -10,6 +10,8 @@ import {
   hasMonitoringSchedule,
   readHistory,
   readMonitoringManifest,
+  readWindowInfo,
+  reportWindow,
   windowFolder,
   type WindowResultFile,
 } from '../lib/monitor';
@@ -185,6 +187,20 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     await writeFile(resultFile, `${JSON.stringify({ ...(JSON.parse(recorded) as object), alerts: [] })}\n`);
     await expect(alertWindow(window)).rejects.toThrow(/result\.json was modified: sha256 /);
     await writeFile(resultFile, recorded);
+    // So do the steps before it: each reads what the previous one wrote through the window's signed file record.
+    const driftFile = join(window.windowDir, 'drift.json');
+    const drift = await readFile(driftFile, 'utf8');
+    await writeFile(driftFile, drift.replace(/"drifted_dataset":true/, '"drifted_dataset":false'));
+    expect(await readFile(driftFile, 'utf8')).not.toBe(drift);
+    await expect(reportWindow(window)).rejects.toThrow(/drift\.json was modified: sha256 /);
+    await writeFile(driftFile, drift);
+    const ledgerFile = join(window.windowDir, 'files.json');
+    const ledger = await readFile(ledgerFile, 'utf8');
+    await writeFile(ledgerFile, ledger.replace(/"sha256": "[0-9a-f]+"/, `"sha256": "${'0'.repeat(64)}"`));
+    await expect(readWindowInfo(window)).rejects.toThrow(
+      /file record of monitoring window .* does not match its signature/,
+    );
+    await writeFile(ledgerFile, ledger);
   });
 
   it('monitors an unlabelled window: drift and prediction drift, no target drift, no performance', async () => {

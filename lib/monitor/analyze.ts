@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import { METRIC_NAMES, type DriftSummary, type MetricName, type PerformanceSummary } from '../../schemas/monitoring';
-import { writeFileAtomic } from '../artifacts';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
 import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
 import { segmentMetrics, type SegmentRow } from '../evaluation';
@@ -13,7 +11,14 @@ import { computeDrift, profileReference, type DriftOptions, type DriftReport } f
 import { readDriftWindow } from './io';
 import { scoredVersionDir } from './score';
 import { FEATURE_DRIFT_SPEC } from './spec';
-import { WINDOW_FILES, readWindowInfo, verifiedRunFile } from './window';
+import {
+  WINDOW_FILES,
+  readWindowFile,
+  readWindowInfo,
+  verifiedRunFile,
+  verifiedWindowTable,
+  writeWindowFile,
+} from './window';
 import type { WindowFolder } from './window';
 
 /** The drift options of a run's `monitoring.drift` config section. */
@@ -57,14 +62,14 @@ export async function driftWindow(ref: WindowFolder): Promise<DriftSummary> {
     FEATURE_DRIFT_SPEC,
   );
   const profile = profileReference(reference.table, reference.spec);
-  const current = await readDriftWindow(join(ref.windowDir, WINDOW_FILES.scored), FEATURE_DRIFT_SPEC);
+  const current = await readDriftWindow(await verifiedWindowTable(ref, WINDOW_FILES.scored), FEATURE_DRIFT_SPEC);
   const report = computeDrift(profile, current.table, current.spec, driftOptionsOf(config));
-  await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.drift), `${JSON.stringify(report)}\n`);
+  await writeWindowFile(ref, WINDOW_FILES.drift, `${JSON.stringify(report)}\n`);
   return summarizeDrift(report);
 }
 
 export async function readDriftReport(ref: WindowFolder): Promise<DriftReport> {
-  return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.drift), 'utf8')) as DriftReport;
+  return JSON.parse(await readWindowFile(ref, WINDOW_FILES.drift)) as DriftReport;
 }
 
 /** A segment of the window next to the same segment in the run's out-of-fold evaluation. */
@@ -129,10 +134,11 @@ export async function performanceWindow(ref: WindowFolder): Promise<PerformanceS
     segments: [],
   };
   if (info.labelled) {
+    const scored = await verifiedWindowTable(ref, WINDOW_FILES.scored);
     const cols = await withDuckDb((conn) =>
       queryColumns(
         conn,
-        `SELECT label, score, ${SEED_FEATURE_SPEC.segments.join(', ')} FROM read_parquet(${sqlString(join(ref.windowDir, WINDOW_FILES.scored))}) WHERE label IS NOT NULL ORDER BY row_idx`,
+        `SELECT label, score, ${SEED_FEATURE_SPEC.segments.join(', ')} FROM read_parquet(${sqlString(scored)}) WHERE label IS NOT NULL ORDER BY row_idx`,
       ),
     );
     const labels = Uint8Array.from(cols.label ?? [], Number);
@@ -160,7 +166,7 @@ export async function performanceWindow(ref: WindowFolder): Promise<PerformanceS
       report = { ...report, labelled: true, rows: labels.length, current: metrics, change, confusion, segments };
     }
   }
-  await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.performance), `${JSON.stringify(report, null, 2)}\n`);
+  await writeWindowFile(ref, WINDOW_FILES.performance, `${JSON.stringify(report, null, 2)}\n`);
   return summarizePerformance(report);
 }
 
@@ -180,5 +186,5 @@ export function summarizePerformance(report: PerformanceReport): PerformanceSumm
 }
 
 export async function readPerformanceReport(ref: WindowFolder): Promise<PerformanceReport> {
-  return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.performance), 'utf8')) as PerformanceReport;
+  return JSON.parse(await readWindowFile(ref, WINDOW_FILES.performance)) as PerformanceReport;
 }

@@ -1,7 +1,7 @@
 import { join, relative } from 'node:path';
 import type { HistoryEntry, MonitoringAlert, MonitoringResult } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
-import { readVerified, registerArtifact, writeArtifact } from '../artifacts';
+import { readVerified, writeArtifact } from '../artifacts';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { authorize, type Credential } from '../governance';
 import { assertRunId, readRunConfig, resolveRunDir } from '../run';
@@ -19,7 +19,7 @@ import type { DriftReport } from './drift';
 import { trendFigure, windowFigures, windowReportBlocks } from './report';
 import { readWindowScoring, scoredVersionDir } from './score';
 import { readHistory, readMonitoringManifest, recordWindow } from './store';
-import { WINDOW_FILES, readWindowInfo, verifiedRunFile, type WindowInfo } from './window';
+import { WINDOW_FILES, readWindowInfo, recordedWindowArtifact, verifiedRunFile, type WindowInfo } from './window';
 import type { WindowFolder } from './window';
 
 /** `result.json` of a window: everything the HTML shows, as data. */
@@ -112,7 +112,7 @@ export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult>
   const jsonRef = await writeArtifact(ref.runDir, paths.json, `${JSON.stringify(result)}\n`, 'monitoring-result');
   artifacts.push(htmlRef, jsonRef);
   for (const file of [WINDOW_FILES.validation, WINDOW_FILES.scoring, WINDOW_FILES.drift, WINDOW_FILES.performance])
-    artifacts.push(await registerArtifact(ref.runDir, rel(file), 'monitoring-data'));
+    artifacts.push(await recordedWindowArtifact(ref, file, 'monitoring-data'));
   await recordWindow(
     ref.runId,
     ref.runDir,

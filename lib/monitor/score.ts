@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../artifacts';
 import { queryColumns, queryRows, sqlString, withDuckDb } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
 import { versionDirName } from '../run';
 import { openRunModel, type ScoreRequest } from '../scoring';
-import { WINDOW_FILES, readWindowInfo } from './window';
+import { WINDOW_FILES, readWindowFile, readWindowInfo, sealWindowFile, writeWindowFile } from './window';
 import type { WindowFolder } from './window';
 
 /** Which model scored a window (an unlocked run's ONNX graph is exported in memory, so not every run has the file). */
@@ -17,7 +15,7 @@ export interface WindowScoring {
 
 /** The scoring record written by {@link scoreWindow}. */
 export async function readWindowScoring(ref: WindowFolder): Promise<WindowScoring> {
-  return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.scoring), 'utf8')) as WindowScoring;
+  return JSON.parse(await readWindowFile(ref, WINDOW_FILES.scoring)) as WindowScoring;
 }
 
 /**
@@ -86,8 +84,9 @@ export async function scoreWindow(ref: WindowFolder): Promise<{ rows: number; me
       await conn.run(
         `COPY scored TO ${sqlString(join(ref.windowDir, WINDOW_FILES.scored))} (FORMAT parquet, COMPRESSION zstd)`,
       );
+      await sealWindowFile(ref, WINDOW_FILES.scored);
       const scoring: WindowScoring = { version: model.version, modelSha256: model.modelSha256 };
-      await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.scoring), `${JSON.stringify(scoring)}\n`);
+      await writeWindowFile(ref, WINDOW_FILES.scoring, `${JSON.stringify(scoring)}\n`);
       return { rows, meanScore: rows ? sum / rows : Number.NaN, threshold: model.threshold };
     });
   } finally {

@@ -1,9 +1,9 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { MonitoringWindow, WindowRef } from '../../schemas/monitoring';
-import type { RunManifest } from '../../schemas/run';
-import { artifactPath, writeFileAtomic } from '../artifacts';
+import type { ArtifactRef, RunManifest } from '../../schemas/run';
+import { artifactPath, readVerified, verifyArtifact, writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { describeFailures, runExpectations, type Expectation } from '../data/expectations';
 import { fileExists, loadCsvAsText, rawSuites } from '../data/raw';
@@ -14,7 +14,9 @@ import {
   InputError,
   UnknownRunError,
 } from '../errors';
-import { sha256File } from '../hash';
+import { sha256File, sha256Hex } from '../hash';
+import { RecordSignatureError, signRecord, verifyRecord, type RecordSignature } from '../keys';
+import { withFileLock } from '../lock';
 import { MONITORING_DIR, readManifest, readRunConfig, resolveRunDir } from '../run';
 
 /** A window with its folders resolved: what the monitoring steps work on. */
@@ -36,6 +38,90 @@ export const WINDOW_FILES = {
   result: 'result.json',
   html: 'report.html',
 } as const;
+
+type WindowFileName = (typeof WINDOW_FILES)[keyof typeof WINDOW_FILES];
+
+/**
+ * `files.json` of a window: the sha256 and size of every file a step wrote, signed with the keyring's key. Each step
+ * reads what the steps before it wrote through it, so a file edited between two steps (drift.json made to say "no
+ * drift" before the report and alert steps read it) is refused, not reported.
+ */
+const LEDGER_FILE = 'files.json';
+
+interface WindowLedger {
+  format: 'access-perm/window-files@1';
+  runId: string;
+  windowId: string;
+  files: Record<string, { sha256: string; bytes: number }>;
+}
+
+async function readLedger(ref: WindowFolder): Promise<WindowLedger> {
+  const path = join(ref.windowDir, LEDGER_FILE);
+  const what = `the file record of monitoring window ${ref.windowId} of run ${ref.runId} (${path})`;
+  let raw: WindowLedger & { signature?: RecordSignature };
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8')) as typeof raw;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new ArtifactIntegrityError(`${what} is missing: the window's files cannot be trusted`);
+  }
+  const ledger = await verifyRecord(raw, what);
+  if (ledger.runId !== ref.runId || ledger.windowId !== ref.windowId)
+    throw new RecordSignatureError(`${what} belongs to window ${ledger.windowId} of run ${ledger.runId}: refused`);
+  return ledger;
+}
+
+/** Records the sha256 of a window file in the signed ledger (`fresh`: the window's first file, a new ledger). */
+async function recordInLedger(ref: WindowFolder, name: WindowFileName, bytes: Buffer, fresh = false): Promise<void> {
+  const path = join(ref.windowDir, LEDGER_FILE);
+  await withFileLock(ref.windowDir, async () => {
+    const ledger: WindowLedger = fresh
+      ? { format: 'access-perm/window-files@1', runId: ref.runId, windowId: ref.windowId, files: {} }
+      : await readLedger(ref);
+    ledger.files[name] = { sha256: sha256Hex(bytes), bytes: bytes.length };
+    await writeFileAtomic(path, `${JSON.stringify(await signRecord(ledger), null, 2)}\n`);
+  });
+}
+
+/** Writes a window file and records it in the window's signed ledger. */
+export async function writeWindowFile(ref: WindowFolder, name: WindowFileName, text: string): Promise<void> {
+  await writeFileAtomic(join(ref.windowDir, name), text);
+  await recordInLedger(ref, name, Buffer.from(text));
+}
+
+/** Records a window file another writer produced (DuckDB's Parquet COPY). */
+export async function sealWindowFile(ref: WindowFolder, name: WindowFileName): Promise<void> {
+  await recordInLedger(ref, name, await readFile(join(ref.windowDir, name)));
+}
+
+/** The window file's artifact ref as the ledger recorded it. */
+async function ledgerArtifact(ref: WindowFolder, name: WindowFileName, role: string): Promise<ArtifactRef> {
+  const recorded = (await readLedger(ref)).files[name];
+  if (!recorded) throw new ArtifactIntegrityError(`window ${ref.windowId} of run ${ref.runId} has no recorded ${name}`);
+  return { path: relative(ref.runDir, join(ref.windowDir, name)).split('\\').join('/'), role, ...recorded };
+}
+
+/** The window file as recorded in the ledger: its artifact ref, after checking the file's bytes. */
+export async function recordedWindowArtifact(
+  ref: WindowFolder,
+  name: WindowFileName,
+  role: string,
+): Promise<ArtifactRef> {
+  const artifact = await ledgerArtifact(ref, name, role);
+  await verifyArtifact(ref.runDir, artifact);
+  return artifact;
+}
+
+/** A window file's text, checked against the window's signed ledger. */
+export async function readWindowFile(ref: WindowFolder, name: WindowFileName): Promise<string> {
+  return (await readVerified(ref.runDir, await ledgerArtifact(ref, name, 'monitoring-data'))).toString('utf8');
+}
+
+/** Where DuckDB reads a window table, after checking the file against the window's signed ledger. */
+export async function verifiedWindowTable(ref: WindowFolder, name: WindowFileName): Promise<string> {
+  await recordedWindowArtifact(ref, name, 'monitoring-data');
+  return join(ref.windowDir, name);
+}
 
 export interface WindowInfo {
   windowId: string;
@@ -131,12 +217,14 @@ export async function loadWindow(
     requestedBy,
   };
   await mkdir(ref.windowDir, { recursive: true });
-  await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.info), `${JSON.stringify(info, null, 2)}\n`);
+  const text = `${JSON.stringify(info, null, 2)}\n`;
+  await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.info), text);
+  await recordInLedger(ref, WINDOW_FILES.info, Buffer.from(text), true);
   return info;
 }
 
 export async function readWindowInfo(ref: WindowFolder): Promise<WindowInfo> {
-  return JSON.parse(await readFile(join(ref.windowDir, WINDOW_FILES.info), 'utf8')) as WindowInfo;
+  return JSON.parse(await readWindowFile(ref, WINDOW_FILES.info)) as WindowInfo;
 }
 
 /** The scoring contract of a window: the submission suite of the raw contracts, plus a 0/1 label when present. */
@@ -158,7 +246,7 @@ export async function validateWindow(ref: WindowFolder): Promise<{ rows: number;
     await loadCsvAsText(conn, 'requests', info.source);
     const report = await runExpectations(conn, 'requests', info.source, scoringContract(config));
     const reportPath = join(ref.windowDir, WINDOW_FILES.validation);
-    await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    await writeWindowFile(ref, WINDOW_FILES.validation, `${JSON.stringify(report, null, 2)}\n`);
     if (!report.success)
       throw new DataValidationError(
         `monitoring window ${info.label} breaks the scoring contract: ${describeFailures(report)} — report: ${reportPath}`,
