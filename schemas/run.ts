@@ -18,6 +18,8 @@ export const manifestSchema = z.object({
   configHash: z.string(),
   dataHash: z.string(),
   createdAt: z.string(),
+  /** Where the manifest lies in its run folder: '.', `versions/v<n>` or `repro/<name>` (absent before signing). */
+  folder: z.string().optional(),
   artifacts: z.array(artifactRefSchema),
 });
 export type RunManifest = z.infer<typeof manifestSchema>;

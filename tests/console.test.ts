@@ -419,7 +419,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
 
     // Someone who writes the data directory cannot change what the page shows: a window report edited after it
     // was recorded (with or without its hash in the signed monitoring manifest), or an artifact record pointing out
-    // of the run folder, is refused and named.
+    // of the run folder (planted in the signed run manifest), is refused and named.
     const asViewer = { authorization: `Bearer ${tokens.VIEWER}` };
     const runDir = await resolveRunDir(RUN);
     const reportFile = join(runDir, 'monitoring', 'windows', windowIds[1]!, 'report.html');
@@ -454,7 +454,7 @@ describe('the web console (access-perm api, /console/) in a real browser', () =>
       headers: asViewer,
     });
     expect(planted.status).toBe(409);
-    expect(((await planted.json()) as { message: string }).message).toMatch(/leaves its run folder/);
+    expect(((await planted.json()) as { message: string }).message).toMatch(/manifest .* does not match its signature/);
     await writeFile(runManifestFile, runManifest);
 
     // An unknown or malformed window id is named, not guessed at.

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -21,6 +21,24 @@ import {
   type TemporalServer,
 } from '../client';
 import { PROJECT_ROOT } from '../lib/paths';
+import { MANIFEST_FILE, resolveRunDir, writeManifest } from '../lib/run';
+import type { RunManifest } from '../schemas/run';
+
+/**
+ * A second finished run for tests that need one quickly: the folder of `from` copied to `to`, its manifests signed
+ * again for `to` (as an operator holding the keys could; a copy alone is refused as another run's).
+ */
+export async function copyRun(from: string, to: string): Promise<string> {
+  const dir = await resolveRunDir(to);
+  await cp(await resolveRunDir(from), dir, { recursive: true });
+  const versions = await readdir(join(dir, 'versions')).catch(() => [] as string[]);
+  for (const folder of ['.', ...versions.map((v) => `versions/${v}`)]) {
+    const path = join(dir, folder, MANIFEST_FILE);
+    const manifest = JSON.parse(await readFile(path, 'utf8').catch(() => 'null')) as RunManifest | null;
+    if (manifest) await writeManifest(join(dir, folder), { ...manifest, runId: to }, folder);
+  }
+  return dir;
+}
 
 /** A fresh data directory for a test file, set as ACCESS_PERM_DATA_DIR so runs land there. */
 export async function useTempDataDir(prefix: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { access, appendFile, cp, readFile, writeFile } from 'node:fs/promises';
+import { access, appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +9,18 @@ import { addUser, delegateApproval, isAllowed, issueCapability, issueToken, quer
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
 import { LOCK_FILE, readLock, readManifest } from '../lib/run';
-import { applyCategoryGroups, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
+import { applyCategoryGroups, createVersion, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
 import { registerSchedule } from '../lib/monitor/store';
 import { readOutbox } from '../lib/notify';
 import type { CapabilityOperation } from '../schemas/governance';
 import type { FeatureMatrix } from '../schemas/matrix';
-import { OVERRIDE_PERMISSION, type BinningTable, type LifecycleState, type Verdict } from '../schemas/lifecycle';
+import {
+  EMPTY_OVERRIDE_SPEC,
+  OVERRIDE_PERMISSION,
+  type BinningTable,
+  type LifecycleState,
+  type Verdict,
+} from '../schemas/lifecycle';
 import { TASK_QUEUE } from '../workflows/definitions';
 import {
   approveDeploymentUpdate,
@@ -44,6 +50,7 @@ import {
   temporalCli,
   useTempDataDir,
   writeConfig,
+  copyRun,
 } from './helpers';
 
 let root: string;
@@ -124,7 +131,7 @@ beforeAll(async () => {
   runA = lifecycleHandle(client, 'lc-a');
   // A second run for rejection, delegation and continue-as-new: a copy of the trained folder with its own
   // lifecycle, started with a short history limit.
-  await cp(join(runsDir(), 'lc-a'), join(runsDir(), 'lc-b'), { recursive: true });
+  await copyRun('lc-a', 'lc-b');
   runB = await client.workflow.start('runLifecycle', {
     taskQueue: TASK_QUEUE,
     workflowId: 'lifecycle-lc-b',
@@ -681,5 +688,34 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(s.overrides[0]!.review).toMatchObject({ by: { userId: 'analyst2' }, delegatedBy: 'modeler' });
     const description = await runB.describe();
     expect(description.runId).not.toBe(runBFirstRunId);
+  });
+
+  it('builds a version only on files the signed manifests recorded: a swapped model, edited config or planted spec is not used', async () => {
+    const runDir = join(runsDir(), 'lc-b');
+    const v2 = join(runDir, 'versions', 'v2');
+    const threshold = { kind: 'threshold' as const, threshold: 0.55 };
+    // An overrides.json planted where the manifest lists none is not the version's spec.
+    await writeFile(join(runDir, 'overrides.json'), JSON.stringify({ ...EMPTY_OVERRIDE_SPEC, threshold: 0.01 }));
+    expect((await planOverride(runDir, runDir, threshold)).spec.threshold).toBe(0.55);
+    expect((await planOverride(runDir, runDir, threshold)).spec).toEqual({ ...EMPTY_OVERRIDE_SPEC, threshold: 0.55 });
+    // The previous version's model swapped (any bytes) is refused, not copied into the new version.
+    const modelFile = join(v2, 'model', 'model.json');
+    const model = await readFile(modelFile, 'utf8');
+    const swapped = model.replace(/"bias": ?-?[0-9.e-]+/, '"bias": 5');
+    expect(swapped).not.toBe(model);
+    await writeFile(modelFile, swapped);
+    await expect(createVersion(runDir, v2, 9, await planOverride(runDir, v2, threshold))).rejects.toThrow(
+      /model\/model\.json was modified: sha256 /,
+    );
+    await expect(access(join(runDir, 'versions', 'v9'))).rejects.toThrow(/ENOENT/);
+    await writeFile(modelFile, model);
+    // The run's config edited (say, other training parameters) is refused before anything is planned.
+    const configFile = join(runDir, 'config.json');
+    const config = await readFile(configFile, 'utf8');
+    const edited = config.replace('"iterations": ', '"iterations": 1');
+    expect(edited).not.toBe(config);
+    await writeFile(configFile, edited);
+    await expect(planOverride(runDir, v2, threshold)).rejects.toThrow(/config\.json was modified/);
+    await writeFile(configFile, config);
   });
 });

@@ -3,15 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PathOutsideError, UnknownRunError } from '../lib/errors';
+import { readVerified } from '../lib/artifacts';
+import { sha256Hex } from '../lib/hash';
 import { PROJECT_ROOT } from '../lib/paths';
 import {
   allRunDirs,
   createRunDir,
+  finishedFile,
+  readManifest,
   readRunText,
   resolveRunDir,
   resolveRunFolder,
   tableAt,
   tableForWriting,
+  verifyFinishedFiles,
+  writeManifest,
 } from '../lib/run';
 import { runRefSchema } from '../schemas/run';
 import { useTempDataDir } from './helpers';
@@ -120,5 +126,53 @@ describe('file access of pipeline steps: one seam for another storage backend', 
     for (const rel of ['../rf-team/run.json', 'predictions/../../x', '.'])
       await expect(tableForWriting(dir, rel)).rejects.toThrow(/leaves its run folder/);
     expect(() => tableAt(dir, '../../keys.json')).toThrow(/leaves its run folder/);
+  });
+});
+
+describe('manifests: signed, and bound to their folder', () => {
+  it('refuses a manifest edited, unsigned, or copied into another run or version, and a listed file changed', async () => {
+    const dir = await createRunDir('rf-signed', 'runs');
+    await writeFile(join(dir, 'config.json'), '{}\n');
+    const manifest = {
+      format: 'access-perm/manifest@1' as const,
+      runId: 'rf-signed',
+      configPath: '/c.yaml',
+      configHash: 'c',
+      dataHash: 'd',
+      createdAt: '2026-12-07T00:00:00.000Z',
+      artifacts: [{ path: 'config.json', role: 'config', sha256: sha256Hex('{}\n'), bytes: 3 }],
+    };
+    await writeManifest(dir, manifest, '.');
+    await expect(readManifest(dir)).resolves.toMatchObject({ runId: 'rf-signed', folder: '.' });
+    const file = join(dir, 'manifest.json');
+    const signed = await readFile(file, 'utf8');
+
+    await writeFile(file, signed.replace('"/c.yaml"', '"/other.yaml"'));
+    await expect(readManifest(dir)).rejects.toThrow(/does not match its signature/);
+    const { signature: _s, ...unsigned } = JSON.parse(signed) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify(unsigned));
+    await expect(readManifest(dir)).rejects.toThrow(/is not signed .*: refused/);
+    await writeFile(file, signed);
+
+    const other = await createRunDir('rf-copied-into', 'runs');
+    await writeFile(join(other, 'manifest.json'), signed);
+    await expect(readManifest(other)).rejects.toThrow(/is the manifest of run rf-signed, copied here: refused/);
+    const v2 = join(dir, 'versions', 'v2');
+    await mkdir(v2, { recursive: true });
+    await writeManifest(v2, manifest, 'versions/v2');
+    await expect(readManifest(v2)).resolves.toMatchObject({ folder: 'versions/v2' });
+    const v3 = join(dir, 'versions', 'v3');
+    await mkdir(v3, { recursive: true });
+    await writeFile(join(v3, 'manifest.json'), await readFile(join(v2, 'manifest.json'), 'utf8'));
+    await expect(readManifest(v3)).rejects.toThrow(/is the manifest of versions\/v2 of run rf-signed, copied here/);
+
+    expect((await finishedFile(dir, 'config.json'))!.bytes.toString()).toBe('{}\n');
+    expect(await finishedFile(dir, 'model/model.json')).toBeNull();
+    await writeFile(join(dir, 'config.json'), '{"iterations":1}\n');
+    await expect(finishedFile(dir, 'config.json')).rejects.toThrow(/config\.json was modified: sha256 /);
+    await expect(verifyFinishedFiles(dir, ['model/model.json'])).rejects.toThrow(/model\/model\.json is not listed/);
+    // Beneath the signatures, an artifact record never opens a file outside its folder.
+    const outside = { path: '../rf-team/run.json', role: 'run-info', sha256: sha256Hex(''), bytes: 0 };
+    await expect(readVerified(dir, outside)).rejects.toThrow(/leaves its run folder/);
   });
 });

@@ -23,7 +23,7 @@ import {
   type ScoreRequest,
 } from '../lib/scoring';
 import type { FeatureMatrix } from '../schemas/matrix';
-import { cliInProcess, runCreator, useTempDataDir } from './helpers';
+import { cliInProcess, copyRun, runCreator, useTempDataDir } from './helpers';
 import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -78,7 +78,7 @@ describe('openRunModel', () => {
   });
 
   it('refuses a modified model, a model the deployment does not pin, unknown and unfinished runs', async () => {
-    await cp(await resolveRunDir(RUN), await resolveRunDir('score-tampered'), { recursive: true });
+    await copyRun(RUN, 'score-tampered');
     const path = join(await resolveRunDir('score-tampered'), 'model/model.json');
     await writeFile(path, `${await readFile(path, 'utf8')} `);
     await expect(openRunModel('score-tampered')).rejects.toThrow(ArtifactIntegrityError);

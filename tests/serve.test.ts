@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
@@ -11,7 +11,7 @@ import { addUser, issueToken, queryAudit } from '../lib/governance';
 import { resolveRunDir } from '../lib/run';
 import { buildService, readInferenceLog, ServedModel } from '../lib/serve';
 import { MAX_PREDICT_ROWS } from '../schemas/serving';
-import { runCli, runCreator, useTempDataDir } from './helpers';
+import { copyRun, runCli, runCreator, useTempDataDir } from './helpers';
 import { trainedRun } from './scoringRun';
 
 const exec = promisify(execFile);
@@ -324,7 +324,7 @@ describe('deployment', () => {
       await waitFor('the deployed run', async () => (await health()).body.run_id === RUN);
       expect((await health()).body).toMatchObject({ source: 'deployment', deployment: { run_id: RUN } });
 
-      await cp(await resolveRunDir(RUN), await resolveRunDir('serve-b'), { recursive: true });
+      await copyRun(RUN, 'serve-b');
       await writeDeployment({ run_id: 'serve-b', ...deployed, model_sha256: 'f'.repeat(64) });
       await waitFor('the refused reload', async () => (await health()).body.last_error !== null);
       expect((await health()).body).toMatchObject({

@@ -18,10 +18,10 @@ import {
   assertRunId,
   MODEL_CARD_FILE,
   MODEL_FILE,
-  readManifest,
   REPORT_DIR,
   resolveRunDir,
   resolveVersion,
+  tryManifest,
 } from '../run';
 
 /** One artifact read out: where it came from and its verified bytes. */
@@ -41,11 +41,11 @@ async function versionArtifacts(
 ): Promise<{ version: number; dir: string; artifacts: ArtifactRef[] }> {
   await authorize(credential, permission, { type: 'run', id: assertRunId(runId) });
   const resolved = await resolveVersion(runId, await resolveRunDir(runId), version);
-  const manifest = await readManifest(resolved.dir).catch(() => {
+  const manifest = await tryManifest(resolved.dir);
+  if (!manifest)
     throw new UnknownRunError(
       `run ${runId} version ${resolved.version} has no manifest: it is not finished (or it failed)`,
     );
-  });
   return { ...resolved, artifacts: manifest.artifacts };
 }
 

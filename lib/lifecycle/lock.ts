@@ -22,16 +22,17 @@ import {
   MODEL_FILE,
   ONNX_FILE,
   OVERRIDE_SPEC_FILE,
-  readLock,
   readDeployment,
+  readLock,
   readManifest,
   readRunConfig,
   RunLockedError,
+  type RunLockFile,
+  tryManifest,
   verifyLockedRun,
   versionDirName,
   writeDeployment,
   writeLock,
-  type RunLockFile,
 } from '../run';
 import { auditRunAction, refuseAs } from './access';
 import { LifecycleStateError, LockRequirementError } from './errors';
@@ -48,7 +49,7 @@ export async function lockRequirements(
   versionDir: string,
   reproducibilityPassed: boolean,
 ): Promise<LockRequirement[]> {
-  const manifest = await readManifest(versionDir).catch(() => null);
+  const manifest = await tryManifest(versionDir);
   const listed = (path: string) => manifest?.artifacts.find((a) => a.path === path);
   const verified = async (path: string) => {
     const ref = listed(path);

@@ -5,12 +5,18 @@
  */
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BinningTable, OverrideChange, OverrideSpec } from '../../schemas/lifecycle';
+import {
+  EMPTY_OVERRIDE_SPEC,
+  overrideSpecSchema,
+  type BinningTable,
+  type OverrideChange,
+  type OverrideSpec,
+} from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { registerArtifact, writeArtifact } from '../artifacts';
 import { autoBinning, binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
 import { sqlString, withDuckDb } from '../data/duck';
-import { InputError } from '../errors';
+import { ArtifactIntegrityError, InputError } from '../errors';
 import { featureColumns, featureSpec, type FeatureSpec } from '../features';
 import { parseModel } from '../gbdt';
 import { authorize, type Credential } from '../governance';
@@ -19,6 +25,7 @@ import {
   BINNING_FILE,
   CONFIG_FILE,
   FEATURES_FILE,
+  finishedFile,
   METRICS_FILE,
   MODEL_FILE,
   oofFile,
@@ -31,8 +38,16 @@ import {
   resolveVersion,
   RUN_INFO_FILE,
   verifyLockedRun,
+  verifyFinishedFiles,
   versionDirName,
 } from '../run';
+
+/** A file of a finished folder as its signed manifest recorded it; refused when unlisted or changed. */
+async function readRecorded(dir: string, path: string): Promise<string> {
+  const recorded = await finishedFile(dir, path);
+  if (!recorded) throw new ArtifactIntegrityError(`${path} is not listed in the manifest of ${dir}`);
+  return recorded.bytes.toString('utf8');
+}
 
 /** Binning tables of a version: always over the run's own feature table, with the version's bin overrides. */
 export async function versionBinningTables(runDir: string, versionDir: string): Promise<BinningTable[]> {
@@ -67,7 +82,12 @@ function checkFeature(spec: FeatureSpec, feature: string, numericOnly = false): 
  * and the before/after values the audit entry records (seed-3 §3: "full diff").
  */
 export async function planOverride(runDir: string, fromDir: string, change: OverrideChange): Promise<OverridePlan> {
-  const spec = await readOverrideSpec(fromDir);
+  // A new version builds on the run's inputs and the version before it as their signed manifests recorded them.
+  await verifyFinishedFiles(runDir, [CONFIG_FILE, RUN_INFO_FILE, FEATURES_FILE]);
+  const recordedSpec = await finishedFile(fromDir, OVERRIDE_SPEC_FILE);
+  const spec = recordedSpec
+    ? overrideSpecSchema.parse(JSON.parse(recordedSpec.bytes.toString('utf8')))
+    : EMPTY_OVERRIDE_SPEC;
   const features = featureSpec(await readRunConfig(runDir));
   const next: OverrideSpec = structuredClone(spec);
   switch (change.kind) {
@@ -109,14 +129,14 @@ export async function planOverride(runDir: string, fromDir: string, change: Over
       return { spec: next, before: { ignored: spec.ignored }, after: { ignored: next.ignored }, retrain: true };
     }
     case 'regularization': {
-      const model = parseModel(await readFile(join(fromDir, MODEL_FILE), 'utf8'));
+      const model = parseModel(await readRecorded(fromDir, MODEL_FILE));
       const params = model.params as Record<string, unknown>;
       const before = Object.fromEntries(Object.keys(change.params).map((k) => [k, params[k] ?? null]));
       Object.assign(next.params, change.params);
       return { spec: next, before: { params: before }, after: { params: change.params }, retrain: true };
     }
     case 'threshold': {
-      const metrics = JSON.parse(await readFile(join(fromDir, METRICS_FILE), 'utf8')) as { oof: { threshold: number } };
+      const metrics = JSON.parse(await readRecorded(fromDir, METRICS_FILE)) as { oof: { threshold: number } };
       next.threshold = change.threshold;
       return {
         spec: next,
@@ -184,22 +204,23 @@ export async function createVersion(
   plan: OverridePlan,
 ): Promise<{ dir: string; artifacts: ArtifactRef[]; nSplits: number }> {
   const dir = join(runDir, versionDirName(version));
+  const nSplits = (await readRunConfig(runDir)).validation.n_splits;
+  // What a threshold-only version copies is read (and checked against the previous version's signed manifest)
+  // before anything is written, so a changed file leaves no half-built version.
+  const copied = plan.retrain
+    ? []
+    : await Promise.all(
+        [...Array.from({ length: nSplits }, (_, fold) => oofFile(fold)), MODEL_FILE].map(async (file) => {
+          const recorded = await finishedFile(fromDir, file);
+          if (!recorded) throw new ArtifactIntegrityError(`${file} is not listed in the manifest of ${fromDir}`);
+          return { file, ...recorded };
+        }),
+      );
   const artifacts = await writeVersionInputs(runDir, dir, plan.spec);
   await mkdir(join(dir, 'features'), { recursive: true });
   await applyCategoryGroups(join(runDir, FEATURES_FILE), join(dir, FEATURES_FILE), plan.spec);
   artifacts.push(await registerArtifact(dir, FEATURES_FILE, 'features'));
-  const config = await readRunConfig(dir);
-  const nSplits = config.validation.n_splits;
-  if (!plan.retrain) {
-    await mkdir(join(dir, 'folds'), { recursive: true });
-    await mkdir(join(dir, 'model'), { recursive: true });
-    for (let fold = 0; fold < nSplits; fold++) {
-      await copyFile(join(fromDir, oofFile(fold)), join(dir, oofFile(fold)));
-      artifacts.push(await registerArtifact(dir, oofFile(fold), 'oof-scores'));
-    }
-    await copyFile(join(fromDir, MODEL_FILE), join(dir, MODEL_FILE));
-    artifacts.push(await registerArtifact(dir, MODEL_FILE, 'model'));
-  }
+  for (const { file, ref, bytes } of copied) artifacts.push(await writeArtifact(dir, file, bytes, ref.role));
   artifacts.push(await writeBinningTables(runDir, dir));
   return { dir, artifacts, nSplits };
 }

@@ -17,7 +17,7 @@ import {
 import { sha256File, sha256Hex } from '../hash';
 import { RecordSignatureError, signRecord, verifyRecord, type RecordSignature } from '../keys';
 import { withFileLock } from '../lock';
-import { MONITORING_DIR, readManifest, readRunConfig, resolveRunDir } from '../run';
+import { MONITORING_DIR, readRunConfig, resolveRunDir, tryManifest } from '../run';
 
 /** A window with its folders resolved: what the monitoring steps work on. */
 export interface WindowFolder extends WindowRef {
@@ -155,11 +155,9 @@ export async function windowFolder(ref: WindowRef): Promise<WindowFolder> {
 /** A completed run's manifest; monitoring needs the manifest to verify the model and the reference it reads. */
 export async function completedRunManifest(runId: string, runDir: string): Promise<RunManifest> {
   if (!(await fileExists(runDir))) throw new UnknownRunError(`unknown run ${runId}: no run folder at ${runDir}`);
-  try {
-    return await readManifest(runDir);
-  } catch {
-    throw new UnknownRunError(`run ${runId} has no manifest: only completed runs can be monitored`);
-  }
+  const manifest = await tryManifest(runDir);
+  if (!manifest) throw new UnknownRunError(`run ${runId} has no manifest: only completed runs can be monitored`);
+  return manifest;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { relative, sep } from 'node:path';
 import type { ResolvedIdentity } from '../../schemas/governance';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified } from '../artifacts';
@@ -19,15 +20,19 @@ export async function finalizeManifest(
   const artifacts = [...latest.values()];
   for (const a of artifacts) await readVerified(ref.dir, a);
   const info = await readRunInfo(ref.dir);
-  await writeManifest(ref.dir, {
-    format: 'access-perm/manifest@1',
-    runId: ref.runId,
-    configPath: info.configPath,
-    configHash: info.configHash,
-    dataHash: info.dataHash,
-    createdAt: new Date().toISOString(),
-    artifacts,
-  });
+  await writeManifest(
+    ref.dir,
+    {
+      format: 'access-perm/manifest@1',
+      runId: ref.runId,
+      configPath: info.configPath,
+      configHash: info.configHash,
+      dataHash: info.dataHash,
+      createdAt: new Date().toISOString(),
+      artifacts,
+    },
+    relative(ref.root, ref.dir).split(sep).join('/') || '.',
+  );
   const sha256 = sha256Hex(await readRunBytes(ref.dir, MANIFEST_FILE));
   await appendAudit({
     user_id: info.createdBy.userId,

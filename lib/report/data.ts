@@ -15,10 +15,10 @@ import {
   METRICS_FILE,
   MODEL_FILE,
   OOF_FILE,
-  readManifest,
   readRunConfig,
   readRunInfo,
   RUN_INFO_FILE,
+  tryManifest,
 } from '../run';
 
 const VERIFIED_ON_READ = [CONFIG_FILE, RUN_INFO_FILE, METRICS_FILE, MODEL_FILE, OOF_FILE];
@@ -93,7 +93,7 @@ export async function loadRunData(runDir: string): Promise<RunData> {
   const info = await readRunInfo(runDir).catch(() => {
     throw new UnknownRunError(`no run at ${runDir} (run.json missing)`);
   });
-  const manifest = await readManifest(runDir).catch(() => null);
+  const manifest = await tryManifest(runDir);
   // A finished run's inputs to the report are checked against the manifest before they are read.
   for (const ref of manifest?.artifacts ?? []) if (VERIFIED_ON_READ.includes(ref.path)) await readVerified(runDir, ref);
   const config = await readRunConfig(runDir);

@@ -58,7 +58,7 @@ export {
   readTombstone,
   readTestMetrics,
 } from './records';
-export { readManifest, tryManifest, writeManifest } from './manifest';
+export { finishedFile, readManifest, tryManifest, verifyFinishedFiles, writeManifest } from './manifest';
 export { folderContents, readRunBytes, readRunText, removeFolderContents, tableAt, tableForWriting } from './files';
 export {
   describeVersion,
