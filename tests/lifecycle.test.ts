@@ -8,7 +8,7 @@ import { trainGbdt, predictProba } from '../lib/gbdt';
 import { addUser, delegateApproval, isAllowed, issueCapability, issueToken, queryAudit } from '../lib/governance';
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
-import { LOCK_FILE, readLock, readManifest } from '../lib/run';
+import { lifecycleView, LOCK_FILE, readLock, readManifest } from '../lib/run';
 import { applyCategoryGroups, createVersion, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
 import { registerSchedule } from '../lib/monitor/store';
 import { readOutbox } from '../lib/notify';
@@ -717,5 +717,18 @@ describe('run lifecycle on a real Temporal dev server', () => {
     await writeFile(configFile, edited);
     await expect(planOverride(runDir, v2, threshold)).rejects.toThrow(/config\.json was modified/);
     await writeFile(configFile, config);
+
+    // The lifecycle's records are signed for their place: version 3's rejection cannot be turned into an approval,
+    // by hand or with version 2's signed approval copied over it.
+    const reviewFile = join(runDir, 'versions', 'v3', 'review.json');
+    const rejection = await readFile(reviewFile, 'utf8');
+    await writeFile(reviewFile, rejection.replace('"decision": "reject"', '"decision": "approve"'));
+    await expect(lifecycleView('lc-b', runDir)).rejects.toThrow(/review\.json does not match its signature/);
+    await writeFile(reviewFile, await readFile(join(v2, 'review.json'), 'utf8'));
+    await expect(lifecycleView('lc-b', runDir)).rejects.toThrow(
+      /review\.json is the record of lc-b\/versions\/v2\/review\.json, copied here: refused/,
+    );
+    await writeFile(reviewFile, rejection);
+    expect((await lifecycleView('lc-b', runDir)).status).toBe('rejected');
   });
 });

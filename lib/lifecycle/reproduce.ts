@@ -4,16 +4,17 @@
  * The lifecycle records who asked and for which version (`request.json`) and which child workflow builds it; the
  * child's steps read both from there, so a `reproduceRun` started by hand has nothing to work on.
  */
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReproducibilityResult } from '../../schemas/lifecycle';
 import { writeFileAtomic } from '../artifacts';
 import { inputFiles } from '../data/raw';
-import { InputError } from '../errors';
+import { ArtifactIntegrityError, InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
 import {
   assertFolderWriter,
   CONFIG_FILE,
+  finishedFile,
   FEATURES_FILE,
   METRICS_FILE,
   MODEL_FILE,
@@ -27,8 +28,10 @@ import {
   REPRODUCIBILITY_FILE,
   reproDirName,
   RUN_INFO_FILE,
+  verifyFinishedFiles,
   versionDirName,
   writeReproRequest,
+  writeRunRecord,
   type ReproRequest,
   type WorkflowExecution,
 } from '../run';
@@ -61,6 +64,9 @@ export async function prepareReproduction(
   await assertFolderWriter(reproDir, execution);
   const { version } = await readReproRequest(reproDir);
   const versionDir = join(runDir, versionDirName(version));
+  // The version is reproduced from its inputs as its signed manifest recorded them, never as found.
+  await verifyFinishedFiles(versionDir, [CONFIG_FILE, RUN_INFO_FILE]);
+  await verifyFinishedFiles(runDir, [RUN_INFO_FILE]);
   const info = await readRunInfo(runDir);
   const config = await readRunConfig(versionDir);
   const paths = inputFiles(config);
@@ -73,9 +79,8 @@ export async function prepareReproduction(
       throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);
   }
   for (const file of [CONFIG_FILE, RUN_INFO_FILE, OVERRIDE_SPEC_FILE]) {
-    await copyFile(join(versionDir, file), join(reproDir, file)).catch((e: NodeJS.ErrnoException) => {
-      if (!(file === OVERRIDE_SPEC_FILE && e.code === 'ENOENT')) throw e;
-    });
+    const recorded = await finishedFile(versionDir, file);
+    if (recorded) await writeFileAtomic(join(reproDir, file), recorded.bytes);
   }
   return { nSplits: config.validation.n_splits, version };
 }
@@ -110,19 +115,24 @@ export async function compareReproduction(
   const checks: ReproducibilityResult['checks'] = [];
   const check = (name: string, expected: string, actual: string) =>
     checks.push({ name, passed: expected === actual, expected, actual });
+  // The version's side is what its signed manifest recorded (files checked), not whatever lies in its folder now.
+  const recorded = async (file: string) => {
+    const found = await finishedFile(versionDir, file);
+    if (!found) throw new ArtifactIntegrityError(`${file} is not listed in the manifest of ${versionDir}`);
+    return found;
+  };
+  check('model file sha256', (await recorded(MODEL_FILE)).ref.sha256, await sha256File(join(reproDir, MODEL_FILE)));
+  const oof = (text: string) => canonicalJson((JSON.parse(text) as { oof: unknown }).oof);
   check(
-    'model file sha256',
-    await sha256File(join(versionDir, MODEL_FILE)),
-    await sha256File(join(reproDir, MODEL_FILE)),
+    'OOF metrics',
+    oof((await recorded(METRICS_FILE)).bytes.toString('utf8')),
+    oof(await readFile(join(reproDir, METRICS_FILE), 'utf8')),
   );
-  const oof = async (dir: string) =>
-    canonicalJson((JSON.parse(await readFile(join(dir, METRICS_FILE), 'utf8')) as { oof: unknown }).oof);
-  check('OOF metrics', await oof(versionDir), await oof(reproDir));
   const nSplits = (await readRunConfig(versionDir)).validation.n_splits;
   for (let fold = 0; fold < nSplits; fold++)
     check(
       `OOF predictions fold ${fold} sha256`,
-      await sha256File(join(versionDir, oofFile(fold))),
+      (await recorded(oofFile(fold))).ref.sha256,
       await sha256File(join(reproDir, oofFile(fold))),
     );
   const result: ReproducibilityResult = {
@@ -133,7 +143,7 @@ export async function compareReproduction(
     checks,
     artifact: `${reproDirName(repro)}/${REPRODUCIBILITY_FILE}`,
   };
-  await writeFileAtomic(join(reproDir, REPRODUCIBILITY_FILE), `${JSON.stringify(result, null, 2)}\n`);
+  await writeRunRecord(join(reproDir, REPRODUCIBILITY_FILE), result);
   const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
   await auditRunAction(result.by, runId, {
     action: 'reproducibility_test',

@@ -58,6 +58,7 @@ export {
   readTombstone,
   readTestMetrics,
 } from './records';
+export { readRunRecord, writeRunRecord } from './signedRecord';
 export { finishedFile, readManifest, tryManifest, verifyFinishedFiles, writeManifest } from './manifest';
 export { folderContents, readRunBytes, readRunText, removeFolderContents, tableAt, tableForWriting } from './files';
 export {

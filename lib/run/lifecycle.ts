@@ -9,7 +9,7 @@
  *   it ran.
  * - `lock.json`: the lock, and the deployment approval.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type {
@@ -20,7 +20,6 @@ import type {
   ReproducibilityResult,
   RunStatus,
 } from '../../schemas/lifecycle';
-import { writeFileAtomic } from '../artifacts';
 import {
   BUILD_FAILED_FILE,
   MODEL_FILE,
@@ -33,6 +32,7 @@ import {
 import { readLock } from './lock';
 import { tryManifest } from './manifest';
 import { readMetrics, readRunInfo } from './records';
+import { readRunRecord, writeRunRecord } from './signedRecord';
 import { newestVersion, readVersionReview } from './versions';
 
 /** What `override.json` holds: the override as filed (its status comes from the version's other records). */
@@ -41,29 +41,18 @@ export type FiledOverride = Omit<OverrideRecord, 'status' | 'error' | 'review'> 
   claim: string;
 };
 
-const readJson = async <T>(path: string): Promise<T | null> => {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-};
-
 /** Writes the record of the override version `filed.version` is built for, into the version's folder. */
 export async function writeOverrideRecord(runDir: string, filed: FiledOverride): Promise<void> {
-  await writeFileAtomic(
-    join(runDir, versionDirName(filed.version), OVERRIDE_RECORD_FILE),
-    `${JSON.stringify(filed, null, 2)}\n`,
-  );
+  await writeRunRecord(join(runDir, versionDirName(filed.version), OVERRIDE_RECORD_FILE), filed);
 }
 
 /** Records why version `version` was not built (a failed step, or an interrupted lifecycle). */
 export async function writeBuildFailure(runDir: string, version: number, error: string): Promise<void> {
-  await writeFileAtomic(
-    join(runDir, versionDirName(version), BUILD_FAILED_FILE),
-    `${JSON.stringify({ version, error, at: new Date().toISOString() }, null, 2)}\n`,
-  );
+  await writeRunRecord(join(runDir, versionDirName(version), BUILD_FAILED_FILE), {
+    version,
+    error,
+    at: new Date().toISOString(),
+  });
 }
 
 const reproRequestSchema = z.strictObject({
@@ -76,21 +65,17 @@ export type ReproRequest = { version: number; by: Actor; at: string; claim: stri
 
 /** Writes who asked for reproduction `repro` of which version. */
 export async function writeReproRequest(reproDir: string, request: ReproRequest): Promise<void> {
-  await writeFileAtomic(join(reproDir, REPRO_REQUEST_FILE), `${JSON.stringify(request, null, 2)}\n`);
+  await writeRunRecord(join(reproDir, REPRO_REQUEST_FILE), request);
 }
 
 /** Records why a reproduction never finished (a failed step, or its lifecycle restarted while it ran). */
 export async function writeReproFailure(reproDir: string, error: string): Promise<void> {
-  await writeFileAtomic(
-    join(reproDir, REPRO_FAILED_FILE),
-    `${JSON.stringify({ at: new Date().toISOString(), error })}
-`,
-  );
+  await writeRunRecord(join(reproDir, REPRO_FAILED_FILE), { at: new Date().toISOString(), error });
 }
 
 /** The request of a reproduction folder; refuses a folder that has none (no test was asked for there). */
 export async function readReproRequest(reproDir: string): Promise<ReproRequest> {
-  const raw = await readJson<unknown>(join(reproDir, REPRO_REQUEST_FILE));
+  const raw = await readRunRecord<unknown>(join(reproDir, REPRO_REQUEST_FILE));
   if (raw === null) throw new Error(`${reproDir} has no ${REPRO_REQUEST_FILE}: no reproducibility test was requested`);
   return reproRequestSchema.parse(raw) as ReproRequest;
 }
@@ -100,7 +85,7 @@ async function versionRecord(runDir: string, version: number): Promise<ModelVers
   const manifest = await tryManifest(dir);
   if (!manifest) return null;
   const metrics = await readMetrics(dir).catch(() => null);
-  const filed = version === 1 ? null : await readJson<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
+  const filed = version === 1 ? null : await readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
   return {
     version,
     modelSha256: manifest.artifacts.find((a) => a.path === MODEL_FILE)?.sha256 ?? null,
@@ -113,12 +98,12 @@ async function versionRecord(runDir: string, version: number): Promise<ModelVers
 
 async function overrideRecord(runDir: string, version: number): Promise<OverrideRecord | null> {
   const dir = join(runDir, versionDirName(version));
-  const filed = await readJson<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
+  const filed = await readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
   if (!filed) return null;
   const { fromVersion: _from, ...override } = filed;
   const [review, failure, manifest] = await Promise.all([
     readVersionReview(dir),
-    readJson<{ error: string }>(join(dir, BUILD_FAILED_FILE)),
+    readRunRecord<{ error: string }>(join(dir, BUILD_FAILED_FILE)),
     tryManifest(dir),
   ]);
   if (review) {
@@ -147,8 +132,8 @@ export async function reproductions(runDir: string): Promise<Reproduction[]> {
       const request = await readReproRequest(dir).catch(() => null);
       if (!request) return null;
       const [result, failure] = await Promise.all([
-        readJson<ReproducibilityResult>(join(dir, REPRODUCIBILITY_FILE)),
-        readJson<{ error: string }>(join(dir, REPRO_FAILED_FILE)),
+        readRunRecord<ReproducibilityResult>(join(dir, REPRODUCIBILITY_FILE)),
+        readRunRecord<{ error: string }>(join(dir, REPRO_FAILED_FILE)),
       ]);
       return { name, request, result, failed: failure?.error ?? null };
     }),

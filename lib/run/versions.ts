@@ -5,13 +5,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EMPTY_OVERRIDE_SPEC, overrideSpecSchema, type OverrideSpec, type Review } from '../../schemas/lifecycle';
-import { writeFileAtomic } from '../artifacts';
 import { InputError, UnknownRunError } from '../errors';
 import { fileExists } from '../data/raw';
 import { MODEL_FILE, OVERRIDE_SPEC_FILE, REVIEW_FILE, RUN_INFO_FILE, versionDirName } from './layout';
 import { readLock } from './lock';
 import { readManifest } from './manifest';
 import { readMetrics, readRunInfo } from './records';
+import { readRunRecord, writeRunRecord } from './signedRecord';
 
 /** The newest model version found in a run folder (version 1 is the run itself). */
 export async function newestVersion(runDir: string): Promise<number> {
@@ -37,25 +37,12 @@ export interface VersionReview extends Review {
 /** Writes the review of version `review.version` into its folder (idempotent: a retried activity rewrites it). */
 export async function writeVersionReview(runDir: string, review: VersionReview): Promise<void> {
   if (review.version === 1) throw new InputError('version 1 is the trained run itself; it has no override to review');
-  const path = join(runDir, versionDirName(review.version), REVIEW_FILE);
-  await writeFileAtomic(path, `${JSON.stringify(review, null, 2)}\n`);
+  await writeRunRecord(join(runDir, versionDirName(review.version), REVIEW_FILE), review);
 }
 
 /** The review recorded in a version's folder, or null when it was never reviewed. */
 export async function readVersionReview(versionDir: string): Promise<VersionReview | null> {
-  const path = join(versionDir, REVIEW_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  try {
-    return JSON.parse(text) as VersionReview;
-  } catch (e) {
-    throw new InputError(`${path} is not a valid review record: ${(e as Error).message}`);
-  }
+  return readRunRecord<VersionReview>(join(versionDir, REVIEW_FILE));
 }
 
 /**
