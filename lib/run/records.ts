@@ -17,6 +17,7 @@ import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
 import { UnknownRunError } from '../errors';
 import { verifyRecord } from '../keys';
+import { finishedFile, tryManifest } from './manifest';
 import {
   CONFIG_FILE,
   FEATURES_FILE,
@@ -64,7 +65,10 @@ export async function readTombstone(dir: string): Promise<Tombstone | null> {
 
 /** The folder's metrics.json; throws when it is missing or malformed. */
 export async function readMetrics(dir: string): Promise<MetricsFile> {
-  return metricsFileSchema.parse(JSON.parse(await readFile(join(dir, METRICS_FILE), 'utf8')));
+  // A finished folder's figures (what a reviewer decides on) are read as its signed manifest recorded them.
+  const recorded = (await tryManifest(dir)) && (await finishedFile(dir, METRICS_FILE));
+  const text = recorded ? recorded.bytes.toString('utf8') : await readFile(join(dir, METRICS_FILE), 'utf8');
+  return metricsFileSchema.parse(JSON.parse(text));
 }
 
 /** The hold-out test metrics of a flat run's folder (`test` of metrics.json), or null when it has none. */
