@@ -114,9 +114,31 @@ function ctrBins(n: number, borderCount: number, binAt: (i: number) => number): 
   return bins;
 }
 
+/** A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key. */
+function tableStats(
+  valueOf: Int32Array,
+  k: number,
+  labels: Uint8Array,
+  keyOf: (id: number) => string,
+  keep?: KeepEntry,
+): [string, number, number][] {
+  const positives = new Int32Array(k);
+  const totals = new Int32Array(k);
+  for (let i = 0; i < valueOf.length; i++) {
+    const v = valueOf[i]!;
+    totals[v]!++;
+    positives[v]! += labels[i]!;
+  }
+  const stats: [string, number, number][] = [];
+  for (let v = 0; v < k; v++)
+    if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
+  return stats.sort(byKey);
+}
+
 /**
- * Adds a CTR table over `proj` (whose per-row dense value id is `valueOf`, `k` ids, `keyOf(id)` its string key)
- * and CatBoost's default CTR set on it; returns the new BinFeature indices.
+ * Adds a CTR table over `proj` (whose per-row dense value id is `valueOf`, `k` ids) and CatBoost's default CTR set
+ * on it; returns the new BinFeature indices. A single column's table gets its entries now (`buildStats`);
+ * a combination's are deferred to when the model keeps it.
  */
 function addCtrs(
   out: BuiltFeatures,
@@ -124,27 +146,18 @@ function addCtrs(
   proj: number[],
   valueOf: Int32Array,
   k: number,
-  keyOf: (id: number) => string,
+  buildStats: (keep?: KeepEntry) => [string, number, number][],
 ): number[] {
   const n = valueOf.length;
-  const positives = new Int32Array(k);
   const totals = new Int32Array(k);
   const labelled = ctx.scratch.labelled(n);
   for (let i = 0; i < n; i++) {
     const v = valueOf[i]!;
-    const y = ctx.labels[i]!;
     totals[v]!++;
-    positives[v]! += y;
-    labelled[i] = 2 * v + y;
+    labelled[i] = 2 * v + ctx.labels[i]!;
   }
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
-  const buildStats = (keep?: KeepEntry): [string, number, number][] => {
-    const stats: [string, number, number][] = [];
-    for (let v = 0; v < k; v++)
-      if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
-    return stats.sort(byKey);
-  };
   const features = proj.map((c) => out.catSources[c]!.name);
   const table = out.ctrTables.push({ features, stats: proj.length === 1 ? buildStats() : [], maxCount }) - 1;
   if (proj.length > 1) out.pendingStats.set(table, buildStats);
@@ -232,7 +245,7 @@ export function buildFeatures(
       continue;
     }
     const c = out.catSources.push({ name: col.name, valueOf: idx.valueOf, values: idx.values }) - 1;
-    addCtrs(out, ctx, [c], idx.valueOf, k, (v) => idx.values[v]!);
+    addCtrs(out, ctx, [c], idx.valueOf, k, () => tableStats(idx.valueOf, k, labels, (v) => idx.values[v]!));
   }
   for (const col of train.numeric) {
     out.features.push({ name: col.name, type: 'numeric' });
@@ -314,11 +327,12 @@ class HashedIds {
   }
 }
 
-/**
- * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
- * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
- */
-export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
+/** A combination's dense value ids per row (in order of first occurrence) and each id's first row. */
+function combinationIds(
+  out: BuiltFeatures,
+  ctx: CtrContext,
+  proj: number[],
+): { valueOf: Int32Array; firstRow: number[] } {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
   let cur = srcs[0]!.valueOf;
@@ -346,7 +360,33 @@ export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number
     cur = next;
     curCount = firstRow.length;
   }
-  const rowOf = firstRow.slice();
-  const keyOf = (id: number) => srcs.map((src) => src.values[src.valueOf[rowOf[id]!]!]!).join(COMBINATION_SEPARATOR);
-  return addCtrs(out, ctx, proj, cur, rowOf.length, keyOf);
+  return { valueOf: cur, firstRow };
+}
+
+/**
+ * A combination table's entries, recomputed from its sources when asked for: the ids and counts of the dozens of
+ * candidate combinations that the trees never keep would otherwise stay alive for the whole fit (at 800,000 rows
+ * they held as much memory as the combinations' bins).
+ */
+function deferredCombinationStats(
+  out: BuiltFeatures,
+  ctx: CtrContext,
+  proj: number[],
+): (keep?: KeepEntry) => [string, number, number][] {
+  return (keep) => {
+    const srcs = proj.map((c) => out.catSources[c]!);
+    const { valueOf, firstRow } = combinationIds(out, ctx, proj);
+    const keyOf = (id: number): string =>
+      srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
+    return tableStats(valueOf, firstRow.length, ctx.labels, keyOf, keep);
+  };
+}
+
+/**
+ * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
+ * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
+ */
+export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
+  const { valueOf, firstRow } = combinationIds(out, ctx, proj);
+  return addCtrs(out, ctx, proj, valueOf, firstRow.length, deferredCombinationStats(out, ctx, proj));
 }

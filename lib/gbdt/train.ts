@@ -356,6 +356,9 @@ export function trainGbdt(
     if (stop) break;
   }
 
+  // The training bins are not read from here on; dropping them lets the model's assembly (re-deriving the kept
+  // combination tables) reuse their memory instead of adding to it.
+  features.length = 0;
   const keep = evalSet && P.use_best_model && bestIteration >= 0 ? bestIteration + 1 : trees.length;
   const kept = trees.slice(0, keep);
   return {
