@@ -75,6 +75,8 @@ export class CtrScratch {
   private orderedCounts = new Int32Array(0);
   private pairIdBuffer = new Int32Array(0);
   private pairKeyBuffer = new Int32Array(0);
+  private idBuffers = [new Int32Array(0), new Int32Array(0)];
+  private firstRowBuffer = new Int32Array(0);
 
   labelled(n: number): Int32Array {
     if (this.labelledValue.length < n) this.labelledValue = new Int32Array(n);
@@ -90,6 +92,18 @@ export class CtrScratch {
   pairIds(size: number): Int32Array {
     if (this.pairIdBuffer.length < size) this.pairIdBuffer = new Int32Array(size);
     return this.pairIdBuffer.subarray(0, size).fill(-1);
+  }
+
+  /** Per-row ids of a combination: it adds one column at a time, reading one of these two and writing the other. */
+  ids(which: 0 | 1, n: number): Int32Array {
+    if (this.idBuffers[which]!.length < n) this.idBuffers[which] = new Int32Array(n);
+    return this.idBuffers[which]!.subarray(0, n);
+  }
+
+  /** The first row of each of up to `n` combination ids. */
+  firstRows(n: number): Int32Array {
+    if (this.firstRowBuffer.length < n) this.firstRowBuffer = new Int32Array(n);
+    return this.firstRowBuffer.subarray(0, n);
   }
 
   /** Two key entries for each of `size` hash slots. */
@@ -159,7 +173,12 @@ function addCtrs(
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
   const features = proj.map((c) => out.catSources[c]!.name);
-  const table = out.ctrTables.push({ features, stats: proj.length === 1 ? buildStats() : [], maxCount }) - 1;
+  const table =
+    out.ctrTables.push({
+      features,
+      stats: proj.length === 1 ? buildStats() : [],
+      maxCount,
+    }) - 1;
   if (proj.length > 1) out.pendingStats.set(table, buildStats);
 
   const added: number[] = [];
@@ -195,7 +214,16 @@ function addCtrs(
       const borders = bordersOf[pi]!;
       const ref = out.ctrs.push({ table, type: 'Borders', prior: ctr.prior, borders }) - 1;
       const nBins = borders.length + 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: binsOf[pi]!, packed: packs(nBins), proj }) - 1);
+      added.push(
+        out.binFeatures.push({
+          kind: 'ctr',
+          ref,
+          nBins,
+          bins: binsOf[pi]!,
+          packed: packs(nBins),
+          proj,
+        }) - 1,
+      );
     } else {
       // Counter is a function of the value alone: quantize each value once, then look its bin up per row.
       const perValue = new Float64Array(k);
@@ -205,7 +233,16 @@ function addCtrs(
       const bins = ctrBins(n, borders.length, (i) => binOfValue[valueOf[i]!]!);
       const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
       const nBins = borders.length + 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: [bins], packed: packs(nBins), proj }) - 1);
+      added.push(
+        out.binFeatures.push({
+          kind: 'ctr',
+          ref,
+          nBins,
+          bins: [bins],
+          packed: packs(nBins),
+          proj,
+        }) - 1,
+      );
     }
   }
   return added;
@@ -232,7 +269,13 @@ export function buildFeatures(
     catSources: [],
     pendingStats: new Map(),
   };
-  const ctx: CtrContext = { labels, perms, avgFold, params, scratch: new CtrScratch() };
+  const ctx: CtrContext = {
+    labels,
+    perms,
+    avgFold,
+    params,
+    scratch: new CtrScratch(),
+  };
   const ignored = new Set(params.ignored_features ?? []);
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });
@@ -241,10 +284,20 @@ export function buildFeatures(
     const k = idx.values.length;
     if (k <= params.one_hot_max_size) {
       const ref = out.oneHotFeatures.push({ name: col.name, values: idx.values }) - 1;
-      out.binFeatures.push({ kind: 'onehot', ref, nBins: k, bins: [Uint8Array.from(idx.valueOf)] });
+      out.binFeatures.push({
+        kind: 'onehot',
+        ref,
+        nBins: k,
+        bins: [Uint8Array.from(idx.valueOf)],
+      });
       continue;
     }
-    const c = out.catSources.push({ name: col.name, valueOf: idx.valueOf, values: idx.values }) - 1;
+    const c =
+      out.catSources.push({
+        name: col.name,
+        valueOf: idx.valueOf,
+        values: idx.values,
+      }) - 1;
     addCtrs(out, ctx, [c], idx.valueOf, k, () => tableStats(idx.valueOf, k, labels, (v) => idx.values[v]!));
   }
   for (const col of train.numeric) {
@@ -258,7 +311,12 @@ export function buildFeatures(
           params.nan_mode,
         )
       : numericBorders(col.values, params);
-    const ref = out.floatFeatures.push({ name: col.name, nanMode: params.nan_mode, borders }) - 1;
+    const ref =
+      out.floatFeatures.push({
+        name: col.name,
+        nanMode: params.nan_mode,
+        borders,
+      }) - 1;
     out.binFeatures.push({
       kind: 'float',
       ref,
@@ -327,22 +385,26 @@ class HashedIds {
   }
 }
 
-/** A combination's dense value ids per row (in order of first occurrence) and each id's first row. */
+/**
+ * A combination's dense value ids per row (`k` of them, in order of first occurrence) and each id's first row, in
+ * the context's scratch buffers: valid until the next combination (a fresh array per combination and column was
+ * ~3 MB of garbage each at 800,000 rows, hundreds of MB over a fit).
+ */
 function combinationIds(
   out: BuiltFeatures,
   ctx: CtrContext,
   proj: number[],
-): { valueOf: Int32Array; firstRow: number[] } {
+): { valueOf: Int32Array; k: number; firstRow: Int32Array } {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
+  const firstRow = ctx.scratch.firstRows(n);
   let cur = srcs[0]!.valueOf;
   let curCount = srcs[0]!.values.length;
-  let firstRow: number[] = [];
   for (let s = 1; s < srcs.length; s++) {
     const src = srcs[s]!;
     const card = src.values.length;
-    const next = new Int32Array(n);
-    firstRow = [];
+    const next = ctx.scratch.ids((s & 1) as 0 | 1, n);
+    let count = 0;
     // Dense ids of the (cur, src) pairs in order of first occurrence.
     const ids =
       curCount * card <= DIRECT_IDS_MAX ? new DirectIds(ctx.scratch.pairIds(curCount * card)) : hashedIds(ctx, n);
@@ -351,16 +413,16 @@ function combinationIds(
       const b = src.valueOf[i]!;
       let id = ids.get(a, b, card);
       if (id < 0) {
-        id = firstRow.length;
+        id = count;
         ids.set(id);
-        firstRow.push(i);
+        firstRow[count++] = i;
       }
       next[i] = id;
     }
     cur = next;
-    curCount = firstRow.length;
+    curCount = count;
   }
-  return { valueOf: cur, firstRow };
+  return { valueOf: cur, k: curCount, firstRow };
 }
 
 /**
@@ -375,10 +437,10 @@ function deferredCombinationStats(
 ): (keep?: KeepEntry) => [string, number, number][] {
   return (keep) => {
     const srcs = proj.map((c) => out.catSources[c]!);
-    const { valueOf, firstRow } = combinationIds(out, ctx, proj);
+    const { valueOf, k, firstRow } = combinationIds(out, ctx, proj);
     const keyOf = (id: number): string =>
       srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
-    return tableStats(valueOf, firstRow.length, ctx.labels, keyOf, keep);
+    return tableStats(valueOf, k, ctx.labels, keyOf, keep);
   };
 }
 
@@ -387,6 +449,6 @@ function deferredCombinationStats(
  * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
  */
 export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
-  const { valueOf, firstRow } = combinationIds(out, ctx, proj);
-  return addCtrs(out, ctx, proj, valueOf, firstRow.length, deferredCombinationStats(out, ctx, proj));
+  const { valueOf, k } = combinationIds(out, ctx, proj);
+  return addCtrs(out, ctx, proj, valueOf, k, deferredCombinationStats(out, ctx, proj));
 }
