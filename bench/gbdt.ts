@@ -278,6 +278,8 @@ async function runOurs(b: Bench, first: boolean): Promise<EngineRun> {
       labels: train.labels,
       params: b.params,
       predict: valid.matrix,
+      returnModel: false,
+      transfer: true,
     });
     folds.push({
       fold,

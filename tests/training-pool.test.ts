@@ -65,6 +65,21 @@ describe('training thread pool: thread_count', () => {
     const second = await trainInThread({ ...tinyJob(), params: quick });
     expect(second.thread).toBe(first.thread);
     expect(second.modelJson).toBe(first.modelJson);
+    // A job that does not ask for its model back (a CV fold) gets the same predictions without it.
+    const predict = tinyJob().train;
+    const withModel = await trainInThread({ ...tinyJob(), params: quick, predict });
+    const without = await trainInThread({ ...tinyJob(), params: quick, predict, returnModel: false });
+    expect(without).not.toHaveProperty('modelJson');
+    expect(without.predictions).toEqual(withModel.predictions);
+    expect(without.bestIteration).toBe(withModel.bestIteration);
+    // transfer: the arrays move to the thread (left empty here), to the same fit.
+    const moved = { ...tinyJob(), predict: tinyJob().train };
+    const transferred = await trainInThread({ ...moved, params: quick, transfer: true });
+    expect(transferred.modelJson).toBe(withModel.modelJson);
+    expect(transferred.predictions).toEqual(withModel.predictions);
+    expect(
+      [moved.labels, moved.train.categorical[0]!.codes, moved.predict.numeric[0]!.values].map((a) => a.length),
+    ).toEqual([0, 0, 0]);
     // An already-cancelled job never takes a thread.
     await expect(trainInThread({ ...tinyJob(), params }, undefined, AbortSignal.abort())).rejects.toThrow();
   });

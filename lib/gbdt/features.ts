@@ -75,6 +75,8 @@ export class CtrScratch {
   private orderedCounts = new Int32Array(0);
   private pairIdBuffer = new Int32Array(0);
   private pairKeyBuffer = new Int32Array(0);
+  private idBuffers = [new Int32Array(0), new Int32Array(0)];
+  private firstRowBuffer = new Int32Array(0);
 
   labelled(n: number): Int32Array {
     if (this.labelledValue.length < n) this.labelledValue = new Int32Array(n);
@@ -90,6 +92,18 @@ export class CtrScratch {
   pairIds(size: number): Int32Array {
     if (this.pairIdBuffer.length < size) this.pairIdBuffer = new Int32Array(size);
     return this.pairIdBuffer.subarray(0, size).fill(-1);
+  }
+
+  /** Per-row ids of a combination: it adds one column at a time, reading one of these two and writing the other. */
+  ids(which: 0 | 1, n: number): Int32Array {
+    if (this.idBuffers[which]!.length < n) this.idBuffers[which] = new Int32Array(n);
+    return this.idBuffers[which]!.subarray(0, n);
+  }
+
+  /** The first row of each of up to `n` combination ids. */
+  firstRows(n: number): Int32Array {
+    if (this.firstRowBuffer.length < n) this.firstRowBuffer = new Int32Array(n);
+    return this.firstRowBuffer.subarray(0, n);
   }
 
   /** Two key entries for each of `size` hash slots. */
@@ -114,9 +128,31 @@ function ctrBins(n: number, borderCount: number, binAt: (i: number) => number): 
   return bins;
 }
 
+/** A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key. */
+function tableStats(
+  valueOf: Int32Array,
+  k: number,
+  labels: Uint8Array,
+  keyOf: (id: number) => string,
+  keep?: KeepEntry,
+): [string, number, number][] {
+  const positives = new Int32Array(k);
+  const totals = new Int32Array(k);
+  for (let i = 0; i < valueOf.length; i++) {
+    const v = valueOf[i]!;
+    totals[v]!++;
+    positives[v]! += labels[i]!;
+  }
+  const stats: [string, number, number][] = [];
+  for (let v = 0; v < k; v++)
+    if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
+  return stats.sort(byKey);
+}
+
 /**
- * Adds a CTR table over `proj` (whose per-row dense value id is `valueOf`, `k` ids, `keyOf(id)` its string key)
- * and CatBoost's default CTR set on it; returns the new BinFeature indices.
+ * Adds a CTR table over `proj` (whose per-row dense value id is `valueOf`, `k` ids) and CatBoost's default CTR set
+ * on it; returns the new BinFeature indices. A single column's table gets its entries now (`buildStats`);
+ * a combination's are deferred to when the model keeps it.
  */
 function addCtrs(
   out: BuiltFeatures,
@@ -124,29 +160,25 @@ function addCtrs(
   proj: number[],
   valueOf: Int32Array,
   k: number,
-  keyOf: (id: number) => string,
+  buildStats: (keep?: KeepEntry) => [string, number, number][],
 ): number[] {
   const n = valueOf.length;
-  const positives = new Int32Array(k);
   const totals = new Int32Array(k);
   const labelled = ctx.scratch.labelled(n);
   for (let i = 0; i < n; i++) {
     const v = valueOf[i]!;
-    const y = ctx.labels[i]!;
     totals[v]!++;
-    positives[v]! += y;
-    labelled[i] = 2 * v + y;
+    labelled[i] = 2 * v + ctx.labels[i]!;
   }
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
-  const buildStats = (keep?: KeepEntry): [string, number, number][] => {
-    const stats: [string, number, number][] = [];
-    for (let v = 0; v < k; v++)
-      if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
-    return stats.sort(byKey);
-  };
   const features = proj.map((c) => out.catSources[c]!.name);
-  const table = out.ctrTables.push({ features, stats: proj.length === 1 ? buildStats() : [], maxCount }) - 1;
+  const table =
+    out.ctrTables.push({
+      features,
+      stats: proj.length === 1 ? buildStats() : [],
+      maxCount,
+    }) - 1;
   if (proj.length > 1) out.pendingStats.set(table, buildStats);
 
   const added: number[] = [];
@@ -182,7 +214,16 @@ function addCtrs(
       const borders = bordersOf[pi]!;
       const ref = out.ctrs.push({ table, type: 'Borders', prior: ctr.prior, borders }) - 1;
       const nBins = borders.length + 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: binsOf[pi]!, packed: packs(nBins), proj }) - 1);
+      added.push(
+        out.binFeatures.push({
+          kind: 'ctr',
+          ref,
+          nBins,
+          bins: binsOf[pi]!,
+          packed: packs(nBins),
+          proj,
+        }) - 1,
+      );
     } else {
       // Counter is a function of the value alone: quantize each value once, then look its bin up per row.
       const perValue = new Float64Array(k);
@@ -192,7 +233,16 @@ function addCtrs(
       const bins = ctrBins(n, borders.length, (i) => binOfValue[valueOf[i]!]!);
       const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
       const nBins = borders.length + 1;
-      added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: [bins], packed: packs(nBins), proj }) - 1);
+      added.push(
+        out.binFeatures.push({
+          kind: 'ctr',
+          ref,
+          nBins,
+          bins: [bins],
+          packed: packs(nBins),
+          proj,
+        }) - 1,
+      );
     }
   }
   return added;
@@ -219,7 +269,13 @@ export function buildFeatures(
     catSources: [],
     pendingStats: new Map(),
   };
-  const ctx: CtrContext = { labels, perms, avgFold, params, scratch: new CtrScratch() };
+  const ctx: CtrContext = {
+    labels,
+    perms,
+    avgFold,
+    params,
+    scratch: new CtrScratch(),
+  };
   const ignored = new Set(params.ignored_features ?? []);
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });
@@ -228,11 +284,21 @@ export function buildFeatures(
     const k = idx.values.length;
     if (k <= params.one_hot_max_size) {
       const ref = out.oneHotFeatures.push({ name: col.name, values: idx.values }) - 1;
-      out.binFeatures.push({ kind: 'onehot', ref, nBins: k, bins: [Uint8Array.from(idx.valueOf)] });
+      out.binFeatures.push({
+        kind: 'onehot',
+        ref,
+        nBins: k,
+        bins: [Uint8Array.from(idx.valueOf)],
+      });
       continue;
     }
-    const c = out.catSources.push({ name: col.name, valueOf: idx.valueOf, values: idx.values }) - 1;
-    addCtrs(out, ctx, [c], idx.valueOf, k, (v) => idx.values[v]!);
+    const c =
+      out.catSources.push({
+        name: col.name,
+        valueOf: idx.valueOf,
+        values: idx.values,
+      }) - 1;
+    addCtrs(out, ctx, [c], idx.valueOf, k, () => tableStats(idx.valueOf, k, labels, (v) => idx.values[v]!));
   }
   for (const col of train.numeric) {
     out.features.push({ name: col.name, type: 'numeric' });
@@ -245,7 +311,12 @@ export function buildFeatures(
           params.nan_mode,
         )
       : numericBorders(col.values, params);
-    const ref = out.floatFeatures.push({ name: col.name, nanMode: params.nan_mode, borders }) - 1;
+    const ref =
+      out.floatFeatures.push({
+        name: col.name,
+        nanMode: params.nan_mode,
+        borders,
+      }) - 1;
     out.binFeatures.push({
       kind: 'float',
       ref,
@@ -315,20 +386,25 @@ class HashedIds {
 }
 
 /**
- * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
- * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
+ * A combination's dense value ids per row (`k` of them, in order of first occurrence) and each id's first row, in
+ * the context's scratch buffers: valid until the next combination (a fresh array per combination and column was
+ * ~3 MB of garbage each at 800,000 rows, hundreds of MB over a fit).
  */
-export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
+function combinationIds(
+  out: BuiltFeatures,
+  ctx: CtrContext,
+  proj: number[],
+): { valueOf: Int32Array; k: number; firstRow: Int32Array } {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
+  const firstRow = ctx.scratch.firstRows(n);
   let cur = srcs[0]!.valueOf;
   let curCount = srcs[0]!.values.length;
-  let firstRow: number[] = [];
   for (let s = 1; s < srcs.length; s++) {
     const src = srcs[s]!;
     const card = src.values.length;
-    const next = new Int32Array(n);
-    firstRow = [];
+    const next = ctx.scratch.ids((s & 1) as 0 | 1, n);
+    let count = 0;
     // Dense ids of the (cur, src) pairs in order of first occurrence.
     const ids =
       curCount * card <= DIRECT_IDS_MAX ? new DirectIds(ctx.scratch.pairIds(curCount * card)) : hashedIds(ctx, n);
@@ -337,16 +413,42 @@ export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number
       const b = src.valueOf[i]!;
       let id = ids.get(a, b, card);
       if (id < 0) {
-        id = firstRow.length;
+        id = count;
         ids.set(id);
-        firstRow.push(i);
+        firstRow[count++] = i;
       }
       next[i] = id;
     }
     cur = next;
-    curCount = firstRow.length;
+    curCount = count;
   }
-  const rowOf = firstRow.slice();
-  const keyOf = (id: number) => srcs.map((src) => src.values[src.valueOf[rowOf[id]!]!]!).join(COMBINATION_SEPARATOR);
-  return addCtrs(out, ctx, proj, cur, rowOf.length, keyOf);
+  return { valueOf: cur, k: curCount, firstRow };
+}
+
+/**
+ * A combination table's entries, recomputed from its sources when asked for: the ids and counts of the dozens of
+ * candidate combinations that the trees never keep would otherwise stay alive for the whole fit (at 800,000 rows
+ * they held as much memory as the combinations' bins).
+ */
+function deferredCombinationStats(
+  out: BuiltFeatures,
+  ctx: CtrContext,
+  proj: number[],
+): (keep?: KeepEntry) => [string, number, number][] {
+  return (keep) => {
+    const srcs = proj.map((c) => out.catSources[c]!);
+    const { valueOf, k, firstRow } = combinationIds(out, ctx, proj);
+    const keyOf = (id: number): string =>
+      srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
+    return tableStats(valueOf, k, ctx.labels, keyOf, keep);
+  };
+}
+
+/**
+ * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
+ * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
+ */
+export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
+  const { valueOf, k } = combinationIds(out, ctx, proj);
+  return addCtrs(out, ctx, proj, valueOf, k, deferredCombinationStats(out, ctx, proj));
 }

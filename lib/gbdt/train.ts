@@ -246,11 +246,11 @@ export function trainGbdt(
   const bias = P.boost_from_average ? Math.log(positives / (n - positives)) : 0;
   // One approximation per permutation, as CatBoost keeps one per fold: fold k's trees get leaf values computed
   // from fold k's own CTR bins, and the structure search on fold k reads fold k's gradients. The last one (the
-  // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp).
+  // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp);
+  // only the averaging fold's approximation itself is kept (the training loss), the others live in expNeg alone.
   const nApprox = nPerm;
-  const approxes = Array.from({ length: nApprox }, () => new Float64Array(n).fill(bias));
   const expNegs = Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
-  const approx = approxes[avgFold]!;
+  const approx = new Float64Array(n).fill(bias);
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
   const weights = new Float64Array(n);
@@ -322,14 +322,10 @@ export function trainGbdt(
       const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
       if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;
-      const ap = approxes[k]!;
       const en = expNegs[k]!;
       for (let l = 0; l < nLeaves; l++) factor[l] = Math.exp(-delta[l]! * lr);
-      for (let i = 0; i < n; i++) {
-        const l = leafAll[i]!;
-        ap[i]! += delta[l]! * lr;
-        en[i]! *= factor[l]!;
-      }
+      for (let i = 0; i < n; i++) en[i]! *= factor[leafAll[i]!]!;
+      if (k === avgFold) for (let i = 0; i < n; i++) approx[i]! += delta[leafAll[i]!]! * lr;
       if (k === avgFold) leafValues = Array.from(delta.subarray(0, nLeaves), (d) => d * lr);
     }
     const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues };
@@ -356,6 +352,9 @@ export function trainGbdt(
     if (stop) break;
   }
 
+  // The training bins are not read from here on; dropping them lets the model's assembly (re-deriving the kept
+  // combination tables) reuse their memory instead of adding to it.
+  features.length = 0;
   const keep = evalSet && P.use_best_model && bestIteration >= 0 ? bestIteration + 1 : trees.length;
   const kept = trees.slice(0, keep);
   return {

@@ -31,7 +31,14 @@ export async function trainFold(ref: RunFolder, fold: number, control: StepContr
   const valid = selectRows(all, (i) => all.folds[i] === fold);
   if (valid.matrix.rowCount === 0) throw new Error(`fold ${fold} has no rows`);
   const outcome = await trainInThread(
-    { train: train.matrix, labels: train.labels, params: config.model.catboost, predict: valid.matrix },
+    {
+      train: train.matrix,
+      labels: train.labels,
+      params: config.model.catboost,
+      predict: valid.matrix,
+      returnModel: false,
+      transfer: true,
+    },
     control.onProgress,
     control.signal,
   );

@@ -102,10 +102,31 @@ function keepThread(worker: Worker): void {
   idleTimers.set(worker, timer);
 }
 
+/** The buffers behind a job's typed arrays, each once. */
+function transferables(job: TrainJob): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const m of job.predict ? [job.train, job.predict] : [job.train]) {
+    for (const c of m.categorical) buffers.add(c.codes.buffer as ArrayBuffer);
+    for (const c of m.numeric) buffers.add(c.values.buffer as ArrayBuffer);
+  }
+  buffers.add(job.labels.buffer as ArrayBuffer);
+  return [...buffers];
+}
+
 /**
  * Trains in a worker thread (a kept one when there is). `onProgress` receives throttled per-iteration progress;
  * `signal` aborts (terminates the thread) when the activity is cancelled.
  */
+export async function trainInThread(
+  job: TrainJob & { returnModel: false },
+  onProgress?: (p: TrainProgress) => void,
+  signal?: AbortSignal,
+): Promise<Omit<TrainOutcome, 'modelJson'>>;
+export async function trainInThread(
+  job: TrainJob & { returnModel?: true },
+  onProgress?: (p: TrainProgress) => void,
+  signal?: AbortSignal,
+): Promise<TrainOutcome & { modelJson: string }>;
 export async function trainInThread(
   job: TrainJob,
   onProgress?: (p: TrainProgress) => void,
@@ -147,7 +168,7 @@ export async function trainInThread(
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-      worker.postMessage(job);
+      worker.postMessage(job, job.transfer ? transferables(job) : []);
     });
   } finally {
     release();

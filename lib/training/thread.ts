@@ -25,7 +25,7 @@ function train(job: TrainJob): void {
     const predictions = job.predict ? predictProba(model, job.predict) : undefined;
     post({
       type: 'done',
-      modelJson: serializeModel(model),
+      ...(job.returnModel === false ? {} : { modelJson: serializeModel(model) }),
       bestIteration: model.bestIteration ?? model.trees.length - 1,
       fitSeconds,
       thread: threadId,

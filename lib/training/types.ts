@@ -7,13 +7,23 @@ export interface TrainJob {
   labels: Uint8Array;
   params: CatBoostParams;
   predict?: FeatureMatrix;
+  /**
+   * false: the model is not sent back (a CV fold needs only its predictions). Serializing a model of a million rows
+   * (~60 MB of JSON) took ~300 MB in the thread, and its copy crossed to the caller, at the end of every fold.
+   */
+  returnModel?: boolean;
+  /**
+   * true: the typed arrays of `train`, `labels` and `predict` move to the thread instead of being copied, and are
+   * unusable (empty) here afterwards; for per-fold copies the caller does not read again (~65 MB a fold at 1M rows).
+   */
+  transfer?: boolean;
 }
 
 export type ThreadMessage =
   | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
   | {
       type: 'done';
-      modelJson: string;
+      modelJson?: string;
       bestIteration: number;
       fitSeconds: number;
       thread: number;
@@ -22,7 +32,8 @@ export type ThreadMessage =
   | { type: 'error'; name: string; message: string };
 
 export interface TrainOutcome {
-  modelJson: string;
+  /** The fitted model's JSON (absent when the job said `returnModel: false`). */
+  modelJson?: string;
   bestIteration: number;
   /** Time inside the trainer (excludes waiting for a thread and scoring). */
   fitSeconds: number;
