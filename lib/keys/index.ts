@@ -304,48 +304,45 @@ export async function verifyRecord<T extends object>(
  * The keyring remembers the signature of the latest record of each kind and id (a run's lock, the deployment), so
  * an older signed copy put back, or the record deleted, is noticed: a valid signature alone cannot tell.
  */
-const pinPath = (kind: string, id: string): string => join(keyringDir(), 'pins', basename(kind), `${basename(id)}.sig`);
+const pinPath = (kind: string, id: string, ext: 'sig' | 'seq'): string =>
+  join(keyringDir(), 'pins', basename(kind), `${basename(id)}.${ext}`);
 
-/** Pins `signature` as the latest record of `kind`/`id`. */
-export async function pinRecord(kind: string, id: string, signature: RecordSignature): Promise<void> {
+async function writePin(kind: string, id: string, ext: 'sig' | 'seq', value: string): Promise<void> {
   await ensureKeyringDir();
   await mkdir(join(keyringDir(), 'pins', basename(kind)), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(pinPath(kind, id), `${signature.value}\n`, 0o600);
+  await writeFileAtomic(pinPath(kind, id, ext), `${value}\n`, 0o600);
 }
 
-/** The signature pinned for `kind`/`id`, or null when none is (never signed, or signed before pins). */
-export async function pinnedSignature(kind: string, id: string): Promise<string | null> {
+async function readPin(kind: string, id: string, ext: 'sig' | 'seq'): Promise<string | null> {
   try {
-    return (await readFile(pinPath(kind, id), 'utf8')).trim();
+    return (await readFile(pinPath(kind, id, ext), 'utf8')).trim();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
 }
 
-/**
+/** Pins `signature` as the latest record of `kind`/`id`. */
+export const pinRecord = (kind: string, id: string, signature: RecordSignature): Promise<void> =>
+  writePin(kind, id, 'sig', signature.value);
+
+/** The signature pinned for `kind`/`id`, or null when none is (never signed, or signed before pins). */
+export const pinnedSignature = (kind: string, id: string): Promise<string | null> => readPin(kind, id, 'sig');
+
+/*
  * Records rewritten many times (a run's monitoring manifest, the schedules) carry a `sequence` that grows with every
  * write; the keyring keeps the highest one written, so an older signed copy put back, or the file deleted, is
  * noticed even when a write was interrupted between the file and the pin.
  */
-const sequencePinPath = (kind: string, id: string): string =>
-  join(keyringDir(), 'pins', basename(kind), `${basename(id)}.seq`);
 
 /** Pins `sequence` as the latest written for `kind`/`id`. Call it after the record is in place. */
-export async function pinSequence(kind: string, id: string, sequence: number): Promise<void> {
-  await ensureKeyringDir();
-  await mkdir(join(keyringDir(), 'pins', basename(kind)), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(sequencePinPath(kind, id), `${sequence}\n`, 0o600);
-}
+export const pinSequence = (kind: string, id: string, sequence: number): Promise<void> =>
+  writePin(kind, id, 'seq', String(sequence));
 
 /** The sequence pinned for `kind`/`id`, or null when none was written yet. */
 export async function pinnedSequence(kind: string, id: string): Promise<number | null> {
-  try {
-    return Number((await readFile(sequencePinPath(kind, id), 'utf8')).trim());
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
+  const pinned = await readPin(kind, id, 'seq');
+  return pinned === null ? null : Number(pinned);
 }
 
 /**
