@@ -7,7 +7,7 @@ import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel, ResolvedParams } from '../../schemas/gbdt';
 import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
 import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
-import { PACKED_MAX_BINS, packedBins, setPackedBin } from './tree';
+import { PACKED_MAX_BINS, packedBins } from './tree';
 import type { BinFeature, Bins } from './tree';
 
 type FeatureParams = Pick<
@@ -102,15 +102,42 @@ export class CtrScratch {
 /** Whether a CTR with `nBins` bins is stored packed (the default ctr_border_count of 15 gives at most 16 bins). */
 const packs = (nBins: number): boolean => nBins <= PACKED_MAX_BINS;
 
-/** A CTR's bins for rows 0..n-1 (`binAt(i)` per row), packed two rows per byte when they fit. */
-function ctrBins(n: number, borderCount: number, binAt: (i: number) => number): Bins {
-  if (!packs(borderCount + 1)) {
-    const bins = binArray(n, borderCount);
-    for (let i = 0; i < n; i++) bins[i] = binAt(i);
+/**
+ * Bins of the ordered Borders CTR (positives + prior) / (count + 1) from each row's `history`, packed two rows per
+ * byte when they fit. Written out (no per-row callback) and a byte at a time: at a million rows this runs 12 times per
+ * CTR table (4 permutations × 3 priors).
+ */
+function orderedCtrBins(history: Int32Array, prior: number, borders: number[]): Bins {
+  const n = history.length >> 1;
+  const finder = new BinFinder(borders);
+  if (!packs(borders.length + 1)) {
+    const bins = binArray(n, borders.length);
+    for (let i = 0; i < n; i++) bins[i] = finder.bin((history[2 * i]! + prior) / (history[2 * i + 1]! + 1));
     return bins;
   }
   const bins = packedBins(n);
-  for (let i = 0; i < n; i++) setPackedBin(bins, i, binAt(i));
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const lo = finder.bin((history[2 * i]! + prior) / (history[2 * i + 1]! + 1));
+    const hi = finder.bin((history[2 * i + 2]! + prior) / (history[2 * i + 3]! + 1));
+    bins[i >> 1] = lo | (hi << 4);
+  }
+  if (i < n) bins[i >> 1] = finder.bin((history[2 * i]! + prior) / (history[2 * i + 1]! + 1));
+  return bins;
+}
+
+/** Per-row bins of a CTR that is a function of the value alone (`binOfValue[valueOf[i]]`), packed when they fit. */
+function valueCtrBins(valueOf: Int32Array, binOfValue: Bins, borderCount: number): Bins {
+  const n = valueOf.length;
+  if (!packs(borderCount + 1)) {
+    const bins = binArray(n, borderCount);
+    for (let i = 0; i < n; i++) bins[i] = binOfValue[valueOf[i]!]!;
+    return bins;
+  }
+  const bins = packedBins(n);
+  let i = 0;
+  for (; i + 1 < n; i += 2) bins[i >> 1] = binOfValue[valueOf[i]!]! | (binOfValue[valueOf[i + 1]!]! << 4);
+  if (i < n) bins[i >> 1] = binOfValue[valueOf[i]!]!;
   return bins;
 }
 
@@ -171,9 +198,7 @@ function addCtrs(
       }
     }
     bordersPriors.forEach((prior, pi) => {
-      const finder = new BinFinder(bordersOf[pi]!);
-      const ctrAt = (i: number): number => finder.bin((history[2 * i]! + prior) / (history[2 * i + 1]! + 1));
-      binsOf[pi]![fold] = ctrBins(n, bordersOf[pi]!.length, ctrAt);
+      binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!);
     });
   }
   for (const ctr of DEFAULT_CTRS) {
@@ -189,7 +214,7 @@ function addCtrs(
       for (let v = 0; v < k; v++) perValue[v] = ctrValue('Counter', ctr.prior, 0, totals[v]!, maxCount);
       const borders = uniformBorders(perValue, ctx.params.ctr_border_count);
       const binOfValue = binarize(perValue, borders);
-      const bins = ctrBins(n, borders.length, (i) => binOfValue[valueOf[i]!]!);
+      const bins = valueCtrBins(valueOf, binOfValue, borders.length);
       const ref = out.ctrs.push({ table, type: 'Counter', prior: ctr.prior, borders }) - 1;
       const nBins = borders.length + 1;
       added.push(out.binFeatures.push({ kind: 'ctr', ref, nBins, bins: [bins], packed: packs(nBins), proj }) - 1);
