@@ -16,6 +16,8 @@ import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
 import { enforceMonotone, monotoneChains } from './monotone';
+import { defaultKernel } from './wasm';
+import type { GbdtKernel } from './wasm';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
@@ -34,6 +36,11 @@ export interface TrainOptions {
   evalSet?: { matrix: FeatureMatrix; labels: Uint8Array };
   /** Called after every iteration (progress, heartbeats). */
   onIteration?: (info: IterationInfo) => void;
+  /**
+   * The hot loops: 'wasm' (WebAssembly kernels) or 'ts' (the TypeScript reference); both give the same model.
+   * Default: 'wasm', or ACCESS_PERM_GBDT_KERNEL=ts.
+   */
+  kernel?: GbdtKernel;
 }
 
 /** Checks a matrix and its labels fit together; `what` names the data set in messages. */
@@ -257,7 +264,7 @@ export function trainGbdt(
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = new Uint32Array(n);
-  const scratch = new TreeSearchScratch();
+  const scratch = new TreeSearchScratch(options.kernel ?? defaultKernel());
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';

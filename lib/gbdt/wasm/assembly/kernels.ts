@@ -1,0 +1,136 @@
+// AssemblyScript source of lib/gbdt's WebAssembly kernels (built by `npm run build:wasm` into ../kernels.wasm.ts).
+// Each kernel does the same floating-point operations in the same order as its TypeScript twin in ../../tree.ts, so
+// models are byte-identical with either. Arguments are byte offsets into this module's memory, which the host
+// (../index.ts) lays out; nothing here allocates.
+
+/** Adds (g, w) into the interleaved (Σ w·g, Σ w) pair of histogram `h` at cell `k`. */
+@inline
+function add2(h: usize, k: u32, g: f64, w: f64): void {
+  const p = h + ((<usize>k) << 4);
+  store<f64>(p, load<f64>(p) + g);
+  store<f64>(p, load<f64>(p, 8) + w, 8);
+}
+
+/** Row t's leaf (u32), row index (u32) and statistics (two f64). */
+@inline
+function leafAt(leaf: usize, t: i32): u32 {
+  return load<u32>(leaf + ((<usize>t) << 2));
+}
+
+/** Nibble of row r in a packed bin array (row r in the high nibble when r is odd). */
+@inline
+function nibble(bins: usize, r: u32): u32 {
+  return (<u32>load<u8>(bins + <usize>(r >> 1)) >> ((r & 1) << 2)) & 15;
+}
+
+/** `accumulate4`: four byte-bin features, rows in order. */
+export function acc4(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = <usize>leafAt(row, t);
+    const s = stat + ((<usize>t) << 4);
+    const g = load<f64>(s);
+    const w = load<f64>(s, 8);
+    add2(h0, l * n0 + <u32>load<u8>(b0 + r), g, w);
+    add2(h1, l * n1 + <u32>load<u8>(b1 + r), g, w);
+    add2(h2, l * n2 + <u32>load<u8>(b2 + r), g, w);
+    add2(h3, l * n3 + <u32>load<u8>(b3 + r), g, w);
+  }
+}
+
+/** `accumulatePacked4`: four packed (nibble) features. */
+export function accPacked4(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = leafAt(row, t);
+    const s = stat + ((<usize>t) << 4);
+    const g = load<f64>(s);
+    const w = load<f64>(s, 8);
+    add2(h0, l * n0 + nibble(b0, r), g, w);
+    add2(h1, l * n1 + nibble(b1, r), g, w);
+    add2(h2, l * n2 + nibble(b2, r), g, w);
+    add2(h3, l * n3 + nibble(b3, r), g, w);
+  }
+}
+
+/** `accumulatePacked8`: eight packed (nibble) features. */
+export function accPacked8(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  b4: usize,
+  b5: usize,
+  b6: usize,
+  b7: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  n4: u32,
+  n5: u32,
+  n6: u32,
+  n7: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+  h4: usize,
+  h5: usize,
+  h6: usize,
+  h7: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = leafAt(row, t);
+    const s = stat + ((<usize>t) << 4);
+    const g = load<f64>(s);
+    const w = load<f64>(s, 8);
+    add2(h0, l * n0 + nibble(b0, r), g, w);
+    add2(h1, l * n1 + nibble(b1, r), g, w);
+    add2(h2, l * n2 + nibble(b2, r), g, w);
+    add2(h3, l * n3 + nibble(b3, r), g, w);
+    add2(h4, l * n4 + nibble(b4, r), g, w);
+    add2(h5, l * n5 + nibble(b5, r), g, w);
+    add2(h6, l * n6 + nibble(b6, r), g, w);
+    add2(h7, l * n7 + nibble(b7, r), g, w);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The WebAssembly histogram kernels (source: ./assembly/kernels.ts, built by scripts/build-wasm.mjs) and the memory
+ * they work in. The TypeScript loops in ../tree.ts stay the reference: the kernels do the same floating-point
+ * operations in the same order, so either gives byte-identical models (tests/gbdt-wasm.test.ts).
+ *
+ * Layout of the module's memory (byte offsets, each region 16-aligned), in an order where growing the last regions
+ * keeps the earlier ones in place:
+ *   leaf u32[rows] · row u32[rows] · stat f64[2 rows]     the tree's sampled rows (a full pass reads these)
+ *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
+ *   zero u8[binBytes] · bins 8 × u8[binBytes]             one group's bin arrays, copied in per pass
+ *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
+ */
+import { KERNELS_WASM_BASE64 } from './kernels.wasm';
+
+// The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it).
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    class Module {
+      constructor(bytes: Uint8Array);
+    }
+    class Instance {
+      constructor(module: Module, imports: object);
+      readonly exports: Record<string, unknown>;
+    }
+    class Memory {
+      readonly buffer: ArrayBuffer;
+      grow(pages: number): number;
+    }
+  }
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  acc4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  accPacked4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  accPacked8: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** Which implementation of the hot loops a fit uses; 'ts' is the reference. */
+export type GbdtKernel = 'wasm' | 'ts';
+
+/** The kernel a fit uses when its options do not say: ACCESS_PERM_GBDT_KERNEL=ts selects the reference loops. */
+export const defaultKernel = (): GbdtKernel => (process.env.ACCESS_PERM_GBDT_KERNEL === 'ts' ? 'ts' : 'wasm');
+
+const PAGE = 65536;
+const align = (bytes: number): number => (bytes + 15) & ~15;
+/** Kept free at the bottom of memory (the stub runtime's heap base; the kernels have no static data). */
+const BASE = 1024;
+/** Most features one kernel call accumulates (plus one padding histogram). */
+const GROUP = 8;
+
+/** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
+export class WasmHistograms {
+  private readonly k: KernelExports;
+  private rowCap = 0;
+  private binCap = 0;
+  private histCap = 0;
+  private buffer: ArrayBuffer | null = null;
+  /** Region offsets (bytes). */
+  private oLeaf = 0;
+  private oRow = 0;
+  private oStat = 0;
+  private oGLeaf = 0;
+  private oGRow = 0;
+  private oGStat = 0;
+  private oZero = 0;
+  private oBins = 0;
+  private oHist = 0;
+  // Views, re-made whenever the memory grew (growing detaches the old ones).
+  private vLeaf = new Uint32Array(0);
+  private vRow = new Uint32Array(0);
+  private vStat = new Float64Array(0);
+  private vGLeaf = new Uint32Array(0);
+  private vGRow = new Uint32Array(0);
+  private vGStat = new Float64Array(0);
+  private vBytes = new Uint8Array(0);
+  private vF64 = new Float64Array(0);
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    this.k = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+  }
+
+  /**
+   * Room for `rows` rows, bin arrays of `binBytes` bytes and histograms of `histDoubles` doubles. Growing `rows` or
+   * `binBytes` moves every region (call it before filling them); growing only `histDoubles` keeps the rows in place.
+   */
+  ensure(rows: number, binBytes: number, histDoubles: number): void {
+    if (rows <= this.rowCap && binBytes <= this.binCap && histDoubles <= this.histCap) return;
+    this.rowCap = Math.max(rows, this.rowCap);
+    this.binCap = Math.max(binBytes, this.binCap);
+    this.histCap = Math.max(histDoubles, this.histCap * 2);
+    let o = BASE;
+    const take = (bytes: number): number => {
+      const at = o;
+      o += align(bytes);
+      return at;
+    };
+    this.oLeaf = take(4 * this.rowCap);
+    this.oRow = take(4 * this.rowCap);
+    this.oStat = take(16 * this.rowCap);
+    this.oGLeaf = take(4 * this.rowCap);
+    this.oGRow = take(4 * this.rowCap);
+    this.oGStat = take(16 * this.rowCap);
+    this.oZero = take(this.binCap);
+    this.oBins = take(GROUP * align(this.binCap));
+    this.oHist = take((GROUP + 1) * align(8 * this.histCap));
+    const mem = this.k.memory;
+    if (o > mem.buffer.byteLength) mem.grow(Math.ceil((o - mem.buffer.byteLength) / PAGE));
+    this.buffer = null;
+  }
+
+  private views(): void {
+    const buf = this.k.memory.buffer;
+    if (this.buffer === buf) return;
+    this.buffer = buf;
+    const n = this.rowCap;
+    this.vLeaf = new Uint32Array(buf, this.oLeaf, n);
+    this.vRow = new Uint32Array(buf, this.oRow, n);
+    this.vStat = new Float64Array(buf, this.oStat, 2 * n);
+    this.vGLeaf = new Uint32Array(buf, this.oGLeaf, n);
+    this.vGRow = new Uint32Array(buf, this.oGRow, n);
+    this.vGStat = new Float64Array(buf, this.oGStat, 2 * n);
+    this.vBytes = new Uint8Array(buf);
+    this.vF64 = new Float64Array(buf);
+  }
+
+  /** The sampled rows' leaves, row indices and statistics (a full pass reads these). */
+  get leaf(): Uint32Array {
+    this.views();
+    return this.vLeaf;
+  }
+  get row(): Uint32Array {
+    this.views();
+    return this.vRow;
+  }
+  get stat(): Float64Array {
+    this.views();
+    return this.vStat;
+  }
+  /** The gathered rows of each parent's smaller child. */
+  get gLeaf(): Uint32Array {
+    this.views();
+    return this.vGLeaf;
+  }
+  get gRow(): Uint32Array {
+    this.views();
+    return this.vGRow;
+  }
+  get gStat(): Float64Array {
+    this.views();
+    return this.vGStat;
+  }
+
+  /**
+   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms
+   * of up to eight features with byte or packed bins (null pads), and adds the sums into `hists` (their cells must
+   * be 0 where rows fall, as the TypeScript loops require). Bins must be Uint8Array.
+   */
+  accumulate(
+    count: number,
+    gathered: boolean,
+    packed: boolean,
+    bins: (Uint8Array | null)[],
+    nBins: number[],
+    nLeaves: number,
+    hists: (Float64Array | null)[],
+  ): void {
+    this.views();
+    const width = bins.length;
+    const bytes = this.vBytes;
+    const f64 = this.vF64;
+    const binPtr: number[] = [];
+    const histPtr: number[] = [];
+    const slot = align(8 * this.histCap);
+    for (let q = 0; q < width; q++) {
+      const b = bins[q];
+      if (b) {
+        const at = this.oBins + q * align(this.binCap);
+        bytes.set(b, at);
+        binPtr.push(at);
+        histPtr.push(this.oHist + q * slot);
+        f64.fill(0, (this.oHist + q * slot) >> 3, ((this.oHist + q * slot) >> 3) + nLeaves * nBins[q]! * 2);
+      } else {
+        // Padding: all-zero bins into a histogram nobody reads.
+        binPtr.push(this.oZero);
+        histPtr.push(this.oHist + GROUP * slot);
+      }
+    }
+    const args = [
+      count,
+      gathered ? this.oGLeaf : this.oLeaf,
+      gathered ? this.oGRow : this.oRow,
+      gathered ? this.oGStat : this.oStat,
+      ...binPtr,
+      ...nBins,
+      ...histPtr,
+    ];
+    if (!packed) this.k.acc4(...(args as [number, number, number, number]));
+    else if (width === 8) this.k.accPacked8(...(args as [number, number, number, number]));
+    else this.k.accPacked4(...(args as [number, number, number, number]));
+    for (let q = 0; q < width; q++) {
+      const h = hists[q];
+      if (!h) continue;
+      const from = (this.oHist + q * slot) >> 3;
+      const size = nLeaves * nBins[q]! * 2;
+      // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
+      h.set(f64.subarray(from, from + size));
+    }
+  }
+}
