@@ -119,7 +119,7 @@ export class TreeSearchScratch {
    */
   ensureRows(rows: number, bins: number, binBytes: number, nLeaves: number): void {
     if (this.list.length < rows) this.list = new Uint32Array(rows);
-    if (this.wasm) this.wasm.ensure(rows, binBytes, nLeaves * bins * 2);
+    if (this.wasm) this.wasm.ensure(rows, binBytes, nLeaves * bins * 2, nLeaves);
     else if (this.tLeaf.length < rows) {
       this.tLeaf = new Uint32Array(rows);
       this.tGLeaf = new Uint32Array(rows);
@@ -203,23 +203,9 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
     if (viaSub.length > 0) {
       // Rows in the smaller child of each parent leaf; the larger child is parent − sibling.
       const half = nLeaves >> 1;
-      const bit = half;
-      const cntOn = new Float64Array(half);
-      const cntAll = new Float64Array(half);
-      for (let j = 0; j < m; j++) {
-        const l = leaf[j]!;
-        const p = l & (half - 1);
-        cntAll[p]!++;
-        if (l & bit) cntOn[p]!++;
-      }
-      const smallOn = new Uint8Array(half);
-      for (let p = 0; p < half; p++) smallOn[p] = cntOn[p]! * 2 <= cntAll[p]! ? 1 : 0;
-      let count = 0;
-      for (let j = 0; j < m; j++) {
-        const l = leaf[j]!;
-        if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
-      }
-      gather(scratch, list, count, leaf, rows, stats);
+      const { smallOn, count } = wasm
+        ? wasm.gatherSmaller(m, half)
+        : gatherSmaller(scratch, m, half, leaf, rows, stats);
       const gathered = { leaf: scratch.gLeaf, row: scratch.gRow, stat: scratch.gStat, count, gathered: true };
       histograms(scratch, features, viaSub, fold, nLeaves, gathered, smallOn);
     }
@@ -307,24 +293,48 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
       const bins = binsFor(f, fold);
       const packed = f.packed === true;
       const onehot = f.kind === 'onehot';
-      for (let j = 0; j < m; j++) {
-        const v = binAt(bins, packed, rows[j]!);
-        if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
+      if (wasm && bins instanceof Uint8Array) wasm.split(m, bins, packed, onehot, bestB, 1 << d);
+      else {
+        for (let j = 0; j < m; j++) {
+          const v = binAt(bins, packed, rows[j]!);
+          if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
+        }
       }
     }
   }
   return splits;
 }
 
-/** Copies the listed rows' leaf, row index and statistics into the contiguous gather buffers. */
-function gather(
+/**
+ * Gathers the rows of each parent leaf's smaller child (leaf, row index, statistics; the larger child's histograms
+ * are parent − sibling) at a level with 2 · `half` leaves; returns per parent whether its smaller child is the true
+ * side, and the number of rows gathered.
+ */
+function gatherSmaller(
   scratch: TreeSearchScratch,
-  list: Uint32Array,
-  count: number,
+  m: number,
+  half: number,
   leaf: Uint32Array,
   rows: Uint32Array,
   stats: Float64Array,
-): void {
+): { smallOn: Uint8Array; count: number } {
+  const bit = half;
+  const cntOn = new Float64Array(half);
+  const cntAll = new Float64Array(half);
+  for (let j = 0; j < m; j++) {
+    const l = leaf[j]!;
+    const p = l & (half - 1);
+    cntAll[p]!++;
+    if (l & bit) cntOn[p]!++;
+  }
+  const smallOn = new Uint8Array(half);
+  for (let p = 0; p < half; p++) smallOn[p] = cntOn[p]! * 2 <= cntAll[p]! ? 1 : 0;
+  const list = scratch.list;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    const l = leaf[j]!;
+    if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
+  }
   const gLeaf = scratch.gLeaf;
   const gRow = scratch.gRow;
   const gStat = scratch.gStat;
@@ -335,6 +345,7 @@ function gather(
     gStat[2 * t] = stats[2 * j]!;
     gStat[2 * t + 1] = stats[2 * j + 1]!;
   }
+  return { smallOn, count };
 }
 
 /** Rows to build histograms from: per row t < count its leaf, its row index and its two statistics. */

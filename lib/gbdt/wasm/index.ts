@@ -7,6 +7,7 @@
  * keeps the earlier ones in place:
  *   leaf u32[rows] · row u32[rows] · stat f64[2 rows]     the tree's sampled rows (a full pass reads these)
  *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
+ *   counts u32[2 leaves] · smallOn u8[leaves]             per parent leaf: rows, rows on the true side; smaller side
  *   zero u8[binBytes] · bins 8 × u8[binBytes]             one group's bin arrays, copied in per pass
  *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
  */
@@ -35,6 +36,9 @@ interface KernelExports {
   acc4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
   accPacked4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
   accPacked8: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  childCounts: (m: number, leaf: number, half: number, counts: number) => void;
+  gatherSmaller: (...args: number[]) => number;
+  splitLeaves: (...args: number[]) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -58,6 +62,7 @@ export class WasmHistograms {
   private rowCap = 0;
   private binCap = 0;
   private histCap = 0;
+  private leafCap = 0;
   private buffer: ArrayBuffer | null = null;
   /** Region offsets (bytes). */
   private oLeaf = 0;
@@ -66,6 +71,8 @@ export class WasmHistograms {
   private oGLeaf = 0;
   private oGRow = 0;
   private oGStat = 0;
+  private oCounts = 0;
+  private oSmallOn = 0;
   private oZero = 0;
   private oBins = 0;
   private oHist = 0;
@@ -85,12 +92,14 @@ export class WasmHistograms {
   }
 
   /**
-   * Room for `rows` rows, bin arrays of `binBytes` bytes and histograms of `histDoubles` doubles. Growing `rows` or
-   * `binBytes` moves every region (call it before filling them); growing only `histDoubles` keeps the rows in place.
+   * Room for `rows` rows, bin arrays of `binBytes` bytes, histograms of `histDoubles` doubles and trees of `leaves`
+   * leaves. Growing `rows`, `binBytes` or `leaves` moves every region (call it before filling them); growing only
+   * `histDoubles` keeps the rows in place.
    */
-  ensure(rows: number, binBytes: number, histDoubles: number): void {
-    if (rows <= this.rowCap && binBytes <= this.binCap && histDoubles <= this.histCap) return;
+  ensure(rows: number, binBytes: number, histDoubles: number, leaves: number): void {
+    if (rows <= this.rowCap && binBytes <= this.binCap && histDoubles <= this.histCap && leaves <= this.leafCap) return;
     this.rowCap = Math.max(rows, this.rowCap);
+    this.leafCap = Math.max(leaves, this.leafCap);
     this.binCap = Math.max(binBytes, this.binCap);
     this.histCap = Math.max(histDoubles, this.histCap * 2);
     let o = BASE;
@@ -105,6 +114,8 @@ export class WasmHistograms {
     this.oGLeaf = take(4 * this.rowCap);
     this.oGRow = take(4 * this.rowCap);
     this.oGStat = take(16 * this.rowCap);
+    this.oCounts = take(8 * this.leafCap);
+    this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
     this.oBins = take(GROUP * align(this.binCap));
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
@@ -153,6 +164,40 @@ export class WasmHistograms {
   get gStat(): Float64Array {
     this.views();
     return this.vGStat;
+  }
+
+  /**
+   * Gathers the rows of each parent leaf's smaller child at a level with 2 · `half` leaves (the larger child's
+   * histograms are then parent − sibling); returns per parent whether its smaller child is the true side, and the
+   * number of rows gathered.
+   */
+  gatherSmaller(m: number, half: number): { smallOn: Uint8Array; count: number } {
+    this.k.childCounts(m, this.oLeaf, half, this.oCounts);
+    this.views();
+    const counts = new Uint32Array(this.vBytes.buffer, this.oCounts, 2 * half);
+    const smallOn = new Uint8Array(half);
+    for (let p = 0; p < half; p++) smallOn[p] = counts[2 * p + 1]! * 2 <= counts[2 * p]! ? 1 : 0;
+    this.vBytes.set(smallOn, this.oSmallOn);
+    const k = this.k;
+    const count = k.gatherSmaller(
+      m,
+      this.oLeaf,
+      this.oRow,
+      this.oStat,
+      half,
+      this.oSmallOn,
+      this.oGLeaf,
+      this.oGRow,
+      this.oGStat,
+    );
+    return { smallOn, count };
+  }
+
+  /** Sets `bit` in the leaf of the sampled rows on the true side of a split on byte or packed `bins`. */
+  split(m: number, bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
+    this.views();
+    this.vBytes.set(bins, this.oBins);
+    this.k.splitLeaves(m, this.oLeaf, this.oRow, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
   }
 
   /**

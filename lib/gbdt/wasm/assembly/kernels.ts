@@ -134,3 +134,74 @@ export function accPacked8(
     add2(h7, l * n7 + nibble(b7, r), g, w);
   }
 }
+
+/**
+ * Per parent leaf p < half: rows in it (counts[2p]) and rows on its true side of the last split (counts[2p + 1]),
+ * from the rows' leaves (bit `half` is the last split's).
+ */
+export function childCounts(m: i32, leaf: usize, half: u32, counts: usize): void {
+  memory.fill(counts, 0, (<usize>half) << 3);
+  const mask = half - 1;
+  for (let j = 0; j < m; j++) {
+    const l = leafAt(leaf, j);
+    const c = counts + ((<usize>(l & mask)) << 3);
+    store<u32>(c, load<u32>(c) + 1);
+    store<u32>(c, load<u32>(c, 4) + ((l & half) != 0 ? 1 : 0), 4);
+  }
+}
+
+/**
+ * Copies the rows of each parent's smaller child (the true side where smallOn[parent] is 1) — leaf, row index and
+ * statistics, in row order — into the gather arrays; returns how many.
+ */
+export function gatherSmaller(
+  m: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  half: u32,
+  smallOn: usize,
+  gLeaf: usize,
+  gRow: usize,
+  gStat: usize,
+): i32 {
+  const mask = half - 1;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    const l = leafAt(leaf, j);
+    if (((l & half) != 0 ? 1 : 0) == <u32>load<u8>(smallOn + <usize>(l & mask))) {
+      store<u32>(gLeaf + ((<usize>count) << 2), l);
+      store<u32>(gRow + ((<usize>count) << 2), leafAt(row, j));
+      const s = stat + ((<usize>j) << 4);
+      const d = gStat + ((<usize>count) << 4);
+      store<f64>(d, load<f64>(s));
+      store<f64>(d, load<f64>(s, 8), 8);
+      count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * Sets `bit` in the leaf of every row on the true side of a split: bin > `bin` (ordered) or bin == `bin` (one-hot),
+ * bins plain bytes or packed nibbles.
+ */
+export function splitLeaves(
+  m: i32,
+  leaf: usize,
+  row: usize,
+  bins: usize,
+  packed: bool,
+  onehot: bool,
+  bin: u32,
+  bit: u32,
+): void {
+  for (let j = 0; j < m; j++) {
+    const r = leafAt(row, j);
+    const v = packed ? nibble(bins, r) : <u32>load<u8>(bins + <usize>r);
+    if (onehot ? v == bin : v > bin) {
+      const p = leaf + ((<usize>j) << 2);
+      store<u32>(p, load<u32>(p) | bit);
+    }
+  }
+}
