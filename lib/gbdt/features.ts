@@ -9,6 +9,8 @@ import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
 import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
 import { PACKED_MAX_BINS, packedBins } from './tree';
 import type { BinFeature, Bins } from './tree';
+import { WASM_CTR_MAX_BORDERS, WasmCtr } from './wasm';
+import type { GbdtKernel } from './wasm';
 
 type FeatureParams = Pick<
   ResolvedParams,
@@ -71,6 +73,12 @@ export interface CtrContext {
 
 /** Buffers reused by every CTR and combination a training run builds (one set, not one per combination). */
 export class CtrScratch {
+  /** The WebAssembly CTR kernels and their memory; null: the TypeScript loops. */
+  readonly wasm: WasmCtr | null;
+  constructor(kernel: GbdtKernel = 'ts') {
+    this.wasm = kernel === 'wasm' ? new WasmCtr() : null;
+  }
+
   private labelledValue = new Int32Array(0);
   private orderedCounts = new Int32Array(0);
   private pairIdBuffer = new Int32Array(0);
@@ -107,8 +115,14 @@ const packs = (nBins: number): boolean => nBins <= PACKED_MAX_BINS;
  * byte when they fit. Written out (no per-row callback) and a byte at a time: at a million rows this runs 12 times per
  * CTR table (4 permutations × 3 priors).
  */
-function orderedCtrBins(history: Int32Array, prior: number, borders: number[]): Bins {
+function orderedCtrBins(history: Int32Array, prior: number, borders: number[], wasm: WasmCtr | null): Bins {
   const n = history.length >> 1;
+  if (wasm && borders.length <= WASM_CTR_MAX_BORDERS) {
+    const packed = packs(borders.length + 1);
+    const bins = packed ? packedBins(n) : new Uint8Array(n);
+    wasm.bins(prior, borders, packed, bins);
+    return bins;
+  }
   const finder = new BinFinder(borders);
   if (!packs(borders.length + 1)) {
     const bins = binArray(n, borders.length);
@@ -156,7 +170,9 @@ function addCtrs(
   const n = valueOf.length;
   const positives = new Int32Array(k);
   const totals = new Int32Array(k);
-  const labelled = ctx.scratch.labelled(n);
+  const wasm = ctx.scratch.wasm;
+  wasm?.ensure(n, k);
+  const labelled = wasm ? wasm.labelled() : ctx.scratch.labelled(n);
   for (let i = 0; i < n; i++) {
     const v = valueOf[i]!;
     const y = ctx.labels[i]!;
@@ -179,12 +195,17 @@ function addCtrs(
   const added: number[] = [];
   const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
   // Borders CTRs: borders from the averaging fold's value range, then every permutation's bins from its history.
-  const history = ctx.scratch.history(n);
+  const tsHistory = wasm ? null : ctx.scratch.history(n);
   const folds = [ctx.avgFold, ...[...ctx.perms.keys()].filter((f) => f !== ctx.avgFold)];
   const bordersOf: number[][] = [];
   const binsOf = bordersPriors.map(() => new Array<Bins>(ctx.perms.length));
   for (const fold of folds) {
-    orderedHistory(labelled, k, ctx.perms[fold]!, history);
+    let history: Int32Array;
+    if (wasm) history = wasm.history(ctx.perms[fold]!, k);
+    else {
+      history = tsHistory!;
+      orderedHistory(labelled, k, ctx.perms[fold]!, history);
+    }
     if (fold === ctx.avgFold) {
       for (const prior of bordersPriors) {
         let lo = Infinity;
@@ -198,7 +219,7 @@ function addCtrs(
       }
     }
     bordersPriors.forEach((prior, pi) => {
-      binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!);
+      binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
     });
   }
   for (const ctr of DEFAULT_CTRS) {
@@ -226,6 +247,7 @@ function addCtrs(
 /**
  * @param perms one permutation per fold (ordered CTRs are computed under each)
  * @param avgFold the fold whose CTR values set the CTR borders
+ * @param scratch buffers (and the CTR kernels) shared with the combinations built later in the fit
  */
 export function buildFeatures(
   train: FeatureMatrix,
@@ -233,6 +255,7 @@ export function buildFeatures(
   perms: Uint32Array[],
   avgFold: number,
   params: FeatureParams,
+  scratch = new CtrScratch(),
 ): BuiltFeatures {
   const out: BuiltFeatures = {
     features: [],
@@ -244,7 +267,7 @@ export function buildFeatures(
     catSources: [],
     pendingStats: new Map(),
   };
-  const ctx: CtrContext = { labels, perms, avgFold, params, scratch: new CtrScratch() };
+  const ctx: CtrContext = { labels, perms, avgFold, params, scratch };
   const ignored = new Set(params.ignored_features ?? []);
   for (const col of train.categorical) {
     out.features.push({ name: col.name, type: 'categorical' });

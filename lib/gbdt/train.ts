@@ -212,7 +212,9 @@ export function trainGbdt(
   const nStruct = nPerm > 1 ? nPerm - 1 : 1;
   const avgFold = nPerm - 1;
 
-  const built = buildFeatures(train, labels, perms, avgFold, P);
+  const kernel = options.kernel ?? defaultKernel();
+  const ctrScratch = new CtrScratch(kernel);
+  const built = buildFeatures(train, labels, perms, avgFold, P, ctrScratch);
   const features = built.binFeatures;
   const baseFeatures = features.map((_, fi) => fi);
   const spec = {
@@ -224,7 +226,7 @@ export function trainGbdt(
   };
   // Greedy categorical combinations (CatBoost's max_ctr_complexity): at each level, every CTR split already in
   // the tree may be extended by one more categorical column; combinations are built once and cached.
-  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P, scratch: new CtrScratch() };
+  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P, scratch: ctrScratch };
   const comboCache = new Map<string, number[]>();
   const nSources = built.catSources.length;
   const candidates =
@@ -264,7 +266,7 @@ export function trainGbdt(
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = new Uint32Array(n);
-  const scratch = new TreeSearchScratch(options.kernel ?? defaultKernel());
+  const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';

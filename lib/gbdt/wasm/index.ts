@@ -39,9 +39,23 @@ interface KernelExports {
   childCounts: (m: number, leaf: number, half: number, counts: number) => void;
   gatherSmaller: (...args: number[]) => number;
   splitLeaves: (...args: number[]) => void;
+  orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
+  ctrBins: (...args: number[]) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
+
+/** A new instance of the kernels (each with its own memory). */
+function instantiate(): KernelExports {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+}
+
+/** Grows a kernel instance's memory to at least `bytes`. */
+function reserve(k: KernelExports, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / PAGE));
+}
 
 /** Which implementation of the hot loops a fit uses; 'ts' is the reference. */
 export type GbdtKernel = 'wasm' | 'ts';
@@ -87,8 +101,7 @@ export class WasmHistograms {
   private vF64 = new Float64Array(0);
 
   constructor() {
-    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-    this.k = new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+    this.k = instantiate();
   }
 
   /**
@@ -119,8 +132,7 @@ export class WasmHistograms {
     this.oZero = take(this.binCap);
     this.oBins = take(GROUP * align(this.binCap));
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
-    const mem = this.k.memory;
-    if (o > mem.buffer.byteLength) mem.grow(Math.ceil((o - mem.buffer.byteLength) / PAGE));
+    reserve(this.k, o);
     this.buffer = null;
   }
 
@@ -255,5 +267,69 @@ export class WasmHistograms {
       // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
       h.set(f64.subarray(from, from + size));
     }
+  }
+}
+
+/** Most borders a CTR may have for the kernel (byte bins); more stay on the TypeScript loop. */
+export const WASM_CTR_MAX_BORDERS = 255;
+
+/**
+ * The ordered-CTR kernels of one fit and their memory:
+ *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · seen i32[2 values]
+ */
+export class WasmCtr {
+  private readonly k: KernelExports;
+  private n = -1;
+  private valueCap = 0;
+  private oLabelled = 0;
+  private oPerm = 0;
+  private oHistory = 0;
+  private oBins = 0;
+  private oBorders = 0;
+  private oSeen = 0;
+
+  constructor() {
+    this.k = instantiate();
+  }
+
+  /** Room for `n` rows with `values` distinct values; views taken before a call that grows are detached. */
+  ensure(n: number, values: number): void {
+    if (n === this.n && values <= this.valueCap) return;
+    this.n = n;
+    this.valueCap = Math.max(values, 2 * this.valueCap);
+    this.oLabelled = BASE;
+    this.oPerm = this.oLabelled + align(4 * n);
+    this.oHistory = this.oPerm + align(4 * n);
+    this.oBins = this.oHistory + align(8 * n);
+    this.oBorders = this.oBins + align(n);
+    this.oSeen = this.oBorders + align(8 * WASM_CTR_MAX_BORDERS);
+    reserve(this.k, this.oSeen + 8 * this.valueCap);
+  }
+
+  /** The rows' 2 · value + label, to be filled by the caller before `history`. */
+  labelled(): Int32Array {
+    return new Int32Array(this.k.memory.buffer, this.oLabelled, this.n);
+  }
+
+  /** Each row's ordered history under `perm` (see `orderedHistory`); the view is valid until `ensure` grows. */
+  history(perm: Uint32Array, values: number): Int32Array {
+    new Uint32Array(this.k.memory.buffer, this.oPerm, this.n).set(perm);
+    this.k.orderedHistory(this.n, this.oLabelled, this.oPerm, this.oSeen, values, this.oHistory);
+    return new Int32Array(this.k.memory.buffer, this.oHistory, 2 * this.n);
+  }
+
+  /**
+   * Bins of the ordered Borders CTR with `prior` from the last `history`, into `out` (bytes, or packed two rows per
+   * byte). At most WASM_CTR_MAX_BORDERS borders.
+   */
+  bins(prior: number, borders: number[], packed: boolean, out: Uint8Array): void {
+    const buf = this.k.memory.buffer;
+    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its correction makes any guess exact.
+    const nb = borders.length;
+    const lo = nb > 0 ? borders[0]! : 0;
+    const step = nb >= 2 ? (borders[nb - 1]! - lo) / (nb - 1) : 0;
+    new Float64Array(buf, this.oBorders, borders.length).set(borders);
+    this.k.ctrBins(this.n, this.oHistory, prior, this.oBorders, borders.length, lo, step, packed ? 1 : 0, this.oBins);
+    out.set(new Uint8Array(buf, this.oBins, out.length));
   }
 }

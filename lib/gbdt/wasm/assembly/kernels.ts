@@ -205,3 +205,75 @@ export function splitLeaves(
     }
   }
 }
+
+/**
+ * `orderedHistory` (../../ctr.ts): in permutation order, each row's (positives, rows) among the earlier rows with its
+ * value; `labelled[i]` is 2 · value + label, `seen` has room for 2 · `values` counters.
+ */
+export function orderedHistory(n: i32, labelled: usize, perm: usize, seen: usize, values: i32, history: usize): void {
+  memory.fill(seen, 0, (<usize>values) << 3);
+  for (let t = 0; t < n; t++) {
+    const i = <usize>leafAt(perm, t);
+    const lv = load<i32>(labelled + (i << 2));
+    const at = seen + ((<usize>(lv >> 1)) << 3);
+    const p = load<i32>(at);
+    const c = load<i32>(at, 4);
+    store<i32>(history + (i << 3), p);
+    store<i32>(history + (i << 3), c, 4);
+    store<i32>(at, p + (lv & 1));
+    store<i32>(at, c + 1, 4);
+  }
+}
+
+/**
+ * Borders below `v` among `nb` ascending borders: a first guess from their near-uniform spacing (`lo`, `step`;
+ * step 0: none), then corrected by comparisons, so the count is exact whatever the guess (`BinFinder` in
+ * ../../quantize.ts does the same).
+ */
+@inline
+function binOf(v: f64, borders: usize, nb: i32, lo: f64, step: f64): u32 {
+  let g = 0;
+  if (step > 0) {
+    const x = Math.ceil((v - lo) / step);
+    g = x < 0 ? 0 : x > <f64>nb ? nb : <i32>x;
+  }
+  while (g < nb && load<f64>(borders + ((<usize>g) << 3)) < v) g++;
+  while (g > 0 && !(load<f64>(borders + ((<usize>(g - 1)) << 3)) < v)) g--;
+  return <u32>g;
+}
+
+/**
+ * Bins of the ordered Borders CTR (positives + prior) / (rows + 1) of each of `n` rows from their `history`, as
+ * bytes or packed two rows per byte.
+ */
+export function ctrBins(
+  n: i32,
+  history: usize,
+  prior: f64,
+  borders: usize,
+  nb: i32,
+  lo: f64,
+  step: f64,
+  packed: bool,
+  out: usize,
+): void {
+  if (!packed) {
+    for (let i = 0; i < n; i++) {
+      const h = history + ((<usize>i) << 3);
+      const v = (<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1);
+      store<u8>(out + <usize>i, <u8>binOf(v, borders, nb, lo, step));
+    }
+    return;
+  }
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const h = history + ((<usize>i) << 3);
+    const a = binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, step);
+    const b = binOf((<f64>load<i32>(h, 8) + prior) / (<f64>load<i32>(h, 12) + 1), borders, nb, lo, step);
+    store<u8>(out + <usize>(i >> 1), <u8>(a | (b << 4)));
+  }
+  if (i < n) {
+    const h = history + ((<usize>i) << 3);
+    store<u8>(out + <usize>(i >> 1), <u8>binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, step));
+  }
+}
