@@ -16,7 +16,7 @@ import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
 import { enforceMonotone, monotoneChains } from './monotone';
-import { defaultKernel } from './wasm';
+import { defaultKernel, WasmLeaves } from './wasm';
 import type { GbdtKernel } from './wasm';
 
 export interface IterationInfo {
@@ -265,7 +265,8 @@ export function trainGbdt(
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
-  const leafAll = new Uint32Array(n);
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n) : null;
+  const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
   const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
@@ -327,7 +328,7 @@ export function trainGbdt(
     const monotone = monotoneChains(built, splits, P.monotone_constraints);
     let leafValues: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
-      assignLeaves(features, splits, k, n, leafAll);
+      assignLeaves(features, splits, k, n, leafAll, wasmLeaves);
       const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
       if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;

@@ -5,6 +5,7 @@
  */
 import type { Rng } from '../rng';
 import { WasmHistograms } from './wasm';
+import type { WasmLeaves } from './wasm';
 import type { GbdtKernel } from './wasm';
 
 /** Bin indices per row: bytes when a feature has ≤ 256 bins (the default border counts), else 16-bit. */
@@ -595,15 +596,19 @@ export function assignLeaves(
   fold: number,
   n: number,
   out: Uint32Array,
+  wasm: WasmLeaves | null = null,
 ): void {
-  out.fill(0, 0, n);
+  // With the kernels, `out` is their `leaf` array.
+  if (wasm) wasm.clear();
+  else out.fill(0, 0, n);
   for (let d = 0; d < splits.length; d++) {
     const s = splits[d]!;
     const f = features[s.feature]!;
     const bins = binsFor(f, fold);
     const packed = f.packed === true;
     const bit = 1 << d;
-    if (f.kind === 'onehot') {
+    if (wasm && bins instanceof Uint8Array) wasm.split(bins, packed, f.kind === 'onehot', s.bin, bit);
+    else if (f.kind === 'onehot') {
       for (let i = 0; i < n; i++) if (binAt(bins, packed, i) === s.bin) out[i] = out[i]! | bit;
     } else if (packed) {
       // A byte at a time: row i in the low nibble, row i + 1 in the high one.

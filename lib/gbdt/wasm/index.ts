@@ -41,6 +41,7 @@ interface KernelExports {
   splitLeaves: (...args: number[]) => void;
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
+  assignSplit: (...args: number[]) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -331,5 +332,31 @@ export class WasmCtr {
     new Float64Array(buf, this.oBorders, borders.length).set(borders);
     this.k.ctrBins(this.n, this.oHistory, prior, this.oBorders, borders.length, lo, step, packed ? 1 : 0, this.oBins);
     out.set(new Uint8Array(buf, this.oBins, out.length));
+  }
+}
+
+/** Every training row's leaf under a tree's splits (`assignLeaves`), in the kernels' memory: leaf u32[n] · bins u8[n]. */
+export class WasmLeaves {
+  private readonly k: KernelExports;
+  private readonly oBins: number;
+  /** The rows' leaves; a view into the kernels' memory, which never grows after construction. */
+  readonly leaf: Uint32Array;
+
+  constructor(private readonly n: number) {
+    this.k = instantiate();
+    this.oBins = BASE + align(4 * n);
+    reserve(this.k, this.oBins + align(n));
+    this.leaf = new Uint32Array(this.k.memory.buffer, BASE, n);
+  }
+
+  /** Clears every row's leaf. */
+  clear(): void {
+    this.leaf.fill(0);
+  }
+
+  /** Sets `bit` in the leaf of every row on the true side of a split on byte or packed `bins`. */
+  split(bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
+    new Uint8Array(this.k.memory.buffer, this.oBins, bins.length).set(bins);
+    this.k.assignSplit(this.n, BASE, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
   }
 }

@@ -277,3 +277,17 @@ export function ctrBins(
     store<u8>(out + <usize>(i >> 1), <u8>binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, step));
   }
 }
+
+/**
+ * `assignLeaves` (../../tree.ts) for one split: sets `bit` in `out[i]` for every row i < n on its true side
+ * (bin > `bin`, or == for one-hot), bins plain bytes or packed nibbles.
+ */
+export function assignSplit(n: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32): void {
+  for (let i = 0; i < n; i++) {
+    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
+    if (onehot ? v == bin : v > bin) {
+      const p = out + ((<usize>i) << 2);
+      store<u32>(p, load<u32>(p) | bit);
+    }
+  }
+}
