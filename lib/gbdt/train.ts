@@ -24,8 +24,11 @@ export interface IterationInfo {
   iteration: number;
   /** Planned iterations (`iterations` param). */
   iterations: number;
-  /** Mean Logloss on the training rows. */
-  trainLoss: number;
+  /**
+   * Mean Logloss on the training rows, computed when first read (a pass over every row: read it during the
+   * callback, as the approximation moves on with the next iteration).
+   */
+  readonly trainLoss: number;
   /** Mean Logloss on the eval set, when one is given. */
   evalLoss?: number;
   /** The eval_metric's value (Logloss or AUC), when an eval set is given. */
@@ -346,7 +349,14 @@ export function trainGbdt(
     trees.push(tree);
     iterationsRun = it + 1;
 
-    const info: IterationInfo = { iteration: it, iterations: P.iterations, trainLoss: loglossFromRaw(approx, labels) };
+    let trainLoss: number | undefined;
+    const info: IterationInfo = {
+      iteration: it,
+      iterations: P.iterations,
+      get trainLoss(): number {
+        return (trainLoss ??= loglossFromRaw(approx, labels));
+      },
+    };
     let stop = false;
     if (evalSet && prepared && evalRaw && evalScratch) {
       const treeCtrs = tree.splits.flatMap((s) => (s.type === 'ctr' ? [s.ctr] : []));
