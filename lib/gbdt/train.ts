@@ -268,7 +268,7 @@ export function trainGbdt(
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
-  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n) : null;
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, 1 << P.depth) : null;
   const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
   const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
@@ -332,7 +332,7 @@ export function trainGbdt(
     let leafValues: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
       assignLeaves(features, splits, k, n, leafAll, wasmLeaves);
-      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
+      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch, wasmLeaves);
       if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;
       const ap = approxes[k]!;

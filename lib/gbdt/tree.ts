@@ -182,7 +182,6 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
     wasm.row.set(rows.subarray(0, m));
     wasm.stat.set(stats.subarray(0, 2 * m));
   }
-  const list = scratch.list;
   const splits: SplitChoice[] = [];
 
   const computedAt = new Map<number, number>();

@@ -42,6 +42,7 @@ interface KernelExports {
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
   assignSplit: (...args: number[]) => void;
+  groupByLeaf: (...args: number[]) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -335,18 +336,44 @@ export class WasmCtr {
   }
 }
 
-/** Every training row's leaf under a tree's splits (`assignLeaves`), in the kernels' memory: leaf u32[n] · bins u8[n]. */
+/**
+ * Every training row's leaf under a tree's splits (`assignLeaves`) and the rows grouped by leaf for the leaf values
+ * (`leafDeltas`), in the kernels' memory:
+ *   leaf u32[n] · bins u8[n] · labels u8[n] · expNeg f64[n] · sortedExp f64[n] · sortedY u8[n]
+ *   · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves]
+ */
 export class WasmLeaves {
   private readonly k: KernelExports;
   private readonly oBins: number;
+  private readonly oLabels: number;
+  private readonly oExpNeg: number;
+  private readonly oSortedExp: number;
+  private readonly oSortedY: number;
+  private readonly oStart: number;
+  private readonly oNeg: number;
+  private readonly oFill: number;
   /** The rows' leaves; a view into the kernels' memory, which never grows after construction. */
   readonly leaf: Uint32Array;
 
-  constructor(private readonly n: number) {
+  /** For `n` training rows with these labels and trees of up to `maxLeaves` leaves. */
+  constructor(
+    private readonly n: number,
+    labels: Uint8Array,
+    maxLeaves: number,
+  ) {
     this.k = instantiate();
     this.oBins = BASE + align(4 * n);
-    reserve(this.k, this.oBins + align(n));
-    this.leaf = new Uint32Array(this.k.memory.buffer, BASE, n);
+    this.oLabels = this.oBins + align(n);
+    this.oExpNeg = this.oLabels + align(n);
+    this.oSortedExp = this.oExpNeg + align(8 * n);
+    this.oSortedY = this.oSortedExp + align(8 * n);
+    this.oStart = this.oSortedY + align(n);
+    this.oNeg = this.oStart + align(4 * (maxLeaves + 1));
+    this.oFill = this.oNeg + align(8 * maxLeaves);
+    reserve(this.k, this.oFill + align(4 * maxLeaves));
+    const buf = this.k.memory.buffer;
+    this.leaf = new Uint32Array(buf, BASE, n);
+    new Uint8Array(buf, this.oLabels, n).set(labels);
   }
 
   /** Clears every row's leaf. */
@@ -358,5 +385,35 @@ export class WasmLeaves {
   split(bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
     new Uint8Array(this.k.memory.buffer, this.oBins, bins.length).set(bins);
     this.k.assignSplit(this.n, BASE, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  }
+
+  /**
+   * Groups the rows by their `leaf` (a counting sort in row order): leaf l's rows are sortedExp/sortedY[start[l] ..
+   * start[l + 1]), with their exp(−approx) and label; neg[l] counts its negatives. Views into the kernels' memory.
+   */
+  groupByLeaf(
+    expNeg: Float64Array,
+    nLeaves: number,
+  ): { start: Int32Array; neg: Float64Array; sortedExp: Float64Array; sortedY: Uint8Array } {
+    const buf = this.k.memory.buffer;
+    new Float64Array(buf, this.oExpNeg, this.n).set(expNeg);
+    this.k.groupByLeaf(
+      this.n,
+      BASE,
+      this.oExpNeg,
+      this.oLabels,
+      nLeaves,
+      this.oStart,
+      this.oNeg,
+      this.oFill,
+      this.oSortedExp,
+      this.oSortedY,
+    );
+    return {
+      start: new Int32Array(buf, this.oStart, nLeaves + 1),
+      neg: new Float64Array(buf, this.oNeg, nLeaves),
+      sortedExp: new Float64Array(buf, this.oSortedExp, this.n),
+      sortedY: new Uint8Array(buf, this.oSortedY, this.n),
+    };
   }
 }

@@ -199,10 +199,9 @@ export function splitLeaves(
   for (let j = 0; j < m; j++) {
     const r = leafAt(row, j);
     const v = packed ? nibble(bins, r) : <u32>load<u8>(bins + <usize>r);
-    if (onehot ? v == bin : v > bin) {
-      const p = leaf + ((<usize>j) << 2);
-      store<u32>(p, load<u32>(p) | bit);
-    }
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = leaf + ((<usize>j) << 2);
+    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
   }
 }
 
@@ -226,12 +225,18 @@ export function orderedHistory(n: i32, labelled: usize, perm: usize, seen: usize
 }
 
 /**
- * Borders below `v` among `nb` ascending borders: a first guess from their near-uniform spacing (`lo`, `step`;
- * step 0: none), then corrected by comparisons, so the count is exact whatever the guess (`BinFinder` in
- * ../../quantize.ts does the same).
+ * Borders below `v` among `nb` ascending borders (the same count as `BinFinder` in ../../quantize.ts): up to 16
+ * counted one by one, more from a first guess by their near-uniform spacing (`lo`, `step`; step 0: none) corrected
+ * by comparisons, exact whatever the guess.
  */
 @inline
 function binOf(v: f64, borders: usize, nb: i32, lo: f64, step: f64): u32 {
+  if (nb <= 16) {
+    // Few borders (the default 15): count them without branches (the correction's branches mispredict).
+    let c: u32 = 0;
+    for (let k = 0; k < nb; k++) c += <u32>(load<f64>(borders + ((<usize>k) << 3)) < v);
+    return c;
+  }
   let g = 0;
   if (step > 0) {
     const x = Math.ceil((v - lo) / step);
@@ -283,11 +288,52 @@ export function ctrBins(
  * (bin > `bin`, or == for one-hot), bins plain bytes or packed nibbles.
  */
 export function assignSplit(n: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32): void {
+  // Branch-free per row (which side a row falls on is unpredictable).
   for (let i = 0; i < n; i++) {
     const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
-    if (onehot ? v == bin : v > bin) {
-      const p = out + ((<usize>i) << 2);
-      store<u32>(p, load<u32>(p) | bit);
-    }
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = out + ((<usize>i) << 2);
+    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
+  }
+}
+
+/**
+ * `leafDeltas`' grouping of rows by leaf (../../leaves.ts), a counting sort in row order: `start` i32[nLeaves + 1]
+ * (leaf l's rows are sortedExp/sortedY[start[l] .. start[l + 1])), `neg` f64[nLeaves] (negatives per leaf), `fill`
+ * i32[nLeaves] scratch.
+ */
+export function groupByLeaf(
+  n: i32,
+  leaf: usize,
+  expNeg: usize,
+  labels: usize,
+  nLeaves: i32,
+  start: usize,
+  neg: usize,
+  fill: usize,
+  sortedExp: usize,
+  sortedY: usize,
+): void {
+  memory.fill(start, 0, (<usize>(nLeaves + 1)) << 2);
+  memory.fill(neg, 0, (<usize>nLeaves) << 3);
+  for (let i = 0; i < n; i++) {
+    const l = <usize>leafAt(leaf, i);
+    const s = start + ((l + 1) << 2);
+    store<i32>(s, load<i32>(s) + 1);
+    const g = neg + (l << 3);
+    store<f64>(g, load<f64>(g) + <f64>(1 - <i32>load<u8>(labels + <usize>i)));
+  }
+  for (let l = 0; l < nLeaves; l++) {
+    const s = start + ((<usize>l) << 2);
+    store<i32>(s, load<i32>(s) + load<i32>(s, 4), 4);
+    store<i32>(fill + ((<usize>l) << 2), load<i32>(s));
+  }
+  for (let i = 0; i < n; i++) {
+    const l = <usize>leafAt(leaf, i);
+    const f = fill + (l << 2);
+    const j = <usize>load<i32>(f);
+    store<i32>(f, <i32>j + 1);
+    store<f64>(sortedExp + (j << 3), load<f64>(expNeg + ((<usize>i) << 3)));
+    store<u8>(sortedY + j, load<u8>(labels + <usize>i));
   }
 }
