@@ -3,12 +3,14 @@
 // models are byte-identical with either. Arguments are byte offsets into this module's memory, which the host
 // (../index.ts) lays out; nothing here allocates.
 
-/** Adds (g, w) into the interleaved (Σ w·g, Σ w) pair of histogram `h` at cell `k`. */
+/**
+ * Adds a row's (w·g, w) into the interleaved (Σ w·g, Σ w) pair of histogram `h` at cell `k`: one 128-bit load, add
+ * and store for both sums (each lane an ordinary f64 addition, so the sums are the TypeScript loop's).
+ */
 @inline
-function add2(h: usize, k: u32, g: f64, w: f64): void {
+function add2(h: usize, k: u32, gw: v128): void {
   const p = h + ((<usize>k) << 4);
-  store<f64>(p, load<f64>(p) + g);
-  store<f64>(p, load<f64>(p, 8) + w, 8);
+  v128.store(p, f64x2.add(v128.load(p), gw));
 }
 
 /** Row t's leaf (u32), row index (u32) and statistics (two f64). */
@@ -45,13 +47,11 @@ export function acc4(
   for (let t = 0; t < count; t++) {
     const l = leafAt(leaf, t);
     const r = <usize>leafAt(row, t);
-    const s = stat + ((<usize>t) << 4);
-    const g = load<f64>(s);
-    const w = load<f64>(s, 8);
-    add2(h0, l * n0 + <u32>load<u8>(b0 + r), g, w);
-    add2(h1, l * n1 + <u32>load<u8>(b1 + r), g, w);
-    add2(h2, l * n2 + <u32>load<u8>(b2 + r), g, w);
-    add2(h3, l * n3 + <u32>load<u8>(b3 + r), g, w);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + <u32>load<u8>(b0 + r), gw);
+    add2(h1, l * n1 + <u32>load<u8>(b1 + r), gw);
+    add2(h2, l * n2 + <u32>load<u8>(b2 + r), gw);
+    add2(h3, l * n3 + <u32>load<u8>(b3 + r), gw);
   }
 }
 
@@ -77,13 +77,11 @@ export function accPacked4(
   for (let t = 0; t < count; t++) {
     const l = leafAt(leaf, t);
     const r = leafAt(row, t);
-    const s = stat + ((<usize>t) << 4);
-    const g = load<f64>(s);
-    const w = load<f64>(s, 8);
-    add2(h0, l * n0 + nibble(b0, r), g, w);
-    add2(h1, l * n1 + nibble(b1, r), g, w);
-    add2(h2, l * n2 + nibble(b2, r), g, w);
-    add2(h3, l * n3 + nibble(b3, r), g, w);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + nibble(b0, r), gw);
+    add2(h1, l * n1 + nibble(b1, r), gw);
+    add2(h2, l * n2 + nibble(b2, r), gw);
+    add2(h3, l * n3 + nibble(b3, r), gw);
   }
 }
 
@@ -121,17 +119,15 @@ export function accPacked8(
   for (let t = 0; t < count; t++) {
     const l = leafAt(leaf, t);
     const r = leafAt(row, t);
-    const s = stat + ((<usize>t) << 4);
-    const g = load<f64>(s);
-    const w = load<f64>(s, 8);
-    add2(h0, l * n0 + nibble(b0, r), g, w);
-    add2(h1, l * n1 + nibble(b1, r), g, w);
-    add2(h2, l * n2 + nibble(b2, r), g, w);
-    add2(h3, l * n3 + nibble(b3, r), g, w);
-    add2(h4, l * n4 + nibble(b4, r), g, w);
-    add2(h5, l * n5 + nibble(b5, r), g, w);
-    add2(h6, l * n6 + nibble(b6, r), g, w);
-    add2(h7, l * n7 + nibble(b7, r), g, w);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + nibble(b0, r), gw);
+    add2(h1, l * n1 + nibble(b1, r), gw);
+    add2(h2, l * n2 + nibble(b2, r), gw);
+    add2(h3, l * n3 + nibble(b3, r), gw);
+    add2(h4, l * n4 + nibble(b4, r), gw);
+    add2(h5, l * n5 + nibble(b5, r), gw);
+    add2(h6, l * n6 + nibble(b6, r), gw);
+    add2(h7, l * n7 + nibble(b7, r), gw);
   }
 }
 
