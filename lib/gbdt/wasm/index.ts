@@ -8,7 +8,7 @@
  *   leaf u32[rows] · row u32[rows] · stat f64[2 rows]     the tree's sampled rows (a full pass reads these)
  *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
  *   counts u32[2 leaves] · smallOn u8[leaves]             per parent leaf: rows, rows on the true side; smaller side
- *   zero u8[binBytes] · bins 8 × u8[binBytes]             one group's bin arrays, copied in per pass
+ *   zero u8[binBytes] · bin cache u8[48 binBytes]         bin arrays copied in (kept while they fit)
  *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
  */
 import { KERNELS_WASM_BASE64 } from './kernels.wasm';
@@ -71,6 +71,11 @@ const align = (bytes: number): number => (bytes + 15) & ~15;
 const BASE = 1024;
 /** Most features one kernel call accumulates (plus one padding histogram). */
 const GROUP = 8;
+/**
+ * Size of the bin cache in bin arrays of the largest size (one byte per row; packed arrays take half): a tree's
+ * levels read the same features, which are then copied in once per tree rather than once per level.
+ */
+const BIN_CACHE_ARRAYS = 48;
 
 /** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
 export class WasmHistograms {
@@ -91,6 +96,9 @@ export class WasmHistograms {
   private oSmallOn = 0;
   private oZero = 0;
   private oBins = 0;
+  /** Bin arrays in the cache region: offset by array (bins never change once built); bytes used. */
+  private cached = new Map<Uint8Array, number>();
+  private cacheUsed = 0;
   private oHist = 0;
   // Views, re-made whenever the memory grew (growing detaches the old ones).
   private vLeaf = new Uint32Array(0);
@@ -132,7 +140,9 @@ export class WasmHistograms {
     this.oCounts = take(8 * this.leafCap);
     this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
-    this.oBins = take(GROUP * align(this.binCap));
+    this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
+    this.cached.clear();
+    this.cacheUsed = 0;
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
     reserve(this.k, o);
     this.buffer = null;
@@ -209,9 +219,32 @@ export class WasmHistograms {
 
   /** Sets `bit` in the leaf of the sampled rows on the true side of a split on byte or packed `bins`. */
   split(m: number, bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
+    const at = this.place([bins])[0]!;
+    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  }
+
+  /**
+   * Offsets of these bin arrays in the cache, copying in those not there; when they do not all fit, the cache starts
+   * over (it holds at least a group).
+   */
+  private place(arrays: Uint8Array[]): number[] {
     this.views();
-    this.vBytes.set(bins, this.oBins);
-    this.k.splitLeaves(m, this.oLeaf, this.oRow, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+    let missing = 0;
+    for (const b of arrays) if (!this.cached.has(b)) missing += align(b.length);
+    if (this.cacheUsed + missing > BIN_CACHE_ARRAYS * align(this.binCap)) {
+      this.cached.clear();
+      this.cacheUsed = 0;
+    }
+    return arrays.map((b) => {
+      let at = this.cached.get(b);
+      if (at === undefined) {
+        at = this.oBins + this.cacheUsed;
+        this.vBytes.set(b, at);
+        this.cached.set(b, at);
+        this.cacheUsed += align(b.length);
+      }
+      return at;
+    });
   }
 
   /**
@@ -228,19 +261,16 @@ export class WasmHistograms {
     nLeaves: number,
     hists: (Float64Array | null)[],
   ): void {
-    this.views();
     const width = bins.length;
-    const bytes = this.vBytes;
+    const placed = this.place(bins.filter((b) => b !== null));
     const f64 = this.vF64;
     const binPtr: number[] = [];
     const histPtr: number[] = [];
     const slot = align(8 * this.histCap);
-    for (let q = 0; q < width; q++) {
+    for (let q = 0, p = 0; q < width; q++) {
       const b = bins[q];
       if (b) {
-        const at = this.oBins + q * align(this.binCap);
-        bytes.set(b, at);
-        binPtr.push(at);
+        binPtr.push(placed[p++]!);
         histPtr.push(this.oHist + q * slot);
         f64.fill(0, (this.oHist + q * slot) >> 3, ((this.oHist + q * slot) >> 3) + nLeaves * nBins[q]! * 2);
       } else {
@@ -326,12 +356,22 @@ export class WasmCtr {
    */
   bins(prior: number, borders: number[], packed: boolean, out: Uint8Array): void {
     const buf = this.k.memory.buffer;
-    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its correction makes any guess exact.
+    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its check makes any guess exact.
     const nb = borders.length;
     const lo = nb > 0 ? borders[0]! : 0;
-    const step = nb >= 2 ? (borders[nb - 1]! - lo) / (nb - 1) : 0;
+    const invStep = nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0;
     new Float64Array(buf, this.oBorders, borders.length).set(borders);
-    this.k.ctrBins(this.n, this.oHistory, prior, this.oBorders, borders.length, lo, step, packed ? 1 : 0, this.oBins);
+    this.k.ctrBins(
+      this.n,
+      this.oHistory,
+      prior,
+      this.oBorders,
+      borders.length,
+      lo,
+      invStep,
+      packed ? 1 : 0,
+      this.oBins,
+    );
     out.set(new Uint8Array(buf, this.oBins, out.length));
   }
 }

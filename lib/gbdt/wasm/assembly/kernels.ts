@@ -221,26 +221,20 @@ export function orderedHistory(n: i32, labelled: usize, perm: usize, seen: usize
 }
 
 /**
- * Borders below `v` among `nb` ascending borders (the same count as `BinFinder` in ../../quantize.ts): up to 16
- * counted one by one, more from a first guess by their near-uniform spacing (`lo`, `step`; step 0: none) corrected
- * by comparisons, exact whatever the guess.
+ * Borders below `v` among `nb` ascending borders (the same count as `BinFinder` in ../../quantize.ts): a first guess
+ * from their near-uniform spacing (`lo`, `invStep` = 1 / step; 0: none), kept when the borders either side of it
+ * confirm it (nearly always, for CTR borders), else the borders are counted one by one. Exact whatever the guess.
  */
 @inline
-function binOf(v: f64, borders: usize, nb: i32, lo: f64, step: f64): u32 {
-  if (nb <= 16) {
-    // Few borders (the default 15): count them without branches (the correction's branches mispredict).
-    let c: u32 = 0;
-    for (let k = 0; k < nb; k++) c += <u32>(load<f64>(borders + ((<usize>k) << 3)) < v);
-    return c;
-  }
-  let g = 0;
-  if (step > 0) {
-    const x = Math.ceil((v - lo) / step);
-    g = x < 0 ? 0 : x > <f64>nb ? nb : <i32>x;
-  }
-  while (g < nb && load<f64>(borders + ((<usize>g) << 3)) < v) g++;
-  while (g > 0 && !(load<f64>(borders + ((<usize>(g - 1)) << 3)) < v)) g--;
-  return <u32>g;
+function binOf(v: f64, borders: usize, nb: i32, lo: f64, invStep: f64): u32 {
+  const x = Math.ceil((v - lo) * invStep);
+  const g = x > 0 ? (x < <f64>nb ? <i32>x : nb) : 0;
+  const below = g == 0 || load<f64>(borders + ((<usize>(g - 1)) << 3)) < v;
+  const above = g == nb || !(load<f64>(borders + ((<usize>g) << 3)) < v);
+  if (below && above) return <u32>g;
+  let c: u32 = 0;
+  for (let k = 0; k < nb; k++) c += <u32>(load<f64>(borders + ((<usize>k) << 3)) < v);
+  return c;
 }
 
 /**
@@ -254,7 +248,7 @@ export function ctrBins(
   borders: usize,
   nb: i32,
   lo: f64,
-  step: f64,
+  invStep: f64,
   packed: bool,
   out: usize,
 ): void {
@@ -262,20 +256,20 @@ export function ctrBins(
     for (let i = 0; i < n; i++) {
       const h = history + ((<usize>i) << 3);
       const v = (<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1);
-      store<u8>(out + <usize>i, <u8>binOf(v, borders, nb, lo, step));
+      store<u8>(out + <usize>i, <u8>binOf(v, borders, nb, lo, invStep));
     }
     return;
   }
   let i = 0;
   for (; i + 1 < n; i += 2) {
     const h = history + ((<usize>i) << 3);
-    const a = binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, step);
-    const b = binOf((<f64>load<i32>(h, 8) + prior) / (<f64>load<i32>(h, 12) + 1), borders, nb, lo, step);
+    const a = binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, invStep);
+    const b = binOf((<f64>load<i32>(h, 8) + prior) / (<f64>load<i32>(h, 12) + 1), borders, nb, lo, invStep);
     store<u8>(out + <usize>(i >> 1), <u8>(a | (b << 4)));
   }
   if (i < n) {
     const h = history + ((<usize>i) << 3);
-    store<u8>(out + <usize>(i >> 1), <u8>binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, step));
+    store<u8>(out + <usize>(i >> 1), <u8>binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, invStep));
   }
 }
 
