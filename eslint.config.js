@@ -84,6 +84,8 @@ export default tseslint.config(
       'bench/out/**',
       'dist/**',
       'data/**',
+      // AssemblyScript (its own types and decorators), built by scripts/build-wasm.mjs.
+      'lib/gbdt/wasm/assembly/**',
     ],
   },
   ...tseslint.configs.recommended,

@@ -277,6 +277,25 @@ describe('gbdt: learning', () => {
     expect(loglossFromRaw(predictRaw(model, evalSet.matrix), evalSet.labels)).toBe(model.bestEvalMetric!.value);
   });
 
+  it('reports the training loss read during each iteration callback, never rising (backtracked leaf steps)', () => {
+    const train = synthetic(1500, 9);
+    const losses: number[] = [];
+    trainGbdt(
+      train.matrix,
+      train.labels,
+      { iterations: 25, depth: 4, random_seed: 1 },
+      {
+        onIteration: (i) => {
+          losses.push(i.trainLoss);
+          expect(i.trainLoss).toBe(losses[losses.length - 1]);
+        },
+      },
+    );
+    expect(losses).toHaveLength(25);
+    expect(losses[0]!).toBeLessThan(Math.log(2));
+    for (let k = 1; k < losses.length; k++) expect(losses[k]!).toBeLessThanOrEqual(losses[k - 1]!);
+  });
+
   it('supports AUC as eval_metric and use_best_model: false', () => {
     const all = synthetic(2000, 5);
     const train = rowsOf(all, 0, 1500);

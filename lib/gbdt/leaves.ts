@@ -5,6 +5,7 @@
  * not lower the fold's Logloss is halved, and every halving uses up one of the iterations.
  */
 import type { ResolvedParams } from '../../schemas/gbdt';
+import type { WasmLeaves } from './wasm';
 
 /** Newton steps smaller than this (in log-odds, before the learning rate) count as converged. */
 const STEP_EPS = 1e-10;
@@ -27,8 +28,8 @@ export class LeafScratch {
   factor: Float64Array;
   /** Leaf l's rows are sortedExp/sortedY[start[l] .. start[l + 1]). */
   start: Int32Array;
-  sortedExp = new Float64Array(0);
-  sortedY = new Uint8Array(0);
+  sortedExp: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  sortedY: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   constructor(maxLeaves: number) {
     const make = () => new Float64Array(maxLeaves);
     this.start = new Int32Array(maxLeaves + 1);
@@ -105,25 +106,15 @@ function pass(
   return loss;
 }
 
-/**
- * Leaf deltas (before the learning rate) for rows assigned to leaves by `leafOf`, with the fold's current
- * exp(−approx) per row. Returns `s.delta` (first `nLeaves` entries valid).
- */
-export function leafDeltas(
+/** `leafDeltas`' grouping of the rows by leaf, in row order: fills s.start, s.neg, s.sortedExp and s.sortedY. */
+function groupByLeaf(
   leafOf: Uint32Array,
   expNeg: Float64Array,
   labels: Uint8Array,
   nLeaves: number,
-  params: Pick<ResolvedParams, 'l2_leaf_reg' | 'leaf_estimation_iterations'>,
-  newton: boolean,
   s: LeafScratch,
-): Float64Array {
+): void {
   const n = leafOf.length;
-  const l2 = params.l2_leaf_reg;
-  const iterations = params.leaf_estimation_iterations;
-  const { delta, step, cand } = s;
-  delta.fill(0, 0, nLeaves);
-  // Group the rows by leaf (counting sort) so each pass runs leaf by leaf over contiguous memory.
   const start = s.start;
   const neg = s.neg;
   start.fill(0, 0, nLeaves + 1);
@@ -148,6 +139,36 @@ export function leafDeltas(
     se[j] = expNeg[i]!;
     sy[j] = labels[i]!;
   }
+}
+
+/**
+ * Leaf deltas (before the learning rate) for rows assigned to leaves by `leafOf`, with the fold's current
+ * exp(−approx) per row. Returns `s.delta` (first `nLeaves` entries valid).
+ */
+export function leafDeltas(
+  leafOf: Uint32Array,
+  expNeg: Float64Array,
+  labels: Uint8Array,
+  nLeaves: number,
+  params: Pick<ResolvedParams, 'l2_leaf_reg' | 'leaf_estimation_iterations'>,
+  newton: boolean,
+  s: LeafScratch,
+  wasm: WasmLeaves | null = null,
+): Float64Array {
+  const l2 = params.l2_leaf_reg;
+  const iterations = params.leaf_estimation_iterations;
+  const { delta, step, cand } = s;
+  delta.fill(0, 0, nLeaves);
+  // Group the rows by leaf (counting sort) so each pass runs leaf by leaf over contiguous memory.
+  const start = s.start;
+  const neg = s.neg;
+  if (wasm) {
+    const grouped = wasm.groupByLeaf(expNeg, nLeaves);
+    start.set(grouped.start);
+    neg.set(grouped.neg);
+    s.sortedExp = grouped.sortedExp;
+    s.sortedY = grouped.sortedY;
+  } else groupByLeaf(leafOf, expNeg, labels, nLeaves, s);
   let g = s.g;
   let h = s.h;
   let gc = s.gc;

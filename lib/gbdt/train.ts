@@ -16,14 +16,19 @@ import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
 import { enforceMonotone, monotoneChains } from './monotone';
+import { defaultKernel, WasmLeaves } from './wasm';
+import type { GbdtKernel } from './wasm';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
   iteration: number;
   /** Planned iterations (`iterations` param). */
   iterations: number;
-  /** Mean Logloss on the training rows. */
-  trainLoss: number;
+  /**
+   * Mean Logloss on the training rows, computed when first read (a pass over every row: read it during the
+   * callback, as the approximation moves on with the next iteration).
+   */
+  readonly trainLoss: number;
   /** Mean Logloss on the eval set, when one is given. */
   evalLoss?: number;
   /** The eval_metric's value (Logloss or AUC), when an eval set is given. */
@@ -34,6 +39,11 @@ export interface TrainOptions {
   evalSet?: { matrix: FeatureMatrix; labels: Uint8Array };
   /** Called after every iteration (progress, heartbeats). */
   onIteration?: (info: IterationInfo) => void;
+  /**
+   * The hot loops: 'wasm' (WebAssembly kernels) or 'ts' (the TypeScript reference); both give the same model.
+   * Default: 'wasm', or ACCESS_PERM_GBDT_KERNEL=ts.
+   */
+  kernel?: GbdtKernel;
 }
 
 /** Checks a matrix and its labels fit together; `what` names the data set in messages. */
@@ -205,7 +215,9 @@ export function trainGbdt(
   const nStruct = nPerm > 1 ? nPerm - 1 : 1;
   const avgFold = nPerm - 1;
 
-  const built = buildFeatures(train, labels, perms, avgFold, P);
+  const kernel = options.kernel ?? defaultKernel();
+  const ctrScratch = new CtrScratch(kernel);
+  const built = buildFeatures(train, labels, perms, avgFold, P, ctrScratch);
   const features = built.binFeatures;
   const baseFeatures = features.map((_, fi) => fi);
   const spec = {
@@ -217,7 +229,7 @@ export function trainGbdt(
   };
   // Greedy categorical combinations (CatBoost's max_ctr_complexity): at each level, every CTR split already in
   // the tree may be extended by one more categorical column; combinations are built once and cached.
-  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P, scratch: new CtrScratch() };
+  const ctrCtx: CtrContext = { labels, perms, avgFold, params: P, scratch: ctrScratch };
   const comboCache = new Map<string, number[]>();
   const nSources = built.catSources.length;
   const candidates =
@@ -256,8 +268,9 @@ export function trainGbdt(
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
-  const leafAll = new Uint32Array(n);
-  const scratch = new TreeSearchScratch();
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, 1 << P.depth) : null;
+  const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
+  const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';
@@ -318,8 +331,8 @@ export function trainGbdt(
     const monotone = monotoneChains(built, splits, P.monotone_constraints);
     let leafValues: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
-      assignLeaves(features, splits, k, n, leafAll);
-      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch);
+      assignLeaves(features, splits, k, n, leafAll, wasmLeaves);
+      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch, wasmLeaves);
       if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;
       const en = expNegs[k]!;
@@ -332,7 +345,14 @@ export function trainGbdt(
     trees.push(tree);
     iterationsRun = it + 1;
 
-    const info: IterationInfo = { iteration: it, iterations: P.iterations, trainLoss: loglossFromRaw(approx, labels) };
+    let trainLoss: number | undefined;
+    const info: IterationInfo = {
+      iteration: it,
+      iterations: P.iterations,
+      get trainLoss(): number {
+        return (trainLoss ??= loglossFromRaw(approx, labels));
+      },
+    };
     let stop = false;
     if (evalSet && prepared && evalRaw && evalScratch) {
       const treeCtrs = tree.splits.flatMap((s) => (s.type === 'ctr' ? [s.ctr] : []));

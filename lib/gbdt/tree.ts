@@ -4,6 +4,9 @@
  * score plus `random_strength` noise.
  */
 import type { Rng } from '../rng';
+import { WasmHistograms } from './wasm';
+import type { WasmLeaves } from './wasm';
+import type { GbdtKernel } from './wasm';
 
 /** Bin indices per row: bytes when a feature has ≤ 256 bins (the default border counts), else 16-bit. */
 export type Bins = Uint8Array | Uint16Array;
@@ -44,11 +47,6 @@ export const packedBins = (n: number): Uint8Array => new Uint8Array((n + 1) >> 1
 export const binAt = (bins: Bins, packed: boolean, r: number): number =>
   packed ? (bins[r >> 1]! >> ((r & 1) << 2)) & 15 : bins[r]!;
 
-/** Stores row r's bin into a packed array (its nibble must still be 0). */
-export const setPackedBin = (bins: Uint8Array, r: number, bin: number): void => {
-  bins[r >> 1] = bins[r >> 1]! | (bin << ((r & 1) << 2));
-};
-
 export const splitBit = (f: BinFeature, bin: number, value: number): number =>
   f.kind === 'onehot' ? (value === bin ? 1 : 0) : value > bin ? 1 : 0;
 
@@ -88,21 +86,46 @@ export class TreeSearchScratch {
   prev: Float64Array[] = [];
   num = new Float64Array(1024);
   den = new Float64Array(1024);
-  leaf = new Uint32Array(0);
   list = new Uint32Array(0);
-  gLeaf = new Uint32Array(0);
-  gRow = new Uint32Array(0);
-  gStat = new Float64Array(0);
+  /** The WebAssembly kernels and their memory, which then holds the row arrays below; null: TypeScript loops. */
+  readonly wasm: WasmHistograms | null;
+  private tLeaf = new Uint32Array(0);
+  private tGLeaf = new Uint32Array(0);
+  private tGRow = new Uint32Array(0);
+  private tGStat = new Float64Array(0);
   private dHist = new Float64Array(0);
   private dBins = new Uint8Array(0);
 
-  ensureRows(rows: number, bins: number): void {
-    if (this.leaf.length < rows) {
-      this.leaf = new Uint32Array(rows);
-      this.list = new Uint32Array(rows);
-      this.gLeaf = new Uint32Array(rows);
-      this.gRow = new Uint32Array(rows);
-      this.gStat = new Float64Array(2 * rows);
+  constructor(kernel: GbdtKernel = 'ts') {
+    this.wasm = kernel === 'wasm' ? new WasmHistograms() : null;
+  }
+
+  // Views into the kernels' memory are re-read after every `ensureRows` (growing that memory detaches them).
+  get leaf(): Uint32Array {
+    return this.wasm ? this.wasm.leaf : this.tLeaf;
+  }
+  get gLeaf(): Uint32Array {
+    return this.wasm ? this.wasm.gLeaf : this.tGLeaf;
+  }
+  get gRow(): Uint32Array {
+    return this.wasm ? this.wasm.gRow : this.tGRow;
+  }
+  get gStat(): Float64Array {
+    return this.wasm ? this.wasm.gStat : this.tGStat;
+  }
+
+  /**
+   * Room for `rows` sampled rows, bin arrays of `binBytes` bytes and histograms of `nLeaves` leaves × `bins` bins.
+   * With the kernels, growing the rows moves the row arrays (call it before filling them).
+   */
+  ensureRows(rows: number, bins: number, binBytes: number, nLeaves: number): void {
+    if (this.list.length < rows) this.list = new Uint32Array(rows);
+    if (this.wasm) this.wasm.ensure(rows, binBytes, nLeaves * bins * 2, nLeaves);
+    else if (this.tLeaf.length < rows) {
+      this.tLeaf = new Uint32Array(rows);
+      this.tGLeaf = new Uint32Array(rows);
+      this.tGRow = new Uint32Array(rows);
+      this.tGStat = new Float64Array(2 * rows);
     }
     if (this.num.length < bins) {
       this.num = new Float64Array(bins);
@@ -142,15 +165,23 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
   const { features, depth, fold, rows, m, stats, l2, cosine, noiseStd, rng } = input;
   let maxBins = 2;
   let histTotal = 0;
+  let binBytes = 0;
   for (const f of features) {
     if (f.nBins > maxBins) maxBins = f.nBins;
     histTotal += f.nBins * 2;
+    binBytes = Math.max(binBytes, f.bins[0]!.byteLength);
   }
   const subtract = histTotal * (1 << Math.max(0, depth - 1)) <= SUBTRACTION_BUDGET;
-  scratch.ensureRows(m, maxBins);
-  const leaf = scratch.leaf;
+  const maxLeaves = 1 << Math.max(0, depth - 1);
+  scratch.ensureRows(m, maxBins, binBytes, maxLeaves);
+  let leaf = scratch.leaf;
   leaf.fill(0, 0, m);
-  const list = scratch.list;
+  const wasm = scratch.wasm;
+  if (wasm) {
+    // The kernels read the sampled rows from their own memory.
+    wasm.row.set(rows.subarray(0, m));
+    wasm.stat.set(stats.subarray(0, 2 * m));
+  }
   const splits: SplitChoice[] = [];
 
   const computedAt = new Map<number, number>();
@@ -164,35 +195,30 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
       const f = features[fi]!;
       if (f.nBins > maxBins) {
         maxBins = f.nBins;
-        scratch.ensureRows(m, maxBins);
+        scratch.ensureRows(m, maxBins, binBytes, maxLeaves);
+        leaf = scratch.leaf;
       }
       (subtract && d > 0 && computedAt.get(fi) === d - 1 ? viaSub : full).push(fi);
     }
     if (viaSub.length > 0) {
       // Rows in the smaller child of each parent leaf; the larger child is parent − sibling.
       const half = nLeaves >> 1;
-      const bit = half;
-      const cntOn = new Float64Array(half);
-      const cntAll = new Float64Array(half);
-      for (let j = 0; j < m; j++) {
-        const l = leaf[j]!;
-        const p = l & (half - 1);
-        cntAll[p]!++;
-        if (l & bit) cntOn[p]!++;
-      }
-      const smallOn = new Uint8Array(half);
-      for (let p = 0; p < half; p++) smallOn[p] = cntOn[p]! * 2 <= cntAll[p]! ? 1 : 0;
-      let count = 0;
-      for (let j = 0; j < m; j++) {
-        const l = leaf[j]!;
-        if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
-      }
-      gather(scratch, list, count, leaf, rows, stats);
-      const gathered = { leaf: scratch.gLeaf, row: scratch.gRow, stat: scratch.gStat, count };
+      const { smallOn, count } = wasm
+        ? wasm.gatherSmaller(m, half)
+        : gatherSmaller(scratch, m, half, leaf, rows, stats);
+      const gathered = { leaf: scratch.gLeaf, row: scratch.gRow, stat: scratch.gStat, count, gathered: true };
       histograms(scratch, features, viaSub, fold, nLeaves, gathered, smallOn);
     }
     if (full.length > 0) {
-      histograms(scratch, features, full, fold, nLeaves, { leaf, row: rows, stat: stats, count: m }, null);
+      histograms(
+        scratch,
+        features,
+        full,
+        fold,
+        nLeaves,
+        { leaf, row: rows, stat: stats, count: m, gathered: false },
+        null,
+      );
     }
     for (const fi of active) computedAt.set(fi, d);
 
@@ -267,24 +293,48 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
       const bins = binsFor(f, fold);
       const packed = f.packed === true;
       const onehot = f.kind === 'onehot';
-      for (let j = 0; j < m; j++) {
-        const v = binAt(bins, packed, rows[j]!);
-        if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
+      if (wasm && bins instanceof Uint8Array) wasm.split(m, bins, packed, onehot, bestB, 1 << d);
+      else {
+        for (let j = 0; j < m; j++) {
+          const v = binAt(bins, packed, rows[j]!);
+          if (onehot ? v === bestB : v > bestB) leaf[j] = leaf[j]! | (1 << d);
+        }
       }
     }
   }
   return splits;
 }
 
-/** Copies the listed rows' leaf, row index and statistics into the contiguous gather buffers. */
-function gather(
+/**
+ * Gathers the rows of each parent leaf's smaller child (leaf, row index, statistics; the larger child's histograms
+ * are parent − sibling) at a level with 2 · `half` leaves; returns per parent whether its smaller child is the true
+ * side, and the number of rows gathered.
+ */
+function gatherSmaller(
   scratch: TreeSearchScratch,
-  list: Uint32Array,
-  count: number,
+  m: number,
+  half: number,
   leaf: Uint32Array,
   rows: Uint32Array,
   stats: Float64Array,
-): void {
+): { smallOn: Uint8Array; count: number } {
+  const bit = half;
+  const cntOn = new Float64Array(half);
+  const cntAll = new Float64Array(half);
+  for (let j = 0; j < m; j++) {
+    const l = leaf[j]!;
+    const p = l & (half - 1);
+    cntAll[p]!++;
+    if (l & bit) cntOn[p]!++;
+  }
+  const smallOn = new Uint8Array(half);
+  for (let p = 0; p < half; p++) smallOn[p] = cntOn[p]! * 2 <= cntAll[p]! ? 1 : 0;
+  const list = scratch.list;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    const l = leaf[j]!;
+    if ((l & bit ? 1 : 0) === smallOn[l & (half - 1)]) list[count++] = j;
+  }
   const gLeaf = scratch.gLeaf;
   const gRow = scratch.gRow;
   const gStat = scratch.gStat;
@@ -295,6 +345,7 @@ function gather(
     gStat[2 * t] = stats[2 * j]!;
     gStat[2 * t + 1] = stats[2 * j + 1]!;
   }
+  return { smallOn, count };
 }
 
 /** Rows to build histograms from: per row t < count its leaf, its row index and its two statistics. */
@@ -303,6 +354,8 @@ interface HistogramRows {
   row: Uint32Array;
   stat: Float64Array;
   count: number;
+  /** Whether these are the gathered rows (the kernels then read their copy of them). */
+  gathered: boolean;
 }
 
 /**
@@ -352,26 +405,45 @@ function histogramGroup(
   smallOn: Uint8Array | null,
 ): void {
   const half = nLeaves >> 1;
-  const hs = group.map((fi) => {
-    if (fi < 0) return scratch.dummyHist(nLeaves * 2);
-    const nB = features[fi]!.nBins;
-    const h = scratch.hist('cur', fi, nLeaves * nB * 2);
-    if (smallOn) {
-      for (let p = 0; p < half; p++) {
-        const slot = (smallOn[p] ? p | half : p) * nB * 2;
-        h.fill(0, slot, slot + nB * 2);
-      }
-    } else h.fill(0, 0, nLeaves * nB * 2);
-    return h;
-  });
-  const bs = group.map((fi) =>
-    fi < 0 ? scratch.dummyBins(binsFor(features[group[0]!]!, fold).length) : binsFor(features[fi]!, fold),
-  );
   const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
-  const { leaf, row, stat, count } = rows;
-  if (!packed) accumulate4(count, leaf, row, stat, bs, nbs, hs);
-  else if (group.length === 8) accumulatePacked8(count, leaf, row, stat, bs, nbs, hs);
-  else accumulatePacked4(count, leaf, row, stat, bs, nbs, hs);
+  const wasm = scratch.wasm;
+  // The kernels take byte bins (plain or packed); 16-bit bins (more than 255 borders) stay on the TypeScript loop.
+  const kernel = wasm && group.every((fi) => fi < 0 || binsFor(features[fi]!, fold) instanceof Uint8Array);
+  let hs: Float64Array[];
+  if (kernel) {
+    // The kernel's sums for every cell replace the histograms (the larger children's cells are set below).
+    hs = group.map((fi, q) => (fi < 0 ? scratch.dummyHist(0) : scratch.hist('cur', fi, nLeaves * nbs[q]! * 2)));
+    const bins = group.map((fi) => (fi < 0 ? null : (binsFor(features[fi]!, fold) as Uint8Array)));
+    wasm.accumulate(
+      rows.count,
+      rows.gathered,
+      packed,
+      bins,
+      nbs,
+      nLeaves,
+      hs.map((h, q) => (group[q]! < 0 ? null : h)),
+    );
+  } else {
+    hs = group.map((fi) => {
+      if (fi < 0) return scratch.dummyHist(nLeaves * 2);
+      const nB = features[fi]!.nBins;
+      const h = scratch.hist('cur', fi, nLeaves * nB * 2);
+      if (smallOn) {
+        for (let p = 0; p < half; p++) {
+          const slot = (smallOn[p] ? p | half : p) * nB * 2;
+          h.fill(0, slot, slot + nB * 2);
+        }
+      } else h.fill(0, 0, nLeaves * nB * 2);
+      return h;
+    });
+    const bs = group.map((fi) =>
+      fi < 0 ? scratch.dummyBins(binsFor(features[group[0]!]!, fold).length) : binsFor(features[fi]!, fold),
+    );
+    const { leaf, row, stat, count } = rows;
+    if (!packed) accumulate4(count, leaf, row, stat, bs, nbs, hs);
+    else if (group.length === 8) accumulatePacked8(count, leaf, row, stat, bs, nbs, hs);
+    else accumulatePacked4(count, leaf, row, stat, bs, nbs, hs);
+  }
   if (smallOn) {
     for (let q = 0; q < group.length; q++) {
       const fi = group[q]!;
@@ -523,15 +595,19 @@ export function assignLeaves(
   fold: number,
   n: number,
   out: Uint32Array,
+  wasm: WasmLeaves | null = null,
 ): void {
-  out.fill(0, 0, n);
+  // With the kernels, `out` is their `leaf` array.
+  if (wasm) wasm.clear();
+  else out.fill(0, 0, n);
   for (let d = 0; d < splits.length; d++) {
     const s = splits[d]!;
     const f = features[s.feature]!;
     const bins = binsFor(f, fold);
     const packed = f.packed === true;
     const bit = 1 << d;
-    if (f.kind === 'onehot') {
+    if (wasm && bins instanceof Uint8Array) wasm.split(bins, packed, f.kind === 'onehot', s.bin, bit);
+    else if (f.kind === 'onehot') {
       for (let i = 0; i < n; i++) if (binAt(bins, packed, i) === s.bin) out[i] = out[i]! | bit;
     } else if (packed) {
       // A byte at a time: row i in the low nibble, row i + 1 in the high one.

@@ -1,0 +1,329 @@
+// AssemblyScript source of lib/gbdt's WebAssembly kernels (built by `npm run build:wasm` into ../kernels.wasm.ts).
+// Each kernel does the same floating-point operations in the same order as its TypeScript twin in ../../tree.ts, so
+// models are byte-identical with either. Arguments are byte offsets into this module's memory, which the host
+// (../index.ts) lays out; nothing here allocates.
+
+/**
+ * Adds a row's (w·g, w) into the interleaved (Σ w·g, Σ w) pair of histogram `h` at cell `k`: one 128-bit load, add
+ * and store for both sums (each lane an ordinary f64 addition, so the sums are the TypeScript loop's).
+ */
+@inline
+function add2(h: usize, k: u32, gw: v128): void {
+  const p = h + ((<usize>k) << 4);
+  v128.store(p, f64x2.add(v128.load(p), gw));
+}
+
+/** Row t's leaf (u32), row index (u32) and statistics (two f64). */
+@inline
+function leafAt(leaf: usize, t: i32): u32 {
+  return load<u32>(leaf + ((<usize>t) << 2));
+}
+
+/** Nibble of row r in a packed bin array (row r in the high nibble when r is odd). */
+@inline
+function nibble(bins: usize, r: u32): u32 {
+  return (<u32>load<u8>(bins + <usize>(r >> 1)) >> ((r & 1) << 2)) & 15;
+}
+
+/** `accumulate4`: four byte-bin features, rows in order. */
+export function acc4(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = <usize>leafAt(row, t);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + <u32>load<u8>(b0 + r), gw);
+    add2(h1, l * n1 + <u32>load<u8>(b1 + r), gw);
+    add2(h2, l * n2 + <u32>load<u8>(b2 + r), gw);
+    add2(h3, l * n3 + <u32>load<u8>(b3 + r), gw);
+  }
+}
+
+/** `accumulatePacked4`: four packed (nibble) features. */
+export function accPacked4(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = leafAt(row, t);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + nibble(b0, r), gw);
+    add2(h1, l * n1 + nibble(b1, r), gw);
+    add2(h2, l * n2 + nibble(b2, r), gw);
+    add2(h3, l * n3 + nibble(b3, r), gw);
+  }
+}
+
+/** `accumulatePacked8`: eight packed (nibble) features. */
+export function accPacked8(
+  count: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  b0: usize,
+  b1: usize,
+  b2: usize,
+  b3: usize,
+  b4: usize,
+  b5: usize,
+  b6: usize,
+  b7: usize,
+  n0: u32,
+  n1: u32,
+  n2: u32,
+  n3: u32,
+  n4: u32,
+  n5: u32,
+  n6: u32,
+  n7: u32,
+  h0: usize,
+  h1: usize,
+  h2: usize,
+  h3: usize,
+  h4: usize,
+  h5: usize,
+  h6: usize,
+  h7: usize,
+): void {
+  for (let t = 0; t < count; t++) {
+    const l = leafAt(leaf, t);
+    const r = leafAt(row, t);
+    const gw = v128.load(stat + ((<usize>t) << 4));
+    add2(h0, l * n0 + nibble(b0, r), gw);
+    add2(h1, l * n1 + nibble(b1, r), gw);
+    add2(h2, l * n2 + nibble(b2, r), gw);
+    add2(h3, l * n3 + nibble(b3, r), gw);
+    add2(h4, l * n4 + nibble(b4, r), gw);
+    add2(h5, l * n5 + nibble(b5, r), gw);
+    add2(h6, l * n6 + nibble(b6, r), gw);
+    add2(h7, l * n7 + nibble(b7, r), gw);
+  }
+}
+
+/**
+ * Per parent leaf p < half: rows in it (counts[2p]) and rows on its true side of the last split (counts[2p + 1]),
+ * from the rows' leaves (bit `half` is the last split's).
+ */
+export function childCounts(m: i32, leaf: usize, half: u32, counts: usize): void {
+  memory.fill(counts, 0, (<usize>half) << 3);
+  const mask = half - 1;
+  for (let j = 0; j < m; j++) {
+    const l = leafAt(leaf, j);
+    const c = counts + ((<usize>(l & mask)) << 3);
+    store<u32>(c, load<u32>(c) + 1);
+    store<u32>(c, load<u32>(c, 4) + ((l & half) != 0 ? 1 : 0), 4);
+  }
+}
+
+/**
+ * Copies the rows of each parent's smaller child (the true side where smallOn[parent] is 1) — leaf, row index and
+ * statistics, in row order — into the gather arrays; returns how many.
+ */
+export function gatherSmaller(
+  m: i32,
+  leaf: usize,
+  row: usize,
+  stat: usize,
+  half: u32,
+  smallOn: usize,
+  gLeaf: usize,
+  gRow: usize,
+  gStat: usize,
+): i32 {
+  const mask = half - 1;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    const l = leafAt(leaf, j);
+    if (((l & half) != 0 ? 1 : 0) == <u32>load<u8>(smallOn + <usize>(l & mask))) {
+      store<u32>(gLeaf + ((<usize>count) << 2), l);
+      store<u32>(gRow + ((<usize>count) << 2), leafAt(row, j));
+      const s = stat + ((<usize>j) << 4);
+      const d = gStat + ((<usize>count) << 4);
+      store<f64>(d, load<f64>(s));
+      store<f64>(d, load<f64>(s, 8), 8);
+      count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * Sets `bit` in the leaf of every row on the true side of a split: bin > `bin` (ordered) or bin == `bin` (one-hot),
+ * bins plain bytes or packed nibbles.
+ */
+export function splitLeaves(
+  m: i32,
+  leaf: usize,
+  row: usize,
+  bins: usize,
+  packed: bool,
+  onehot: bool,
+  bin: u32,
+  bit: u32,
+): void {
+  for (let j = 0; j < m; j++) {
+    const r = leafAt(row, j);
+    const v = packed ? nibble(bins, r) : <u32>load<u8>(bins + <usize>r);
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = leaf + ((<usize>j) << 2);
+    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
+  }
+}
+
+/**
+ * `orderedHistory` (../../ctr.ts): in permutation order, each row's (positives, rows) among the earlier rows with its
+ * value; `labelled[i]` is 2 · value + label, `seen` has room for 2 · `values` counters.
+ */
+export function orderedHistory(n: i32, labelled: usize, perm: usize, seen: usize, values: i32, history: usize): void {
+  memory.fill(seen, 0, (<usize>values) << 3);
+  for (let t = 0; t < n; t++) {
+    const i = <usize>leafAt(perm, t);
+    const lv = load<i32>(labelled + (i << 2));
+    const at = seen + ((<usize>(lv >> 1)) << 3);
+    const p = load<i32>(at);
+    const c = load<i32>(at, 4);
+    store<i32>(history + (i << 3), p);
+    store<i32>(history + (i << 3), c, 4);
+    store<i32>(at, p + (lv & 1));
+    store<i32>(at, c + 1, 4);
+  }
+}
+
+/**
+ * Borders below `v` among `nb` ascending borders (the same count as `BinFinder` in ../../quantize.ts): a first guess
+ * from their near-uniform spacing (`lo`, `invStep` = 1 / step; 0: none), kept when the borders either side of it
+ * confirm it (nearly always, for CTR borders), else the borders are counted one by one. Exact whatever the guess.
+ */
+@inline
+function binOf(v: f64, borders: usize, nb: i32, lo: f64, invStep: f64): u32 {
+  const x = Math.ceil((v - lo) * invStep);
+  const g = x > 0 ? (x < <f64>nb ? <i32>x : nb) : 0;
+  const below = g == 0 || load<f64>(borders + ((<usize>(g - 1)) << 3)) < v;
+  const above = g == nb || !(load<f64>(borders + ((<usize>g) << 3)) < v);
+  if (below && above) return <u32>g;
+  let c: u32 = 0;
+  for (let k = 0; k < nb; k++) c += <u32>(load<f64>(borders + ((<usize>k) << 3)) < v);
+  return c;
+}
+
+/**
+ * Bins of the ordered Borders CTR (positives + prior) / (rows + 1) of each of `n` rows from their `history`, as
+ * bytes or packed two rows per byte.
+ */
+export function ctrBins(
+  n: i32,
+  history: usize,
+  prior: f64,
+  borders: usize,
+  nb: i32,
+  lo: f64,
+  invStep: f64,
+  packed: bool,
+  out: usize,
+): void {
+  if (!packed) {
+    for (let i = 0; i < n; i++) {
+      const h = history + ((<usize>i) << 3);
+      const v = (<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1);
+      store<u8>(out + <usize>i, <u8>binOf(v, borders, nb, lo, invStep));
+    }
+    return;
+  }
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const h = history + ((<usize>i) << 3);
+    const a = binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, invStep);
+    const b = binOf((<f64>load<i32>(h, 8) + prior) / (<f64>load<i32>(h, 12) + 1), borders, nb, lo, invStep);
+    store<u8>(out + <usize>(i >> 1), <u8>(a | (b << 4)));
+  }
+  if (i < n) {
+    const h = history + ((<usize>i) << 3);
+    store<u8>(out + <usize>(i >> 1), <u8>binOf((<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1), borders, nb, lo, invStep));
+  }
+}
+
+/**
+ * `assignLeaves` (../../tree.ts) for one split: sets `bit` in `out[i]` for every row i < n on its true side
+ * (bin > `bin`, or == for one-hot), bins plain bytes or packed nibbles.
+ */
+export function assignSplit(n: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32): void {
+  // Branch-free per row (which side a row falls on is unpredictable).
+  for (let i = 0; i < n; i++) {
+    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = out + ((<usize>i) << 2);
+    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
+  }
+}
+
+/**
+ * `leafDeltas`' grouping of rows by leaf (../../leaves.ts), a counting sort in row order: `start` i32[nLeaves + 1]
+ * (leaf l's rows are sortedExp/sortedY[start[l] .. start[l + 1])), `neg` f64[nLeaves] (negatives per leaf), `fill`
+ * i32[nLeaves] scratch.
+ */
+export function groupByLeaf(
+  n: i32,
+  leaf: usize,
+  expNeg: usize,
+  labels: usize,
+  nLeaves: i32,
+  start: usize,
+  neg: usize,
+  fill: usize,
+  sortedExp: usize,
+  sortedY: usize,
+): void {
+  memory.fill(start, 0, (<usize>(nLeaves + 1)) << 2);
+  memory.fill(neg, 0, (<usize>nLeaves) << 3);
+  for (let i = 0; i < n; i++) {
+    const l = <usize>leafAt(leaf, i);
+    const s = start + ((l + 1) << 2);
+    store<i32>(s, load<i32>(s) + 1);
+    const g = neg + (l << 3);
+    store<f64>(g, load<f64>(g) + <f64>(1 - <i32>load<u8>(labels + <usize>i)));
+  }
+  for (let l = 0; l < nLeaves; l++) {
+    const s = start + ((<usize>l) << 2);
+    store<i32>(s, load<i32>(s) + load<i32>(s, 4), 4);
+    store<i32>(fill + ((<usize>l) << 2), load<i32>(s));
+  }
+  for (let i = 0; i < n; i++) {
+    const l = <usize>leafAt(leaf, i);
+    const f = fill + (l << 2);
+    const j = <usize>load<i32>(f);
+    store<i32>(f, <i32>j + 1);
+    store<f64>(sortedExp + (j << 3), load<f64>(expNeg + ((<usize>i) << 3)));
+    store<u8>(sortedY + j, load<u8>(labels + <usize>i));
+  }
+}

@@ -1,0 +1,459 @@
+/**
+ * The WebAssembly histogram kernels (source: ./assembly/kernels.ts, built by scripts/build-wasm.mjs) and the memory
+ * they work in. The TypeScript loops in ../tree.ts stay the reference: the kernels do the same floating-point
+ * operations in the same order, so either gives byte-identical models (tests/gbdt-wasm.test.ts).
+ *
+ * Layout of the module's memory (byte offsets, each region 16-aligned), in an order where growing the last regions
+ * keeps the earlier ones in place:
+ *   leaf u32[rows] · row u32[rows] · stat f64[2 rows]     the tree's sampled rows (a full pass reads these)
+ *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
+ *   counts u32[2 leaves] · smallOn u8[leaves]             per parent leaf: rows, rows on the true side; smaller side
+ *   zero u8[binBytes] · bin cache u8[48 binBytes]         bin arrays copied in (kept while they fit)
+ *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
+ */
+import { KERNELS_WASM_BASE64 } from './kernels.wasm';
+
+// The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it).
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    class Module {
+      constructor(bytes: Uint8Array);
+    }
+    class Instance {
+      constructor(module: Module, imports: object);
+      readonly exports: Record<string, unknown>;
+    }
+    class Memory {
+      readonly buffer: ArrayBuffer;
+      grow(pages: number): number;
+    }
+  }
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  acc4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  accPacked4: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  accPacked8: (count: number, leaf: number, row: number, stat: number, ...rest: number[]) => void;
+  childCounts: (m: number, leaf: number, half: number, counts: number) => void;
+  gatherSmaller: (...args: number[]) => number;
+  splitLeaves: (...args: number[]) => void;
+  orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
+  ctrBins: (...args: number[]) => void;
+  assignSplit: (...args: number[]) => void;
+  groupByLeaf: (...args: number[]) => void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** A new instance of the kernels (each with its own memory). */
+function instantiate(): KernelExports {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+}
+
+/** Grows a kernel instance's memory to at least `bytes`. */
+function reserve(k: KernelExports, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / PAGE));
+}
+
+/** Which implementation of the hot loops a fit uses; 'ts' is the reference. */
+export type GbdtKernel = 'wasm' | 'ts';
+
+/** The kernel a fit uses when its options do not say: ACCESS_PERM_GBDT_KERNEL=ts selects the reference loops. */
+export const defaultKernel = (): GbdtKernel => (process.env.ACCESS_PERM_GBDT_KERNEL === 'ts' ? 'ts' : 'wasm');
+
+const PAGE = 65536;
+const align = (bytes: number): number => (bytes + 15) & ~15;
+/** Kept free at the bottom of memory (the stub runtime's heap base; the kernels have no static data). */
+const BASE = 1024;
+/** Most features one kernel call accumulates (plus one padding histogram). */
+const GROUP = 8;
+/**
+ * Size of the bin cache in bin arrays of the largest size (one byte per row; packed arrays take half): a tree's
+ * levels read the same features, which are then copied in once per tree rather than once per level.
+ */
+const BIN_CACHE_ARRAYS = 48;
+
+/** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
+export class WasmHistograms {
+  private readonly k: KernelExports;
+  private rowCap = 0;
+  private binCap = 0;
+  private histCap = 0;
+  private leafCap = 0;
+  private buffer: ArrayBuffer | null = null;
+  /** Region offsets (bytes). */
+  private oLeaf = 0;
+  private oRow = 0;
+  private oStat = 0;
+  private oGLeaf = 0;
+  private oGRow = 0;
+  private oGStat = 0;
+  private oCounts = 0;
+  private oSmallOn = 0;
+  private oZero = 0;
+  private oBins = 0;
+  /** Bin arrays in the cache region: offset by array (bins never change once built); bytes used. */
+  private cached = new Map<Uint8Array, number>();
+  private cacheUsed = 0;
+  private oHist = 0;
+  // Views, re-made whenever the memory grew (growing detaches the old ones).
+  private vLeaf = new Uint32Array(0);
+  private vRow = new Uint32Array(0);
+  private vStat = new Float64Array(0);
+  private vGLeaf = new Uint32Array(0);
+  private vGRow = new Uint32Array(0);
+  private vGStat = new Float64Array(0);
+  private vBytes = new Uint8Array(0);
+  private vF64 = new Float64Array(0);
+
+  constructor() {
+    this.k = instantiate();
+  }
+
+  /**
+   * Room for `rows` rows, bin arrays of `binBytes` bytes, histograms of `histDoubles` doubles and trees of `leaves`
+   * leaves. Growing `rows`, `binBytes` or `leaves` moves every region (call it before filling them); growing only
+   * `histDoubles` keeps the rows in place.
+   */
+  ensure(rows: number, binBytes: number, histDoubles: number, leaves: number): void {
+    if (rows <= this.rowCap && binBytes <= this.binCap && histDoubles <= this.histCap && leaves <= this.leafCap) return;
+    this.rowCap = Math.max(rows, this.rowCap);
+    this.leafCap = Math.max(leaves, this.leafCap);
+    this.binCap = Math.max(binBytes, this.binCap);
+    this.histCap = Math.max(histDoubles, this.histCap * 2);
+    let o = BASE;
+    const take = (bytes: number): number => {
+      const at = o;
+      o += align(bytes);
+      return at;
+    };
+    this.oLeaf = take(4 * this.rowCap);
+    this.oRow = take(4 * this.rowCap);
+    this.oStat = take(16 * this.rowCap);
+    this.oGLeaf = take(4 * this.rowCap);
+    this.oGRow = take(4 * this.rowCap);
+    this.oGStat = take(16 * this.rowCap);
+    this.oCounts = take(8 * this.leafCap);
+    this.oSmallOn = take(this.leafCap);
+    this.oZero = take(this.binCap);
+    this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
+    this.cached.clear();
+    this.cacheUsed = 0;
+    this.oHist = take((GROUP + 1) * align(8 * this.histCap));
+    reserve(this.k, o);
+    this.buffer = null;
+  }
+
+  private views(): void {
+    const buf = this.k.memory.buffer;
+    if (this.buffer === buf) return;
+    this.buffer = buf;
+    const n = this.rowCap;
+    this.vLeaf = new Uint32Array(buf, this.oLeaf, n);
+    this.vRow = new Uint32Array(buf, this.oRow, n);
+    this.vStat = new Float64Array(buf, this.oStat, 2 * n);
+    this.vGLeaf = new Uint32Array(buf, this.oGLeaf, n);
+    this.vGRow = new Uint32Array(buf, this.oGRow, n);
+    this.vGStat = new Float64Array(buf, this.oGStat, 2 * n);
+    this.vBytes = new Uint8Array(buf);
+    this.vF64 = new Float64Array(buf);
+  }
+
+  /** The sampled rows' leaves, row indices and statistics (a full pass reads these). */
+  get leaf(): Uint32Array {
+    this.views();
+    return this.vLeaf;
+  }
+  get row(): Uint32Array {
+    this.views();
+    return this.vRow;
+  }
+  get stat(): Float64Array {
+    this.views();
+    return this.vStat;
+  }
+  /** The gathered rows of each parent's smaller child. */
+  get gLeaf(): Uint32Array {
+    this.views();
+    return this.vGLeaf;
+  }
+  get gRow(): Uint32Array {
+    this.views();
+    return this.vGRow;
+  }
+  get gStat(): Float64Array {
+    this.views();
+    return this.vGStat;
+  }
+
+  /**
+   * Gathers the rows of each parent leaf's smaller child at a level with 2 · `half` leaves (the larger child's
+   * histograms are then parent − sibling); returns per parent whether its smaller child is the true side, and the
+   * number of rows gathered.
+   */
+  gatherSmaller(m: number, half: number): { smallOn: Uint8Array; count: number } {
+    this.k.childCounts(m, this.oLeaf, half, this.oCounts);
+    this.views();
+    const counts = new Uint32Array(this.vBytes.buffer, this.oCounts, 2 * half);
+    const smallOn = new Uint8Array(half);
+    for (let p = 0; p < half; p++) smallOn[p] = counts[2 * p + 1]! * 2 <= counts[2 * p]! ? 1 : 0;
+    this.vBytes.set(smallOn, this.oSmallOn);
+    const k = this.k;
+    const count = k.gatherSmaller(
+      m,
+      this.oLeaf,
+      this.oRow,
+      this.oStat,
+      half,
+      this.oSmallOn,
+      this.oGLeaf,
+      this.oGRow,
+      this.oGStat,
+    );
+    return { smallOn, count };
+  }
+
+  /** Sets `bit` in the leaf of the sampled rows on the true side of a split on byte or packed `bins`. */
+  split(m: number, bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
+    const at = this.place([bins])[0]!;
+    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  }
+
+  /**
+   * Offsets of these bin arrays in the cache, copying in those not there; when they do not all fit, the cache starts
+   * over (it holds at least a group).
+   */
+  private place(arrays: Uint8Array[]): number[] {
+    this.views();
+    let missing = 0;
+    for (const b of arrays) if (!this.cached.has(b)) missing += align(b.length);
+    if (this.cacheUsed + missing > BIN_CACHE_ARRAYS * align(this.binCap)) {
+      this.cached.clear();
+      this.cacheUsed = 0;
+    }
+    return arrays.map((b) => {
+      let at = this.cached.get(b);
+      if (at === undefined) {
+        at = this.oBins + this.cacheUsed;
+        this.vBytes.set(b, at);
+        this.cached.set(b, at);
+        this.cacheUsed += align(b.length);
+      }
+      return at;
+    });
+  }
+
+  /**
+   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms
+   * of up to eight features with byte or packed bins (null pads), and adds the sums into `hists` (their cells must
+   * be 0 where rows fall, as the TypeScript loops require). Bins must be Uint8Array.
+   */
+  accumulate(
+    count: number,
+    gathered: boolean,
+    packed: boolean,
+    bins: (Uint8Array | null)[],
+    nBins: number[],
+    nLeaves: number,
+    hists: (Float64Array | null)[],
+  ): void {
+    const width = bins.length;
+    const placed = this.place(bins.filter((b) => b !== null));
+    const f64 = this.vF64;
+    const binPtr: number[] = [];
+    const histPtr: number[] = [];
+    const slot = align(8 * this.histCap);
+    for (let q = 0, p = 0; q < width; q++) {
+      const b = bins[q];
+      if (b) {
+        binPtr.push(placed[p++]!);
+        histPtr.push(this.oHist + q * slot);
+        f64.fill(0, (this.oHist + q * slot) >> 3, ((this.oHist + q * slot) >> 3) + nLeaves * nBins[q]! * 2);
+      } else {
+        // Padding: all-zero bins into a histogram nobody reads.
+        binPtr.push(this.oZero);
+        histPtr.push(this.oHist + GROUP * slot);
+      }
+    }
+    const args = [
+      count,
+      gathered ? this.oGLeaf : this.oLeaf,
+      gathered ? this.oGRow : this.oRow,
+      gathered ? this.oGStat : this.oStat,
+      ...binPtr,
+      ...nBins,
+      ...histPtr,
+    ];
+    if (!packed) this.k.acc4(...(args as [number, number, number, number]));
+    else if (width === 8) this.k.accPacked8(...(args as [number, number, number, number]));
+    else this.k.accPacked4(...(args as [number, number, number, number]));
+    for (let q = 0; q < width; q++) {
+      const h = hists[q];
+      if (!h) continue;
+      const from = (this.oHist + q * slot) >> 3;
+      const size = nLeaves * nBins[q]! * 2;
+      // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
+      h.set(f64.subarray(from, from + size));
+    }
+  }
+}
+
+/** Most borders a CTR may have for the kernel (byte bins); more stay on the TypeScript loop. */
+export const WASM_CTR_MAX_BORDERS = 255;
+
+/**
+ * The ordered-CTR kernels of one fit and their memory:
+ *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · seen i32[2 values]
+ */
+export class WasmCtr {
+  private readonly k: KernelExports;
+  private n = -1;
+  private valueCap = 0;
+  private oLabelled = 0;
+  private oPerm = 0;
+  private oHistory = 0;
+  private oBins = 0;
+  private oBorders = 0;
+  private oSeen = 0;
+
+  constructor() {
+    this.k = instantiate();
+  }
+
+  /** Room for `n` rows with `values` distinct values; views taken before a call that grows are detached. */
+  ensure(n: number, values: number): void {
+    if (n === this.n && values <= this.valueCap) return;
+    this.n = n;
+    this.valueCap = Math.max(values, 2 * this.valueCap);
+    this.oLabelled = BASE;
+    this.oPerm = this.oLabelled + align(4 * n);
+    this.oHistory = this.oPerm + align(4 * n);
+    this.oBins = this.oHistory + align(8 * n);
+    this.oBorders = this.oBins + align(n);
+    this.oSeen = this.oBorders + align(8 * WASM_CTR_MAX_BORDERS);
+    reserve(this.k, this.oSeen + 8 * this.valueCap);
+  }
+
+  /** The rows' 2 · value + label, to be filled by the caller before `history`. */
+  labelled(): Int32Array {
+    return new Int32Array(this.k.memory.buffer, this.oLabelled, this.n);
+  }
+
+  /** Each row's ordered history under `perm` (see `orderedHistory`); the view is valid until `ensure` grows. */
+  history(perm: Uint32Array, values: number): Int32Array {
+    new Uint32Array(this.k.memory.buffer, this.oPerm, this.n).set(perm);
+    this.k.orderedHistory(this.n, this.oLabelled, this.oPerm, this.oSeen, values, this.oHistory);
+    return new Int32Array(this.k.memory.buffer, this.oHistory, 2 * this.n);
+  }
+
+  /**
+   * Bins of the ordered Borders CTR with `prior` from the last `history`, into `out` (bytes, or packed two rows per
+   * byte). At most WASM_CTR_MAX_BORDERS borders.
+   */
+  bins(prior: number, borders: number[], packed: boolean, out: Uint8Array): void {
+    const buf = this.k.memory.buffer;
+    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its check makes any guess exact.
+    const nb = borders.length;
+    const lo = nb > 0 ? borders[0]! : 0;
+    const invStep = nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0;
+    new Float64Array(buf, this.oBorders, borders.length).set(borders);
+    this.k.ctrBins(
+      this.n,
+      this.oHistory,
+      prior,
+      this.oBorders,
+      borders.length,
+      lo,
+      invStep,
+      packed ? 1 : 0,
+      this.oBins,
+    );
+    out.set(new Uint8Array(buf, this.oBins, out.length));
+  }
+}
+
+/**
+ * Every training row's leaf under a tree's splits (`assignLeaves`) and the rows grouped by leaf for the leaf values
+ * (`leafDeltas`), in the kernels' memory:
+ *   leaf u32[n] · bins u8[n] · labels u8[n] · expNeg f64[n] · sortedExp f64[n] · sortedY u8[n]
+ *   · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves]
+ */
+export class WasmLeaves {
+  private readonly k: KernelExports;
+  private readonly oBins: number;
+  private readonly oLabels: number;
+  private readonly oExpNeg: number;
+  private readonly oSortedExp: number;
+  private readonly oSortedY: number;
+  private readonly oStart: number;
+  private readonly oNeg: number;
+  private readonly oFill: number;
+  /** The rows' leaves; a view into the kernels' memory, which never grows after construction. */
+  readonly leaf: Uint32Array;
+
+  /** For `n` training rows with these labels and trees of up to `maxLeaves` leaves. */
+  constructor(
+    private readonly n: number,
+    labels: Uint8Array,
+    maxLeaves: number,
+  ) {
+    this.k = instantiate();
+    this.oBins = BASE + align(4 * n);
+    this.oLabels = this.oBins + align(n);
+    this.oExpNeg = this.oLabels + align(n);
+    this.oSortedExp = this.oExpNeg + align(8 * n);
+    this.oSortedY = this.oSortedExp + align(8 * n);
+    this.oStart = this.oSortedY + align(n);
+    this.oNeg = this.oStart + align(4 * (maxLeaves + 1));
+    this.oFill = this.oNeg + align(8 * maxLeaves);
+    reserve(this.k, this.oFill + align(4 * maxLeaves));
+    const buf = this.k.memory.buffer;
+    this.leaf = new Uint32Array(buf, BASE, n);
+    new Uint8Array(buf, this.oLabels, n).set(labels);
+  }
+
+  /** Clears every row's leaf. */
+  clear(): void {
+    this.leaf.fill(0);
+  }
+
+  /** Sets `bit` in the leaf of every row on the true side of a split on byte or packed `bins`. */
+  split(bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
+    new Uint8Array(this.k.memory.buffer, this.oBins, bins.length).set(bins);
+    this.k.assignSplit(this.n, BASE, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  }
+
+  /**
+   * Groups the rows by their `leaf` (a counting sort in row order): leaf l's rows are sortedExp/sortedY[start[l] ..
+   * start[l + 1]), with their exp(−approx) and label; neg[l] counts its negatives. Views into the kernels' memory.
+   */
+  groupByLeaf(
+    expNeg: Float64Array,
+    nLeaves: number,
+  ): { start: Int32Array; neg: Float64Array; sortedExp: Float64Array; sortedY: Uint8Array } {
+    const buf = this.k.memory.buffer;
+    new Float64Array(buf, this.oExpNeg, this.n).set(expNeg);
+    this.k.groupByLeaf(
+      this.n,
+      BASE,
+      this.oExpNeg,
+      this.oLabels,
+      nLeaves,
+      this.oStart,
+      this.oNeg,
+      this.oFill,
+      this.oSortedExp,
+      this.oSortedY,
+    );
+    return {
+      start: new Int32Array(buf, this.oStart, nLeaves + 1),
+      neg: new Float64Array(buf, this.oNeg, nLeaves),
+      sortedExp: new Float64Array(buf, this.oSortedExp, this.n),
+      sortedY: new Uint8Array(buf, this.oSortedY, this.n),
+    };
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { serializeModel, trainGbdt } from '../lib/gbdt';
+import type { CatBoostParams } from '../lib/gbdt';
+import { Rng } from '../lib/rng';
+import type { FeatureMatrix } from '../schemas/matrix';
+// @ts-expect-error -- a plain .mjs script without type declarations
+import { buildKernels, kernelsModule, KERNELS_MODULE } from '../scripts/build-wasm.mjs';
+
+/**
+ * Three categoricals with an interaction (combinations), a one-hot column, numerics with NaNs and one with more than
+ * 255 borders (16-bit bins: the TypeScript loop's fallback inside a WebAssembly fit).
+ */
+function data(n: number, seed: number) {
+  const rng = new Rng(seed);
+  const cols = [40, 25, 9].map(() => new Int32Array(n));
+  const two = new Int32Array(n);
+  const x = new Float64Array(n);
+  const fine = new Float64Array(n);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    cols[0]![i] = rng.int(40);
+    cols[1]![i] = rng.int(25);
+    cols[2]![i] = rng.int(9);
+    two[i] = rng.int(2);
+    x[i] = rng.next() < 0.1 ? NaN : rng.normal();
+    fine[i] = rng.next() * 1000;
+    const inter = (cols[0]![i]! + cols[1]![i]!) % 3 === 0 ? 1.5 : -0.5;
+    const z = inter + (x[i]! > 0.2 ? 0.8 : -0.3) + (two[i] ? 0.4 : 0) + (fine[i]! > 700 ? 0.5 : 0);
+    labels[i] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  const dict = (k: number, p: string) => Array.from({ length: k }, (_, v) => `${p}${v}`);
+  const matrix: FeatureMatrix = {
+    rowCount: n,
+    categorical: [
+      { name: 'a', codes: cols[0]!, dictionary: dict(40, 'a') },
+      { name: 'b', codes: cols[1]!, dictionary: dict(25, 'b') },
+      { name: 'c', codes: cols[2]!, dictionary: dict(9, 'c') },
+      { name: 'two', codes: two, dictionary: ['no', 'yes'] },
+    ],
+    numeric: [
+      { name: 'x', values: x },
+      { name: 'fine', values: fine },
+    ],
+  };
+  return { matrix, labels };
+}
+
+describe('gbdt: WebAssembly kernels', () => {
+  it('the checked-in kernels are the build of their AssemblyScript source', async () => {
+    const checkedIn = readFileSync(join(import.meta.dirname, '..', KERNELS_MODULE as string), 'utf8');
+    expect(checkedIn).toBe(kernelsModule(await buildKernels()));
+  }, 60_000);
+
+  it('trains byte-identical models with the WebAssembly kernels and the TypeScript loops', () => {
+    const train = data(3000, 1);
+    const evalSet = data(800, 2);
+    const cases: CatBoostParams[] = [
+      { iterations: 30, depth: 6, learning_rate: 0.1, random_seed: 7 },
+      // 16-bit bins for `fine`, unpacked CTR bins (ctr_border_count > 15), Bayesian weights, an eval set below.
+      { iterations: 20, depth: 5, border_count: 300, ctr_border_count: 40, bootstrap_type: 'Bayesian', random_seed: 3 },
+    ];
+    for (const [i, params] of cases.entries()) {
+      const options = i === 1 ? { evalSet } : {};
+      const ts = serializeModel(trainGbdt(train.matrix, train.labels, params, { ...options, kernel: 'ts' }));
+      const wasm = serializeModel(trainGbdt(train.matrix, train.labels, params, { ...options, kernel: 'wasm' }));
+      expect(ts.length).toBeGreaterThan(1000);
+      expect(wasm).toBe(ts);
+      // The combinations were searched (their CTRs are in the model).
+      const tables = (JSON.parse(ts) as { ctrTables: { features: string[] }[] }).ctrTables;
+      expect(tables.some((t) => t.features.length > 1)).toBe(true);
+    }
+  });
+});
