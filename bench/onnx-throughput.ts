@@ -17,6 +17,7 @@
  * 4. --profile: one more pass per batch size on a session with onnxruntime's profiler on, and a table of kernel time
  *    by operator type (summed over the pass's runs) with the share of the pass's total kernel time.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,13 +25,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parse } from 'yaml';
-import { withDuckDb } from '../lib/data/duck';
+import { sqlString, withDuckDb } from '../lib/data/duck';
 import { writeSyntheticDataset } from '../lib/data/generate';
 import { readLabelledMatrix } from '../lib/features/matrix';
 import { loadCsvAsText } from '../lib/data/raw';
 import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import { exportOnnx, parseModel, predictProba, serializeModel, trainGbdt } from '../lib/gbdt';
 import { createOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
+import { codedGraph } from '../lib/gbdt/onnx/coded';
+import type { CodedGraphOptions } from '../lib/gbdt/onnx/coded';
 import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
 import { PROJECT_ROOT } from '../lib/paths';
 import type { FeatureMatrix } from '../schemas/matrix';
@@ -44,6 +47,9 @@ const { values: args } = parseArgs({
     repeats: { type: 'string', default: '5' },
     'batch-rows': { type: 'string', default: String(ONNX_BATCH_ROWS) },
     profile: { type: 'boolean', default: false },
+    'skip-peer': { type: 'boolean', default: false },
+    'dense-max': { type: 'string' },
+    'column-width': { type: 'string' },
   },
 });
 /** Rows per session.run to time; the first is also the end-to-end scorer's. */
@@ -53,6 +59,13 @@ const modelPath =
   args.model ??
   (args.iterations ? `/tmp/access-perm-model-${args.iterations}.json` : '/tmp/access-perm-default-model.json');
 const repeats = Number(args.repeats);
+/** The scorer's coded-graph options (defaults unless given). */
+const coded: CodedGraphOptions = {
+  ...(args['dense-max'] ? { denseMaxEntries: Number(args['dense-max']) } : {}),
+  ...(args['column-width'] ? { columnTableMaxWidth: Number(args['column-width']) } : {}),
+};
+/** The feature table as Parquet for the CatBoost peer. */
+const peerFeatures = join(tmpdir(), 'access-perm-onnx-bench-features.parquet');
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,16 +84,70 @@ const seconds = async (fn: () => unknown, cpu?: number[]): Promise<number> => {
   return wall;
 };
 
+/** config/default.yaml's `model.catboost` params, with --iterations when given. */
+async function trainingParams(): Promise<CatBoostParams> {
+  const config = parse(await readFile(join(PROJECT_ROOT, 'config/default.yaml'), 'utf8')) as {
+    model: { catboost: CatBoostParams };
+  };
+  return { ...config.model.catboost, ...(args.iterations ? { iterations: Number(args.iterations) } : {}) };
+}
+
+/** CatBoost's single-thread predict_proba on the same rows (bench/peer_gbdt.py), wall and CPU seconds per pass. */
+interface PeerScoring {
+  name: string;
+  wall: number[];
+  cpu: number[];
+}
+
+/**
+ * CatBoost trained with the same params on the same rows (bench/peer_gbdt.py --train-full, 2 threads; the model is
+ * kept in /tmp/catboost-model-<trees>.cbm and reused), then timed predicting every row with 1 thread, --repeats
+ * passes after a warm-up, DataFrame in and probabilities out, as bench:gbdt times it.
+ */
+async function catBoostScoring(trees: number, rows: number): Promise<PeerScoring> {
+  const params = { ...(await trainingParams()), iterations: trees };
+  const cbm = `/tmp/catboost-model-${trees}.cbm`;
+  log(`CatBoost predict (${existsSync(cbm) ? `model from ${cbm}` : `training ${JSON.stringify(params)}`})…`);
+  const out = execFileSync(
+    join(PROJECT_ROOT, 'bench', '.venv', 'bin', 'python'),
+    [
+      join(PROJECT_ROOT, 'bench', 'peer_gbdt.py'),
+      peerFeatures,
+      '--engine',
+      'catboost',
+      '--params',
+      JSON.stringify(params),
+      '--categorical',
+      JSON.stringify(SEED_FEATURE_SPEC.categorical),
+      '--numeric',
+      JSON.stringify(SEED_FEATURE_SPEC.numeric),
+      '--full-model',
+      cbm,
+      existsSync(cbm) ? '--load-full' : '--train-full',
+      '--skip-cv',
+      '--score-threads',
+      '1',
+      '--score-passes',
+      String(repeats),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 },
+  ).toString();
+  const p = JSON.parse(out) as {
+    name: string;
+    rows: number;
+    scoring: Array<{ wallSeconds: number[]; cpuSeconds: number[] }>;
+  };
+  if (p.rows !== rows) throw new Error(`${p.name} read ${p.rows} rows, ours ${rows}`);
+  return { name: p.name, wall: p.scoring[0]!.wallSeconds, cpu: p.scoring[0]!.cpuSeconds };
+}
+
 /** The model in --model, or the default config's model trained on all rows (and saved there). */
 async function loadOrTrain(matrix: FeatureMatrix, labels: Uint8Array): Promise<GbdtModel> {
   if (existsSync(modelPath)) {
     log(`model from ${modelPath}`);
     return parseModel(await readFile(modelPath, 'utf8'));
   }
-  const config = parse(await readFile(join(PROJECT_ROOT, 'config/default.yaml'), 'utf8')) as {
-    model: { catboost: CatBoostParams };
-  };
-  const params = { ...config.model.catboost, ...(args.iterations ? { iterations: Number(args.iterations) } : {}) };
+  const params = await trainingParams();
   log(`training the model (${JSON.stringify(params)})…`);
   const t = performance.now();
   const model = trainGbdt(matrix, labels, params);
@@ -101,17 +168,27 @@ async function main(): Promise<void> {
     await loadCsvAsText(conn, 'interactions', join(dir, 'interactions.csv'));
     await buildFeatureTable(conn, 'interactions', { sentinel: '__UNKNOWN__', managerBackfill: true }, true);
     await conn.run('CREATE TABLE features_folded AS SELECT *, 0 AS fold FROM features');
+    if (!args['skip-peer']) {
+      await conn.run(`COPY features_folded TO ${sqlString(peerFeatures)} (FORMAT parquet)`);
+    }
     return readLabelledMatrix(conn, 'features_folded', SEED_FEATURE_SPEC);
   });
   log(`${matrix.rowCount} rows`);
 
   const model = await loadOrTrain(matrix, labels);
+  const peer = args['skip-peer'] ? undefined : await catBoostScoring(model.trees.length, matrix.rowCount);
   const t0 = performance.now();
   const bytes = exportOnnx(model);
   const exportS = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads, batchRows: batchSizes[0]! });
+  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads, batchRows: batchSizes[0]!, coded });
   const createS = (performance.now() - t1) / 1000;
+  const codedStats = codedGraph(bytes, coded)?.stats;
+  const stringScorer = await createOnnxScorer(bytes, {
+    intraOpThreads: threads,
+    batchRows: batchSizes[0]!,
+    coded: false,
+  });
   const session = await InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const strings = matrix.categorical.map((c) => ({
     name: c.name,
@@ -135,6 +212,9 @@ async function main(): Promise<void> {
   const e2eTimes: number[] = [];
   const tsTimes: number[] = [];
   const e2eCpu: number[] = [];
+  const stringTimes: number[] = [];
+  const stringCpu: number[] = [];
+  let stringP: ArrayLike<number> = [];
   const tsCpu: number[] = [];
   let onnxP: ArrayLike<number> = [];
   let tsP: ArrayLike<number> = [];
@@ -146,12 +226,16 @@ async function main(): Promise<void> {
         }, runCpu[k]),
       );
     }
+    stringTimes.push(await seconds(async () => (stringP = await stringScorer.score(matrix)), stringCpu));
     e2eTimes.push(await seconds(async () => (onnxP = await scorer.score(matrix)), e2eCpu));
     tsTimes.push(await seconds(() => (tsP = predictProba(model, matrix)), tsCpu));
   }
   let maxDiff = 0;
   for (let i = 0; i < tsP.length; i++) maxDiff = Math.max(maxDiff, Math.abs(tsP[i]! - onnxP[i]!));
+  let maxDiffString = 0;
+  for (let i = 0; i < tsP.length; i++) maxDiffString = Math.max(maxDiffString, Math.abs(stringP[i]! - onnxP[i]!));
   await scorer.close();
+  await stringScorer.close();
   await session.release();
 
   const rate = (s: number): string => `${Math.round(matrix.rowCount / s).toLocaleString('en-US')} rows/s`;
@@ -172,26 +256,57 @@ async function main(): Promise<void> {
         { value: figure(runTimes[k]!, runCpu[k]!) },
       ]),
     ),
+    'coded graph': { value: JSON.stringify(codedStats) },
+    [`string graph: scorer.score(matrix) with coded: false, ${batchSizes[0]}-row batches`]: {
+      value: figure(stringTimes, stringCpu),
+    },
     [`scorer.score(matrix), end to end, ${batchSizes[0]}-row batches`]: { value: figure(e2eTimes, e2eCpu) },
+    'max |Δp| coded vs string graph': { value: maxDiffString.toExponential(2) },
     'TS evaluator (predictProba)': { value: figure(tsTimes, tsCpu) },
     'max |Δp| ONNX vs TS': { value: maxDiff.toExponential(2) },
+    ...(peer
+      ? {
+          [`${peer.name} predict_proba (1 thread)`]: { value: figure(peer.wall, peer.cpu) },
+          'scorer.score / CatBoost': {
+            value:
+              `wall ×${(median(peer.wall) / median(e2eTimes)).toFixed(2)}, ` +
+              `CPU ×${(median(peer.cpu) / median(e2eCpu)).toFixed(2)}`,
+          },
+        }
+      : {}),
   });
   if (args.profile) {
-    for (const [k, feeds] of feedsBySize.entries()) await profile(bytes, feeds, batchSizes[k]!);
+    for (const [k, feeds] of feedsBySize.entries()) {
+      await profile(`string graph, session.run on prebuilt tensors, ${batchSizes[k]}-row batches`, async (prefix) => {
+        const session = await InferenceSession.create(bytes, {
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          enableProfiling: true,
+          profileFilePrefix: prefix,
+        });
+        for (const feed of feeds) await session.run(feed, ['probability']);
+        session.endProfiling();
+        await session.release();
+        return feeds.length;
+      });
+      await profile(`coded graph, scorer.score(matrix), ${batchSizes[k]}-row batches`, async (prefix) => {
+        const s = await createOnnxScorer(bytes, {
+          intraOpThreads: threads,
+          batchRows: batchSizes[k]!,
+          coded,
+          profileFilePrefix: prefix,
+        });
+        await s.score(matrix);
+        await s.close();
+        return Math.ceil(matrix.rowCount / batchSizes[k]!);
+      });
+    }
   }
 }
 
-/** Kernel time by operator type over one pass of `feeds`, from onnxruntime's profiler. */
-async function profile(bytes: Uint8Array, feeds: Array<Record<string, Tensor>>, batchRows: number): Promise<void> {
-  const session = await InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    enableProfiling: true,
-    profileFilePrefix: join(tmpdir(), `onnx-profile-${process.pid}`),
-  });
-  for (const feed of feeds) await session.run(feed, ['probability']);
-  session.endProfiling();
-  await session.release();
+/** Kernel time by operator type over one profiled pass (`pass` runs it with the profiler writing to `prefix`). */
+async function profile(title: string, pass: (prefix: string) => Promise<number>): Promise<void> {
+  const runs = await pass(join(tmpdir(), `onnx-profile-${process.pid}`));
   // onnxruntime names the file <prefix>_<date>.json and does not return the name: take the newest with the prefix.
   const prefix = `onnx-profile-${process.pid}`;
   const files = (await readdir(tmpdir())).filter((f) => f.startsWith(prefix));
@@ -222,8 +337,7 @@ async function profile(bytes: Uint8Array, feeds: Array<Record<string, Tensor>>, 
   }
   const rows = [...byOp.entries()].sort((a, b) => b[1].us - a[1].us);
   console.log(
-    `kernel time by operator, ${batchRows}-row batches, one pass over ${feeds.length} runs: ` +
-      `${(total / 1000).toFixed(0)} ms in all`,
+    `kernel time by operator, ${title}, one pass over ${runs} runs: ` + `${(total / 1000).toFixed(0)} ms in all`,
   );
   console.table(
     Object.fromEntries(
@@ -238,7 +352,7 @@ async function profile(bytes: Uint8Array, feeds: Array<Record<string, Tensor>>, 
     Object.fromEntries(
       [...byNode.entries()]
         .sort((a, b) => b[1] - a[1])
-        .slice(0, 10)
+        .slice(0, Number(process.env.PROFILE_TOP ?? 10))
         .map(([name, us]) => [name.replace(/_kernel_time$/, '').replace(/\s+/g, '·'), { ms: Math.round(us / 1000) }]),
     ),
   );

@@ -7,6 +7,8 @@ import type { FeatureMatrix } from '../../../schemas/matrix';
 import { GbdtDataError } from '../errors';
 import { ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './export';
 import type { OnnxInputSpec } from './export';
+import { codedGraph } from './coded';
+import type { CodedGraphOptions, InputEncoder } from './coded';
 
 /** Raw columns by input name: strings for categoricals, numbers for numerics (NaN = missing). */
 export type OnnxColumns = Record<string, readonly string[] | ArrayLike<number>>;
@@ -21,6 +23,13 @@ export interface OnnxScorerOptions {
    * on the default model 4,096-row batches score 257k rows/s on one core, 16,384-row ones 221k.
    */
   batchRows?: number;
+  /**
+   * Score the coded form of the graph (./coded: categorical inputs as int64 codes, computed here), with these
+   * options; `false` runs the graph as given, string inputs and all (default: coded, the default options).
+   */
+  coded?: CodedGraphOptions | false;
+  /** onnxruntime's profiler on: it writes `<prefix>_<date>.json` when the scorer closes (bench/onnx-throughput.ts). */
+  profileFilePrefix?: string;
 }
 
 /** Default rows per session.run (see OnnxScorerOptions.batchRows). */
@@ -42,32 +51,36 @@ const isMatrix = (x: FeatureMatrix | OnnxColumns): x is FeatureMatrix =>
   Array.isArray((x as FeatureMatrix).categorical) &&
   Array.isArray((x as FeatureMatrix).numeric);
 
-/** A FeatureMatrix as raw columns (dictionary codes decoded to strings). */
-function matrixColumns(m: FeatureMatrix): OnnxColumns {
-  const out: OnnxColumns = {};
-  for (const c of m.categorical) {
-    const values = new Array<string>(c.codes.length);
-    for (let i = 0; i < values.length; i++) values[i] = c.dictionary[c.codes[i]!] ?? '';
-    out[c.name] = values;
-  }
-  for (const c of m.numeric) out[c.name] = c.values;
-  return out;
-}
-
-/** A column checked against the graph's input spec: strings for categoricals, float64 for numerics. */
-export type CheckedColumn = { name: string; strings: readonly string[] } | { name: string; values: Float64Array };
+/**
+ * A column checked against the graph's input spec: strings or dictionary codes (a FeatureMatrix's categoricals,
+ * kept encoded) for categoricals, float64 for numerics.
+ */
+export type CheckedColumn =
+  | { name: string; strings: readonly string[] }
+  | { name: string; dictionary: readonly string[]; codes: ArrayLike<number> }
+  | { name: string; values: Float64Array };
 
 /**
  * The input's columns in graph input order, checked: every input present, all the same length, strings for
- * categoricals and numbers for numerics (a FeatureMatrix's dictionary codes decoded to strings).
+ * categoricals and numbers for numerics (a FeatureMatrix's categoricals stay dictionary-encoded).
  * @throws GbdtDataError naming the missing or mistyped column
  */
 export function checkedColumns(
   inputs: readonly OnnxInputSpec[],
   input: FeatureMatrix | OnnxColumns,
 ): { columns: CheckedColumn[]; rows: number } {
-  const columns = isMatrix(input) ? matrixColumns(input) : input;
-  const missing = inputs.filter((i) => columns[i.name] === undefined).map((i) => `'${i.name}' (${i.type})`);
+  const matrix = isMatrix(input);
+  const byName = new Map<string, CheckedColumn | readonly string[] | ArrayLike<number>>(
+    matrix
+      ? [
+          ...input.categorical.map(
+            (c) => [c.name, { name: c.name, dictionary: c.dictionary, codes: c.codes }] as const,
+          ),
+          ...input.numeric.map((c) => [c.name, { name: c.name, values: c.values }] as const),
+        ]
+      : Object.entries(input),
+  );
+  const missing = inputs.filter((i) => byName.get(i.name) === undefined).map((i) => `'${i.name}' (${i.type})`);
   if (missing.length > 0) {
     throw new GbdtDataError(
       `missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; the model needs ` +
@@ -77,17 +90,31 @@ export function checkedColumns(
   let rows: number | undefined;
   const checked: CheckedColumn[] = [];
   for (const spec of inputs) {
-    const col = columns[spec.name]!;
-    rows ??= col.length;
-    if (col.length !== rows) {
-      throw new GbdtDataError(`input column '${spec.name}' has ${col.length} rows, expected ${rows}`);
+    const col = byName.get(spec.name)!;
+    const length =
+      'name' in col ? ('values' in col ? col.values.length : 'codes' in col ? col.codes.length : 0) : col.length;
+    rows ??= length;
+    if (length !== rows) {
+      throw new GbdtDataError(`input column '${spec.name}' has ${length} rows, expected ${rows}`);
     }
     if (spec.type === 'string') {
+      if ('name' in col) {
+        if (!('codes' in col))
+          throw new GbdtDataError(`input column '${spec.name}' is categorical: pass an array of strings`);
+        checked.push(col);
+        continue;
+      }
       if (!Array.isArray(col) || (col.length > 0 && typeof col[0] !== 'string')) {
         throw new GbdtDataError(`input column '${spec.name}' is categorical: pass an array of strings`);
       }
       checked.push({ name: spec.name, strings: col as string[] });
     } else {
+      if ('name' in col) {
+        if (!('values' in col))
+          throw new GbdtDataError(`input column '${spec.name}' is numeric: pass numbers (NaN = missing)`);
+        checked.push(col);
+        continue;
+      }
       if (Array.isArray(col) && col.length > 0 && typeof col[0] !== 'number') {
         throw new GbdtDataError(`input column '${spec.name}' is numeric: pass numbers (NaN = missing)`);
       }
@@ -100,6 +127,34 @@ export function checkedColumns(
   return { columns: checked, rows: rows ?? 0 };
 }
 
+/** Rows lo..hi of a categorical column as strings. */
+function stringsOf(c: CheckedColumn, lo: number, hi: number): string[] {
+  if ('strings' in c) return c.strings.slice(lo, hi) as string[];
+  if (!('codes' in c)) throw new GbdtDataError(`input column '${c.name}' is categorical`);
+  const out = new Array<string>(hi - lo);
+  for (let i = lo; i < hi; i++) out[i - lo] = c.dictionary[c.codes[i]!] ?? '';
+  return out;
+}
+
+/**
+ * A categorical column's codes under `e`, as int64 (little-endian, as onnxruntime-node reads them on every platform
+ * it ships for): the low 32-bit word of each holds the code (codes are below 2^31, checked by codedGraph), the high
+ * word stays 0. A FeatureMatrix column maps each dictionary entry once (or each row, when it has fewer rows than
+ * dictionary entries).
+ */
+function encodedColumn(e: InputEncoder, c: CheckedColumn, rows: number): BigInt64Array {
+  const out = new Int32Array(2 * rows);
+  if ('codes' in c && rows < c.dictionary.length) {
+    for (let i = 0; i < rows; i++) out[2 * i] = e.codes.get(c.dictionary[c.codes[i]!]!) ?? e.fallback;
+  } else if ('codes' in c) {
+    const map = Int32Array.from(c.dictionary, (v) => e.codes.get(v) ?? e.fallback);
+    for (let i = 0; i < rows; i++) out[2 * i] = map[c.codes[i]!] ?? e.fallback;
+  } else if ('strings' in c) {
+    for (let i = 0; i < rows; i++) out[2 * i] = e.codes.get(c.strings[i]!) ?? e.fallback;
+  } else throw new GbdtDataError(`input column '${c.name}' is categorical`);
+  return new BigInt64Array(out.buffer);
+}
+
 /**
  * Opens an onnxruntime session on exported GBDT bytes (`exportOnnx`).
  * @example
@@ -109,36 +164,46 @@ export function checkedColumns(
  */
 export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
   const ort = await import('onnxruntime-node');
-  const session: InferenceSession = await ort.InferenceSession.create(onnxBytes, {
-    intraOpNumThreads: options.intraOpThreads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
-  const inputs: OnnxInputSpec[] = session.inputMetadata.map((m) => {
-    const type = m.isTensor ? m.type : 'non-tensor';
-    if (type !== 'string' && type !== 'float64') {
-      throw new GbdtDataError(`ONNX input '${m.name}' has type ${type}; expected an access-perm GBDT export`);
-    }
-    return { name: m.name, type: type === 'string' ? 'string' : 'double' };
-  });
-
   const batchRows = options.batchRows ?? ONNX_BATCH_ROWS;
   if (!Number.isInteger(batchRows) || batchRows < 1) {
     throw new GbdtDataError(`batchRows must be a positive integer, got ${batchRows}`);
   }
+  const coded = options.coded === false ? undefined : codedGraph(onnxBytes, options.coded);
+  const session: InferenceSession = await ort.InferenceSession.create(coded?.bytes ?? onnxBytes, {
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    ...(options.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),
+  });
+  const typed = coded
+    ? coded.inputs.map((i) => ({ name: i.name, type: i.elemType === 'STRING' ? 'string' : i.elemType.toLowerCase() }))
+    : session.inputMetadata.map((m) => ({ name: m.name, type: m.isTensor ? m.type : 'non-tensor' }));
+  const inputs: OnnxInputSpec[] = typed.map(({ name, type }) => {
+    if (type !== 'string' && type !== 'float64' && type !== 'double') {
+      throw new GbdtDataError(`ONNX input '${name}' has type ${type}; expected an access-perm GBDT export`);
+    }
+    return { name, type: type === 'string' ? 'string' : 'double' };
+  });
+
   /** The input as column tensors, one feed per batch of at most `batchRows` rows. */
   const feeds = (input: FeatureMatrix | OnnxColumns): { batches: Array<Record<string, Tensor>>; rows: number } => {
     const { columns: checked, rows: n } = checkedColumns(inputs, input);
+    const numeric = checked.filter((c): c is Extract<CheckedColumn, { values: Float64Array }> => 'values' in c);
+    const byName = new Map(checked.map((c) => [c.name, c] as const));
+    const codes = (coded?.encoders ?? []).map((e) => ({
+      name: e.coded,
+      values: encodedColumn(e, byName.get(e.input)!, n),
+    }));
     const batches: Array<Record<string, Tensor>> = [];
     for (let lo = 0; lo === 0 || lo < n; lo += batchRows) {
       const hi = Math.min(n, lo + batchRows);
       const feed: Record<string, Tensor> = {};
-      for (const c of checked) {
-        feed[c.name] =
-          'strings' in c
-            ? new ort.Tensor('string', c.strings.slice(lo, hi) as string[], [hi - lo])
-            : new ort.Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
+      for (const c of numeric) feed[c.name] = new ort.Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
+      if (coded) for (const c of codes) feed[c.name] = new ort.Tensor('int64', c.values.subarray(lo, hi), [hi - lo]);
+      else {
+        for (const c of checked)
+          if (!('values' in c)) feed[c.name] = new ort.Tensor('string', stringsOf(c, lo, hi), [hi - lo]);
       }
       batches.push(feed);
     }
@@ -166,6 +231,9 @@ export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScore
       return { probability: probability!, raw: raw! };
     },
     score: async (input) => (await runBatches(input, [ONNX_PROBABILITY_OUTPUT]))[0]!,
-    close: () => session.release(),
+    close: async () => {
+      if (options.profileFilePrefix) session.endProfiling();
+      await session.release();
+    },
   };
 }
