@@ -291,6 +291,8 @@ describe("the scorer's coded graph (categorical codes computed in JavaScript)", 
     ['default', {}],
     ['coded inputs only', { denseMaxEntries: 0, columnTableMaxWidth: 0 }],
     ['dense ids, no folding, no column tables', { foldMaxBytes: 0, columnTableMaxWidth: 0 }],
+    ['int64 codes', { int32Codes: false }],
+    ['int32 codes, every interning kept as a LabelEncoder', { denseMaxEntries: 0 }],
     ['every table by columns, everything folded', { columnTableMaxWidth: 1000, foldMaxBytes: 2 ** 30 }],
   ];
 
@@ -310,6 +312,11 @@ describe("the scorer's coded graph (categorical codes computed in JavaScript)", 
     expect(coded.stats.foldedTables).toBeGreaterThan(0);
     expect(coded.stats.columnTables).toBeGreaterThan(0);
     expect(codedGraph(bytes, { denseMaxEntries: 0 })!.stats).toMatchObject({ denseEncoders: 0, foldedTables: 0 });
+    expect(coded.codeType).toBe('int32');
+    expect(graph.inputs.filter((i) => i.elemType === 'INT32').map((i) => i.name)).toEqual(
+      coded.encoders.map((e) => e.coded),
+    );
+    expect(codedGraph(bytes, { int32Codes: false })!.codeType).toBe('int64');
     // The exported bytes are untouched (model.onnx keeps its string inputs) and decode/encode round-trips them.
     expect(Buffer.from(encodeModel(decodeModel(bytes))).equals(Buffer.from(bytes))).toBe(true);
     expect(decodeModel(bytes).graph.inputs.filter((i) => i.elemType === 'STRING')).toHaveLength(stringInputs.length);

@@ -15,7 +15,7 @@
  *   per row copied whatever its width, GatherElements ~2.5 ns per byte.
  * Input ranges are followed from the encoders through Mul by a constant and Add; anything else is left as it is.
  */
-import { decodeModel, encodeModel } from './onnx-proto';
+import { DataType, decodeModel, encodeModel } from './onnx-proto';
 import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx-proto';
 
 const ML = 'ai.onnx.ml';
@@ -38,6 +38,8 @@ export interface CodedGraph {
   bytes: Uint8Array;
   /** The exported graph's inputs (what callers pass), in its order. */
   inputs: readonly OnnxValueInfo[];
+  /** The coded inputs' element type. */
+  codeType: 'int32' | 'int64';
   /** One per coded input, in the coded graph's input order after the numeric inputs. */
   encoders: InputEncoder[];
   /** What the rewrite did (for the bench and tests). */
@@ -54,6 +56,8 @@ export interface CodedGraphOptions {
    * tables are no larger than the dense table or at most this many bytes (default 2^22; 0: only the former).
    */
   foldMaxBytes?: number;
+  /** Codes, combination keys and ids as int32 where the graph allows (default true). */
+  int32Codes?: boolean;
 }
 
 const attr = (n: OnnxNode, name: string): OnnxAttribute | undefined => n.attributes.find((a) => a.name === name);
@@ -238,11 +242,14 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
     nodes.push(n);
   }
 
+  // Codes, keys and ids as int32 instead of int64 when every reader takes either (half the bytes per row).
+  const codeType = options.int32Codes === false ? 'INT64' : narrowIndices(nodes, added, initializers, bounds);
+
   // The string inputs are gone; a Shape of one reads another input of the same length instead.
   const numeric = g.inputs.filter((i) => !stringInputs.has(i.name));
   const coded: OnnxValueInfo[] = encoders.map((e) => ({
     name: e.coded,
-    elemType: 'INT64',
+    elemType: codeType,
     shape: ['N'],
     doc: `code of '${e.input}'`,
   }));
@@ -265,7 +272,72 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
       },
     }),
     inputs: g.inputs,
+    codeType: codeType === 'INT32' ? 'int32' : 'int64',
     encoders,
     stats,
   };
+}
+
+/**
+ * Rewrites `nodes` (in place) so that the integer tensors of known range (`bounds`: codes, combination keys, ids)
+ * are int32: the int64 constants they are multiplied by and the dense id tables become int32, a remaining int64
+ * LabelEncoder is wrapped in Casts. Gather / GatherElements take int32 indices alike. Returns the coded inputs' type:
+ * 'INT64' (nothing changed) when some reader needs int64 or a range does not fit.
+ */
+function narrowIndices(
+  nodes: OnnxNode[],
+  added: OnnxTensor[],
+  initializers: ReadonlyMap<string, OnnxTensor>,
+  bounds: ReadonlyMap<string, [number, number]>,
+): 'INT32' | 'INT64' {
+  const fits = [...bounds.values()].every(([lo, hi]) => lo >= -(2 ** 31) && hi < 2 ** 31);
+  const scalar64 = (name: string): boolean => {
+    const t = initializers.get(name);
+    return t?.type === 'INT64' && t.values.length === 1 && Math.abs(t.values[0]!) < 2 ** 31;
+  };
+  const takes = (n: OnnxNode, slot: number): boolean => {
+    if (n.opType === 'Mul' || n.opType === 'Add') return n.inputs.every((i) => bounds.has(i) || scalar64(i));
+    if (n.opType === 'Gather' || n.opType === 'GatherElements') return slot === 1;
+    if (n.opType === 'Unsqueeze') return slot === 0;
+    return (n.opType === 'LabelEncoder' && n.domain === ML) || n.opType === 'Shape';
+  };
+  if (!fits || !nodes.every((n) => n.inputs.every((i, slot) => !bounds.has(i) || takes(n, slot)))) return 'INT64';
+  const cast = (input: string, output: string, to: number): OnnxNode => ({
+    opType: 'Cast',
+    domain: '',
+    name: `${CODED}Cast/${output}`,
+    inputs: [input],
+    outputs: [output],
+    attributes: [{ name: 'to', kind: 'int', value: to }],
+  });
+  const out: OnnxNode[] = [];
+  for (const n of nodes) {
+    if (n.opType === 'LabelEncoder' && n.domain === ML && bounds.has(n.inputs[0]!)) {
+      const wideIn = `${CODED}int64/${n.inputs[0]!}`;
+      const wideOut = `${CODED}int64/${n.outputs[0]!}`;
+      out.push(cast(n.inputs[0]!, wideIn, DataType.INT64));
+      out.push({ ...n, inputs: [wideIn], outputs: [wideOut] });
+      out.push(cast(wideOut, n.outputs[0]!, DataType.INT32));
+    } else if ((n.opType === 'Mul' || n.opType === 'Add') && n.inputs.some((i) => bounds.has(i))) {
+      const inputs = n.inputs.map((i) => {
+        if (bounds.has(i)) return i;
+        const name = `${CODED}int32/${i}`;
+        if (!added.some((t) => t.name === name)) {
+          added.push({
+            name,
+            type: 'INT32',
+            dims: initializers.get(i)!.dims,
+            values: initializers.get(i)!.values as number[],
+          });
+        }
+        return name;
+      });
+      out.push({ ...n, inputs });
+    } else out.push(n);
+  }
+  nodes.splice(0, nodes.length, ...out);
+  added.forEach((t, i) => {
+    if (t.name.startsWith(`${CODED}dense/`) && t.type === 'INT64') added[i] = { ...t, type: 'INT32' };
+  });
+  return 'INT32';
 }

@@ -137,22 +137,28 @@ function stringsOf(c: CheckedColumn, lo: number, hi: number): string[] {
 }
 
 /**
- * A categorical column's codes under `e`, as int64 (little-endian, as onnxruntime-node reads them on every platform
- * it ships for): the low 32-bit word of each holds the code (codes are below 2^31, checked by codedGraph), the high
- * word stays 0. A FeatureMatrix column maps each dictionary entry once (or each row, when it has fewer rows than
- * dictionary entries).
+ * A categorical column's codes under `e`: int32, or int64 written as little-endian pairs of int32 words (as
+ * onnxruntime-node reads them on every platform it ships for: the low word holds the code, below 2^31 as codedGraph
+ * checks; the high word stays 0). A FeatureMatrix column maps each dictionary entry once (or each row, when it has
+ * fewer rows than dictionary entries).
  */
-function encodedColumn(e: InputEncoder, c: CheckedColumn, rows: number): BigInt64Array {
-  const out = new Int32Array(2 * rows);
+function encodedColumn(
+  e: InputEncoder,
+  c: CheckedColumn,
+  rows: number,
+  type: 'int32' | 'int64',
+): Int32Array | BigInt64Array {
+  const step = type === 'int32' ? 1 : 2;
+  const out = new Int32Array(step * rows);
   if ('codes' in c && rows < c.dictionary.length) {
-    for (let i = 0; i < rows; i++) out[2 * i] = e.codes.get(c.dictionary[c.codes[i]!]!) ?? e.fallback;
+    for (let i = 0; i < rows; i++) out[step * i] = e.codes.get(c.dictionary[c.codes[i]!]!) ?? e.fallback;
   } else if ('codes' in c) {
     const map = Int32Array.from(c.dictionary, (v) => e.codes.get(v) ?? e.fallback);
-    for (let i = 0; i < rows; i++) out[2 * i] = map[c.codes[i]!] ?? e.fallback;
+    for (let i = 0; i < rows; i++) out[step * i] = map[c.codes[i]!] ?? e.fallback;
   } else if ('strings' in c) {
-    for (let i = 0; i < rows; i++) out[2 * i] = e.codes.get(c.strings[i]!) ?? e.fallback;
+    for (let i = 0; i < rows; i++) out[step * i] = e.codes.get(c.strings[i]!) ?? e.fallback;
   } else throw new GbdtDataError(`input column '${c.name}' is categorical`);
-  return new BigInt64Array(out.buffer);
+  return type === 'int32' ? out : new BigInt64Array(out.buffer);
 }
 
 /**
@@ -193,14 +199,15 @@ export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScore
     const byName = new Map(checked.map((c) => [c.name, c] as const));
     const codes = (coded?.encoders ?? []).map((e) => ({
       name: e.coded,
-      values: encodedColumn(e, byName.get(e.input)!, n),
+      values: encodedColumn(e, byName.get(e.input)!, n, coded!.codeType),
     }));
     const batches: Array<Record<string, Tensor>> = [];
     for (let lo = 0; lo === 0 || lo < n; lo += batchRows) {
       const hi = Math.min(n, lo + batchRows);
       const feed: Record<string, Tensor> = {};
       for (const c of numeric) feed[c.name] = new ort.Tensor('float64', c.values.subarray(lo, hi), [hi - lo]);
-      if (coded) for (const c of codes) feed[c.name] = new ort.Tensor('int64', c.values.subarray(lo, hi), [hi - lo]);
+      if (coded)
+        for (const c of codes) feed[c.name] = new ort.Tensor(coded.codeType, c.values.subarray(lo, hi), [hi - lo]);
       else {
         for (const c of checked)
           if (!('values' in c)) feed[c.name] = new ort.Tensor('string', stringsOf(c, lo, hi), [hi - lo]);
