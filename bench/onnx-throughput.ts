@@ -1,21 +1,31 @@
 /**
- * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows).
+ * onnxruntime-node scoring throughput of the exported default model on the full synthetic set (116,063 rows), next
+ * to CatBoost's single-thread predict on the same rows with the same params.
  *
  *   node --import tsx bench/onnx-throughput.ts [--data /tmp/synth-full] [--model /tmp/access-perm-default-model.json]
- *     [--iterations N] [--threads 1] [--repeats 5] [--batch-rows 4096,16384] [--profile]
+ *     [--iterations N] [--threads 1] [--repeats 5] [--batch-rows 4096,16384] [--profile] [--skip-peer]
+ *     [--dense-max N] [--column-width N]
  *
  * 1. Data: the seed CSVs in --data (generated there with writeSyntheticDataset seed 42, 116,063 interactions when
  *    absent), seed-2 features built by the pipeline's SQL (lib/features.ts).
  * 2. Model: --model if the file exists, else trained on all rows with config/default.yaml's `model.catboost` block
  *    (500 iterations, depth 8, ...; CatBoost defaults otherwise, so max_ctr_complexity 4) and saved there;
  *    `--iterations N` trains N trees instead (default model file /tmp/access-perm-model-<N>.json).
- * 3. Exports ONNX, opens a session with --threads intra-op threads and times (medians over --repeats):
- *    `session.run` on prebuilt tensors in batches of ONNX_BATCH_ROWS (as the scorer runs them), `scorer.score(matrix)`
- *    end to end (decoding dictionary codes to strings and building tensors included), and the TS evaluator for
- *    comparison; checks max |Δp| against the TS evaluator. Wall and process CPU time are both reported: on a shared
- *    machine CPU time is the steadier figure.
- * 4. --profile: one more pass per batch size on a session with onnxruntime's profiler on, and a table of kernel time
- *    by operator type (summed over the pass's runs) with the share of the pass's total kernel time.
+ * 3. CatBoost (unless --skip-peer): bench/peer_gbdt.py --skip-cv on the same feature table (written to Parquet in
+ *    the temp dir), the same params and tree count, trained on all rows (kept in /tmp/catboost-model-<trees>.cbm and
+ *    reused), then predict_proba with thread_count 1 over every row, --repeats passes after a warm-up (DataFrame in,
+ *    probabilities out, as bench:gbdt times it).
+ * 4. Exports ONNX, opens a session with --threads intra-op threads and times (medians over --repeats, interleaved):
+ *    `session.run` of the exported (string-input) graph on prebuilt tensors in batches of ONNX_BATCH_ROWS,
+ *    `scorer.score(matrix)` end to end with the string graph (`coded: false`, as the scorer ran before 2026-12-07)
+ *    and with the scorer's coded graph (the default; --dense-max / --column-width set its options; its batches are
+ *    the scorer's default for the model unless --batch-rows is given), and the TS
+ *    evaluator; checks max |Δp| against the TS evaluator and between the two graphs. The ratio to CatBoost is the
+ *    coded scorer's. Wall and process CPU time are both reported: on a shared machine CPU time is the steadier
+ *    figure.
+ * 5. --profile: one more pass per batch size with onnxruntime's profiler on, for the string graph and for the
+ *    scorer's coded graph, and a table of kernel time by operator type (summed over the pass's runs) with the share
+ *    of the pass's total kernel time; PROFILE_TOP=N lists the N slowest nodes (default 10).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,6 +43,7 @@ import { buildFeatureTable, SEED_FEATURE_SPEC } from '../lib/features';
 import { exportOnnx, parseModel, predictProba, serializeModel, trainGbdt } from '../lib/gbdt';
 import { createOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
 import { codedGraph } from '../lib/gbdt/onnx/coded';
+import { batchRowsFor } from '../lib/gbdt/onnx/score';
 import type { CodedGraphOptions } from '../lib/gbdt/onnx/coded';
 import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
 import { PROJECT_ROOT } from '../lib/paths';
@@ -45,7 +56,7 @@ const { values: args } = parseArgs({
     iterations: { type: 'string' },
     threads: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
-    'batch-rows': { type: 'string', default: String(ONNX_BATCH_ROWS) },
+    'batch-rows': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'skip-peer': { type: 'boolean', default: false },
     'dense-max': { type: 'string' },
@@ -53,7 +64,9 @@ const { values: args } = parseArgs({
   },
 });
 /** Rows per session.run to time; the first is also the end-to-end scorer's. */
-const batchSizes = args['batch-rows'].split(',').map(Number);
+const batchSizes = (args['batch-rows'] ?? String(ONNX_BATCH_ROWS)).split(',').map(Number);
+/** The coded scorer's batch rows: --batch-rows' first when given, else the scorer's default for the model. */
+const codedBatchRows = args['batch-rows'] ? batchSizes[0] : undefined;
 const threads = Number(args.threads);
 const modelPath =
   args.model ??
@@ -181,9 +194,10 @@ async function main(): Promise<void> {
   const bytes = exportOnnx(model);
   const exportS = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads, batchRows: batchSizes[0]!, coded });
+  const scorer = await createOnnxScorer(bytes, { intraOpThreads: threads, batchRows: codedBatchRows, coded });
   const createS = (performance.now() - t1) / 1000;
-  const codedStats = codedGraph(bytes, coded)?.stats;
+  const codedForm = codedGraph(bytes, coded);
+  const codedRows = codedBatchRows ?? batchRowsFor(codedForm?.rowBytes);
   const stringScorer = await createOnnxScorer(bytes, {
     intraOpThreads: threads,
     batchRows: batchSizes[0]!,
@@ -256,11 +270,13 @@ async function main(): Promise<void> {
         { value: figure(runTimes[k]!, runCpu[k]!) },
       ]),
     ),
-    'coded graph': { value: JSON.stringify(codedStats) },
+    'coded graph': {
+      value: `${JSON.stringify(codedForm?.stats)}, ${(codedForm!.bytes.length / 1e6).toFixed(1)} MB, ${codedRows}-row batches`,
+    },
     [`string graph: scorer.score(matrix) with coded: false, ${batchSizes[0]}-row batches`]: {
       value: figure(stringTimes, stringCpu),
     },
-    [`scorer.score(matrix), end to end, ${batchSizes[0]}-row batches`]: { value: figure(e2eTimes, e2eCpu) },
+    [`scorer.score(matrix), coded graph, end to end, ${codedRows}-row batches`]: { value: figure(e2eTimes, e2eCpu) },
     'max |Δp| coded vs string graph': { value: maxDiffString.toExponential(2) },
     'TS evaluator (predictProba)': { value: figure(tsTimes, tsCpu) },
     'max |Δp| ONNX vs TS': { value: maxDiff.toExponential(2) },
@@ -289,17 +305,20 @@ async function main(): Promise<void> {
         await session.release();
         return feeds.length;
       });
-      await profile(`coded graph, scorer.score(matrix), ${batchSizes[k]}-row batches`, async (prefix) => {
-        const s = await createOnnxScorer(bytes, {
-          intraOpThreads: threads,
-          batchRows: batchSizes[k]!,
-          coded,
-          profileFilePrefix: prefix,
-        });
-        await s.score(matrix);
-        await s.close();
-        return Math.ceil(matrix.rowCount / batchSizes[k]!);
-      });
+      await profile(
+        `coded graph, scorer.score(matrix), ${k === 0 ? codedRows : batchSizes[k]}-row batches`,
+        async (prefix) => {
+          const s = await createOnnxScorer(bytes, {
+            intraOpThreads: threads,
+            batchRows: k === 0 ? codedRows : batchSizes[k]!,
+            coded,
+            profileFilePrefix: prefix,
+          });
+          await s.score(matrix);
+          await s.close();
+          return Math.ceil(matrix.rowCount / (k === 0 ? codedRows : batchSizes[k]!));
+        },
+      );
     }
   }
 }

@@ -20,7 +20,8 @@ import {
   serializeModel,
   trainGbdt,
 } from '../lib/gbdt';
-import { createOnnxScorer, createThreadedOnnxScorer } from '../lib/gbdt/onnx';
+import { createOnnxScorer, createThreadedOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
+import { batchRowsFor } from '../lib/gbdt/onnx/score';
 import { codedGraph } from '../lib/gbdt/onnx/coded';
 import type { CodedGraphOptions } from '../lib/gbdt/onnx/coded';
 import { decodeModel, encodeModel } from '../lib/gbdt/onnx/onnx-proto';
@@ -317,6 +318,12 @@ describe("the scorer's coded graph (categorical codes computed in JavaScript)", 
       coded.encoders.map((e) => e.coded),
     );
     expect(codedGraph(bytes, { int32Codes: false })!.codeType).toBe('int64');
+    // Batches sized by the model: trees · (depth + 12) bytes per row, 64 MiB a batch.
+    expect(coded.rowBytes).toBe(model.trees.length * (model.params.depth + 12));
+    expect([batchRowsFor(500 * 20), batchRowsFor(100 * 20), batchRowsFor(40 * 17), batchRowsFor(1e6)]).toEqual([
+      4096, 32768, 65536, 1024,
+    ]);
+    expect(batchRowsFor(undefined)).toBe(ONNX_BATCH_ROWS);
     // The exported bytes are untouched (model.onnx keeps its string inputs) and decode/encode round-trips them.
     expect(Buffer.from(encodeModel(decodeModel(bytes))).equals(Buffer.from(bytes))).toBe(true);
     expect(decodeModel(bytes).graph.inputs.filter((i) => i.elemType === 'STRING')).toHaveLength(stringInputs.length);

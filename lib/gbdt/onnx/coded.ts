@@ -38,6 +38,11 @@ export interface CodedGraph {
   bytes: Uint8Array;
   /** The exported graph's inputs (what callers pass), in its order. */
   inputs: readonly OnnxValueInfo[];
+  /**
+   * Bytes of intermediates per row (trees · (depth + 12): split bits, leaf index, leaf value), from the leaf table;
+   * undefined when the graph has none. The scorer sizes its batches by it.
+   */
+  rowBytes: number | undefined;
   /** The coded inputs' element type. */
   codeType: 'int32' | 'int64';
   /** One per coded input, in the coded graph's input order after the numeric inputs. */
@@ -261,6 +266,7 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
     nodes[nodes.indexOf(n)] = { ...n, inputs: [inputs[0]!.name] };
   }
   const read = new Set(nodes.flatMap((n) => n.inputs));
+  const leaves = initializers.get('@gbdt/leaf_values');
   return {
     bytes: encodeModel({
       ...model,
@@ -272,6 +278,7 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
       },
     }),
     inputs: g.inputs,
+    rowBytes: leaves && leaves.dims.length === 2 ? leaves.dims[0]! * (Math.log2(leaves.dims[1]!) + 12) : undefined,
     codeType: codeType === 'INT32' ? 'int32' : 'int64',
     encoders,
     stats,

@@ -17,10 +17,11 @@ export interface OnnxScorerOptions {
   /** onnxruntime intra-op threads (default 1: one core per scorer). */
   intraOpThreads?: number;
   /**
-   * Rows per `session.run` (default 4,096). Per row the graph holds depth · trees bytes of split bits, the
-   * condition bytes twice and 12 bytes per tree (leaf index and value): ≈ 13 KB for the default model (500 trees of
-   * depth 8, 1,700 conditions), so ≈ 55 MB per 4,096-row batch. Batches of 2–4k rows keep those tensors in cache:
-   * on the default model 4,096-row batches score 257k rows/s on one core, 16,384-row ones 221k.
+   * Rows per `session.run`. Per row the graph holds depth · trees bytes of split bits, the condition bytes twice and
+   * 12 bytes per tree (leaf index and value): ≈ 10 KB for the default model (500 trees of depth 8), 2 KB for 100
+   * trees. The default (batchRowsFor) keeps a batch's intermediates near 64 MiB: 4,096 rows for the default model,
+   * 32,768 for 100 trees (fewer runs: the coded graph's fixed cost per run shows on small models); the string graph
+   * (`coded: false`) runs ONNX_BATCH_ROWS.
    */
   batchRows?: number;
   /**
@@ -32,8 +33,21 @@ export interface OnnxScorerOptions {
   profileFilePrefix?: string;
 }
 
-/** Default rows per session.run (see OnnxScorerOptions.batchRows). */
+/** Default rows per session.run of the string graph (see OnnxScorerOptions.batchRows). */
 export const ONNX_BATCH_ROWS = 4096;
+/** Bytes of intermediates a default batch aims at (batchRowsFor). */
+const BATCH_BYTES = 2 ** 26;
+
+/**
+ * Default rows per run for a graph with `rowBytes` bytes of intermediates per row: the largest power of two that
+ * keeps a batch within 64 MiB, between 1,024 and 65,536 (ONNX_BATCH_ROWS when unknown). On the seed-sized set,
+ * 100 trees: 4,096-row batches ≈ 0.87M rows/s, 16,384 ≈ 1.0M, 32,768 ≈ 1.1M; 500 trees: 2,048 / 4,096 / 8,192 ≈
+ * 195k / 205k / 220k (coded graph, one thread, a shared machine, 2026-12-07).
+ */
+export function batchRowsFor(rowBytes: number | undefined): number {
+  if (!rowBytes || !Number.isFinite(rowBytes)) return ONNX_BATCH_ROWS;
+  return Math.min(65_536, Math.max(1024, 2 ** Math.floor(Math.log2(BATCH_BYTES / rowBytes))));
+}
 
 export interface OnnxScorer {
   /** The graph's inputs (name and element type), in graph order. */
@@ -170,11 +184,11 @@ function encodedColumn(
  */
 export async function createOnnxScorer(onnxBytes: Uint8Array, options: OnnxScorerOptions = {}): Promise<OnnxScorer> {
   const ort = await import('onnxruntime-node');
-  const batchRows = options.batchRows ?? ONNX_BATCH_ROWS;
-  if (!Number.isInteger(batchRows) || batchRows < 1) {
-    throw new GbdtDataError(`batchRows must be a positive integer, got ${batchRows}`);
+  if (options.batchRows !== undefined && (!Number.isInteger(options.batchRows) || options.batchRows < 1)) {
+    throw new GbdtDataError(`batchRows must be a positive integer, got ${options.batchRows}`);
   }
   const coded = options.coded === false ? undefined : codedGraph(onnxBytes, options.coded);
+  const batchRows = options.batchRows ?? (coded ? batchRowsFor(coded.rowBytes) : ONNX_BATCH_ROWS);
   const session: InferenceSession = await ort.InferenceSession.create(coded?.bytes ?? onnxBytes, {
     intraOpNumThreads: options.intraOpThreads ?? 1,
     interOpNumThreads: 1,
