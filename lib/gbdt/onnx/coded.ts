@@ -85,7 +85,16 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
 
   /** [min, max] of the int64 tensors whose range is known. */
   const bounds = new Map<string, [number, number]>();
-  const range = (xs: readonly number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+  /** [min, max] of an encoder's values and default (a loop: tables can hold more keys than a call has arguments). */
+  const range = (values: readonly number[], fallback: number): [number, number] => {
+    let lo = fallback;
+    let hi = fallback;
+    for (const v of values) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return [lo, hi];
+  };
   const encoders: InputEncoder[] = [];
   const added: OnnxTensor[] = [];
   const stats = { denseEncoders: 0, denseEntries: 0, columnTables: 0, foldedTables: 0 };
@@ -160,19 +169,19 @@ export function codedGraph(onnxBytes: Uint8Array, options: CodedGraphOptions = {
       const keys = attr(n, 'keys_strings');
       if (stringInputs.has(n.inputs[0]!) && keys?.kind === 'strings' && values && fallback !== undefined) {
         // The scorer writes codes as the low 32 bits of int64s.
-        if (![...values, fallback].every((v) => v >= 0 && v < 2 ** 31)) return undefined;
+        if (!values.every((v) => v >= 0 && v < 2 ** 31) || fallback < 0 || fallback >= 2 ** 31) return undefined;
         encoders.push({
           input: n.inputs[0]!,
           coded: n.outputs[0]!,
           codes: new Map(keys.value.map((k, i) => [k, values[i]!] as const)),
           fallback,
         });
-        bounds.set(n.outputs[0]!, range([...values, fallback]));
+        bounds.set(n.outputs[0]!, range(values, fallback));
         continue;
       }
       const intKeys = ints('keys_int64s');
       const inRange = bounds.get(n.inputs[0]!);
-      if (values && fallback !== undefined) bounds.set(n.outputs[0]!, range([...values, fallback]));
+      if (values && fallback !== undefined) bounds.set(n.outputs[0]!, range(values, fallback));
       if (intKeys && values && fallback !== undefined && inRange && inRange[0] >= 0 && inRange[1] < denseMax) {
         const table = new Array<number>(inRange[1] + 1).fill(fallback);
         intKeys.forEach((k, i) => {

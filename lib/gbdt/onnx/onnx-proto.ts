@@ -239,7 +239,8 @@ function decodeAttribute(bytes: Uint8Array): OnnxAttribute {
     else if (f.field === 5 && 'bytes' in f) t = decodeTensor(f.bytes);
     else if (f.field === 7 && 'bytes' in f) floats = Array.from(new Float32Array(own(f.bytes)));
     else if (f.field === 8) {
-      if ('bytes' in f) ints.push(...readPackedVarints(f.bytes));
+      // A loop, not push(...values): a LabelEncoder's keys can outnumber a call's arguments.
+      if ('bytes' in f) for (const v of readPackedVarints(f.bytes)) ints.push(v);
       else if ('varint' in f) ints.push(f.varint);
     } else if (f.field === 9 && 'bytes' in f) strs.push(utf8.decode(f.bytes));
   }
