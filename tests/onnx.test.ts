@@ -338,6 +338,11 @@ describe("the scorer's coded graph (categorical codes computed in JavaScript)", 
       try {
         const expected = await reference.run(scoring);
         const got = await scorer.run(scoring);
+        // Bytes as a Node Buffer at an offset of a larger allocation (as read from a file) decode alike.
+        const file = Buffer.concat([Buffer.from('padding'), Buffer.from(bytes)]).subarray(7);
+        const fromFile = await createOnnxScorer(file, { coded, batchRows: 97 });
+        expect(Array.from((await fromFile.run(scoring)).probability)).toEqual(Array.from(expected.probability));
+        await fromFile.close();
         expect(Array.from(got.probability)).toEqual(Array.from(expected.probability));
         expect(Array.from(got.raw)).toEqual(Array.from(expected.raw));
         expect(maxAbsDiff(predictProba(model, scoring), got.probability)).toBeLessThanOrEqual(1e-5);

@@ -184,8 +184,15 @@ export function encodeModel(m: OnnxModel): Uint8Array {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const typeName = new Map(Object.entries(DataType).map(([k, v]) => [v, k as DataTypeName] as const));
 
-/** A copy of `bytes` in a buffer of its own (aligned for a typed-array view). */
-const own = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
+/**
+ * A copy of `bytes` in a buffer of its own (aligned for a typed-array view). Not `bytes.slice()`: on a Node Buffer
+ * (what readFile returns) slice is a view of the same memory.
+ */
+const own = (bytes: Uint8Array): ArrayBuffer => {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy.buffer;
+};
 
 function decodeTensor(bytes: Uint8Array): OnnxTensor {
   let dims: number[] = [];
@@ -208,7 +215,7 @@ function decodeTensor(bytes: Uint8Array): OnnxTensor {
     case 'STRING':
       return { ...at, type, values: strings };
     case 'UINT8':
-      return { ...at, type, values: raw.slice() };
+      return { ...at, type, values: new Uint8Array(own(raw)) };
     case 'FLOAT':
       return { ...at, type, values: new Float32Array(own(raw)) };
     case 'INT32':
