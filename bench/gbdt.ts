@@ -31,7 +31,8 @@
  *    once, in run 1, and reloaded from bench/out/gbdt-work/ in later runs; not the fold models):
  *    - our TS evaluator (`predictProba` on the FeatureMatrix, 1 pass per run: it is slow and steady),
  *    - onnxruntime-node (`createOnnxScorer(exportOnnx(model), { intraOpThreads: 1 })`, `scorer.score(matrix)` end to
- *      end: codes → strings → tensors, ONNX_BATCH_ROWS-row batches; `--score-passes` per run; exported once in run 1),
+ *      end: the scorer's coded graph (lib/gbdt/onnx/coded.ts: dictionary codes → the graph's codes → int32 tensors),
+ *      batches sized by the model; `--score-passes` per run; exported once in run 1),
  *    - CatBoost `predict_proba` (thread_count 1, and 2), LightGBM `predict` (num_threads 1, and 2), DataFrame in;
  *      `--score-passes` per run each, after a 1,000-row warm-up.
  * 5. Quality (OOF ROC-AUC, PR-AUC, logloss, all computed here with lib/metrics from each engine's OOF predictions)

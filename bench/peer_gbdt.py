@@ -4,6 +4,7 @@ bench/gbdt.ts calls this once per engine per run, each in a fresh process (so pe
 
   bench/.venv/bin/python bench/peer_gbdt.py FEATURES.parquet --engine catboost|lightgbm --params JSON
       --categorical JSON --numeric JSON --full-model PATH (--train-full | --load-full) [--score-passes 3]
+      [--score-threads 1,2] [--skip-cv]
 
 1. Reads the Parquet table (rows ordered by row_idx, as the TS side reads them) and its `fold` column (GroupKFold by
    userId, assigned by the pipeline).
@@ -13,7 +14,8 @@ bench/gbdt.ts calls this once per engine per run, each in a fresh process (so pe
    after resetting it (clear_refs 5) right before CV, so it includes the DataFrame already in memory.
 3. Scoring: the model trained on ALL rows with the same parameters (--train-full trains and saves it to PATH and
    reports its fit time; --load-full loads it), timed predicting all rows `--score-passes` times with 1 thread and
-   with 2 threads (DataFrame in, probabilities out, as a caller would use it).
+   with 2 threads (DataFrame in, probabilities out, as a caller would use it); --score-threads picks the thread
+   counts, --skip-cv skips step 2 (bench/onnx-throughput.ts compares scoring only).
 Prints one JSON object on stdout; progress on stderr.
 """
 import argparse
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("--load-full", action="store_true")
     ap.add_argument("--score-passes", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-cv", action="store_true", help="no CV (scoring only: bench/onnx-throughput.ts)")
+    ap.add_argument("--score-threads", default="1,2", help="thread counts to time predict with")
     a = ap.parse_args()
     if a.train_full == a.load_full:
         ap.error("exactly one of --train-full / --load-full")
@@ -144,7 +148,7 @@ def main():
     oof = np.zeros(len(df))
     fold_out = []
     wall = time.perf_counter()
-    for k in folds:
+    for k in [] if a.skip_cv else folds:
         tr = (df.fold != k).to_numpy()
         va = ~tr
         t = time.perf_counter()
@@ -155,7 +159,7 @@ def main():
         print(f"  {name} fold {k}: fit {fit_s:.1f} s", file=sys.stderr)
     cv_wall = time.perf_counter() - wall
     peak_cv = vm_kb("VmHWM")
-    del m
+    m = None  # the last fold's model goes before the full fit
 
     # Scoring model: trained on all rows (run 1) or loaded.
     every = np.ones(len(df), dtype=bool)
@@ -170,7 +174,7 @@ def main():
         full_fit = None
     predict(full, np.arange(len(df)) < 1000, 1)  # warm-up
     scoring = []
-    for threads in (1, 2):
+    for threads in (int(t) for t in a.score_threads.split(",")):
         walls, cpus = [], []
         for _ in range(a.score_passes):
             c, t = time.process_time(), time.perf_counter()
@@ -190,8 +194,8 @@ def main():
         "folds": fold_out,
         "cvWallSeconds": cv_wall,
         "oof": oof.tolist(),
-        "sklearn": {"rocAuc": roc_auc_score(y, oof), "prAuc": average_precision_score(y, oof),
-                    "logloss": log_loss(y, oof)},
+        "sklearn": None if a.skip_cv else {"rocAuc": roc_auc_score(y, oof), "prAuc": average_precision_score(y, oof),
+                                           "logloss": log_loss(y, oof)},
         "rss": {
             "beforeCvMb": mb(rss_before_cv),
             "peakCvMb": mb(peak_cv) if peak_reset else None,

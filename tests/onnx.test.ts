@@ -20,7 +20,11 @@ import {
   serializeModel,
   trainGbdt,
 } from '../lib/gbdt';
-import { createOnnxScorer, createThreadedOnnxScorer } from '../lib/gbdt/onnx';
+import { createOnnxScorer, createThreadedOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
+import { batchRowsFor } from '../lib/gbdt/onnx/score';
+import { codedGraph } from '../lib/gbdt/onnx/coded';
+import type { CodedGraphOptions } from '../lib/gbdt/onnx/coded';
+import { decodeModel, encodeModel } from '../lib/gbdt/onnx/onnx-proto';
 import type { GbdtModel } from '../lib/gbdt';
 import { GBDT_MODEL_FORMAT, GBDT_MODEL_FORMAT_VERSION } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
@@ -278,6 +282,102 @@ describe('ONNX export of a trained model', () => {
     const feeds = { seniority: new Tensor('float64', new Float64Array([1]), [1]) };
     await expect(session.run(feeds)).rejects.toThrow(/appId/);
     await session.release();
+  });
+});
+
+describe("the scorer's coded graph (categorical codes computed in JavaScript)", () => {
+  /** Every variant of the rewrite: none, the default, and each part alone or pushed to its limit. */
+  const variants: Array<[string, CodedGraphOptions | false]> = [
+    ['the string graph as exported', false],
+    ['default', {}],
+    ['coded inputs only', { denseMaxEntries: 0, columnTableMaxWidth: 0 }],
+    ['dense ids, no folding, no column tables', { foldMaxBytes: 0, columnTableMaxWidth: 0 }],
+    ['int64 codes', { int32Codes: false }],
+    ['int32 codes, every interning kept as a LabelEncoder', { denseMaxEntries: 0 }],
+    ['every table by columns, everything folded', { columnTableMaxWidth: 1000, foldMaxBytes: 2 ** 30 }],
+  ];
+
+  it('the rewrite replaces the string encoders, interns through dense tables, folds them and picks by columns', () => {
+    const bytes = exportOnnx(model);
+    const stringInputs = onnxInputs(model).filter((i) => i.type === 'string');
+    const coded = codedGraph(bytes)!;
+    expect(coded.inputs.map((i) => i.name)).toEqual(onnxInputs(model).map((i) => i.name));
+    // One encoder per categorical the trees read (CTR codes and one-hot indices), and the string inputs are gone.
+    expect(coded.encoders.length).toBeGreaterThanOrEqual(stringInputs.length - 1);
+    const graph = decodeModel(coded.bytes).graph;
+    expect(graph.inputs.some((i) => i.elemType === 'STRING')).toBe(false);
+    expect(
+      graph.nodes.some((n) => n.opType === 'LabelEncoder' && stringInputs.some((i) => n.inputs.includes(i.name))),
+    ).toBe(false);
+    expect(coded.stats.denseEncoders + coded.stats.foldedTables).toBeGreaterThan(0);
+    expect(coded.stats.foldedTables).toBeGreaterThan(0);
+    expect(coded.stats.columnTables).toBeGreaterThan(0);
+    expect(codedGraph(bytes, { denseMaxEntries: 0 })!.stats).toMatchObject({ denseEncoders: 0, foldedTables: 0 });
+    expect(coded.codeType).toBe('int32');
+    expect(graph.inputs.filter((i) => i.elemType === 'INT32').map((i) => i.name)).toEqual(
+      coded.encoders.map((e) => e.coded),
+    );
+    expect(codedGraph(bytes, { int32Codes: false })!.codeType).toBe('int64');
+    // Batches sized by the model: trees · (depth + 12) bytes per row, 64 MiB a batch.
+    expect(coded.rowBytes).toBe(model.trees.length * (model.params.depth + 12));
+    expect([batchRowsFor(500 * 20), batchRowsFor(100 * 20), batchRowsFor(40 * 17), batchRowsFor(1e6)]).toEqual([
+      4096, 32768, 65536, 1024,
+    ]);
+    expect(batchRowsFor(undefined)).toBe(ONNX_BATCH_ROWS);
+    // The exported bytes are untouched (model.onnx keeps its string inputs) and decode/encode round-trips them.
+    expect(Buffer.from(encodeModel(decodeModel(bytes))).equals(Buffer.from(bytes))).toBe(true);
+    expect(decodeModel(bytes).graph.inputs.filter((i) => i.elemType === 'STRING')).toHaveLength(stringInputs.length);
+  });
+
+  it.each(variants)(
+    '%s: the same scores as the string graph and the TS evaluator (unseen values and combinations, NaN, batches)',
+    async (_, coded) => {
+      const bytes = exportOnnx(model);
+      const reference = await createOnnxScorer(bytes, { coded: false });
+      const scorer = await createOnnxScorer(bytes, { coded, batchRows: 97 });
+      try {
+        const expected = await reference.run(scoring);
+        const got = await scorer.run(scoring);
+        // Bytes as a Node Buffer at an offset of a larger allocation (as read from a file) decode alike.
+        const file = Buffer.concat([Buffer.from('padding'), Buffer.from(bytes)]).subarray(7);
+        const fromFile = await createOnnxScorer(file, { coded, batchRows: 97 });
+        expect(Array.from((await fromFile.run(scoring)).probability)).toEqual(Array.from(expected.probability));
+        await fromFile.close();
+        expect(Array.from(got.probability)).toEqual(Array.from(expected.probability));
+        expect(Array.from(got.raw)).toEqual(Array.from(expected.raw));
+        expect(maxAbsDiff(predictProba(model, scoring), got.probability)).toBeLessThanOrEqual(1e-5);
+        // The same rows as string columns (every value looked up per row) score the same.
+        const columns: Record<string, string[] | Float64Array> = {};
+        for (const c of scoring.categorical) columns[c.name] = Array.from(c.codes, (k) => c.dictionary[k]!);
+        for (const c of scoring.numeric) columns[c.name] = c.values;
+        expect(Array.from(await scorer.score(columns))).toEqual(Array.from(expected.probability));
+      } finally {
+        await reference.close();
+        await scorer.close();
+      }
+    },
+  );
+
+  it('a graph whose string input is read by another operator is scored as given', async () => {
+    // x (string) → Identity → y; the rewrite has no encoder to take over, so it declines.
+    const bytes = encodeModel({
+      irVersion: 9,
+      opsetImports: [{ domain: '', version: 20 }],
+      producerName: 'test',
+      producerVersion: '1',
+      doc: '',
+      graph: {
+        name: 'g',
+        doc: '',
+        nodes: [{ opType: 'Identity', domain: '', name: 'id', inputs: ['x'], outputs: ['y'], attributes: [] }],
+        initializers: [],
+        inputs: [{ name: 'x', elemType: 'STRING', shape: ['N'] }],
+        outputs: [{ name: 'y', elemType: 'STRING', shape: ['N'] }],
+      },
+      metadata: [],
+    });
+    expect(codedGraph(bytes)).toBeUndefined();
+    expect(() => codedGraph(bytes.subarray(0, bytes.length - 2))).toThrow(RangeError);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * A minimal protocol-buffers writer: exactly the wire types the ONNX messages in `./onnx-proto` need
- * (varint, 64-bit, length-delimited, 32-bit), no reflection and no parsing.
+ * (varint, 64-bit, length-delimited, 32-bit), no reflection; and a reader of the same wire format (`eachField`), for
+ * the scorer's decoding of a graph it rewrites (./coded).
  *
  * A message is built into a `ProtoWriter`, which keeps a list of byte chunks and their total length, so a nested
  * message is written once and wrapped by its parent (tag + length prefix) without re-copying; `finish()` copies
@@ -149,5 +150,78 @@ export class ProtoWriter {
       at += c.length;
     }
     return out;
+  }
+}
+
+/** One field of a message as `eachField` reports it: a varint's value, or a length-delimited field's bytes. */
+export type ProtoField =
+  { field: number; varint: number } | { field: number; bytes: Uint8Array } | { field: number; fixed: Uint8Array };
+
+/**
+ * The varint at `bytes[at]` as a signed 64-bit value (int64 negatives are ten bytes of two's complement) and the
+ * position after it. Values beyond ±2^53 lose precision; the export writes none.
+ * @throws RangeError when the varint is truncated or longer than ten bytes
+ */
+export function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = at; i < at + 7; i++) {
+    if (i >= bytes.length) throw new RangeError('protobuf: truncated varint');
+    const b = bytes[i]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return [value, i + 1];
+    scale *= 0x80;
+  }
+  // Eight or more bytes (≥ 2^49, or a negative int64): exact in BigInt.
+  let big = 0n;
+  for (let i = at, shift = 0n; ; i++, shift += 7n) {
+    if (i >= bytes.length) throw new RangeError('protobuf: truncated varint');
+    if (shift > 63n) throw new RangeError('protobuf: varint longer than 64 bits');
+    const b = bytes[i]!;
+    big |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) return [Number(BigInt.asIntN(64, big)), i + 1];
+  }
+}
+
+/** The values of a packed repeated varint field (`int64`, `int32`, enums). */
+export function readPackedVarints(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const [v, next] = readVarint(bytes, at);
+    out.push(v);
+    at = next;
+  }
+  return out;
+}
+
+/**
+ * Walks the fields of one message (the ONNX decoder's reader): varints as numbers (see readVarint), length-delimited
+ * fields as views of `bytes`, fixed32 / fixed64 fields as views of their 4 / 8 little-endian bytes.
+ * @throws RangeError on a truncated or malformed message
+ */
+export function* eachField(bytes: Uint8Array): Generator<ProtoField> {
+  let at = 0;
+  while (at < bytes.length) {
+    const [tag, afterTag] = readVarint(bytes, at);
+    at = afterTag;
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wire === WIRE_VARINT) {
+      const [value, next] = readVarint(bytes, at);
+      at = next;
+      yield { field, varint: value };
+    } else if (wire === WIRE_FIXED64 || wire === WIRE_FIXED32) {
+      const size = wire === WIRE_FIXED64 ? 8 : 4;
+      if (at + size > bytes.length) throw new RangeError(`protobuf: field ${field} runs past the end`);
+      yield { field, fixed: bytes.subarray(at, at + size) };
+      at += size;
+    } else if (wire === WIRE_LENGTH_DELIMITED) {
+      const [length, next] = readVarint(bytes, at);
+      at = next;
+      if (at + length > bytes.length) throw new RangeError(`protobuf: field ${field} runs past the end`);
+      yield { field, bytes: bytes.subarray(at, at + length) };
+      at += length;
+    } else throw new RangeError(`protobuf: unsupported wire type ${wire} (field ${field})`);
+    if (at > bytes.length) throw new RangeError(`protobuf: field ${field} runs past the end`);
   }
 }

@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOnnxScorer } from './score';
-import type { OnnxColumns, OnnxScorerOptions } from './score';
+import type { FeatureMatrix } from '../../../schemas/matrix';
+import type { OnnxScorerOptions } from './score';
 import type { ScorerThreadReply, ThreadBatch } from './threaded';
 
 const { bytes, options } = workerData as { bytes: Uint8Array; options: OnnxScorerOptions };
@@ -18,12 +19,17 @@ const fail = (e: unknown): ScorerThreadReply => ({
 try {
   const scorer = await createOnnxScorer(bytes, options);
   port.on('message', (batch: ThreadBatch) => {
-    const columns: OnnxColumns = {};
+    // As a FeatureMatrix: the categoricals stay dictionary-encoded (the scorer maps each dictionary entry once).
+    const matrix: FeatureMatrix = { rowCount: 0, categorical: [], numeric: [] };
     for (const [name, column] of Object.entries(batch)) {
-      columns[name] =
-        column instanceof Float64Array ? column : Array.from(column.codes, (code) => column.dictionary[code]!);
+      if (column instanceof Float64Array) matrix.numeric.push({ name, values: column });
+      else {
+        const codes = new Int32Array(column.codes.buffer, column.codes.byteOffset, column.codes.length);
+        matrix.categorical.push({ name, dictionary: column.dictionary, codes });
+      }
+      matrix.rowCount = column instanceof Float64Array ? column.length : column.codes.length;
     }
-    scorer.run(columns).then(
+    scorer.run(matrix).then(
       ({ probability, raw }) =>
         port.postMessage({ type: 'scored', probability, raw } satisfies ScorerThreadReply, [
           probability.buffer as ArrayBuffer,

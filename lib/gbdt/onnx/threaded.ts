@@ -99,15 +99,25 @@ function mergeCalls(inputs: readonly OnnxInputSpec[], calls: Call[]): { batch: T
       const dictionary: string[] = [];
       const codes = new Uint32Array(total);
       let at = 0;
+      const codeOfValue = (v: string): number => {
+        let code = codeOf.get(v);
+        if (code === undefined) {
+          code = dictionary.push(v) - 1;
+          codeOf.set(v, code);
+        }
+        return code;
+      };
       for (const p of parts) {
-        if (!('strings' in p)) continue;
-        for (const v of p.strings) {
-          let code = codeOf.get(v);
-          if (code === undefined) {
-            code = dictionary.push(v) - 1;
-            codeOf.set(v, code);
+        if ('strings' in p) for (const v of p.strings) codes[at++] = codeOfValue(v);
+        else if ('codes' in p) {
+          // A FeatureMatrix column: its dictionary mapped once, unless it has more entries than the call has rows.
+          const n = p.codes.length;
+          if (n < p.dictionary.length)
+            for (let i = 0; i < n; i++) codes[at++] = codeOfValue(p.dictionary[p.codes[i]!]!);
+          else {
+            const map = p.dictionary.map(codeOfValue);
+            for (let i = 0; i < n; i++) codes[at++] = map[p.codes[i]!]!;
           }
-          codes[at++] = code;
         }
       }
       batch[spec.name] = { dictionary, codes };
