@@ -11,6 +11,7 @@ import {
   createRunDir,
   finishedFile,
   readManifest,
+  readMetrics,
   readRunText,
   resolveRunDir,
   resolveRunFolder,
@@ -171,6 +172,20 @@ describe('manifests: signed, and bound to their folder', () => {
     await writeFile(join(dir, 'config.json'), '{"iterations":1}\n');
     await expect(finishedFile(dir, 'config.json')).rejects.toThrow(/config\.json was modified: sha256 /);
     await expect(verifyFinishedFiles(dir, ['model/model.json'])).rejects.toThrow(/model\/model\.json is not listed/);
+    // A finished folder's metrics (what a reviewer decides on) are read as the manifest recorded them.
+    const metricsDir = await createRunDir('rf-metrics', 'runs');
+    await writeFile(join(metricsDir, 'metrics.json'), '{}\n');
+    await writeManifest(
+      metricsDir,
+      {
+        ...manifest,
+        runId: 'rf-metrics',
+        artifacts: [{ path: 'metrics.json', role: 'metrics', sha256: sha256Hex('{}\n'), bytes: 3 }],
+      },
+      '.',
+    );
+    await writeFile(join(metricsDir, 'metrics.json'), '{"oof":{}}\n');
+    await expect(readMetrics(metricsDir)).rejects.toThrow(/metrics\.json was modified: sha256 /);
     // Beneath the signatures, an artifact record never opens a file outside its folder.
     const outside = { path: '../rf-team/run.json', role: 'run-info', sha256: sha256Hex(''), bytes: 0 };
     await expect(readVerified(dir, outside)).rejects.toThrow(/leaves its run folder/);

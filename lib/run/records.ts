@@ -17,7 +17,8 @@ import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
 import { UnknownRunError } from '../errors';
 import { verifyRecord } from '../keys';
-import { finishedFile, tryManifest } from './manifest';
+import { readVerified } from '../artifacts';
+import { tryManifest } from './manifest';
 import {
   CONFIG_FILE,
   FEATURES_FILE,
@@ -66,8 +67,8 @@ export async function readTombstone(dir: string): Promise<Tombstone | null> {
 /** The folder's metrics.json; throws when it is missing or malformed. */
 export async function readMetrics(dir: string): Promise<MetricsFile> {
   // A finished folder's figures (what a reviewer decides on) are read as its signed manifest recorded them.
-  const recorded = (await tryManifest(dir)) && (await finishedFile(dir, METRICS_FILE));
-  const text = recorded ? recorded.bytes.toString('utf8') : await readFile(join(dir, METRICS_FILE), 'utf8');
+  const ref = (await tryManifest(dir))?.artifacts.find((a) => a.path === METRICS_FILE);
+  const text = ref ? (await readVerified(dir, ref)).toString('utf8') : await readFile(join(dir, METRICS_FILE), 'utf8');
   return metricsFileSchema.parse(JSON.parse(text));
 }
 
