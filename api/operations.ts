@@ -1093,7 +1093,8 @@ const more: Operation[] = [
     method: 'GET',
     path: '/runs/{run_id}/monitoring/schedule',
     tag: 'monitoring',
-    summary: "The run's monitoring plan and its Temporal schedule: paused or not, the next runs, the recent ones",
+    summary:
+      "The run's monitoring plan and its Temporal schedule: paused or not, the next runs, the recent ones (each with its workflow status and whether its window was recorded)",
     permission: 'view_monitoring',
     resourceType: 'monitoring_schedule',
     params: runParamsSchema,

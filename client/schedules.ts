@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fileExists } from '../lib/data/raw';
 import { appendAudit, authorize, type Credential } from '../lib/governance';
-import { monitoringSchedule, registerSchedule } from '../lib/monitor/store';
-import { completedRunManifest } from '../lib/monitor/window';
+import { monitoringSchedule, readMonitoringManifest, registerSchedule } from '../lib/monitor/store';
+import { completedRunManifest, windowIdOf } from '../lib/monitor/window';
 import { assertRunId, resolveRunDir } from '../lib/run';
 import { readableInput } from '../lib/settings';
 import { monitoringScheduleId, type MonitoringInput, type ScheduleRecord } from '../schemas/monitoring';
@@ -127,8 +127,22 @@ export interface MonitoringScheduleStatus {
     paused: boolean;
     note: string | null;
     nextRuns: string[];
-    recentRuns: { scheduledAt: string; startedAt: string; workflowId: string | null }[];
+    recentRuns: RecentMonitoringRun[];
   } | null;
+}
+
+/**
+ * A window the schedule started: its workflow's status on the server (`RUNNING`, `COMPLETED`, `FAILED`,
+ * `TERMINATED`, …, or `UNKNOWN` once the server forgot it) and whether the run's signed monitoring manifest
+ * recorded it. A finished window that is not recorded is a night without monitoring (a bad CSV, or a workflow
+ * stopped on the server), visible here rather than only as a gap in the history.
+ */
+export interface RecentMonitoringRun {
+  scheduledAt: string;
+  startedAt: string;
+  workflowId: string | null;
+  status: string;
+  recorded: boolean;
 }
 
 /** {@link MonitoringScheduleStatus} of a run (`view_monitoring`: every role), read on a connected client. */
@@ -139,7 +153,7 @@ export async function monitoringScheduleStatusOn(
 ): Promise<MonitoringScheduleStatus> {
   const scheduleId = monitoringScheduleId(assertRunId(runId));
   await authorize(credential, 'view_monitoring', { type: 'monitoring_schedule', id: scheduleId, runId });
-  await resolveRunDir(runId);
+  const runDir = await resolveRunDir(runId);
   const plan = await monitoringSchedule(runId);
   const described = await client.schedule
     .getHandle(scheduleId)
@@ -148,16 +162,36 @@ export async function monitoringScheduleStatusOn(
       if (e instanceof ScheduleNotFoundError) return null;
       throw e;
     });
-  const schedule = described && {
+  if (!described) return { runId, plan, schedule: null };
+  const recordedWindows = new Set((await readMonitoringManifest(runId, runDir)).windows.map((w) => w.windowId));
+  const recentRuns = await Promise.all(
+    described.info.recentActions.map(async (a): Promise<RecentMonitoringRun> => {
+      const workflowId = a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : null;
+      const status = workflowId
+        ? await client.workflow
+            .getHandle(workflowId)
+            .describe()
+            .then((d) => d.status.name)
+            .catch((e: unknown) => {
+              if (e instanceof WorkflowNotFoundError) return 'UNKNOWN';
+              throw e;
+            })
+        : 'UNKNOWN';
+      return {
+        scheduledAt: a.scheduledAt.toISOString(),
+        startedAt: a.takenAt.toISOString(),
+        workflowId,
+        status,
+        recorded: workflowId !== null && recordedWindows.has(windowIdOf(workflowId)),
+      };
+    }),
+  );
+  const schedule = {
     scheduleId,
     paused: described.state.paused,
     note: described.state.note ?? null,
     nextRuns: described.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
-    recentRuns: described.info.recentActions.map((a) => ({
-      scheduledAt: a.scheduledAt.toISOString(),
-      startedAt: a.takenAt.toISOString(),
-      workflowId: a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : null,
-    })),
+    recentRuns,
   };
   return { runId, plan, schedule };
 }

@@ -372,7 +372,11 @@ function scheduleText(status) {
   const s = status.schedule;
   if (!s) return `${plan}; the Temporal server has no schedule ${status.runId}: an ADMIN sets it again.`;
   const next = s.nextRuns[0] ? `next run ${new Date(s.nextRuns[0]).toLocaleString()}` : 'no next run';
-  return `${plan}; ${s.paused ? `PAUSED${s.note ? ` (${s.note})` : ''}` : next}; ${s.recentRuns.length} recent runs.`;
+  const missed = s.recentRuns.filter((r) => !r.recorded && r.status !== 'RUNNING');
+  const gaps = missed.length
+    ? ` ${missed.length} not recorded: ${missed.map((r) => `${new Date(r.startedAt).toLocaleString()} ${r.status}`).join(', ')}.`
+    : '';
+  return `${plan}; ${s.paused ? `PAUSED${s.note ? ` (${s.note})` : ''}` : next}; ${s.recentRuns.length} recent runs.${gaps}`;
 }
 
 /** One window: drift per feature, its metrics against the reference, its alerts and a link to the full report. */

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { startMonitoring, startTrainingPipeline } from '../client';
@@ -7,12 +7,18 @@ import { readVerified } from '../lib/artifacts';
 import { addUser, issueCapability, issueToken, queryAudit } from '../lib/governance';
 import {
   alertWindow,
+  driftWindow,
   hasMonitoringSchedule,
+  loadWindow,
+  performanceWindow,
   readHistory,
   readMonitoringManifest,
   readWindowInfo,
   reportWindow,
+  scoreWindow,
+  validateWindow,
   windowFolder,
+  windowIdOf,
   type WindowResultFile,
 } from '../lib/monitor';
 import { readOutbox } from '../lib/notify';
@@ -180,6 +186,21 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
         (e) => e.resource_id === `${run.runId}/${windowOf('mon-drift')}`,
       ),
     ).toHaveLength(2);
+    // A workflow stopped after its report step (a terminate sent straight to Temporal) has already raised the
+    // alerts: the report step raises them before it records the window. The steps run here as the activities run
+    // them, and the alert step never does.
+    const stopped = await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift-stopped') });
+    await loadWindow(stopped, { current }, 'tester');
+    for (const step of [validateWindow, scoreWindow, driftWindow, performanceWindow, reportWindow]) await step(stopped);
+    expect((await readMonitoringManifest(run.runId, runDir)).windows.map((w) => w.windowId)).toContain(
+      stopped.windowId,
+    );
+    const raised = (await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === stopped.windowId);
+    expect(raised.map((n) => n.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
+    const stoppedAudit = (await queryAudit({ run_id: run.runId })).filter(
+      (e) => e.resource_id === `${run.runId}/${stopped.windowId}`,
+    );
+    expect(stoppedAudit.map((e) => e.action).sort()).toEqual(['drift_alert', 'performance_alert']);
     // The alert step reads the result the signed manifest recorded: editing its alerts away is refused, not obeyed.
     const window = await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift') });
     const resultFile = join(window.windowDir, 'result.json');
@@ -301,6 +322,28 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     expect(scheduled.window_id.startsWith(`${scheduleId}-`)).toBe(true);
     expect(scheduled.rows).toBe(800);
     await readFile(join(runDir, scheduled.report_html));
+
+    // A night that records no window shows in `monitor status`: here the feed's CSV is gone, so the window fails.
+    await rm(current);
+    await temporalCli(stack.server.address, 'schedule', 'trigger', '--schedule-id', scheduleId);
+    type Recent = { workflowId: string; status: string; recorded: boolean };
+    const recentRuns = async (): Promise<Recent[]> => {
+      const status = await cli(token, 'monitor', 'status', '--run', run.runId, '--json');
+      expect(status.code, status.stderr).toBe(0);
+      return (JSON.parse(status.stdout) as { schedule: { recentRuns: Recent[] } }).schedule.recentRuns;
+    };
+    let recent = await recentRuns();
+    while ((recent.length < 2 || recent[1]!.status === 'RUNNING') && Date.now() < deadline + 30_000) {
+      await new Promise((r) => setTimeout(r, 500));
+      recent = await recentRuns();
+    }
+    expect(recent.map((r) => [r.status, r.recorded])).toEqual([
+      ['COMPLETED', true],
+      ['FAILED', false],
+    ]);
+    expect(windowIdOf(recent[0]!.workflowId)).toBe(scheduled.window_id);
+    const printed = await cli(token, 'monitor', 'status', '--run', run.runId);
+    expect(printed.stdout).toMatch(new RegExp(`${recent[1]!.workflowId} FAILED, NOT RECORDED`));
 
     const trend = await cli(token, 'monitor', 'history', '--run', run.runId, '--json');
     expect(trend.code, trend.stderr).toBe(0);

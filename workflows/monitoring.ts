@@ -61,7 +61,7 @@ export async function monitoringWorkflow(rawInput: MonitoringInput): Promise<Mon
     await steps.performanceWindow(ref);
     enter('report', 'writing the report');
     const result = await steps.reportWindow(ref);
-    enter('alert', result.alerts.length ? `raising ${result.alerts.length} alert(s)` : 'no alerts');
+    enter('alert', result.alerts.length ? `checking that ${result.alerts.length} alert(s) went out` : 'no alerts');
     await steps.alertWindow(ref);
     progress.status = 'completed';
     progress.message = `${drift.driftedDataset ? 'dataset drift' : 'no dataset drift'} (${drift.drifted.length} features drifted), ${result.alerts.length} alert(s); report ${result.report.html}`;

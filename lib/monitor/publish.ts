@@ -69,9 +69,10 @@ function historyEntry(
 }
 
 /**
- * Writes the window's report: figures (SVG + PNG), a self-contained `report.html` and `result.json`, each
- * content-hashed into the run's monitoring manifest, and appends the window to the history. The alerts the report
- * lists come from the run's alert rules; the alert step raises them.
+ * Writes the window's report: figures (SVG + PNG), a self-contained `report.html` and `result.json`; raises the
+ * alerts the run's alert rules give (audit + notification); then content-hashes the files into the run's monitoring
+ * manifest and appends the window to the history. Alerts come before the record, so a recorded window has had its
+ * alerts raised: stopping the workflow after this step (a terminate sent straight to Temporal) cannot silence them.
  */
 export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult> {
   const [config, info, drift, performance] = await Promise.all([
@@ -111,6 +112,7 @@ export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult>
   const htmlRef = await writeArtifact(ref.runDir, paths.html, html, 'monitoring-report');
   const jsonRef = await writeArtifact(ref.runDir, paths.json, `${JSON.stringify(result)}\n`, 'monitoring-result');
   artifacts.push(htmlRef, jsonRef);
+  await raiseAlerts(ref, alerts, join(ref.windowDir, WINDOW_FILES.html));
   for (const file of [WINDOW_FILES.validation, WINDOW_FILES.scoring, WINDOW_FILES.drift, WINDOW_FILES.performance])
     artifacts.push(await recordedWindowArtifact(ref, file, 'monitoring-data'));
   await recordWindow(
@@ -139,8 +141,9 @@ export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult>
 }
 
 /**
- * The alert step: raises (audit + notification) the alerts the window's report lists, read from the result the
- * signed monitoring manifest recorded (an alert cannot be dropped by editing the file between the two steps).
+ * The alert step: makes sure every alert of the recorded window was raised, raising (audit + notification) any that
+ * was not, e.g. for a window whose report step ran on an earlier version, which left raising to this step. The alerts
+ * are read from the result the signed monitoring manifest recorded (editing the file cannot drop one).
  */
 export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]> {
   const result = JSON.parse(

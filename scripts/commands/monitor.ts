@@ -226,7 +226,10 @@ export function registerMonitorCommands(program: Command): void {
           `schedule   ${schedule.scheduleId}${schedule.paused ? ' PAUSED' : ''}${schedule.note ? ` (${schedule.note})` : ''}`,
         );
         console.log(`next       ${schedule.nextRuns.join(', ') || '–'}`);
-        for (const r of schedule.recentRuns) console.log(`ran        ${r.startedAt} ${r.workflowId ?? ''}`);
+        for (const r of schedule.recentRuns)
+          console.log(
+            `ran        ${r.startedAt} ${r.workflowId ?? ''} ${r.status}${r.recorded ? ', recorded' : r.status === 'RUNNING' ? '' : ', NOT RECORDED'}`,
+          );
       }),
     );
 
