@@ -272,6 +272,15 @@ describe('run comparison', () => {
     await writeFile(path, original.replace('"rocAuc": 0.', '"rocAuc": 0.9'));
     await expect(compareRuns(a.ref.dir, b.ref.dir)).rejects.toThrow(/metrics.json was modified/);
     await writeFile(path, original);
+    // Every file a report reads is checked, the data validation results too (a failed expectation made to pass).
+    const validation = join(b.ref.dir, 'validation', 'interactions.json');
+    const recorded = await readFile(validation, 'utf8');
+    await writeFile(
+      validation,
+      recorded.replace('"success": false', '"success": true').replace('"success":false', '"success":true') + ' ',
+    );
+    await expect(compareRuns(a.ref.dir, b.ref.dir)).rejects.toThrow(/validation\/interactions\.json was modified/);
+    await writeFile(validation, recorded);
   });
 });
 

@@ -283,13 +283,16 @@ export async function exportBundle(runDir: string, outDir: string): Promise<stri
   if (spec) wanted.push(spec.path);
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
+  const verified = new Map<string, Buffer>();
+  // Each file is written from the bytes that were checked against the lock, never copied from the folder again.
   for (const path of wanted) {
     const ref = lock.artifacts.find((a) => a.path === path);
     if (!ref) throw new ArtifactIntegrityError(`locked run ${lock.runId} does not list ${path}`);
-    await copyFile(join(runDir, path), join(outDir, basename(path)));
+    verified.set(path, await readVerified(runDir, ref));
+    await writeFileAtomic(join(outDir, basename(path)), verified.get(path)!);
     written.push(join(outDir, basename(path)));
   }
-  const model = parseModel(await readFile(join(runDir, prefix, MODEL_FILE), 'utf8'));
+  const model = parseModel(verified.get(`${prefix}${MODEL_FILE}`)!.toString('utf8'));
   await writeFileAtomic(join(outDir, 'threshold.json'), `${JSON.stringify({ threshold: model.threshold }, null, 2)}\n`);
   await copyFile(join(runDir, LOCK_FILE), join(outDir, LOCK_FILE));
   return [...written, join(outDir, 'threshold.json'), join(outDir, LOCK_FILE)];

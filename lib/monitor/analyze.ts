@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { AccessPermConfig } from '../../schemas/config';
 import { METRIC_NAMES, type DriftSummary, type MetricName, type PerformanceSummary } from '../../schemas/monitoring';
 import { queryColumns, sqlString, withDuckDb } from '../data/duck';
@@ -6,7 +5,8 @@ import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
 import { segmentMetrics, type SegmentRow } from '../evaluation';
 import { averagePrecision, brier, logloss, metricsAtThreshold, rocAuc } from '../metrics';
 import { SEED_FEATURE_SPEC } from '../features';
-import { readRunConfig } from '../run';
+import { ArtifactIntegrityError } from '../errors';
+import { finishedFile, METRICS_FILE, readRunConfig } from '../run';
 import { computeDrift, profileReference, type DriftOptions, type DriftReport } from './drift';
 import { readDriftWindow } from './io';
 import { scoredVersionDir } from './score';
@@ -118,9 +118,9 @@ function windowMetrics(labels: Uint8Array, scores: Float64Array, threshold: numb
  */
 export async function performanceWindow(ref: WindowFolder): Promise<PerformanceSummary> {
   const info = await readWindowInfo(ref);
-  const metricsFile = metricsFileSchema.parse(
-    JSON.parse(await readFile((await verifiedRunFile(ref.runId, await scoredVersionDir(ref), 'metrics')).path, 'utf8')),
-  );
+  const metrics = await finishedFile(await scoredVersionDir(ref), METRICS_FILE);
+  if (!metrics) throw new ArtifactIntegrityError(`run ${ref.runId}: the manifest lists no ${METRICS_FILE}`);
+  const metricsFile = metricsFileSchema.parse(JSON.parse(metrics.bytes.toString('utf8')));
   const reference = metricsFile.oof;
   const threshold = reference.threshold;
   let report: PerformanceReport = {

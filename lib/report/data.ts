@@ -1,27 +1,28 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { GbdtModel } from '../../schemas/gbdt';
-import type { ArtifactRef, RunInfo, RunManifest } from '../../schemas/run';
+import { runInfoSchema, type ArtifactRef, type RunInfo, type RunManifest } from '../../schemas/run';
 import { validationReportSchema, type ValidationReport } from '../../schemas/validation';
-import { readVerified, registerArtifact } from '../artifacts';
-import { UnknownRunError } from '../errors';
+import { readVerified, registerArtifact, verifyArtifact } from '../artifacts';
+import { parseConfig } from '../config';
+import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { queryColumns, sqlIdent, sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
 import { metricsFileSchema, type MetricsFile } from '../../schemas/metrics';
 import { parseModel } from '../gbdt';
 import {
   CONFIG_FILE,
+  listRunFiles,
+  MANIFEST_FILE,
   METRICS_FILE,
   MODEL_FILE,
   OOF_FILE,
-  readRunConfig,
   readRunInfo,
+  readRunText,
   RUN_INFO_FILE,
+  tableAt,
   tryManifest,
 } from '../run';
-
-const VERIFIED_ON_READ = [CONFIG_FILE, RUN_INFO_FILE, METRICS_FILE, MODEL_FILE, OOF_FILE];
 
 /** Everything a report or a comparison reads from a run folder (small, except the OOF columns). */
 export interface RunData {
@@ -54,23 +55,11 @@ const ROLE_BY_PREFIX: Array<[string, string]> = [
   ['monitoring/', 'monitoring-reference'],
 ];
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const out: string[] = [];
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
 /** Hashes the run's files (report outputs, temp files and the manifest excluded). */
 async function hashRunFiles(runDir: string): Promise<ArtifactRef[]> {
-  const files = (await walk(runDir))
-    .map((p) => relative(runDir, p).split('\\').join('/'))
-    .filter((p) => !p.startsWith('report/') && p !== 'manifest.json' && !p.includes('.tmp-'))
-    .sort();
+  const files = (await listRunFiles(runDir)).filter(
+    (p) => !p.startsWith('report/') && p !== MANIFEST_FILE && !p.includes('.tmp-'),
+  );
   return Promise.all(
     files.map((p) =>
       registerArtifact(runDir, p, ROLE_BY_PREFIX.find(([prefix]) => p.startsWith(prefix))?.[1] ?? 'file'),
@@ -78,36 +67,65 @@ async function hashRunFiles(runDir: string): Promise<ArtifactRef[]> {
   );
 }
 
-async function readValidation(runDir: string): Promise<ValidationReport[]> {
-  const dir = join(runDir, 'validation');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
-  const order = ['users', 'apps', 'interactions', 'submission', 'features'];
-  const reports = await Promise.all(
-    names.map(async (n) => validationReportSchema.parse(JSON.parse(await readFile(join(dir, n), 'utf8')))),
-  );
-  return reports.sort((a, b) => order.indexOf(a.table) - order.indexOf(b.table));
+/**
+ * Reads files of a run: a finished run's as its signed manifest recorded them (a file it does not list, or one
+ * changed since, is refused: a report never shows an edited metric or validation result); a run being evaluated,
+ * which has no manifest yet, as its steps left them.
+ */
+function runFileReader(runId: string, runDir: string, manifest: RunManifest | null) {
+  const refOf = (path: string): ArtifactRef | null => {
+    if (!manifest) return null;
+    const ref = manifest.artifacts.find((a) => a.path === path);
+    if (!ref) throw new ArtifactIntegrityError(`run ${runId}: ${path} is not listed in its manifest`);
+    return ref;
+  };
+  return {
+    text: async (path: string): Promise<string> => {
+      const ref = refOf(path);
+      return ref ? (await readVerified(runDir, ref)).toString('utf8') : readRunText(runDir, path);
+    },
+    /** Where DuckDB reads table `path`, its bytes checked first when the run is finished. */
+    table: async (path: string): Promise<string> => {
+      const ref = refOf(path);
+      if (ref) await verifyArtifact(runDir, ref);
+      return tableAt(runDir, path);
+    },
+    /** The JSON files under `folder`. */
+    jsonFiles: async (folder: string): Promise<string[]> =>
+      (manifest ? manifest.artifacts.map((a) => a.path).sort() : await listRunFiles(runDir, folder)).filter(
+        (p) => p.startsWith(`${folder}/`) && p.endsWith('.json'),
+      ),
+  };
 }
 
-/** Loads a finished (or evaluated) run for reporting; fails with the file that is missing or malformed. */
+/** Loads a finished (or evaluated) run for reporting; fails with the file that is missing, malformed or changed. */
 export async function loadRunData(runDir: string): Promise<RunData> {
-  const info = await readRunInfo(runDir).catch(() => {
+  const found = await readRunInfo(runDir).catch(() => {
     throw new UnknownRunError(`no run at ${runDir} (run.json missing)`);
   });
   const manifest = await tryManifest(runDir);
-  // A finished run's inputs to the report are checked against the manifest before they are read.
-  for (const ref of manifest?.artifacts ?? []) if (VERIFIED_ON_READ.includes(ref.path)) await readVerified(runDir, ref);
-  const config = await readRunConfig(runDir);
-  const metricsPath = join(runDir, METRICS_FILE);
-  const raw: unknown = JSON.parse(
-    await readFile(metricsPath, 'utf8').catch(() => {
-      throw new Error(`run ${info.runId} has no metrics.json: it has not been evaluated`);
-    }),
-  );
-  const parsed = metricsFileSchema.safeParse(raw);
+  const files = runFileReader(found.runId, runDir, manifest);
+  const info = manifest ? runInfoSchema.parse(JSON.parse(await files.text(RUN_INFO_FILE))) : found;
+  const config = parseConfig(JSON.parse(await files.text(CONFIG_FILE)), join(runDir, CONFIG_FILE), runDir);
+  const metricsText = await files.text(METRICS_FILE).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+    throw new Error(`run ${info.runId} has no metrics.json: it has not been evaluated`);
+  });
+  const parsed = metricsFileSchema.safeParse(JSON.parse(metricsText));
   if (!parsed.success)
-    throw new Error(`${metricsPath}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-  const model = parseModel(await readFile(join(runDir, MODEL_FILE), 'utf8'));
-  const oofPath = join(runDir, 'predictions/oof.parquet');
+    throw new Error(
+      `${join(runDir, METRICS_FILE)}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`,
+    );
+  const model = parseModel(await files.text(MODEL_FILE));
+  const oofPath = await files.table(OOF_FILE);
+  const order = ['users', 'apps', 'interactions', 'submission', 'features'];
+  const validation = (
+    await Promise.all(
+      (await files.jsonFiles('validation')).map(async (p) =>
+        validationReportSchema.parse(JSON.parse(await files.text(p))),
+      ),
+    )
+  ).sort((a, b) => order.indexOf(a.table) - order.indexOf(b.table));
   const ids = featureSpec(config).ids;
   const keyColumns = ids.length > 0 ? [...ids] : ['row_idx'];
   const cols = await withDuckDb((conn) =>
@@ -125,7 +143,7 @@ export async function loadRunData(runDir: string): Promise<RunData> {
     config,
     metrics: parsed.data,
     model,
-    validation: await readValidation(runDir),
+    validation,
     oof: {
       keyColumns,
       key: Array.from({ length: rows }, (_, i) => keyParts.map((p) => String(p[i])).join('\u001f')),

@@ -30,6 +30,19 @@ export async function tableForWriting(dir: string, rel: string): Promise<string>
   return path;
 }
 
+/** The files under `sub` of a folder (every file when `sub` is ''), as sorted paths relative to the folder. */
+export async function listRunFiles(dir: string, sub = ''): Promise<string[]> {
+  const base = sub ? inside(dir, sub) : dir;
+  const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split('\\').join('/'))
+    .sort();
+}
+
 /** How many files (and bytes) a folder holds, not counting the file `except` at its top. */
 export async function folderContents(dir: string, except: string): Promise<{ files: number; bytes: number }> {
   let files = 0;

@@ -60,7 +60,15 @@ export {
 } from './records';
 export { readRunRecord, writeRunRecord } from './signedRecord';
 export { finishedFile, readManifest, tryManifest, verifyFinishedFiles, writeManifest } from './manifest';
-export { folderContents, readRunBytes, readRunText, removeFolderContents, tableAt, tableForWriting } from './files';
+export {
+  folderContents,
+  listRunFiles,
+  readRunBytes,
+  readRunText,
+  removeFolderContents,
+  tableAt,
+  tableForWriting,
+} from './files';
 export {
   describeVersion,
   latestApprovedVersion,
