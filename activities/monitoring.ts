@@ -69,10 +69,10 @@ async function windowToMonitor(
 function onWindow<T>(ref: WindowRef, step: (window: WindowFolder) => Promise<T>): Promise<T> {
   return guarded(async () => {
     const parsed = windowRefSchema.parse(ref);
-    const { windowId } = await monitoringCaller(parsed.runId);
+    const { windowId, execution } = await monitoringCaller(parsed.runId);
     if (windowId !== parsed.windowId)
       throw new GovernanceError(`window ${parsed.windowId} is not the window of this workflow (${windowId})`);
-    const window = await windowFolder(parsed);
+    const window = { ...(await windowFolder(parsed)), execution: execution.workflowRunId };
     return withHeartbeats(() => step(window));
   });
 }
@@ -86,7 +86,8 @@ export function createMonitoringActivities() {
         const { windowId, execution } = await monitoringCaller(input.runId);
         const { window, requestedBy } = await windowToMonitor(input, execution);
         const ref: WindowRef = { runId: input.runId, windowId };
-        const info = await withHeartbeats(async () => loadWindow(await windowFolder(ref), window, requestedBy));
+        const folder = { ...(await windowFolder(ref)), execution: execution.workflowRunId };
+        const info = await withHeartbeats(() => loadWindow(folder, window, requestedBy));
         return { ref, rows: info.rows, labelled: info.labelled, label: info.label };
       }),
     validateWindow: (ref: WindowRef) => onWindow(ref, validateWindow),

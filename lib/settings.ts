@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { settingsSchema, type Settings } from '../schemas/settings';
 import { prepareFile } from './artifacts';
-import { ConfigError } from './errors';
+import { ConfigError, PathOutsideError } from './errors';
 import { ensureKeyringDir, keyringDir } from './keys';
-import { dataDir, insideRoots, PROJECT_ROOT } from './paths';
+import { dataDir, insideRoots, isInside, PROJECT_ROOT } from './paths';
 
 /** `<keyring>/settings.json`: beside the keys, out of reach of whoever can only write the data directory. */
 export const settingsPath = (): string => join(keyringDir(), 'settings.json');
@@ -114,5 +114,9 @@ export async function readableRoots(): Promise<string[]> {
  * @throws PathOutsideError naming the path and the folders it may come from.
  */
 export async function readableInput(path: string, what: string): Promise<string> {
-  return insideRoots(path, await readableRoots(), what);
+  const absolute = await insideRoots(path, await readableRoots(), what);
+  // A read root an ADMIN lists may contain the keyring (say, a home folder): its secrets are never an input.
+  if (await isInside(keyringDir(), absolute))
+    throw new PathOutsideError(`${what} ${absolute} is inside the keyring ${keyringDir()}: never read as an input`);
+  return absolute;
 }

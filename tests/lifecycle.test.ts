@@ -8,6 +8,7 @@ import { trainGbdt, predictProba } from '../lib/gbdt';
 import { addUser, delegateApproval, isAllowed, issueCapability, issueToken, queryAudit } from '../lib/governance';
 import { OTHER_BIN } from '../lib/binning';
 import { queryRows, withDuckDb } from '../lib/data/duck';
+import { keyringDir } from '../lib/keys';
 import { lifecycleView, LOCK_FILE, readLock, readManifest } from '../lib/run';
 import { applyCategoryGroups, createVersion, planOverride, versionBinningTables } from '../lib/lifecycle/versions';
 import { registerSchedule } from '../lib/monitor/store';
@@ -517,6 +518,19 @@ describe('run lifecycle on a real Temporal dev server', () => {
       configuredBy: 'admin',
       configuredAt: new Date().toISOString(),
     });
+
+    // Someone who writes the data directory points the version's users table at the keyring's token secret just
+    // before the lock, to have it frozen into the data directory: the lock reads the config its manifest recorded.
+    const versionConfig = join(runsDir(), 'lc-a', 'versions', 'v2', 'config.json');
+    const recordedConfig = await readFile(versionConfig, 'utf8');
+    const planted = JSON.parse(recordedConfig) as { data: Record<string, unknown> };
+    planted.data.users = join(keyringDir(), 'token.secret');
+    await writeFile(versionConfig, JSON.stringify(planted));
+    const stolen = await cli(team.tokens.VALIDATOR, 'lock', 'lc-a', '--reason', 'validated for release');
+    expect(stolen.code).not.toBe(0);
+    expect(stolen.stderr).toMatch(/config\.json was modified: sha256/);
+    expect(await readLock(join(runsDir(), 'lc-a'))).toBeNull();
+    await writeFile(versionConfig, recordedConfig);
 
     const locked = await cli(team.tokens.VALIDATOR, 'lock', 'lc-a', '--reason', 'validated for release');
     expect(locked.code).toBe(0);

@@ -189,18 +189,34 @@ describe('monitoringWorkflow on a real Temporal dev server', () => {
     // A workflow stopped after its report step (a terminate sent straight to Temporal) has already raised the
     // alerts: the report step raises them before it records the window. The steps run here as the activities run
     // them, and the alert step never does.
-    const stopped = await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift-stopped') });
+    // Someone who writes the data directory also plants outbox lines for the window ahead of time, as if its
+    // alerts had gone out: what went out is recorded in the window's signed ledger, so they are raised anyway.
+    const stopped = {
+      ...(await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift-stopped') })),
+      execution: 'e-1',
+    };
+    const outboxFile = join(root, 'notifications', 'outbox.jsonl');
+    const planted = sent.map((n) => JSON.stringify({ ...n, details: { ...n.details, window_id: stopped.windowId } }));
+    await writeFile(outboxFile, `${planted.join('\n')}\n`, { flag: 'a' });
     await loadWindow(stopped, { current }, 'tester');
     for (const step of [validateWindow, scoreWindow, driftWindow, performanceWindow, reportWindow]) await step(stopped);
     expect((await readMonitoringManifest(run.runId, runDir)).windows.map((w) => w.windowId)).toContain(
       stopped.windowId,
     );
-    const raised = (await readOutbox({ runId: run.runId })).filter((n) => n.details.window_id === stopped.windowId);
-    expect(raised.map((n) => n.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
     const stoppedAudit = (await queryAudit({ run_id: run.runId })).filter(
       (e) => e.resource_id === `${run.runId}/${stopped.windowId}`,
     );
     expect(stoppedAudit.map((e) => e.action).sort()).toEqual(['drift_alert', 'performance_alert']);
+    const raised = (await readOutbox({ runId: run.runId })).filter(
+      (n) => n.details.window_id === stopped.windowId && stoppedAudit.some((e) => e.audit_id === n.details.audit_id),
+    );
+    expect(raised.map((n) => n.kind).sort()).toEqual(['drift_alert', 'performance_alert']);
+    // A workflow started again under the window's id (another execution) cannot redo the recorded window's steps,
+    // and removing its result does not reopen it.
+    const impostor = { ...stopped, execution: 'e-2' };
+    await expect(reportWindow(impostor)).rejects.toThrow(/belongs to the execution that loaded it \(e-1\), not e-2/);
+    await rm(join(stopped.windowDir, 'result.json'));
+    await expect(loadWindow(impostor, { current }, 'tester')).rejects.toThrow(/is complete: it is never rewritten/);
     // The alert step reads the result the signed manifest recorded: editing its alerts away is refused, not obeyed.
     const window = await windowFolder({ runId: run.runId, windowId: windowOf('mon-drift') });
     const resultFile = join(window.windowDir, 'result.json');

@@ -8,6 +8,8 @@ import { sha256Hex } from '../lib/hash';
 import { PROJECT_ROOT } from '../lib/paths';
 import {
   allRunDirs,
+  assertFolderWriter,
+  BUILD_FAILED_FILE,
   createRunDir,
   finishedFile,
   readManifest,
@@ -17,8 +19,10 @@ import {
   resolveRunFolder,
   tableAt,
   tableForWriting,
+  registerFolderWriter,
   verifyFinishedFiles,
   writeManifest,
+  writeRunRecord,
 } from '../lib/run';
 import { runRefSchema } from '../schemas/run';
 import { useTempDataDir } from './helpers';
@@ -102,6 +106,26 @@ describe('the run folder: one rule from run id to folder', () => {
       { runId: 'rf-team', version: 1 },
     ])
       expect(runRefSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+  });
+});
+
+describe('who writes a folder', () => {
+  it('refuses every step in a build or test its lifecycle recorded as failed, even from the owning workflow id', async () => {
+    // A workflow started on the Temporal server under a child's id before the lifecycle starts the child: the
+    // child's start fails, the lifecycle records the failure, and the impostor's steps must not complete the folder.
+    const dir = join(root, 'writer-failed');
+    await mkdir(dir, { recursive: true });
+    await registerFolderWriter(dir, { workflowId: 'wf-run-v2', workflowRunId: null });
+    const impostor = { workflowId: 'wf-run-v2', workflowRunId: 'impostor-execution' };
+    await assertFolderWriter(dir, impostor);
+    await assertFolderWriter(dir, impostor);
+    await expect(assertFolderWriter(dir, { ...impostor, workflowRunId: 'another' })).rejects.toThrow(
+      /belongs to workflow wf-run-v2 \(impostor-execution\)/,
+    );
+    await writeRunRecord(join(dir, BUILD_FAILED_FILE), { version: 2, error: 'already started', at: 'now' });
+    await expect(assertFolderWriter(dir, impostor)).rejects.toThrow(
+      /was recorded as failed \(build-failed\.json\): no step writes it again/,
+    );
   });
 });
 

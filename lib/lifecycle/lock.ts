@@ -9,6 +9,7 @@ import type { Actor, LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
 import { fileExists, rawPaths } from '../data/raw';
+import { readableInput } from '../settings';
 import { ArtifactIntegrityError } from '../errors';
 import { exportOnnx, parseModel } from '../gbdt';
 import { hasMonitoringSchedule } from '../monitor/store';
@@ -26,6 +27,7 @@ import {
   readLock,
   readManifest,
   readRunConfig,
+  readVersionReview,
   RunLockedError,
   type RunLockFile,
   tryManifest,
@@ -46,6 +48,7 @@ export interface LockRequirement {
 /** Every lock requirement (seed-3 §5 "Locked Run Guarantees") with whether it is met, for messages and the CLI. */
 export async function lockRequirements(
   runId: string,
+  version: number,
   versionDir: string,
   reproducibilityPassed: boolean,
 ): Promise<LockRequirement[]> {
@@ -58,6 +61,11 @@ export async function lockRequirements(
     return true;
   };
   return [
+    {
+      name: 'override approved',
+      met: version === 1 || (await readVersionReview(versionDir))?.decision === 'approve',
+      detail: `version ${version} is locked only once a VALIDATOR approved the override it was built for`,
+    },
     {
       name: 'reproducibility test passed',
       met: reproducibilityPassed,
@@ -97,7 +105,8 @@ async function freezeMetadata(versionPath: string): Promise<ArtifactRef[]> {
   const refs: ArtifactRef[] = [];
   for (const table of ['users', 'apps'] as const) {
     const rel = join(FROZEN_METADATA_DIR, `${table}.csv`);
-    refs.push(await writeArtifact(versionPath, rel, await readFile(paths[table]), FROZEN_METADATA[table]));
+    const source = await readableInput(paths[table], `the ${table} table frozen with the lock`);
+    refs.push(await writeArtifact(versionPath, rel, await readFile(source), FROZEN_METADATA[table]));
   }
   return refs;
 }
@@ -128,7 +137,7 @@ export async function lockRun(input: {
   }
   const versionDir = versionDirName(input.version);
   const versionPath = join(input.runDir, versionDir);
-  const missing = (await lockRequirements(input.runId, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
+  const missing = (await lockRequirements(input.runId, input.version, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
   if (missing.length > 0) {
     const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
     return refuseAs(input.actor, input.runId, 'lockRun', new LockRequirementError(message));

@@ -4,11 +4,11 @@ import {
   type DriftSummary,
   type MonitoringAlert,
   type PerformanceSummary,
+  type WindowRef,
 } from '../../schemas/monitoring';
 import { appendAudit } from '../governance/audit';
-import { notify, readOutbox } from '../notify';
+import { notify } from '../notify';
 import { readSettings } from '../settings';
-import type { WindowFolder } from './window';
 
 /** The audit identity of monitoring itself (alerts are raised by the system, not a person). */
 export const MONITORING_ACTOR = 'system:monitoring';
@@ -51,16 +51,16 @@ export function alertsFor(
  * Records each alert as an audit entry (`drift_alert` / `performance_alert`, by `system:monitoring`, correlated
  * with the run) and a notification to the system setting `alerts.recipient_roles` / `recipient_users` (validators
  * and admins by default: seed-3 gives them model risk and the system) in the outbox and the webhook, linked by the
- * audit id.
- * Idempotent per window and kind.
+ * audit id. `raised` is called after each one (the caller records it, so a retry raises it once).
  */
-export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], reportPath: string): Promise<void> {
-  // A retried alert step must not alert twice: what the outbox already holds for this window was raised.
-  const sent = new Set(
-    (await readOutbox({ runId: ref.runId })).filter((n) => n.details.window_id === ref.windowId).map((n) => n.kind),
-  );
+export async function raiseAlerts(
+  ref: WindowRef,
+  alerts: MonitoringAlert[],
+  reportPath: string,
+  raised: (kind: MonitoringAlert['kind']) => Promise<void> = async () => undefined,
+): Promise<void> {
   const { recipient_roles: roles, recipient_users: users } = (await readSettings()).alerts;
-  for (const alert of alerts.filter((a) => !sent.has(a.kind))) {
+  for (const alert of alerts) {
     const entry = await appendAudit({
       user_id: MONITORING_ACTOR,
       user_role: 'SYSTEM',
@@ -82,5 +82,6 @@ export async function raiseAlerts(ref: WindowFolder, alerts: MonitoringAlert[], 
       correlation_id: ref.runId,
       details: { window_id: ref.windowId, report: reportPath, audit_id: entry.audit_id },
     });
+    await raised(alert.kind);
   }
 }

@@ -19,7 +19,15 @@ import type { DriftReport } from './drift';
 import { trendFigure, windowFigures, windowReportBlocks } from './report';
 import { readWindowScoring, scoredVersionDir } from './score';
 import { readHistory, readMonitoringManifest, recordWindow } from './store';
-import { WINDOW_FILES, readWindowInfo, recordedWindowArtifact, verifiedRunFile, type WindowInfo } from './window';
+import {
+  WINDOW_FILES,
+  raisedAlertKinds,
+  readWindowInfo,
+  recordRaisedAlert,
+  recordedWindowArtifact,
+  verifiedRunFile,
+  type WindowInfo,
+} from './window';
 import type { WindowFolder } from './window';
 
 /** `result.json` of a window: everything the HTML shows, as data. */
@@ -112,7 +120,7 @@ export async function reportWindow(ref: WindowFolder): Promise<MonitoringResult>
   const htmlRef = await writeArtifact(ref.runDir, paths.html, html, 'monitoring-report');
   const jsonRef = await writeArtifact(ref.runDir, paths.json, `${JSON.stringify(result)}\n`, 'monitoring-result');
   artifacts.push(htmlRef, jsonRef);
-  await raiseAlerts(ref, alerts, join(ref.windowDir, WINDOW_FILES.html));
+  await raiseWindowAlerts(ref, alerts);
   for (const file of [WINDOW_FILES.validation, WINDOW_FILES.scoring, WINDOW_FILES.drift, WINDOW_FILES.performance])
     artifacts.push(await recordedWindowArtifact(ref, file, 'monitoring-data'));
   await recordWindow(
@@ -149,8 +157,23 @@ export async function alertWindow(ref: WindowFolder): Promise<MonitoringAlert[]>
   const result = JSON.parse(
     await recordedWindowFile(ref.runId, ref.runDir, ref.windowId, 'result'),
   ) as WindowResultFile;
-  await raiseAlerts(ref, result.alerts, join(ref.windowDir, WINDOW_FILES.html));
+  await raiseWindowAlerts(ref, result.alerts);
   return result.alerts;
+}
+
+/**
+ * Raises the window's alerts that its signed ledger does not record as raised, recording each once it is out, so
+ * a retried step raises nothing twice; the ledger, not the outbox, says what went out (lines planted in the outbox
+ * cannot silence an alert).
+ */
+async function raiseWindowAlerts(ref: WindowFolder, alerts: MonitoringAlert[]): Promise<void> {
+  const raised = await raisedAlertKinds(ref);
+  await raiseAlerts(
+    ref,
+    alerts.filter((a) => !raised.has(a.kind)),
+    join(ref.windowDir, WINDOW_FILES.html),
+    (kind) => recordRaisedAlert(ref, kind),
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import { sha256File, sha256Hex } from '../hash';
 import { RecordSignatureError, signRecord, verifyRecord, type RecordSignature } from '../keys';
 import { withFileLock } from '../lock';
+import { readMonitoringManifest } from './store';
 import { MONITORING_DIR, readRunConfig, resolveRunDir, tryManifest } from '../run';
 
 /** A window with its folders resolved: what the monitoring steps work on. */
@@ -24,6 +25,12 @@ export interface WindowFolder extends WindowRef {
   runDir: string;
   /** `<runDir>/monitoring/windows/<windowId>`. */
   windowDir: string;
+  /**
+   * The workflow execution (run id) a step runs for, when a workflow runs it: the window belongs to the execution
+   * that loaded it, and another one under the same workflow id (started again on the Temporal server to redo a
+   * finished window's later steps) is refused.
+   */
+  execution?: string;
 }
 
 /** Files of one window, relative to its folder. */
@@ -52,7 +59,11 @@ interface WindowLedger {
   format: 'access-perm/window-files@1';
   runId: string;
   windowId: string;
+  /** The execution that loaded the window (absent in ledgers written before executions were recorded). */
+  execution?: string;
   files: Record<string, { sha256: string; bytes: number }>;
+  /** The alert kinds raised for the window so far: a retried step raises each once. */
+  alerts?: string[];
 }
 
 async function readLedger(ref: WindowFolder): Promise<WindowLedger> {
@@ -68,19 +79,52 @@ async function readLedger(ref: WindowFolder): Promise<WindowLedger> {
   const ledger = await verifyRecord(raw, what);
   if (ledger.runId !== ref.runId || ledger.windowId !== ref.windowId)
     throw new RecordSignatureError(`${what} belongs to window ${ledger.windowId} of run ${ledger.runId}: refused`);
+  if (ref.execution && ledger.execution && ledger.execution !== ref.execution)
+    throw new FolderWriteRefusedError(
+      `monitoring window ${ref.windowId} of run ${ref.runId} belongs to the execution that loaded it (${ledger.execution}), not ${ref.execution}: a window is never redone`,
+    );
   return ledger;
+}
+
+/** Changes the window's signed ledger under its lock (`fresh`: starts a new one, for the window's first file). */
+async function updateLedger(ref: WindowFolder, change: (ledger: WindowLedger) => void, fresh = false): Promise<void> {
+  const path = join(ref.windowDir, LEDGER_FILE);
+  await withFileLock(ref.windowDir, async () => {
+    const ledger: WindowLedger = fresh
+      ? {
+          format: 'access-perm/window-files@1',
+          runId: ref.runId,
+          windowId: ref.windowId,
+          ...(ref.execution ? { execution: ref.execution } : {}),
+          files: {},
+        }
+      : await readLedger(ref);
+    change(ledger);
+    await writeFileAtomic(path, `${JSON.stringify(await signRecord(ledger), null, 2)}\n`);
+  });
+}
+
+/** The alert kinds already raised for the window, as its signed ledger records them. */
+export async function raisedAlertKinds(ref: WindowFolder): Promise<Set<string>> {
+  return new Set((await readLedger(ref)).alerts ?? []);
+}
+
+/** Records in the window's signed ledger that an alert of `kind` was raised. */
+export async function recordRaisedAlert(ref: WindowFolder, kind: string): Promise<void> {
+  await updateLedger(ref, (ledger) => {
+    ledger.alerts = [...new Set([...(ledger.alerts ?? []), kind])];
+  });
 }
 
 /** Records the sha256 of a window file in the signed ledger (`fresh`: the window's first file, a new ledger). */
 async function recordInLedger(ref: WindowFolder, name: WindowFileName, bytes: Buffer, fresh = false): Promise<void> {
-  const path = join(ref.windowDir, LEDGER_FILE);
-  await withFileLock(ref.windowDir, async () => {
-    const ledger: WindowLedger = fresh
-      ? { format: 'access-perm/window-files@1', runId: ref.runId, windowId: ref.windowId, files: {} }
-      : await readLedger(ref);
-    ledger.files[name] = { sha256: sha256Hex(bytes), bytes: bytes.length };
-    await writeFileAtomic(path, `${JSON.stringify(await signRecord(ledger), null, 2)}\n`);
-  });
+  await updateLedger(
+    ref,
+    (ledger) => {
+      ledger.files[name] = { sha256: sha256Hex(bytes), bytes: bytes.length };
+    },
+    fresh,
+  );
 }
 
 /** Writes a window file and records it in the window's signed ledger. */
@@ -188,8 +232,12 @@ export async function loadWindow(
   window: MonitoringWindow,
   requestedBy: string,
 ): Promise<WindowInfo> {
-  // A finished window is history: a workflow started again under its id does not rewrite it.
-  if (await fileExists(join(ref.windowDir, WINDOW_FILES.result)))
+  // A finished window is history: a workflow started again under its id does not rewrite it (the signed monitoring
+  // manifest says which windows are recorded; a result file removed from the folder does not reopen one).
+  const recorded = (await readMonitoringManifest(ref.runId, ref.runDir)).windows.some(
+    (w) => w.windowId === ref.windowId,
+  );
+  if (recorded || (await fileExists(join(ref.windowDir, WINDOW_FILES.result))))
     throw new FolderWriteRefusedError(`window ${ref.windowId} of run ${ref.runId} is complete: it is never rewritten`);
   await verifiedRunFile(ref.runId, ref.runDir, 'monitoring-reference');
   const source = resolve(window.current);

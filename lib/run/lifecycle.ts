@@ -80,12 +80,17 @@ export async function readReproRequest(reproDir: string): Promise<ReproRequest> 
   return reproRequestSchema.parse(raw) as ReproRequest;
 }
 
+/**
+ * A built version: its folder has a manifest and, past version 1, the signed record of the override it was built for
+ * and no build failure (a folder completed by a workflow other than the one its lifecycle started is not a version).
+ */
 async function versionRecord(runDir: string, version: number): Promise<ModelVersion | null> {
   const dir = join(runDir, versionDirName(version));
   const manifest = await tryManifest(dir);
   if (!manifest) return null;
-  const metrics = await readMetrics(dir).catch(() => null);
   const filed = version === 1 ? null : await readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
+  if (version > 1 && (!filed || (await readRunRecord(join(dir, BUILD_FAILED_FILE))))) return null;
+  const metrics = await readMetrics(dir).catch(() => null);
   return {
     version,
     modelSha256: manifest.artifacts.find((a) => a.path === MODEL_FILE)?.sha256 ?? null,
@@ -187,7 +192,8 @@ export async function lifecycleView(runId: string, runDir: string): Promise<Life
           : overrides.some((o) => o.status === 'approved')
             ? 'approved'
             : 'trained';
-  const lastResult = tests.filter((t) => t.result !== null).at(-1)?.result ?? null;
+  // A test recorded as failed has no result, whatever a later write left in its folder.
+  const lastResult = tests.filter((t) => t.result !== null && t.failed === null).at(-1)?.result ?? null;
   return {
     runId,
     ownerId: info.createdBy.userId,

@@ -15,7 +15,7 @@ import { parseConfig } from '../config';
 import { sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
-import { UnknownRunError } from '../errors';
+import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { verifyRecord } from '../keys';
 import { readVerified } from '../artifacts';
 import { tryManifest } from './manifest';
@@ -32,8 +32,13 @@ import {
 /** The config as the run (or version) saw it: snapshotted when prepared, so later edits of the YAML do not leak in. */
 export async function readRunConfig(dir: string): Promise<AccessPermConfig> {
   const path = join(dir, CONFIG_FILE);
-  const raw: unknown = JSON.parse(await readFile(path, 'utf8'));
-  return parseConfig(raw, path, dir);
+  // A finished folder's config is what its signed manifest recorded: the data paths, alert rules and contracts in
+  // it steer later steps (locking, monitoring), so a file edited since is refused, not followed.
+  const manifest = await tryManifest(dir);
+  const ref = manifest?.artifacts.find((a) => a.path === CONFIG_FILE);
+  if (manifest && !ref) throw new ArtifactIntegrityError(`${path} is not listed in its folder's signed manifest`);
+  const text = ref ? (await readVerified(dir, ref)).toString('utf8') : await readFile(path, 'utf8');
+  return parseConfig(JSON.parse(text) as unknown, path, dir);
 }
 
 /** The folder's run.json; for a deleted run, UnknownRunError saying who deleted it, when and why. */

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
 import { FolderWriteRefusedError } from '../errors';
 import { withFileLock } from '../lock';
-import { MANIFEST_FILE, RUN_END_FILE, WRITER_FILE } from './layout';
+import { BUILD_FAILED_FILE, MANIFEST_FILE, REPRO_FAILED_FILE, RUN_END_FILE, WRITER_FILE } from './layout';
 
 /** The workflow execution an activity runs for (from the activity's context, never from its input). */
 export interface WorkflowExecution {
@@ -62,6 +62,11 @@ export async function takeOverRunFolder(dir: string, execution: WorkflowExecutio
 export async function assertFolderWriter(dir: string, execution: WorkflowExecution): Promise<void> {
   if (await fileExists(join(dir, MANIFEST_FILE)))
     throw new FolderWriteRefusedError(`${dir} is complete (its manifest is written): its artifacts never change`);
+  // A build or test its lifecycle recorded as failed is over: whoever still runs steps there (a workflow started on
+  // the Temporal server under the child's id) cannot complete it.
+  for (const failed of [BUILD_FAILED_FILE, REPRO_FAILED_FILE])
+    if (await fileExists(join(dir, failed)))
+      throw new FolderWriteRefusedError(`${dir} was recorded as failed (${failed}): no step writes it again`);
   const path = join(dir, WRITER_FILE);
   const readOwner = () =>
     readFile(path, 'utf8')
