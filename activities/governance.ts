@@ -18,9 +18,10 @@ export function createGovernanceActivities() {
       }),
     /**
      * Audits a workflow that refused to run because nothing legitimate started it (a child started without its
-     * parent, a lifecycle for a run that has none): for those workflows only, which call it about themselves.
+     * parent): for those workflows only, which call it about themselves. The entry says only what the activity knows
+     * of its caller; a text from the workflow would let anyone who can start one write their words into the log.
      */
-    auditRefusedStart: (input: { reason: string }) =>
+    auditRefusedStart: () =>
       guarded(async () => {
         const caller = await callingWorkflow(['modelVersionPipeline', 'reproduceRun', 'runLifecycle']);
         await appendAudit({
@@ -29,7 +30,7 @@ export function createGovernanceActivities() {
           action: 'permission_denied',
           attempted_action: caller.workflowType,
           status: 'denied',
-          reason: input.reason.slice(0, 500),
+          reason: `${caller.workflowType} ${caller.workflowId} runs only as a child its run's lifecycle starts: refused`,
           resource_type: 'workflow',
           resource_id: caller.workflowId,
           source: 'workflow',

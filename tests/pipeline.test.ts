@@ -174,9 +174,16 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     const copied = JSON.parse(Buffer.from(started.data!).toString()) as unknown;
     await client.workflow.getHandle('it-e2e').result();
     expect(await refused('it-e2e', copied)).toMatchObject({ message: expect.stringMatching(/already used/) });
-    // The refused start is audited as a failed run, but cannot mark the completed run it named as failed.
+    // The refused start cannot mark the completed run it named as failed, nor audit it as failed: its end is refused.
     expect((await showRun('it-e2e')).state).toBe('completed');
-    expect(await queryAudit({ run_id: 'it-e2e', action: 'run_failed' })).toHaveLength(1);
+    expect(await queryAudit({ run_id: 'it-e2e', action: 'run_failed' })).toHaveLength(0);
+    expect(
+      (await queryAudit({ run_id: 'it-e2e', action: 'permission_denied' })).filter(
+        (e) => e.attempted_action === 'recordRunEnd',
+      ),
+    ).toEqual([
+      expect.objectContaining({ reason: expect.stringMatching(/does not own run it-e2e: not the run's end/) }),
+    ]);
     const audited = await queryAudit({ action: 'authentication_failed' });
     expect(
       audited.filter((e) => e.source === 'workflow' && e.resource_id === 'it-forged').length,

@@ -30,7 +30,7 @@ async function requireLifecycleParent(runId: string): Promise<void> {
   const { parent, workflowType, workflowId } = workflowInfo();
   if (parent?.workflowId === expected) return;
   const reason = `${workflowType} ${workflowId} runs only as a child of ${expected}; it was started ${parent ? `by ${parent.workflowId}` : 'directly'}`;
-  await governance.auditRefusedStart({ reason });
+  await governance.auditRefusedStart();
   throw ApplicationFailure.nonRetryable(reason, 'CallerRefusedError');
 }
 
