@@ -12,6 +12,7 @@ export {
   sendLifecycleUpdate,
   verdictError,
   withLifecycle,
+  withRecords,
   type LifecycleHandle,
   type LifecycleUpdate,
 } from './lifecycle';

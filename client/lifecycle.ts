@@ -2,7 +2,7 @@ import { QueryNotRegisteredError, WorkflowNotFoundError, type Client } from '@te
 import { InputError, UnknownRunError } from '../lib/errors';
 import { issueCapability, PermissionDeniedError, type Credential } from '../lib/governance';
 import { LifecycleStateError } from '../lib/lifecycle/errors';
-import { assertRunId } from '../lib/run';
+import { assertRunId, lifecycleView, resolveRunDir } from '../lib/run';
 import type { CapabilityOperation, Permission, Role } from '../schemas/governance';
 import { lifecycleWorkflowId, type LifecycleState, type Verdict } from '../schemas/lifecycle';
 import {
@@ -82,7 +82,7 @@ export async function lifecycleUpdateOn(
 
 /** A run's lifecycle state from its workflow (versions, overrides, reviews, reproducibility, lock, journal). */
 export async function lifecycleStateOn(client: Client, runId: string): Promise<LifecycleState> {
-  return lifecycleHandle(client, assertRunId(runId))
+  const queried = await lifecycleHandle(client, assertRunId(runId))
     .query(stateQuery)
     .catch((e: unknown) => {
       if (e instanceof WorkflowNotFoundError) throw new UnknownRunError(`run ${runId} has no lifecycle workflow`);
@@ -90,6 +90,17 @@ export async function lifecycleStateOn(client: Client, runId: string): Promise<L
       if (e instanceof QueryNotRegisteredError) throw new LifecycleStateError(e.message);
       throw e;
     });
+  return withRecords(runId, queried);
+}
+
+/**
+ * A queried lifecycle state with everything the records decide (versions, overrides, reviews, reproducibility,
+ * lock, deployment, status) read from the signed records here: a workflow answering under the lifecycle's id is
+ * trusted for its journal of recent events only (one started on the Temporal server in place of ours could answer
+ * "locked" for a run that is not).
+ */
+export async function withRecords(runId: string, queried: LifecycleState): Promise<LifecycleState> {
+  return { ...queried, ...(await lifecycleView(runId, await resolveRunDir(runId))) };
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   startDevServer,
   startLocalWorker,
   startTrainingPipeline,
+  withRecords,
   type DevServer,
   type TemporalServer,
 } from '../client';
@@ -519,6 +520,13 @@ describe('run lifecycle on a real Temporal dev server', () => {
       configuredAt: new Date().toISOString(),
     });
 
+    // A workflow answering under the lifecycle's id (one started on the Temporal server in place of ours) is
+    // believed for its journal only: what the CLI, API and console show of versions, reviews and the lock is read
+    // from the records.
+    const claimed = { ...(await state(runA)), status: 'locked' as const, currentVersion: 7, reproducibility: null };
+    const shown = await withRecords('lc-a', claimed);
+    expect(shown).toMatchObject({ status: 'approved', currentVersion: 2, lock: null });
+    expect(shown.reproducibility).toMatchObject({ version: 2, passed: true });
     // Someone who writes the data directory points the version's users table at the keyring's token secret just
     // before the lock, to have it frozen into the data directory: the lock reads the config its manifest recorded.
     const versionConfig = join(runsDir(), 'lc-a', 'versions', 'v2', 'config.json');

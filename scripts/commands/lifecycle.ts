@@ -9,6 +9,7 @@ import {
   untilSettled,
   verdictError,
   withLifecycle,
+  withRecords,
   type LifecycleUpdate,
 } from '../../client';
 import { prepareFile } from '../../lib/artifacts';
@@ -62,12 +63,14 @@ function printState(s: LifecycleState): void {
 const lifecycleState = (credential: Credential, runId: string): Promise<LifecycleState> =>
   viaApi(credential, { method: 'GET', path: runPath(runId, '/lifecycle') }, async () => {
     await authorize(credential, 'view_runs', { type: 'run', id: assertRunId(runId) });
-    return withLifecycle(runId, (handle) => handle.query(stateQuery));
+    return withRecords(runId, await withLifecycle(runId, (handle) => handle.query(stateQuery)));
   });
 
 /** The state once the run's background job (a version build, a reproduction) is done. */
-const settledState = (credential: Credential, runId: string): Promise<LifecycleState> =>
-  remoteApi() ? untilSettled(() => lifecycleState(credential, runId)) : withLifecycle(runId, lifecycleSettled);
+const settledState = async (credential: Credential, runId: string): Promise<LifecycleState> =>
+  remoteApi()
+    ? untilSettled(() => lifecycleState(credential, runId))
+    : withRecords(runId, await withLifecycle(runId, lifecycleSettled));
 
 /** The API route of each lifecycle update. */
 const UPDATE_ROUTES: Record<LifecycleUpdate, (request: Record<string, unknown>) => ApiCall> = {
