@@ -180,7 +180,7 @@ describe('golden comparison (golden_comparison: MODELER, VALIDATOR, ADMIN; resul
     const saved = JSON.parse(
       await readFile(join(await resolveRunDir('del-done'), 'golden', `${report.id}.json`), 'utf8'),
     );
-    expect(saved).toEqual(report);
+    expect(saved).toEqual({ ...report, record_of: expect.stringMatching(/golden/), signature: expect.any(Object) });
     expect(await queryAudit({ action: 'golden_comparison', run_id: 'del-done' })).toEqual([
       expect.objectContaining({ user_id: 'validator', status: 'success', result: 'passed' }),
     ]);
@@ -217,6 +217,14 @@ describe('golden comparison (golden_comparison: MODELER, VALIDATOR, ADMIN; resul
       ).rejects.toMatchObject({ required_permission: 'golden_comparison', user_role: role });
     const results = await validationResultsAs({ token: tokens.VIEWER }, 'del-done');
     expect(results.golden.map((g) => g.passed)).toEqual([true, false]);
+    // A failed report edited into a pass in the data directory is refused where it is shown, not shown as passed.
+    const failed = join(await resolveRunDir('del-done'), 'golden', `${results.golden[1]!.id}.json`);
+    const recorded = await readFile(failed, 'utf8');
+    await writeFile(failed, recorded.replace('"passed": false', '"passed": true'));
+    await expect(validationResultsAs({ token: tokens.VIEWER }, 'del-done')).rejects.toThrow(
+      /does not match its signature/,
+    );
+    await writeFile(failed, recorded);
     const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.VALIDATOR };
     const cli = await cliInProcess(
       env,

@@ -5,7 +5,6 @@
  * role), which describes differences without judging them.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   GOLDEN_METRICS,
@@ -22,7 +21,17 @@ import { InputError, RunStateError } from '../errors';
 import { actorFields, appendAudit, authorize, type Credential } from '../governance';
 import { canonicalJson, sha256Hex } from '../hash';
 import { loadRunData } from '../report/data';
-import { assertRunId, describeVersion, readLock, reproductions, resolveRunDir, resolveVersion } from '../run';
+import {
+  assertRunId,
+  describeVersion,
+  listRunFiles,
+  readLock,
+  readRunRecord,
+  reproductions,
+  resolveRunDir,
+  resolveVersion,
+  signedRunRecordText,
+} from '../run';
 
 const GOLDEN_DIR = 'golden';
 
@@ -174,8 +183,10 @@ export async function goldenComparisonAs(credential: Credential, request: Golden
     by: { userId: actor.userId, role: actor.role },
     at: new Date().toISOString(),
   });
-  const text = `${JSON.stringify(report, null, 2)}\n`;
-  const file = await prepareFile(join(await resolveRunDir(runId), GOLDEN_DIR, `${report.id}.json`), text);
+  // Signed for its place, like the lifecycle's records: a report written or edited by hand is refused where shown.
+  const path = join(await resolveRunDir(runId), GOLDEN_DIR, `${report.id}.json`);
+  const text = await signedRunRecordText(path, report);
+  const file = await prepareFile(path, text);
   try {
     await appendAudit({
       ...actorFields(actor),
@@ -219,13 +230,9 @@ export async function exportGoldenReferenceAs(
 export async function validationResultsAs(credential: Credential, runId: string) {
   await authorize(credential, 'view_reproducibility', { type: 'run', id: assertRunId(runId) });
   const runDir = await resolveRunDir(runId);
-  const names = (await readdir(join(runDir, GOLDEN_DIR)).catch(() => [] as string[])).filter((n) =>
-    n.endsWith('.json'),
-  );
+  const reports = (await listRunFiles(runDir, GOLDEN_DIR)).filter((p) => p.endsWith('.json'));
   const golden = await Promise.all(
-    names
-      .sort()
-      .map(async (n) => goldenReportSchema.parse(JSON.parse(await readFile(join(runDir, GOLDEN_DIR, n), 'utf8')))),
+    reports.map(async (p) => goldenReportSchema.parse(await readRunRecord(join(runDir, p)))),
   );
   const reproducibility = (await reproductions(runDir)).map((r) => ({
     name: r.name,

@@ -58,7 +58,7 @@ export {
   readTombstone,
   readTestMetrics,
 } from './records';
-export { readRunRecord, writeRunRecord } from './signedRecord';
+export { readRunRecord, signedRunRecordText, writeRunRecord } from './signedRecord';
 export { finishedFile, readManifest, tryManifest, verifyFinishedFiles, writeManifest } from './manifest';
 export {
   folderContents,

@@ -12,10 +12,14 @@ import { RecordSignatureError, signRecord, verifyRecord } from '../keys';
 /** The place a record is signed for: the run id, the version or reproduction folder, and the file name. */
 const placeOf = (path: string): string => path.split(sep).slice(-4).join('/');
 
+/** The text of `record` signed for the place `path` (for writers that commit it themselves, after an audit entry). */
+export async function signedRunRecordText(path: string, record: object): Promise<string> {
+  return `${JSON.stringify(await signRecord({ ...record, record_of: placeOf(path) }), null, 2)}\n`;
+}
+
 /** Signs `record` for the place `path` and writes it (atomically). */
 export async function writeRunRecord(path: string, record: object): Promise<void> {
-  const signed = await signRecord({ ...record, record_of: placeOf(path) });
-  await writeFileAtomic(path, `${JSON.stringify(signed, null, 2)}\n`);
+  await writeFileAtomic(path, await signedRunRecordText(path, record));
 }
 
 /**
