@@ -13,11 +13,12 @@ const who = z.strictObject({ userId: z.string(), role: z.string() });
 /**
  * `<data dir>/configs/<id>/record.json`: a registered config, signed with the keyring's key. Each edit adds a
  * version (`v<n>.yaml`, never rewritten) whose sha256 the record holds; deleting marks the record, the versions stay
- * (runs that used them still name them).
+ * (runs that used them still name them). Every write of the record adds one to `sequence`, which the keyring pins.
  */
 export const configRecordSchema = z.strictObject({
-  format: z.literal('access-perm/config@1'),
+  format: z.literal('access-perm/config@2'),
   id: configIdSchema,
+  sequence: z.number().int().min(1),
   owner: z.string(),
   visibility: z.enum(CONFIG_VISIBILITIES),
   created_at: z.string(),

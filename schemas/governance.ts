@@ -94,15 +94,23 @@ export const userRecordSchema = z.strictObject({
 });
 export type UserRecord = z.infer<typeof userRecordSchema>;
 
+/**
+ * Each write of a governance store document adds one to its `sequence`, which the keyring pins (lib/governance/store):
+ * an older signed copy put back is refused. Version 1 documents (before sequences) are adopted once.
+ */
+const storeSequence = z.number().int().nonnegative();
+
 export const usersDocSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(2),
+  sequence: storeSequence,
   users: z.record(z.string(), userRecordSchema),
 });
 export type UsersDoc = z.infer<typeof usersDocSchema>;
 
 /** Issued tokens are recorded by id only (never the token itself), so they can be listed and revoked. */
 export const tokensDocSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(2),
+  sequence: storeSequence,
   issued: z.record(
     z.string(),
     z.strictObject({ sub: z.string(), iat: z.number().int(), exp: z.number().int(), issuedBy: z.string() }),
@@ -137,7 +145,8 @@ export const delegationSchema = z.strictObject({
 export type Delegation = z.infer<typeof delegationSchema>;
 
 export const delegationsDocSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(2),
+  sequence: storeSequence,
   delegations: z.record(z.string(), delegationSchema),
 });
 export type DelegationsDoc = z.infer<typeof delegationsDocSchema>;

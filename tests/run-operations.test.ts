@@ -12,7 +12,7 @@ import {
   shareConfigAs,
   showConfigAs,
 } from '../lib/configs';
-import { RecordSignatureError } from '../lib/keys';
+import { keyringDir, RecordSignatureError, signRecord } from '../lib/keys';
 import { UnknownRunError } from '../lib/errors';
 import { addUser, auditLogPath, issueToken, PermissionDeniedError, queryAudit } from '../lib/governance';
 import { lockRun } from '../lib/lifecycle/lock';
@@ -156,6 +156,61 @@ describe('the config registry (seed-3 config management)', () => {
     const doc = JSON.parse(await readFile(record, 'utf8')) as { owner: string };
     await writeFile(record, JSON.stringify({ ...doc, owner: 'viewer' }));
     await expect(showConfigAs({ token: admin }, 'tampered')).rejects.toBeInstanceOf(RecordSignatureError);
+  });
+
+  it('an older signed record put back, or the record deleted, is refused: the keyring pins its sequence', async () => {
+    const record = join(root, 'configs', 'pinned', 'record.json');
+    await createConfigAs({ token: admin }, { id: 'pinned', document: await yaml(), visibility: 'everyone' });
+    const shared = await readFile(record, 'utf8');
+    await shareConfigAs({ token: admin }, { id: 'pinned', visibility: 'private', reason: 'withdrawn' });
+    const withdrawn = await readFile(record, 'utf8');
+    await deleteConfigAs({ token: admin }, { id: 'pinned', reason: 'superseded' });
+    const deleted = await readFile(record, 'utf8');
+    try {
+      // Made public again by putting the older record back: refused, not shown to a VIEWER.
+      await writeFile(record, shared);
+      await expect(showConfigAs({ token: tokens.VIEWER }, 'pinned')).rejects.toThrow(
+        /record of config pinned .* is signed but is not the latest one access-perm wrote \(write 1 of 3: an older copy was put back\)/,
+      );
+      // Undeleted the same way: no run starts from it.
+      await writeFile(record, withdrawn);
+      await expect(registeredConfigPathAs({ token: admin }, 'pinned')).rejects.toThrow(/write 2 of 3/);
+      // Removed: not a config that never existed (it cannot be registered again under the id either).
+      await rm(record);
+      await expect(showConfigAs({ token: admin }, 'pinned')).rejects.toThrow(
+        /record of config pinned .* was deleted after access-perm wrote it \(write 3, which the keyring holds\): refused; restore it from a backup/,
+      );
+      await expect(createConfigAs({ token: admin }, { id: 'pinned', document: await yaml() })).rejects.toThrow(
+        /was deleted after access-perm wrote it/,
+      );
+    } finally {
+      await writeFile(record, deleted);
+    }
+    await expect(registeredConfigPathAs({ token: admin }, 'pinned')).rejects.toThrow(/was deleted by root/);
+  });
+
+  it('a record signed before records were sequenced is adopted once, audited; a copy of it afterwards is refused', async () => {
+    await createConfigAs({ token: admin }, { id: 'legacy', document: await yaml(), visibility: 'everyone' });
+    const record = join(root, 'configs', 'legacy', 'record.json');
+    const {
+      signature: _,
+      sequence: __,
+      ...current
+    } = JSON.parse(await readFile(record, 'utf8')) as Record<string, unknown>;
+    const legacy = `${JSON.stringify(await signRecord({ ...current, format: 'access-perm/config@1' }), null, 2)}\n`;
+    // As an installation from before sequences has it: the record signed, no pin in the keyring.
+    await rm(join(keyringDir(), 'pins', 'config-registry', 'legacy.seq'));
+    await writeFile(record, legacy);
+    await expect(showConfigAs({ token: tokens.VIEWER }, 'legacy')).resolves.toMatchObject({
+      record: { format: 'access-perm/config@2', sequence: 1, id: 'legacy' },
+    });
+    expect(await queryAudit({ action: 'config_adopted' })).toEqual([
+      expect.objectContaining({ user_id: 'system', resource_id: 'legacy', status: 'success' }),
+    ]);
+    await writeFile(record, legacy);
+    await expect(showConfigAs({ token: admin }, 'legacy')).rejects.toThrow(
+      /written before config records were sequenced, and the keyring holds write 1: an older copy was put back/,
+    );
   });
 });
 

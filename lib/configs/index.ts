@@ -6,6 +6,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { z } from 'zod';
 import {
   configRecordSchema,
   configIdSchema,
@@ -14,12 +15,20 @@ import {
   type RegisteredConfigRef,
 } from '../../schemas/configs';
 import type { Permission, ResolvedIdentity } from '../../schemas/governance';
-import { prepareFile, writeFileAtomic } from '../artifacts';
+import { prepareFile } from '../artifacts';
 import { configRegistryDir, parseConfigText } from '../config';
 import { ConfigError, InputError, RunStateError, UnknownConfigError } from '../errors';
 import { actorFields, appendAudit, authorize, type Credential } from '../governance';
 import { sha256Hex } from '../hash';
-import { signRecord, verifyRecord } from '../keys';
+import {
+  pinnedSequence,
+  pinSequence,
+  RecordSignatureError,
+  signRecord,
+  verifyRecord,
+  verifySequencedRecord,
+  type RecordSignature,
+} from '../keys';
 import { withFileLock } from '../lock';
 import { PROJECT_ROOT } from '../paths';
 import { assertRunId, CONFIG_FILE, listRuns, readRunInfo, resolveRunDir } from '../run';
@@ -32,15 +41,83 @@ export const configVersionPath = (id: string, version: number): string =>
 /** Training parameters that only regularise (seed-3: adjusting them is MODELER's, `adjust_regularization`). */
 const REGULARISATION_KEYS = ['l2_leaf_reg', 'depth', 'random_strength', 'model_size_reg'] as const;
 
-async function readRecord(id: string): Promise<ConfigRecord | null> {
-  let text: string;
+/** A record as written before records were sequenced (`config@1`): read only to adopt it. */
+const legacyRecordSchema = configRecordSchema
+  .omit({ sequence: true })
+  .extend({ format: z.literal('access-perm/config@1') });
+
+/**
+ * The keyring pins each record's latest `sequence` (kind `config-registry`, id the config id), so an older signed
+ * record put back (a deleted config undeleted, a private one made public again, a version dropped) or the record
+ * deleted is refused, naming the file.
+ */
+const CONFIG_PIN = 'config-registry';
+
+const what = (id: string): string => `the record of config ${id} (${recordPath(id)})`;
+
+/**
+ * A config's record, its signature, sequence and id checked; null when the config was never registered.
+ * `locked`: the caller holds the config's lock (a `config@1` record is then adopted without taking it again).
+ * @throws RecordSignatureError naming the file when it is edited, unsigned, an older copy, another config's, or was
+ *   deleted after access-perm wrote it.
+ */
+async function readRecord(id: string, locked = false): Promise<ConfigRecord | null> {
+  let raw: ConfigRecord & { signature?: RecordSignature };
   try {
-    text = await readFile(recordPath(id), 'utf8');
+    raw = JSON.parse(await readFile(recordPath(id), 'utf8')) as typeof raw;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const pinned = await pinnedSequence(CONFIG_PIN, id);
+    if (pinned)
+      throw new RecordSignatureError(
+        `${what(id)} was deleted after access-perm wrote it (write ${pinned}, which the keyring holds): refused; restore it from a backup`,
+      );
+    return null;
   }
-  return configRecordSchema.parse(await verifyRecord(JSON.parse(text) as ConfigRecord, recordPath(id)));
+  if ((raw.format as string) === 'access-perm/config@1') {
+    const pinned = await pinnedSequence(CONFIG_PIN, id);
+    if (pinned !== null)
+      throw new RecordSignatureError(
+        `${what(id)} is signed but was written before config records were sequenced, and the keyring holds write ${pinned}: an older copy was put back: refused`,
+      );
+    return locked ? adoptLegacyRecord(id) : lockConfig(id, () => adoptLegacyRecord(id));
+  }
+  const record = configRecordSchema.parse(await verifySequencedRecord(raw, what(id), CONFIG_PIN, id));
+  if (record.id !== id) throw new RecordSignatureError(`${what(id)} is the record of config ${record.id}: refused`);
+  return record;
+}
+
+/**
+ * Adopts, once, a signed record written before records were sequenced (`config@1`, no pin in the keyring): its
+ * signature and id checked, written again as `config@2` with sequence 1 and pinned; audited as `config_adopted`.
+ * The caller holds the config's lock.
+ */
+async function adoptLegacyRecord(id: string): Promise<ConfigRecord | null> {
+  // Another process may have adopted it while this one waited for the lock.
+  if ((await pinnedSequence(CONFIG_PIN, id)) !== null) return readRecord(id, true);
+  const text = await readFile(recordPath(id), 'utf8');
+  const raw = JSON.parse(text) as ConfigRecord & { signature?: RecordSignature };
+  if ((raw.format as string) !== 'access-perm/config@1') return readRecord(id, true);
+  const legacy = legacyRecordSchema.parse(await verifyRecord(raw, what(id)));
+  if (legacy.id !== id) throw new RecordSignatureError(`${what(id)} is the record of config ${legacy.id}: refused`);
+  await writeRecord({ ...legacy, format: 'access-perm/config@2', sequence: 1 }, () =>
+    appendAudit({
+      user_id: 'system',
+      user_role: 'SYSTEM',
+      action: 'config_adopted',
+      resource_type: 'config',
+      resource_id: id,
+      status: 'success',
+      source: 'system',
+      result: 'completed',
+      details: {
+        sha256: sha256Hex(text),
+        sequence: 1,
+        note: 'signed before config records were sequenced: accepted as it stood, its sequence pinned from now',
+      },
+    }).then(() => undefined),
+  );
+  return readRecord(id, true);
 }
 
 /** Runs `fn` holding the config's lock (its folder created first), so concurrent edits never lose a version. */
@@ -49,11 +126,25 @@ async function lockConfig<T>(id: string, fn: () => Promise<T>): Promise<T> {
   return withFileLock(recordPath(id), fn);
 }
 
-const writeRecord = async (record: ConfigRecord): Promise<void> =>
-  writeFileAtomic(
-    recordPath(record.id),
-    `${JSON.stringify(await signRecord(configRecordSchema.parse(record)), null, 2)}\n`,
-  );
+/**
+ * Signs `record` into place and pins its sequence (the caller holds the config's lock and has set the sequence one
+ * above the record it read). `beforeCommit` (an audit entry) runs once the file is written, before it is put in
+ * place. Returns the record written.
+ */
+async function writeRecord(record: ConfigRecord, beforeCommit?: () => Promise<void>): Promise<ConfigRecord> {
+  const valid = configRecordSchema.parse(record);
+  const file = await prepareFile(recordPath(valid.id), `${JSON.stringify(await signRecord(valid), null, 2)}\n`);
+  try {
+    await beforeCommit?.();
+  } catch (e) {
+    await file.discard();
+    throw e;
+  }
+  await file.commit();
+  // After the file: a write interrupted in between leaves a newer record than the pin, which reads accept.
+  await pinSequence(CONFIG_PIN, valid.id, valid.sequence);
+  return valid;
+}
 
 /** Whether `identity` may see `record`: private to its owner and ADMINs, team to everyone but VIEWERs, or everyone. */
 export function canSee(identity: Pick<ResolvedIdentity, 'userId' | 'role'>, record: ConfigRecord): boolean {
@@ -181,11 +272,12 @@ export async function createConfigAs(
   const config = validate(input.document, `config ${id}`);
   for (const p of paramPermissions(null, config.model.catboost)) await authorize(credential, p, { type: 'config', id });
   return lockConfig(id, async () => {
-    if (await readRecord(id)) throw new InputError(`config ${id} already exists: edit it (configs edit ${id})`);
+    if (await readRecord(id, true)) throw new InputError(`config ${id} already exists: edit it (configs edit ${id})`);
     const at = new Date().toISOString();
     const record: ConfigRecord = {
-      format: 'access-perm/config@1',
+      format: 'access-perm/config@2',
       id,
+      sequence: 1,
       owner: identity.userId,
       visibility: input.visibility ?? 'private',
       created_at: at,
@@ -212,8 +304,7 @@ export async function createConfigAs(
       throw e;
     }
     await file.commit();
-    await writeRecord(record);
-    return record;
+    return writeRecord(record);
   });
 }
 
@@ -234,13 +325,14 @@ export async function editConfigAs(
   for (const p of paramPermissions(before.model.catboost, after.model.catboost))
     await authorize(credential, p, { type: 'config', id: input.id });
   return lockConfig(input.id, async () => {
-    const record = (await readRecord(input.id))!;
+    const record = (await readRecord(input.id, true))!;
     const last = record.versions.at(-1)!;
     const sha256 = sha256Hex(input.document);
     if (sha256 === last.sha256) throw new InputError(`config ${input.id} v${last.version} already has this content`);
     const version = last.version + 1;
     const next: ConfigRecord = {
       ...record,
+      sequence: record.sequence + 1,
       versions: [
         ...record.versions,
         {
@@ -265,8 +357,7 @@ export async function editConfigAs(
       throw e;
     }
     await file.commit();
-    await writeRecord(next);
-    return next;
+    return writeRecord(next);
   });
 }
 
@@ -281,16 +372,15 @@ export async function shareConfigAs(
   const identity = await authorize(credential, 'share_config', { type: 'config', id: input.id.slice(0, 128) });
   await visibleRecord(identity, input.id);
   return lockConfig(input.id, async () => {
-    const now = (await readRecord(input.id))!;
+    const now = (await readRecord(input.id, true))!;
     if (now.visibility === input.visibility) return now;
-    const next = { ...now, visibility: input.visibility };
+    const next = { ...now, sequence: now.sequence + 1, visibility: input.visibility };
     await audit(identity, credential.source, 'config_shared', input.id, {
       before: { visibility: now.visibility },
       after: { visibility: input.visibility },
       reason: input.reason,
     });
-    await writeRecord(next);
-    return next;
+    return writeRecord(next);
   });
 }
 
@@ -318,9 +408,10 @@ export async function deleteConfigAs(
       `config ${input.id} cannot be deleted: ${holding.join(', ')} used it, and a locked run must stay reproducible`,
     );
   return lockConfig(input.id, async () => {
-    const now = (await readRecord(input.id))!;
+    const now = (await readRecord(input.id, true))!;
     const next: ConfigRecord = {
       ...now,
+      sequence: now.sequence + 1,
       deleted: { by: who(identity), at: new Date().toISOString(), reason: input.reason },
     };
     await audit(identity, credential.source, 'config_deleted', input.id, {
@@ -328,8 +419,7 @@ export async function deleteConfigAs(
       after: { deleted: true },
       reason: input.reason,
     });
-    await writeRecord(next);
-    return next;
+    return writeRecord(next);
   });
 }
 

@@ -37,7 +37,7 @@ import {
 } from './checkpoints';
 import { AuditWriteError, GovernanceError } from './errors';
 import { leafHash, rootHash } from './merkle';
-import { governanceDir, withLock } from './store';
+import { governanceDir, withLock } from './storeDir';
 
 export { ACTIVE_FILE, auditDir, auditFiles, auditLogPath, entryHash } from './auditLog';
 

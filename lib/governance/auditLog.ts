@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AuditEntry } from '../../schemas/governance';
 import { canonicalJson, sha256Hex } from '../hash';
 import { AuditWriteError } from './errors';
-import { governanceDir } from './store';
+import { governanceDir } from './storeDir';
 
 export const ACTIVE_FILE = 'audit_log.jsonl';
 export const ARCHIVE_DIR = 'archive';

@@ -97,7 +97,8 @@ export {
   type RefusalAggregatorOptions,
   type RefusalAudit,
 } from './refusals';
-export { ensureGovernanceDir, fileStore, governanceDir, withLock, type GovernanceStore } from './store';
+export { fileStore, type GovernanceStore } from './store';
+export { ensureGovernanceDir, governanceDir, withLock } from './storeDir';
 export { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL_SECONDS, parseTtl, signingSecret, type IssuedToken } from './tokens';
 export {
   addUser,

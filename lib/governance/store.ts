@@ -1,6 +1,6 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   delegationsDocSchema,
   tokensDocSchema,
@@ -11,44 +11,44 @@ import {
 } from '../../schemas/governance';
 import { prepareFile, writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
-import { ensureKeyringDir, keyringDir, signRecord, verifyRecord } from '../keys';
-import { withFileLock } from '../lock';
-import { dataDir } from '../paths';
+import { sha256Hex } from '../hash';
+import {
+  ensureKeyringDir,
+  keyringDir,
+  pinnedSequence,
+  pinSequence,
+  signRecord,
+  verifyRecord,
+  verifySequencedRecord,
+  type RecordSignature,
+} from '../keys';
+import { appendAudit } from './audit';
 import { GovernanceError } from './errors';
+import { governanceDir, withLock } from './storeDir';
 
-/** The governance store folder: `<dataDir>/governance` (users, tokens, delegations, secret, audit log). */
-export function governanceDir(): string {
-  return join(dataDir(), 'governance');
-}
+/** Documents as written before sequences (version 1, no `sequence`): read only to adopt them. */
+const legacyOf = <S extends z.ZodObject>(schema: S) =>
+  schema.omit({ sequence: true }).extend({ version: z.literal(1) });
 
-/** Creates the folder readable by its owner only (it holds the signing secret). */
-export async function ensureGovernanceDir(): Promise<string> {
-  const dir = governanceDir();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  return dir;
-}
-
-/**
- * Runs `fn` while holding an exclusive cross-process lock named `name` in the governance folder.
- * Proper-lockfile keys held locks by target path, so each lock name has its own (nested locks: users → audit).
- */
-export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const dir = await ensureGovernanceDir();
-  return withFileLock(join(dir, name), fn);
-}
-
-/** The JSON documents of the embedded store, each with its schema and empty value. */
+/** The JSON documents of the embedded store, each with its schema, its version-1 schema and empty value. */
 const DOCS = {
-  users: { file: 'users.json', schema: usersDocSchema, empty: (): UsersDoc => ({ version: 1, users: {} }) },
+  users: {
+    file: 'users.json',
+    schema: usersDocSchema,
+    legacy: legacyOf(usersDocSchema),
+    empty: (): UsersDoc => ({ version: 2, sequence: 0, users: {} }),
+  },
   tokens: {
     file: 'tokens.json',
     schema: tokensDocSchema,
-    empty: (): TokensDoc => ({ version: 1, issued: {}, revoked: {} }),
+    legacy: legacyOf(tokensDocSchema),
+    empty: (): TokensDoc => ({ version: 2, sequence: 0, issued: {}, revoked: {} }),
   },
   delegations: {
     file: 'delegations.json',
     schema: delegationsDocSchema,
-    empty: (): DelegationsDoc => ({ version: 1, delegations: {} }),
+    legacy: legacyOf(delegationsDocSchema),
+    empty: (): DelegationsDoc => ({ version: 2, sequence: 0, delegations: {} }),
   },
 } as const;
 
@@ -56,10 +56,21 @@ export type DocName = keyof typeof DOCS;
 export type DocOf<K extends DocName> = ReturnType<(typeof DOCS)[K]['empty']>;
 
 /**
+ * The keyring pins each document's latest `sequence` (kind `governance-store`, id the document's name): a signature
+ * alone cannot tell an older signed copy put back (a revoked token's entry gone, a demoted ADMIN's role back), or a
+ * deleted file read as empty, from the latest one.
+ */
+const STORE_PIN = 'governance-store';
+
+const docPath = (name: DocName): string => join(governanceDir(), DOCS[name].file);
+const what = (name: DocName): string => `governance store file ${docPath(name)}`;
+
+/**
  * Parsed documents by path, keyed by the file's identity: writes replace the file (temp file + rename, a new inode),
  * so an unchanged (inode, size, mtime, ctime) means unchanged content. A `stat` instead of read + parse on every
- * token check (the scoring service checks one per request); role changes still apply at the next check. The cached
- * documents are deep-frozen: `read` hands out the snapshot itself, `mutate` a copy.
+ * token check (the scoring service checks one per request); role changes still apply at the next check. A copy put
+ * back has another identity (its ctime is now), so it is never served from here: it is checked against the pin. The
+ * cached documents are deep-frozen: `read` hands out the snapshot itself, `mutate` a copy.
  */
 const parsedCache = new Map<string, { key: string; doc: unknown }>();
 
@@ -71,10 +82,14 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
+/**
+ * A document, its signature and sequence checked. `locked`: the caller holds the document's lock (a version-1
+ * document is then adopted without taking it again).
+ */
+async function readDocFile<K extends DocName>(name: K, locked = false): Promise<DocOf<K>> {
   await ensureStoreSigned();
   const spec = DOCS[name];
-  const path = join(governanceDir(), spec.file);
+  const path = docPath(name);
   let key: string;
   let text: string;
   try {
@@ -84,29 +99,95 @@ async function readDocFile<K extends DocName>(name: K): Promise<DocOf<K>> {
     if (cached?.key === key) return cached.doc as DocOf<K>;
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return deepFreeze(spec.empty()) as DocOf<K>;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const pinned = await pinnedSequence(STORE_PIN, name);
+    if (pinned)
+      throw new GovernanceError(
+        `${what(name)} was deleted after access-perm wrote it (write ${pinned}, which the keyring holds): refused; restore it from a backup`,
+      );
+    return deepFreeze(spec.empty()) as DocOf<K>;
   }
-  const content = await signedContent(path, JSON.parse(text) as Record<string, unknown>);
+  const raw = JSON.parse(text) as Record<string, unknown> & { sequence: number; signature?: RecordSignature };
+  if (raw.version === 1) {
+    const pinned = await pinnedSequence(STORE_PIN, name);
+    if (pinned !== null)
+      throw new GovernanceError(
+        `${what(name)} is signed but was written before this store was sequenced, and the keyring holds write ${pinned}: an older copy was put back: refused`,
+      );
+    return locked ? adoptLegacyDoc(name) : withLock(name, () => adoptLegacyDoc(name));
+  }
+  let content: unknown;
+  try {
+    content = await verifySequencedRecord(raw, what(name), STORE_PIN, name);
+  } catch (e) {
+    throw new GovernanceError((e as Error).message);
+  }
   const parsed = (spec.schema as z.ZodType).safeParse(content);
   if (!parsed.success) {
-    throw new GovernanceError(`governance store file ${path} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
+    throw new GovernanceError(`${what(name)} is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
   }
   parsedCache.set(path, { key, doc: deepFreeze(parsed.data) });
   return parsed.data as DocOf<K>;
 }
 
 /**
- * A store document's content once its signature is checked against the keyring: an edited document is refused, not
- * obeyed. Documents written before the store was signed (no signature, and the keyring has never signed this store)
- * are accepted once and signed at their next write.
+ * Signs `doc` into place and pins its sequence; the caller holds the document's lock. Written first (a full disk or
+ * read-only folder fails here), `beforeCommit` (the audit entry) next, then put in place and pinned: a change whose
+ * audit entry cannot be written is not made, and none is audited as done that was not.
  */
-async function signedContent(path: string, raw: Record<string, unknown>): Promise<unknown> {
+async function writeDocLocked(name: DocName, doc: object, beforeCommit?: () => Promise<void>): Promise<void> {
+  const valid = (DOCS[name].schema as z.ZodType).parse(doc) as { sequence: number };
+  const prepared = await prepareFile(docPath(name), `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
   try {
-    return await verifyRecord(raw, `governance store file ${path}`);
+    await beforeCommit?.();
+  } catch (e) {
+    await prepared.discard();
+    throw e;
+  }
+  await prepared.commit();
+  // After the file: a write interrupted in between leaves a newer file than the pin, which reads accept.
+  await pinSequence(STORE_PIN, name, valid.sequence);
+}
+
+/**
+ * Adopts, once, a signed document written before this store was sequenced (version 1, and no pin in the keyring):
+ * its signature is checked, it is written again as version 2 with sequence 1 and pinned, and the adoption is audited
+ * (`governance_store_adopted`, with the sha256 of what was adopted). From then on a version-1 copy is refused. The
+ * caller holds the document's lock.
+ */
+async function adoptLegacyDoc<K extends DocName>(name: K): Promise<DocOf<K>> {
+  // Another process may have adopted it while this one waited for the lock.
+  if ((await pinnedSequence(STORE_PIN, name)) !== null) return readDocFile(name, true);
+  const spec = DOCS[name];
+  const text = await readFile(docPath(name), 'utf8');
+  const raw = JSON.parse(text) as Record<string, unknown> & { signature?: RecordSignature };
+  if (raw.version !== 1) return readDocFile(name, true);
+  let content: object;
+  try {
+    content = await verifyRecord(raw, what(name));
   } catch (e) {
     throw new GovernanceError((e as Error).message);
   }
+  const legacy = (spec.legacy as z.ZodType).parse(content) as object;
+  const doc = { ...legacy, version: 2, sequence: 1 };
+  await writeDocLocked(name, doc, async () => {
+    await appendAudit({
+      user_id: 'system',
+      user_role: 'SYSTEM',
+      action: 'governance_store_adopted',
+      resource_type: 'governance_store',
+      resource_id: spec.file,
+      status: 'success',
+      source: 'system',
+      result: 'completed',
+      details: {
+        sha256: sha256Hex(text),
+        sequence: 1,
+        note: 'signed before this store was sequenced: accepted as it stood, its sequence pinned from now',
+      },
+    });
+  });
+  return readDocFile(name, true);
 }
 
 /** In the keyring: this data directory's governance store is signed (from then on, unsigned documents are refused). */
@@ -117,6 +198,7 @@ let storeSignedMarkerSeen: string | null = null;
 /**
  * Signs, once, the documents of a store written before documents were signed, then marks the store signed in the
  * keyring (where whoever writes the data directory cannot remove the mark). Later unsigned documents are refused.
+ * They are signed as they were (version 1) and adopted into a sequence at their first read.
  */
 async function ensureStoreSigned(): Promise<void> {
   const marker = storeSignedMarker();
@@ -129,7 +211,7 @@ async function ensureStoreSigned(): Promise<void> {
         () => null,
       );
       if (!raw || raw.signature) continue;
-      const valid = (spec.schema as z.ZodType).parse(raw) as object;
+      const valid = (spec.legacy as z.ZodType).parse(raw) as object;
       await writeFileAtomic(path, `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
     }
     await ensureKeyringDir();
@@ -159,7 +241,8 @@ export interface GovernanceStore {
 
 /**
  * The embedded governance store: JSON documents under `<dataDir>/governance/`, written atomically
- * (temp file + rename, so readers never see half a file) inside a cross-process lock (read-modify-write).
+ * (temp file + rename, so readers never see half a file) inside a cross-process lock (read-modify-write), each
+ * write's sequence pinned in the keyring inside the same lock.
  */
 export const fileStore: GovernanceStore = {
   /** A consistent snapshot (files are replaced atomically, so no lock is needed to read). */
@@ -169,7 +252,8 @@ export const fileStore: GovernanceStore = {
 
   /**
    * Reads, lets `fn` change the document in place, validates it, runs `beforeCommit` (e.g. the audit append, so a
-   * change whose audit entry cannot be written is not made), and writes it back, all under the document's lock.
+   * change whose audit entry cannot be written is not made), and writes it back with the next sequence, all under
+   * the document's lock.
    */
   async mutate<K extends DocName, T>(
     name: K,
@@ -177,20 +261,14 @@ export const fileStore: GovernanceStore = {
     beforeCommit?: (result: T) => Promise<void>,
   ): Promise<T> {
     return withLock(name, async () => {
-      const doc = structuredClone(await readDocFile(name));
+      const current = await readDocFile(name, true);
+      const doc = structuredClone(current);
       const result = await fn(doc);
-      const valid = (DOCS[name].schema as z.ZodType).parse(doc) as object;
-      const path = join(governanceDir(), DOCS[name].file);
-      // Written first (a full disk or read-only folder fails here), audited, then put in place: an action whose
-      // audit entry cannot be written is not made, and none is audited as done that was not.
-      const prepared = await prepareFile(path, `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
-      try {
-        await beforeCommit?.(result);
-      } catch (e) {
-        await prepared.discard();
-        throw e;
-      }
-      await prepared.commit();
+      await writeDocLocked(
+        name,
+        { ...doc, sequence: current.sequence + 1 },
+        beforeCommit && (() => beforeCommit(result)),
+      );
       return result;
     });
   },

@@ -5,7 +5,8 @@ import { tokenClaimsSchema, type TokenClaims } from '../../schemas/governance';
 import { AUTH_FAILURES, AuthenticationError, GovernanceError, type AuthFailure } from './errors';
 import { fileExists } from '../data/raw';
 import { adoptLegacyTokenSecret, tokenSecret } from '../keys';
-import { fileStore, governanceDir } from './store';
+import { fileStore } from './store';
+import { governanceDir } from './storeDir';
 
 const ALG = 'HS256';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,6 +9,9 @@ import {
   AuthenticationError,
   authorize,
   bootstrapAdmin,
+  canApproveDelegated,
+  delegateApproval,
+  fileStore,
   governanceDir,
   issueToken,
   PermissionDeniedError,
@@ -18,7 +21,7 @@ import {
   verifyAudit,
   type AuthFailure,
 } from '../../lib/governance';
-import { tokenSecretPath } from '../../lib/keys';
+import { pinnedSequence, signRecord, tokenSecretPath } from '../../lib/keys';
 import { useTempDataDir } from '../helpers';
 import { auditLines, makeTeam, type Team } from './fixtures';
 
@@ -268,5 +271,124 @@ describe('roles are looked up at check time', () => {
     await expect(
       assignRole({ token: team.tokens.VALIDATOR }, { userId: 'viewer', role: 'ADMIN', reason: 'promote myself' }),
     ).rejects.toBeInstanceOf(PermissionDeniedError);
+  });
+});
+
+describe('holds against someone who writes the data directory (the keyring pins each store write)', () => {
+  const file = (name: string) => join(governanceDir(), name);
+  const admin = () => ({ token: team.admin });
+  const save = async (name: string) => readFile(file(name), 'utf8');
+  const sequenceOf = (text: string) => (JSON.parse(text) as { sequence: number }).sequence;
+
+  it('an older signed users.json put back after a demotion is refused, and the demoted user is not let in', async () => {
+    const token = (await issueToken(admin(), { userId: 'admin' })).token;
+    await expect(authorize(token, 'manage_users')).resolves.toMatchObject({ userId: 'admin', role: 'ADMIN' });
+    const before = await save('users.json');
+    await assignRole(admin(), { userId: 'admin', role: 'VIEWER', reason: 'left the team' });
+    const after = await save('users.json');
+    await expect(authorize(token, 'manage_users')).rejects.toBeInstanceOf(PermissionDeniedError);
+    try {
+      await writeFile(file('users.json'), before);
+      const refusal = new RegExp(
+        `users\\.json is signed but is not the latest one access-perm wrote \\(write ${sequenceOf(before)} of ${sequenceOf(after)}: an older copy was put back\\)`,
+      );
+      await expect(authorize(token, 'manage_users')).rejects.toThrow(refusal);
+      await expect(authorize(token, 'view_runs')).rejects.toThrow(refusal);
+      // Deleted: not an empty store (where the first ADMIN could be bootstrapped again), a refusal.
+      await rm(file('users.json'));
+      await expect(authorize(token, 'manage_users')).rejects.toThrow(
+        /users\.json was deleted after access-perm wrote it \(write \d+, which the keyring holds\): refused; restore it from a backup/,
+      );
+      await expect(bootstrapAdmin('mallory')).rejects.toThrow(/users\.json was deleted/);
+    } finally {
+      await writeFile(file('users.json'), after);
+    }
+    await expect(authorize(token, 'manage_users')).rejects.toMatchObject({ user_role: 'VIEWER' });
+    await assignRole(admin(), { userId: 'admin', role: 'ADMIN', reason: 'back for the next tests' });
+  });
+
+  it('tokens.json deleted, or an older copy put back, after a revocation is refused: the revoked token stays out', async () => {
+    const issued = await issueToken(admin(), { userId: 'admin' });
+    const before = await save('tokens.json');
+    await revokeToken(admin(), { jti: issued.jti, reason: 'left the team' });
+    const after = await save('tokens.json');
+    await expectRefused(issued.token, 'revoked', 'admin');
+    try {
+      await rm(file('tokens.json'));
+      await expect(authorize(issued.token, 'manage_users')).rejects.toThrow(
+        /tokens\.json was deleted after access-perm wrote it .*restore it from a backup/,
+      );
+      await writeFile(file('tokens.json'), before);
+      await expect(authorize(issued.token, 'manage_users')).rejects.toThrow(
+        new RegExp(
+          `tokens\\.json is signed but is not the latest .*write ${sequenceOf(before)} of ${sequenceOf(after)}`,
+        ),
+      );
+    } finally {
+      await writeFile(file('tokens.json'), after);
+    }
+    await expectRefused(issued.token, 'revoked', 'admin');
+  });
+
+  it('an older delegations.json put back is refused, and so is a deleted one', async () => {
+    const delegate = (overrideId: string) =>
+      delegateApproval(
+        { token: team.tokens.MODELER },
+        { overrideId, runId: 'run-pin', delegateTo: 'analyst', reason: 'routine split' },
+      );
+    await delegate('ovr-a');
+    const before = await save('delegations.json');
+    await delegate('ovr-b');
+    const after = await save('delegations.json');
+    const analyst = await authenticate(team.tokens.ANALYST);
+    await expect(canApproveDelegated(analyst, 'run-pin', 'ovr-b')).resolves.toMatchObject({ allowed: true });
+    try {
+      await writeFile(file('delegations.json'), before);
+      await expect(canApproveDelegated(analyst, 'run-pin', 'ovr-a')).rejects.toThrow(
+        /delegations\.json is signed but is not the latest one access-perm wrote \(write \d+ of \d+/,
+      );
+      await rm(file('delegations.json'));
+      await expect(canApproveDelegated(analyst, 'run-pin', 'ovr-a')).rejects.toThrow(/delegations\.json was deleted/);
+    } finally {
+      await writeFile(file('delegations.json'), after);
+    }
+    await expect(canApproveDelegated(analyst, 'run-pin', 'ovr-a')).resolves.toMatchObject({ allowed: true });
+  });
+
+  it('concurrent writers: each write takes the next sequence, and the keyring pins the one in the file', async () => {
+    const first = sequenceOf(await save('tokens.json'));
+    await Promise.all(Array.from({ length: 6 }, () => issueToken(admin(), { userId: 'viewer' })));
+    const last = sequenceOf(await save('tokens.json'));
+    expect(last).toBe(first + 6);
+    expect(await pinnedSequence('governance-store', 'tokens')).toBe(last);
+  });
+
+  it('a store signed before sequences is adopted once, audited; afterwards a copy of it is refused', async () => {
+    const saved = process.env.ACCESS_PERM_DATA_DIR;
+    try {
+      await useTempDataDir('gov-adopt');
+      await mkdir(governanceDir(), { recursive: true });
+      const at = new Date().toISOString();
+      const legacy = {
+        version: 1,
+        users: {
+          old: { userId: 'old', role: 'ADMIN', createdAt: at, createdBy: 'bootstrap', updatedAt: at, elevation: null },
+        },
+      };
+      const legacyText = `${JSON.stringify(await signRecord(legacy), null, 2)}\n`;
+      await writeFile(file('users.json'), legacyText);
+      expect(await pinnedSequence('governance-store', 'users')).toBeNull();
+      await expect(fileStore.read('users')).resolves.toMatchObject({ version: 2, sequence: 1, users: legacy.users });
+      expect(await pinnedSequence('governance-store', 'users')).toBe(1);
+      expect(await queryAudit({ action: 'governance_store_adopted' })).toEqual([
+        expect.objectContaining({ user_id: 'system', resource_id: 'users.json', status: 'success' }),
+      ]);
+      await writeFile(file('users.json'), legacyText);
+      await expect(fileStore.read('users')).rejects.toThrow(
+        /users\.json is signed but was written before this store was sequenced, and the keyring holds write 1: an older copy was put back: refused/,
+      );
+    } finally {
+      process.env.ACCESS_PERM_DATA_DIR = saved;
+    }
   });
 });
