@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import {
@@ -9,7 +9,7 @@ import {
   type TokensDoc,
   type UsersDoc,
 } from '../../schemas/governance';
-import { prepareFile, writeFileAtomic } from '../artifacts';
+import { ensureDir, prepareFile, writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
 import { ensureKeyringDir, keyringDir, signRecord, verifyRecord } from '../keys';
 import { withFileLock } from '../lock';
@@ -24,7 +24,7 @@ export function governanceDir(): string {
 /** Creates the folder readable by its owner only (it holds the signing secret). */
 export async function ensureGovernanceDir(): Promise<string> {
   const dir = governanceDir();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir, 0o700);
   return dir;
 }
 
