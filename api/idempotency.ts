@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ensureDir, writeFileAtomic } from '../lib/artifacts';
 import { GovernanceError } from '../lib/governance';
 import { dataDir } from '../lib/paths';
 
@@ -29,7 +30,7 @@ export async function once(
   const dir = join(dataDir(), 'api', 'idempotency');
   const file = join(dir, `${sha(`${scope.userId}\n${scope.operation}\n${scope.key}`)}.json`);
   const requestHash = sha(JSON.stringify(request));
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   const claim = { request: requestHash, result: '', at: new Date().toISOString() };
   const claimed = await writeFile(file, JSON.stringify(claim), { flag: 'wx' }).then(
     () => true,
@@ -50,7 +51,7 @@ export async function once(
   }
   try {
     const result = await work();
-    await writeFile(file, JSON.stringify({ ...claim, result }));
+    await writeFileAtomic(file, JSON.stringify({ ...claim, result }));
     return { result, replayed: false };
   } catch (e) {
     await rm(file, { force: true });

@@ -1,9 +1,37 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { ArtifactRef } from '../schemas/run';
 import { ArtifactIntegrityError } from './errors';
 import { sha256File, sha256Hex } from './hash';
+import { refuseLinksInDataDir, symlinkRefused } from './paths';
+
+/** Creates folder `dir` (and its parents), refusing a symbolic link on its way below the data directory. */
+export async function ensureDir(dir: string, mode?: number): Promise<void> {
+  await refuseLinksInDataDir(dir, { self: true });
+  await mkdir(dir, { recursive: true, mode });
+}
+
+/**
+ * Appends `text` to `path` (created with `mode` when missing; fsynced with `sync`): the append-only logs (audit log,
+ * checkpoints, outbox, inference log). A link in place of the file (O_NOFOLLOW) or on its way below the data
+ * directory is refused, never followed.
+ * @throws PathOutsideError naming the link.
+ */
+export async function appendText(path: string, text: string, { mode = 0o644, sync = false } = {}): Promise<void> {
+  await refuseLinksInDataDir(path);
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+  const fh = await open(path, flags, mode).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ELOOP' ? symlinkRefused(path) : e;
+  });
+  try {
+    await fh.write(text);
+    if (sync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /** A file written next to its destination and flushed, not yet in place: `commit` renames it, `discard` removes it. */
 export interface PreparedFile {
@@ -16,7 +44,9 @@ export interface PreparedFile {
  * disk or a read-only folder fails here, before anything depends on the write. A failed write leaves no temp file.
  */
 export async function prepareFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<PreparedFile> {
-  await mkdir(dirname(path), { recursive: true });
+  // The temp file is created exclusively (never through a link) and renamed over `path` (a link there is replaced,
+  // not followed): only the folders on the way can lead elsewhere, so they are checked, again before the rename.
+  await ensureDir(dirname(path));
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const discard = () => rm(tmp, { force: true });
   try {
@@ -35,6 +65,7 @@ export async function prepareFile(path: string, data: string | Uint8Array, mode 
   return {
     commit: async () => {
       try {
+        await refuseLinksInDataDir(path);
         await rename(tmp, path);
       } catch (e) {
         await discard();
@@ -70,6 +101,7 @@ export async function writeArtifact(
 /** Hashes a file some other writer produced (e.g. DuckDB's Parquet COPY). */
 export async function registerArtifact(runDir: string, relPath: string, role: string): Promise<ArtifactRef> {
   const full = join(runDir, relPath);
+  await refuseLinksInDataDir(full, { self: true });
   const [sha256, info] = await Promise.all([sha256File(full), stat(full)]);
   return { path: relativeTo(runDir, relPath), role, sha256, bytes: info.size };
 }
@@ -93,12 +125,16 @@ export function artifactPath(runDir: string, ref: ArtifactRef): string {
 
 /** Reads an artifact and checks its bytes against the recorded hash; a mismatch names the file. */
 export async function readVerified(runDir: string, ref: ArtifactRef): Promise<Buffer> {
-  const bytes = await readFile(artifactPath(runDir, ref));
+  const path = artifactPath(runDir, ref);
+  await refuseLinksInDataDir(path, { self: true });
+  const bytes = await readFile(path);
   checkHash(ref, sha256Hex(bytes));
   return bytes;
 }
 
 /** Checks an artifact against the recorded hash without holding it in memory (streamed); a mismatch names the file. */
 export async function verifyArtifact(runDir: string, ref: ArtifactRef): Promise<void> {
-  checkHash(ref, await sha256File(artifactPath(runDir, ref)));
+  const path = artifactPath(runDir, ref);
+  await refuseLinksInDataDir(path, { self: true });
+  checkHash(ref, await sha256File(path));
 }

@@ -1,4 +1,5 @@
 import lockfile from 'proper-lockfile';
+import { refuseLinksInDataDir } from './paths';
 
 /** Lock options: many short waits, because several processes (CLI, worker, service) write at once. */
 const LOCK_OPTIONS = {
@@ -12,6 +13,7 @@ const LOCK_OPTIONS = {
  * `<path>.lock`, refreshed while held, considered stale after 10 s if its holder died). The folder must exist.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  await refuseLinksInDataDir(path);
   const release = await lockfile.lock(path, { ...LOCK_OPTIONS, lockfilePath: `${path}.lock` });
   try {
     return await fn();

@@ -1,5 +1,5 @@
-import { realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PathOutsideError } from './errors';
 
@@ -33,6 +33,67 @@ export async function isInside(root: string, path: string): Promise<boolean> {
   const rel = relative(await realpathOfExisting(root), await realpathOfExisting(path));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
+
+/** The first component of `path` below `root` that is a symbolic link (for the error message), else `path`. */
+async function firstLinkBelow(root: string, path: string): Promise<string> {
+  let p = root;
+  for (const part of relative(root, path).split(sep)) {
+    p = join(p, part);
+    const info = await lstat(p).catch(() => null);
+    if (!info) break;
+    if (info.isSymbolicLink()) return p;
+  }
+  return path;
+}
+
+/**
+ * Refuses a symbolic link below the data directory on the way to `path`: every folder from the data directory down to
+ * `path`'s parent (and `path` itself with `self`, for a folder about to be used or a file about to be read) must be
+ * what it says, or a link planted by someone who can write the data directory would make a process write (or read)
+ * elsewhere: a missing `~/.profile`, another run's folder. The data directory itself may be a link (a mounted
+ * volume); paths outside it (the keyring, a user's output file) are not checked. The check compares the real path of
+ * the part that exists with its lexical path: one `realpath` call (the data directory's is cached). Writers that
+ * create the final component in place add O_NOFOLLOW (`appendText` in lib/artifacts.ts); rename-based writes replace
+ * a link rather than follow it. A link swapped in between the check and the write is not caught (Node has no openat).
+ * @throws PathOutsideError naming the link.
+ */
+export async function refuseLinksInDataDir(path: string, { self = false } = {}): Promise<void> {
+  const root = dataDir();
+  const target = resolve(path);
+  const checked = self ? target : dirname(target);
+  const rel = relative(root, checked);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return;
+  // The deepest part that exists must have no link on its way; a missing part may be a dangling link itself.
+  for (let p = checked; p !== root; p = dirname(p)) {
+    let real: string;
+    try {
+      real = await realpath(p);
+    } catch (e) {
+      if (!['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      if ((await lstat(p).catch(() => null))?.isSymbolicLink()) throw symlinkRefused(p);
+      continue;
+    }
+    const lexical = (realRoot: string): string => join(realRoot, relative(root, p));
+    // The data directory's own real path is cached; a mismatch looks again (it may have been moved or remounted).
+    if (real !== lexical(await realDataDir(root)) && real !== lexical(await realDataDir(root, true)))
+      throw symlinkRefused(await firstLinkBelow(root, p));
+    return;
+  }
+}
+
+let realRootCache: { root: string; real: string } | null = null;
+
+/** The real path of the data directory `root` (it exists: something below it does). */
+async function realDataDir(root: string, fresh = false): Promise<string> {
+  if (fresh || realRootCache?.root !== root) realRootCache = { root, real: await realpath(root) };
+  return realRootCache.real;
+}
+
+/** The error for a symbolic link met inside the data directory. */
+export const symlinkRefused = (path: string): PathOutsideError =>
+  new PathOutsideError(
+    `${path} is a symbolic link inside the data directory ${dataDir()}: refused (no process follows a link below the data directory; remove it)`,
+  );
 
 /**
  * `path` (relative paths against the data directory) after checking that it stays inside the data directory, symlinks

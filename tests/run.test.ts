@@ -1,10 +1,13 @@
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PathOutsideError, UnknownRunError } from '../lib/errors';
-import { readVerified } from '../lib/artifacts';
+import { appendText, ensureDir, readVerified, writeArtifact, writeFileAtomic } from '../lib/artifacts';
 import { sha256Hex } from '../lib/hash';
+import { withFileLock } from '../lib/lock';
+import { WINDOW_FILES, writeWindowFile } from '../lib/monitor/window';
+import { notify } from '../lib/notify';
 import { PROJECT_ROOT } from '../lib/paths';
 import {
   allRunDirs,
@@ -151,6 +154,77 @@ describe('file access of pipeline steps: one seam for another storage backend', 
     for (const rel of ['../rf-team/run.json', 'predictions/../../x', '.'])
       await expect(tableForWriting(dir, rel)).rejects.toThrow(/leaves its run folder/);
     expect(() => tableAt(dir, '../../keys.json')).toThrow(/leaves its run folder/);
+  });
+});
+
+describe('no process follows a symbolic link inside the data directory', () => {
+  const refusedLink = (path: string): RegExp =>
+    new RegExp(`${path.replaceAll('/', '\\/')} is a symbolic link inside the data directory .*: refused`);
+
+  it('refuses a run folder that is a link, or is reached through one, by the default path and by the index', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'access-perm-outside-'));
+    // runs/<id> replaced by a link: to a folder outside, or to another run's folder.
+    await symlink(outside, join(root, 'runs', 'rf-linked'));
+    await expect(resolveRunDir('rf-linked')).rejects.toThrow(PathOutsideError);
+    await expect(resolveRunDir('rf-linked')).rejects.toThrow(refusedLink('runs/rf-linked'));
+    await symlink(join(root, 'runs', 'rf-legacy'), join(root, 'runs', 'rf-alias'));
+    await expect(resolveRunFolder({ runId: 'rf-alias', version: 2 })).rejects.toThrow(refusedLink('runs/rf-alias'));
+    // An index entry whose folder, or a folder on its way, is a link (inside the data directory, so not "outside").
+    await mkdir(join(root, 'team-b'));
+    await symlink(join(root, 'runs', 'rf-legacy'), join(root, 'team-b', 'rf-indexed'));
+    await writeFile(
+      join(root, 'run-index', 'rf-indexed.json'),
+      JSON.stringify({ runId: 'rf-indexed', dir: 'team-b/rf-indexed' }),
+    );
+    await expect(resolveRunDir('rf-indexed')).rejects.toThrow(refusedLink('team-b/rf-indexed'));
+    await symlink(join(root, 'team-a'), join(root, 'team-c'));
+    await writeFile(
+      join(root, 'run-index', 'rf-via.json'),
+      JSON.stringify({ runId: 'rf-via', dir: 'team-c/runs/rf-team' }),
+    );
+    await expect(resolveRunDir('rf-via')).rejects.toThrow(refusedLink('team-c'));
+    // A new run below a link is not created.
+    await expect(createRunDir('rf-new', 'team-c/runs')).rejects.toThrow(refusedLink('team-c'));
+    expect(await readdir(join(root, 'team-a', 'runs'))).toEqual(['rf-team']);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('refuses every write (and read) through a link below a run folder: nothing appears in the outside folder', async () => {
+    const dir = await createRunDir('rf-links', 'runs');
+    const outside = await mkdtemp(join(tmpdir(), 'access-perm-outside-'));
+    await mkdir(join(dir, 'monitoring'));
+    await symlink(outside, join(dir, 'monitoring', 'windows'));
+    const windowDir = join(dir, 'monitoring', 'windows', 'w1');
+    const refused = refusedLink('rf-links/monitoring/windows');
+    await expect(ensureDir(windowDir)).rejects.toThrow(refused);
+    await expect(
+      writeWindowFile({ runId: 'rf-links', runDir: dir, windowId: 'w1', windowDir }, WINDOW_FILES.validation, '{}'),
+    ).rejects.toThrow(refused);
+    await expect(writeArtifact(dir, 'monitoring/windows/w1/figures/psi.svg', '<svg/>', 'figure')).rejects.toThrow(
+      refused,
+    );
+    await expect(tableForWriting(dir, 'monitoring/windows/w1/scored.parquet')).rejects.toThrow(refused);
+    await expect(appendText(join(windowDir, 'log.jsonl'), 'x\n')).rejects.toThrow(refused);
+    await expect(withFileLock(windowDir, async () => undefined)).rejects.toThrow(refused);
+    await writeFile(join(outside, 'window.json'), '{}');
+    await expect(readRunText(dir, 'monitoring/windows/window.json')).rejects.toThrow(refused);
+    expect(await readdir(outside)).toEqual(['window.json']);
+
+    // A link in place of a file: an append or DuckDB (writing in place) refuses it; an atomic write replaces it.
+    const history = join(dir, 'monitoring', 'history.jsonl');
+    await symlink(join(outside, 'profile'), history);
+    await expect(appendText(history, 'x\n')).rejects.toThrow(refusedLink('monitoring/history.jsonl'));
+    await expect(tableForWriting(dir, 'monitoring/history.jsonl')).rejects.toThrow(refusedLink('history.jsonl'));
+    await writeFileAtomic(history, 'y\n');
+    expect((await lstat(history)).isSymbolicLink()).toBe(false);
+    expect(await readdir(outside)).toEqual(['window.json']);
+
+    // The notification outbox's folder.
+    await symlink(outside, join(root, 'notifications'));
+    await expect(
+      notify({ kind: 'drift_alert', to: { roles: ['VALIDATOR'] }, subject: 'drift', run_id: 'rf-links' }),
+    ).rejects.toThrow(refusedLink('notifications'));
+    expect(await readdir(outside)).toEqual(['window.json']);
   });
 });
 

@@ -3,7 +3,7 @@
  * `<data dir>/configs/<id>/`. Each edit is a new immutable version (`v<n>.yaml`, its sha256 in the signed record);
  * a run can start from one (`pipeline run --config-id ID[@VERSION]`) and records which.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ import {
   type RegisteredConfigRef,
 } from '../../schemas/configs';
 import type { Permission, ResolvedIdentity } from '../../schemas/governance';
-import { prepareFile } from '../artifacts';
+import { ensureDir, prepareFile } from '../artifacts';
 import { configRegistryDir, parseConfigText } from '../config';
 import { ConfigError, InputError, RunStateError, UnknownConfigError } from '../errors';
 import { actorFields, appendAudit, authorize, type Credential } from '../governance';
@@ -122,7 +122,7 @@ async function adoptLegacyRecord(id: string): Promise<ConfigRecord | null> {
 
 /** Runs `fn` holding the config's lock (its folder created first), so concurrent edits never lose a version. */
 async function lockConfig<T>(id: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(join(configRegistryDir(), id), { recursive: true });
+  await ensureDir(join(configRegistryDir(), id));
   return withFileLock(recordPath(id), fn);
 }
 

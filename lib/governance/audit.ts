@@ -1,4 +1,6 @@
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   AUDIT_ID,
@@ -11,7 +13,9 @@ import {
   type AuditInput,
   type ResolvedIdentity,
 } from '../../schemas/governance';
+import { appendText, ensureDir } from '../artifacts';
 import { sha256File } from '../hash';
+import { refuseLinksInDataDir } from '../paths';
 import { keyringPublicKeys } from '../keys';
 import { readSettings } from '../settings';
 import {
@@ -166,8 +170,9 @@ async function rotateLocked(dir: string): Promise<string | null> {
   if (!(await exists(active)) || (await stat(active)).size === 0) return null;
   const segments = await segmentFiles(dir);
   const lastNo = segments.length > 0 ? Number(SEGMENT.exec(basename(segments[segments.length - 1]!))![1]) : 0;
-  await mkdir(join(dir, ARCHIVE_DIR), { recursive: true, mode: 0o700 });
+  await ensureDir(join(dir, ARCHIVE_DIR), 0o700);
   const name = `${ARCHIVE_DIR}/${segmentName(lastNo + 1)}`;
+  await refuseLinksInDataDir(active);
   await rename(active, join(dir, name));
   return name;
 }
@@ -219,14 +224,11 @@ async function writeEntryLocked(dir: string, input: AuditInput): Promise<AuditEn
   const entry = checkAuditEntry(draft);
   const path = join(dir, ACTIVE_FILE);
   try {
-    const fh = await open(path, 'a', 0o600);
-    try {
-      await fh.write(`${JSON.stringify(draft)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await appendText(path, `${JSON.stringify(draft)}\n`, { mode: 0o600, sync: true });
   } catch (e) {
+    // A link planted in place of the log (or of a folder on its way) is refused with its own message.
+    if ((e as Error).name === 'PathOutsideError')
+      throw new AuditWriteError(`cannot write the audit log ${path}: ${(e as Error).message}`);
     const code = (e as NodeJS.ErrnoException).code;
     const why = code ? (WRITE_FAILURES[code] ?? code) : (e as Error).message;
     throw new AuditWriteError(`cannot write the audit log ${path}: ${why}`);
@@ -311,7 +313,7 @@ async function checkpointDue(): Promise<boolean> {
 export async function checkpointAudit(reason: Checkpoint['reason'] = 'manual'): Promise<Checkpoint> {
   return withLock('audit', async () => {
     const dir = auditDir();
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await ensureDir(dir, 0o700);
     return checkpointLocked((await needsMigration(dir)) ? 'migration' : reason);
   });
 }
@@ -361,7 +363,7 @@ export const actorFields = (identity: Pick<ResolvedIdentity, 'userId' | 'role' |
 export async function appendAudit(input: AuditInput): Promise<AuditEntry> {
   return withLock('audit', async () => {
     const dir = auditDir();
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await ensureDir(dir, 0o700);
     if (await needsMigration(dir)) await checkpointQuietly('migration');
     const entry = await writeEntryLocked(dir, input);
     // The entry is written: nothing after it may fail the caller's action (a bad settings.json included).
@@ -383,11 +385,15 @@ export interface BackupReport {
   entries: number;
 }
 
-/** Copies `from` to `to` through a temporary file, so `to` is whole or absent; a failed copy leaves nothing. */
+/**
+ * Copies `from` to `to` through a temporary file, so `to` is whole or absent; a failed copy leaves nothing. The temp
+ * file is created exclusively under a random name (a link planted there is not written through).
+ */
 async function copyInPlace(from: string, to: string): Promise<void> {
-  const tmp = `${to}.tmp-${process.pid}`;
+  const tmp = `${to}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await copyFile(from, tmp);
+    await refuseLinksInDataDir(to);
+    await copyFile(from, tmp, constants.COPYFILE_EXCL);
     await rename(tmp, to);
   } finally {
     await rm(tmp, { force: true });
@@ -407,12 +413,12 @@ export const defaultBackupDir = (): string => join(governanceDir(), 'backups', '
 export async function backupAudit(dest = defaultBackupDir()): Promise<BackupReport> {
   return withLock('audit', async () => {
     const dir = auditDir();
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await ensureDir(dir, 0o700);
     // A log from before checkpoints is migrated first, so the migration entry is in the segment being backed up.
     if (await needsMigration(dir)) await checkpointLocked('migration');
     const rotated = await rotateLocked(dir);
     const checkpoint = await checkpointLocked(rotated ? 'rotation' : 'manual');
-    await mkdir(join(dest, ARCHIVE_DIR), { recursive: true, mode: 0o700 });
+    await ensureDir(join(dest, ARCHIVE_DIR), 0o700);
     const copied: string[] = [];
     const unchanged: string[] = [];
     const segments = await segmentFiles(dir);

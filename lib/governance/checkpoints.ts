@@ -4,11 +4,11 @@
  * also kept in the keyring, so removing the checkpoints (or the whole log) is noticed by whoever holds the keyring,
  * and an auditor who saved any checkpoint can check, with the public key alone, that the log only grew from it.
  */
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { writeFileAtomic } from '../artifacts';
+import { appendText, writeFileAtomic } from '../artifacts';
 import { keyringDir, signRecord, verifyRecord, type RecordSignature } from '../keys';
 
 export const CHECKPOINTS_FILE = 'checkpoints.jsonl';
@@ -109,13 +109,7 @@ export async function readCheckpoints(dir: string): Promise<CheckpointLine[]> {
 
 /** Appends a checkpoint to a log folder's checkpoints.jsonl (fsynced, owner-only). */
 export async function appendCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  const fh = await open(checkpointsPath(dir), 'a', 0o600);
-  try {
-    await fh.write(`${JSON.stringify(checkpoint)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await appendText(checkpointsPath(dir), `${JSON.stringify(checkpoint)}\n`, { mode: 0o600, sync: true });
 }
 
 /** Keeps the live log's latest checkpoint in the keyring too. */

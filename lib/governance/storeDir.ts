@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDir } from '../artifacts';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 
@@ -8,10 +8,10 @@ export function governanceDir(): string {
   return join(dataDir(), 'governance');
 }
 
-/** Creates the folder readable by its owner only. */
+/** Creates the folder readable by its owner only (no symbolic link on the way: see ensureDir). */
 export async function ensureGovernanceDir(): Promise<string> {
   const dir = governanceDir();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir, 0o700);
   return dir;
 }
 

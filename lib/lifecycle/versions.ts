@@ -3,7 +3,7 @@
  * pipeline steps treat like a run folder (config.json, run.json, features, then folds, model, metrics, report,
  * manifest). The override spec accumulates every override of the run so far and says how to train the version.
  */
-import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
+import { copyFile, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   EMPTY_OVERRIDE_SPEC,
@@ -13,11 +13,12 @@ import {
   type OverrideSpec,
 } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { registerArtifact, writeArtifact } from '../artifacts';
+import { ensureDir, registerArtifact, writeArtifact } from '../artifacts';
 import { autoBinning, binningTables, nextBinning, rewritesFeatures, tableFor, versionFeatureSql } from '../binning';
 import { sqlString, withDuckDb } from '../data/duck';
 import { ArtifactIntegrityError, InputError } from '../errors';
 import { featureColumns, featureSpec, type FeatureSpec } from '../features';
+import { refuseLinksInDataDir } from '../paths';
 import { parseModel } from '../gbdt';
 import { authorize, type Credential } from '../governance';
 import {
@@ -169,11 +170,14 @@ function configWithSpec(config: Awaited<ReturnType<typeof readRunConfig>>, spec:
  * scoring applies too): every category becomes its group, categories of no group become __OTHER__.
  */
 export async function applyCategoryGroups(source: string, target: string, spec: OverrideSpec): Promise<void> {
+  // copyFile and DuckDB write in place: a link planted at either name would be written through.
+  await refuseLinksInDataDir(target, { self: true });
   if (!rewritesFeatures(spec)) {
     if (source !== target) await copyFile(source, target);
     return;
   }
   const tmp = `${target}.tmp-${process.pid}`;
+  await refuseLinksInDataDir(tmp, { self: true });
   await withDuckDb((conn) =>
     conn.run(
       `COPY (${versionFeatureSql(`read_parquet(${sqlString(source)})`, spec)} ORDER BY row_idx) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
@@ -185,7 +189,7 @@ export async function applyCategoryGroups(source: string, target: string, spec: 
 /** Writes a version's config (the run's config with the spec applied), run info and spec into `dir`. */
 export async function writeVersionInputs(runDir: string, dir: string, spec: OverrideSpec): Promise<ArtifactRef[]> {
   const config = configWithSpec(await readRunConfig(runDir), spec);
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   return [
     await writeArtifact(dir, CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`, 'config'),
     await writeArtifact(dir, RUN_INFO_FILE, await readFile(join(runDir, RUN_INFO_FILE)), 'run-info'),
@@ -217,7 +221,7 @@ export async function createVersion(
         }),
       );
   const artifacts = await writeVersionInputs(runDir, dir, plan.spec);
-  await mkdir(join(dir, 'features'), { recursive: true });
+  await ensureDir(join(dir, 'features'));
   await applyCategoryGroups(join(runDir, FEATURES_FILE), join(dir, FEATURES_FILE), plan.spec);
   artifacts.push(await registerArtifact(dir, FEATURES_FILE, 'features'));
   for (const { file, ref, bytes } of copied) artifacts.push(await writeArtifact(dir, file, bytes, ref.role));

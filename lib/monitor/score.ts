@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { queryColumns, queryRows, sqlString, withDuckDb } from '../data/duck';
 import { loadCsvAsText } from '../data/raw';
 import { CATEGORICAL_FEATURES, NUMERIC_FEATURES } from '../features';
-import { versionDirName } from '../run';
+import { tableForWriting, versionDirName } from '../run';
 import { openRunModel, type ScoreRequest } from '../scoring';
 import { WINDOW_FILES, readWindowFile, readWindowInfo, sealWindowFile, writeWindowFile } from './window';
 import type { WindowFolder } from './window';
@@ -82,7 +82,7 @@ export async function scoreWindow(ref: WindowFolder): Promise<{ rows: number; me
       }
       appender.closeSync();
       await conn.run(
-        `COPY scored TO ${sqlString(join(ref.windowDir, WINDOW_FILES.scored))} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY scored TO ${sqlString(await tableForWriting(ref.windowDir, WINDOW_FILES.scored))} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await sealWindowFile(ref, WINDOW_FILES.scored);
       const scoring: WindowScoring = { version: model.version, modelSha256: model.modelSha256 };

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -8,7 +8,7 @@ import {
   type ScheduleRecord,
 } from '../../schemas/monitoring';
 import { artifactRefSchema } from '../../schemas/run';
-import { writeFileAtomic } from '../artifacts';
+import { ensureDir, writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { ArtifactIntegrityError } from '../errors';
 import { authorize, type Credential } from '../governance';
@@ -131,7 +131,7 @@ export async function recordWindow(
   history: HistoryEntry,
 ): Promise<void> {
   const manifestPath = monitoringManifestPath(runDir);
-  await mkdir(join(runDir, MONITORING_DIR), { recursive: true });
+  await ensureDir(join(runDir, MONITORING_DIR));
   await withFileLock(manifestPath, async () => {
     const manifest = await readMonitoringManifest(runId, runDir);
     const recorded = await recordedHistory(runDir, manifest);
@@ -276,7 +276,7 @@ export async function hasMonitoringSchedule(runId: string): Promise<boolean> {
 /** Registers (or replaces) a run's schedule record; returns the previous one. */
 export async function registerSchedule(record: ScheduleRecord): Promise<ScheduleRecord | null> {
   const path = schedulesPath();
-  await mkdir(join(dataDir(), 'monitoring'), { recursive: true });
+  await ensureDir(join(dataDir(), 'monitoring'));
   return withFileLock(path, async () => {
     const doc = await readSchedules();
     const before = doc.schedules[record.runId] ?? null;

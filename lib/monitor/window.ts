@@ -1,9 +1,9 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import type { AccessPermConfig } from '../../schemas/config';
 import type { MonitoringWindow, WindowRef } from '../../schemas/monitoring';
 import type { ArtifactRef, RunManifest } from '../../schemas/run';
-import { artifactPath, readVerified, verifyArtifact, writeFileAtomic } from '../artifacts';
+import { artifactPath, ensureDir, readVerified, verifyArtifact, writeFileAtomic } from '../artifacts';
 import { queryRows, sqlString, withDuckDb } from '../data/duck';
 import { describeFailures, runExpectations, type Expectation } from '../data/expectations';
 import { fileExists, loadCsvAsText, rawSuites } from '../data/raw';
@@ -17,6 +17,7 @@ import {
 import { sha256File, sha256Hex } from '../hash';
 import { RecordSignatureError, signRecord, verifyRecord, type RecordSignature } from '../keys';
 import { withFileLock } from '../lock';
+import { refuseLinksInDataDir } from '../paths';
 import { readMonitoringManifest } from './store';
 import { MONITORING_DIR, readRunConfig, resolveRunDir, tryManifest } from '../run';
 
@@ -135,7 +136,9 @@ export async function writeWindowFile(ref: WindowFolder, name: WindowFileName, t
 
 /** Records a window file another writer produced (DuckDB's Parquet COPY). */
 export async function sealWindowFile(ref: WindowFolder, name: WindowFileName): Promise<void> {
-  await recordInLedger(ref, name, await readFile(join(ref.windowDir, name)));
+  const path = join(ref.windowDir, name);
+  await refuseLinksInDataDir(path, { self: true });
+  await recordInLedger(ref, name, await readFile(path));
 }
 
 /** The window file's artifact ref as the ledger recorded it. */
@@ -262,7 +265,7 @@ export async function loadWindow(
     startedAt,
     requestedBy,
   };
-  await mkdir(ref.windowDir, { recursive: true });
+  await ensureDir(ref.windowDir);
   const text = `${JSON.stringify(info, null, 2)}\n`;
   await writeFileAtomic(join(ref.windowDir, WINDOW_FILES.info), text);
   await recordInLedger(ref, WINDOW_FILES.info, Buffer.from(text), true);

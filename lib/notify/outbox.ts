@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   notificationInputSchema,
@@ -7,6 +7,7 @@ import {
   type Notification,
   type NotificationInput,
 } from '../../schemas/notify';
+import { appendText, ensureDir } from '../artifacts';
 import { withFileLock } from '../lock';
 import { dataDir } from '../paths';
 import { readSettings } from '../settings';
@@ -46,8 +47,8 @@ export async function notify(input: NotificationInput): Promise<Notification> {
   const base = { ...parsed, notification_id: randomUUID(), timestamp: new Date().toISOString() };
   const notification: Notification = { ...base, webhook: await deliverToWebhook(base) };
   const path = outboxPath();
-  await mkdir(join(dataDir(), 'notifications'), { recursive: true });
-  await withFileLock(path, () => appendFile(path, `${JSON.stringify(notification)}\n`));
+  await ensureDir(join(dataDir(), 'notifications'));
+  await withFileLock(path, () => appendText(path, `${JSON.stringify(notification)}\n`));
   return notification;
 }
 

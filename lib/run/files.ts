@@ -4,9 +4,11 @@
  * folder (lib/run/layout.ts), never by joining paths themselves. DuckDB reads and writes Parquet at `tableAt`: a
  * local path here; an object store would give its URL, which DuckDB's httpfs extension reads and writes.
  */
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
+import { ensureDir } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
+import { refuseLinksInDataDir } from '../paths';
 
 /** `rel` inside folder `dir`; a path that would leave the folder (a planted record, a hostile config) is refused. */
 function inside(dir: string, rel: string): string {
@@ -16,17 +18,28 @@ function inside(dir: string, rel: string): string {
   return join(dir, within);
 }
 
-export const readRunText = (dir: string, rel: string): Promise<string> => readFile(inside(dir, rel), 'utf8');
+/** `rel` inside folder `dir`, checked to be reached through no symbolic link below the data directory. */
+async function insideNoLink(dir: string, rel: string): Promise<string> {
+  const path = inside(dir, rel);
+  await refuseLinksInDataDir(path, { self: true });
+  return path;
+}
 
-export const readRunBytes = (dir: string, rel: string): Promise<Buffer> => readFile(inside(dir, rel));
+export const readRunText = async (dir: string, rel: string): Promise<string> =>
+  readFile(await insideNoLink(dir, rel), 'utf8');
+
+export const readRunBytes = async (dir: string, rel: string): Promise<Buffer> => readFile(await insideNoLink(dir, rel));
 
 /** Where DuckDB reads the table file `rel` of the folder. */
 export const tableAt = (dir: string, rel: string): string => inside(dir, rel);
 
-/** Where DuckDB writes the table file `rel` of the folder, its parent made first. */
+/**
+ * Where DuckDB writes the table file `rel` of the folder, its parent made first. DuckDB opens the file in place, so
+ * a link there, or on its way below the data directory, is refused.
+ */
 export async function tableForWriting(dir: string, rel: string): Promise<string> {
-  const path = inside(dir, rel);
-  await mkdir(dirname(path), { recursive: true });
+  const path = await insideNoLink(dir, rel);
+  await ensureDir(dirname(path));
   return path;
 }
 

@@ -4,12 +4,13 @@
  * the run is prepared, names the folder relative to the data directory. Runs prepared before the index existed live
  * in `<data dir>/runs/<run id>`.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { RunRef } from '../../schemas/run';
+import { ensureDir } from '../artifacts';
 import { UnknownRunError } from '../errors';
-import { dataDir, insideDataDir } from '../paths';
+import { dataDir, insideDataDir, refuseLinksInDataDir } from '../paths';
 import { reproDirName, versionDirName } from './layout';
 
 /** The default `artifacts.dir`: run folders below `<data dir>/runs`. */
@@ -44,6 +45,7 @@ const indexEntrySchema = z.strictObject({ runId: z.string(), dir: z.string().min
 async function readIndexEntry(runId: string): Promise<z.infer<typeof indexEntrySchema> | null> {
   let text: string;
   try {
+    await refuseLinksInDataDir(indexFile(runId), { self: true });
     text = await readFile(indexFile(runId), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -57,13 +59,19 @@ async function readIndexEntry(runId: string): Promise<z.infer<typeof indexEntryS
 
 /**
  * The folder of run `runId`, from the run index (checked to lie inside the data directory), else the default
- * location. The folder may not exist (an unknown run); callers that need it say so.
- * @throws UnknownRunError for an invalid id; PathOutsideError when an index entry points outside the data directory.
+ * location; either way reached through no symbolic link below the data directory (a run folder replaced by a link to
+ * another folder is refused, not read or written). The folder may not exist (an unknown run); callers that need it
+ * say so.
+ * @throws UnknownRunError for an invalid id; PathOutsideError when an index entry points outside the data directory,
+ *   or the folder or a folder on its way is a symbolic link.
  */
 export async function resolveRunDir(runId: string): Promise<string> {
   const entry = await readIndexEntry(assertRunId(runId));
-  if (!entry) return join(dataDir(), DEFAULT_RUNS_DIR, runId);
-  return insideDataDir(entry.dir, `run ${runId}'s folder`);
+  const dir = entry
+    ? await insideDataDir(entry.dir, `run ${runId}'s folder`)
+    : join(dataDir(), DEFAULT_RUNS_DIR, runId);
+  await refuseLinksInDataDir(dir, { self: true });
+  return dir;
 }
 
 /**
@@ -78,9 +86,9 @@ export async function createRunDir(runId: string, artifactsDir: string): Promise
   const relativeDir = relative(dataDir(), dir);
   if (existing && existing.dir !== relativeDir)
     throw new UnknownRunError(`run id ${runId} is taken: it lives in ${existing.dir}; choose another run id`);
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   if (!existing) {
-    await mkdir(indexDir(), { recursive: true });
+    await ensureDir(indexDir());
     const entry = `${JSON.stringify({ runId, dir: relativeDir })}\n`;
     await writeFile(indexFile(runId), entry, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
       // Another process registered the id in the meantime: only the same folder is fine.

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
 import { FolderWriteRefusedError } from '../errors';
 import { withFileLock } from '../lock';
+import { refuseLinksInDataDir } from '../paths';
 import { BUILD_FAILED_FILE, MANIFEST_FILE, REPRO_FAILED_FILE, RUN_END_FILE, WRITER_FILE } from './layout';
 
 /** The workflow execution an activity runs for (from the activity's context, never from its input). */
@@ -30,6 +31,8 @@ export async function registerFolderWriter(
   dir: string,
   owner: { workflowId: string; workflowRunId: string | null },
 ): Promise<void> {
+  // Created exclusively, so a link in its place fails; the folders on its way are checked.
+  await refuseLinksInDataDir(join(dir, WRITER_FILE));
   await writeFile(join(dir, WRITER_FILE), `${JSON.stringify(writerSchema.parse(owner))}\n`, { flag: 'wx' }).catch(
     async (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;

@@ -6,6 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { sqlString } from '../data/duck';
 import { fileExists, RAW_TABLES } from '../data/raw';
 import { InputError } from '../errors';
+import { refuseLinksInDataDir } from '../paths';
 import type { RequestFeatures, ScoreRequest } from './features';
 import type { RowExplanation, ScoredRequests } from './model';
 
@@ -204,6 +205,8 @@ export async function writeOutputAtomically<T>(
 ): Promise<T> {
   if (resolve(input) === resolve(output)) throw new InputError(`--output must differ from --input (${input})`);
   const tmp = `${output}.tmp-${process.pid}-${Date.now()}`;
+  // An output inside the data directory is reached through no link (the temp file is exclusive, the rename replaces).
+  await refuseLinksInDataDir(output);
   const out = await open(tmp, 'wx', 0o600);
   try {
     const result = await produce((text) => out.write(text));

@@ -1,6 +1,7 @@
-import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inferenceWindowSchema, LATENCY_BUCKETS_MS, type InferenceWindow } from '../../schemas/serving';
+import { appendText, ensureDir } from '../artifacts';
 import { dataDir } from '../paths';
 
 /** Folder of the inference log: one JSONL file per UTC day, one line per time window. */
@@ -109,8 +110,8 @@ export class InferenceLog {
       const dir = inferenceLogDir();
       const file = join(dir, `${end.toISOString().slice(0, 10)}.jsonl`);
       this.writes = this.writes.then(async () => {
-        await mkdir(dir, { recursive: true });
-        await appendFile(file, `${JSON.stringify(line)}\n`);
+        await ensureDir(dir);
+        await appendText(file, `${JSON.stringify(line)}\n`);
       });
     }
     return this.writes;

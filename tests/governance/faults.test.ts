@@ -1,4 +1,5 @@
-import { readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, auditLogPath, governanceDir, listUsers, queryAudit } from '../../lib/governance';
@@ -22,7 +23,7 @@ describe('an action audited as done is done', () => {
   });
 });
 
-describe('audit entries that tell the truth under faults (the audit log on a full disk)', () => {
+describe('audit entries that tell the truth under faults (an audit log that cannot be written)', () => {
   let team: Team;
   let saved: string;
 
@@ -31,7 +32,10 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
     team = await makeTeam();
   });
 
-  /** The active audit file becomes /dev/full: every append fails with ENOSPC, as on a full disk. */
+  /**
+   * The active audit file becomes a link to /dev/full (a full disk, as earlier versions simulated it): the link is now
+   * refused before anything is written, the same fault for the action, whose entry cannot be written.
+   */
   async function fullDisk(): Promise<void> {
     saved = `${auditLogPath()}.saved`;
     await rename(auditLogPath(), saved);
@@ -47,7 +51,7 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
     await fullDisk();
     await expect(
       addUser({ token: team.admin }, { userId: 'newcomer', role: 'VIEWER', reason: 'joins the team' }),
-    ).rejects.toThrow(/cannot write the audit log .*: the disk is full \(ENOSPC\)/);
+    ).rejects.toThrow(/cannot write the audit log .*audit_log\.jsonl is a symbolic link inside the data directory/);
     expect((await listUsers({ token: team.admin }).catch(() => [])).map((u) => u.userId)).not.toContain('newcomer');
     const users = JSON.parse(await readFile(join(governanceDir(), 'users.json'), 'utf8')) as { users: object };
     expect(Object.keys(users.users)).not.toContain('newcomer');
@@ -64,7 +68,7 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
     expect(admin.code).toBe(1);
     expect(admin.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(
-        /^access-perm: cannot write the audit log .*audit_log\.jsonl: the disk is full \(ENOSPC\)$/,
+        /^access-perm: cannot write the audit log .*audit_log\.jsonl: .* is a symbolic link inside the data directory .*: refused .*$/,
       ),
     ]);
     const viewer = await cliInProcess(
@@ -73,6 +77,38 @@ describe('audit entries that tell the truth under faults (the audit log on a ful
     );
     expect(viewer.code).toBe(3);
     expect(viewer.stderr).toMatch(/^access-perm: permission denied: .*manage_users/m);
-    expect(viewer.stderr).toMatch(/^access-perm: warning: the denial could not be audited: .*ENOSPC/m);
+    expect(viewer.stderr).toMatch(/^access-perm: warning: the denial could not be audited: .*symbolic link/m);
+  });
+
+  it('a link planted in place of the log is refused, never written through: nothing is created outside', async () => {
+    // The target does not exist yet (a missing ~/.profile): following the link would create it with the entry's text.
+    const outside = join(await mkdtemp(join(tmpdir(), 'access-perm-outside-')), 'profile');
+    saved = `${auditLogPath()}.saved`;
+    await rename(auditLogPath(), saved);
+    await symlink(outside, auditLogPath());
+    await expect(
+      addUser({ token: team.admin }, { userId: 'newcomer', role: 'VIEWER', reason: '$(touch /tmp/pwned) #' }),
+    ).rejects.toThrow(
+      /^cannot write the audit log .*audit_log\.jsonl: .*audit_log\.jsonl is a symbolic link inside the data directory .*: refused/,
+    );
+    await expect(readFile(outside)).rejects.toThrow(/ENOENT/);
+    // A folder on the way is refused too (the audit folder replaced by a link to an outside folder).
+    await rm(auditLogPath());
+    await rename(saved, auditLogPath());
+    const auditFolder = join(governanceDir(), 'audit');
+    const outsideDir = await mkdtemp(join(tmpdir(), 'access-perm-outside-'));
+    await rename(auditFolder, `${auditFolder}.saved`);
+    await symlink(outsideDir, auditFolder);
+    try {
+      await expect(
+        addUser({ token: team.admin }, { userId: 'newcomer', role: 'VIEWER', reason: 'joins the team' }),
+      ).rejects.toThrow(/governance\/audit is a symbolic link inside the data directory .*: refused/);
+      expect(await readdir(outsideDir)).toEqual([]);
+    } finally {
+      await rm(auditFolder);
+      await rename(`${auditFolder}.saved`, auditFolder);
+      saved = `${auditLogPath()}.saved`;
+      await rename(auditLogPath(), saved); // afterEach puts it back
+    }
   });
 });
