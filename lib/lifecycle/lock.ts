@@ -137,7 +137,9 @@ export async function lockRun(input: {
   }
   const versionDir = versionDirName(input.version);
   const versionPath = join(input.runDir, versionDir);
-  const missing = (await lockRequirements(input.runId, input.version, versionPath, input.reproducibilityPassed)).filter((r) => !r.met);
+  const missing = (await lockRequirements(input.runId, input.version, versionPath, input.reproducibilityPassed)).filter(
+    (r) => !r.met,
+  );
   if (missing.length > 0) {
     const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
     return refuseAs(input.actor, input.runId, 'lockRun', new LockRequirementError(message));
