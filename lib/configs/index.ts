@@ -18,13 +18,12 @@ import type { Permission, ResolvedIdentity } from '../../schemas/governance';
 import { ensureDir, prepareFile } from '../artifacts';
 import { configRegistryDir, parseConfigText } from '../config';
 import { ConfigError, InputError, RunStateError, UnknownConfigError } from '../errors';
-import { actorFields, appendAudit, authorize, type Credential } from '../governance';
+import { actorFields, appendAudit, auditAdoption, authorize, type Credential } from '../governance';
 import { sha256Hex } from '../hash';
 import {
+  commitSequencedRecord,
   pinnedSequence,
-  pinSequence,
   RecordSignatureError,
-  signRecord,
   verifyRecord,
   verifySequencedRecord,
   type RecordSignature,
@@ -101,21 +100,12 @@ async function adoptLegacyRecord(id: string): Promise<ConfigRecord | null> {
   const legacy = legacyRecordSchema.parse(await verifyRecord(raw, what(id)));
   if (legacy.id !== id) throw new RecordSignatureError(`${what(id)} is the record of config ${legacy.id}: refused`);
   await writeRecord({ ...legacy, format: 'access-perm/config@2', sequence: 1 }, () =>
-    appendAudit({
-      user_id: 'system',
-      user_role: 'SYSTEM',
-      action: 'config_adopted',
-      resource_type: 'config',
-      resource_id: id,
-      status: 'success',
-      source: 'system',
-      result: 'completed',
-      details: {
-        sha256: sha256Hex(text),
-        sequence: 1,
-        note: 'signed before config records were sequenced: accepted as it stood, its sequence pinned from now',
-      },
-    }).then(() => undefined),
+    auditAdoption(
+      'config_adopted',
+      { resource_type: 'config', resource_id: id },
+      text,
+      'signed before config records were sequenced: accepted as it stood, its sequence pinned from now',
+    ),
   );
   return readRecord(id, true);
 }
@@ -133,16 +123,7 @@ async function lockConfig<T>(id: string, fn: () => Promise<T>): Promise<T> {
  */
 async function writeRecord(record: ConfigRecord, beforeCommit?: () => Promise<void>): Promise<ConfigRecord> {
   const valid = configRecordSchema.parse(record);
-  const file = await prepareFile(recordPath(valid.id), `${JSON.stringify(await signRecord(valid), null, 2)}\n`);
-  try {
-    await beforeCommit?.();
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
-  // After the file: a write interrupted in between leaves a newer record than the pin, which reads accept.
-  await pinSequence(CONFIG_PIN, valid.id, valid.sequence);
+  await commitSequencedRecord(recordPath(valid.id), valid, CONFIG_PIN, valid.id, beforeCommit);
   return valid;
 }
 

@@ -14,7 +14,7 @@ import {
   type ResolvedIdentity,
 } from '../../schemas/governance';
 import { appendText, ensureDir } from '../artifacts';
-import { sha256File } from '../hash';
+import { sha256File, sha256Hex } from '../hash';
 import { refuseLinksInDataDir } from '../paths';
 import { keyringPublicKeys } from '../keys';
 import { readSettings } from '../settings';
@@ -350,6 +350,28 @@ export const actorFields = (identity: Pick<ResolvedIdentity, 'userId' | 'role' |
   user_role: identity.role,
   temporary_role: identity.temporaryRole ?? false,
 });
+
+/**
+ * Audits that a signed record written before records of its kind were sequenced was accepted as it stood (`text`,
+ * by its sha256) and pinned at sequence 1: from then on an older copy is refused.
+ */
+export async function auditAdoption(
+  action: AuditInput['action'],
+  resource: Pick<AuditInput, 'resource_type' | 'resource_id'>,
+  text: string,
+  note: string,
+): Promise<void> {
+  await appendAudit({
+    user_id: 'system',
+    user_role: 'SYSTEM',
+    action,
+    ...resource,
+    status: 'success',
+    source: 'system',
+    result: 'completed',
+    details: { sha256: sha256Hex(text), sequence: 1, note },
+  });
+}
 
 /**
  * Appends one entry to the audit log: stamps UTC timestamp, audit_id and the hash chain, checks the invariants,

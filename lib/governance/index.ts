@@ -2,6 +2,7 @@ export {
   ACTIVE_FILE,
   actorFields,
   appendAudit,
+  auditAdoption,
   AuditIntegrityError,
   auditDir,
   auditFiles,

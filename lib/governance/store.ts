@@ -9,20 +9,19 @@ import {
   type TokensDoc,
   type UsersDoc,
 } from '../../schemas/governance';
-import { prepareFile, writeFileAtomic } from '../artifacts';
+import { writeFileAtomic } from '../artifacts';
 import { fileExists } from '../data/raw';
-import { sha256Hex } from '../hash';
 import {
+  commitSequencedRecord,
   ensureKeyringDir,
   keyringDir,
   pinnedSequence,
-  pinSequence,
   signRecord,
   verifyRecord,
   verifySequencedRecord,
   type RecordSignature,
 } from '../keys';
-import { appendAudit } from './audit';
+import { auditAdoption } from './audit';
 import { GovernanceError } from './errors';
 import { governanceDir, withLock } from './storeDir';
 
@@ -137,16 +136,7 @@ async function readDocFile<K extends DocName>(name: K, locked = false): Promise<
  */
 async function writeDocLocked(name: DocName, doc: object, beforeCommit?: () => Promise<void>): Promise<void> {
   const valid = (DOCS[name].schema as z.ZodType).parse(doc) as { sequence: number };
-  const prepared = await prepareFile(docPath(name), `${JSON.stringify(await signRecord(valid), null, 2)}\n`, 0o600);
-  try {
-    await beforeCommit?.();
-  } catch (e) {
-    await prepared.discard();
-    throw e;
-  }
-  await prepared.commit();
-  // After the file: a write interrupted in between leaves a newer file than the pin, which reads accept.
-  await pinSequence(STORE_PIN, name, valid.sequence);
+  await commitSequencedRecord(docPath(name), valid, STORE_PIN, name, beforeCommit, 0o600);
 }
 
 /**
@@ -170,23 +160,14 @@ async function adoptLegacyDoc<K extends DocName>(name: K): Promise<DocOf<K>> {
   }
   const legacy = (spec.legacy as z.ZodType).parse(content) as object;
   const doc = { ...legacy, version: 2, sequence: 1 };
-  await writeDocLocked(name, doc, async () => {
-    await appendAudit({
-      user_id: 'system',
-      user_role: 'SYSTEM',
-      action: 'governance_store_adopted',
-      resource_type: 'governance_store',
-      resource_id: spec.file,
-      status: 'success',
-      source: 'system',
-      result: 'completed',
-      details: {
-        sha256: sha256Hex(text),
-        sequence: 1,
-        note: 'signed before this store was sequenced: accepted as it stood, its sequence pinned from now',
-      },
-    });
-  });
+  await writeDocLocked(name, doc, () =>
+    auditAdoption(
+      'governance_store_adopted',
+      { resource_type: 'governance_store', resource_id: spec.file },
+      text,
+      'signed before this store was sequenced: accepted as it stood, its sequence pinned from now',
+    ),
+  );
   return readDocFile(name, true);
 }
 

@@ -18,7 +18,7 @@ import {
 } from 'node:crypto';
 import { chmod, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../artifacts';
+import { prepareFile, writeFileAtomic } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
 import { canonicalJson } from '../hash';
 import { dataDir, isInside } from '../paths';
@@ -338,6 +338,31 @@ export const pinnedSignature = (kind: string, id: string): Promise<string | null
 /** Pins `sequence` as the latest written for `kind`/`id`. Call it after the record is in place. */
 export const pinSequence = (kind: string, id: string, sequence: number): Promise<void> =>
   writePin(kind, id, 'seq', String(sequence));
+
+/**
+ * Signs a sequenced record (its `sequence` one above the record it replaces; the caller holds the record's lock) into
+ * `path` and pins the sequence. The file is written first (a full disk or a read-only folder fails there), then
+ * `beforeCommit` runs (the change's audit entry), then the file is put in place and pinned: a change whose audit entry
+ * cannot be written is not made. A write interrupted after the file leaves it newer than the pin, which reads accept.
+ */
+export async function commitSequencedRecord(
+  path: string,
+  record: { sequence: number },
+  kind: string,
+  id: string,
+  beforeCommit?: () => Promise<void>,
+  mode?: number,
+): Promise<void> {
+  const file = await prepareFile(path, `${JSON.stringify(await signRecord(record), null, 2)}\n`, mode);
+  try {
+    await beforeCommit?.();
+  } catch (e) {
+    await file.discard();
+    throw e;
+  }
+  await file.commit();
+  await pinSequence(kind, id, record.sequence);
+}
 
 /** The sequence pinned for `kind`/`id`, or null when none was written yet. */
 export async function pinnedSequence(kind: string, id: string): Promise<number | null> {
