@@ -1,3 +1,5 @@
+import { Context } from '@temporalio/activity';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import {
   lifecycleWorkflowId,
   reproductionWorkflowId,
@@ -42,7 +44,21 @@ const requestOf = <T extends { capability: unknown }>(req: T): Omit<T, 'capabili
  */
 async function lifecycleContext(runId: string, step: string): Promise<OperationContext> {
   const caller = await callingWorkflow(['runLifecycle'], (id) => id === lifecycleWorkflowId(assertRunId(runId)));
-  return { runId, execution: caller, step };
+  return { runId, execution: caller, step, scheduleOnServer };
+}
+
+/** Whether the worker's Temporal server holds schedule `scheduleId` (a lock needs the nightly monitoring one). */
+async function scheduleOnServer(scheduleId: string): Promise<boolean> {
+  return Context.current()
+    .client.schedule.getHandle(scheduleId)
+    .describe()
+    .then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof ScheduleNotFoundError) return false;
+        throw e;
+      },
+    );
 }
 
 /** A step of reproduction `repro` of run `runId`, for its own `reproduceRun` child only. */

@@ -520,6 +520,20 @@ describe('run lifecycle on a real Temporal dev server', () => {
       configuredAt: new Date().toISOString(),
     });
 
+    // The signed plan alone is not enough: the Schedule that runs it must be on the Temporal server.
+    const unscheduled = await cli(team.tokens.VALIDATOR, 'lock', 'lc-a', '--reason', 'validated for release');
+    expect(unscheduled.stderr).toMatch(/not met: monitoring schedule in place/);
+    await client.schedule.create({
+      scheduleId: 'monitor-lc-a',
+      spec: { cronExpressions: ['0 2 * * *'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'monitoringWorkflow',
+        taskQueue: TASK_QUEUE,
+        args: [{ runId: 'lc-a' }],
+      },
+      state: { paused: true },
+    });
     // A workflow answering under the lifecycle's id (one started on the Temporal server in place of ours) is
     // believed for its journal only: what the CLI, API and console show of versions, reviews and the lock is read
     // from the records.

@@ -6,6 +6,7 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Actor, LockRecord } from '../../schemas/lifecycle';
+import { monitoringScheduleId } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
 import { fileExists, rawPaths } from '../data/raw';
@@ -51,6 +52,7 @@ export async function lockRequirements(
   version: number,
   versionDir: string,
   reproducibilityPassed: boolean,
+  scheduleOnServer?: (scheduleId: string) => Promise<boolean>,
 ): Promise<LockRequirement[]> {
   const manifest = await tryManifest(versionDir);
   const listed = (path: string) => manifest?.artifacts.find((a) => a.path === path);
@@ -88,8 +90,11 @@ export async function lockRequirements(
     },
     {
       name: 'monitoring schedule in place',
-      met: await hasMonitoringSchedule(runId),
-      detail: `none registered for ${runId}; an ADMIN registers one with access-perm monitor schedule --run ${runId} --current <csv>`,
+      // The signed plan, and (when the lock runs on a worker) the Schedule on the Temporal server that runs it.
+      met:
+        (await hasMonitoringSchedule(runId)) &&
+        (!scheduleOnServer || (await scheduleOnServer(monitoringScheduleId(runId)))),
+      detail: `none registered for ${runId}, or its Temporal Schedule is gone; an ADMIN sets it with access-perm monitor schedule --run ${runId} --current <csv>`,
     },
   ];
 }
@@ -124,6 +129,7 @@ export async function lockRun(input: {
   reason: string;
   /** The execution and step whose capability locks it: a retried activity finds its own lock. */
   claim: string;
+  scheduleOnServer?: (scheduleId: string) => Promise<boolean>;
 }): Promise<LockRecord> {
   const existing = await readLock(input.runDir);
   if (existing) {
@@ -137,9 +143,9 @@ export async function lockRun(input: {
   }
   const versionDir = versionDirName(input.version);
   const versionPath = join(input.runDir, versionDir);
-  const missing = (await lockRequirements(input.runId, input.version, versionPath, input.reproducibilityPassed)).filter(
-    (r) => !r.met,
-  );
+  const missing = (
+    await lockRequirements(input.runId, input.version, versionPath, input.reproducibilityPassed, input.scheduleOnServer)
+  ).filter((r) => !r.met);
   if (missing.length > 0) {
     const message = `run ${input.runId} cannot be locked yet, not met: ${missing.map((r) => `${r.name} — ${r.detail}`).join('; ')}`;
     return refuseAs(input.actor, input.runId, 'lockRun', new LockRequirementError(message));

@@ -48,6 +48,8 @@ export interface OperationContext {
   execution: WorkflowExecution;
   /** The workflow's number for this operation: a replayed signal is another step, refused its used capability. */
   step: string;
+  /** Whether the Temporal server holds a schedule of this id (the worker asks its server; absent outside one). */
+  scheduleOnServer?: (scheduleId: string) => Promise<boolean>;
 }
 
 /** What every operation returns: its message, who acted, and the run's state as its records now say. */
@@ -328,6 +330,7 @@ export async function lockOperation(
     actor,
     reason: request.reason,
     claim: claimOf(ctx),
+    ...(ctx.scheduleOnServer ? { scheduleOnServer: ctx.scheduleOnServer } : {}),
   });
   return {
     message: `run ${ctx.runId} locked (version ${version})`,

@@ -18,6 +18,7 @@ import { registerSchedule } from '../../lib/monitor/store';
 import type { CapabilityOperation } from '../../schemas/governance';
 import type { LifecycleState, Verdict } from '../../schemas/lifecycle';
 import { monitoringScheduleId } from '../../schemas/monitoring';
+import { TASK_QUEUE } from '../../workflows/definitions';
 import {
   approveDeploymentUpdate,
   fileOverrideUpdate,
@@ -96,6 +97,18 @@ export async function governedRun(client: Client, root: string, team: Team): Pro
     current: windowCsv,
     configuredBy: 'root',
     configuredAt: new Date().toISOString(),
+  });
+  // …and the Temporal Schedule that runs it (paused here: the scenario monitors by hand).
+  await client.schedule.create({
+    scheduleId: monitoringScheduleId(RUN),
+    spec: { cronExpressions: ['0 2 * * *'] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'monitoringWorkflow',
+      taskQueue: TASK_QUEUE,
+      args: [{ runId: RUN }],
+    },
+    state: { paused: true },
   });
   await update(lockRunUpdate, team.tokens.VALIDATOR, { reason: 'validated for release' });
   await update(approveDeploymentUpdate as never, team.tokens.VALIDATOR, { reason: 'go live' });
