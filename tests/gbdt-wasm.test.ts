@@ -60,6 +60,9 @@ describe('gbdt: WebAssembly kernels', () => {
       { iterations: 30, depth: 6, learning_rate: 0.1, random_seed: 7 },
       // 16-bit bins for `fine`, unpacked CTR bins (ctr_border_count > 15), Bayesian weights, an eval set below.
       { iterations: 20, depth: 5, border_count: 300, ctr_border_count: 40, bootstrap_type: 'Bayesian', random_seed: 3 },
+      // Several leaf steps (rows grouped by leaf, backtracking), and gradient steps.
+      { iterations: 15, depth: 4, leaf_estimation_iterations: 4, random_seed: 5 },
+      { iterations: 15, depth: 4, leaf_estimation_method: 'Gradient', random_seed: 6 },
     ];
     for (const [i, params] of cases.entries()) {
       const options = i === 1 ? { evalSet } : {};

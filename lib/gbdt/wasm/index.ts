@@ -41,8 +41,10 @@ interface KernelExports {
   splitLeaves: (...args: number[]) => void;
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
-  assignSplit: (...args: number[]) => void;
   groupByLeaf: (...args: number[]) => void;
+  assignTree: (n: number, depth: number, splits: number, out: number) => void;
+  leafSums: (...args: number[]) => void;
+  scaleByLeaf: (n: number, leaf: number, expNeg: number, factor: number) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -96,9 +98,14 @@ export class WasmHistograms {
   private oSmallOn = 0;
   private oZero = 0;
   private oBins = 0;
-  /** Bin arrays in the cache region: offset by array (bins never change once built); bytes used. */
-  private cached = new Map<Uint8Array, number>();
+  /**
+   * Bin arrays in the cache region (bins never change once built): offset, bytes and the tree that last read them;
+   * bytes used.
+   */
+  private cached = new Map<Uint8Array, { at: number; bytes: number; tree: number }>();
   private cacheUsed = 0;
+  private tree = 0;
+  private oSpill = 0;
   private oHist = 0;
   // Views, re-made whenever the memory grew (growing detaches the old ones).
   private vLeaf = new Uint32Array(0);
@@ -141,6 +148,7 @@ export class WasmHistograms {
     this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
     this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
+    this.oSpill = take(GROUP * align(this.binCap));
     this.cached.clear();
     this.cacheUsed = 0;
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
@@ -223,28 +231,57 @@ export class WasmHistograms {
     this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
   }
 
+  /** Marks the start of a tree's search: the bin cache keeps the arrays a tree reads over those earlier trees read. */
+  startTree(): void {
+    this.tree++;
+  }
+
   /**
-   * Offsets of these bin arrays in the cache, copying in those not there; when they do not all fit, the cache starts
-   * over (it holds at least a group).
+   * Offsets of these bin arrays in the cache, copying in those not there. When they do not fit, the arrays this tree
+   * has not read leave the cache; when this tree reads more than the cache holds, the rest are copied into a spill
+   * region on every read (a cyclic read of more than the cache would otherwise miss every time).
    */
   private place(arrays: Uint8Array[]): number[] {
     this.views();
+    const cap = BIN_CACHE_ARRAYS * align(this.binCap);
     let missing = 0;
     for (const b of arrays) if (!this.cached.has(b)) missing += align(b.length);
-    if (this.cacheUsed + missing > BIN_CACHE_ARRAYS * align(this.binCap)) {
-      this.cached.clear();
-      this.cacheUsed = 0;
-    }
+    if (this.cacheUsed + missing > cap) this.evict();
+    let spill = 0;
     return arrays.map((b) => {
-      let at = this.cached.get(b);
-      if (at === undefined) {
-        at = this.oBins + this.cacheUsed;
-        this.vBytes.set(b, at);
-        this.cached.set(b, at);
-        this.cacheUsed += align(b.length);
+      const hit = this.cached.get(b);
+      if (hit) {
+        hit.tree = this.tree;
+        return hit.at;
       }
+      const bytes = align(b.length);
+      let at: number;
+      if (this.cacheUsed + bytes <= cap) {
+        at = this.oBins + this.cacheUsed;
+        this.cached.set(b, { at, bytes, tree: this.tree });
+        this.cacheUsed += bytes;
+      } else {
+        at = this.oSpill + spill;
+        spill += bytes;
+      }
+      this.vBytes.set(b, at);
       return at;
     });
+  }
+
+  /** Drops the cached arrays this tree has not read and moves the others down (in offset order: none overwritten). */
+  private evict(): void {
+    const keep = [...this.cached].filter(([, e]) => e.tree === this.tree).sort((x, y) => x[1].at - y[1].at);
+    this.cached.clear();
+    let used = 0;
+    for (const [b, e] of keep) {
+      const at = this.oBins + used;
+      if (at !== e.at) this.vBytes.copyWithin(at, e.at, e.at + e.bytes);
+      e.at = at;
+      this.cached.set(b, e);
+      used += e.bytes;
+    }
+    this.cacheUsed = used;
   }
 
   /**
@@ -376,71 +413,122 @@ export class WasmCtr {
   }
 }
 
+/** One split of a tree as `WasmLeaves.assign` takes it. */
+export interface LeafSplit {
+  bins: Uint8Array;
+  packed: boolean;
+  onehot: boolean;
+  bin: number;
+}
+
 /**
- * Every training row's leaf under a tree's splits (`assignLeaves`) and the rows grouped by leaf for the leaf values
- * (`leafDeltas`), in the kernels' memory:
- *   leaf u32[n] · bins u8[n] · labels u8[n] · expNeg f64[n] · sortedExp f64[n] · sortedY u8[n]
- *   · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves]
+ * Every training row's leaf under a tree's splits (`assignLeaves`), each fold's exp(−approx) per row (resident here
+ * for the whole fit: the leaf values' sums and the approximation updates read and write it in place), and the rows
+ * grouped by leaf for the leaf values (`leafDeltas`), in the kernels' memory:
+ *   leaf u32[n] · labels u8[n] · expNeg f64[folds · n] · sortedExp f64[n] · sortedY u8[n] · bins u8[maxDepth · n]
+ *   · splits 16 B[maxDepth] · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves] · sums f64[2 leaves]
+ *   · factor f64[leaves]
  */
 export class WasmLeaves {
   private readonly k: KernelExports;
-  private readonly oBins: number;
   private readonly oLabels: number;
   private readonly oExpNeg: number;
   private readonly oSortedExp: number;
   private readonly oSortedY: number;
+  private readonly oBins: number;
+  private readonly oSplits: number;
   private readonly oStart: number;
   private readonly oNeg: number;
   private readonly oFill: number;
+  private readonly oSums: number;
+  private readonly oFactor: number;
+  private readonly binBytes: number;
   /** The rows' leaves; a view into the kernels' memory, which never grows after construction. */
   readonly leaf: Uint32Array;
+  /** Fold k's exp(−approx) per row (views into the kernels' memory). */
+  readonly expNeg: Float64Array[];
 
-  /** For `n` training rows with these labels and trees of up to `maxLeaves` leaves. */
+  /**
+   * For `n` training rows with these labels, `folds` approximations starting at exp(−approx) = `startExp` and trees of
+   * up to `maxDepth` levels.
+   */
   constructor(
     private readonly n: number,
     labels: Uint8Array,
-    maxLeaves: number,
+    folds: number,
+    startExp: number,
+    maxDepth: number,
   ) {
     this.k = instantiate();
-    this.oBins = BASE + align(4 * n);
-    this.oLabels = this.oBins + align(n);
+    const maxLeaves = 2 ** maxDepth;
+    this.binBytes = align(n);
+    this.oLabels = BASE + align(4 * n);
     this.oExpNeg = this.oLabels + align(n);
-    this.oSortedExp = this.oExpNeg + align(8 * n);
+    this.oSortedExp = this.oExpNeg + folds * align(8 * n);
     this.oSortedY = this.oSortedExp + align(8 * n);
-    this.oStart = this.oSortedY + align(n);
+    this.oBins = this.oSortedY + align(n);
+    this.oSplits = this.oBins + maxDepth * this.binBytes;
+    this.oStart = this.oSplits + align(16 * maxDepth);
     this.oNeg = this.oStart + align(4 * (maxLeaves + 1));
     this.oFill = this.oNeg + align(8 * maxLeaves);
-    reserve(this.k, this.oFill + align(4 * maxLeaves));
+    this.oSums = this.oFill + align(4 * maxLeaves);
+    this.oFactor = this.oSums + align(16 * maxLeaves);
+    reserve(this.k, this.oFactor + align(8 * maxLeaves));
     const buf = this.k.memory.buffer;
     this.leaf = new Uint32Array(buf, BASE, n);
     new Uint8Array(buf, this.oLabels, n).set(labels);
+    this.expNeg = Array.from({ length: folds }, (_, f) =>
+      new Float64Array(buf, this.oExpNeg + f * align(8 * n), n).fill(startExp),
+    );
   }
 
-  /** Clears every row's leaf. */
-  clear(): void {
-    this.leaf.fill(0);
+  /** Sets every row's leaf under these splits (split d sets bit d); at most `maxDepth` of them. */
+  assign(splits: LeafSplit[]): void {
+    const buf = this.k.memory.buffer;
+    const table = new Uint32Array(buf, this.oSplits, 4 * splits.length);
+    splits.forEach((s, d) => {
+      const at = this.oBins + d * this.binBytes;
+      new Uint8Array(buf, at, s.bins.length).set(s.bins);
+      table[4 * d] = at;
+      table[4 * d + 1] = (s.packed ? 1 : 0) | (s.onehot ? 2 : 0);
+      table[4 * d + 2] = s.bin;
+    });
+    this.k.assignTree(this.n, splits.length, this.oSplits, BASE);
   }
 
-  /** Sets `bit` in the leaf of every row on the true side of a split on byte or packed `bins`. */
-  split(bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
-    new Uint8Array(this.k.memory.buffer, this.oBins, bins.length).set(bins);
-    this.k.assignSplit(this.n, BASE, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  /**
+   * Per leaf, fold `fold`'s Σ (y − p) and Σ p(1 − p) (`newton`) or the row count at its current approximation,
+   * interleaved (leaf l at 2l, 2l + 1); a view into the kernels' memory.
+   */
+  leafSums(fold: number, newton: boolean, nLeaves: number): Float64Array {
+    this.k.leafSums(this.n, BASE, this.expNegAt(fold), this.oLabels, newton ? 1 : 0, nLeaves, this.oSums);
+    return new Float64Array(this.k.memory.buffer, this.oSums, 2 * nLeaves);
+  }
+
+  /** Multiplies fold `fold`'s exp(−approx) of every row by `factor` of its leaf. */
+  scale(fold: number, factor: Float64Array, nLeaves: number): void {
+    new Float64Array(this.k.memory.buffer, this.oFactor, nLeaves).set(factor.subarray(0, nLeaves));
+    this.k.scaleByLeaf(this.n, BASE, this.expNegAt(fold), this.oFactor);
+  }
+
+  private expNegAt(fold: number): number {
+    return this.oExpNeg + fold * align(8 * this.n);
   }
 
   /**
    * Groups the rows by their `leaf` (a counting sort in row order): leaf l's rows are sortedExp/sortedY[start[l] ..
-   * start[l + 1]), with their exp(−approx) and label; neg[l] counts its negatives. Views into the kernels' memory.
+   * start[l + 1]), with fold `fold`'s exp(−approx) and their label; neg[l] counts its negatives. Views into the
+   * kernels' memory.
    */
   groupByLeaf(
-    expNeg: Float64Array,
+    fold: number,
     nLeaves: number,
   ): { start: Int32Array; neg: Float64Array; sortedExp: Float64Array; sortedY: Uint8Array } {
     const buf = this.k.memory.buffer;
-    new Float64Array(buf, this.oExpNeg, this.n).set(expNeg);
     this.k.groupByLeaf(
       this.n,
       BASE,
-      this.oExpNeg,
+      this.expNegAt(fold),
       this.oLabels,
       nLeaves,
       this.oStart,

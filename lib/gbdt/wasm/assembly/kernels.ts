@@ -274,20 +274,6 @@ export function ctrBins(
 }
 
 /**
- * `assignLeaves` (../../tree.ts) for one split: sets `bit` in `out[i]` for every row i < n on its true side
- * (bin > `bin`, or == for one-hot), bins plain bytes or packed nibbles.
- */
-export function assignSplit(n: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32): void {
-  // Branch-free per row (which side a row falls on is unpredictable).
-  for (let i = 0; i < n; i++) {
-    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
-    const on = <u32>(onehot ? v == bin : v > bin);
-    const p = out + ((<usize>i) << 2);
-    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
-  }
-}
-
-/**
  * `leafDeltas`' grouping of rows by leaf (../../leaves.ts), a counting sort in row order: `start` i32[nLeaves + 1]
  * (leaf l's rows are sortedExp/sortedY[start[l] .. start[l + 1])), `neg` f64[nLeaves] (negatives per leaf), `fill`
  * i32[nLeaves] scratch.
@@ -325,5 +311,73 @@ export function groupByLeaf(
     store<i32>(f, <i32>j + 1);
     store<f64>(sortedExp + (j << 3), load<f64>(expNeg + ((<usize>i) << 3)));
     store<u8>(sortedY + j, load<u8>(labels + <usize>i));
+  }
+}
+
+/** `splitBlock`'s row loop for one kind of split (the flags are constants where it is inlined). */
+@inline
+function splitRows(i0: i32, i1: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32, first: bool): void {
+  for (let i = i0; i < i1; i++) {
+    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = out + ((<usize>i) << 2);
+    store<u32>(p, (first ? 0 : load<u32>(p)) | (bit & (0 - on)));
+  }
+}
+
+/**
+ * `assignLeaves` (../../tree.ts) for a whole tree: every row i < n's leaf into `out[i]`, from `depth` splits described
+ * at `splits` (16 bytes each: bins offset u32, flags u32 — 1 packed, 2 one-hot —, bin u32; split d sets bit d).
+ * Rows go in blocks small enough that their leaves stay in cache while every split is applied.
+ */
+export function assignTree(n: i32, depth: i32, splits: usize, out: usize): void {
+  const BLOCK = 4096;
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    const i1 = min(i0 + BLOCK, n);
+    if (depth == 0) memory.fill(out + ((<usize>i0) << 2), 0, (<usize>(i1 - i0)) << 2);
+    for (let d = 0; d < depth; d++) {
+      const e = splits + ((<usize>d) << 4);
+      const bins = <usize>load<u32>(e);
+      const flags = load<u32>(e, 4);
+      const bin = load<u32>(e, 8);
+      const bit = (<u32>1) << d;
+      const first = d == 0;
+      if (flags == 0) {
+        if (first) splitRows(i0, i1, out, bins, false, false, bin, bit, true);
+        else splitRows(i0, i1, out, bins, false, false, bin, bit, false);
+      } else if (flags == 1) {
+        if (first) splitRows(i0, i1, out, bins, true, false, bin, bit, true);
+        else splitRows(i0, i1, out, bins, true, false, bin, bit, false);
+      } else if (flags == 2) {
+        if (first) splitRows(i0, i1, out, bins, false, true, bin, bit, true);
+        else splitRows(i0, i1, out, bins, false, true, bin, bit, false);
+      } else {
+        if (first) splitRows(i0, i1, out, bins, true, true, bin, bit, true);
+        else splitRows(i0, i1, out, bins, true, true, bin, bit, false);
+      }
+    }
+  }
+}
+
+/**
+ * One leaf-estimation step's sums (`oneStep` in ../../leaves.ts): per leaf l, into the interleaved pair sums[2l],
+ * sums[2l + 1] (zeroed here), Σ (y − p) and Σ p(1 − p) (`newton`) or the row count, p = 1 / (1 + expNeg), rows in
+ * order; one f64x2 addition per row (two ordinary f64 additions).
+ */
+export function leafSums(n: i32, leaf: usize, expNeg: usize, labels: usize, newton: bool, nLeaves: i32, sums: usize): void {
+  memory.fill(sums, 0, (<usize>nLeaves) << 4);
+  for (let i = 0; i < n; i++) {
+    const l = leafAt(leaf, i);
+    const p = 1 / (1 + load<f64>(expNeg + ((<usize>i) << 3)));
+    const y = <f64>load<u8>(labels + <usize>i);
+    add2(sums, l, f64x2.replace_lane(f64x2.splat(y - p), 1, newton ? p * (1 - p) : 1));
+  }
+}
+
+/** exp(−approx) of every row times its leaf's factor (exp(−value) of the tree's leaf). */
+export function scaleByLeaf(n: i32, leaf: usize, expNeg: usize, factor: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = expNeg + ((<usize>i) << 3);
+    store<f64>(p, load<f64>(p) * load<f64>(factor + ((<usize>leafAt(leaf, i)) << 3)));
   }
 }
