@@ -372,11 +372,11 @@ export function buildFeatures(
 /** Largest pair key space given a direct-address table (16 MiB of ids). */
 const DIRECT_IDS_MAX = 1 << 22;
 
-/** A hash table for up to `maxKeys` pairs, at most half full. */
-function hashedIds(ctx: CtrContext, maxKeys: number): HashedIds {
+/** Slots of a hash table for up to `maxKeys` pairs, at most half full. */
+function hashSlots(maxKeys: number): number {
   let size = 1024;
   while (size < 2 * maxKeys) size *= 2;
-  return new HashedIds(ctx.scratch.pairIds(size), ctx.scratch.pairKeys(size));
+  return size;
 }
 
 /** Pair → id by direct addressing (small key spaces); `get` remembers the slot `set` fills. */
@@ -439,6 +439,17 @@ function combinationIds(
 ): { valueOf: Int32Array; k: number; firstRow: Int32Array } {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
+  const wasm = ctx.scratch.wasm;
+  if (wasm) {
+    wasm.startIds(srcs[0]!.valueOf);
+    let k = srcs[0]!.values.length;
+    for (let s = 1; s < srcs.length; s++) {
+      const card = srcs[s]!.values.length;
+      const direct = k * card <= DIRECT_IDS_MAX;
+      k = wasm.addColumn(srcs[s]!.valueOf, card, direct, direct ? k * card : hashSlots(n));
+    }
+    return { ...wasm.ids(), k };
+  }
   const firstRow = ctx.scratch.firstRows(n);
   let cur = srcs[0]!.valueOf;
   let curCount = srcs[0]!.values.length;
@@ -449,7 +460,9 @@ function combinationIds(
     let count = 0;
     // Dense ids of the (cur, src) pairs in order of first occurrence.
     const ids =
-      curCount * card <= DIRECT_IDS_MAX ? new DirectIds(ctx.scratch.pairIds(curCount * card)) : hashedIds(ctx, n);
+      curCount * card <= DIRECT_IDS_MAX
+        ? new DirectIds(ctx.scratch.pairIds(curCount * card))
+        : new HashedIds(ctx.scratch.pairIds(hashSlots(n)), ctx.scratch.pairKeys(hashSlots(n)));
     for (let i = 0; i < n; i++) {
       const a = cur[i]!;
       const b = src.valueOf[i]!;

@@ -41,6 +41,7 @@ interface KernelExports {
   splitLeaves: (...args: number[]) => void;
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
+  pairIds: (...args: number[]) => number;
   groupByLeaf: (...args: number[]) => void;
   assignTree: (n: number, depth: number, splits: number, out: number) => void;
   leafSums: (...args: number[]) => void;
@@ -343,19 +344,28 @@ export class WasmHistograms {
 export const WASM_CTR_MAX_BORDERS = 255;
 
 /**
- * The ordered-CTR kernels of one fit and their memory:
- *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · seen i32[2 values]
+ * The ordered-CTR and combination-id kernels of one fit and their memory:
+ *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · ids i32[2][n] · firstRow i32[n]
+ *   · column i32[n] · seen i32[2 values] · pair slots i32[slots] · pair keys i32[2 slots]
  */
 export class WasmCtr {
   private readonly k: KernelExports;
   private n = -1;
   private valueCap = 0;
+  private slotCap = 0;
   private oLabelled = 0;
   private oPerm = 0;
   private oHistory = 0;
   private oBins = 0;
   private oBorders = 0;
+  private oIds = [0, 0];
+  private oFirstRow = 0;
+  private oColumn = 0;
   private oSeen = 0;
+  private oSlots = 0;
+  private oKeys = 0;
+  /** Which of the two id arrays holds the current combination's ids. */
+  private curIds = 0;
 
   constructor() {
     this.k = instantiate();
@@ -366,13 +376,71 @@ export class WasmCtr {
     if (n === this.n && values <= this.valueCap) return;
     this.n = n;
     this.valueCap = Math.max(values, 2 * this.valueCap);
+    this.layout();
+  }
+
+  private layout(): void {
+    const n = this.n;
     this.oLabelled = BASE;
     this.oPerm = this.oLabelled + align(4 * n);
     this.oHistory = this.oPerm + align(4 * n);
     this.oBins = this.oHistory + align(8 * n);
     this.oBorders = this.oBins + align(n);
-    this.oSeen = this.oBorders + align(8 * WASM_CTR_MAX_BORDERS);
-    reserve(this.k, this.oSeen + 8 * this.valueCap);
+    this.oIds = [this.oBorders + align(8 * WASM_CTR_MAX_BORDERS), 0];
+    this.oIds[1] = this.oIds[0]! + align(4 * n);
+    this.oFirstRow = this.oIds[1] + align(4 * n);
+    this.oColumn = this.oFirstRow + align(4 * n);
+    this.oSeen = this.oColumn + align(4 * n);
+    this.oSlots = this.oSeen + align(8 * this.valueCap);
+    this.oKeys = this.oSlots + align(4 * this.slotCap);
+    reserve(this.k, this.oKeys + 8 * this.slotCap);
+  }
+
+  /**
+   * Starts a combination's ids (`combinationIds` in ../features.ts) from its first column's value ids. Reserves room
+   * for up to n values, so that the combination's CTRs (`ensure`) do not move the ids.
+   */
+  startIds(valueOf: Int32Array): void {
+    this.ensure(valueOf.length, valueOf.length);
+    new Int32Array(this.k.memory.buffer, this.oIds[0]!, this.n).set(valueOf);
+    this.curIds = 0;
+  }
+
+  /**
+   * Adds a column (value ids below `card`) to the combination: the pairs (current id, value id) get dense ids in order
+   * of first occurrence, by direct address in `slots` slots (`direct`) or hashed in `slots` (a power of two); returns
+   * how many.
+   */
+  addColumn(valueOf: Int32Array, card: number, direct: boolean, slots: number): number {
+    if (slots > this.slotCap) {
+      this.slotCap = slots;
+      this.layout();
+    }
+    new Int32Array(this.k.memory.buffer, this.oColumn, this.n).set(valueOf);
+    const next = 1 - this.curIds;
+    const count = this.k.pairIds(
+      this.n,
+      this.oIds[this.curIds]!,
+      this.oColumn,
+      card,
+      direct ? 1 : 0,
+      this.oSlots,
+      this.oKeys,
+      slots,
+      this.oIds[next]!,
+      this.oFirstRow,
+    );
+    this.curIds = next;
+    return count;
+  }
+
+  /** The combination's ids per row and each id's first row (views, valid until the next combination). */
+  ids(): { valueOf: Int32Array; firstRow: Int32Array } {
+    const buf = this.k.memory.buffer;
+    return {
+      valueOf: new Int32Array(buf, this.oIds[this.curIds]!, this.n),
+      firstRow: new Int32Array(buf, this.oFirstRow, this.n),
+    };
   }
 
   /** The rows' 2 · value + label, to be filled by the caller before `history`. */

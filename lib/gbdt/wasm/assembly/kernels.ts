@@ -381,3 +381,63 @@ export function scaleByLeaf(n: i32, leaf: usize, expNeg: usize, factor: usize): 
     store<f64>(p, load<f64>(p) * load<f64>(factor + ((<usize>leafAt(leaf, i)) << 3)));
   }
 }
+
+/**
+ * One column of `combinationIds` (../../features.ts): dense ids, in order of first occurrence, of the pairs
+ * (cur[i], src[i]) into next[i], and each id's first row into firstRow[id]; returns the number of ids. Pairs are
+ * found by direct address (cur · card + src) in `size` slots when `direct`, else in an open-addressing table of `size`
+ * slots (a power of two) with both key entries of each slot at `keys`.
+ */
+export function pairIds(
+  n: i32,
+  cur: usize,
+  src: usize,
+  card: i32,
+  direct: bool,
+  ids: usize,
+  keys: usize,
+  size: u32,
+  next: usize,
+  firstRow: usize,
+): i32 {
+  memory.fill(ids, 0xff, (<usize>size) << 2);
+  let count = 0;
+  if (direct) {
+    for (let i = 0; i < n; i++) {
+      const at = ids + ((<usize>(load<i32>(cur + ((<usize>i) << 2)) * card + load<i32>(src + ((<usize>i) << 2)))) << 2);
+      let id = load<i32>(at);
+      if (id < 0) {
+        id = count++;
+        store<i32>(at, id);
+        store<i32>(firstRow + ((<usize>id) << 2), i);
+      }
+      store<i32>(next + ((<usize>i) << 2), id);
+    }
+    return count;
+  }
+  const mask = size - 1;
+  for (let i = 0; i < n; i++) {
+    const a = load<i32>(cur + ((<usize>i) << 2));
+    const b = load<i32>(src + ((<usize>i) << 2));
+    let h = <u32>(a * 0x9e3779b1) ^ <u32>b;
+    h = (h ^ (h >>> 16)) * 0x85ebca6b;
+    let slot = (h ^ (h >>> 13)) & mask;
+    let id: i32;
+    for (;;) {
+      id = load<i32>(ids + ((<usize>slot) << 2));
+      const k = keys + ((<usize>slot) << 3);
+      if (id < 0 || (load<i32>(k) == a && load<i32>(k, 4) == b)) break;
+      slot = (slot + 1) & mask;
+    }
+    if (id < 0) {
+      id = count++;
+      store<i32>(ids + ((<usize>slot) << 2), id);
+      const k = keys + ((<usize>slot) << 3);
+      store<i32>(k, a);
+      store<i32>(k, b, 4);
+      store<i32>(firstRow + ((<usize>id) << 2), i);
+    }
+    store<i32>(next + ((<usize>i) << 2), id);
+  }
+  return count;
+}
