@@ -404,6 +404,32 @@ describe('gbdt: categorical combinations', () => {
     // The eval metric tracked during training matches scoring the final model.
     expect(loglossFromRaw(predictRaw(combo, test.matrix), test.labels)).toBe(combo.bestEvalMetric!.value);
   });
+
+  it('sorts combination tables by their joined keys, also when values are prefixes of others or hold control characters', () => {
+    // Values that are prefixes of others (the separator after the first column's value must sort first); with a
+    // value below the separator in the first column, keys do not sort by value order and are sorted as strings.
+    const names = (extra: string) => ['v', 'v0', 'v01', 'w', 'v!', 'v0 ', 'x', `v${extra}`, 'vv', '~'];
+    const check = (aExtra: string) => {
+      const m = {
+        ...train.matrix,
+        categorical: [
+          { ...train.matrix.categorical[0]!, dictionary: names(aExtra) },
+          { ...train.matrix.categorical[1]!, dictionary: names('z') },
+        ],
+      };
+      const model = trainGbdt(m, train.labels, { ...params, iterations: 20, depth: 3 });
+      const tables = model.ctrTables.filter((t) => t.features.length > 1);
+      expect(tables.length).toBeGreaterThan(0);
+      for (const t of tables) {
+        const keys = t.stats.map((e) => e[0]);
+        expect(keys.length).toBeGreaterThan(10);
+        for (let i = 1; i < keys.length; i++) expect(keys[i - 1]! < keys[i]!).toBe(true);
+      }
+    };
+    check('\u0001');
+    check('\u001f');
+    check('y');
+  });
 });
 
 describe('gbdt: parameters', () => {

@@ -169,13 +169,17 @@ function valueCtrBins(valueOf: Int32Array, binOfValue: Bins, borderCount: number
   return bins;
 }
 
-/** A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key. */
+/**
+ * A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key;
+ * `rank`, when given, orders the ids as their keys (numbers sort much faster than strings).
+ */
 function tableStats(
   valueOf: Int32Array,
   k: number,
   labels: Uint8Array,
   keyOf: (id: number) => string,
   keep?: KeepEntry,
+  rank?: Float64Array,
 ): [string, number, number][] {
   const positives = new Int32Array(k);
   const totals = new Int32Array(k);
@@ -184,10 +188,54 @@ function tableStats(
     totals[v]!++;
     positives[v]! += labels[i]!;
   }
+  if (rank) {
+    const ids: number[] = [];
+    for (let v = 0; v < k; v++) if (!keep || keep(positives[v]!, totals[v]!)) ids.push(v);
+    ids.sort((a, b) => rank[a]! - rank[b]!);
+    return ids.map((v) => [keyOf(v), positives[v]!, totals[v]!]);
+  }
   const stats: [string, number, number][] = [];
   for (let v = 0; v < k; v++)
     if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
   return stats.sort(byKey);
+}
+
+/**
+ * Each value's position in the code-unit order of a source's values, or null when a value holds a code unit up to
+ * U+001F (COMBINATION_SEPARATOR and below): without those, joined keys sort as the tuples of their values' positions
+ * (a value that is a prefix of another is followed by the separator, which sorts before any other code unit).
+ */
+const valueRanks = new WeakMap<CatSource, Int32Array | null>();
+function ranksOf(src: CatSource): Int32Array | null {
+  let ranks = valueRanks.get(src);
+  if (ranks !== undefined) return ranks;
+  ranks = null;
+  if (!src.values.some((v) => /[\u0000-\u001f]/.test(v))) {
+    const order = src.values.map((_, v) => v).sort((a, b) => byKey([src.values[a]!, 0, 0], [src.values[b]!, 0, 0]));
+    ranks = new Int32Array(order.length);
+    for (let r = 0; r < order.length; r++) ranks[order[r]!] = r;
+  }
+  valueRanks.set(src, ranks);
+  return ranks;
+}
+
+/**
+ * A number per combination id that sorts as the id's joined key: the tuple of its values' ranks in mixed radix, when
+ * every source has ranks and the radix product stays below 2^53; else undefined (the keys are sorted as strings).
+ */
+function combinationRanks(srcs: CatSource[], k: number, firstRow: Int32Array): Float64Array | undefined {
+  const ranks = srcs.map(ranksOf);
+  let space = 1;
+  for (const src of srcs) space *= src.values.length;
+  if (ranks.some((r) => r === null) || space > Number.MAX_SAFE_INTEGER) return undefined;
+  const out = new Float64Array(k);
+  for (let id = 0; id < k; id++) {
+    const row = firstRow[id]!;
+    let x = 0;
+    for (let j = 0; j < srcs.length; j++) x = x * srcs[j]!.values.length + ranks[j]![srcs[j]!.valueOf[row]!]!;
+    out[id] = x;
+  }
+  return out;
 }
 
 /**
@@ -495,7 +543,7 @@ function deferredCombinationStats(
     const { valueOf, k, firstRow } = combinationIds(out, ctx, proj);
     const keyOf = (id: number): string =>
       srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
-    return tableStats(valueOf, k, ctx.labels, keyOf, keep);
+    return tableStats(valueOf, k, ctx.labels, keyOf, keep, combinationRanks(srcs, k, firstRow));
   };
 }
 
