@@ -9,7 +9,7 @@ import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
 import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
 import { PACKED_MAX_BINS, packedBins } from './tree';
 import type { BinFeature, Bins } from './tree';
-import { WASM_CTR_MAX_BORDERS, WasmCtr } from './wasm';
+import { WASM_CTR_MAX_BORDERS, WASM_CTR_MAX_PRIORS, WasmCtr } from './wasm';
 import type { GbdtKernel } from './wasm';
 
 type FeatureParams = Pick<
@@ -298,9 +298,20 @@ function addCtrs(
         bordersOf.push(uniformBorders([lo, hi], ctx.params.ctr_border_count));
       }
     }
-    bordersPriors.forEach((prior, pi) => {
-      binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
-    });
+    if (
+      wasm &&
+      bordersPriors.length <= WASM_CTR_MAX_PRIORS &&
+      bordersOf.every((b) => packs(b.length + 1) && b.length <= WASM_CTR_MAX_BORDERS)
+    ) {
+      // All priors' packed bins in one pass over the history.
+      const outs = bordersPriors.map(() => packedBins(n));
+      wasm.packedBins(bordersPriors, bordersOf, outs);
+      outs.forEach((bins, pi) => (binsOf[pi]![fold] = bins));
+    } else {
+      bordersPriors.forEach((prior, pi) => {
+        binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
+      });
+    }
   }
   for (const ctr of DEFAULT_CTRS) {
     if (ctr.type === 'Borders') {

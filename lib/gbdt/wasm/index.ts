@@ -42,6 +42,7 @@ interface KernelExports {
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
   pairIds: (...args: number[]) => number;
+  ctrBinsPacked: (n: number, history: number, priors: number, spec: number, small: number, table: number) => void;
   groupByLeaf: (...args: number[]) => void;
   assignTree: (n: number, depth: number, splits: number, out: number) => void;
   leafSums: (...args: number[]) => void;
@@ -342,11 +343,19 @@ export class WasmHistograms {
 
 /** Most borders a CTR may have for the kernel (byte bins); more stay on the TypeScript loop. */
 export const WASM_CTR_MAX_BORDERS = 255;
+/** Most priors `WasmCtr.packedBins` bins in one pass. */
+export const WASM_CTR_MAX_PRIORS = 4;
+/**
+ * Rows with fewer earlier rows of their value than this take their packed CTR bins from a table of every
+ * (count, positives) below it (2 bytes each: 32 KiB).
+ */
+const CTR_TABLE_COUNTS = 128;
 
 /**
  * The ordered-CTR and combination-id kernels of one fit and their memory:
- *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · ids i32[2][n] · firstRow i32[n]
- *   · column i32[n] · seen i32[2 values] · pair slots i32[slots] · pair keys i32[2 slots]
+ *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[4][255] · packed bins u8[4][n / 2]
+ *   · spec 40 B[4] · table u16[128²] · ids i32[2][n] · firstRow i32[n] · column i32[n] · seen i32[2 values]
+ *   · pair slots i32[slots] · pair keys i32[2 slots]
  */
 export class WasmCtr {
   private readonly k: KernelExports;
@@ -358,6 +367,9 @@ export class WasmCtr {
   private oHistory = 0;
   private oBins = 0;
   private oBorders = 0;
+  private oPacked = 0;
+  private oSpec = 0;
+  private oTable = 0;
   private oIds = [0, 0];
   private oFirstRow = 0;
   private oColumn = 0;
@@ -386,7 +398,10 @@ export class WasmCtr {
     this.oHistory = this.oPerm + align(4 * n);
     this.oBins = this.oHistory + align(8 * n);
     this.oBorders = this.oBins + align(n);
-    this.oIds = [this.oBorders + align(8 * WASM_CTR_MAX_BORDERS), 0];
+    this.oPacked = this.oBorders + WASM_CTR_MAX_PRIORS * align(8 * WASM_CTR_MAX_BORDERS);
+    this.oSpec = this.oPacked + WASM_CTR_MAX_PRIORS * align((n + 1) >> 1);
+    this.oTable = this.oSpec + align(40 * WASM_CTR_MAX_PRIORS);
+    this.oIds = [this.oTable + align(2 * CTR_TABLE_COUNTS * CTR_TABLE_COUNTS), 0];
     this.oIds[1] = this.oIds[0]! + align(4 * n);
     this.oFirstRow = this.oIds[1] + align(4 * n);
     this.oColumn = this.oFirstRow + align(4 * n);
@@ -456,15 +471,35 @@ export class WasmCtr {
   }
 
   /**
+   * Packed bins (at most 15 borders each) of the ordered Borders CTRs with these priors (at most
+   * WASM_CTR_MAX_PRIORS) from the last `history`, in one pass, into `outs`.
+   */
+  packedBins(priors: number[], borders: number[][], outs: Uint8Array[]): void {
+    const buf = this.k.memory.buffer;
+    const spec = new DataView(buf, this.oSpec, 40 * WASM_CTR_MAX_PRIORS);
+    priors.forEach((prior, q) => {
+      const b = borders[q]!;
+      const at = this.oBorders + q * align(8 * WASM_CTR_MAX_BORDERS);
+      new Float64Array(buf, at, b.length).set(b);
+      const { lo, invStep } = guessOf(b);
+      spec.setFloat64(40 * q, prior, true);
+      spec.setFloat64(40 * q + 8, lo, true);
+      spec.setFloat64(40 * q + 16, invStep, true);
+      spec.setUint32(40 * q + 24, this.oPacked + q * align((this.n + 1) >> 1), true);
+      spec.setUint32(40 * q + 32, at, true);
+      spec.setInt32(40 * q + 36, b.length, true);
+    });
+    this.k.ctrBinsPacked(this.n, this.oHistory, priors.length, this.oSpec, CTR_TABLE_COUNTS, this.oTable);
+    outs.forEach((out, q) => out.set(new Uint8Array(buf, this.oPacked + q * align((this.n + 1) >> 1), out.length)));
+  }
+
+  /**
    * Bins of the ordered Borders CTR with `prior` from the last `history`, into `out` (bytes, or packed two rows per
    * byte). At most WASM_CTR_MAX_BORDERS borders.
    */
   bins(prior: number, borders: number[], packed: boolean, out: Uint8Array): void {
     const buf = this.k.memory.buffer;
-    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its check makes any guess exact.
-    const nb = borders.length;
-    const lo = nb > 0 ? borders[0]! : 0;
-    const invStep = nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0;
+    const { lo, invStep } = guessOf(borders);
     new Float64Array(buf, this.oBorders, borders.length).set(borders);
     this.k.ctrBins(
       this.n,
@@ -487,6 +522,16 @@ export interface LeafSplit {
   packed: boolean;
   onehot: boolean;
   bin: number;
+}
+
+/**
+ * The kernels' first guess of a CTR value's bin assumes evenly spaced borders (CTR borders are): the first border
+ * and 1 / spacing (0: no guess); their check makes any guess exact.
+ */
+function guessOf(borders: number[]): { lo: number; invStep: number } {
+  const nb = borders.length;
+  const lo = nb > 0 ? borders[0]! : 0;
+  return { lo, invStep: nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0 };
 }
 
 /**

@@ -441,3 +441,53 @@ export function pairIds(
   }
   return count;
 }
+
+/** The bins (4 bits each, prior q at bit 4q) of `priors` packed Borders CTRs for a row with `p` positives of `c`. */
+@inline
+function ctrCode(p: f64, c: f64, priors: i32, spec: usize): u32 {
+  let code: u32 = 0;
+  for (let q = 0; q < priors; q++) {
+    const s = spec + (<usize>q) * 40;
+    const v = (p + load<f64>(s)) / (c + 1);
+    code |= binOf(v, <usize>load<u32>(s, 32), load<i32>(s, 36), load<f64>(s, 8), load<f64>(s, 16)) << ((<u32>q) << 2);
+  }
+  return code;
+}
+
+/**
+ * `ctrBins` for up to four priors at once, all packed (at most 16 bins): one pass over the `history`, each prior's
+ * bins into its own array. Rows with fewer than `small` earlier rows of their value (most rows of a combination) look
+ * their bins up in a table of every (count, positives) below that, filled here with the same `binOf`; the others are
+ * binned one by one. `spec` holds per prior 40 bytes: prior f64, lo f64, invStep f64, out u32 (+4), borders u32,
+ * border count i32.
+ */
+export function ctrBinsPacked(n: i32, history: usize, priors: i32, spec: usize, small: i32, table: usize): void {
+  for (let c = 0; c < small; c++)
+    for (let p = 0; p <= c; p++)
+      store<u16>(table + ((<usize>(c * small + p)) << 1), <u16>ctrCode(<f64>p, <f64>c, priors, spec));
+  const o0 = <usize>load<u32>(spec, 24);
+  const o1 = <usize>load<u32>(spec + 40, 24);
+  const o2 = <usize>load<u32>(spec + 80, 24);
+  const o3 = <usize>load<u32>(spec + 120, 24);
+  let i = 0;
+  for (; i < n; i += 2) {
+    const h = history + ((<usize>i) << 3);
+    const pa = load<i32>(h);
+    const ca = load<i32>(h, 4);
+    let a: u32;
+    if (ca < small) a = <u32>load<u16>(table + ((<usize>(ca * small + pa)) << 1));
+    else a = ctrCode(<f64>pa, <f64>ca, priors, spec);
+    let b: u32 = 0;
+    if (i + 1 < n) {
+      const pb = load<i32>(h, 8);
+      const cb = load<i32>(h, 12);
+      if (cb < small) b = <u32>load<u16>(table + ((<usize>(cb * small + pb)) << 1));
+      else b = ctrCode(<f64>pb, <f64>cb, priors, spec);
+    }
+    const j = <usize>(i >> 1);
+    store<u8>(o0 + j, <u8>((a & 15) | ((b & 15) << 4)));
+    if (priors > 1) store<u8>(o1 + j, <u8>(((a >> 4) & 15) | (b & 0xf0)));
+    if (priors > 2) store<u8>(o2 + j, <u8>(((a >> 8) & 15) | ((b >> 4) & 0xf0)));
+    if (priors > 3) store<u8>(o3 + j, <u8>(((a >> 12) & 15) | ((b >> 8) & 0xf0)));
+  }
+}
