@@ -288,14 +288,19 @@ function addCtrs(
     }
     if (fold === ctx.avgFold) {
       for (const prior of bordersPriors) {
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (let i = 0; i < n; i++) {
-          const x = (history[2 * i]! + prior) / (history[2 * i + 1]! + 1);
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
+        let range: [number, number];
+        if (wasm) range = wasm.range(prior);
+        else {
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (let i = 0; i < n; i++) {
+            const x = (history[2 * i]! + prior) / (history[2 * i + 1]! + 1);
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+          }
+          range = [lo, hi];
         }
-        bordersOf.push(uniformBorders([lo, hi], ctx.params.ctr_border_count));
+        bordersOf.push(uniformBorders(range, ctx.params.ctr_border_count));
       }
     }
     if (

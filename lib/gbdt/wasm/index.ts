@@ -43,6 +43,7 @@ interface KernelExports {
   ctrBins: (...args: number[]) => void;
   pairIds: (...args: number[]) => number;
   ctrBinsPacked: (n: number, history: number, priors: number, spec: number, small: number, table: number) => void;
+  ctrRange: (n: number, history: number, prior: number, out: number) => void;
   groupByLeaf: (...args: number[]) => void;
   assignTree: (n: number, depth: number, splits: number, out: number) => void;
   leafSums: (...args: number[]) => void;
@@ -108,6 +109,8 @@ export class WasmHistograms {
   private cacheUsed = 0;
   private tree = 0;
   private oSpill = 0;
+  /** The `half` for which the counts region holds the rows' child counts (from the last split), or -1. */
+  private countsFor = -1;
   private oHist = 0;
   // Views, re-made whenever the memory grew (growing detaches the old ones).
   private vLeaf = new Uint32Array(0);
@@ -153,6 +156,7 @@ export class WasmHistograms {
     this.oSpill = take(GROUP * align(this.binCap));
     this.cached.clear();
     this.cacheUsed = 0;
+    this.countsFor = -1;
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
     reserve(this.k, o);
     this.buffer = null;
@@ -206,7 +210,7 @@ export class WasmHistograms {
    * number of rows gathered.
    */
   gatherSmaller(m: number, half: number): { smallOn: Uint8Array; count: number } {
-    this.k.childCounts(m, this.oLeaf, half, this.oCounts);
+    if (this.countsFor !== half) this.k.childCounts(m, this.oLeaf, half, this.oCounts);
     this.views();
     const counts = new Uint32Array(this.vBytes.buffer, this.oCounts, 2 * half);
     const smallOn = new Uint8Array(half);
@@ -230,12 +234,14 @@ export class WasmHistograms {
   /** Sets `bit` in the leaf of the sampled rows on the true side of a split on byte or packed `bins`. */
   split(m: number, bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
     const at = this.place([bins])[0]!;
-    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit, this.oCounts);
+    this.countsFor = bit;
   }
 
   /** Marks the start of a tree's search: the bin cache keeps the arrays a tree reads over those earlier trees read. */
   startTree(): void {
     this.tree++;
+    this.countsFor = -1;
   }
 
   /**
@@ -468,6 +474,13 @@ export class WasmCtr {
     new Uint32Array(this.k.memory.buffer, this.oPerm, this.n).set(perm);
     this.k.orderedHistory(this.n, this.oLabelled, this.oPerm, this.oSeen, values, this.oHistory);
     return new Int32Array(this.k.memory.buffer, this.oHistory, 2 * this.n);
+  }
+
+  /** The least and greatest value of the ordered Borders CTR with `prior` over the last `history`. */
+  range(prior: number): [number, number] {
+    this.k.ctrRange(this.n, this.oHistory, prior, this.oSpec);
+    const r = new Float64Array(this.k.memory.buffer, this.oSpec, 2);
+    return [r[0]!, r[1]!];
   }
 
   /**

@@ -180,7 +180,8 @@ export function gatherSmaller(
 
 /**
  * Sets `bit` in the leaf of every row on the true side of a split: bin > `bin` (ordered) or bin == `bin` (one-hot),
- * bins plain bytes or packed nibbles.
+ * bins plain bytes or packed nibbles. Also counts, per leaf p < bit, its rows (counts[2p]) and those on the true
+ * side (counts[2p + 1]): `childCounts` of the next level, in the same pass.
  */
 export function splitLeaves(
   m: i32,
@@ -191,13 +192,19 @@ export function splitLeaves(
   onehot: bool,
   bin: u32,
   bit: u32,
+  counts: usize,
 ): void {
+  memory.fill(counts, 0, (<usize>bit) << 3);
   for (let j = 0; j < m; j++) {
     const r = leafAt(row, j);
     const v = packed ? nibble(bins, r) : <u32>load<u8>(bins + <usize>r);
     const on = <u32>(onehot ? v == bin : v > bin);
     const p = leaf + ((<usize>j) << 2);
-    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
+    const l = load<u32>(p);
+    store<u32>(p, l | (bit & (0 - on)));
+    const c = counts + ((<usize>l) << 3);
+    store<u32>(c, load<u32>(c) + 1);
+    store<u32>(c, load<u32>(c, 4) + on, 4);
   }
 }
 
@@ -490,4 +497,18 @@ export function ctrBinsPacked(n: i32, history: usize, priors: i32, spec: usize, 
     if (priors > 2) store<u8>(o2 + j, <u8>(((a >> 8) & 15) | ((b >> 4) & 0xf0)));
     if (priors > 3) store<u8>(o3 + j, <u8>(((a >> 12) & 15) | ((b >> 8) & 0xf0)));
   }
+}
+
+/** The least and greatest ordered Borders CTR value (positives + prior) / (rows + 1) over the `history` into out[0..1]. */
+export function ctrRange(n: i32, history: usize, prior: f64, out: usize): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const h = history + ((<usize>i) << 3);
+    const x = (<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1);
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  store<f64>(out, lo);
+  store<f64>(out, hi, 8);
 }
