@@ -4,25 +4,34 @@
  * draws from one of these so that the same seed reproduces the same bytes.
  */
 export class Rng {
+  /**
+   * The counter as int32 bits: a uint32 above 2^31 is no small integer to V8, so every update of it allocated a heap
+   * number (a fit draws millions of numbers per tree); the bits, and so every draw, are the same.
+   */
   private state: number;
 
   constructor(seed: number) {
-    this.state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+    this.state = Math.floor(seed) ^ 0x9e3779b9;
+  }
+
+  /** The next 32 random bits, as int32. */
+  private bits(): number {
+    const s = (this.state + 0x9e3779b9) | 0;
+    this.state = s;
+    let z = Math.imul(s ^ (s >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return z ^ (z >>> 16);
   }
 
   /** Next uint32. */
   nextUint32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
+    return this.bits() >>> 0;
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
   next(): number {
-    const hi = this.nextUint32() >>> 5;
-    const lo = this.nextUint32() >>> 6;
+    const hi = this.bits() >>> 5;
+    const lo = this.bits() >>> 6;
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 

@@ -14,6 +14,8 @@ import {
   trainGbdt,
 } from '../lib/gbdt';
 import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
+import { LeafScratch, leafDeltas } from '../lib/gbdt/leaves';
+import { WasmLeaves } from '../lib/gbdt/wasm';
 import { Rng } from '../lib/rng';
 import type { FeatureMatrix } from '../schemas/matrix';
 
@@ -114,6 +116,46 @@ describe('gbdt: hand-checkable cases', () => {
     const delta = 1 + (4 * (1 - p)) / (4 * p * (1 - p) + 1);
     expect(model.trees[0]!.leafValues[1]).toBeCloseTo(0.5 * delta, 12);
     expect(model.trees[0]!.leafValues[0]).toBeCloseTo(-0.5 * delta, 12);
+  });
+
+  it('takes a single leaf step without checking the loss, as CatBoost does with one iteration', () => {
+    // Three positives at approx −4 and a negative at approx 2 in one leaf, λ = 0: the Newton step (13.07) raises the
+    // Logloss. With one iteration it is taken all the same (CatBoost has no backtracking objective then); with two,
+    // it is halved until the loss goes down. The kernels' sums give the same steps.
+    const approx = [-4, -4, -4, 2];
+    const labels = Uint8Array.from([1, 1, 1, 0]);
+    const loss = (d: number) =>
+      approx.reduce((s, a, i) => s + Math.log1p(Math.exp(-(a + d))) + (1 - labels[i]!) * (a + d), 0);
+    let g = 0;
+    let h = 0;
+    approx.forEach((a, i) => {
+      const p = 1 / (1 + Math.exp(-a));
+      g += labels[i]! - p;
+      h += p * (1 - p);
+    });
+    expect(loss(g / h)).toBeGreaterThan(loss(0));
+    const kernels = new WasmLeaves(4, labels, 1, 1, 1);
+    kernels.expNeg[0]!.set(approx.map((a) => Math.exp(-a)));
+    const steps = [1, 2].map((iterations) =>
+      [null, { kernels, fold: 0 }].map(
+        (wasm) =>
+          leafDeltas(
+            kernels.leaf,
+            kernels.expNeg[0]!,
+            labels,
+            1,
+            { l2_leaf_reg: 0, leaf_estimation_iterations: iterations },
+            true,
+            new LeafScratch(2),
+            wasm,
+          )[0]!,
+      ),
+    );
+    expect(steps[0]![0]).toBe(g / h);
+    expect(steps[0]![1]).toBe(g / h);
+    expect(steps[1]![0]).toBe(g / h / 2);
+    expect(steps[1]![1]).toBe(g / h / 2);
+    expect(loss(g / h / 2)).toBeLessThan(loss(0));
   });
 
   it('computes ordered CTRs by hand: first occurrences get the prior', () => {
@@ -361,6 +403,32 @@ describe('gbdt: categorical combinations', () => {
     expect(predictRaw(back, test.matrix)).toEqual(predictRaw(combo, test.matrix));
     // The eval metric tracked during training matches scoring the final model.
     expect(loglossFromRaw(predictRaw(combo, test.matrix), test.labels)).toBe(combo.bestEvalMetric!.value);
+  });
+
+  it('sorts combination tables by their joined keys, also when values are prefixes of others or hold control characters', () => {
+    // Values that are prefixes of others (the separator after the first column's value must sort first); with a
+    // value below the separator in the first column, keys do not sort by value order and are sorted as strings.
+    const names = (extra: string) => ['v', 'v0', 'v01', 'w', 'v!', 'v0 ', 'x', `v${extra}`, 'vv', '~'];
+    const check = (aExtra: string) => {
+      const m = {
+        ...train.matrix,
+        categorical: [
+          { ...train.matrix.categorical[0]!, dictionary: names(aExtra) },
+          { ...train.matrix.categorical[1]!, dictionary: names('z') },
+        ],
+      };
+      const model = trainGbdt(m, train.labels, { ...params, iterations: 20, depth: 3 });
+      const tables = model.ctrTables.filter((t) => t.features.length > 1);
+      expect(tables.length).toBeGreaterThan(0);
+      for (const t of tables) {
+        const keys = t.stats.map((e) => e[0]);
+        expect(keys.length).toBeGreaterThan(10);
+        for (let i = 1; i < keys.length; i++) expect(keys[i - 1]! < keys[i]!).toBe(true);
+      }
+    };
+    check('\u0001');
+    check('\u001f');
+    check('y');
   });
 });
 

@@ -9,7 +9,7 @@ import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
 import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
 import { PACKED_MAX_BINS, packedBins } from './tree';
 import type { BinFeature, Bins } from './tree';
-import { WASM_CTR_MAX_BORDERS, WasmCtr } from './wasm';
+import { WASM_CTR_MAX_BORDERS, WASM_CTR_MAX_PRIORS, WasmCtr } from './wasm';
 import type { GbdtKernel } from './wasm';
 
 type FeatureParams = Pick<
@@ -169,13 +169,17 @@ function valueCtrBins(valueOf: Int32Array, binOfValue: Bins, borderCount: number
   return bins;
 }
 
-/** A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key. */
+/**
+ * A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key;
+ * `rank`, when given, orders the ids as their keys (numbers sort much faster than strings).
+ */
 function tableStats(
   valueOf: Int32Array,
   k: number,
   labels: Uint8Array,
   keyOf: (id: number) => string,
   keep?: KeepEntry,
+  rank?: Float64Array,
 ): [string, number, number][] {
   const positives = new Int32Array(k);
   const totals = new Int32Array(k);
@@ -184,10 +188,54 @@ function tableStats(
     totals[v]!++;
     positives[v]! += labels[i]!;
   }
+  if (rank) {
+    const ids: number[] = [];
+    for (let v = 0; v < k; v++) if (!keep || keep(positives[v]!, totals[v]!)) ids.push(v);
+    ids.sort((a, b) => rank[a]! - rank[b]!);
+    return ids.map((v) => [keyOf(v), positives[v]!, totals[v]!]);
+  }
   const stats: [string, number, number][] = [];
   for (let v = 0; v < k; v++)
     if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
   return stats.sort(byKey);
+}
+
+/**
+ * Each value's position in the code-unit order of a source's values, or null when a value holds a code unit up to
+ * U+001F (COMBINATION_SEPARATOR and below): without those, joined keys sort as the tuples of their values' positions
+ * (a value that is a prefix of another is followed by the separator, which sorts before any other code unit).
+ */
+const valueRanks = new WeakMap<CatSource, Int32Array | null>();
+function ranksOf(src: CatSource): Int32Array | null {
+  let ranks = valueRanks.get(src);
+  if (ranks !== undefined) return ranks;
+  ranks = null;
+  if (!src.values.some((v) => /[\u0000-\u001f]/.test(v))) {
+    const order = src.values.map((_, v) => v).sort((a, b) => byKey([src.values[a]!, 0, 0], [src.values[b]!, 0, 0]));
+    ranks = new Int32Array(order.length);
+    for (let r = 0; r < order.length; r++) ranks[order[r]!] = r;
+  }
+  valueRanks.set(src, ranks);
+  return ranks;
+}
+
+/**
+ * A number per combination id that sorts as the id's joined key: the tuple of its values' ranks in mixed radix, when
+ * every source has ranks and the radix product stays below 2^53; else undefined (the keys are sorted as strings).
+ */
+function combinationRanks(srcs: CatSource[], k: number, firstRow: Int32Array): Float64Array | undefined {
+  const ranks = srcs.map(ranksOf);
+  let space = 1;
+  for (const src of srcs) space *= src.values.length;
+  if (ranks.some((r) => r === null) || space > Number.MAX_SAFE_INTEGER) return undefined;
+  const out = new Float64Array(k);
+  for (let id = 0; id < k; id++) {
+    const row = firstRow[id]!;
+    let x = 0;
+    for (let j = 0; j < srcs.length; j++) x = x * srcs[j]!.values.length + ranks[j]![srcs[j]!.valueOf[row]!]!;
+    out[id] = x;
+  }
+  return out;
 }
 
 /**
@@ -240,19 +288,35 @@ function addCtrs(
     }
     if (fold === ctx.avgFold) {
       for (const prior of bordersPriors) {
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (let i = 0; i < n; i++) {
-          const x = (history[2 * i]! + prior) / (history[2 * i + 1]! + 1);
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
+        let range: [number, number];
+        if (wasm) range = wasm.range(prior);
+        else {
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (let i = 0; i < n; i++) {
+            const x = (history[2 * i]! + prior) / (history[2 * i + 1]! + 1);
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+          }
+          range = [lo, hi];
         }
-        bordersOf.push(uniformBorders([lo, hi], ctx.params.ctr_border_count));
+        bordersOf.push(uniformBorders(range, ctx.params.ctr_border_count));
       }
     }
-    bordersPriors.forEach((prior, pi) => {
-      binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
-    });
+    if (
+      wasm &&
+      bordersPriors.length <= WASM_CTR_MAX_PRIORS &&
+      bordersOf.every((b) => packs(b.length + 1) && b.length <= WASM_CTR_MAX_BORDERS)
+    ) {
+      // All priors' packed bins in one pass over the history.
+      const outs = bordersPriors.map(() => packedBins(n));
+      wasm.packedBins(bordersPriors, bordersOf, outs);
+      outs.forEach((bins, pi) => (binsOf[pi]![fold] = bins));
+    } else {
+      bordersPriors.forEach((prior, pi) => {
+        binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
+      });
+    }
   }
   for (const ctr of DEFAULT_CTRS) {
     if (ctr.type === 'Borders') {
@@ -372,11 +436,11 @@ export function buildFeatures(
 /** Largest pair key space given a direct-address table (16 MiB of ids). */
 const DIRECT_IDS_MAX = 1 << 22;
 
-/** A hash table for up to `maxKeys` pairs, at most half full. */
-function hashedIds(ctx: CtrContext, maxKeys: number): HashedIds {
+/** Slots of a hash table for up to `maxKeys` pairs, at most half full. */
+function hashSlots(maxKeys: number): number {
   let size = 1024;
   while (size < 2 * maxKeys) size *= 2;
-  return new HashedIds(ctx.scratch.pairIds(size), ctx.scratch.pairKeys(size));
+  return size;
 }
 
 /** Pair → id by direct addressing (small key spaces); `get` remembers the slot `set` fills. */
@@ -439,6 +503,17 @@ function combinationIds(
 ): { valueOf: Int32Array; k: number; firstRow: Int32Array } {
   const srcs = proj.map((c) => out.catSources[c]!);
   const n = srcs[0]!.valueOf.length;
+  const wasm = ctx.scratch.wasm;
+  if (wasm) {
+    wasm.startIds(srcs[0]!.valueOf);
+    let k = srcs[0]!.values.length;
+    for (let s = 1; s < srcs.length; s++) {
+      const card = srcs[s]!.values.length;
+      const direct = k * card <= DIRECT_IDS_MAX;
+      k = wasm.addColumn(srcs[s]!.valueOf, card, direct, direct ? k * card : hashSlots(n));
+    }
+    return { ...wasm.ids(), k };
+  }
   const firstRow = ctx.scratch.firstRows(n);
   let cur = srcs[0]!.valueOf;
   let curCount = srcs[0]!.values.length;
@@ -449,7 +524,9 @@ function combinationIds(
     let count = 0;
     // Dense ids of the (cur, src) pairs in order of first occurrence.
     const ids =
-      curCount * card <= DIRECT_IDS_MAX ? new DirectIds(ctx.scratch.pairIds(curCount * card)) : hashedIds(ctx, n);
+      curCount * card <= DIRECT_IDS_MAX
+        ? new DirectIds(ctx.scratch.pairIds(curCount * card))
+        : new HashedIds(ctx.scratch.pairIds(hashSlots(n)), ctx.scratch.pairKeys(hashSlots(n)));
     for (let i = 0; i < n; i++) {
       const a = cur[i]!;
       const b = src.valueOf[i]!;
@@ -482,7 +559,7 @@ function deferredCombinationStats(
     const { valueOf, k, firstRow } = combinationIds(out, ctx, proj);
     const keyOf = (id: number): string =>
       srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
-    return tableStats(valueOf, k, ctx.labels, keyOf, keep);
+    return tableStats(valueOf, k, ctx.labels, keyOf, keep, combinationRanks(srcs, k, firstRow));
   };
 }
 

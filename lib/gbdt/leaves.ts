@@ -142,8 +142,55 @@ function groupByLeaf(
 }
 
 /**
+ * `leafDeltas` with one iteration: per leaf Σ(y − p) and Σ p(1 − p) (Newton) or the row count at the current point,
+ * then δ_l = G_l / (H_l + λ) (0 below STEP_EPS), into `s.delta`. With the kernels, `sums` holds those (G_l, H_l)
+ * pairs already.
+ */
+function oneStep(
+  leafOf: Uint32Array,
+  expNeg: Float64Array,
+  labels: Uint8Array,
+  nLeaves: number,
+  l2: number,
+  newton: boolean,
+  s: LeafScratch,
+  sums: Float64Array | null,
+): void {
+  const { g, h, delta } = s;
+  if (sums) {
+    for (let l = 0; l < nLeaves; l++) {
+      g[l] = sums[2 * l]!;
+      h[l] = sums[2 * l + 1]!;
+    }
+  } else {
+    g.fill(0, 0, nLeaves);
+    h.fill(0, 0, nLeaves);
+    const n = leafOf.length;
+    if (newton) {
+      for (let i = 0; i < n; i++) {
+        const l = leafOf[i]!;
+        const p = 1 / (1 + expNeg[i]!);
+        g[l]! += labels[i]! - p;
+        h[l]! += p * (1 - p);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const l = leafOf[i]!;
+        g[l]! += labels[i]! - 1 / (1 + expNeg[i]!);
+        h[l]!++;
+      }
+    }
+  }
+  for (let l = 0; l < nLeaves; l++) {
+    const d = h[l]! > 0 ? g[l]! / (h[l]! + l2) : 0;
+    delta[l] = Math.abs(d) < STEP_EPS ? 0 : d;
+  }
+}
+
+/**
  * Leaf deltas (before the learning rate) for rows assigned to leaves by `leafOf`, with the fold's current
- * exp(−approx) per row. Returns `s.delta` (first `nLeaves` entries valid).
+ * exp(−approx) per row (with the kernels: `leafOf` is their leaf array and `expNeg` their fold `fold`'s).
+ * Returns `s.delta` (first `nLeaves` entries valid).
  */
 export function leafDeltas(
   leafOf: Uint32Array,
@@ -153,17 +200,24 @@ export function leafDeltas(
   params: Pick<ResolvedParams, 'l2_leaf_reg' | 'leaf_estimation_iterations'>,
   newton: boolean,
   s: LeafScratch,
-  wasm: WasmLeaves | null = null,
+  wasm: { kernels: WasmLeaves; fold: number } | null = null,
 ): Float64Array {
   const l2 = params.l2_leaf_reg;
   const iterations = params.leaf_estimation_iterations;
   const { delta, step, cand } = s;
   delta.fill(0, 0, nLeaves);
+  if (iterations === 1) {
+    // As CatBoost (no backtracking objective when leaf_estimation_iterations is 1): one step, taken without
+    // evaluating the loss, so no grouping by leaf either — each leaf's sums come out in row order all the same.
+    const sums = wasm ? wasm.kernels.leafSums(wasm.fold, newton, nLeaves) : null;
+    oneStep(leafOf, expNeg, labels, nLeaves, l2, newton, s, sums);
+    return delta;
+  }
   // Group the rows by leaf (counting sort) so each pass runs leaf by leaf over contiguous memory.
   const start = s.start;
   const neg = s.neg;
   if (wasm) {
-    const grouped = wasm.groupByLeaf(expNeg, nLeaves);
+    const grouped = wasm.kernels.groupByLeaf(wasm.fold, nLeaves);
     start.set(grouped.start);
     neg.set(grouped.neg);
     s.sortedExp = grouped.sortedExp;

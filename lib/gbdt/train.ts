@@ -261,14 +261,15 @@ export function trainGbdt(
   // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp);
   // only the averaging fold's approximation itself is kept (the training loss), the others live in expNeg alone.
   const nApprox = nPerm;
-  const expNegs = Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, nApprox, Math.exp(-bias), P.depth) : null;
+  const expNegs =
+    wasmLeaves?.expNeg ?? Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
   const approx = new Float64Array(n).fill(bias);
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
   const weights = new Float64Array(n);
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
-  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, 1 << P.depth) : null;
   const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
   const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
@@ -332,12 +333,22 @@ export function trainGbdt(
     let leafValues: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
       assignLeaves(features, splits, k, n, leafAll, wasmLeaves);
-      const delta = leafDeltas(leafAll, expNegs[k]!, labels, nLeaves, P, newtonLeaves, leafScratch, wasmLeaves);
+      const delta = leafDeltas(
+        leafAll,
+        expNegs[k]!,
+        labels,
+        nLeaves,
+        P,
+        newtonLeaves,
+        leafScratch,
+        wasmLeaves && { kernels: wasmLeaves, fold: k },
+      );
       if (monotone.length > 0) enforceMonotone(delta, nLeaves, leafAll, monotone);
       const factor = leafScratch.factor;
       const en = expNegs[k]!;
       for (let l = 0; l < nLeaves; l++) factor[l] = Math.exp(-delta[l]! * lr);
-      for (let i = 0; i < n; i++) en[i]! *= factor[leafAll[i]!]!;
+      if (wasmLeaves) wasmLeaves.scale(k, factor, nLeaves);
+      else for (let i = 0; i < n; i++) en[i]! *= factor[leafAll[i]!]!;
       if (k === avgFold) for (let i = 0; i < n; i++) approx[i]! += delta[leafAll[i]!]! * lr;
       if (k === avgFold) leafValues = Array.from(delta.subarray(0, nLeaves), (d) => d * lr);
     }

@@ -179,6 +179,7 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
   const wasm = scratch.wasm;
   if (wasm) {
     // The kernels read the sampled rows from their own memory.
+    wasm.startTree();
     wasm.row.set(rows.subarray(0, m));
     wasm.stat.set(stats.subarray(0, 2 * m));
   }
@@ -597,17 +598,26 @@ export function assignLeaves(
   out: Uint32Array,
   wasm: WasmLeaves | null = null,
 ): void {
-  // With the kernels, `out` is their `leaf` array.
-  if (wasm) wasm.clear();
-  else out.fill(0, 0, n);
+  // With the kernels, `out` is their `leaf` array; one pass over the rows applies every split (bins wider than a
+  // byte stay on the loops below).
+  const binsOf = splits.map((s) => binsFor(features[s.feature]!, fold));
+  if (wasm && binsOf.every((b) => b instanceof Uint8Array)) {
+    wasm.assign(
+      splits.map((s, d) => {
+        const f = features[s.feature]!;
+        return { bins: binsOf[d] as Uint8Array, packed: f.packed === true, onehot: f.kind === 'onehot', bin: s.bin };
+      }),
+    );
+    return;
+  }
+  out.fill(0, 0, n);
   for (let d = 0; d < splits.length; d++) {
     const s = splits[d]!;
     const f = features[s.feature]!;
-    const bins = binsFor(f, fold);
+    const bins = binsOf[d]!;
     const packed = f.packed === true;
     const bit = 1 << d;
-    if (wasm && bins instanceof Uint8Array) wasm.split(bins, packed, f.kind === 'onehot', s.bin, bit);
-    else if (f.kind === 'onehot') {
+    if (f.kind === 'onehot') {
       for (let i = 0; i < n; i++) if (binAt(bins, packed, i) === s.bin) out[i] = out[i]! | bit;
     } else if (packed) {
       // A byte at a time: row i in the low nibble, row i + 1 in the high one.

@@ -41,8 +41,13 @@ interface KernelExports {
   splitLeaves: (...args: number[]) => void;
   orderedHistory: (n: number, labelled: number, perm: number, seen: number, values: number, history: number) => void;
   ctrBins: (...args: number[]) => void;
-  assignSplit: (...args: number[]) => void;
+  pairIds: (...args: number[]) => number;
+  ctrBinsPacked: (n: number, history: number, priors: number, spec: number, small: number, table: number) => void;
+  ctrRange: (n: number, history: number, prior: number, out: number) => void;
   groupByLeaf: (...args: number[]) => void;
+  assignTree: (n: number, depth: number, splits: number, out: number) => void;
+  leafSums: (...args: number[]) => void;
+  scaleByLeaf: (n: number, leaf: number, expNeg: number, factor: number) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -96,9 +101,16 @@ export class WasmHistograms {
   private oSmallOn = 0;
   private oZero = 0;
   private oBins = 0;
-  /** Bin arrays in the cache region: offset by array (bins never change once built); bytes used. */
-  private cached = new Map<Uint8Array, number>();
+  /**
+   * Bin arrays in the cache region (bins never change once built): offset, bytes and the tree that last read them;
+   * bytes used.
+   */
+  private cached = new Map<Uint8Array, { at: number; bytes: number; tree: number }>();
   private cacheUsed = 0;
+  private tree = 0;
+  private oSpill = 0;
+  /** The `half` for which the counts region holds the rows' child counts (from the last split), or -1. */
+  private countsFor = -1;
   private oHist = 0;
   // Views, re-made whenever the memory grew (growing detaches the old ones).
   private vLeaf = new Uint32Array(0);
@@ -141,8 +153,10 @@ export class WasmHistograms {
     this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
     this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
+    this.oSpill = take(GROUP * align(this.binCap));
     this.cached.clear();
     this.cacheUsed = 0;
+    this.countsFor = -1;
     this.oHist = take((GROUP + 1) * align(8 * this.histCap));
     reserve(this.k, o);
     this.buffer = null;
@@ -196,7 +210,7 @@ export class WasmHistograms {
    * number of rows gathered.
    */
   gatherSmaller(m: number, half: number): { smallOn: Uint8Array; count: number } {
-    this.k.childCounts(m, this.oLeaf, half, this.oCounts);
+    if (this.countsFor !== half) this.k.childCounts(m, this.oLeaf, half, this.oCounts);
     this.views();
     const counts = new Uint32Array(this.vBytes.buffer, this.oCounts, 2 * half);
     const smallOn = new Uint8Array(half);
@@ -220,31 +234,62 @@ export class WasmHistograms {
   /** Sets `bit` in the leaf of the sampled rows on the true side of a split on byte or packed `bins`. */
   split(m: number, bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
     const at = this.place([bins])[0]!;
-    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+    this.k.splitLeaves(m, this.oLeaf, this.oRow, at, packed ? 1 : 0, onehot ? 1 : 0, bin, bit, this.oCounts);
+    this.countsFor = bit;
+  }
+
+  /** Marks the start of a tree's search: the bin cache keeps the arrays a tree reads over those earlier trees read. */
+  startTree(): void {
+    this.tree++;
+    this.countsFor = -1;
   }
 
   /**
-   * Offsets of these bin arrays in the cache, copying in those not there; when they do not all fit, the cache starts
-   * over (it holds at least a group).
+   * Offsets of these bin arrays in the cache, copying in those not there. When they do not fit, the arrays this tree
+   * has not read leave the cache; when this tree reads more than the cache holds, the rest are copied into a spill
+   * region on every read (a cyclic read of more than the cache would otherwise miss every time).
    */
   private place(arrays: Uint8Array[]): number[] {
     this.views();
+    const cap = BIN_CACHE_ARRAYS * align(this.binCap);
     let missing = 0;
     for (const b of arrays) if (!this.cached.has(b)) missing += align(b.length);
-    if (this.cacheUsed + missing > BIN_CACHE_ARRAYS * align(this.binCap)) {
-      this.cached.clear();
-      this.cacheUsed = 0;
-    }
+    if (this.cacheUsed + missing > cap) this.evict();
+    let spill = 0;
     return arrays.map((b) => {
-      let at = this.cached.get(b);
-      if (at === undefined) {
-        at = this.oBins + this.cacheUsed;
-        this.vBytes.set(b, at);
-        this.cached.set(b, at);
-        this.cacheUsed += align(b.length);
+      const hit = this.cached.get(b);
+      if (hit) {
+        hit.tree = this.tree;
+        return hit.at;
       }
+      const bytes = align(b.length);
+      let at: number;
+      if (this.cacheUsed + bytes <= cap) {
+        at = this.oBins + this.cacheUsed;
+        this.cached.set(b, { at, bytes, tree: this.tree });
+        this.cacheUsed += bytes;
+      } else {
+        at = this.oSpill + spill;
+        spill += bytes;
+      }
+      this.vBytes.set(b, at);
       return at;
     });
+  }
+
+  /** Drops the cached arrays this tree has not read and moves the others down (in offset order: none overwritten). */
+  private evict(): void {
+    const keep = [...this.cached].filter(([, e]) => e.tree === this.tree).sort((x, y) => x[1].at - y[1].at);
+    this.cached.clear();
+    let used = 0;
+    for (const [b, e] of keep) {
+      const at = this.oBins + used;
+      if (at !== e.at) this.vBytes.copyWithin(at, e.at, e.at + e.bytes);
+      e.at = at;
+      this.cached.set(b, e);
+      used += e.bytes;
+    }
+    this.cacheUsed = used;
   }
 
   /**
@@ -304,21 +349,41 @@ export class WasmHistograms {
 
 /** Most borders a CTR may have for the kernel (byte bins); more stay on the TypeScript loop. */
 export const WASM_CTR_MAX_BORDERS = 255;
+/** Most priors `WasmCtr.packedBins` bins in one pass. */
+export const WASM_CTR_MAX_PRIORS = 4;
+/**
+ * Rows with fewer earlier rows of their value than this take their packed CTR bins from a table of every
+ * (count, positives) below it (2 bytes each: 32 KiB).
+ */
+const CTR_TABLE_COUNTS = 128;
 
 /**
- * The ordered-CTR kernels of one fit and their memory:
- *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[255] · seen i32[2 values]
+ * The ordered-CTR and combination-id kernels of one fit and their memory:
+ *   labelled i32[n] · perm u32[n] · history i32[2n] · bins u8[n] · borders f64[4][255] · packed bins u8[4][n / 2]
+ *   · spec 40 B[4] · table u16[128²] · ids i32[2][n] · firstRow i32[n] · column i32[n] · seen i32[2 values]
+ *   · pair slots i32[slots] · pair keys i32[2 slots]
  */
 export class WasmCtr {
   private readonly k: KernelExports;
   private n = -1;
   private valueCap = 0;
+  private slotCap = 0;
   private oLabelled = 0;
   private oPerm = 0;
   private oHistory = 0;
   private oBins = 0;
   private oBorders = 0;
+  private oPacked = 0;
+  private oSpec = 0;
+  private oTable = 0;
+  private oIds = [0, 0];
+  private oFirstRow = 0;
+  private oColumn = 0;
   private oSeen = 0;
+  private oSlots = 0;
+  private oKeys = 0;
+  /** Which of the two id arrays holds the current combination's ids. */
+  private curIds = 0;
 
   constructor() {
     this.k = instantiate();
@@ -329,13 +394,74 @@ export class WasmCtr {
     if (n === this.n && values <= this.valueCap) return;
     this.n = n;
     this.valueCap = Math.max(values, 2 * this.valueCap);
+    this.layout();
+  }
+
+  private layout(): void {
+    const n = this.n;
     this.oLabelled = BASE;
     this.oPerm = this.oLabelled + align(4 * n);
     this.oHistory = this.oPerm + align(4 * n);
     this.oBins = this.oHistory + align(8 * n);
     this.oBorders = this.oBins + align(n);
-    this.oSeen = this.oBorders + align(8 * WASM_CTR_MAX_BORDERS);
-    reserve(this.k, this.oSeen + 8 * this.valueCap);
+    this.oPacked = this.oBorders + WASM_CTR_MAX_PRIORS * align(8 * WASM_CTR_MAX_BORDERS);
+    this.oSpec = this.oPacked + WASM_CTR_MAX_PRIORS * align((n + 1) >> 1);
+    this.oTable = this.oSpec + align(40 * WASM_CTR_MAX_PRIORS);
+    this.oIds = [this.oTable + align(2 * CTR_TABLE_COUNTS * CTR_TABLE_COUNTS), 0];
+    this.oIds[1] = this.oIds[0]! + align(4 * n);
+    this.oFirstRow = this.oIds[1] + align(4 * n);
+    this.oColumn = this.oFirstRow + align(4 * n);
+    this.oSeen = this.oColumn + align(4 * n);
+    this.oSlots = this.oSeen + align(8 * this.valueCap);
+    this.oKeys = this.oSlots + align(4 * this.slotCap);
+    reserve(this.k, this.oKeys + 8 * this.slotCap);
+  }
+
+  /**
+   * Starts a combination's ids (`combinationIds` in ../features.ts) from its first column's value ids. Reserves room
+   * for up to n values, so that the combination's CTRs (`ensure`) do not move the ids.
+   */
+  startIds(valueOf: Int32Array): void {
+    this.ensure(valueOf.length, valueOf.length);
+    new Int32Array(this.k.memory.buffer, this.oIds[0]!, this.n).set(valueOf);
+    this.curIds = 0;
+  }
+
+  /**
+   * Adds a column (value ids below `card`) to the combination: the pairs (current id, value id) get dense ids in order
+   * of first occurrence, by direct address in `slots` slots (`direct`) or hashed in `slots` (a power of two); returns
+   * how many.
+   */
+  addColumn(valueOf: Int32Array, card: number, direct: boolean, slots: number): number {
+    if (slots > this.slotCap) {
+      this.slotCap = slots;
+      this.layout();
+    }
+    new Int32Array(this.k.memory.buffer, this.oColumn, this.n).set(valueOf);
+    const next = 1 - this.curIds;
+    const count = this.k.pairIds(
+      this.n,
+      this.oIds[this.curIds]!,
+      this.oColumn,
+      card,
+      direct ? 1 : 0,
+      this.oSlots,
+      this.oKeys,
+      slots,
+      this.oIds[next]!,
+      this.oFirstRow,
+    );
+    this.curIds = next;
+    return count;
+  }
+
+  /** The combination's ids per row and each id's first row (views, valid until the next combination). */
+  ids(): { valueOf: Int32Array; firstRow: Int32Array } {
+    const buf = this.k.memory.buffer;
+    return {
+      valueOf: new Int32Array(buf, this.oIds[this.curIds]!, this.n),
+      firstRow: new Int32Array(buf, this.oFirstRow, this.n),
+    };
   }
 
   /** The rows' 2 · value + label, to be filled by the caller before `history`. */
@@ -350,16 +476,43 @@ export class WasmCtr {
     return new Int32Array(this.k.memory.buffer, this.oHistory, 2 * this.n);
   }
 
+  /** The least and greatest value of the ordered Borders CTR with `prior` over the last `history`. */
+  range(prior: number): [number, number] {
+    this.k.ctrRange(this.n, this.oHistory, prior, this.oSpec);
+    const r = new Float64Array(this.k.memory.buffer, this.oSpec, 2);
+    return [r[0]!, r[1]!];
+  }
+
+  /**
+   * Packed bins (at most 15 borders each) of the ordered Borders CTRs with these priors (at most
+   * WASM_CTR_MAX_PRIORS) from the last `history`, in one pass, into `outs`.
+   */
+  packedBins(priors: number[], borders: number[][], outs: Uint8Array[]): void {
+    const buf = this.k.memory.buffer;
+    const spec = new DataView(buf, this.oSpec, 40 * WASM_CTR_MAX_PRIORS);
+    priors.forEach((prior, q) => {
+      const b = borders[q]!;
+      const at = this.oBorders + q * align(8 * WASM_CTR_MAX_BORDERS);
+      new Float64Array(buf, at, b.length).set(b);
+      const { lo, invStep } = guessOf(b);
+      spec.setFloat64(40 * q, prior, true);
+      spec.setFloat64(40 * q + 8, lo, true);
+      spec.setFloat64(40 * q + 16, invStep, true);
+      spec.setUint32(40 * q + 24, this.oPacked + q * align((this.n + 1) >> 1), true);
+      spec.setUint32(40 * q + 32, at, true);
+      spec.setInt32(40 * q + 36, b.length, true);
+    });
+    this.k.ctrBinsPacked(this.n, this.oHistory, priors.length, this.oSpec, CTR_TABLE_COUNTS, this.oTable);
+    outs.forEach((out, q) => out.set(new Uint8Array(buf, this.oPacked + q * align((this.n + 1) >> 1), out.length)));
+  }
+
   /**
    * Bins of the ordered Borders CTR with `prior` from the last `history`, into `out` (bytes, or packed two rows per
    * byte). At most WASM_CTR_MAX_BORDERS borders.
    */
   bins(prior: number, borders: number[], packed: boolean, out: Uint8Array): void {
     const buf = this.k.memory.buffer;
-    // The kernel's first guess assumes evenly spaced borders (CTR borders are); its check makes any guess exact.
-    const nb = borders.length;
-    const lo = nb > 0 ? borders[0]! : 0;
-    const invStep = nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0;
+    const { lo, invStep } = guessOf(borders);
     new Float64Array(buf, this.oBorders, borders.length).set(borders);
     this.k.ctrBins(
       this.n,
@@ -376,71 +529,132 @@ export class WasmCtr {
   }
 }
 
+/** One split of a tree as `WasmLeaves.assign` takes it. */
+export interface LeafSplit {
+  bins: Uint8Array;
+  packed: boolean;
+  onehot: boolean;
+  bin: number;
+}
+
 /**
- * Every training row's leaf under a tree's splits (`assignLeaves`) and the rows grouped by leaf for the leaf values
- * (`leafDeltas`), in the kernels' memory:
- *   leaf u32[n] · bins u8[n] · labels u8[n] · expNeg f64[n] · sortedExp f64[n] · sortedY u8[n]
- *   · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves]
+ * The kernels' first guess of a CTR value's bin assumes evenly spaced borders (CTR borders are): the first border
+ * and 1 / spacing (0: no guess); their check makes any guess exact.
+ */
+function guessOf(borders: number[]): { lo: number; invStep: number } {
+  const nb = borders.length;
+  const lo = nb > 0 ? borders[0]! : 0;
+  return { lo, invStep: nb >= 2 && borders[nb - 1]! > lo ? (nb - 1) / (borders[nb - 1]! - lo) : 0 };
+}
+
+/**
+ * Every training row's leaf under a tree's splits (`assignLeaves`), each fold's exp(−approx) per row (resident here
+ * for the whole fit: the leaf values' sums and the approximation updates read and write it in place), and the rows
+ * grouped by leaf for the leaf values (`leafDeltas`), in the kernels' memory:
+ *   leaf u32[n] · labels u8[n] · expNeg f64[folds · n] · sortedExp f64[n] · sortedY u8[n] · bins u8[maxDepth · n]
+ *   · splits 16 B[maxDepth] · start i32[leaves + 1] · neg f64[leaves] · fill i32[leaves] · sums f64[2 leaves]
+ *   · factor f64[leaves]
  */
 export class WasmLeaves {
   private readonly k: KernelExports;
-  private readonly oBins: number;
   private readonly oLabels: number;
   private readonly oExpNeg: number;
   private readonly oSortedExp: number;
   private readonly oSortedY: number;
+  private readonly oBins: number;
+  private readonly oSplits: number;
   private readonly oStart: number;
   private readonly oNeg: number;
   private readonly oFill: number;
+  private readonly oSums: number;
+  private readonly oFactor: number;
+  private readonly binBytes: number;
   /** The rows' leaves; a view into the kernels' memory, which never grows after construction. */
   readonly leaf: Uint32Array;
+  /** Fold k's exp(−approx) per row (views into the kernels' memory). */
+  readonly expNeg: Float64Array[];
 
-  /** For `n` training rows with these labels and trees of up to `maxLeaves` leaves. */
+  /**
+   * For `n` training rows with these labels, `folds` approximations starting at exp(−approx) = `startExp` and trees of
+   * up to `maxDepth` levels.
+   */
   constructor(
     private readonly n: number,
     labels: Uint8Array,
-    maxLeaves: number,
+    folds: number,
+    startExp: number,
+    maxDepth: number,
   ) {
     this.k = instantiate();
-    this.oBins = BASE + align(4 * n);
-    this.oLabels = this.oBins + align(n);
+    const maxLeaves = 2 ** maxDepth;
+    this.binBytes = align(n);
+    this.oLabels = BASE + align(4 * n);
     this.oExpNeg = this.oLabels + align(n);
-    this.oSortedExp = this.oExpNeg + align(8 * n);
+    this.oSortedExp = this.oExpNeg + folds * align(8 * n);
     this.oSortedY = this.oSortedExp + align(8 * n);
-    this.oStart = this.oSortedY + align(n);
+    this.oBins = this.oSortedY + align(n);
+    this.oSplits = this.oBins + maxDepth * this.binBytes;
+    this.oStart = this.oSplits + align(16 * maxDepth);
     this.oNeg = this.oStart + align(4 * (maxLeaves + 1));
     this.oFill = this.oNeg + align(8 * maxLeaves);
-    reserve(this.k, this.oFill + align(4 * maxLeaves));
+    this.oSums = this.oFill + align(4 * maxLeaves);
+    this.oFactor = this.oSums + align(16 * maxLeaves);
+    reserve(this.k, this.oFactor + align(8 * maxLeaves));
     const buf = this.k.memory.buffer;
     this.leaf = new Uint32Array(buf, BASE, n);
     new Uint8Array(buf, this.oLabels, n).set(labels);
+    this.expNeg = Array.from({ length: folds }, (_, f) =>
+      new Float64Array(buf, this.oExpNeg + f * align(8 * n), n).fill(startExp),
+    );
   }
 
-  /** Clears every row's leaf. */
-  clear(): void {
-    this.leaf.fill(0);
+  /** Sets every row's leaf under these splits (split d sets bit d); at most `maxDepth` of them. */
+  assign(splits: LeafSplit[]): void {
+    const buf = this.k.memory.buffer;
+    const table = new Uint32Array(buf, this.oSplits, 4 * splits.length);
+    splits.forEach((s, d) => {
+      const at = this.oBins + d * this.binBytes;
+      new Uint8Array(buf, at, s.bins.length).set(s.bins);
+      table[4 * d] = at;
+      table[4 * d + 1] = (s.packed ? 1 : 0) | (s.onehot ? 2 : 0);
+      table[4 * d + 2] = s.bin;
+    });
+    this.k.assignTree(this.n, splits.length, this.oSplits, BASE);
   }
 
-  /** Sets `bit` in the leaf of every row on the true side of a split on byte or packed `bins`. */
-  split(bins: Uint8Array, packed: boolean, onehot: boolean, bin: number, bit: number): void {
-    new Uint8Array(this.k.memory.buffer, this.oBins, bins.length).set(bins);
-    this.k.assignSplit(this.n, BASE, this.oBins, packed ? 1 : 0, onehot ? 1 : 0, bin, bit);
+  /**
+   * Per leaf, fold `fold`'s Σ (y − p) and Σ p(1 − p) (`newton`) or the row count at its current approximation,
+   * interleaved (leaf l at 2l, 2l + 1); a view into the kernels' memory.
+   */
+  leafSums(fold: number, newton: boolean, nLeaves: number): Float64Array {
+    this.k.leafSums(this.n, BASE, this.expNegAt(fold), this.oLabels, newton ? 1 : 0, nLeaves, this.oSums);
+    return new Float64Array(this.k.memory.buffer, this.oSums, 2 * nLeaves);
+  }
+
+  /** Multiplies fold `fold`'s exp(−approx) of every row by `factor` of its leaf. */
+  scale(fold: number, factor: Float64Array, nLeaves: number): void {
+    new Float64Array(this.k.memory.buffer, this.oFactor, nLeaves).set(factor.subarray(0, nLeaves));
+    this.k.scaleByLeaf(this.n, BASE, this.expNegAt(fold), this.oFactor);
+  }
+
+  private expNegAt(fold: number): number {
+    return this.oExpNeg + fold * align(8 * this.n);
   }
 
   /**
    * Groups the rows by their `leaf` (a counting sort in row order): leaf l's rows are sortedExp/sortedY[start[l] ..
-   * start[l + 1]), with their exp(−approx) and label; neg[l] counts its negatives. Views into the kernels' memory.
+   * start[l + 1]), with fold `fold`'s exp(−approx) and their label; neg[l] counts its negatives. Views into the
+   * kernels' memory.
    */
   groupByLeaf(
-    expNeg: Float64Array,
+    fold: number,
     nLeaves: number,
   ): { start: Int32Array; neg: Float64Array; sortedExp: Float64Array; sortedY: Uint8Array } {
     const buf = this.k.memory.buffer;
-    new Float64Array(buf, this.oExpNeg, this.n).set(expNeg);
     this.k.groupByLeaf(
       this.n,
       BASE,
-      this.oExpNeg,
+      this.expNegAt(fold),
       this.oLabels,
       nLeaves,
       this.oStart,

@@ -180,7 +180,8 @@ export function gatherSmaller(
 
 /**
  * Sets `bit` in the leaf of every row on the true side of a split: bin > `bin` (ordered) or bin == `bin` (one-hot),
- * bins plain bytes or packed nibbles.
+ * bins plain bytes or packed nibbles. Also counts, per leaf p < bit, its rows (counts[2p]) and those on the true
+ * side (counts[2p + 1]): `childCounts` of the next level, in the same pass.
  */
 export function splitLeaves(
   m: i32,
@@ -191,13 +192,19 @@ export function splitLeaves(
   onehot: bool,
   bin: u32,
   bit: u32,
+  counts: usize,
 ): void {
+  memory.fill(counts, 0, (<usize>bit) << 3);
   for (let j = 0; j < m; j++) {
     const r = leafAt(row, j);
     const v = packed ? nibble(bins, r) : <u32>load<u8>(bins + <usize>r);
     const on = <u32>(onehot ? v == bin : v > bin);
     const p = leaf + ((<usize>j) << 2);
-    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
+    const l = load<u32>(p);
+    store<u32>(p, l | (bit & (0 - on)));
+    const c = counts + ((<usize>l) << 3);
+    store<u32>(c, load<u32>(c) + 1);
+    store<u32>(c, load<u32>(c, 4) + on, 4);
   }
 }
 
@@ -274,20 +281,6 @@ export function ctrBins(
 }
 
 /**
- * `assignLeaves` (../../tree.ts) for one split: sets `bit` in `out[i]` for every row i < n on its true side
- * (bin > `bin`, or == for one-hot), bins plain bytes or packed nibbles.
- */
-export function assignSplit(n: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32): void {
-  // Branch-free per row (which side a row falls on is unpredictable).
-  for (let i = 0; i < n; i++) {
-    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
-    const on = <u32>(onehot ? v == bin : v > bin);
-    const p = out + ((<usize>i) << 2);
-    store<u32>(p, load<u32>(p) | (bit & (0 - on)));
-  }
-}
-
-/**
  * `leafDeltas`' grouping of rows by leaf (../../leaves.ts), a counting sort in row order: `start` i32[nLeaves + 1]
  * (leaf l's rows are sortedExp/sortedY[start[l] .. start[l + 1])), `neg` f64[nLeaves] (negatives per leaf), `fill`
  * i32[nLeaves] scratch.
@@ -326,4 +319,196 @@ export function groupByLeaf(
     store<f64>(sortedExp + (j << 3), load<f64>(expNeg + ((<usize>i) << 3)));
     store<u8>(sortedY + j, load<u8>(labels + <usize>i));
   }
+}
+
+/** `splitBlock`'s row loop for one kind of split (the flags are constants where it is inlined). */
+@inline
+function splitRows(i0: i32, i1: i32, out: usize, bins: usize, packed: bool, onehot: bool, bin: u32, bit: u32, first: bool): void {
+  for (let i = i0; i < i1; i++) {
+    const v = packed ? nibble(bins, <u32>i) : <u32>load<u8>(bins + <usize>i);
+    const on = <u32>(onehot ? v == bin : v > bin);
+    const p = out + ((<usize>i) << 2);
+    store<u32>(p, (first ? 0 : load<u32>(p)) | (bit & (0 - on)));
+  }
+}
+
+/**
+ * `assignLeaves` (../../tree.ts) for a whole tree: every row i < n's leaf into `out[i]`, from `depth` splits described
+ * at `splits` (16 bytes each: bins offset u32, flags u32 — 1 packed, 2 one-hot —, bin u32; split d sets bit d).
+ * Rows go in blocks small enough that their leaves stay in cache while every split is applied.
+ */
+export function assignTree(n: i32, depth: i32, splits: usize, out: usize): void {
+  const BLOCK = 4096;
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    const i1 = min(i0 + BLOCK, n);
+    if (depth == 0) memory.fill(out + ((<usize>i0) << 2), 0, (<usize>(i1 - i0)) << 2);
+    for (let d = 0; d < depth; d++) {
+      const e = splits + ((<usize>d) << 4);
+      const bins = <usize>load<u32>(e);
+      const flags = load<u32>(e, 4);
+      const bin = load<u32>(e, 8);
+      const bit = (<u32>1) << d;
+      const first = d == 0;
+      if (flags == 0) {
+        if (first) splitRows(i0, i1, out, bins, false, false, bin, bit, true);
+        else splitRows(i0, i1, out, bins, false, false, bin, bit, false);
+      } else if (flags == 1) {
+        if (first) splitRows(i0, i1, out, bins, true, false, bin, bit, true);
+        else splitRows(i0, i1, out, bins, true, false, bin, bit, false);
+      } else if (flags == 2) {
+        if (first) splitRows(i0, i1, out, bins, false, true, bin, bit, true);
+        else splitRows(i0, i1, out, bins, false, true, bin, bit, false);
+      } else {
+        if (first) splitRows(i0, i1, out, bins, true, true, bin, bit, true);
+        else splitRows(i0, i1, out, bins, true, true, bin, bit, false);
+      }
+    }
+  }
+}
+
+/**
+ * One leaf-estimation step's sums (`oneStep` in ../../leaves.ts): per leaf l, into the interleaved pair sums[2l],
+ * sums[2l + 1] (zeroed here), Σ (y − p) and Σ p(1 − p) (`newton`) or the row count, p = 1 / (1 + expNeg), rows in
+ * order; one f64x2 addition per row (two ordinary f64 additions).
+ */
+export function leafSums(n: i32, leaf: usize, expNeg: usize, labels: usize, newton: bool, nLeaves: i32, sums: usize): void {
+  memory.fill(sums, 0, (<usize>nLeaves) << 4);
+  for (let i = 0; i < n; i++) {
+    const l = leafAt(leaf, i);
+    const p = 1 / (1 + load<f64>(expNeg + ((<usize>i) << 3)));
+    const y = <f64>load<u8>(labels + <usize>i);
+    add2(sums, l, f64x2.replace_lane(f64x2.splat(y - p), 1, newton ? p * (1 - p) : 1));
+  }
+}
+
+/** exp(−approx) of every row times its leaf's factor (exp(−value) of the tree's leaf). */
+export function scaleByLeaf(n: i32, leaf: usize, expNeg: usize, factor: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = expNeg + ((<usize>i) << 3);
+    store<f64>(p, load<f64>(p) * load<f64>(factor + ((<usize>leafAt(leaf, i)) << 3)));
+  }
+}
+
+/**
+ * One column of `combinationIds` (../../features.ts): dense ids, in order of first occurrence, of the pairs
+ * (cur[i], src[i]) into next[i], and each id's first row into firstRow[id]; returns the number of ids. Pairs are
+ * found by direct address (cur · card + src) in `size` slots when `direct`, else in an open-addressing table of `size`
+ * slots (a power of two) with both key entries of each slot at `keys`.
+ */
+export function pairIds(
+  n: i32,
+  cur: usize,
+  src: usize,
+  card: i32,
+  direct: bool,
+  ids: usize,
+  keys: usize,
+  size: u32,
+  next: usize,
+  firstRow: usize,
+): i32 {
+  memory.fill(ids, 0xff, (<usize>size) << 2);
+  let count = 0;
+  if (direct) {
+    for (let i = 0; i < n; i++) {
+      const at = ids + ((<usize>(load<i32>(cur + ((<usize>i) << 2)) * card + load<i32>(src + ((<usize>i) << 2)))) << 2);
+      let id = load<i32>(at);
+      if (id < 0) {
+        id = count++;
+        store<i32>(at, id);
+        store<i32>(firstRow + ((<usize>id) << 2), i);
+      }
+      store<i32>(next + ((<usize>i) << 2), id);
+    }
+    return count;
+  }
+  const mask = size - 1;
+  for (let i = 0; i < n; i++) {
+    const a = load<i32>(cur + ((<usize>i) << 2));
+    const b = load<i32>(src + ((<usize>i) << 2));
+    let h = <u32>(a * 0x9e3779b1) ^ <u32>b;
+    h = (h ^ (h >>> 16)) * 0x85ebca6b;
+    let slot = (h ^ (h >>> 13)) & mask;
+    let id: i32;
+    for (;;) {
+      id = load<i32>(ids + ((<usize>slot) << 2));
+      const k = keys + ((<usize>slot) << 3);
+      if (id < 0 || (load<i32>(k) == a && load<i32>(k, 4) == b)) break;
+      slot = (slot + 1) & mask;
+    }
+    if (id < 0) {
+      id = count++;
+      store<i32>(ids + ((<usize>slot) << 2), id);
+      const k = keys + ((<usize>slot) << 3);
+      store<i32>(k, a);
+      store<i32>(k, b, 4);
+      store<i32>(firstRow + ((<usize>id) << 2), i);
+    }
+    store<i32>(next + ((<usize>i) << 2), id);
+  }
+  return count;
+}
+
+/** The bins (4 bits each, prior q at bit 4q) of `priors` packed Borders CTRs for a row with `p` positives of `c`. */
+@inline
+function ctrCode(p: f64, c: f64, priors: i32, spec: usize): u32 {
+  let code: u32 = 0;
+  for (let q = 0; q < priors; q++) {
+    const s = spec + (<usize>q) * 40;
+    const v = (p + load<f64>(s)) / (c + 1);
+    code |= binOf(v, <usize>load<u32>(s, 32), load<i32>(s, 36), load<f64>(s, 8), load<f64>(s, 16)) << ((<u32>q) << 2);
+  }
+  return code;
+}
+
+/**
+ * `ctrBins` for up to four priors at once, all packed (at most 16 bins): one pass over the `history`, each prior's
+ * bins into its own array. Rows with fewer than `small` earlier rows of their value (most rows of a combination) look
+ * their bins up in a table of every (count, positives) below that, filled here with the same `binOf`; the others are
+ * binned one by one. `spec` holds per prior 40 bytes: prior f64, lo f64, invStep f64, out u32 (+4), borders u32,
+ * border count i32.
+ */
+export function ctrBinsPacked(n: i32, history: usize, priors: i32, spec: usize, small: i32, table: usize): void {
+  for (let c = 0; c < small; c++)
+    for (let p = 0; p <= c; p++)
+      store<u16>(table + ((<usize>(c * small + p)) << 1), <u16>ctrCode(<f64>p, <f64>c, priors, spec));
+  const o0 = <usize>load<u32>(spec, 24);
+  const o1 = <usize>load<u32>(spec + 40, 24);
+  const o2 = <usize>load<u32>(spec + 80, 24);
+  const o3 = <usize>load<u32>(spec + 120, 24);
+  let i = 0;
+  for (; i < n; i += 2) {
+    const h = history + ((<usize>i) << 3);
+    const pa = load<i32>(h);
+    const ca = load<i32>(h, 4);
+    let a: u32;
+    if (ca < small) a = <u32>load<u16>(table + ((<usize>(ca * small + pa)) << 1));
+    else a = ctrCode(<f64>pa, <f64>ca, priors, spec);
+    let b: u32 = 0;
+    if (i + 1 < n) {
+      const pb = load<i32>(h, 8);
+      const cb = load<i32>(h, 12);
+      if (cb < small) b = <u32>load<u16>(table + ((<usize>(cb * small + pb)) << 1));
+      else b = ctrCode(<f64>pb, <f64>cb, priors, spec);
+    }
+    const j = <usize>(i >> 1);
+    store<u8>(o0 + j, <u8>((a & 15) | ((b & 15) << 4)));
+    if (priors > 1) store<u8>(o1 + j, <u8>(((a >> 4) & 15) | (b & 0xf0)));
+    if (priors > 2) store<u8>(o2 + j, <u8>(((a >> 8) & 15) | ((b >> 4) & 0xf0)));
+    if (priors > 3) store<u8>(o3 + j, <u8>(((a >> 12) & 15) | ((b >> 8) & 0xf0)));
+  }
+}
+
+/** The least and greatest ordered Borders CTR value (positives + prior) / (rows + 1) over the `history` into out[0..1]. */
+export function ctrRange(n: i32, history: usize, prior: f64, out: usize): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const h = history + ((<usize>i) << 3);
+    const x = (<f64>load<i32>(h) + prior) / (<f64>load<i32>(h, 4) + 1);
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  store<f64>(out, lo);
+  store<f64>(out, hi, 8);
 }
