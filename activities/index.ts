@@ -19,7 +19,15 @@ import { recordRunEnd } from '../lib/pipeline/runEnd';
 import { evaluateTestSet } from '../lib/pipeline/testSet';
 import { trainFinal, trainFold, type StepControl } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
-import { assertFolderWriter, resolveRunFolder, type RunFolder } from '../lib/run';
+import {
+  assertFolderWriter,
+  recordStep,
+  reportedArtifacts,
+  resolveRunFolder,
+  startStepRecord,
+  verifyStepRecord,
+  type RunFolder,
+} from '../lib/run';
 import { callingWorkflow, type WorkflowType } from './caller';
 import { guarded } from './failures';
 
@@ -59,7 +67,10 @@ function onFolder<T>(ref: RunRef, step: (folder: RunFolder) => Promise<T>): Prom
     const caller = await callingWorkflow([owner.type], (id) => id === owner.workflowId);
     const folder = await resolveRunFolder(parsed);
     await assertFolderWriter(folder.dir, caller);
-    return step(folder);
+    await verifyStepRecord(folder.dir);
+    const result = await step(folder);
+    await recordStep(folder.dir, reportedArtifacts(result));
+    return result;
   });
 }
 
@@ -83,9 +94,10 @@ export function createActivities() {
         // The run's folder stays with the worker: the workflow gets ids, hashes and counts.
         const {
           root: _root,
-          dir: _dir,
+          dir,
           ...prepared
         } = await withHeartbeats(() => prepareRun(input.runId, input.configPath, identity, caller));
+        await startStepRecord(dir, prepared.artifacts);
         return prepared;
       }),
     validateData: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => validateRawData(f))),

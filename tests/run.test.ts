@@ -22,8 +22,12 @@ import {
   resolveRunFolder,
   tableAt,
   tableForWriting,
+  recordStep,
   registerFolderWriter,
+  reportedArtifacts,
+  startStepRecord,
   verifyFinishedFiles,
+  verifyStepRecord,
   writeManifest,
   writeRunRecord,
 } from '../lib/run';
@@ -129,6 +133,28 @@ describe('who writes a folder', () => {
     await expect(assertFolderWriter(dir, impostor)).rejects.toThrow(
       /was recorded as failed \(build-failed\.json\): no step writes it again/,
     );
+  });
+});
+
+describe('the files the steps of an unfinished folder wrote', () => {
+  it('are checked before each step: one edited, removed or the record missing is refused, naming it', async () => {
+    // Someone who writes the data directory edits a file between two steps (say the features, before the folds
+    // train) and puts it back after: the next step refuses to build on it.
+    const dir = join(root, 'steps-ledger');
+    await mkdir(join(dir, 'features'), { recursive: true });
+    await expect(verifyStepRecord(dir)).rejects.toThrow(/steps\.json is missing: the files of this unfinished folder/);
+    const features = await writeArtifact(dir, 'features/features.parquet', 'rows', 'features');
+    await startStepRecord(dir, [await writeArtifact(dir, 'config.json', '{}', 'config')]);
+    await recordStep(dir, reportedArtifacts({ artifacts: [features], summary: { fold: 0 } }));
+    await recordStep(dir, reportedArtifacts(await writeArtifact(dir, 'model/model.json', '{"trees":[]}', 'model')));
+    await verifyStepRecord(dir);
+    await writeFile(join(dir, 'features', 'features.parquet'), 'poisoned rows');
+    await expect(verifyStepRecord(dir)).rejects.toThrow(/artifact features\/features\.parquet was modified: sha256/);
+    await writeFile(join(dir, 'features', 'features.parquet'), 'rows');
+    await verifyStepRecord(dir);
+    const ledger = await readFile(join(dir, 'steps.json'), 'utf8');
+    await writeFile(join(dir, 'steps.json'), ledger.replace(/"sha256": "[0-9a-f]+"/, `"sha256": "${'0'.repeat(64)}"`));
+    await expect(verifyStepRecord(dir)).rejects.toThrow(/steps\.json does not match its signature/);
   });
 });
 

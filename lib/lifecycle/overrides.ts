@@ -12,7 +12,7 @@ import type { ArtifactRef } from '../../schemas/run';
 import { appendAudit, type DelegationAuditFields } from '../governance';
 import { notify } from '../notify';
 import { auditRunAction } from './access';
-import { registerFolderWriter, versionDirName, writeOverrideRecord, writeVersionReview } from '../run';
+import { registerFolderWriter, startStepRecord, versionDirName, writeOverrideRecord, writeVersionReview } from '../run';
 import { createVersion, planOverride } from './versions';
 
 export interface BuiltVersionInputs {
@@ -46,6 +46,7 @@ export async function fileOverride(input: FileOverrideInput): Promise<BuiltVersi
   const fromDir = join(input.runDir, versionDirName(input.fromVersion));
   const plan = await planOverride(input.runDir, fromDir, input.change);
   const created = await createVersion(input.runDir, fromDir, input.version, plan);
+  await startStepRecord(created.dir, created.artifacts);
   await writeOverrideRecord(input.runDir, {
     id: input.overrideId,
     change: input.change,

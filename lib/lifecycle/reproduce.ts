@@ -7,7 +7,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReproducibilityResult } from '../../schemas/lifecycle';
-import { writeFileAtomic } from '../artifacts';
+import type { ArtifactRef } from '../../schemas/run';
+import { registerArtifact, writeFileAtomic } from '../artifacts';
 import { inputFiles } from '../data/raw';
 import { ArtifactIntegrityError, InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
@@ -34,6 +35,9 @@ import {
   writeRunRecord,
   type ReproRequest,
   type WorkflowExecution,
+  recordStep,
+  startStepRecord,
+  verifyStepRecord,
 } from '../run';
 import { auditRunAction } from './access';
 import { applyCategoryGroups } from './versions';
@@ -48,6 +52,7 @@ export async function requestReproduction(
   const dir = join(runDir, reproDirName(repro));
   await mkdir(dir, { recursive: true });
   await writeReproRequest(dir, request);
+  await startStepRecord(dir, []);
   await registerFolderWriter(dir, { workflowId: builder, workflowRunId: null });
 }
 
@@ -78,10 +83,14 @@ export async function prepareReproduction(
     if (actual !== recorded)
       throw new InputError(`input data changed since the run: ${path} sha256 ${actual} ≠ recorded ${recorded}`);
   }
+  const copied: ArtifactRef[] = [];
   for (const file of [CONFIG_FILE, RUN_INFO_FILE, OVERRIDE_SPEC_FILE]) {
     const recorded = await finishedFile(versionDir, file);
-    if (recorded) await writeFileAtomic(join(reproDir, file), recorded.bytes);
+    if (!recorded) continue;
+    await writeFileAtomic(join(reproDir, file), recorded.bytes);
+    copied.push(recorded.ref);
   }
+  await recordStep(reproDir, copied);
   return { nSplits: config.validation.n_splits, version };
 }
 
@@ -93,8 +102,10 @@ export async function groupReproducedFeatures(
 ): Promise<void> {
   const reproDir = join(runDir, reproDirName(repro));
   await assertFolderWriter(reproDir, execution);
+  await verifyStepRecord(reproDir);
   const path = join(reproDir, FEATURES_FILE);
   await applyCategoryGroups(path, path, await readOverrideSpec(reproDir));
+  await recordStep(reproDir, [await registerArtifact(reproDir, FEATURES_FILE, 'features')]);
 }
 
 /**
@@ -110,6 +121,8 @@ export async function compareReproduction(
 ): Promise<ReproducibilityResult> {
   const reproDir = join(runDir, reproDirName(repro));
   await assertFolderWriter(reproDir, execution);
+  // What is compared is what this test's own steps wrote: a file copied in since (the version's model) is refused.
+  await verifyStepRecord(reproDir);
   const request = await readReproRequest(reproDir);
   const versionDir = join(runDir, versionDirName(request.version));
   const checks: ReproducibilityResult['checks'] = [];

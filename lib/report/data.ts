@@ -20,6 +20,7 @@ import {
   readRunInfo,
   readRunText,
   RUN_INFO_FILE,
+  STEPS_FILE,
   tableAt,
   tryManifest,
 } from '../run';
@@ -58,7 +59,7 @@ const ROLE_BY_PREFIX: Array<[string, string]> = [
 /** Hashes the run's files (report outputs, temp files and the manifest excluded). */
 async function hashRunFiles(runDir: string): Promise<ArtifactRef[]> {
   const files = (await listRunFiles(runDir)).filter(
-    (p) => !p.startsWith('report/') && p !== MANIFEST_FILE && !p.includes('.tmp-'),
+    (p) => !p.startsWith('report/') && p !== MANIFEST_FILE && p !== STEPS_FILE && !p.includes('.tmp-'),
   );
   return Promise.all(
     files.map((p) =>

@@ -34,6 +34,7 @@ export {
   TEST_PREDICTIONS_FILE,
   VALIDATION_DIR,
   versionDirName,
+  STEPS_FILE,
   WRITER_FILE,
 } from './layout';
 export {
@@ -59,6 +60,7 @@ export {
   readTestMetrics,
 } from './records';
 export { readRunRecord, signedRunRecordText, writeRunRecord } from './signedRecord';
+export { recordStep, reportedArtifacts, startStepRecord, verifyStepRecord } from './steps';
 export { finishedFile, readManifest, tryManifest, verifyFinishedFiles, writeManifest } from './manifest';
 export {
   folderContents,

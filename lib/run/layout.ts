@@ -39,6 +39,8 @@ export const REVIEW_FILE = 'review.json';
 export const REPRODUCIBILITY_FILE = 'reproducibility.json';
 /** Which workflow execution may write the folder (run, version or reproduction): see writer.ts. */
 export const WRITER_FILE = 'writer.json';
+/** The files a folder's steps wrote while it is built, signed: see steps.ts. */
+export const STEPS_FILE = 'steps.json';
 /** The override a version was built for: who filed it, the change, the reason, the diff. In the version's folder. */
 export const OVERRIDE_RECORD_FILE = 'override.json';
 /** Why a version's build failed or was interrupted, in the version's folder. */
