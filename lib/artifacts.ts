@@ -76,6 +76,29 @@ export async function prepareFile(path: string, data: string | Uint8Array, mode 
   };
 }
 
+/**
+ * Writes `data` to `path` only once `beforeCommit` succeeded: the file is written beside `path` first (a full disk or
+ * a read-only folder fails before anything else happens), then `beforeCommit` runs (the change's audit entry), then
+ * the file is put in place. When `beforeCommit` fails nothing is left, so a change that cannot be audited is not made.
+ */
+export async function writeFileAfter<T>(
+  path: string,
+  data: string | Uint8Array,
+  beforeCommit: () => Promise<T>,
+  mode?: number,
+): Promise<T> {
+  const file = await prepareFile(path, data, mode);
+  let result: T;
+  try {
+    result = await beforeCommit();
+  } catch (e) {
+    await file.discard();
+    throw e;
+  }
+  await file.commit();
+  return result;
+}
+
 /** Writes a file atomically (temp file + rename) so readers never see a half-written file, nor a temp file left. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await (await prepareFile(path, data, mode)).commit();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { settingsSchema, type Settings } from '../schemas/settings';
-import { prepareFile } from './artifacts';
+import { writeFileAfter } from './artifacts';
 import { ConfigError, PathOutsideError } from './errors';
 import { ensureKeyringDir, keyringDir } from './keys';
 import { dataDir, insideRoots, isInside, PROJECT_ROOT } from './paths';
@@ -93,14 +93,12 @@ export function withSetting(settings: Settings, key: string, value: unknown): Se
  */
 export async function writeSettings(settings: Settings, beforeCommit: () => Promise<void>): Promise<void> {
   await ensureKeyringDir();
-  const file = await prepareFile(settingsPath(), `${JSON.stringify(settingsSchema.parse(settings), null, 2)}\n`, 0o600);
-  try {
-    await beforeCommit();
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
+  await writeFileAfter(
+    settingsPath(),
+    `${JSON.stringify(settingsSchema.parse(settings), null, 2)}\n`,
+    beforeCommit,
+    0o600,
+  );
 }
 
 /** Folders workflows read inputs from: the data directory, the project's `data/` and `config/`, `read_roots`. */

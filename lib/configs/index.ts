@@ -15,7 +15,7 @@ import {
   type RegisteredConfigRef,
 } from '../../schemas/configs';
 import type { Permission, ResolvedIdentity } from '../../schemas/governance';
-import { ensureDir, prepareFile } from '../artifacts';
+import { ensureDir, writeFileAfter } from '../artifacts';
 import { configRegistryDir, parseConfigText } from '../config';
 import { ConfigError, InputError, RunStateError, UnknownConfigError } from '../errors';
 import { actorFields, appendAudit, auditAdoption, authorize, type Credential } from '../governance';
@@ -274,17 +274,12 @@ export async function createConfigAs(
       ],
       deleted: null,
     };
-    const file = await prepareFile(configVersionPath(id, 1), input.document);
-    try {
-      await audit(identity, credential.source, 'config_created', id, {
+    await writeFileAfter(configVersionPath(id, 1), input.document, () =>
+      audit(identity, credential.source, 'config_created', id, {
         after: { version: 1, sha256: record.versions[0]!.sha256, visibility: record.visibility },
         reason: input.reason?.trim() || null,
-      });
-    } catch (e) {
-      await file.discard();
-      throw e;
-    }
-    await file.commit();
+      }),
+    );
     return writeRecord(record);
   });
 }
@@ -326,18 +321,13 @@ export async function editConfigAs(
         },
       ],
     };
-    const file = await prepareFile(configVersionPath(input.id, version), input.document);
-    try {
-      await audit(identity, credential.source, 'config_edited', input.id, {
+    await writeFileAfter(configVersionPath(input.id, version), input.document, () =>
+      audit(identity, credential.source, 'config_edited', input.id, {
         before: { version: last.version, sha256: last.sha256 },
         after: { version, sha256 },
         reason: input.reason,
-      });
-    } catch (e) {
-      await file.discard();
-      throw e;
-    }
-    await file.commit();
+      }),
+    );
     return writeRecord(next);
   });
 }

@@ -18,7 +18,7 @@ import {
 } from 'node:crypto';
 import { chmod, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { prepareFile, writeFileAtomic } from '../artifacts';
+import { writeFileAfter, writeFileAtomic } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
 import { canonicalJson } from '../hash';
 import { dataDir, isInside } from '../paths';
@@ -353,14 +353,8 @@ export async function commitSequencedRecord(
   beforeCommit?: () => Promise<void>,
   mode?: number,
 ): Promise<void> {
-  const file = await prepareFile(path, `${JSON.stringify(await signRecord(record), null, 2)}\n`, mode);
-  try {
-    await beforeCommit?.();
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
+  const text = `${JSON.stringify(await signRecord(record), null, 2)}\n`;
+  await writeFileAfter(path, text, async () => beforeCommit?.(), mode);
   await pinSequence(kind, id, record.sequence);
 }
 

@@ -16,7 +16,7 @@ import {
   type GoldenReport,
   type GoldenTolerances,
 } from '../../schemas/golden';
-import { prepareFile } from '../artifacts';
+import { writeFileAfter } from '../artifacts';
 import { InputError, RunStateError } from '../errors';
 import { actorFields, appendAudit, authorize, type Credential } from '../governance';
 import { canonicalJson, sha256Hex } from '../hash';
@@ -186,9 +186,8 @@ export async function goldenComparisonAs(credential: Credential, request: Golden
   // Signed for its place, like the lifecycle's records: a report written or edited by hand is refused where shown.
   const path = join(await resolveRunDir(runId), GOLDEN_DIR, `${report.id}.json`);
   const text = await signedRunRecordText(path, report);
-  const file = await prepareFile(path, text);
-  try {
-    await appendAudit({
+  await writeFileAfter(path, text, () =>
+    appendAudit({
       ...actorFields(actor),
       action: 'golden_comparison',
       resource_type: 'run',
@@ -204,12 +203,8 @@ export async function goldenComparisonAs(credential: Credential, request: Golden
         reference: report.reference,
         failed: checks.filter((c) => !c.passed).map((c) => c.name),
       },
-    });
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
+    }),
+  );
   return report;
 }
 

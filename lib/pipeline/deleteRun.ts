@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { tombstoneSchema, type Tombstone } from '../../schemas/run';
-import { prepareFile } from '../artifacts';
+import { writeFileAfter } from '../artifacts';
 import { RunStateError } from '../errors';
 import { actorFields, appendAudit } from '../governance/audit';
 import { authorize, type Credential } from '../governance/authorize';
@@ -52,34 +52,29 @@ export async function deleteRunAs(
     manifest: run.manifest,
     removed: await folderContents(run.runDir, TOMBSTONE_FILE),
   });
-  const file = await prepareFile(
+  await writeFileAfter(
     join(run.runDir, TOMBSTONE_FILE),
     `${JSON.stringify(await signRecord(tombstone), null, 2)}\n`,
+    () =>
+      appendAudit({
+        ...actorFields(actor),
+        action: 'run_deleted',
+        resource_type: 'run',
+        resource_id: runId,
+        correlation_id: runId,
+        status: 'success',
+        before: {
+          state: run.state,
+          files: tombstone.removed.files,
+          bytes: tombstone.removed.bytes,
+          artifacts: run.manifest?.artifacts.length ?? 0,
+        },
+        after: { state: 'deleted' },
+        reason,
+        source: credential.source ?? 'cli',
+        result: 'completed',
+      }),
   );
-  try {
-    await appendAudit({
-      ...actorFields(actor),
-      action: 'run_deleted',
-      resource_type: 'run',
-      resource_id: runId,
-      correlation_id: runId,
-      status: 'success',
-      before: {
-        state: run.state,
-        files: tombstone.removed.files,
-        bytes: tombstone.removed.bytes,
-        artifacts: run.manifest?.artifacts.length ?? 0,
-      },
-      after: { state: 'deleted' },
-      reason,
-      source: credential.source ?? 'cli',
-      result: 'completed',
-    });
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
   await removeFolderContents(run.runDir, TOMBSTONE_FILE);
   return { tombstone, resumed: false };
 }

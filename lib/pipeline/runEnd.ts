@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { runEndSchema, type RunEnd } from '../../schemas/run';
-import { prepareFile } from '../artifacts';
+import { writeFileAfter } from '../artifacts';
 import { fileExists } from '../data/raw';
 import { FolderWriteRefusedError } from '../errors';
 import { appendAudit } from '../governance/audit';
@@ -73,14 +73,7 @@ export async function recordRunEnd(
     return { recorded: 'audit_only' };
   }
   if (await readRunEnd(dir)) return { recorded: 'already' };
-  const file = await prepareFile(join(dir, RUN_END_FILE), `${JSON.stringify(end, null, 2)}\n`);
-  try {
-    await audit();
-  } catch (e) {
-    await file.discard();
-    throw e;
-  }
-  await file.commit();
+  await writeFileAfter(join(dir, RUN_END_FILE), `${JSON.stringify(end, null, 2)}\n`, audit);
   return { recorded: 'folder_and_audit' };
 }
 

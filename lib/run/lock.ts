@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { prepareFile, readVerified } from '../artifacts';
+import { readVerified, writeFileAfter } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
 import { pinnedSignature, pinRecord, RecordSignatureError, signRecord, verifyPinnedRecord } from '../keys';
 import { LOCK_FILE } from './layout';
@@ -40,14 +40,7 @@ export interface RunLockFile extends LockRecord {
  */
 export async function writeLock(runDir: string, lock: RunLockFile, beforeCommit?: () => Promise<void>): Promise<void> {
   const signed = await signRecord(lock);
-  const prepared = await prepareFile(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`);
-  try {
-    await beforeCommit?.();
-  } catch (e) {
-    await prepared.discard();
-    throw e;
-  }
-  await prepared.commit();
+  await writeFileAfter(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`, async () => beforeCommit?.());
   await pinRecord(LOCK_PIN, lock.runId, signed.signature);
 }
 
