@@ -146,6 +146,7 @@ describe('the files the steps of an unfinished folder wrote', () => {
     const features = await writeArtifact(dir, 'features/features.parquet', 'rows', 'features');
     await startStepRecord(dir, [await writeArtifact(dir, 'config.json', '{}', 'config')]);
     await recordStep(dir, reportedArtifacts({ artifacts: [features], summary: { fold: 0 } }));
+    const beforeModel = await readFile(join(dir, 'steps.json'), 'utf8');
     await recordStep(dir, reportedArtifacts(await writeArtifact(dir, 'model/model.json', '{"trees":[]}', 'model')));
     await verifyStepRecord(dir);
     await writeFile(join(dir, 'features', 'features.parquet'), 'poisoned rows');
@@ -155,6 +156,9 @@ describe('the files the steps of an unfinished folder wrote', () => {
     const ledger = await readFile(join(dir, 'steps.json'), 'utf8');
     await writeFile(join(dir, 'steps.json'), ledger.replace(/"sha256": "[0-9a-f]+"/, `"sha256": "${'0'.repeat(64)}"`));
     await expect(verifyStepRecord(dir)).rejects.toThrow(/steps\.json does not match its signature/);
+    // An earlier signed record put back (fewer files to check, so a later file could be edited unseen) is refused.
+    await writeFile(join(dir, 'steps.json'), beforeModel);
+    await expect(verifyStepRecord(dir)).rejects.toThrow(/write 2 of 3: an older copy was put back/);
   });
 });
 

@@ -4,17 +4,25 @@
  * file edited in the data directory between two steps (the features, a fold's scores, a reproduction's model) is
  * refused, not built on and then signed into the manifest. The manifest takes over once the folder is finished.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ArtifactRef } from '../../schemas/run';
 import { verifyArtifact } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
+import { sha256Hex } from '../hash';
+import { pinnedSequence, pinSequence, RecordSignatureError } from '../keys';
 import { withFileLock } from '../lock';
 import { STEPS_FILE } from './layout';
 import { readRunRecord, writeRunRecord } from './signedRecord';
 
 interface StepLedger {
+  /** Grows with every write and is pinned in the keyring: an earlier copy (fewer files to check) is refused. */
+  sequence: number;
   files: Record<string, { sha256: string; bytes: number; role: string }>;
 }
+
+const STEPS_PIN = 'folder-steps';
+/** The folder's pin id: its full path, hashed (a pin file name cannot hold the path itself). */
+const pinId = (dir: string): string => sha256Hex(resolve(dir)).slice(0, 32);
 
 const isArtifactRef = (x: unknown): x is ArtifactRef =>
   typeof x === 'object' &&
@@ -31,14 +39,25 @@ export function reportedArtifacts(result: unknown): ArtifactRef[] {
 
 const ledgerPath = (dir: string): string => join(dir, STEPS_FILE);
 
-/** Starts a folder's record with the files its creator wrote (a new run, version or reproduction). */
+/**
+ * Starts a folder's record with the files its creator wrote (a new run, version or reproduction, or a run folder a
+ * new execution takes over): its sequence continues from the pinned one.
+ */
 export async function startStepRecord(dir: string, artifacts: ArtifactRef[]): Promise<void> {
-  await withFileLock(ledgerPath(dir), () => writeRunRecord(ledgerPath(dir), ledgerOf(artifacts, { files: {} })));
+  await withFileLock(ledgerPath(dir), async () => {
+    const sequence = ((await pinnedSequence(STEPS_PIN, pinId(dir))) ?? 0) + 1;
+    await writeLedger(dir, withFiles(artifacts, { sequence, files: {} }));
+  });
 }
 
-function ledgerOf(artifacts: ArtifactRef[], into: StepLedger): StepLedger {
+function withFiles(artifacts: ArtifactRef[], into: StepLedger): StepLedger {
   for (const a of artifacts) into.files[a.path] = { sha256: a.sha256, bytes: a.bytes, role: a.role };
   return into;
+}
+
+async function writeLedger(dir: string, ledger: StepLedger): Promise<void> {
+  await writeRunRecord(ledgerPath(dir), ledger);
+  await pinSequence(STEPS_PIN, pinId(dir), ledger.sequence);
 }
 
 async function readStepRecord(dir: string): Promise<StepLedger> {
@@ -46,6 +65,11 @@ async function readStepRecord(dir: string): Promise<StepLedger> {
   if (!ledger)
     throw new ArtifactIntegrityError(
       `${ledgerPath(dir)} is missing: the files of this unfinished folder cannot be trusted (start it again)`,
+    );
+  const pinned = await pinnedSequence(STEPS_PIN, pinId(dir));
+  if (pinned !== null && !(ledger.sequence >= pinned))
+    throw new RecordSignatureError(
+      `${ledgerPath(dir)} is signed but is not the latest one access-perm wrote (write ${ledger.sequence} of ${pinned}: an older copy was put back): refused`,
     );
   return ledger;
 }
@@ -59,7 +83,8 @@ export async function verifyStepRecord(dir: string): Promise<void> {
 /** Adds the files a step wrote to the folder's record (steps running at once agree under the lock). */
 export async function recordStep(dir: string, artifacts: ArtifactRef[]): Promise<void> {
   if (artifacts.length === 0) return;
-  await withFileLock(ledgerPath(dir), async () =>
-    writeRunRecord(ledgerPath(dir), ledgerOf(artifacts, await readStepRecord(dir))),
-  );
+  await withFileLock(ledgerPath(dir), async () => {
+    const ledger = await readStepRecord(dir);
+    await writeLedger(dir, withFiles(artifacts, { ...ledger, sequence: ledger.sequence + 1 }));
+  });
 }
