@@ -375,12 +375,17 @@ export async function verifySequencedRecord<T extends { sequence: number }>(
   id: string,
 ): Promise<T> {
   const content = await verifyRecord(record, what);
-  const pinned = await pinnedSequence(kind, id);
-  if (pinned !== null && content.sequence < pinned)
-    throw new RecordSignatureError(
-      `${what} is signed but is not the latest one access-perm wrote (write ${content.sequence} of ${pinned}: an older copy was put back): refused`,
-    );
+  await assertLatestSequence(content.sequence, what, kind, id);
   return content;
+}
+
+/** Refuses a verified record whose `sequence` is below the one pinned for `kind`/`id` (an older copy put back). */
+export async function assertLatestSequence(sequence: number, what: string, kind: string, id: string): Promise<void> {
+  const pinned = await pinnedSequence(kind, id);
+  if (pinned !== null && !(sequence >= pinned))
+    throw new RecordSignatureError(
+      `${what} is signed but is not the latest one access-perm wrote (write ${sequence} of ${pinned}: an older copy was put back): refused`,
+    );
 }
 
 /**

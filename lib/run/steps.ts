@@ -9,7 +9,7 @@ import type { ArtifactRef } from '../../schemas/run';
 import { verifyArtifact } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
 import { sha256Hex } from '../hash';
-import { pinnedSequence, pinSequence, RecordSignatureError } from '../keys';
+import { assertLatestSequence, pinnedSequence, pinSequence } from '../keys';
 import { withFileLock } from '../lock';
 import { STEPS_FILE } from './layout';
 import { readRunRecord, writeRunRecord } from './signedRecord';
@@ -66,11 +66,7 @@ async function readStepRecord(dir: string): Promise<StepLedger> {
     throw new ArtifactIntegrityError(
       `${ledgerPath(dir)} is missing: the files of this unfinished folder cannot be trusted (start it again)`,
     );
-  const pinned = await pinnedSequence(STEPS_PIN, pinId(dir));
-  if (pinned !== null && !(ledger.sequence >= pinned))
-    throw new RecordSignatureError(
-      `${ledgerPath(dir)} is signed but is not the latest one access-perm wrote (write ${ledger.sequence} of ${pinned}: an older copy was put back): refused`,
-    );
+  await assertLatestSequence(ledger.sequence, ledgerPath(dir), STEPS_PIN, pinId(dir));
   return ledger;
 }
 
