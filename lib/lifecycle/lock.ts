@@ -3,12 +3,12 @@
  * in `lock.json`; every read of a locked run re-verifies them. Deployment approval and the deployment bundle
  * apply only to locked runs.
  */
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Actor, LockRecord } from '../../schemas/lifecycle';
 import { monitoringScheduleId } from '../../schemas/monitoring';
 import type { ArtifactRef } from '../../schemas/run';
-import { readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
+import { ensureDir, readVerified, registerArtifact, writeArtifact, writeFileAtomic } from '../artifacts';
 import { fileExists, rawPaths } from '../data/raw';
 import { readableInput } from '../settings';
 import { ArtifactIntegrityError } from '../errors';
@@ -298,7 +298,7 @@ export async function exportBundle(runDir: string, outDir: string): Promise<stri
   const wanted = [ONNX_FILE, MODEL_FILE, MODEL_CARD_FILE, MANIFEST_FILE].map((p) => `${prefix}${p}`);
   const spec = lock.artifacts.find((a) => a.path === `${prefix}${OVERRIDE_SPEC_FILE}`);
   if (spec) wanted.push(spec.path);
-  await mkdir(outDir, { recursive: true });
+  await ensureDir(outDir);
   const written: string[] = [];
   const verified = new Map<string, Buffer>();
   // Each file is written from the bytes that were checked against the lock, never copied from the folder again.

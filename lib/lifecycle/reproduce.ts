@@ -4,11 +4,11 @@
  * The lifecycle records who asked and for which version (`request.json`) and which child workflow builds it; the
  * child's steps read both from there, so a `reproduceRun` started by hand has nothing to work on.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReproducibilityResult } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
-import { registerArtifact, writeFileAtomic } from '../artifacts';
+import { ensureDir, registerArtifact, writeFileAtomic } from '../artifacts';
 import { inputFiles } from '../data/raw';
 import { ArtifactIntegrityError, InputError } from '../errors';
 import { canonicalJson, sha256File } from '../hash';
@@ -50,7 +50,7 @@ export async function requestReproduction(
   builder: string,
 ): Promise<void> {
   const dir = join(runDir, reproDirName(repro));
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   await writeReproRequest(dir, request);
   await startStepRecord(dir, []);
   await registerFolderWriter(dir, { workflowId: builder, workflowRunId: null });
