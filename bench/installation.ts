@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { connectClient } from '../client/connection';
@@ -60,6 +60,12 @@ export async function createInstallation(name: string): Promise<Installation> {
     await findServer({ settings: loadTemporalSettings({ env: { TEMPORAL_ADDRESS: server.address } }) }),
   );
   const serverEnv = { TEMPORAL_ADDRESS: server.address, ACCESS_PERM_TOKEN: token };
+  const workers = new Set<ChildProcess>();
+  async function stopWorker(worker: ChildProcess): Promise<void> {
+    const exited = new Promise((done) => worker.once('exit', done));
+    worker.kill('SIGINT');
+    await exited;
+  }
 
   return {
     server,
@@ -72,6 +78,14 @@ export async function createInstallation(name: string): Promise<Installation> {
       if (iterations) doc.model.catboost.iterations = iterations;
       const copy = join(dataDir, 'config.yaml');
       await writeFile(copy, stringifyYaml(doc));
+      // A generated set outside the project (e.g. bench/out/scale) is readable only once the installation's ADMIN
+      // (the bench) adds its folder to read_roots, as an operator would.
+      if (relative(join(PROJECT_ROOT, 'data'), doc.data.dir).startsWith('..')) {
+        await run(
+          ['system', 'config', 'set', 'read_roots', JSON.stringify([doc.data.dir]), '--reason', 'bench data set'],
+          serverEnv,
+        );
+      }
       return copy;
     },
     cli: (argv) => run(argv, serverEnv),
@@ -79,6 +93,8 @@ export async function createInstallation(name: string): Promise<Installation> {
       const node = [process.execPath, CLI, 'worker'];
       const [command, ...argv] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
       const child = spawn(command!, argv, { env: { ...env, TEMPORAL_ADDRESS: server.address } });
+      workers.add(child);
+      child.once('exit', () => workers.delete(child));
       return new Promise((done, fail) => {
         let log = '';
         const onData = (d: Buffer) => {
@@ -90,12 +106,10 @@ export async function createInstallation(name: string): Promise<Installation> {
         child.on('exit', (code) => fail(new Error(`worker exited ${code}: ${log.slice(-2000)}`)));
       });
     },
-    async stopWorker(worker) {
-      const exited = new Promise((done) => worker.once('exit', done));
-      worker.kill('SIGINT');
-      await exited;
-    },
+    stopWorker,
     async close() {
+      // A bench that failed midway must not leave its workers polling a server that is going away.
+      await Promise.all([...workers].map(stopWorker));
       await client.connection.close();
       await server.stop();
     },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { threadLimit, trainInThread } from '../lib/training/pool';
+import { availableParallelism } from 'node:os';
+import { FIT_BYTES_PER_ROW, threadLimit, trainInThread } from '../lib/training/pool';
 import type { FeatureMatrix } from '../schemas/matrix';
 
 /** 400 rows, one categorical and one numeric column; the label follows both. */
@@ -82,5 +83,35 @@ describe('training thread pool: thread_count', () => {
     ).toEqual([0, 0, 0]);
     // An already-cancelled job never takes a thread.
     await expect(trainInThread({ ...tinyJob(), params }, undefined, AbortSignal.abort())).rejects.toThrow();
+  });
+
+  it('starts a fit beside another only while their memory estimates fit the budget; a deferred job reads its data then', async () => {
+    const params = { iterations: 40, depth: 3, learning_rate: 0.3, random_seed: 1 };
+    const rows = tinyJob().train.rowCount;
+    const run = async (budgetMb: number): Promise<string[]> => {
+      process.env.ACCESS_PERM_TRAIN_MEMORY_MB = String(budgetMb);
+      const events: string[] = [];
+      const job = async (name: string): Promise<void> => {
+        const load = async () => {
+          events.push(`${name} reads`);
+          return tinyJob();
+        };
+        const outcome = await trainInThread({ params, rows, returnModel: false, load });
+        expect(outcome.bestIteration).toBeGreaterThanOrEqual(0);
+        events.push(`${name} done`);
+      };
+      await Promise.all([job('a'), job('b')]);
+      return events;
+    };
+    try {
+      // Two estimates need more than this budget: the second fit (and its read) waits for the first, although
+      // thread_count would let both run.
+      const oneFit = (1.5 * rows * FIT_BYTES_PER_ROW) / 2 ** 20;
+      expect(await run(oneFit)).toEqual(['a reads', 'a done', 'b reads', 'b done']);
+      // With room for both they start together (on a machine with two cores or more).
+      if (availableParallelism() > 1) expect((await run(4 * oneFit)).slice(0, 2)).toEqual(['a reads', 'b reads']);
+    } finally {
+      delete process.env.ACCESS_PERM_TRAIN_MEMORY_MB;
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { ArtifactRef, FoldSummary } from '../../schemas/run';
 import { writeArtifact } from '../artifacts';
 import { selectRows } from '../features/matrix';
 import { logloss, rocAuc } from '../metrics';
-import { MODEL_FILE, oofFile, readFeatures, readRunConfig, type RunFolder } from '../run';
+import { countFeatureRows, MODEL_FILE, oofFile, readFeatures, readRunConfig, type RunFolder } from '../run';
 import { trainInThread } from '../training/pool';
 import type { TrainProgress } from '../training/types';
 
@@ -26,18 +26,23 @@ export interface FoldResult {
 /** Trains on every fold but `fold`, scores the held-out users, and stores those out-of-fold scores. */
 export async function trainFold(ref: RunFolder, fold: number, control: StepControl = {}): Promise<FoldResult> {
   const config = await readRunConfig(ref.dir);
-  const all = await readFeatures(ref.dir);
-  const train = selectRows(all, (i) => all.folds[i] !== fold);
-  const valid = selectRows(all, (i) => all.folds[i] === fold);
-  if (valid.matrix.rowCount === 0) throw new Error(`fold ${fold} has no rows`);
+  let trainRows = 0;
+  let validLabels: Uint8Array = new Uint8Array(0);
   const outcome = await trainInThread(
     {
-      train: train.matrix,
-      labels: train.labels,
       params: config.model.catboost,
-      predict: valid.matrix,
+      rows: await countFeatureRows(ref.dir, `fold <> ${fold}`),
       returnModel: false,
-      transfer: true,
+      // Read once the fit may start: a fold waiting in line holds no copy of the data.
+      load: async () => {
+        const all = await readFeatures(ref.dir);
+        const train = selectRows(all, (i) => all.folds[i] !== fold);
+        const valid = selectRows(all, (i) => all.folds[i] === fold);
+        if (valid.matrix.rowCount === 0) throw new Error(`fold ${fold} has no rows`);
+        trainRows = train.matrix.rowCount;
+        validLabels = valid.labels;
+        return { train: train.matrix, labels: train.labels, predict: valid.matrix, transfer: true };
+      },
     },
     control.onProgress,
     control.signal,
@@ -47,10 +52,10 @@ export async function trainFold(ref: RunFolder, fold: number, control: StepContr
   return {
     summary: {
       fold,
-      trainRows: train.matrix.rowCount,
-      validRows: valid.matrix.rowCount,
-      rocAuc: rocAuc(valid.labels, scores),
-      logloss: logloss(valid.labels, scores),
+      trainRows,
+      validRows: validLabels.length,
+      rocAuc: rocAuc(validLabels, scores),
+      logloss: logloss(validLabels, scores),
       bestIteration: outcome.bestIteration,
       seconds: outcome.fitSeconds,
     },
@@ -64,9 +69,15 @@ export async function trainFinal(
   control: StepControl = {},
 ): Promise<{ artifacts: ArtifactRef[]; bestIteration: number }> {
   const config = await readRunConfig(ref.dir);
-  const all = await readFeatures(ref.dir);
   const outcome = await trainInThread(
-    { train: all.matrix, labels: all.labels, params: config.model.catboost },
+    {
+      params: config.model.catboost,
+      rows: await countFeatureRows(ref.dir),
+      load: async () => {
+        const all = await readFeatures(ref.dir);
+        return { train: all.matrix, labels: all.labels };
+      },
+    },
     control.onProgress,
     control.signal,
   );

@@ -50,6 +50,7 @@ export {
   type RunFolder,
 } from './folder';
 export {
+  countFeatureRows,
   readFeatures,
   readMetrics,
   readOofScores,

@@ -12,7 +12,7 @@ import {
   type Tombstone,
 } from '../../schemas/run';
 import { parseConfig } from '../config';
-import { sqlString, withDuckDb } from '../data/duck';
+import { queryColumns, sqlString, withDuckDb } from '../data/duck';
 import { featureSpec } from '../features';
 import { readLabelledMatrix, type LabelledMatrix } from '../features/matrix';
 import { ArtifactIntegrityError, UnknownRunError } from '../errors';
@@ -89,6 +89,15 @@ export async function readTestMetrics(dir: string): Promise<MetricsFile['test'] 
 export async function readFeatures(dir: string): Promise<LabelledMatrix> {
   const spec = featureSpec(await readRunConfig(dir));
   return withDuckDb((conn) => readLabelledMatrix(conn, `read_parquet(${sqlString(join(dir, FEATURES_FILE))})`, spec));
+}
+
+/** Rows of the run's feature table (`where` selects, e.g. a fold's training rows), read from the Parquet metadata. */
+export async function countFeatureRows(dir: string, where = 'true'): Promise<number> {
+  const path = sqlString(join(dir, FEATURES_FILE));
+  const { n } = await withDuckDb((conn) =>
+    queryColumns(conn, `SELECT count(*) AS n FROM read_parquet(${path}) WHERE ${where}`),
+  );
+  return Number(n![0]);
 }
 
 /** Out-of-fold scores of one fold (little-endian float64), in the row order of the fold's rows. */

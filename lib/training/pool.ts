@@ -1,11 +1,46 @@
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
+import type { DeferredTrainJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
 const maxThreads = Math.max(1, Number(process.env.ACCESS_PERM_TRAIN_THREADS) || availableParallelism());
+
+/**
+ * Memory a fit may take per training row, for deciding how many fits run at once. Measured (lib/gbdt/README.md,
+ * "Memory at ten million rows"): the seed's params grow a fit by ~940 bytes per row at 800,000 rows (100 trees) and
+ * the caller's copies of the data add ~130; rounded up, because a fit's categorical combinations grow with its trees.
+ */
+export const FIT_BYTES_PER_ROW = 1536;
+
+/** The memory this machine or container has: the cgroup's limit when one is set, else the machine's. */
+function memoryLimitBytes(): number {
+  try {
+    const max = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+    if (/^\d+$/.test(max)) return Math.min(Number(max), totalmem());
+  } catch {
+    // No cgroup v2 limit to read: the machine's memory is the limit.
+  }
+  return totalmem();
+}
+
+/**
+ * The memory training may plan for in this process (ACCESS_PERM_TRAIN_MEMORY_MB, default 70 % of the limit): a fit
+ * starts beside running ones only while their estimates together stay within it. At ten million rows two fits at
+ * once took the worker past 23 GB and the kernel killed it (24 GB machine).
+ */
+export function trainingMemoryBudget(): number {
+  const mb = Number(process.env.ACCESS_PERM_TRAIN_MEMORY_MB);
+  return mb > 0 ? mb * 2 ** 20 : 0.7 * memoryLimitBytes();
+}
+
 let running = 0;
-const waiting: Array<{ limit: number; start: () => void }> = [];
+let reserved = 0;
+const waiting: Array<{ limit: number; bytes: number; start: () => void }> = [];
+
+/** Whether a job may start now: within its thread limit and, beside other running jobs, within the memory budget. */
+const fits = (limit: number, bytes: number): boolean =>
+  running === 0 || (running < limit && reserved + bytes <= trainingMemoryBudget());
 
 /**
  * How many training threads may run while this job runs: its `thread_count` (CatBoost's name; -1 or absent = every
@@ -21,16 +56,21 @@ export function threadLimit(params: { thread_count?: unknown }): number {
 const cancelled = (signal?: AbortSignal): Error =>
   signal?.reason instanceof Error ? signal.reason : new Error('training cancelled');
 
-/** Takes a thread slot, or waits in line for one; a job cancelled while waiting leaves the line without training. */
-async function acquire(limit: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Takes a thread slot and `bytes` of the memory budget, or waits in line for them; a job cancelled while waiting
+ * leaves the line without training.
+ */
+async function acquire(limit: number, bytes: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw cancelled(signal);
-  if (running < limit) {
+  if (fits(limit, bytes)) {
     running++;
+    reserved += bytes;
     return;
   }
   await new Promise<void>((start, reject) => {
     const entry = {
       limit,
+      bytes,
       start: () => {
         signal?.removeEventListener('abort', onAbort);
         start();
@@ -46,14 +86,16 @@ async function acquire(limit: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function release(): void {
+function release(bytes: number): void {
   running--;
-  // Start queued jobs in order while their limits allow; a job whose limit is reached keeps its place.
+  reserved -= bytes;
+  // Start queued jobs in order while their limits and the memory allow; a job that does not fit keeps its place.
   for (let i = 0; i < waiting.length;) {
     const w = waiting[i]!;
-    if (running < w.limit) {
+    if (fits(w.limit, w.bytes)) {
       waiting.splice(i, 1);
       running++;
+      reserved += w.bytes;
       w.start();
     } else i++;
   }
@@ -114,26 +156,30 @@ function transferables(job: TrainJob): ArrayBuffer[] {
 }
 
 /**
- * Trains in a worker thread (a kept one when there is). `onProgress` receives throttled per-iteration progress;
- * `signal` aborts (terminates the thread) when the activity is cancelled.
+ * Trains in a worker thread (a kept one when there is), once a thread slot and the job's memory estimate are free; a
+ * deferred job reads its data only then. `onProgress` receives throttled per-iteration progress; `signal` aborts
+ * (terminates the thread) when the activity is cancelled.
  */
 export async function trainInThread(
-  job: TrainJob & { returnModel: false },
+  job: (TrainJob | DeferredTrainJob) & { returnModel: false },
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<Omit<TrainOutcome, 'modelJson'>>;
 export async function trainInThread(
-  job: TrainJob & { returnModel?: true },
+  job: (TrainJob | DeferredTrainJob) & { returnModel?: true },
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<TrainOutcome & { modelJson: string }>;
 export async function trainInThread(
-  job: TrainJob,
+  given: TrainJob | DeferredTrainJob,
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<TrainOutcome> {
-  await acquire(threadLimit(job.params), signal);
+  const bytes = ('load' in given ? given.rows : given.train.rowCount) * FIT_BYTES_PER_ROW;
+  await acquire(threadLimit(given.params), bytes, signal);
   try {
+    const job: TrainJob =
+      'load' in given ? { ...(await given.load()), params: given.params, returnModel: given.returnModel } : given;
     return await new Promise<TrainOutcome>((resolve, reject) => {
       // Cancelled between getting the slot and here: an 'abort' listener added now would never fire.
       if (signal?.aborted) return reject(cancelled(signal));
@@ -171,6 +217,6 @@ export async function trainInThread(
       worker.postMessage(job, job.transfer ? transferables(job) : []);
     });
   } finally {
-    release();
+    release(bytes);
   }
 }
