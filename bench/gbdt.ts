@@ -66,6 +66,7 @@ import { trainInThread } from '../lib/training/pool';
 import type { ResolvedIdentity } from '../schemas/governance';
 import type { FeatureMatrix } from '../schemas/matrix';
 import { allowReading } from './read-roots';
+import { ensureVenv, python } from './venv';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,8 +89,6 @@ const ONNX_TARGET_ROWS_PER_SECOND = 200_000;
 
 const outDir = join(PROJECT_ROOT, 'bench', 'out');
 const workDir = join(outDir, args.quick ? 'gbdt-work-quick' : 'gbdt-work');
-const venv = join(PROJECT_ROOT, 'bench', '.venv');
-const python = join(venv, 'bin', 'python');
 process.env.ACCESS_PERM_DATA_DIR = outDir;
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -127,46 +126,6 @@ async function timed<T>(fn: () => T | Promise<T>): Promise<{ value: T; wall: num
   const wall = (performance.now() - t) / 1000;
   const used = process.cpuUsage(c);
   return { value, wall, cpu: (used.user + used.system) / 1e6 };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Python environment
-
-const PY_MODULES: Record<string, string> = {
-  catboost: 'catboost',
-  lightgbm: 'lightgbm',
-  sklearn: 'scikit-learn',
-  pandas: 'pandas',
-  pyarrow: 'pyarrow',
-  numpy: 'numpy',
-};
-
-/** bench/.venv with the peers' packages: created when absent; missing packages installed at the pinned versions. */
-function ensureVenv(): void {
-  const requirements = join(PROJECT_ROOT, 'bench', 'requirements.txt');
-  const run = (cmd: string, argv: string[]): void => {
-    log(`$ ${[cmd, ...argv].join(' ')}`);
-    execFileSync(cmd, argv, { stdio: ['ignore', 2, 2], cwd: PROJECT_ROOT });
-  };
-  if (!existsSync(python)) {
-    log('bench/.venv is absent: creating it');
-    run('python3', ['-m', 'venv', 'bench/.venv']);
-    run('bench/.venv/bin/pip', ['install', '-r', 'bench/requirements.txt']);
-  }
-  const probe = `import importlib.util, json; print(json.dumps([m for m in ${JSON.stringify(Object.keys(PY_MODULES))} if importlib.util.find_spec(m) is None]))`;
-  const missing = JSON.parse(execFileSync(python, ['-c', probe]).toString()) as string[];
-  if (missing.length === 0) return;
-  const pins = new Map(
-    readFileSync(requirements, 'utf8')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => [l.split(/[=<>!~ ]/)[0]!.toLowerCase(), l]),
-  );
-  const packages = missing.map((m) => pins.get(PY_MODULES[m]!) ?? PY_MODULES[m]!);
-  log(`bench/.venv lacks ${missing.join(', ')}: installing only those (the full set would be:`);
-  log(`  bench/.venv/bin/pip install -r bench/requirements.txt)`);
-  run('bench/.venv/bin/pip', ['install', ...packages]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface Installation {
   client: Client;
   /** The ADMIN's token. */
   token: string;
+  /** The installation's data directory (runs are under runs/<run id>). */
+  dataDir: string;
   /** `config` copied into the installation with an absolute data folder and, optionally, another tree count. */
   copyConfig(config: string, iterations?: number): Promise<string>;
   /** Runs one CLI command to its end against the server, as the ADMIN; its stdout, or an error with its stderr. */
@@ -71,6 +73,7 @@ export async function createInstallation(name: string): Promise<Installation> {
     server,
     client,
     token,
+    dataDir,
     async copyConfig(config, iterations) {
       const path = resolve(PROJECT_ROOT, config);
       const doc = parseYaml(await readFile(path, 'utf8'));

@@ -243,6 +243,41 @@ function combinationRanks(srcs: CatSource[], k: number, firstRow: Int32Array): F
  * on it; returns the new BinFeature indices. A single column's table gets its entries now (`buildStats`);
  * a combination's are deferred to when the model keeps it.
  */
+/** Fills the CTR kernels' (or the scratch) labelled array with 2 · value + label per row. */
+function labelledValues(ctx: CtrContext, valueOf: Int32Array, k: number): Int32Array {
+  const n = valueOf.length;
+  const wasm = ctx.scratch.wasm;
+  wasm?.ensure(n, k);
+  const labelled = wasm ? wasm.labelled() : ctx.scratch.labelled(n);
+  for (let i = 0; i < n; i++) labelled[i] = 2 * valueOf[i]! + ctx.labels[i]!;
+  return labelled;
+}
+
+/** Each row's ordered history (positives, rows before it of its value) under permutation `fold`. */
+function historyUnder(ctx: CtrContext, labelled: Int32Array, k: number, fold: number): Int32Array {
+  const wasm = ctx.scratch.wasm;
+  if (wasm) return wasm.history(ctx.perms[fold]!, k);
+  const history = ctx.scratch.history(labelled.length);
+  orderedHistory(labelled, k, ctx.perms[fold]!, history);
+  return history;
+}
+
+/** The bins of every prior's ordered Borders CTR from the last `history`. */
+function priorBins(ctx: CtrContext, history: Int32Array, priors: number[], bordersOf: number[][]): Bins[] {
+  const wasm = ctx.scratch.wasm;
+  if (
+    wasm &&
+    priors.length <= WASM_CTR_MAX_PRIORS &&
+    bordersOf.every((b) => packs(b.length + 1) && b.length <= WASM_CTR_MAX_BORDERS)
+  ) {
+    // All priors' packed bins in one pass over the history.
+    const outs = priors.map(() => packedBins(history.length >> 1));
+    wasm.packedBins(priors, bordersOf, outs);
+    return outs;
+  }
+  return priors.map((prior, pi) => orderedCtrBins(history, prior, bordersOf[pi]!, wasm));
+}
+
 function addCtrs(
   out: BuiltFeatures,
   ctx: CtrContext,
@@ -253,14 +288,8 @@ function addCtrs(
 ): number[] {
   const n = valueOf.length;
   const totals = new Int32Array(k);
-  const wasm = ctx.scratch.wasm;
-  wasm?.ensure(n, k);
-  const labelled = wasm ? wasm.labelled() : ctx.scratch.labelled(n);
-  for (let i = 0; i < n; i++) {
-    const v = valueOf[i]!;
-    totals[v]!++;
-    labelled[i] = 2 * v + ctx.labels[i]!;
-  }
+  for (let i = 0; i < n; i++) totals[valueOf[i]!]!++;
+  const labelled = labelledValues(ctx, valueOf, k);
   let maxCount = 0;
   for (let v = 0; v < k; v++) if (totals[v]! > maxCount) maxCount = totals[v]!;
   const features = proj.map((c) => out.catSources[c]!.name);
@@ -274,22 +303,20 @@ function addCtrs(
 
   const added: number[] = [];
   const bordersPriors = DEFAULT_CTRS.filter((c) => c.type === 'Borders').map((c) => c.prior);
-  // Borders CTRs: borders from the averaging fold's value range, then every permutation's bins from its history.
-  const tsHistory = wasm ? null : ctx.scratch.history(n);
+  // Borders CTRs: borders from the averaging fold's value range, then every permutation's bins from its history. A
+  // combination's averaging-fold bins are built when a tree first splits on it (`lateBins`): only the leaf values
+  // of chosen splits read them, and most candidate combinations are never chosen (at ten million rows they would
+  // hold ~50 MB per combination).
+  const late = proj.length > 1;
   const folds = [ctx.avgFold, ...[...ctx.perms.keys()].filter((f) => f !== ctx.avgFold)];
   const bordersOf: number[][] = [];
   const binsOf = bordersPriors.map(() => new Array<Bins>(ctx.perms.length));
   for (const fold of folds) {
-    let history: Int32Array;
-    if (wasm) history = wasm.history(ctx.perms[fold]!, k);
-    else {
-      history = tsHistory!;
-      orderedHistory(labelled, k, ctx.perms[fold]!, history);
-    }
+    const history = historyUnder(ctx, labelled, k, fold);
     if (fold === ctx.avgFold) {
       for (const prior of bordersPriors) {
         let range: [number, number];
-        if (wasm) range = wasm.range(prior);
+        if (ctx.scratch.wasm) range = ctx.scratch.wasm.range(prior);
         else {
           let lo = Infinity;
           let hi = -Infinity;
@@ -302,22 +329,18 @@ function addCtrs(
         }
         bordersOf.push(uniformBorders(range, ctx.params.ctr_border_count));
       }
+      if (late) continue;
     }
-    if (
-      wasm &&
-      bordersPriors.length <= WASM_CTR_MAX_PRIORS &&
-      bordersOf.every((b) => packs(b.length + 1) && b.length <= WASM_CTR_MAX_BORDERS)
-    ) {
-      // All priors' packed bins in one pass over the history.
-      const outs = bordersPriors.map(() => packedBins(n));
-      wasm.packedBins(bordersPriors, bordersOf, outs);
-      outs.forEach((bins, pi) => (binsOf[pi]![fold] = bins));
-    } else {
-      bordersPriors.forEach((prior, pi) => {
-        binsOf[pi]![fold] = orderedCtrBins(history, prior, bordersOf[pi]!, wasm);
-      });
-    }
+    priorBins(ctx, history, bordersPriors, bordersOf).forEach((bins, pi) => (binsOf[pi]![fold] = bins));
   }
+  const lateBins = late
+    ? (): void => {
+        // The same ids, history and bins as if built up front (the kernels' scratch is free between passes).
+        const { valueOf: ids, k: count } = combinationIds(out, ctx, proj);
+        const history = historyUnder(ctx, labelledValues(ctx, ids, count), count, ctx.avgFold);
+        priorBins(ctx, history, bordersPriors, bordersOf).forEach((bins, pi) => (binsOf[pi]![ctx.avgFold] = bins));
+      }
+    : undefined;
   for (const ctr of DEFAULT_CTRS) {
     if (ctr.type === 'Borders') {
       const pi = bordersPriors.indexOf(ctr.prior);
@@ -332,6 +355,7 @@ function addCtrs(
           bins: binsOf[pi]!,
           packed: packs(nBins),
           proj,
+          lateBins,
         }) - 1,
       );
     } else {

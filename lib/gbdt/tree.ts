@@ -27,6 +27,8 @@ export interface BinFeature {
   packed?: boolean;
   /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
   proj?: number[];
+  /** Builds the `bins` entries still missing (a combination's averaging fold) when `binsFor` first reads one. */
+  lateBins?: () => void;
 }
 
 /** A chosen split: for ordered features the condition is `bin > bin`, for one-hot `bin == bin`. */
@@ -35,7 +37,11 @@ export interface SplitChoice {
   bin: number;
 }
 
-export const binsFor = (f: BinFeature, fold: number): Bins => (f.bins.length === 1 ? f.bins[0]! : f.bins[fold]!);
+export function binsFor(f: BinFeature, fold: number): Bins {
+  if (f.bins.length === 1) return f.bins[0]!;
+  if (f.bins[fold] === undefined) f.lateBins?.();
+  return f.bins[fold]!;
+}
 
 /** Most bins a packed feature may have. */
 export const PACKED_MAX_BINS = 16;
