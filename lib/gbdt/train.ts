@@ -9,7 +9,7 @@ import { addCombination, buildFeatures, CtrScratch, materializeTable } from './f
 import type { BuiltFeatures, CtrContext, KeepEntry } from './features';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
-import type { SplitChoice } from './tree';
+import type { FitThreads, SplitChoice } from './tree';
 import { addTree, extendPrepared, prepareMatrix } from './apply';
 import type { PreparedMatrix } from './apply';
 import { loglossFromRaw, rocAuc } from './metrics';
@@ -44,6 +44,11 @@ export interface TrainOptions {
    * Default: 'wasm', or ACCESS_PERM_GBDT_KERNEL=ts.
    */
   kernel?: GbdtKernel;
+  /**
+   * Threads this fit uses (default 1): with 2, a helper thread builds half of each tree level's histograms (the
+   * WebAssembly kernels only; the model is the same for any count). A function is asked at the start of every tree.
+   */
+  threads?: FitThreads;
 }
 
 /** Checks a matrix and its labels fit together; `what` names the data set in messages. */
@@ -194,6 +199,21 @@ export function trainGbdt(
   params: CatBoostParams,
   options: TrainOptions = {},
 ): GbdtModel {
+  const scratch = new TreeSearchScratch(options.kernel ?? defaultKernel(), options.threads);
+  try {
+    return fit(train, labels, params, options, scratch);
+  } finally {
+    scratch.close();
+  }
+}
+
+function fit(
+  train: FeatureMatrix,
+  labels: Uint8Array,
+  params: CatBoostParams,
+  options: TrainOptions,
+  scratch: TreeSearchScratch,
+): GbdtModel {
   checkMatrix(train, labels, 'train');
   const evalSet = options.evalSet;
   if (evalSet) checkMatrix(evalSet.matrix, evalSet.labels, 'evalSet');
@@ -271,7 +291,6 @@ export function trainGbdt(
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
-  const scratch = new TreeSearchScratch(kernel);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';

@@ -35,6 +35,7 @@ export async function trainFold(ref: RunFolder, fold: number, control: StepContr
       train: train.matrix,
       labels: train.labels,
       params: config.model.catboost,
+      fitThreads: config.model.fit_threads,
       predict: valid.matrix,
       returnModel: false,
       transfer: true,
@@ -66,7 +67,7 @@ export async function trainFinal(
   const config = await readRunConfig(ref.dir);
   const all = await readFeatures(ref.dir);
   const outcome = await trainInThread(
-    { train: all.matrix, labels: all.labels, params: config.model.catboost },
+    { train: all.matrix, labels: all.labels, params: config.model.catboost, fitThreads: config.model.fit_threads },
     control.onProgress,
     control.signal,
   );

@@ -9,8 +9,15 @@
  *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
  *   counts u32[2 leaves] · smallOn u8[leaves]             per parent leaf: rows, rows on the true side; smaller side
  *   zero u8[binBytes] · bin cache u8[48 binBytes]         bin arrays copied in (kept while they fit)
- *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
+ *   spill u8[2 × 8 binBytes]                              arrays read past the cache, per group in flight
+ *   hist 2 × 9 × f64[histDoubles]                         per group in flight, its histograms (+ one for padding)
+ *
+ * Every instance imports its own shared memory; a fit with two threads also has a helper thread (`HelperThread`)
+ * with an instance of the same module over the histogram instance's memory, which runs one group of features while
+ * the fit's thread runs another. Each feature's cells get the same additions in the same row order either way, so
+ * the histograms, and the models, are the same whatever the thread count.
  */
+import { Worker } from 'node:worker_threads';
 import { KERNELS_WASM_BASE64 } from './kernels.wasm';
 
 // The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it).
@@ -25,6 +32,7 @@ declare global {
       readonly exports: Record<string, unknown>;
     }
     class Memory {
+      constructor(descriptor: { initial: number; maximum: number; shared: boolean });
       readonly buffer: ArrayBuffer;
       grow(pages: number): number;
     }
@@ -51,11 +59,112 @@ interface KernelExports {
 }
 
 let compiled: WebAssembly.Module | undefined;
+const kernelsModule = (): WebAssembly.Module =>
+  (compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')));
 
-/** A new instance of the kernels (each with its own memory). */
+/** Most pages a kernel memory may grow to (4 GiB, the wasm32 limit; the build declares the same maximum). */
+const MAX_PAGES = 65536;
+
+/**
+ * A new instance of the kernels with its own memory. The module imports a shared memory (the helper thread's
+ * instance works in the histogram instance's); a shared memory reserves address space up to its maximum but commits
+ * only what it grows to.
+ */
 function instantiate(): KernelExports {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  return new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as KernelExports;
+}
+
+/** The histogram kernels a helper thread runs, by number. */
+type HistogramKernel = 'acc4' | 'accPacked4' | 'accPacked8';
+const HELPER_KERNELS: HistogramKernel[] = ['acc4', 'accPacked4', 'accPacked8'];
+/**
+ * Polls of a control word before a thread sleeps in Atomics.wait: a pass is handed over every few hundred µs while a
+ * tree's levels are built, and waking a sleeping thread costs more than polling that long.
+ */
+const SPIN = 20_000;
+// Control words of a helper thread (Int32, shared): jobs posted, jobs done, failed flag, kernel (-1: quit), argument
+// count, arguments (byte offsets above 2 GiB wrap to negative int32s, which wasm reads back as the same u32).
+const C_POSTED = 0;
+const C_DONE = 1;
+const C_FAILED = 2;
+const C_OP = 3;
+const C_ARGC = 4;
+const C_ARGS = 5;
+const MAX_ARGS = 28;
+/** The helper thread's program (CommonJS, evaluated): run each posted kernel call, then report it done. */
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, spin, kernels: names } = workerData;
+const c = new Int32Array(control);
+try {
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const kernels = names.map((name) => exports[name]);
+  for (let seen = 0; ; ) {
+    for (let i = 0; Atomics.load(c, ${C_POSTED}) === seen; i++) if (i >= spin) Atomics.wait(c, ${C_POSTED}, seen);
+    seen = Atomics.load(c, ${C_POSTED});
+    const op = c[${C_OP}];
+    if (op < 0) break;
+    kernels[op](...c.subarray(${C_ARGS}, ${C_ARGS} + c[${C_ARGC}]));
+    Atomics.store(c, ${C_DONE}, seen);
+    Atomics.notify(c, ${C_DONE});
+  }
+} catch {
+  Atomics.store(c, ${C_FAILED}, 1);
+  Atomics.notify(c, ${C_DONE});
+}
+`;
+
+/** Helper threads started and not yet exited, and passes they ran (tests: a fit uses one and leaves none behind). */
+export const helperThreads = { alive: 0, passes: 0 };
+
+/**
+ * A second thread for a fit's histogram passes: its own instance of the kernels over the fit's histogram memory, fed
+ * one kernel call at a time through shared control words (the fit's thread blocks while it waits, as the fit runs
+ * synchronously). Unreferenced: it never keeps the process alive; `close` ends it.
+ */
+class HelperThread {
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (C_ARGS + MAX_ARGS)));
+  private posted = 0;
+
+  constructor(memory: WebAssembly.Memory) {
+    const worker = new Worker(HELPER_SOURCE, {
+      eval: true,
+      workerData: {
+        module: kernelsModule(),
+        memory,
+        control: this.control.buffer,
+        spin: SPIN,
+        kernels: HELPER_KERNELS,
+      },
+    });
+    helperThreads.alive++;
+    worker.once('exit', () => helperThreads.alive--);
+    worker.unref();
+  }
+
+  /** Starts kernel `op` (an index into HELPER_KERNELS; -1 ends the thread) with these arguments. */
+  post(op: number, args: number[]): void {
+    const c = this.control;
+    c[C_OP] = op;
+    c[C_ARGC] = args.length;
+    c.set(args, C_ARGS);
+    Atomics.store(c, C_POSTED, ++this.posted);
+    helperThreads.passes++;
+    Atomics.notify(c, C_POSTED);
+  }
+
+  /** Waits until the posted call is done. */
+  wait(): void {
+    const c = this.control;
+    for (let i = 0; Atomics.load(c, C_DONE) !== this.posted && !c[C_FAILED]; i++)
+      if (i >= SPIN) Atomics.wait(c, C_DONE, this.posted - 1, 1000);
+    if (c[C_FAILED]) throw new Error('the histogram helper thread failed');
+  }
+
+  close(): void {
+    this.post(-1, []);
+  }
 }
 
 /** Grows a kernel instance's memory to at least `bytes`. */
@@ -76,15 +185,29 @@ const align = (bytes: number): number => (bytes + 15) & ~15;
 const BASE = 1024;
 /** Most features one kernel call accumulates (plus one padding histogram). */
 const GROUP = 8;
+/** Groups of features in flight at once: one on the fit's thread, one on its helper thread. */
+const IN_FLIGHT = 2;
 /**
  * Size of the bin cache in bin arrays of the largest size (one byte per row; packed arrays take half): a tree's
  * levels read the same features, which are then copied in once per tree rather than once per level.
  */
 const BIN_CACHE_ARRAYS = 48;
 
+/** One pass of a histogram kernel: up to eight features' bins (null pads) and where their sums go. */
+export interface HistogramPass {
+  packed: boolean;
+  bins: (Uint8Array | null)[];
+  nBins: number[];
+  /** Receive the sums of every (leaf, bin) cell (null for padding). */
+  hists: (Float64Array | null)[];
+}
+
 /** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
 export class WasmHistograms {
   private readonly k: KernelExports;
+  /** The fit's second thread, started when a tree first uses it; whether the current tree may. */
+  private helper: HelperThread | null = null;
+  private twoThreads = false;
   private rowCap = 0;
   private binCap = 0;
   private histCap = 0;
@@ -153,11 +276,12 @@ export class WasmHistograms {
     this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
     this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
-    this.oSpill = take(GROUP * align(this.binCap));
+    // Room for two groups in flight (pages a one-thread fit never touches are never committed).
+    this.oSpill = take(IN_FLIGHT * GROUP * align(this.binCap));
     this.cached.clear();
     this.cacheUsed = 0;
     this.countsFor = -1;
-    this.oHist = take((GROUP + 1) * align(8 * this.histCap));
+    this.oHist = take(IN_FLIGHT * (GROUP + 1) * align(8 * this.histCap));
     reserve(this.k, o);
     this.buffer = null;
   }
@@ -238,10 +362,26 @@ export class WasmHistograms {
     this.countsFor = bit;
   }
 
-  /** Marks the start of a tree's search: the bin cache keeps the arrays a tree reads over those earlier trees read. */
-  startTree(): void {
+  /**
+   * Marks the start of a tree's search (the bin cache keeps the arrays a tree reads over those earlier trees read),
+   * which uses `threads` threads (1 or 2) for its histogram passes.
+   */
+  startTree(threads: number): void {
     this.tree++;
     this.countsFor = -1;
+    this.twoThreads = threads > 1;
+  }
+
+  /** Whether this tree's histogram passes may run two at once (`accumulate` with two passes). */
+  get parallel(): boolean {
+    return this.twoThreads;
+  }
+
+  /** Ends the helper thread, if any (the instance stays usable on one thread). */
+  close(): void {
+    this.helper?.close();
+    this.helper = null;
+    this.twoThreads = false;
   }
 
   /**
@@ -293,56 +433,77 @@ export class WasmHistograms {
   }
 
   /**
-   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms
-   * of up to eight features with byte or packed bins (null pads), and adds the sums into `hists` (their cells must
-   * be 0 where rows fall, as the TypeScript loops require). Bins must be Uint8Array.
+   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms of
+   * one pass, or of two at once (the second on the helper thread; only while `parallel`), and sets each pass's
+   * `hists` to the sums (their cells must be 0 where rows fall, as the TypeScript loops require). Bins must be
+   * Uint8Array.
    */
-  accumulate(
-    count: number,
-    gathered: boolean,
-    packed: boolean,
-    bins: (Uint8Array | null)[],
-    nBins: number[],
-    nLeaves: number,
-    hists: (Float64Array | null)[],
-  ): void {
-    const width = bins.length;
-    const placed = this.place(bins.filter((b) => b !== null));
-    const f64 = this.vF64;
-    const binPtr: number[] = [];
-    const histPtr: number[] = [];
+  accumulate(count: number, gathered: boolean, passes: HistogramPass[], nLeaves: number): void {
+    if (passes.length > 1 && !this.twoThreads) throw new Error('two histogram passes need two threads');
+    // Started on the first pair (a fit too small for pairs never starts one).
+    const helper = passes.length > 1 ? (this.helper ??= new HelperThread(this.k.memory)) : null;
+    // Both passes' bins are placed before either runs (placing may move cached arrays).
+    const placed = this.place(passes.flatMap((p) => p.bins.filter((b) => b !== null)));
     const slot = align(8 * this.histCap);
-    for (let q = 0, p = 0; q < width; q++) {
-      const b = bins[q];
-      if (b) {
-        binPtr.push(placed[p++]!);
-        histPtr.push(this.oHist + q * slot);
-        f64.fill(0, (this.oHist + q * slot) >> 3, ((this.oHist + q * slot) >> 3) + nLeaves * nBins[q]! * 2);
-      } else {
-        // Padding: all-zero bins into a histogram nobody reads.
-        binPtr.push(this.oZero);
-        histPtr.push(this.oHist + GROUP * slot);
+    let next = 0;
+    const calls = passes.map((p, g) => {
+      const width = p.bins.length;
+      const histAt = this.oHist + g * (GROUP + 1) * slot;
+      const binPtr: number[] = [];
+      const histPtr: number[] = [];
+      for (let q = 0; q < width; q++) {
+        if (p.bins[q]) {
+          binPtr.push(placed[next++]!);
+          histPtr.push(histAt + q * slot);
+        } else {
+          // Padding: all-zero bins into a histogram nobody reads.
+          binPtr.push(this.oZero);
+          histPtr.push(histAt + GROUP * slot);
+        }
       }
+      const op = !p.packed ? 0 : width === 8 ? 2 : 1;
+      const args = [
+        count,
+        gathered ? this.oGLeaf : this.oLeaf,
+        gathered ? this.oGRow : this.oRow,
+        gathered ? this.oGStat : this.oStat,
+        ...binPtr,
+        ...p.nBins,
+        ...histPtr,
+      ];
+      return { op, args, histPtr };
+    });
+    const f64 = this.vF64;
+    const cells = (p: HistogramPass, q: number): number => nLeaves * p.nBins[q]! * 2;
+    const zero = (g: number): void => {
+      const p = passes[g]!;
+      for (let q = 0; q < p.bins.length; q++) {
+        const at = calls[g]!.histPtr[q]! >>> 3;
+        if (p.bins[q]) f64.fill(0, at, at + cells(p, q));
+      }
+    };
+    const copyOut = (g: number): void => {
+      const p = passes[g]!;
+      for (let q = 0; q < p.bins.length; q++) {
+        const h = p.hists[q];
+        if (!h || !p.bins[q]) continue;
+        const from = calls[g]!.histPtr[q]! >>> 3;
+        // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
+        h.set(f64.subarray(from, from + cells(p, q)));
+      }
+    };
+    if (helper) {
+      zero(1);
+      helper.post(calls[1]!.op, calls[1]!.args);
     }
-    const args = [
-      count,
-      gathered ? this.oGLeaf : this.oLeaf,
-      gathered ? this.oGRow : this.oRow,
-      gathered ? this.oGStat : this.oStat,
-      ...binPtr,
-      ...nBins,
-      ...histPtr,
-    ];
-    if (!packed) this.k.acc4(...(args as [number, number, number, number]));
-    else if (width === 8) this.k.accPacked8(...(args as [number, number, number, number]));
-    else this.k.accPacked4(...(args as [number, number, number, number]));
-    for (let q = 0; q < width; q++) {
-      const h = hists[q];
-      if (!h) continue;
-      const from = (this.oHist + q * slot) >> 3;
-      const size = nLeaves * nBins[q]! * 2;
-      // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
-      h.set(f64.subarray(from, from + size));
+    zero(0);
+    const k = this.k;
+    const own = calls[0]!;
+    k[HELPER_KERNELS[own.op]!](...(own.args as [number, number, number, number]));
+    copyOut(0);
+    if (helper) {
+      helper.wait();
+      copyOut(1);
     }
   }
 }
