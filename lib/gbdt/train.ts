@@ -9,15 +9,15 @@ import { addCombination, buildFeatures, CtrScratch, materializeTable } from './f
 import type { BuiltFeatures, CtrContext, KeepEntry } from './features';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
-import type { FitThreads, SplitChoice } from './tree';
+import type { SplitChoice } from './tree';
 import { addTree, extendPrepared, prepareMatrix } from './apply';
 import type { PreparedMatrix } from './apply';
 import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
 import { enforceMonotone, monotoneChains } from './monotone';
-import { defaultKernel, WasmLeaves } from './wasm';
-import type { GbdtKernel } from './wasm';
+import { defaultKernel, KernelThreads, WasmLeaves } from './wasm';
+import type { FitThreads, GbdtKernel } from './wasm';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
@@ -199,11 +199,11 @@ export function trainGbdt(
   params: CatBoostParams,
   options: TrainOptions = {},
 ): GbdtModel {
-  const scratch = new TreeSearchScratch(options.kernel ?? defaultKernel(), options.threads);
+  const threads = new KernelThreads(options.threads);
   try {
-    return fit(train, labels, params, options, scratch);
+    return fit(train, labels, params, options, threads);
   } finally {
-    scratch.close();
+    threads.close();
   }
 }
 
@@ -212,7 +212,7 @@ function fit(
   labels: Uint8Array,
   params: CatBoostParams,
   options: TrainOptions,
-  scratch: TreeSearchScratch,
+  threads: KernelThreads,
 ): GbdtModel {
   checkMatrix(train, labels, 'train');
   const evalSet = options.evalSet;
@@ -281,7 +281,7 @@ function fit(
   // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp);
   // only the averaging fold's approximation itself is kept (the training loss), the others live in expNeg alone.
   const nApprox = nPerm;
-  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, nApprox, Math.exp(-bias), P.depth) : null;
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, nApprox, Math.exp(-bias), P.depth, threads) : null;
   const expNegs =
     wasmLeaves?.expNeg ?? Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
   const approx = new Float64Array(n).fill(bias);
@@ -291,6 +291,7 @@ function fit(
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
+  const scratch = new TreeSearchScratch(kernel, threads);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';

@@ -6,7 +6,7 @@
 import type { Rng } from '../rng';
 import { WasmHistograms } from './wasm';
 import type { WasmLeaves } from './wasm';
-import type { GbdtKernel } from './wasm';
+import type { GbdtKernel, KernelThreads } from './wasm';
 
 /** Bin indices per row: bytes when a feature has ≤ 256 bins (the default border counts), else 16-bit. */
 export type Bins = Uint8Array | Uint16Array;
@@ -28,12 +28,6 @@ export interface BinFeature {
   /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
   proj?: number[];
 }
-
-/**
- * Threads one fit uses for its histogram passes: a count (1 or 2; more count as 2), or a function asked at the start of
- * every tree.
- */
-export type FitThreads = number | (() => number);
 
 /** A chosen split: for ordered features the condition is `bin > bin`, for one-hot `bin == bin`. */
 export interface SplitChoice {
@@ -102,25 +96,9 @@ export class TreeSearchScratch {
   private dHist = new Float64Array(0);
   private dBins = new Uint8Array(0);
 
-  /**
-   * `threads`: how many threads a tree's histogram passes use (1 or 2; the kernels only), or a function asked at the
-   * start of every tree (the training pool lends a fit a core that fell idle).
-   */
-  constructor(
-    kernel: GbdtKernel = 'ts',
-    private readonly threads: FitThreads = 1,
-  ) {
-    this.wasm = kernel === 'wasm' ? new WasmHistograms() : null;
-  }
-
-  /** Threads the next tree uses. */
-  treeThreads(): number {
-    return typeof this.threads === 'function' ? this.threads() : this.threads;
-  }
-
-  /** Ends the fit's helper thread, if any. */
-  close(): void {
-    this.wasm?.close();
+  /** `threads`: the fit's threads for the kernels (a tree with two runs its histogram passes two at a time). */
+  constructor(kernel: GbdtKernel = 'ts', threads: KernelThreads | null = null) {
+    this.wasm = kernel === 'wasm' ? new WasmHistograms(threads) : null;
   }
 
   // Views into the kernels' memory are re-read after every `ensureRows` (growing that memory detaches them).
@@ -202,7 +180,7 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
   const wasm = scratch.wasm;
   if (wasm) {
     // The kernels read the sampled rows from their own memory.
-    wasm.startTree(scratch.treeThreads());
+    wasm.startTree();
     wasm.row.set(rows.subarray(0, m));
     wasm.stat.set(stats.subarray(0, 2 * m));
   }

@@ -53,7 +53,7 @@ interface KernelExports {
   ctrBinsPacked: (n: number, history: number, priors: number, spec: number, small: number, table: number) => void;
   ctrRange: (n: number, history: number, prior: number, out: number) => void;
   groupByLeaf: (...args: number[]) => void;
-  assignTree: (n: number, depth: number, splits: number, out: number) => void;
+  assignTree: (start: number, n: number, depth: number, splits: number, out: number) => void;
   leafSums: (...args: number[]) => void;
   scaleByLeaf: (n: number, leaf: number, expNeg: number, factor: number) => void;
 }
@@ -75,37 +75,49 @@ function instantiate(): KernelExports {
   return new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as KernelExports;
 }
 
-/** The histogram kernels a helper thread runs, by number. */
-type HistogramKernel = 'acc4' | 'accPacked4' | 'accPacked8';
-const HELPER_KERNELS: HistogramKernel[] = ['acc4', 'accPacked4', 'accPacked8'];
 /**
- * Polls of a control word before a thread sleeps in Atomics.wait: a pass is handed over every few hundred µs while a
+ * Threads one fit uses for its kernels: a count (1 or 2; more count as 2), or a function asked at the start of every
+ * tree (the training pool lends a fit a core that fell idle).
+ */
+export type FitThreads = number | (() => number);
+
+/** The kernels a helper thread runs, by number. */
+const HELPER_KERNELS = ['acc4', 'accPacked4', 'accPacked8', 'assignTree', 'scaleByLeaf'] as const;
+type HelperKernel = (typeof HELPER_KERNELS)[number];
+const kernelNumber = (name: HelperKernel): number => HELPER_KERNELS.indexOf(name);
+/**
+ * Polls of a control word before a thread sleeps in Atomics.wait: passes are handed over every few hundred µs while a
  * tree's levels are built, and waking a sleeping thread costs more than polling that long.
  */
 const SPIN = 20_000;
-// Control words of a helper thread (Int32, shared): jobs posted, jobs done, failed flag, kernel (-1: quit), argument
-// count, arguments (byte offsets above 2 GiB wrap to negative int32s, which wasm reads back as the same u32).
+// Control words of a helper thread (Int32, shared): calls posted, calls done, failed flag, which memory (its instance
+// of the kernels), kernel (-1: end the thread, -2: attach the memory waiting on the port), argument count, arguments
+// (byte offsets above 2 GiB wrap to negative int32s, which wasm reads back as the same u32).
 const C_POSTED = 0;
 const C_DONE = 1;
 const C_FAILED = 2;
-const C_OP = 3;
-const C_ARGC = 4;
-const C_ARGS = 5;
+const C_MEMORY = 3;
+const C_OP = 4;
+const C_ARGC = 5;
+const C_ARGS = 6;
 const MAX_ARGS = 28;
 /** The helper thread's program (CommonJS, evaluated): run each posted kernel call, then report it done. */
 const HELPER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, spin, kernels: names } = workerData;
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const { module, port, control, spin, kernels: names } = workerData;
 const c = new Int32Array(control);
+const instances = [];
 try {
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = names.map((name) => exports[name]);
   for (let seen = 0; ; ) {
     for (let i = 0; Atomics.load(c, ${C_POSTED}) === seen; i++) if (i >= spin) Atomics.wait(c, ${C_POSTED}, seen);
     seen = Atomics.load(c, ${C_POSTED});
     const op = c[${C_OP}];
-    if (op < 0) break;
-    kernels[op](...c.subarray(${C_ARGS}, ${C_ARGS} + c[${C_ARGC}]));
+    if (op === -1) break;
+    if (op === -2) {
+      const memory = receiveMessageOnPort(port).message;
+      const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+      instances.push(names.map((name) => exports[name]));
+    } else instances[c[${C_MEMORY}]][op](...c.subarray(${C_ARGS}, ${C_ARGS} + c[${C_ARGC}]));
     Atomics.store(c, ${C_DONE}, seen);
     Atomics.notify(c, ${C_DONE});
   }
@@ -115,42 +127,81 @@ try {
 }
 `;
 
-/** Helper threads started and not yet exited, and passes they ran (tests: a fit uses one and leaves none behind). */
-export const helperThreads = { alive: 0, passes: 0 };
+/** Helper threads started and not yet exited, and calls they ran (tests: a fit uses one and leaves none behind). */
+export const helperThreads = { alive: 0, calls: 0 };
 
 /**
- * A second thread for a fit's histogram passes: its own instance of the kernels over the fit's histogram memory, fed
- * one kernel call at a time through shared control words (the fit's thread blocks while it waits, as the fit runs
- * synchronously). Unreferenced: it never keeps the process alive; `close` ends it.
+ * One fit's threads for its kernels: on a tree with two, a helper thread runs half of the tree's histogram passes, of
+ * its leaf assignment and of its approximation updates, each in its own instance of the kernels over the same
+ * (shared) memory as the fit's. Calls are handed over through shared control words (the fit's thread blocks while it
+ * waits, as the fit runs synchronously). The thread starts on the first call, is unreferenced (never keeps a process
+ * alive) and ends with `close`.
  */
-class HelperThread {
+export class KernelThreads {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * (C_ARGS + MAX_ARGS)));
+  private readonly channel = new MessageChannel();
+  private worker: Worker | null = null;
   private posted = 0;
+  private readonly memories: WebAssembly.Memory[] = [];
+  private attached = 0;
+  private two = false;
 
-  constructor(memory: WebAssembly.Memory) {
-    const worker = new Worker(HELPER_SOURCE, {
+  constructor(private readonly threads: FitThreads = 1) {}
+
+  /** Asks how many threads the next tree uses. */
+  startTree(): void {
+    this.two = (typeof this.threads === 'function' ? this.threads() : this.threads) > 1;
+  }
+
+  /** Whether the current tree has two threads. */
+  get parallel(): boolean {
+    return this.two;
+  }
+
+  /** Makes `memory` known to the helper thread; its calls name it by the number returned. */
+  attach(memory: WebAssembly.Memory): number {
+    this.memories.push(memory);
+    return this.memories.length - 1;
+  }
+
+  /** Starts `kernel` with these arguments on the helper thread, in its instance over memory `at` (see `attach`). */
+  post(at: number, kernel: HelperKernel, args: number[]): void {
+    if (!this.two) throw new Error('a helper thread call on a one-thread tree');
+    this.start();
+    while (this.attached <= at) {
+      this.channel.port1.postMessage(this.memories[this.attached++]);
+      this.send(0, -2, []);
+      this.wait();
+    }
+    this.send(at, kernelNumber(kernel), args);
+  }
+
+  private start(): void {
+    if (this.worker) return;
+    this.worker = new Worker(HELPER_SOURCE, {
       eval: true,
       workerData: {
         module: kernelsModule(),
-        memory,
+        port: this.channel.port2,
         control: this.control.buffer,
         spin: SPIN,
         kernels: HELPER_KERNELS,
       },
+      transferList: [this.channel.port2],
     });
     helperThreads.alive++;
-    worker.once('exit', () => helperThreads.alive--);
-    worker.unref();
+    this.worker.once('exit', () => helperThreads.alive--);
+    this.worker.unref();
   }
 
-  /** Starts kernel `op` (an index into HELPER_KERNELS; -1 ends the thread) with these arguments. */
-  post(op: number, args: number[]): void {
+  private send(at: number, op: number, args: number[]): void {
     const c = this.control;
+    c[C_MEMORY] = at;
     c[C_OP] = op;
     c[C_ARGC] = args.length;
     c.set(args, C_ARGS);
     Atomics.store(c, C_POSTED, ++this.posted);
-    helperThreads.passes++;
+    if (op >= 0) helperThreads.calls++;
     Atomics.notify(c, C_POSTED);
   }
 
@@ -159,11 +210,15 @@ class HelperThread {
     const c = this.control;
     for (let i = 0; Atomics.load(c, C_DONE) !== this.posted && !c[C_FAILED]; i++)
       if (i >= SPIN) Atomics.wait(c, C_DONE, this.posted - 1, 1000);
-    if (c[C_FAILED]) throw new Error('the histogram helper thread failed');
+    if (c[C_FAILED]) throw new Error('the kernels helper thread failed');
   }
 
+  /** Ends the helper thread, if any. */
   close(): void {
-    this.post(-1, []);
+    if (this.worker) this.send(0, -1, []);
+    this.worker = null;
+    this.channel.port1.close();
+    this.two = false;
   }
 }
 
@@ -187,6 +242,8 @@ const BASE = 1024;
 const GROUP = 8;
 /** Groups of features in flight at once: one on the fit's thread, one on its helper thread. */
 const IN_FLIGHT = 2;
+/** Fewest rows for which a leaf assignment or an approximation update is split between a fit's two threads. */
+const PARALLEL_MIN_ROWS = 65536;
 /**
  * Size of the bin cache in bin arrays of the largest size (one byte per row; packed arrays take half): a tree's
  * levels read the same features, which are then copied in once per tree rather than once per level.
@@ -205,9 +262,8 @@ export interface HistogramPass {
 /** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
 export class WasmHistograms {
   private readonly k: KernelExports;
-  /** The fit's second thread, started when a tree first uses it; whether the current tree may. */
-  private helper: HelperThread | null = null;
-  private twoThreads = false;
+  /** This memory's number for the fit's helper thread. */
+  private readonly shared: number;
   private rowCap = 0;
   private binCap = 0;
   private histCap = 0;
@@ -245,8 +301,9 @@ export class WasmHistograms {
   private vBytes = new Uint8Array(0);
   private vF64 = new Float64Array(0);
 
-  constructor() {
+  constructor(private readonly threads: KernelThreads | null = null) {
     this.k = instantiate();
+    this.shared = threads?.attach(this.k.memory) ?? -1;
   }
 
   /**
@@ -363,25 +420,18 @@ export class WasmHistograms {
   }
 
   /**
-   * Marks the start of a tree's search (the bin cache keeps the arrays a tree reads over those earlier trees read),
-   * which uses `threads` threads (1 or 2) for its histogram passes.
+   * Marks the start of a tree's search (the bin cache keeps the arrays a tree reads over those earlier trees read), and
+   * asks how many threads the tree uses.
    */
-  startTree(threads: number): void {
+  startTree(): void {
     this.tree++;
     this.countsFor = -1;
-    this.twoThreads = threads > 1;
+    this.threads?.startTree();
   }
 
   /** Whether this tree's histogram passes may run two at once (`accumulate` with two passes). */
   get parallel(): boolean {
-    return this.twoThreads;
-  }
-
-  /** Ends the helper thread, if any (the instance stays usable on one thread). */
-  close(): void {
-    this.helper?.close();
-    this.helper = null;
-    this.twoThreads = false;
+    return this.threads?.parallel ?? false;
   }
 
   /**
@@ -439,9 +489,8 @@ export class WasmHistograms {
    * Uint8Array.
    */
   accumulate(count: number, gathered: boolean, passes: HistogramPass[], nLeaves: number): void {
-    if (passes.length > 1 && !this.twoThreads) throw new Error('two histogram passes need two threads');
-    // Started on the first pair (a fit too small for pairs never starts one).
-    const helper = passes.length > 1 ? (this.helper ??= new HelperThread(this.k.memory)) : null;
+    const helper = passes.length > 1 ? this.threads : null;
+    if (passes.length > 1 && !helper) throw new Error('two histogram passes need two threads');
     // Both passes' bins are placed before either runs (placing may move cached arrays).
     const placed = this.place(passes.flatMap((p) => p.bins.filter((b) => b !== null)));
     const slot = align(8 * this.histCap);
@@ -461,7 +510,7 @@ export class WasmHistograms {
           histPtr.push(histAt + GROUP * slot);
         }
       }
-      const op = !p.packed ? 0 : width === 8 ? 2 : 1;
+      const op: HelperKernel = !p.packed ? 'acc4' : width === 8 ? 'accPacked8' : 'accPacked4';
       const args = [
         count,
         gathered ? this.oGLeaf : this.oLeaf,
@@ -494,12 +543,12 @@ export class WasmHistograms {
     };
     if (helper) {
       zero(1);
-      helper.post(calls[1]!.op, calls[1]!.args);
+      helper.post(this.shared, calls[1]!.op, calls[1]!.args);
     }
     zero(0);
     const k = this.k;
     const own = calls[0]!;
-    k[HELPER_KERNELS[own.op]!](...(own.args as [number, number, number, number]));
+    k[own.op](...(own.args as [number, number, number, number]));
     copyOut(0);
     if (helper) {
       helper.wait();
@@ -718,6 +767,8 @@ function guessOf(borders: number[]): { lo: number; invStep: number } {
  */
 export class WasmLeaves {
   private readonly k: KernelExports;
+  /** This memory's number for the fit's helper thread. */
+  private readonly shared: number;
   private readonly oLabels: number;
   private readonly oExpNeg: number;
   private readonly oSortedExp: number;
@@ -745,8 +796,10 @@ export class WasmLeaves {
     folds: number,
     startExp: number,
     maxDepth: number,
+    private readonly threads: KernelThreads | null = null,
   ) {
     this.k = instantiate();
+    this.shared = threads?.attach(this.k.memory) ?? -1;
     const maxLeaves = 2 ** maxDepth;
     this.binBytes = align(n);
     this.oLabels = BASE + align(4 * n);
@@ -780,7 +833,11 @@ export class WasmLeaves {
       table[4 * d + 1] = (s.packed ? 1 : 0) | (s.onehot ? 2 : 0);
       table[4 * d + 2] = s.bin;
     });
-    this.k.assignTree(this.n, splits.length, this.oSplits, BASE);
+    const k = this.k;
+    const half = this.half();
+    if (half > 0) this.threads!.post(this.shared, 'assignTree', [half, this.n, splits.length, this.oSplits, BASE]);
+    k.assignTree(0, half > 0 ? half : this.n, splits.length, this.oSplits, BASE);
+    if (half > 0) this.threads!.wait();
   }
 
   /**
@@ -795,7 +852,21 @@ export class WasmLeaves {
   /** Multiplies fold `fold`'s exp(−approx) of every row by `factor` of its leaf. */
   scale(fold: number, factor: Float64Array, nLeaves: number): void {
     new Float64Array(this.k.memory.buffer, this.oFactor, nLeaves).set(factor.subarray(0, nLeaves));
-    this.k.scaleByLeaf(this.n, BASE, this.expNegAt(fold), this.oFactor);
+    const at = this.expNegAt(fold);
+    const half = this.half();
+    if (half > 0)
+      this.threads!.post(this.shared, 'scaleByLeaf', [this.n - half, BASE + 4 * half, at + 8 * half, this.oFactor]);
+    this.k.scaleByLeaf(half > 0 ? half : this.n, BASE, at, this.oFactor);
+    if (half > 0) this.threads!.wait();
+  }
+
+  /**
+   * Where the helper thread's rows start on a tree with two threads (a multiple of the kernels' 4,096-row blocks), or 0
+   * when the fit's thread takes every row: rows are independent, so the two ranges give what one pass gives.
+   */
+  private half(): number {
+    if (!this.threads?.parallel || this.n < PARALLEL_MIN_ROWS) return 0;
+    return Math.floor(this.n / 2 / 4096) * 4096;
   }
 
   private expNegAt(fold: number): number {
