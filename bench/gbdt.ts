@@ -174,6 +174,8 @@ interface FoldFit {
   trainRows: number;
   validRows: number;
   fitSeconds: number;
+  /** The most threads a tree of the fit used (a fold is lent a second thread when a core is idle). */
+  fitThreads: number;
 }
 interface ScoringSample {
   scorer: string;
@@ -206,6 +208,8 @@ interface Bench {
   all: LabelledMatrix;
   head: FeatureMatrix;
   params: CatBoostParams;
+  /** The config's `model.fit_threads`. */
+  fitThreads?: number;
   nSplits: number;
   featuresPath: string;
   spec: { categorical: string[]; numeric: string[] };
@@ -237,6 +241,7 @@ async function runOurs(b: Bench, first: boolean): Promise<EngineRun> {
       train: train.matrix,
       labels: train.labels,
       params: b.params,
+      fitThreads: b.fitThreads,
       predict: valid.matrix,
       returnModel: false,
       transfer: true,
@@ -246,8 +251,9 @@ async function runOurs(b: Bench, first: boolean): Promise<EngineRun> {
       trainRows: train.matrix.rowCount,
       validRows: valid.matrix.rowCount,
       fitSeconds: outcome.fitSeconds,
+      fitThreads: outcome.fitThreads,
     });
-    log(`  ours fold ${fold}: fit ${outcome.fitSeconds.toFixed(1)} s`);
+    log(`  ours fold ${fold}: fit ${outcome.fitSeconds.toFixed(1)} s (${outcome.fitThreads} thread(s) at most)`);
     let k = 0;
     for (let i = 0; i < all.matrix.rowCount; i++) if (all.folds[i] === fold) oof[i] = outcome.predictions![k++]!;
   }
@@ -259,9 +265,14 @@ async function runOurs(b: Bench, first: boolean): Promise<EngineRun> {
   let fullFitSeconds: number | null = null;
   const extra: Record<string, unknown> = {};
   if (first) {
-    const outcome = await trainInThread({ train: all.matrix, labels: all.labels, params: b.params });
+    const outcome = await trainInThread({
+      train: all.matrix,
+      labels: all.labels,
+      params: b.params,
+      fitThreads: b.fitThreads,
+    });
     fullFitSeconds = outcome.fitSeconds;
-    log(`  ours all-rows fit ${fullFitSeconds.toFixed(1)} s (one worker thread)`);
+    log(`  ours all-rows fit ${fullFitSeconds.toFixed(1)} s (${outcome.fitThreads} thread(s) at most)`);
     await writeFile(oursModelPath(), outcome.modelJson);
     try {
       const exported = await timed(() => exportOnnx(parseModel(outcome.modelJson)));
@@ -519,6 +530,7 @@ async function main(): Promise<void> {
     all,
     head: selectRows(all, (i) => i < 1000).matrix,
     params: config.model.catboost,
+    fitThreads: config.model.fit_threads,
     nSplits: prepared.nSplits,
     featuresPath,
     spec: { categorical: [...spec.categorical], numeric: [...spec.numeric] },

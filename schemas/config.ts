@@ -248,6 +248,13 @@ export const configSchema = z
          * stored in model.json and applied by predictProba and the ONNX export; the threshold is mapped through it.
          */
         calibration: z.enum(['none', 'platt', 'isotonic', 'auto']).default('none'),
+        /**
+         * Threads one fit uses: 1 (absent) or 2 (a helper thread builds half of each tree level's histograms; the
+         * model is the same). The worker counts them against `catboost.thread_count` and its cores: with 2 on a
+         * 2-core worker the folds train one at a time on both cores (when two fits at once do not fit in memory).
+         * With 1, a fit still gets a second thread while a core is idle (the last fold, the final model).
+         */
+        fit_threads: z.number().int().min(1).max(2).optional(),
       })
       .strict()
       .default({ catboost: {}, calibration: 'none' }),

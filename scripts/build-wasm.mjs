@@ -15,10 +15,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNELS_SOURCE = 'lib/gbdt/wasm/assembly/kernels.ts';
 export const KERNELS_MODULE = 'lib/gbdt/wasm/kernels.wasm.ts';
 /**
- * Compiler flags: optimised, the stub runtime (the kernels never allocate), no assertions, memory exported, SIMD (the
- * histogram kernels add a row's two statistics with one f64x2 operation).
+ * Compiler flags: optimised, the stub runtime (the kernels never allocate), no assertions, SIMD (the histogram kernels
+ * add a row's two statistics with one f64x2 operation), and the memory imported as shared (threads) up to 4 GiB: the
+ * host creates each instance's memory, and a fit's helper thread runs the histogram kernels over the fit's memory.
  */
-const FLAGS = ['--optimizeLevel', '3', '--shrinkLevel', '0', '--runtime', 'stub', '--noAssert', '--enable', 'simd'];
+const FLAGS = [
+  ...['--optimizeLevel', '3', '--shrinkLevel', '0', '--runtime', 'stub', '--noAssert'],
+  ...['--enable', 'simd', '--enable', 'threads'],
+  ...['--importMemory', '--sharedMemory', '--maximumMemory', '65536'],
+];
 
 /** The kernels' .wasm bytes, compiled in memory. */
 export async function buildKernels() {

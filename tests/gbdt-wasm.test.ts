@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { serializeModel, trainGbdt } from '../lib/gbdt';
 import type { CatBoostParams } from '../lib/gbdt';
 import { Rng } from '../lib/rng';
+import { helperThreads } from '../lib/gbdt/wasm';
 import type { FeatureMatrix } from '../schemas/matrix';
 // @ts-expect-error -- a plain .mjs script without type declarations
 import { buildKernels, kernelsModule, KERNELS_MODULE } from '../scripts/build-wasm.mjs';
@@ -75,4 +76,32 @@ describe('gbdt: WebAssembly kernels', () => {
       expect(tables.some((t) => t.features.length > 1)).toBe(true);
     }
   });
+
+  it('trains byte-identical models with two threads, and ends the helper thread', async () => {
+    // Enough rows that leaf assignment and approximation updates are split between the threads too (≥ 65,536).
+    const train = data(70001, 4);
+    const evalSet = data(800, 5);
+    const cases: CatBoostParams[] = [
+      { iterations: 6, depth: 6, learning_rate: 0.1, random_seed: 7 },
+      // 16-bit bins for `fine` (passes on the TypeScript loop, one at a time) and unpacked CTR bins, an eval set.
+      { iterations: 4, depth: 5, border_count: 300, ctr_border_count: 40, random_seed: 3 },
+    ];
+    for (const [i, params] of cases.entries()) {
+      const options = i === 1 ? { evalSet } : {};
+      const one = serializeModel(trainGbdt(train.matrix, train.labels, params, options));
+      const calls = helperThreads.calls;
+      const two = serializeModel(trainGbdt(train.matrix, train.labels, params, { ...options, threads: 2 }));
+      expect(helperThreads.calls).toBeGreaterThan(calls);
+      expect(two).toBe(one);
+      // A count that changes from tree to tree (as the training pool lends an idle core).
+      let tree = 0;
+      const switching = trainGbdt(train.matrix, train.labels, params, { ...options, threads: () => 1 + (tree++ % 2) });
+      expect(serializeModel(switching)).toBe(one);
+    }
+    // A failing fit ends its helper thread too.
+    expect(() => trainGbdt(train.matrix, train.labels, { iterations: 0 } as CatBoostParams, { threads: 2 })).toThrow();
+    for (let waited = 0; helperThreads.alive > 0 && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(helperThreads.alive).toBe(0);
+  }, 60_000);
 });

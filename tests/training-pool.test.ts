@@ -43,6 +43,38 @@ describe('training thread pool: thread_count', () => {
     expect(events).toEqual(['a first progress', 'a done', 'b first progress', 'b done']);
   });
 
+  it('fitThreads 2 holds two threads: such jobs train one after another, each on two threads', async () => {
+    if (threadLimit({}) < 2) return; // a one-core machine has no second thread to give
+    const events: string[] = [];
+    const params = { iterations: 40, depth: 3, learning_rate: 0.3, random_seed: 1, thread_count: 2 };
+    const job = async (name: string): Promise<number> => {
+      let started = false;
+      const outcome = await trainInThread({ ...tinyJob(), params, fitThreads: 2 }, () => {
+        if (!started) events.push(`${name} first progress`);
+        started = true;
+      });
+      events.push(`${name} done`);
+      return outcome.fitThreads;
+    };
+    expect(await Promise.all([job('a'), job('b')])).toEqual([2, 2]);
+    expect(events).toEqual(['a first progress', 'a done', 'b first progress', 'b done']);
+    // Within thread_count 1 a fit has one thread whatever it asks for.
+    const one = await trainInThread({ ...tinyJob(), params: { ...params, thread_count: 1 }, fitThreads: 2 });
+    expect(one.fitThreads).toBe(1);
+  });
+
+  it('a fit alone is lent an idle core, to the same model', async () => {
+    if (threadLimit({}) < 2) return;
+    const params = { iterations: 20, depth: 3, learning_rate: 0.3, random_seed: 1 };
+    const alone = await trainInThread({ ...tinyJob(), params });
+    expect(alone.fitThreads).toBe(2);
+    const single = await trainInThread({ ...tinyJob(), params: { ...params, thread_count: 1 } });
+    expect(single.fitThreads).toBe(1);
+    // thread_count is recorded in the model's params; the rest of the file is the same.
+    const strip = (json: string): unknown => ({ ...JSON.parse(json), params: null });
+    expect(strip(alone.modelJson)).toEqual(strip(single.modelJson));
+  });
+
   it('a cancelled job stops: running ones end their thread, queued ones leave the line without training', async () => {
     const params = { iterations: 100_000, depth: 3, learning_rate: 0.01, random_seed: 1, thread_count: 1 };
     const running = new AbortController();

@@ -7,6 +7,7 @@
 export { resolveParams, autoLearningRate } from './params';
 export { trainGbdt, scoreNoiseMultiplier } from './train';
 export type { IterationInfo, TrainOptions } from './train';
+export type { FitThreads } from './wasm';
 export { predictRaw, predictProba } from './predict';
 export { applyCalibrator, applyIsotonic, applyPlatt, LOGIT_EPS, logit } from './calibration';
 export type { Calibrator, IsotonicCalibrator, PlattCalibrator } from './calibration';

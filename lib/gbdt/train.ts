@@ -16,8 +16,8 @@ import { loglossFromRaw, rocAuc } from './metrics';
 import { LeafScratch, leafDeltas } from './leaves';
 import { ctrValue } from './ctr';
 import { enforceMonotone, monotoneChains } from './monotone';
-import { defaultKernel, WasmLeaves } from './wasm';
-import type { GbdtKernel } from './wasm';
+import { defaultKernel, KernelThreads, WasmLeaves } from './wasm';
+import type { FitThreads, GbdtKernel } from './wasm';
 
 export interface IterationInfo {
   /** 0-based iteration just finished. */
@@ -44,6 +44,11 @@ export interface TrainOptions {
    * Default: 'wasm', or ACCESS_PERM_GBDT_KERNEL=ts.
    */
   kernel?: GbdtKernel;
+  /**
+   * Threads this fit uses (default 1): with 2, a helper thread builds half of each tree level's histograms (the
+   * WebAssembly kernels only; the model is the same for any count). A function is asked at the start of every tree.
+   */
+  threads?: FitThreads;
 }
 
 /** Checks a matrix and its labels fit together; `what` names the data set in messages. */
@@ -194,6 +199,21 @@ export function trainGbdt(
   params: CatBoostParams,
   options: TrainOptions = {},
 ): GbdtModel {
+  const threads = new KernelThreads(options.threads);
+  try {
+    return fit(train, labels, params, options, threads);
+  } finally {
+    threads.close();
+  }
+}
+
+function fit(
+  train: FeatureMatrix,
+  labels: Uint8Array,
+  params: CatBoostParams,
+  options: TrainOptions,
+  threads: KernelThreads,
+): GbdtModel {
   checkMatrix(train, labels, 'train');
   const evalSet = options.evalSet;
   if (evalSet) checkMatrix(evalSet.matrix, evalSet.labels, 'evalSet');
@@ -261,7 +281,7 @@ export function trainGbdt(
   // averaging fold) is the model's. expNeg[k][i] = exp(−approx[k][i]), kept multiplicatively (no per-row exp);
   // only the averaging fold's approximation itself is kept (the training loss), the others live in expNeg alone.
   const nApprox = nPerm;
-  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, nApprox, Math.exp(-bias), P.depth) : null;
+  const wasmLeaves = kernel === 'wasm' ? new WasmLeaves(n, labels, nApprox, Math.exp(-bias), P.depth, threads) : null;
   const expNegs =
     wasmLeaves?.expNeg ?? Array.from({ length: nApprox }, () => new Float64Array(n).fill(Math.exp(-bias)));
   const approx = new Float64Array(n).fill(bias);
@@ -271,7 +291,7 @@ export function trainGbdt(
   const rows = new Uint32Array(n);
   const stats = new Float64Array(2 * n);
   const leafAll = wasmLeaves ? wasmLeaves.leaf : new Uint32Array(n);
-  const scratch = new TreeSearchScratch(kernel);
+  const scratch = new TreeSearchScratch(kernel, threads);
   const leafScratch = new LeafScratch(1 << P.depth);
   const newtonScore = P.score_function === 'NewtonCosine' || P.score_function === 'NewtonL2';
   const cosine = P.score_function === 'Cosine' || P.score_function === 'NewtonCosine';

@@ -6,7 +6,7 @@
 import type { Rng } from '../rng';
 import { WasmHistograms } from './wasm';
 import type { WasmLeaves } from './wasm';
-import type { GbdtKernel } from './wasm';
+import type { GbdtKernel, KernelThreads } from './wasm';
 
 /** Bin indices per row: bytes when a feature has ≤ 256 bins (the default border counts), else 16-bit. */
 export type Bins = Uint8Array | Uint16Array;
@@ -102,8 +102,9 @@ export class TreeSearchScratch {
   private dHist = new Float64Array(0);
   private dBins = new Uint8Array(0);
 
-  constructor(kernel: GbdtKernel = 'ts') {
-    this.wasm = kernel === 'wasm' ? new WasmHistograms() : null;
+  /** `threads`: the fit's threads for the kernels (a tree with two runs its histogram passes two at a time). */
+  constructor(kernel: GbdtKernel = 'ts', threads: KernelThreads | null = null) {
+    this.wasm = kernel === 'wasm' ? new WasmHistograms(threads) : null;
   }
 
   // Views into the kernels' memory are re-read after every `ensureRows` (growing that memory detaches them).
@@ -365,10 +366,23 @@ interface HistogramRows {
   gathered: boolean;
 }
 
+/** Four or eight features (-1 pads) that one pass accumulates, all packed or all plain. */
+interface FeatureGroup {
+  group: number[];
+  packed: boolean;
+}
+
+/**
+ * Fewest rows for which two passes run at once on a fit's two threads: below it, handing a pass over costs about as
+ * much as the pass.
+ */
+const PARALLEL_MIN_ROWS = 2048;
+
 /**
  * Builds the (leaf, bin) histograms of `fis` from `rows`, four or eight features per pass. With `smallOn`, the rows
  * are each parent's smaller child (the true side where smallOn[parent] is 1) and the larger child is
- * parent − sibling.
+ * parent − sibling. On a tree that has two threads, passes run two at a time (the groups are the same, except that
+ * an odd count splits its last eight into two fours: the grouping does not change any feature's sums).
  */
 function histograms(
   scratch: TreeSearchScratch,
@@ -379,59 +393,76 @@ function histograms(
   rows: HistogramRows,
   smallOn: Uint8Array | null,
 ): void {
+  const groups: FeatureGroup[] = [];
   // Packed and plain features go in separate passes (each pass reads its bins one way).
   for (const packed of [false, true]) {
     const list = fis.filter((fi) => (features[fi]!.packed === true) === packed);
     for (let a = 0; a < list.length;) {
       // Eight packed features per pass while there are eight (more independent read-add-write chains per row).
       const width = packed && list.length - a >= 8 ? 8 : 4;
-      histogramGroup(
-        scratch,
-        features,
-        Array.from({ length: width }, (_, q) => list[a + q] ?? -1),
-        packed,
-        fold,
-        nLeaves,
-        rows,
-        smallOn,
-      );
+      groups.push({ group: Array.from({ length: width }, (_, q) => list[a + q] ?? -1), packed });
       a += width;
     }
   }
+  const wasm = scratch.wasm;
+  const pairs = wasm !== null && wasm.parallel && rows.count >= PARALLEL_MIN_ROWS;
+  const last = groups[groups.length - 1];
+  if (pairs && groups.length % 2 === 1 && last!.group.length === 8) {
+    groups.splice(
+      -1,
+      1,
+      { group: last!.group.slice(0, 4), packed: true },
+      { group: last!.group.slice(4), packed: true },
+    );
+  }
+  const onKernel = (g: FeatureGroup): boolean =>
+    g.group.every((fi) => fi < 0 || binsFor(features[fi]!, fold) instanceof Uint8Array);
+  for (let i = 0; i < groups.length;) {
+    const two = pairs && i + 1 < groups.length && onKernel(groups[i]!) && onKernel(groups[i + 1]!);
+    histogramPasses(scratch, features, groups.slice(i, two ? i + 2 : i + 1), fold, nLeaves, rows, smallOn);
+    i += two ? 2 : 1;
+  }
 }
 
-/** One pass of `histograms` over four or eight features (-1 pads), all packed or all plain. */
-function histogramGroup(
+/** One pass of `histograms`, or two at once (on the kernels, with two threads). */
+function histogramPasses(
   scratch: TreeSearchScratch,
   features: BinFeature[],
-  group: number[],
-  packed: boolean,
+  passes: FeatureGroup[],
   fold: number,
   nLeaves: number,
   rows: HistogramRows,
   smallOn: Uint8Array | null,
 ): void {
   const half = nLeaves >> 1;
-  const nbs = group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins));
   const wasm = scratch.wasm;
+  const nbsOf = passes.map(({ group }) => group.map((fi) => (fi < 0 ? 1 : features[fi]!.nBins)));
   // The kernels take byte bins (plain or packed); 16-bit bins (more than 255 borders) stay on the TypeScript loop.
-  const kernel = wasm && group.every((fi) => fi < 0 || binsFor(features[fi]!, fold) instanceof Uint8Array);
-  let hs: Float64Array[];
+  const kernel =
+    wasm &&
+    passes.every(({ group }) => group.every((fi) => fi < 0 || binsFor(features[fi]!, fold) instanceof Uint8Array));
+  let hsOf: Float64Array[][];
   if (kernel) {
     // The kernel's sums for every cell replace the histograms (the larger children's cells are set below).
-    hs = group.map((fi, q) => (fi < 0 ? scratch.dummyHist(0) : scratch.hist('cur', fi, nLeaves * nbs[q]! * 2)));
-    const bins = group.map((fi) => (fi < 0 ? null : (binsFor(features[fi]!, fold) as Uint8Array)));
+    hsOf = passes.map(({ group }, g) =>
+      group.map((fi, q) => (fi < 0 ? scratch.dummyHist(0) : scratch.hist('cur', fi, nLeaves * nbsOf[g]![q]! * 2))),
+    );
     wasm.accumulate(
       rows.count,
       rows.gathered,
-      packed,
-      bins,
-      nbs,
+      passes.map(({ group, packed }, g) => ({
+        packed,
+        bins: group.map((fi) => (fi < 0 ? null : (binsFor(features[fi]!, fold) as Uint8Array))),
+        nBins: nbsOf[g]!,
+        hists: hsOf[g]!.map((h, q) => (group[q]! < 0 ? null : h)),
+      })),
       nLeaves,
-      hs.map((h, q) => (group[q]! < 0 ? null : h)),
     );
   } else {
-    hs = group.map((fi) => {
+    if (passes.length !== 1) throw new Error('the TypeScript loops run one pass at a time');
+    const { group, packed } = passes[0]!;
+    const nbs = nbsOf[0]!;
+    const hs = group.map((fi) => {
       if (fi < 0) return scratch.dummyHist(nLeaves * 2);
       const nB = features[fi]!.nBins;
       const h = scratch.hist('cur', fi, nLeaves * nB * 2);
@@ -443,6 +474,7 @@ function histogramGroup(
       } else h.fill(0, 0, nLeaves * nB * 2);
       return h;
     });
+    hsOf = [hs];
     const bs = group.map((fi) =>
       fi < 0 ? scratch.dummyBins(binsFor(features[group[0]!]!, fold).length) : binsFor(features[fi]!, fold),
     );
@@ -452,19 +484,21 @@ function histogramGroup(
     else accumulatePacked4(count, leaf, row, stat, bs, nbs, hs);
   }
   if (smallOn) {
-    for (let q = 0; q < group.length; q++) {
-      const fi = group[q]!;
-      if (fi < 0) continue;
-      const hist = hs[q]!;
-      const prev = scratch.prev[fi]!;
-      const w = nbs[q]! * 2;
-      for (let p = 0; p < half; p++) {
-        const small = (smallOn[p] ? p | half : p) * w;
-        const big = (smallOn[p] ? p : p | half) * w;
-        const par = p * w;
-        for (let k = 0; k < w; k++) hist[big + k] = prev[par + k]! - hist[small + k]!;
+    passes.forEach(({ group }, g) => {
+      for (let q = 0; q < group.length; q++) {
+        const fi = group[q]!;
+        if (fi < 0) continue;
+        const hist = hsOf[g]![q]!;
+        const prev = scratch.prev[fi]!;
+        const w = nbsOf[g]![q]! * 2;
+        for (let p = 0; p < half; p++) {
+          const small = (smallOn[p] ? p | half : p) * w;
+          const big = (smallOn[p] ? p : p | half) * w;
+          const par = p * w;
+          for (let k = 0; k < w; k++) hist[big + k] = prev[par + k]! - hist[small + k]!;
+        }
       }
-    }
+    });
   }
 }
 

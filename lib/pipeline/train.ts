@@ -31,6 +31,7 @@ export async function trainFold(ref: RunFolder, fold: number, control: StepContr
   const outcome = await trainInThread(
     {
       params: config.model.catboost,
+      fitThreads: config.model.fit_threads,
       rows: await countFeatureRows(ref.dir, `fold <> ${fold}`),
       returnModel: false,
       // Read once the fit may start: a fold waiting in line holds no copy of the data.
@@ -72,6 +73,7 @@ export async function trainFinal(
   const outcome = await trainInThread(
     {
       params: config.model.catboost,
+      fitThreads: config.model.fit_threads,
       rows: await countFeatureRows(ref.dir),
       load: async () => {
         const all = await readFeatures(ref.dir);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { DeferredTrainJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
+import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
 const maxThreads = Math.max(1, Number(process.env.ACCESS_PERM_TRAIN_THREADS) || availableParallelism());
@@ -34,22 +34,56 @@ export function trainingMemoryBudget(): number {
   return mb > 0 ? mb * 2 ** 20 : 0.7 * memoryLimitBytes();
 }
 
-let running = 0;
-let reserved = 0;
-const waiting: Array<{ limit: number; bytes: number; start: () => void }> = [];
-
-/** Whether a job may start now: within its thread limit and, beside other running jobs, within the memory budget. */
-const fits = (limit: number, bytes: number): boolean =>
-  running === 0 || (running < limit && reserved + bytes <= trainingMemoryBudget());
-
 /**
- * How many training threads may run while this job runs: its `thread_count` (CatBoost's name; -1 or absent = every
- * core), capped by the process limit. One fit is single-threaded, so `thread_count` bounds how many fits (e.g. CV
- * folds) this process trains at once: `thread_count: 1` trains the folds one after another.
+ * How many threads training may use while this job runs: its `thread_count` (CatBoost's name; -1 or absent = every
+ * core), capped by the process limit. The pool keeps the threads of the fits running at once (each fit's own
+ * `fitThreads`, e.g. CV folds side by side) within it: `thread_count: 1` trains the folds one after another.
  */
 export function threadLimit(params: { thread_count?: unknown }): number {
   const t = params.thread_count;
   return typeof t === 'number' && Number.isInteger(t) && t > 0 ? Math.min(t, maxThreads) : maxThreads;
+}
+
+/** Most threads one fit uses (the engine splits a tree level's histograms between two). */
+export const MAX_FIT_THREADS = 2;
+
+/**
+ * A running job: the threads it holds, its limit, its memory estimate, and `grant`, the thread count its fit reads at
+ * every tree (shared with the training thread): its own threads, or one more lent while a core within its limit is
+ * idle.
+ */
+interface Slot {
+  own: number;
+  limit: number;
+  bytes: number;
+  lent: boolean;
+  grant: Int32Array;
+}
+const active: Slot[] = [];
+/** Threads held by running jobs (not counting lent ones, which are taken back when a job needs them). */
+let running = 0;
+let lentCount = 0;
+/** The memory estimates of running jobs. */
+let reserved = 0;
+const waiting: Array<{ slot: Slot; start: () => void }> = [];
+
+const grant = (slot: Slot, lent: boolean): void => {
+  if (slot.lent === lent) return;
+  slot.lent = lent;
+  lentCount += lent ? 1 : -1;
+  Atomics.store(slot.grant, 0, slot.own + (lent ? 1 : 0));
+};
+
+/**
+ * Lends idle cores to running one-thread fits, oldest first (e.g. the fifth CV fold on two cores once the fourth is
+ * done), and takes lent threads back, newest first, when jobs need the cores. A fit reads its grant at every tree,
+ * so a lent thread is back within one tree (a second or so at a million rows).
+ */
+function balanceLent(): void {
+  for (let i = active.length - 1; i >= 0 && running + lentCount > maxThreads; i--) grant(active[i]!, false);
+  for (const s of active) {
+    if (!s.lent && s.own < MAX_FIT_THREADS && running + lentCount < s.limit) grant(s, true);
+  }
 }
 
 /** Why a cancelled job stops: the signal's reason when it is an Error. */
@@ -57,23 +91,25 @@ const cancelled = (signal?: AbortSignal): Error =>
   signal?.reason instanceof Error ? signal.reason : new Error('training cancelled');
 
 /**
- * Takes a thread slot and `bytes` of the memory budget, or waits in line for them; a job cancelled while waiting
- * leaves the line without training.
+ * Whether a job may start now: its threads within its limit and, beside other running jobs, its memory within the
+ * budget (a job alone always may: waiting would not make room).
  */
-async function acquire(limit: number, bytes: number, signal?: AbortSignal): Promise<void> {
+const fits = (slot: Slot): boolean =>
+  running === 0 || (running + slot.own <= slot.limit && reserved + slot.bytes <= trainingMemoryBudget());
+
+/**
+ * Takes a job's threads and memory, or waits in line for them; a job cancelled while waiting leaves the line without
+ * training.
+ */
+async function acquire(slot: Slot, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw cancelled(signal);
-  if (fits(limit, bytes)) {
-    running++;
-    reserved += bytes;
-    return;
-  }
-  await new Promise<void>((start, reject) => {
+  if (fits(slot)) return start(slot);
+  await new Promise<void>((started, reject) => {
     const entry = {
-      limit,
-      bytes,
+      slot,
       start: () => {
         signal?.removeEventListener('abort', onAbort);
-        start();
+        started();
       },
     };
     const onAbort = (): void => {
@@ -86,19 +122,30 @@ async function acquire(limit: number, bytes: number, signal?: AbortSignal): Prom
   });
 }
 
-function release(bytes: number): void {
-  running--;
-  reserved -= bytes;
+function start(slot: Slot): void {
+  running += slot.own;
+  reserved += slot.bytes;
+  active.push(slot);
+  balanceLent();
+}
+
+function release(slot: Slot): void {
+  const i = active.indexOf(slot);
+  if (i < 0) return;
+  grant(slot, false);
+  active.splice(i, 1);
+  running -= slot.own;
+  reserved -= slot.bytes;
   // Start queued jobs in order while their limits and the memory allow; a job that does not fit keeps its place.
-  for (let i = 0; i < waiting.length;) {
-    const w = waiting[i]!;
-    if (fits(w.limit, w.bytes)) {
-      waiting.splice(i, 1);
-      running++;
-      reserved += w.bytes;
-      w.start();
-    } else i++;
+  for (let w = 0; w < waiting.length;) {
+    const { slot: next, start: go } = waiting[w]!;
+    if (fits(next)) {
+      waiting.splice(w, 1);
+      start(next);
+      go();
+    } else w++;
   }
+  balanceLent();
 }
 
 /** An error raised inside the training thread, with its original name (e.g. GbdtParamError). */
@@ -156,7 +203,7 @@ function transferables(job: TrainJob): ArrayBuffer[] {
 }
 
 /**
- * Trains in a worker thread (a kept one when there is), once a thread slot and the job's memory estimate are free; a
+ * Trains in a worker thread (a kept one when there is), once the job's threads and memory estimate are free; a
  * deferred job reads its data only then. `onProgress` receives throttled per-iteration progress; `signal` aborts
  * (terminates the thread) when the activity is cancelled.
  */
@@ -175,11 +222,21 @@ export async function trainInThread(
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
 ): Promise<TrainOutcome> {
+  const limit = threadLimit(given.params);
+  const own = Math.min(Math.max(1, given.fitThreads ?? 1), MAX_FIT_THREADS, limit);
   const bytes = ('load' in given ? given.rows : given.train.rowCount) * FIT_BYTES_PER_ROW;
-  await acquire(threadLimit(given.params), bytes, signal);
+  const slot: Slot = { own, limit, bytes, lent: false, grant: new Int32Array(new SharedArrayBuffer(4)).fill(own) };
+  await acquire(slot, signal);
   try {
     const job: TrainJob =
-      'load' in given ? { ...(await given.load()), params: given.params, returnModel: given.returnModel } : given;
+      'load' in given
+        ? {
+            ...(await given.load()),
+            params: given.params,
+            fitThreads: given.fitThreads,
+            returnModel: given.returnModel,
+          }
+        : given;
     return await new Promise<TrainOutcome>((resolve, reject) => {
       // Cancelled between getting the slot and here: an 'abort' listener added now would never fire.
       if (signal?.aborted) return reject(cancelled(signal));
@@ -214,9 +271,10 @@ export async function trainInThread(
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-      worker.postMessage(job, job.transfer ? transferables(job) : []);
+      const message: ThreadJob = { ...job, grant: slot.grant.buffer as SharedArrayBuffer };
+      worker.postMessage(message, job.transfer ? transferables(job) : []);
     });
   } finally {
-    release(bytes);
+    release(slot);
   }
 }

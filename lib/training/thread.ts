@@ -4,15 +4,23 @@
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import { predictProba, serializeModel, trainGbdt } from '../gbdt';
-import type { TrainJob, ThreadMessage } from './types';
+import type { ThreadJob, ThreadMessage } from './types';
 
 const post = (message: ThreadMessage): void => parentPort!.postMessage(message);
 
-function train(job: TrainJob): void {
+function train(job: ThreadJob): void {
   try {
     let lastPost = 0;
     const started = performance.now();
+    const grant = new Int32Array(job.grant);
+    let fitThreads = 1;
     const model = trainGbdt(job.train, job.labels, job.params, {
+      // What the pool grants now: the fit's own threads, or one more while a core is idle.
+      threads: () => {
+        const granted = Atomics.load(grant, 0);
+        fitThreads = Math.max(fitThreads, granted);
+        return granted;
+      },
       onIteration: (info) => {
         const now = Date.now();
         if (now - lastPost > 500 || info.iteration + 1 === info.iterations) {
@@ -29,6 +37,7 @@ function train(job: TrainJob): void {
       bestIteration: model.bestIteration ?? model.trees.length - 1,
       fitSeconds,
       thread: threadId,
+      fitThreads,
       predictions,
     });
   } catch (err) {

@@ -17,6 +17,12 @@ export interface TrainJob {
    * unusable (empty) here afterwards; for per-fold copies the caller does not read again (~65 MB a fold at 1M rows).
    */
   transfer?: boolean;
+  /**
+   * Threads the fit uses (1, the default, or 2: a helper thread builds half of each tree level's histograms; the model
+   * is the same). The pool counts them against the job's `thread_count` and the process's cores, so on two cores
+   * `fitThreads: 2` trains one fit at a time on both. A one-thread fit is lent a second thread while a core is idle.
+   */
+  fitThreads?: number;
 }
 
 /**
@@ -25,11 +31,15 @@ export interface TrainJob {
  */
 export interface DeferredTrainJob {
   params: CatBoostParams;
+  fitThreads?: number;
   /** Training rows, for the memory estimate. */
   rows: number;
   returnModel?: boolean;
-  load: () => Promise<Omit<TrainJob, 'params' | 'returnModel'>>;
+  load: () => Promise<Omit<TrainJob, 'params' | 'returnModel' | 'fitThreads'>>;
 }
+
+/** A job as the pool sends it to a training thread: with `grant`, an Int32 the fit reads its thread count from. */
+export type ThreadJob = TrainJob & { grant: SharedArrayBuffer };
 
 export type ThreadMessage =
   | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
@@ -39,6 +49,7 @@ export type ThreadMessage =
       bestIteration: number;
       fitSeconds: number;
       thread: number;
+      fitThreads: number;
       predictions?: Float64Array;
     }
   | { type: 'error'; name: string; message: string };
@@ -51,6 +62,8 @@ export interface TrainOutcome {
   fitSeconds: number;
   /** The worker thread that trained it (threads are kept for later jobs). */
   thread: number;
+  /** The most threads a tree of the fit used (2 when it had or was lent a second thread). */
+  fitThreads: number;
   predictions?: Float64Array;
 }
 

@@ -9,8 +9,15 @@
  *   gLeaf u32[rows] · gRow u32[rows] · gStat f64[2 rows]  the gathered smaller-child rows
  *   counts u32[2 leaves] · smallOn u8[leaves]             per parent leaf: rows, rows on the true side; smaller side
  *   zero u8[binBytes] · bin cache u8[48 binBytes]         bin arrays copied in (kept while they fit)
- *   hist 9 × f64[histDoubles]                             one group's histograms (+ one for padding)
+ *   spill u8[2 × 8 binBytes]                              arrays read past the cache, per group in flight
+ *   hist 2 × 9 × f64[histDoubles]                         per group in flight, its histograms (+ one for padding)
+ *
+ * Every instance imports its own shared memory; a fit with two threads also has a helper thread (`HelperThread`)
+ * with an instance of the same module over the histogram instance's memory, which runs one group of features while
+ * the fit's thread runs another. Each feature's cells get the same additions in the same row order either way, so
+ * the histograms, and the models, are the same whatever the thread count.
  */
+import { Worker } from 'node:worker_threads';
 import { KERNELS_WASM_BASE64 } from './kernels.wasm';
 
 // The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it).
@@ -25,6 +32,7 @@ declare global {
       readonly exports: Record<string, unknown>;
     }
     class Memory {
+      constructor(descriptor: { initial: number; maximum: number; shared: boolean });
       readonly buffer: ArrayBuffer;
       grow(pages: number): number;
     }
@@ -45,17 +53,173 @@ interface KernelExports {
   ctrBinsPacked: (n: number, history: number, priors: number, spec: number, small: number, table: number) => void;
   ctrRange: (n: number, history: number, prior: number, out: number) => void;
   groupByLeaf: (...args: number[]) => void;
-  assignTree: (n: number, depth: number, splits: number, out: number) => void;
+  assignTree: (start: number, n: number, depth: number, splits: number, out: number) => void;
   leafSums: (...args: number[]) => void;
   scaleByLeaf: (n: number, leaf: number, expNeg: number, factor: number) => void;
 }
 
 let compiled: WebAssembly.Module | undefined;
+const kernelsModule = (): WebAssembly.Module =>
+  (compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')));
 
-/** A new instance of the kernels (each with its own memory). */
+/** Most pages a kernel memory may grow to (4 GiB, the wasm32 limit; the build declares the same maximum). */
+const MAX_PAGES = 65536;
+
+/**
+ * A new instance of the kernels with its own memory. The module imports a shared memory (the helper thread's
+ * instance works in the histogram instance's); a shared memory reserves address space up to its maximum but commits
+ * only what it grows to.
+ */
 function instantiate(): KernelExports {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as KernelExports;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  return new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as KernelExports;
+}
+
+/**
+ * Threads one fit uses for its kernels: a count (1 or 2; more count as 2), or a function asked at the start of every
+ * tree (the training pool lends a fit a core that fell idle).
+ */
+export type FitThreads = number | (() => number);
+
+/** The kernels a helper thread runs, by number. */
+const HELPER_KERNELS = ['acc4', 'accPacked4', 'accPacked8', 'assignTree', 'scaleByLeaf'] as const;
+type HelperKernel = (typeof HELPER_KERNELS)[number];
+const kernelNumber = (name: HelperKernel): number => HELPER_KERNELS.indexOf(name);
+/**
+ * Polls of a control word before a thread sleeps in Atomics.wait: passes are handed over every few hundred µs while a
+ * tree's levels are built, and waking a sleeping thread costs more than polling that long.
+ */
+const SPIN = 20_000;
+// Control words of a helper thread (Int32, shared): calls posted, calls done, failed flag, which memory (its instance
+// of the kernels), kernel (-1: end the thread, -2: attach the memory waiting on the port), argument count, arguments
+// (byte offsets above 2 GiB wrap to negative int32s, which wasm reads back as the same u32).
+const C_POSTED = 0;
+const C_DONE = 1;
+const C_FAILED = 2;
+const C_MEMORY = 3;
+const C_OP = 4;
+const C_ARGC = 5;
+const C_ARGS = 6;
+const MAX_ARGS = 28;
+/** The helper thread's program (CommonJS, evaluated): run each posted kernel call, then report it done. */
+const HELPER_SOURCE = `
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const { module, port, control, spin, kernels: names } = workerData;
+const c = new Int32Array(control);
+const instances = [];
+try {
+  for (let seen = 0; ; ) {
+    for (let i = 0; Atomics.load(c, ${C_POSTED}) === seen; i++) if (i >= spin) Atomics.wait(c, ${C_POSTED}, seen);
+    seen = Atomics.load(c, ${C_POSTED});
+    const op = c[${C_OP}];
+    if (op === -1) break;
+    if (op === -2) {
+      const memory = receiveMessageOnPort(port).message;
+      const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+      instances.push(names.map((name) => exports[name]));
+    } else instances[c[${C_MEMORY}]][op](...c.subarray(${C_ARGS}, ${C_ARGS} + c[${C_ARGC}]));
+    Atomics.store(c, ${C_DONE}, seen);
+    Atomics.notify(c, ${C_DONE});
+  }
+} catch {
+  Atomics.store(c, ${C_FAILED}, 1);
+  Atomics.notify(c, ${C_DONE});
+}
+`;
+
+/** Helper threads started and not yet exited, and calls they ran (tests: a fit uses one and leaves none behind). */
+export const helperThreads = { alive: 0, calls: 0 };
+
+/**
+ * One fit's threads for its kernels: on a tree with two, a helper thread runs half of the tree's histogram passes, of
+ * its leaf assignment and of its approximation updates, each in its own instance of the kernels over the same
+ * (shared) memory as the fit's. Calls are handed over through shared control words (the fit's thread blocks while it
+ * waits, as the fit runs synchronously). The thread starts on the first call, is unreferenced (never keeps a process
+ * alive) and ends with `close`.
+ */
+export class KernelThreads {
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (C_ARGS + MAX_ARGS)));
+  private readonly channel = new MessageChannel();
+  private worker: Worker | null = null;
+  private posted = 0;
+  private readonly memories: WebAssembly.Memory[] = [];
+  private attached = 0;
+  private two = false;
+
+  constructor(private readonly threads: FitThreads = 1) {}
+
+  /** Asks how many threads the next tree uses. */
+  startTree(): void {
+    this.two = (typeof this.threads === 'function' ? this.threads() : this.threads) > 1;
+  }
+
+  /** Whether the current tree has two threads. */
+  get parallel(): boolean {
+    return this.two;
+  }
+
+  /** Makes `memory` known to the helper thread; its calls name it by the number returned. */
+  attach(memory: WebAssembly.Memory): number {
+    this.memories.push(memory);
+    return this.memories.length - 1;
+  }
+
+  /** Starts `kernel` with these arguments on the helper thread, in its instance over memory `at` (see `attach`). */
+  post(at: number, kernel: HelperKernel, args: number[]): void {
+    if (!this.two) throw new Error('a helper thread call on a one-thread tree');
+    this.start();
+    while (this.attached <= at) {
+      this.channel.port1.postMessage(this.memories[this.attached++]);
+      this.send(0, -2, []);
+      this.wait();
+    }
+    this.send(at, kernelNumber(kernel), args);
+  }
+
+  private start(): void {
+    if (this.worker) return;
+    this.worker = new Worker(HELPER_SOURCE, {
+      eval: true,
+      workerData: {
+        module: kernelsModule(),
+        port: this.channel.port2,
+        control: this.control.buffer,
+        spin: SPIN,
+        kernels: HELPER_KERNELS,
+      },
+      transferList: [this.channel.port2],
+    });
+    helperThreads.alive++;
+    this.worker.once('exit', () => helperThreads.alive--);
+    this.worker.unref();
+  }
+
+  private send(at: number, op: number, args: number[]): void {
+    const c = this.control;
+    c[C_MEMORY] = at;
+    c[C_OP] = op;
+    c[C_ARGC] = args.length;
+    c.set(args, C_ARGS);
+    Atomics.store(c, C_POSTED, ++this.posted);
+    if (op >= 0) helperThreads.calls++;
+    Atomics.notify(c, C_POSTED);
+  }
+
+  /** Waits until the posted call is done. */
+  wait(): void {
+    const c = this.control;
+    for (let i = 0; Atomics.load(c, C_DONE) !== this.posted && !c[C_FAILED]; i++)
+      if (i >= SPIN) Atomics.wait(c, C_DONE, this.posted - 1, 1000);
+    if (c[C_FAILED]) throw new Error('the kernels helper thread failed');
+  }
+
+  /** Ends the helper thread, if any. */
+  close(): void {
+    if (this.worker) this.send(0, -1, []);
+    this.worker = null;
+    this.channel.port1.close();
+    this.two = false;
+  }
 }
 
 /** Grows a kernel instance's memory to at least `bytes`. */
@@ -76,15 +240,30 @@ const align = (bytes: number): number => (bytes + 15) & ~15;
 const BASE = 1024;
 /** Most features one kernel call accumulates (plus one padding histogram). */
 const GROUP = 8;
+/** Groups of features in flight at once: one on the fit's thread, one on its helper thread. */
+const IN_FLIGHT = 2;
+/** Fewest rows for which a leaf assignment or an approximation update is split between a fit's two threads. */
+const PARALLEL_MIN_ROWS = 65536;
 /**
  * Size of the bin cache in bin arrays of the largest size (one byte per row; packed arrays take half): a tree's
  * levels read the same features, which are then copied in once per tree rather than once per level.
  */
 const BIN_CACHE_ARRAYS = 48;
 
+/** One pass of a histogram kernel: up to eight features' bins (null pads) and where their sums go. */
+export interface HistogramPass {
+  packed: boolean;
+  bins: (Uint8Array | null)[];
+  nBins: number[];
+  /** Receive the sums of every (leaf, bin) cell (null for padding). */
+  hists: (Float64Array | null)[];
+}
+
 /** One fit's instance of the kernels and the row, bin and histogram regions in its memory. */
 export class WasmHistograms {
   private readonly k: KernelExports;
+  /** This memory's number for the fit's helper thread. */
+  private readonly shared: number;
   private rowCap = 0;
   private binCap = 0;
   private histCap = 0;
@@ -122,8 +301,9 @@ export class WasmHistograms {
   private vBytes = new Uint8Array(0);
   private vF64 = new Float64Array(0);
 
-  constructor() {
+  constructor(private readonly threads: KernelThreads | null = null) {
     this.k = instantiate();
+    this.shared = threads?.attach(this.k.memory) ?? -1;
   }
 
   /**
@@ -153,11 +333,12 @@ export class WasmHistograms {
     this.oSmallOn = take(this.leafCap);
     this.oZero = take(this.binCap);
     this.oBins = take(BIN_CACHE_ARRAYS * align(this.binCap));
-    this.oSpill = take(GROUP * align(this.binCap));
+    // Room for two groups in flight (pages a one-thread fit never touches are never committed).
+    this.oSpill = take(IN_FLIGHT * GROUP * align(this.binCap));
     this.cached.clear();
     this.cacheUsed = 0;
     this.countsFor = -1;
-    this.oHist = take((GROUP + 1) * align(8 * this.histCap));
+    this.oHist = take(IN_FLIGHT * (GROUP + 1) * align(8 * this.histCap));
     reserve(this.k, o);
     this.buffer = null;
   }
@@ -238,10 +419,19 @@ export class WasmHistograms {
     this.countsFor = bit;
   }
 
-  /** Marks the start of a tree's search: the bin cache keeps the arrays a tree reads over those earlier trees read. */
+  /**
+   * Marks the start of a tree's search (the bin cache keeps the arrays a tree reads over those earlier trees read), and
+   * asks how many threads the tree uses.
+   */
   startTree(): void {
     this.tree++;
     this.countsFor = -1;
+    this.threads?.startTree();
+  }
+
+  /** Whether this tree's histogram passes may run two at once (`accumulate` with two passes). */
+  get parallel(): boolean {
+    return this.threads?.parallel ?? false;
   }
 
   /**
@@ -293,56 +483,76 @@ export class WasmHistograms {
   }
 
   /**
-   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms
-   * of up to eight features with byte or packed bins (null pads), and adds the sums into `hists` (their cells must
-   * be 0 where rows fall, as the TypeScript loops require). Bins must be Uint8Array.
+   * Accumulates `count` rows (the full ones, or with `gathered` the gathered ones) into the (leaf, bin) histograms of
+   * one pass, or of two at once (the second on the helper thread; only while `parallel`), and sets each pass's
+   * `hists` to the sums (their cells must be 0 where rows fall, as the TypeScript loops require). Bins must be
+   * Uint8Array.
    */
-  accumulate(
-    count: number,
-    gathered: boolean,
-    packed: boolean,
-    bins: (Uint8Array | null)[],
-    nBins: number[],
-    nLeaves: number,
-    hists: (Float64Array | null)[],
-  ): void {
-    const width = bins.length;
-    const placed = this.place(bins.filter((b) => b !== null));
-    const f64 = this.vF64;
-    const binPtr: number[] = [];
-    const histPtr: number[] = [];
+  accumulate(count: number, gathered: boolean, passes: HistogramPass[], nLeaves: number): void {
+    const helper = passes.length > 1 ? this.threads : null;
+    if (passes.length > 1 && !helper) throw new Error('two histogram passes need two threads');
+    // Both passes' bins are placed before either runs (placing may move cached arrays).
+    const placed = this.place(passes.flatMap((p) => p.bins.filter((b) => b !== null)));
     const slot = align(8 * this.histCap);
-    for (let q = 0, p = 0; q < width; q++) {
-      const b = bins[q];
-      if (b) {
-        binPtr.push(placed[p++]!);
-        histPtr.push(this.oHist + q * slot);
-        f64.fill(0, (this.oHist + q * slot) >> 3, ((this.oHist + q * slot) >> 3) + nLeaves * nBins[q]! * 2);
-      } else {
-        // Padding: all-zero bins into a histogram nobody reads.
-        binPtr.push(this.oZero);
-        histPtr.push(this.oHist + GROUP * slot);
+    let next = 0;
+    const calls = passes.map((p, g) => {
+      const width = p.bins.length;
+      const histAt = this.oHist + g * (GROUP + 1) * slot;
+      const binPtr: number[] = [];
+      const histPtr: number[] = [];
+      for (let q = 0; q < width; q++) {
+        if (p.bins[q]) {
+          binPtr.push(placed[next++]!);
+          histPtr.push(histAt + q * slot);
+        } else {
+          // Padding: all-zero bins into a histogram nobody reads.
+          binPtr.push(this.oZero);
+          histPtr.push(histAt + GROUP * slot);
+        }
       }
+      const op: HelperKernel = !p.packed ? 'acc4' : width === 8 ? 'accPacked8' : 'accPacked4';
+      const args = [
+        count,
+        gathered ? this.oGLeaf : this.oLeaf,
+        gathered ? this.oGRow : this.oRow,
+        gathered ? this.oGStat : this.oStat,
+        ...binPtr,
+        ...p.nBins,
+        ...histPtr,
+      ];
+      return { op, args, histPtr };
+    });
+    const f64 = this.vF64;
+    const cells = (p: HistogramPass, q: number): number => nLeaves * p.nBins[q]! * 2;
+    const zero = (g: number): void => {
+      const p = passes[g]!;
+      for (let q = 0; q < p.bins.length; q++) {
+        const at = calls[g]!.histPtr[q]! >>> 3;
+        if (p.bins[q]) f64.fill(0, at, at + cells(p, q));
+      }
+    };
+    const copyOut = (g: number): void => {
+      const p = passes[g]!;
+      for (let q = 0; q < p.bins.length; q++) {
+        const h = p.hists[q];
+        if (!h || !p.bins[q]) continue;
+        const from = calls[g]!.histPtr[q]! >>> 3;
+        // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
+        h.set(f64.subarray(from, from + cells(p, q)));
+      }
+    };
+    if (helper) {
+      zero(1);
+      helper.post(this.shared, calls[1]!.op, calls[1]!.args);
     }
-    const args = [
-      count,
-      gathered ? this.oGLeaf : this.oLeaf,
-      gathered ? this.oGRow : this.oRow,
-      gathered ? this.oGStat : this.oStat,
-      ...binPtr,
-      ...nBins,
-      ...histPtr,
-    ];
-    if (!packed) this.k.acc4(...(args as [number, number, number, number]));
-    else if (width === 8) this.k.accPacked8(...(args as [number, number, number, number]));
-    else this.k.accPacked4(...(args as [number, number, number, number]));
-    for (let q = 0; q < width; q++) {
-      const h = hists[q];
-      if (!h) continue;
-      const from = (this.oHist + q * slot) >> 3;
-      const size = nLeaves * nBins[q]! * 2;
-      // The TypeScript loops add into zeroed cells; adding the kernel's sums to those zeros gives the same values.
-      h.set(f64.subarray(from, from + size));
+    zero(0);
+    const k = this.k;
+    const own = calls[0]!;
+    k[own.op](...(own.args as [number, number, number, number]));
+    copyOut(0);
+    if (helper) {
+      helper.wait();
+      copyOut(1);
     }
   }
 }
@@ -557,6 +767,8 @@ function guessOf(borders: number[]): { lo: number; invStep: number } {
  */
 export class WasmLeaves {
   private readonly k: KernelExports;
+  /** This memory's number for the fit's helper thread. */
+  private readonly shared: number;
   private readonly oLabels: number;
   private readonly oExpNeg: number;
   private readonly oSortedExp: number;
@@ -584,8 +796,10 @@ export class WasmLeaves {
     folds: number,
     startExp: number,
     maxDepth: number,
+    private readonly threads: KernelThreads | null = null,
   ) {
     this.k = instantiate();
+    this.shared = threads?.attach(this.k.memory) ?? -1;
     const maxLeaves = 2 ** maxDepth;
     this.binBytes = align(n);
     this.oLabels = BASE + align(4 * n);
@@ -619,7 +833,11 @@ export class WasmLeaves {
       table[4 * d + 1] = (s.packed ? 1 : 0) | (s.onehot ? 2 : 0);
       table[4 * d + 2] = s.bin;
     });
-    this.k.assignTree(this.n, splits.length, this.oSplits, BASE);
+    const k = this.k;
+    const half = this.half();
+    if (half > 0) this.threads!.post(this.shared, 'assignTree', [half, this.n, splits.length, this.oSplits, BASE]);
+    k.assignTree(0, half > 0 ? half : this.n, splits.length, this.oSplits, BASE);
+    if (half > 0) this.threads!.wait();
   }
 
   /**
@@ -634,7 +852,21 @@ export class WasmLeaves {
   /** Multiplies fold `fold`'s exp(−approx) of every row by `factor` of its leaf. */
   scale(fold: number, factor: Float64Array, nLeaves: number): void {
     new Float64Array(this.k.memory.buffer, this.oFactor, nLeaves).set(factor.subarray(0, nLeaves));
-    this.k.scaleByLeaf(this.n, BASE, this.expNegAt(fold), this.oFactor);
+    const at = this.expNegAt(fold);
+    const half = this.half();
+    if (half > 0)
+      this.threads!.post(this.shared, 'scaleByLeaf', [this.n - half, BASE + 4 * half, at + 8 * half, this.oFactor]);
+    this.k.scaleByLeaf(half > 0 ? half : this.n, BASE, at, this.oFactor);
+    if (half > 0) this.threads!.wait();
+  }
+
+  /**
+   * Where the helper thread's rows start on a tree with two threads (a multiple of the kernels' 4,096-row blocks), or 0
+   * when the fit's thread takes every row: rows are independent, so the two ranges give what one pass gives.
+   */
+  private half(): number {
+    if (!this.threads?.parallel || this.n < PARALLEL_MIN_ROWS) return 0;
+    return Math.floor(this.n / 2 / 4096) * 4096;
   }
 
   private expNegAt(fold: number): number {

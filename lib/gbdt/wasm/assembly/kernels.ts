@@ -333,13 +333,14 @@ function splitRows(i0: i32, i1: i32, out: usize, bins: usize, packed: bool, oneh
 }
 
 /**
- * `assignLeaves` (../../tree.ts) for a whole tree: every row i < n's leaf into `out[i]`, from `depth` splits described
+ * `assignLeaves` (../../tree.ts) for a whole tree: every row start ≤ i < n's leaf into `out[i]` (a fit's two threads
+ * take a range each), from `depth` splits described
  * at `splits` (16 bytes each: bins offset u32, flags u32 — 1 packed, 2 one-hot —, bin u32; split d sets bit d).
  * Rows go in blocks small enough that their leaves stay in cache while every split is applied.
  */
-export function assignTree(n: i32, depth: i32, splits: usize, out: usize): void {
+export function assignTree(start: i32, n: i32, depth: i32, splits: usize, out: usize): void {
   const BLOCK = 4096;
-  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+  for (let i0 = start; i0 < n; i0 += BLOCK) {
     const i1 = min(i0 + BLOCK, n);
     if (depth == 0) memory.fill(out + ((<usize>i0) << 2), 0, (<usize>(i1 - i0)) << 2);
     for (let d = 0; d < depth; d++) {
