@@ -35,7 +35,9 @@ const dataSteps = proxyActivities<PipelineActivities>({
 });
 
 const trainingSteps = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '4 hours',
+  // Counted from when a worker takes the activity, which includes its wait in the worker's training pool: at ten
+  // million rows the folds train one at a time (~40 min each), so the last waits hours before its fit starts.
+  startToCloseTimeout: '24 hours',
   // Training heartbeats every 2 s; a silent minute means the worker died, so retry elsewhere.
   heartbeatTimeout: '1 minute',
   retry: { maximumAttempts: 3, initialInterval: '5s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },

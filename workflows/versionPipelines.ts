@@ -7,14 +7,15 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import type { ArtifactRef, MetricsSummary, RunRef } from '../schemas/run';
 
 const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-// The same limits as the training pipeline: steps heartbeat every 2 s, so a dead worker shows within a minute.
+// The same limits as the training pipeline: steps heartbeat every 2 s, so a dead worker shows within a minute; a
+// training step's limit includes its wait for the worker's training pool.
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
   retry,
 });
 const trainingSteps = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '4 hours',
+  startToCloseTimeout: '24 hours',
   heartbeatTimeout: '1 minute',
   retry: { ...retry, initialInterval: '5s' },
 });
