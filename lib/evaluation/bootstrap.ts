@@ -39,26 +39,27 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
-/** Weighted ROC-AUC over rows pre-sorted by score (descending) with tie-block boundaries. */
-function weightedAuc(order: Uint32Array, blockEnd: Uint32Array, labels: ArrayLike<number>, w: Float64Array): number {
+/**
+ * Weighted ROC-AUC of rows already in descending score order (`positive`, `w` in that order) with tie-block
+ * boundaries. Every sum but the last is of whole numbers (resample counts), so it is exact in any order.
+ */
+function weightedAuc(blockEnd: Uint32Array, positive: Uint8Array, w: Float64Array): number {
   let pos = 0;
   let neg = 0;
-  for (let i = 0; i < order.length; i++) {
-    const r = order[i]!;
-    if (labels[r] === 1) pos += w[r]!;
-    else neg += w[r]!;
+  for (let i = 0; i < w.length; i++) {
+    if (positive[i] === 1) pos += w[i]!;
+    else neg += w[i]!;
   }
   if (pos === 0 || neg === 0) return Number.NaN;
   let auc = 0;
   let negAbove = 0;
-  for (let i = 0; i < order.length;) {
+  for (let i = 0; i < w.length;) {
     const end = blockEnd[i]!;
     let p = 0;
     let n = 0;
     for (let j = i; j < end; j++) {
-      const r = order[j]!;
-      if (labels[r] === 1) p += w[r]!;
-      else n += w[r]!;
+      if (positive[j] === 1) p += w[j]!;
+      else n += w[j]!;
     }
     auc += p * (neg - negAbove - n) + 0.5 * p * n;
     negAbove += n;
@@ -92,18 +93,24 @@ export function bootstrapCi(
     for (let k = i; k < j; k++) blockEnd[k] = j;
     i = j;
   }
+  // Rows are kept in score order from here on: each resample then reads its weights, labels and correctness in
+  // sequence (at ten million rows, reading them in row order through `order` missed the caches on every row and
+  // took 200 s for 200 resamples).
+  const positive = new Uint8Array(n);
   const correct = new Uint8Array(n);
   let correctTotal = 0;
-  for (let i = 0; i < n; i++) {
-    correct[i] = (scores[i]! >= options.threshold ? 1 : 0) === (labels[i] === 1 ? 1 : 0) ? 1 : 0;
-    correctTotal += correct[i]!;
+  for (let k = 0; k < n; k++) {
+    const i = order[k]!;
+    positive[k] = labels[i] === 1 ? 1 : 0;
+    correct[k] = (scores[i]! >= options.threshold ? 1 : 0) === positive[k] ? 1 : 0;
+    correctTotal += correct[k]!;
   }
-  // Group index per row (0..g-1) when clustering.
+  // Group index per row in score order (0..g-1) when clustering; else each row's place in score order.
   let groupOf: Uint32Array | null = null;
   let nGroups = n;
   if (options.groups) {
     const ids = new Map<number, number>();
-    groupOf = new Uint32Array(n);
+    const groupOfRow = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const g = options.groups[i]!;
       let k = ids.get(g);
@@ -111,10 +118,14 @@ export function bootstrapCi(
         k = ids.size;
         ids.set(g, k);
       }
-      groupOf[i] = k;
+      groupOfRow[i] = k;
     }
     nGroups = ids.size;
+    groupOf = new Uint32Array(n);
+    for (let k = 0; k < n; k++) groupOf[k] = groupOfRow[order[k]!]!;
   }
+  const placeOf = groupOf ? null : new Uint32Array(n);
+  if (placeOf) for (let k = 0; k < n; k++) placeOf[order[k]!] = k;
   const aucs = new Float64Array(iterations);
   const accs = new Float64Array(iterations);
   const w = new Float64Array(n);
@@ -127,21 +138,21 @@ export function bootstrapCi(
         const g = rng.int(nGroups);
         gw[g] = gw[g]! + 1;
       }
-      for (let i = 0; i < n; i++) w[i] = gw[groupOf[i]!]!;
+      for (let k = 0; k < n; k++) w[k] = gw[groupOf[k]!]!;
     } else {
       w.fill(0);
       for (let k = 0; k < n; k++) {
-        const r = rng.int(n);
+        const r = placeOf![rng.int(n)]!;
         w[r] = w[r]! + 1;
       }
     }
     let total = 0;
     let right = 0;
-    for (let i = 0; i < n; i++) {
-      total += w[i]!;
-      right += w[i]! * correct[i]!;
+    for (let k = 0; k < n; k++) {
+      total += w[k]!;
+      right += w[k]! * correct[k]!;
     }
-    const auc = weightedAuc(order, blockEnd, labels, w);
+    const auc = weightedAuc(blockEnd, positive, w);
     if (Number.isNaN(auc) || total === 0) continue;
     aucs[valid] = auc;
     accs[valid] = right / total;
@@ -157,7 +168,7 @@ export function bootstrapCi(
     iterations: valid,
     level,
     unit: groupOf ? 'groups' : 'rows',
-    rocAuc: interval(aucs, weightedAuc(order, blockEnd, labels, ones)),
+    rocAuc: interval(aucs, weightedAuc(blockEnd, positive, ones)),
     accuracy: interval(accs, correctTotal / n),
   };
 }
