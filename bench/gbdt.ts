@@ -44,7 +44,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,7 +56,9 @@ import { featureSpec } from '../lib/features';
 import { exportOnnx, parseModel, predictProba } from '../lib/gbdt';
 import { createOnnxScorer } from '../lib/gbdt/onnx';
 import type { CatBoostParams } from '../lib/gbdt';
-import { authorize, bootstrapAdmin } from '../lib/governance';
+import { AuthenticationError, authorize, bootstrapAdmin } from '../lib/governance';
+import { governanceDir } from '../lib/governance/storeDir';
+import { keyringDir } from '../lib/keys';
 import { averagePrecision, logloss, rocAuc } from '../lib/metrics';
 import { PROJECT_ROOT } from '../lib/paths';
 import { buildFeatures } from '../lib/pipeline/features';
@@ -152,14 +154,28 @@ async function quickConfig(base: string): Promise<string> {
   return path;
 }
 
-/** The token of the bench's own ADMIN in bench/out (runs are audited like any other), kept for later runs. */
+/**
+ * The token of the bench's own ADMIN in bench/out (runs are audited like any other), kept for later runs. Once it has
+ * expired nobody can issue another (the bench is the installation's only user), so the bench's installation starts
+ * afresh: its governance store, run folders and keyring go; data sets and reports stay.
+ */
 async function benchToken(): Promise<string> {
   const tokenFile = join(outDir, 'bench-admin.token');
-  return readFile(tokenFile, 'utf8').catch(async () => {
-    const issued = (await bootstrapAdmin('bench')).token;
-    await writeFile(tokenFile, issued, { mode: 0o600 });
-    return issued;
-  });
+  const kept = await readFile(tokenFile, 'utf8').catch(() => null);
+  if (kept !== null) {
+    const refused = await authorize({ token: kept }, 'create_run', { type: 'run', id: 'bench-gbdt' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (refused === null) return kept;
+    if (!(refused instanceof AuthenticationError && refused.failure === 'expired')) throw refused;
+    log(`the bench's ADMIN token (${tokenFile}) has expired: starting a new bench installation in ${outDir}`);
+    for (const stale of [governanceDir(), join(outDir, 'runs'), join(outDir, 'run-index'), keyringDir(), tokenFile])
+      await rm(stale, { recursive: true, force: true });
+  }
+  const issued = (await bootstrapAdmin('bench', '30d')).token;
+  await writeFile(tokenFile, issued, { mode: 0o600 });
+  return issued;
 }
 
 async function benchIdentity(): Promise<ResolvedIdentity> {
