@@ -3,9 +3,8 @@ import { availableParallelism } from 'node:os';
 import { FIT_BYTES_PER_ROW, threadLimit, trainInThread } from '../lib/training/pool';
 import type { FeatureMatrix } from '../schemas/matrix';
 
-/** 400 rows, one categorical and one numeric column; the label follows both. */
-function tinyJob(): { train: FeatureMatrix; labels: Uint8Array } {
-  const n = 400;
+/** `n` rows (400 unless asked), one categorical and one numeric column; the label follows both. */
+function tinyJob(n = 400): { train: FeatureMatrix; labels: Uint8Array } {
   const codes = Int32Array.from({ length: n }, (_, i) => i % 7);
   const values = Float64Array.from({ length: n }, (_, i) => (i * 37) % 101);
   const labels = Uint8Array.from({ length: n }, (_, i) => (codes[i]! < 3 !== values[i]! > 60 ? 1 : 0));
@@ -63,13 +62,14 @@ describe('training thread pool: thread_count', () => {
     expect(one.fitThreads).toBe(1);
   });
 
-  it('a fit alone is lent an idle core, to the same model', async () => {
+  it('a large fit alone is lent an idle core, to the same model; a small one is not', async () => {
     if (threadLimit({}) < 2) return;
     const params = { iterations: 20, depth: 3, learning_rate: 0.3, random_seed: 1 };
-    const alone = await trainInThread({ ...tinyJob(), params });
+    const alone = await trainInThread({ ...tinyJob(60_000), params });
     expect(alone.fitThreads).toBe(2);
-    const single = await trainInThread({ ...tinyJob(), params: { ...params, thread_count: 1 } });
+    const single = await trainInThread({ ...tinyJob(60_000), params: { ...params, thread_count: 1 } });
     expect(single.fitThreads).toBe(1);
+    expect((await trainInThread({ ...tinyJob(), params })).fitThreads).toBe(1);
     // thread_count is recorded in the model's params; the rest of the file is the same.
     const strip = (json: string): unknown => ({ ...JSON.parse(json), params: null });
     expect(strip(alone.modelJson)).toEqual(strip(single.modelJson));

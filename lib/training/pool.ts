@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { memoryLimitBytes } from '../machine';
 import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
@@ -12,17 +12,6 @@ const maxThreads = Math.max(1, Number(process.env.ACCESS_PERM_TRAIN_THREADS) || 
  * the caller's copies of the data add ~130; rounded up, because a fit's categorical combinations grow with its trees.
  */
 export const FIT_BYTES_PER_ROW = 1536;
-
-/** The memory this machine or container has: the cgroup's limit when one is set, else the machine's. */
-function memoryLimitBytes(): number {
-  try {
-    const max = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
-    if (/^\d+$/.test(max)) return Math.min(Number(max), totalmem());
-  } catch {
-    // No cgroup v2 limit to read: the machine's memory is the limit.
-  }
-  return totalmem();
-}
 
 /**
  * The memory training may plan for in this process (ACCESS_PERM_TRAIN_MEMORY_MB, default 70 % of the limit): a fit
@@ -55,6 +44,7 @@ export const MAX_FIT_THREADS = 2;
 interface Slot {
   own: number;
   limit: number;
+  rows: number;
   bytes: number;
   lent: boolean;
   grant: Int32Array;
@@ -75,14 +65,21 @@ const grant = (slot: Slot, lent: boolean): void => {
 };
 
 /**
- * Lends idle cores to running one-thread fits, oldest first (e.g. the fifth CV fold on two cores once the fourth is
+ * Fits smaller than this are not lent a thread: their passes are too short for the helper to pay (starting it, and
+ * both threads polling while they hand work over), and on a busy small machine (the test suite) that costs more than
+ * it gains.
+ */
+const LEND_MIN_ROWS = 50_000;
+
+/**
+ * Lends idle cores to running one-thread fits of at least LEND_MIN_ROWS rows, oldest first (e.g. the fifth CV fold on two cores once the fourth is
  * done), and takes lent threads back, newest first, when jobs need the cores. A fit reads its grant at every tree,
  * so a lent thread is back within one tree (a second or so at a million rows).
  */
 function balanceLent(): void {
   for (let i = active.length - 1; i >= 0 && running + lentCount > maxThreads; i--) grant(active[i]!, false);
   for (const s of active) {
-    if (!s.lent && s.own < MAX_FIT_THREADS && running + lentCount < s.limit) grant(s, true);
+    if (!s.lent && s.own < MAX_FIT_THREADS && s.rows >= LEND_MIN_ROWS && running + lentCount < s.limit) grant(s, true);
   }
 }
 
@@ -224,8 +221,16 @@ export async function trainInThread(
 ): Promise<TrainOutcome> {
   const limit = threadLimit(given.params);
   const own = Math.min(Math.max(1, given.fitThreads ?? 1), MAX_FIT_THREADS, limit);
-  const bytes = ('load' in given ? given.rows : given.train.rowCount) * FIT_BYTES_PER_ROW;
-  const slot: Slot = { own, limit, bytes, lent: false, grant: new Int32Array(new SharedArrayBuffer(4)).fill(own) };
+  const rows = 'load' in given ? given.rows : given.train.rowCount;
+  const bytes = rows * FIT_BYTES_PER_ROW;
+  const slot: Slot = {
+    own,
+    limit,
+    rows,
+    bytes,
+    lent: false,
+    grant: new Int32Array(new SharedArrayBuffer(4)).fill(own),
+  };
   await acquire(slot, signal);
   try {
     const job: TrainJob =
