@@ -32,6 +32,7 @@ import {
   writeRunRecord,
 } from '../lib/run';
 import { runRefSchema } from '../schemas/run';
+import { commitPinnedRecord, signRecord, verifyPinnedRecord } from '../lib/keys';
 import { useTempDataDir } from './helpers';
 
 let root: string;
@@ -159,6 +160,28 @@ describe('the files the steps of an unfinished folder wrote', () => {
     // An earlier signed record put back (fewer files to check, so a later file could be edited unseen) is refused.
     await writeFile(join(dir, 'steps.json'), beforeModel);
     await expect(verifyStepRecord(dir)).rejects.toThrow(/write 2 of 3: an older copy was put back/);
+  });
+});
+
+describe('pinned records (the lock, the deployment)', () => {
+  it('a record being put in place is accepted between its file and its pin; one never put in place is refused', async () => {
+    const verify = (record: object) => verifyPinnedRecord(record, 'the record', 'test-pins', 'x');
+    const first = await signRecord({ n: 1 });
+    await commitPinnedRecord('test-pins', 'x', first.signature, async () => undefined);
+    const second = await signRecord({ n: 2 });
+    // A reader (the scoring service polling the deployment) that reads the new file before its pin is written.
+    let seenBetween: unknown;
+    await commitPinnedRecord('test-pins', 'x', second.signature, async () => void (seenBetween = await verify(second)));
+    expect(seenBetween).toEqual({ n: 2 });
+    await expect(verify(first)).rejects.toThrow(/an older copy was put back/);
+    // A write whose put failed (its audit entry): a copy of its record is not accepted afterwards.
+    const third = await signRecord({ n: 3 });
+    const failed = commitPinnedRecord('test-pins', 'x', third.signature, () =>
+      Promise.reject(new Error('audit failed')),
+    );
+    await expect(failed).rejects.toThrow('audit failed');
+    await expect(verify(third)).rejects.toThrow(/an older copy was put back/);
+    expect(await verify(second)).toEqual({ n: 2 });
   });
 });
 

@@ -322,12 +322,45 @@ async function readPin(kind: string, id: string, ext: 'sig' | 'seq'): Promise<st
   }
 }
 
-/** Pins `signature` as the latest record of `kind`/`id`. */
-export const pinRecord = (kind: string, id: string, signature: RecordSignature): Promise<void> =>
-  writePin(kind, id, 'sig', signature.value);
+/** The first line of a pin while the first record of its kind/id is being written. */
+const NO_PIN = '-';
+
+/**
+ * The signatures pinned for `kind`/`id`: the latest record's (first line; null when none was written, or signed
+ * before pins) and, while a write is under way, the one being put in place (second line).
+ */
+async function pinnedSignatures(kind: string, id: string): Promise<{ current: string | null; pending: string | null }> {
+  const [current, pending] = ((await readPin(kind, id, 'sig')) ?? '').split('\n');
+  return { current: current && current !== NO_PIN ? current : null, pending: pending || null };
+}
+
+/**
+ * Puts a signed record of `kind`/`id` in place (`put`) and pins its signature as the latest. Its signature is pinned
+ * as pending first, so that a reader between the file and the pin (the new record with the old pin) accepts it: a
+ * reader then took the new file for an older copy put back.
+ */
+export async function commitPinnedRecord(
+  kind: string,
+  id: string,
+  signature: RecordSignature,
+  put: () => Promise<void>,
+): Promise<void> {
+  const { current } = await pinnedSignatures(kind, id);
+  await writePin(kind, id, 'sig', `${current ?? NO_PIN}\n${signature.value}`);
+  try {
+    await put();
+  } catch (e) {
+    // Not put in place (e.g. its audit entry failed): a copy of it must not be accepted later.
+    if (current) await writePin(kind, id, 'sig', current);
+    else await rm(pinPath(kind, id, 'sig'), { force: true });
+    throw e;
+  }
+  await writePin(kind, id, 'sig', signature.value);
+}
 
 /** The signature pinned for `kind`/`id`, or null when none is (never signed, or signed before pins). */
-export const pinnedSignature = (kind: string, id: string): Promise<string | null> => readPin(kind, id, 'sig');
+export const pinnedSignature = async (kind: string, id: string): Promise<string | null> =>
+  (await pinnedSignatures(kind, id)).current;
 
 /*
  * Records rewritten many times (a run's monitoring manifest, the schedules) carry a `sequence` that grows with every
@@ -399,8 +432,8 @@ export async function verifyPinnedRecord<T extends object>(
   id: string,
 ): Promise<T> {
   const content = await verifyRecord(record, what);
-  const pinned = await pinnedSignature(kind, id);
-  if (pinned && pinned !== record.signature!.value)
+  const { current, pending } = await pinnedSignatures(kind, id);
+  if (current && current !== record.signature!.value && pending !== record.signature!.value)
     throw new RecordSignatureError(
       `${what} is signed but is not the latest one access-perm wrote (an older copy was put back): refused`,
     );

@@ -4,7 +4,7 @@ import { deploymentSchema, type Deployment } from '../../schemas/deployment';
 import { writeFileAtomic } from '../artifacts';
 import {
   pinnedSignature,
-  pinRecord,
+  commitPinnedRecord,
   RecordSignatureError,
   signRecord,
   verifyPinnedRecord,
@@ -49,6 +49,7 @@ export async function readDeployment(): Promise<Deployment | null> {
  */
 export async function writeDeployment(deployment: Deployment): Promise<void> {
   const signed = await signRecord(deploymentSchema.parse(deployment));
-  await writeFileAtomic(deploymentPath(), `${JSON.stringify(signed, null, 2)}\n`);
-  await pinRecord(DEPLOYMENT_PIN, 'current', signed.signature);
+  await commitPinnedRecord(DEPLOYMENT_PIN, 'current', signed.signature, () =>
+    writeFileAtomic(deploymentPath(), `${JSON.stringify(signed, null, 2)}\n`),
+  );
 }

@@ -5,7 +5,7 @@ import type { LockRecord } from '../../schemas/lifecycle';
 import type { ArtifactRef } from '../../schemas/run';
 import { readVerified, writeFileAfter } from '../artifacts';
 import { ArtifactIntegrityError } from '../errors';
-import { pinnedSignature, pinRecord, RecordSignatureError, signRecord, verifyPinnedRecord } from '../keys';
+import { commitPinnedRecord, pinnedSignature, RecordSignatureError, signRecord, verifyPinnedRecord } from '../keys';
 import { LOCK_FILE } from './layout';
 
 const LOCK_PIN = 'lock';
@@ -40,8 +40,9 @@ export interface RunLockFile extends LockRecord {
  */
 export async function writeLock(runDir: string, lock: RunLockFile, beforeCommit?: () => Promise<void>): Promise<void> {
   const signed = await signRecord(lock);
-  await writeFileAfter(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`, async () => beforeCommit?.());
-  await pinRecord(LOCK_PIN, lock.runId, signed.signature);
+  await commitPinnedRecord(LOCK_PIN, lock.runId, signed.signature, () =>
+    writeFileAfter(join(runDir, LOCK_FILE), `${JSON.stringify(signed, null, 2)}\n`, async () => beforeCommit?.()),
+  );
 }
 
 /**
