@@ -142,6 +142,14 @@ describe('training thread pool: thread_count', () => {
       expect(await run(oneFit)).toEqual(['a reads', 'a done', 'b reads', 'b done']);
       // With room for both they start together (on a machine with two cores or more).
       if (availableParallelism() > 1) expect((await run(4 * oneFit)).slice(0, 2)).toEqual(['a reads', 'b reads']);
+      // A malformed budget is named, and nothing is read or trained.
+      process.env.ACCESS_PERM_TRAIN_MEMORY_MB = '12GB';
+      let read = false;
+      const load = async () => ((read = true), tinyJob());
+      await expect(trainInThread({ params, rows, load })).rejects.toThrow(
+        'ACCESS_PERM_TRAIN_MEMORY_MB must be a number of megabytes above 0, got "12GB"',
+      );
+      expect(read).toBe(false);
     } finally {
       delete process.env.ACCESS_PERM_TRAIN_MEMORY_MB;
     }

@@ -19,8 +19,12 @@ export const FIT_BYTES_PER_ROW = 1536;
  * once took the worker past 23 GB and the kernel killed it (24 GB machine).
  */
 export function trainingMemoryBudget(): number {
-  const mb = Number(process.env.ACCESS_PERM_TRAIN_MEMORY_MB);
-  return mb > 0 ? mb * 2 ** 20 : 0.7 * memoryLimitBytes();
+  const given = process.env.ACCESS_PERM_TRAIN_MEMORY_MB;
+  if (given === undefined || given === '') return 0.7 * memoryLimitBytes();
+  const mb = Number(given);
+  if (!(mb > 0))
+    throw new Error(`ACCESS_PERM_TRAIN_MEMORY_MB must be a number of megabytes above 0, got ${JSON.stringify(given)}`);
+  return mb * 2 ** 20;
 }
 
 /**
@@ -72,9 +76,9 @@ const grant = (slot: Slot, lent: boolean): void => {
 const LEND_MIN_ROWS = 50_000;
 
 /**
- * Lends idle cores to running one-thread fits of at least LEND_MIN_ROWS rows, oldest first (e.g. the fifth CV fold on two cores once the fourth is
- * done), and takes lent threads back, newest first, when jobs need the cores. A fit reads its grant at every tree,
- * so a lent thread is back within one tree (a second or so at a million rows).
+ * Lends idle cores to running one-thread fits of at least LEND_MIN_ROWS rows, oldest first (e.g. the fifth CV fold on
+ * two cores once the fourth is done), and takes lent threads back, newest first, when jobs need the cores. A fit reads
+ * its grant at every tree, so a lent thread is back within one tree (a second or so at a million rows).
  */
 function balanceLent(): void {
   for (let i = active.length - 1; i >= 0 && running + lentCount > maxThreads; i--) grant(active[i]!, false);
@@ -221,6 +225,7 @@ export async function trainInThread(
 ): Promise<TrainOutcome> {
   const limit = threadLimit(given.params);
   const own = Math.min(Math.max(1, given.fitThreads ?? 1), MAX_FIT_THREADS, limit);
+  trainingMemoryBudget(); // a malformed ACCESS_PERM_TRAIN_MEMORY_MB fails the job here, before it takes a slot
   const rows = 'load' in given ? given.rows : given.train.rowCount;
   const bytes = rows * FIT_BYTES_PER_ROW;
   const slot: Slot = {
