@@ -34,13 +34,20 @@ export interface Installation {
   close(): Promise<void>;
 }
 
-/** A fresh installation under bench/out/<name>/ (an earlier one of that name is removed first). */
-export async function createInstallation(name: string): Promise<Installation> {
+/**
+ * A fresh installation under bench/out/<name>/ (an earlier one of that name is removed first), or, with `reopen`,
+ * the one left there by an earlier bench process: its data, keyring, ADMIN token and Temporal history, so that
+ * workflows it started carry on once a worker polls again.
+ */
+export async function createInstallation(name: string, { reopen = false } = {}): Promise<Installation> {
   const home = join(PROJECT_ROOT, 'bench', 'out', name);
   const dataDir = join(home, 'data');
-  await rm(home, { recursive: true, force: true });
-  await rm(`${dataDir}.keyring`, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
+  const tokenFile = join(home, 'admin.token');
+  if (!reopen) {
+    await rm(home, { recursive: true, force: true });
+    await rm(`${dataDir}.keyring`, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+  }
   const env: NodeJS.ProcessEnv = { ...process.env, ACCESS_PERM_DATA_DIR: dataDir };
 
   const run = (argv: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> =>
@@ -55,8 +62,19 @@ export async function createInstallation(name: string): Promise<Installation> {
       );
     });
 
-  await run(['keys', 'init']);
-  const token = (await run(['users', 'bootstrap-admin', '--user', 'bench'])).trim();
+  let token: string;
+  if (reopen) {
+    token = await readFile(tokenFile, 'utf8').catch(() => {
+      throw new Error(
+        `no bench installation to reopen under ${relative(PROJECT_ROOT, home)} (${tokenFile} is missing)`,
+      );
+    });
+  } else {
+    await run(['keys', 'init']);
+    // A reopened installation may outlive the default 8 h token by days.
+    token = (await run(['users', 'bootstrap-admin', '--user', 'bench', '--ttl', '30d'])).trim();
+    await writeFile(tokenFile, token, { mode: 0o600 });
+  }
   const server = await startDevServer({ dbFile: join(home, 'temporal.db') });
   const client = await connectClient(
     await findServer({ settings: loadTemporalSettings({ env: { TEMPORAL_ADDRESS: server.address } }) }),

@@ -1,4 +1,5 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, type ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 import type { MonitoringProgress } from '../schemas/monitoring';
 import type { PipelineProgress } from '../schemas/run';
 
@@ -17,3 +18,22 @@ export const monitoringProgressQuery = defineQuery<MonitoringProgress>('progress
  * minute does not mean a dead worker.
  */
 export const EVALUATION_HEARTBEAT_TIMEOUT = '10 minutes';
+
+/**
+ * The training activities (`trainFold`, `trainFinalModel`), in the training pipeline and the version pipelines.
+ * - The limit counts from when a worker takes the activity, including its wait in the worker's training pool: at ten
+ *   million rows the folds train one at a time (~40 min each), so the last waits hours before its fit starts.
+ * - Training heartbeats every 2 s; a silent minute means the worker died, so the fit is retried elsewhere.
+ * - Each worker that dies (a restart, a deploy, a machine going down) costs every training activity it held one
+ *   attempt, the ones waiting in its pool too, so a run of many hours needs more attempts than the other steps.
+ */
+export const TRAINING_STEP_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '5s',
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};

@@ -24,7 +24,7 @@ import {
   type RunRef,
 } from '../schemas/run';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import { EVALUATION_HEARTBEAT_TIMEOUT, progressQuery } from './definitions';
+import { EVALUATION_HEARTBEAT_TIMEOUT, progressQuery, TRAINING_STEP_OPTIONS } from './definitions';
 import { runLifecycle } from './lifecycle';
 
 const dataSteps = proxyActivities<PipelineActivities>({
@@ -40,14 +40,7 @@ const evaluationSteps = proxyActivities<PipelineActivities>({
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
-const trainingSteps = proxyActivities<PipelineActivities>({
-  // Counted from when a worker takes the activity, which includes its wait in the worker's training pool: at ten
-  // million rows the folds train one at a time (~40 min each), so the last waits hours before its fit starts.
-  startToCloseTimeout: '24 hours',
-  // Training heartbeats every 2 s; a silent minute means the worker died, so retry elsewhere.
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3, initialInterval: '5s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-});
+const trainingSteps = proxyActivities<PipelineActivities>(TRAINING_STEP_OPTIONS);
 
 /**
  * The training pipeline: prepare → validate → features → train (GroupKFold folds in parallel with the

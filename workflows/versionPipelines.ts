@@ -4,12 +4,11 @@ import type { GovernanceActivities } from '../activities/governance';
 import type { LifecycleActivities, ReproductionRef } from '../activities/lifecycle';
 import { lifecycleWorkflowId, type ReproducibilityResult } from '../schemas/lifecycle';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import { EVALUATION_HEARTBEAT_TIMEOUT } from './definitions';
+import { EVALUATION_HEARTBEAT_TIMEOUT, TRAINING_STEP_OPTIONS } from './definitions';
 import type { ArtifactRef, MetricsSummary, RunRef } from '../schemas/run';
 
 const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-// The same limits as the training pipeline: steps heartbeat every 2 s, so a dead worker shows within a minute; a
-// training step's limit includes its wait for the worker's training pool.
+// The same limits as the training pipeline: steps heartbeat every 2 s, so a dead worker shows within a minute.
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
@@ -20,11 +19,7 @@ const evaluationSteps = proxyActivities<PipelineActivities>({
   heartbeatTimeout: EVALUATION_HEARTBEAT_TIMEOUT,
   retry,
 });
-const trainingSteps = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { ...retry, initialInterval: '5s' },
-});
+const trainingSteps = proxyActivities<PipelineActivities>(TRAINING_STEP_OPTIONS);
 const lifecycleSteps = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '10 minutes', retry });
 const governance = proxyActivities<GovernanceActivities>({ startToCloseTimeout: '1 minute', retry });
 
