@@ -12,7 +12,7 @@ import {
   trainGbdt,
 } from '../lib/gbdt';
 import type { GbdtModel } from '../lib/gbdt';
-import { prepareMatrix, treeLeaves } from '../lib/gbdt/apply';
+import { prepareMatrix, preparedChunks, treeLeaves } from '../lib/gbdt/apply';
 import { Rng } from '../lib/rng';
 import { COMBINATION_SEPARATOR } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
@@ -184,6 +184,19 @@ describe('explain: trained model with combinations', () => {
   it('uses combinations and never the constant column', () => {
     expect(model.ctrTables.some((t) => t.features.length === 2)).toBe(true);
     expect(model.floatFeatures.some((f) => f.name === 'constant' && f.borders.length > 0)).toBe(false);
+  });
+
+  it('a matrix prepared in chunks (sharing CTR values and dictionary ids) equals it prepared whole', () => {
+    const whole = prepareMatrix(model, rows);
+    const chunks = [...preparedChunks(model, rows, 37)];
+    expect(chunks.map((c) => c.from)).toEqual(Array.from({ length: Math.ceil(300 / 37) }, (_, k) => k * 37));
+    for (const { from, prepared } of chunks) {
+      const to = from + prepared.rowCount;
+      expect(prepared.ctr.length).toBe(model.ctrs.length);
+      prepared.ctr.forEach((col, ci) => expect(col).toEqual(whole.ctr[ci]!.subarray(from, to)));
+      prepared.float.forEach((col, fi) => expect(col).toEqual(whole.float[fi]!.subarray(from, to)));
+      prepared.oneHot.forEach((col, oi) => expect(col).toEqual(whole.oneHot[oi]!.subarray(from, to)));
+    }
   });
 
   it('SHAP is additive: Σ values + expectedValue = predictRaw (1e-9), incl. unseen values and NaN', () => {

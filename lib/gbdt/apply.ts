@@ -28,6 +28,44 @@ export interface PreparedMatrix {
 }
 
 /**
+ * What the chunks of one matrix can share when they are prepared one after another (`preparedChunks`): each CTR's
+ * value per stats row of its table, and per table the value id of every dictionary code (slices of a matrix keep
+ * its dictionaries). Both are as large as the tables and dictionaries, not the chunk, so recomputing them per chunk
+ * would cost more than the chunk itself (at ten million rows, hours).
+ */
+interface SharedPreparation {
+  ctrValues: Map<number, { perValue: Float64Array; unseen: number }>;
+  codeIds: Map<number, Int32Array[]>;
+}
+
+/** Rows [from, to) of a matrix as views (no copy); dictionaries are shared. */
+export function sliceMatrix(matrix: FeatureMatrix, from: number, to: number): FeatureMatrix {
+  return {
+    rowCount: to - from,
+    categorical: matrix.categorical.map((c) => ({ ...c, codes: c.codes.subarray(from, to) })),
+    numeric: matrix.numeric.map((c) => ({ ...c, values: c.values.subarray(from, to) })),
+  };
+}
+
+/** Rows are prepared in blocks of this many so the prepared CTR columns of a large matrix stay small. */
+export const CHUNK_ROWS = 16_384;
+
+/** `matrix` prepared (every feature of `spec`) in consecutive blocks of `chunkRows` rows, from row `from`. */
+export function* preparedChunks(
+  spec: FeatureSpec,
+  matrix: FeatureMatrix,
+  chunkRows = CHUNK_ROWS,
+): Generator<{ from: number; prepared: PreparedMatrix }> {
+  const shared: SharedPreparation = { ctrValues: new Map(), codeIds: new Map() };
+  const n = matrix.rowCount;
+  for (let from = 0; from < n; from += chunkRows) {
+    const to = Math.min(from + chunkRows, n);
+    const chunk = from === 0 && to === n ? matrix : sliceMatrix(matrix, from, to);
+    yield { from, prepared: prepareMatrix(spec, chunk, undefined, shared) };
+  }
+}
+
+/**
  * Computes the CTR columns `ctrIndices` (default: all) that `prepared` lacks — e.g. combinations added to `spec`
  * after `prepared` was made.
  */
@@ -36,6 +74,7 @@ export function extendPrepared(
   prepared: PreparedMatrix,
   matrix: FeatureMatrix,
   ctrIndices?: Iterable<number>,
+  shared?: SharedPreparation,
 ): void {
   const n = prepared.rowCount;
   for (const ci of ctrIndices ?? spec.ctrs.keys()) {
@@ -44,15 +83,25 @@ export function extendPrepared(
     const t = spec.ctrTables[c.table]!;
     let rowsOf = prepared.tableRows[c.table];
     if (!rowsOf) {
-      rowsOf = tableRows(matrix, t);
+      let ids = shared?.codeIds.get(c.table);
+      if (!ids) {
+        ids = codeIds(matrix, t);
+        shared?.codeIds.set(c.table, ids);
+      }
+      rowsOf = tableRows(matrix, t, ids);
       prepared.tableRows[c.table] = rowsOf;
     }
-    const perValue = new Float64Array(t.stats.length);
-    for (let k = 0; k < t.stats.length; k++) {
-      const s = t.stats[k]!;
-      perValue[k] = ctrValue(c.type, c.prior, s[1], s[2], t.maxCount);
+    let values = shared?.ctrValues.get(ci);
+    if (!values) {
+      const perValue = new Float64Array(t.stats.length);
+      for (let k = 0; k < t.stats.length; k++) {
+        const s = t.stats[k]!;
+        perValue[k] = ctrValue(c.type, c.prior, s[1], s[2], t.maxCount);
+      }
+      values = { perValue, unseen: ctrValue(c.type, c.prior, 0, 0, t.maxCount) };
+      shared?.ctrValues.set(ci, values);
     }
-    const unseen = ctrValue(c.type, c.prior, 0, 0, t.maxCount);
+    const { perValue, unseen } = values;
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const k = rowsOf[i]!;
@@ -135,12 +184,21 @@ function tableIndex(table: GbdtModel['ctrTables'][number]): TableIndex {
   return index;
 }
 
-/** Per row: the stats row of its value (or combination of values) in `table`, or -1 when unseen. */
-function tableRows(matrix: FeatureMatrix, table: GbdtModel['ctrTables'][number]): Int32Array {
-  const { valueIds, next, radix, rowOf } = tableIndex(table);
+/** Per feature of `table`: the matrix's dictionary code → the value's id at that position (-1: never seen there). */
+function codeIds(matrix: FeatureMatrix, table: GbdtModel['ctrTables'][number]): Int32Array[] {
+  const { valueIds } = tableIndex(table);
+  return table.features.map((name, j) =>
+    Int32Array.from(column(matrix, 'categorical', name).dictionary, (v) => valueIds[j]!.get(v) ?? -1),
+  );
+}
+
+/**
+ * Per row: the stats row of its value (or combination of values) in `table`, or -1 when unseen. `ids` is
+ * `codeIds(matrix, table)`.
+ */
+function tableRows(matrix: FeatureMatrix, table: GbdtModel['ctrTables'][number], ids: Int32Array[]): Int32Array {
+  const { next, radix, rowOf } = tableIndex(table);
   const cols = table.features.map((name) => column(matrix, 'categorical', name));
-  // Per column: dictionary code → value id at its position (-1 when the table never saw the value there).
-  const ids = cols.map((col, j) => Int32Array.from(col.dictionary, (v) => valueIds[j]!.get(v) ?? -1));
   const out = new Int32Array(matrix.rowCount);
   for (let i = 0; i < out.length; i++) {
     let id = ids[0]![cols[0]!.codes[i]!] ?? -1;
@@ -174,7 +232,12 @@ export function checkColumns(spec: Pick<GbdtModel, 'features'>, matrix: FeatureM
 }
 
 /** The per-row split inputs of `matrix`: every float and one-hot feature, and the CTRs `ctrIndices` (default: all). */
-export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix, ctrIndices?: Iterable<number>): PreparedMatrix {
+export function prepareMatrix(
+  spec: FeatureSpec,
+  matrix: FeatureMatrix,
+  ctrIndices?: Iterable<number>,
+  shared?: SharedPreparation,
+): PreparedMatrix {
   checkColumns(spec, matrix);
   const n = matrix.rowCount;
   const float = spec.floatFeatures.map((ff) => {
@@ -189,7 +252,7 @@ export function prepareMatrix(spec: FeatureSpec, matrix: FeatureMatrix, ctrIndic
   });
   const oneHot = spec.oneHotFeatures.map((oh) => lookup(matrix, oh.name, oh.values));
   const prepared: PreparedMatrix = { rowCount: n, float, oneHot, oneHotIndex: [], ctr: [], tableRows: [] };
-  extendPrepared(spec, prepared, matrix, ctrIndices);
+  extendPrepared(spec, prepared, matrix, ctrIndices, shared);
   prepared.oneHotIndex = spec.oneHotFeatures.map((oh) => new Map(oh.values.map((v, i) => [v, i] as const)));
   return prepared;
 }

@@ -5,23 +5,11 @@
  */
 import type { GbdtModel } from '../../../schemas/gbdt';
 import type { FeatureMatrix } from '../../../schemas/matrix';
-import { prepareMatrix, treeLeaves } from '../apply';
+import { CHUNK_ROWS, preparedChunks, treeLeaves } from '../apply';
 import { GbdtDataError } from '../errors';
 
 /** Per tree: one non-negative weight per leaf (`leafValues` order). */
 export type LeafWeights = ReadonlyArray<ArrayLike<number>>;
-
-/** Rows are processed in blocks of this many so the prepared CTR columns of a large matrix stay small. */
-export const CHUNK_ROWS = 16_384;
-
-/** Rows [from, to) of a matrix as views (no copy); dictionaries are shared. */
-export function sliceMatrix(matrix: FeatureMatrix, from: number, to: number): FeatureMatrix {
-  return {
-    rowCount: to - from,
-    categorical: matrix.categorical.map((c) => ({ ...c, codes: c.codes.subarray(from, to) })),
-    numeric: matrix.numeric.map((c) => ({ ...c, values: c.values.subarray(from, to) })),
-  };
-}
 
 /**
  * Training cover from a background matrix: per tree, the number of background rows in each leaf, with the
@@ -33,12 +21,7 @@ export function leafCover(model: GbdtModel, background: FeatureMatrix): Float64A
   if (background.rowCount < 1) throw new GbdtDataError('leaf weights: the background matrix has no rows');
   const cover = model.trees.map((t) => new Float64Array(t.leafValues.length));
   const leaves = new Uint32Array(Math.min(CHUNK_ROWS, background.rowCount));
-  for (let from = 0; from < background.rowCount; from += CHUNK_ROWS) {
-    const to = Math.min(from + CHUNK_ROWS, background.rowCount);
-    const prepared = prepareMatrix(
-      model,
-      from === 0 && to === background.rowCount ? background : sliceMatrix(background, from, to),
-    );
+  for (const { prepared } of preparedChunks(model, background)) {
     model.trees.forEach((tree, t) => {
       treeLeaves(tree, prepared, leaves);
       const w = cover[t]!;

@@ -23,9 +23,9 @@
  */
 import type { GbdtModel } from '../../../schemas/gbdt';
 import type { FeatureMatrix } from '../../../schemas/matrix';
-import { prepareMatrix, treeLeaves } from '../apply';
+import { CHUNK_ROWS, preparedChunks, treeLeaves } from '../apply';
 import { GbdtModelError } from '../errors';
-import { CHUNK_ROWS, resolveLeafWeights, sliceMatrix } from './cover';
+import { resolveLeafWeights } from './cover';
 import type { LeafWeightSource } from './cover';
 import { sortImportances } from './importance';
 import type { FeatureImportance } from './importance';
@@ -283,10 +283,8 @@ export function shapValues(model: GbdtModel, matrix: FeatureMatrix, options: Exp
   const phi: (Float64Array | undefined)[] = [];
   const done: (Uint8Array | undefined)[] = [];
   const leafOf = new Uint32Array(Math.min(CHUNK_ROWS, Math.max(n, 1)));
-  for (let from = 0; from < n; from += CHUNK_ROWS) {
-    const to = Math.min(from + CHUNK_ROWS, n);
-    const prepared = prepareMatrix(model, from === 0 && to === n ? matrix : sliceMatrix(matrix, from, to));
-    const rows = to - from;
+  for (const { from, prepared } of preparedChunks(model, matrix)) {
+    const rows = prepared.rowCount;
     model.trees.forEach((tree, t) => {
       const game = games[t]!;
       const k = game.players.length;
