@@ -56,3 +56,14 @@ export class UnknownConfigError extends Error {
 export class JobFailedError extends Error {
   override name = 'JobFailedError';
 }
+
+/**
+ * An error raised inside a worker thread (a training fit, a pipeline step run off the main thread), with its original
+ * name, so the activity still fails with that type (e.g. GbdtParamError, ArtifactIntegrityError).
+ */
+export class ThreadError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { expressionInterpreter } from 'vega-interpreter';
@@ -8,6 +8,7 @@ import { metricsFileSchema, type MetricsFile } from '../schemas/metrics';
 import { FEATURE_COLUMNS } from '../lib/features';
 import { sha256File } from '../lib/hash';
 import { evaluateRun, type EvaluationResult } from '../lib/pipeline/evaluate';
+import { runStepInThread } from '../lib/pipeline/offThread';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { prepareRun } from '../lib/pipeline/prepare';
@@ -45,12 +46,17 @@ interface Run {
   evaluation: EvaluationResult;
   artifacts: ArtifactRef[];
   metrics: MetricsFile;
+  /** The caller's event-loop utilization while the evaluation ran. */
+  callerBusy: number;
 }
 let a: Run;
 let b: Run;
 
-/** A real small run through the pipeline steps (prepare → validate → features → folds + final → evaluate). */
-async function pipelineRun(runId: string, configPath: string): Promise<Run> {
+/**
+ * A real small run through the pipeline steps (prepare → validate → features → folds + final → evaluate), the
+ * evaluation on the caller's thread or, as the pipeline's activity runs it, on a thread of its own.
+ */
+async function pipelineRun(runId: string, configPath: string, evaluateOn: 'caller' | 'thread'): Promise<Run> {
   const prepared = await prepareRun(runId, configPath, (await runCreator()).identity, testExecution(runId));
   const ref = prepared;
   const artifacts = [...prepared.artifacts];
@@ -63,22 +69,25 @@ async function pipelineRun(runId: string, configPath: string): Promise<Run> {
     artifacts.push(...r.artifacts);
   }
   artifacts.push(...(await trainFinal(ref)).artifacts);
-  const evaluation = await evaluateRun(ref, folds);
+  const before = performance.eventLoopUtilization();
+  const evaluation =
+    evaluateOn === 'caller' ? await evaluateRun(ref, folds) : await runStepInThread('evaluate', [ref, folds]);
+  const callerBusy = performance.eventLoopUtilization(before).utilization;
   artifacts.push(...evaluation.artifacts);
   const metrics = metricsFileSchema.parse(JSON.parse(await readFile(join(ref.dir, 'metrics.json'), 'utf8')));
-  return { ref, evaluation, artifacts, metrics };
+  return { ref, evaluation, artifacts, metrics, callerBusy };
 }
 
 beforeAll(async () => {
   root = await useTempDataDir('report');
   const data = await smallDataset(join(root, 'data'), 2000);
-  a = await pipelineRun('rep-a', await writeConfig(root, 'a.yaml', smallConfig(data)));
+  a = await pipelineRun('rep-a', await writeConfig(root, 'a.yaml', smallConfig(data)), 'caller');
   const other = smallConfig(data, (c) => {
     c.model.catboost = { iterations: 20, learning_rate: 0.3, depth: 3, random_seed: 9 };
     c.validation.threshold_strategy = 'cost';
     c.validation.cost_false_approve = 3;
   });
-  b = await pipelineRun('rep-b', await writeConfig(root, 'b.yaml', other));
+  b = await pipelineRun('rep-b', await writeConfig(root, 'b.yaml', other), 'thread');
   await finalizeManifest(b.ref, b.artifacts);
 });
 
@@ -92,6 +101,25 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
 const f4 = (x: number): string => x.toFixed(4);
 
 describe('evaluation step on a real small run', () => {
+  it("on a thread of its own (as the activity runs it), it leaves the caller's event loop free and returns the same summary it writes", async () => {
+    // On the caller's thread the evaluation computes there: its event loop is busy most of the time.
+    expect(a.callerBusy).toBeGreaterThan(0.5);
+    expect(b.callerBusy).toBeLessThan(0.2);
+    expect(b.evaluation.metrics).toEqual(b.metrics.oof);
+    expect(b.evaluation.foldAuc).toEqual(b.metrics.foldAuc);
+    expect(b.evaluation.artifacts.map((x) => x.path)).toContain('metrics.json');
+    // An error inside keeps its type, which decides whether Temporal retries the step.
+    const forged = join(root, 'forged');
+    await mkdir(forged);
+    await writeFile(join(forged, 'config.json'), '{}');
+    const failed = await runStepInThread('evaluate', [{ runId: 'forged', root: forged, dir: forged }, []]).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    expect(failed.name).toBe('ConfigError');
+    expect(failed.message).toMatch(/forged\/config\.json: invalid config/);
+  });
+
   it('metrics.json holds thresholds, intervals, calibration, segments, folds and the data audit', () => {
     const m = a.metrics;
     expect(m.oof.rows).toBe(2000);

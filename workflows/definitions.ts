@@ -13,13 +13,6 @@ export const progressQuery = defineQuery<PipelineProgress>('progress');
 export const monitoringProgressQuery = defineQuery<MonitoringProgress>('progress');
 
 /**
- * The evaluation step heartbeats between its phases, but on large inputs some phases compute for minutes without
- * yielding (at ten million rows: the metrics, the calibration, the final model's importance), so there a silent
- * minute does not mean a dead worker.
- */
-export const EVALUATION_HEARTBEAT_TIMEOUT = '10 minutes';
-
-/**
  * The training activities (`trainFold`, `trainFinalModel`), in the training pipeline and the version pipelines.
  * - The limit counts from when a worker takes the activity, including its wait in the worker's training pool: at ten
  *   million rows the folds train one at a time (~40 min each), so the last waits hours before its fit starts.

@@ -24,19 +24,14 @@ import {
   type RunRef,
 } from '../schemas/run';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import { EVALUATION_HEARTBEAT_TIMEOUT, progressQuery, TRAINING_STEP_OPTIONS } from './definitions';
+import { progressQuery, TRAINING_STEP_OPTIONS } from './definitions';
 import { runLifecycle } from './lifecycle';
 
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
-  // Every step heartbeats every 2 s, so a dead worker shows within a minute even on 10M-row inputs.
+  // Every step heartbeats every 2 s, so a dead worker shows within a minute even on 10M-row inputs (evaluate, which
+  // computes for minutes there, runs on a thread of its own).
   heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-});
-
-const evaluationSteps = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: EVALUATION_HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
@@ -96,7 +91,7 @@ export async function trainingPipeline(rawInput: PipelineInput): Promise<Pipelin
     artifacts.push(...finalModel.artifacts);
 
     enter('evaluate', 'computing out-of-fold metrics and the operating threshold');
-    const evaluation = await evaluationSteps.evaluate(ref, folds);
+    const evaluation = await dataSteps.evaluate(ref, folds);
     artifacts.push(...evaluation.artifacts);
     // patched: histories recorded before this step existed replay without it.
     if (patched('flat-test-set')) {

@@ -4,7 +4,7 @@ import type { GovernanceActivities } from '../activities/governance';
 import type { LifecycleActivities, ReproductionRef } from '../activities/lifecycle';
 import { lifecycleWorkflowId, type ReproducibilityResult } from '../schemas/lifecycle';
 import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
-import { EVALUATION_HEARTBEAT_TIMEOUT, TRAINING_STEP_OPTIONS } from './definitions';
+import { TRAINING_STEP_OPTIONS } from './definitions';
 import type { ArtifactRef, MetricsSummary, RunRef } from '../schemas/run';
 
 const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
@@ -12,11 +12,6 @@ const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorType
 const dataSteps = proxyActivities<PipelineActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
-  retry,
-});
-const evaluationSteps = proxyActivities<PipelineActivities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: EVALUATION_HEARTBEAT_TIMEOUT,
   retry,
 });
 const trainingSteps = proxyActivities<PipelineActivities>(TRAINING_STEP_OPTIONS);
@@ -44,14 +39,14 @@ async function trainAndEvaluate(ref: RunRef, nSplits: number, retrain: boolean) 
     const [foldResults, finalModel] = await Promise.all([Promise.all(folds), trainingSteps.trainFinalModel(ref)]);
     for (const r of foldResults) artifacts.push(...r.artifacts);
     artifacts.push(...finalModel.artifacts);
-    const evaluation = await evaluationSteps.evaluate(
+    const evaluation = await dataSteps.evaluate(
       ref,
       foldResults.map((r) => r.summary),
     );
     return { artifacts: [...artifacts, ...evaluation.artifacts], metrics: evaluation.metrics };
   }
   // Only the threshold changed: the previous version's scores and model are re-evaluated at the new cut.
-  const evaluation = await evaluationSteps.evaluate(ref, []);
+  const evaluation = await dataSteps.evaluate(ref, []);
   return { artifacts: evaluation.artifacts, metrics: evaluation.metrics };
 }
 

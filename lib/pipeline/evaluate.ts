@@ -72,7 +72,8 @@ export async function collectOof(
 }
 
 /**
- * OOF metrics at the threshold chosen by the configured strategy, per-fold metrics, every threshold strategy
+ * (The pipeline's `evaluate` activity runs this on a thread of its own: at ten million rows it computes for minutes
+ * without yielding.) OOF metrics at the threshold chosen by the configured strategy, per-fold metrics, every threshold strategy
  * side by side, bootstrap intervals, calibration (with Platt / isotonic calibrators fitted on the OOF scores),
  * segment coverage, the data audit, the OOF prediction table, the chosen threshold written into the scoring
  * spec, and the run's report, model card and figures (`report/`).
@@ -136,7 +137,7 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
       })
     : undefined;
   const segments = Object.fromEntries(spec.segments.map((d) => [d, (columns[d] ?? []).map(String)]));
-  const evaluation = await evaluateScores({
+  const evaluation = evaluateScores({
     labels,
     scores,
     folds: foldOf,
@@ -155,9 +156,7 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
   const model = parseModel(await readRunText(ref.dir, MODEL_FILE));
   calibrateFinalModel(model, config.model.calibration, evaluation.calibration, m.threshold);
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
-  await new Promise((resolve) => setImmediate(resolve));
   const importance: FeatureImportance = modelImportance(model, matrix);
-  await new Promise((resolve) => setImmediate(resolve));
   const report = {
     oof: metrics,
     confusion: m.confusion,
@@ -171,7 +170,6 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
   artifacts.push(await writeArtifact(ref.dir, METRICS_FILE, `${JSON.stringify(report, null, 2)}\n`, 'metrics'));
   artifacts.push(await registerArtifact(ref.dir, OOF_FILE, 'oof-predictions'));
   artifacts.push(await writeArtifact(ref.dir, MODEL_FILE, serializeModel(model), 'model'));
-  await new Promise((resolve) => setImmediate(resolve));
   artifacts.push(await writeArtifact(ref.dir, ONNX_FILE, exportOnnx(model), 'model-onnx'));
   artifacts.push(...(await writeRunReport(ref.dir)).artifacts);
   return { metrics, foldAuc, artifacts };

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { memoryLimitBytes } from '../machine';
+import { ThreadError } from '../errors';
 import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
@@ -149,14 +150,6 @@ function release(slot: Slot): void {
   balanceLent();
 }
 
-/** An error raised inside the training thread, with its original name (e.g. GbdtParamError). */
-export class TrainingThreadError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
 /**
  * Training threads kept after their job for the next one, at most one per slot: starting a thread (loading the
  * trainer through tsx) costs more than fitting a small model. An idle thread does not keep the process alive and
@@ -269,7 +262,7 @@ export async function trainInThread(
         if (m.type === 'done') {
           const { type: _done, ...outcome } = m;
           resolve(outcome);
-        } else reject(new TrainingThreadError(m.name, m.message));
+        } else reject(new ThreadError(m.name, m.message));
       };
       const onError = (e: Error): void => {
         detach();

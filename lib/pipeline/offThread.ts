@@ -1,0 +1,54 @@
+/**
+ * Pipeline steps that may compute for minutes without yielding (evaluate at ten million rows: the bootstrap, the
+ * calibration, the final model's leaf cover) run on a thread of their own, so the activity's event loop stays free:
+ * its heartbeats go out every 2 s and a dead worker still shows within a minute, and other activities on the worker
+ * are not held up.
+ */
+import { Worker } from 'node:worker_threads';
+import { ThreadError } from '../errors';
+import type { StepThreadMessage, THREAD_STEPS, ThreadStep } from './stepThread';
+
+type Step<K extends ThreadStep> = (typeof THREAD_STEPS)[K];
+
+/**
+ * Runs `step(...args)` on a new worker thread and returns its result (structured-cloned). An error inside keeps its
+ * name; `signal` ends the thread (the step's files are each written whole or not at all, so a retry starts clean).
+ */
+export function runStepInThread<K extends ThreadStep>(
+  step: K,
+  args: Parameters<Step<K>>,
+  signal?: AbortSignal,
+): Promise<Awaited<ReturnType<Step<K>>>> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(stopped(step, signal));
+    const thread = new Worker(new URL('./step-thread.mjs', import.meta.url), { workerData: { step, args } });
+    let settled = false;
+    const settle = (done: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      done();
+    };
+    const onAbort = (): void => {
+      settle(() => reject(stopped(step, signal)));
+      void thread.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    thread.on('message', (m: StepThreadMessage) => {
+      settle(() =>
+        m.type === 'done'
+          ? resolve(m.result as Awaited<ReturnType<Step<K>>>)
+          : reject(Object.assign(new ThreadError(m.name, m.message), { stack: m.stack })),
+      );
+      // Whatever the step left open (a database handle, a timer) must not keep the thread and its heap alive.
+      void thread.terminate();
+    });
+    thread.on('error', (e) => settle(() => reject(e)));
+    thread.on('exit', (code) =>
+      settle(() => reject(new Error(`the ${step} thread ended (exit code ${code}) without a result`))),
+    );
+  });
+}
+
+const stopped = (step: string, signal?: AbortSignal): Error =>
+  signal?.reason instanceof Error ? signal.reason : new Error(`${step} cancelled`);
