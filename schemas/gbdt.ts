@@ -202,8 +202,19 @@ export const splitSchema = z.discriminatedUnion('type', [
 ]);
 export type GbdtSplit = z.infer<typeof splitSchema>;
 
-/** An oblivious tree: split d decides bit d of the leaf index (bit set when the condition holds). */
-export const treeSchema = z.object({ splits: z.array(splitSchema).min(1), leafValues: z.array(finite) }).strict();
+/**
+ * An oblivious tree: split d decides bit d of the leaf index (bit set when the condition holds). `leafWeights`, as
+ * CatBoost stores them: the training rows in each leaf when the tree was fitted (the averaging permutation's ordered
+ * CTRs decide a CTR split there), for TreeSHAP and PredictionValuesChange without the training data. Models trained
+ * before they were stored have none.
+ */
+export const treeSchema = z
+  .object({
+    splits: z.array(splitSchema).min(1),
+    leafValues: z.array(finite),
+    leafWeights: z.array(z.number().nonnegative().refine(Number.isFinite, { error: 'must be finite' })).optional(),
+  })
+  .strict();
 
 /**
  * A calibrator of the model's probability p (lib/evaluation/calibration.ts fits both on out-of-fold scores):

@@ -8,6 +8,7 @@ import {
   resolveParams,
   shapRow,
   shapValues,
+  storedLeafWeights,
   topContributions,
   trainGbdt,
 } from '../lib/gbdt';
@@ -178,6 +179,8 @@ const model = trainGbdt(train.matrix, train.labels, {
   random_seed: 3,
 });
 const cover = leafCover(model, train.matrix);
+const equalCounts = (a: ArrayLike<number>, b: ArrayLike<number>): boolean =>
+  a.length === b.length && Array.from(a).every((x, i) => x === b[i]);
 const rows = scoringRows(300);
 
 describe('explain: trained model with combinations', () => {
@@ -230,17 +233,35 @@ describe('explain: trained model with combinations', () => {
     expect(shapValues(model, rows, { leafWeights: cover }).values.every((r) => r[j] === 0)).toBe(true);
   });
 
+  it("training stores each tree's leaf weights: every row once, and a tree of float splits alone has the rows' cover", () => {
+    const stored = storedLeafWeights(model)!;
+    expect(stored).toHaveLength(model.trees.length);
+    for (const w of stored) {
+      expect(w.length).toBeGreaterThan(1);
+      expect(Array.from(w).every((x) => Number.isInteger(x) && x >= 0)).toBe(true);
+      expect(Array.from(w).reduce((a, b) => a + b, 0)).toBe(train.matrix.rowCount);
+    }
+    // Where no CTR decides a split (numeric columns alone), the fit's leaves are the applied model's: the stored
+    // weights are the training rows' cover.
+    const numeric = { ...train.matrix, categorical: [] };
+    const floats = trainGbdt(numeric, train.labels, { iterations: 15, depth: 4, random_seed: 5 });
+    expect(storedLeafWeights(floats)).toEqual(leafCover(floats, numeric).map((w) => Array.from(w)));
+    // Where one does, the fit saw ordered (earlier rows') CTRs, not the final table's: the counts differ somewhere.
+    expect(stored.some((w, i) => !equalCounts(w, cover[i]!))).toBe(true);
+  });
+
   it('weights stored in the model are used when no data is given; none at all is a clear error', () => {
-    const withWeights = {
+    const withCover = {
       ...model,
       trees: model.trees.map((t, i) => ({ ...t, leafWeights: Array.from(cover[i]!) })),
     } as GbdtModel;
-    expect(featureImportance(withWeights)).toEqual(featureImportance(model, cover));
-    expect(shapValues(withWeights, rows).expectedValue).toBe(
+    expect(featureImportance(withCover)).toEqual(featureImportance(model, cover));
+    expect(shapValues(withCover, rows).expectedValue).toBe(
       shapValues(model, rows, { leafWeights: cover }).expectedValue,
     );
-    expect(() => featureImportance(model)).toThrow(GbdtDataError);
-    expect(() => shapValues(model, rows)).toThrow(/stores no leaf weights/);
+    const without = { ...model, trees: model.trees.map(({ leafWeights: _, ...t }) => t) } as GbdtModel;
+    expect(() => featureImportance(without)).toThrow(GbdtDataError);
+    expect(() => shapValues(without, rows)).toThrow(/stores no leaf weights/);
     expect(() => shapValues(model, rows, { leafWeights: cover.slice(1) })).toThrow(GbdtDataError);
   });
 

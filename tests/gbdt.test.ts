@@ -237,6 +237,11 @@ describe('gbdt: determinism and model files', () => {
     expect(() => parseModel(JSON.stringify(broken))).toThrow(/trees\.0\.leafValues\.0/);
     broken.trees[0]!.leafValues = [1, 2];
     expect(() => parseModel(JSON.stringify(broken))).toThrow(/leaf values/);
+    const unweighed = JSON.parse(serializeModel(model)) as { trees: { leafWeights: number[] }[] };
+    unweighed.trees[1]!.leafWeights.pop();
+    expect(() => parseModel(JSON.stringify(unweighed))).toThrow(/trees\[1\] has 15 leaf weights for 16 leaf values/);
+    unweighed.trees[1]!.leafWeights.push(-1);
+    expect(() => parseModel(JSON.stringify(unweighed))).toThrow(/trees\.1\.leafWeights\.15/);
   });
 });
 

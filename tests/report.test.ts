@@ -112,12 +112,12 @@ describe('evaluation step on a real small run', () => {
     const forged = join(root, 'forged');
     await mkdir(forged);
     await writeFile(join(forged, 'config.json'), '{}');
-    const failed = await runStepInThread('evaluate', [{ runId: 'forged', root: forged, dir: forged }, []]).catch(
-      (e: unknown) => e as Error,
-    );
-    expect(failed).toBeInstanceOf(Error);
-    expect(failed.name).toBe('ConfigError');
-    expect(failed.message).toMatch(/forged\/config\.json: invalid config/);
+    await expect(
+      runStepInThread('evaluate', [{ runId: 'forged', root: forged, dir: forged }, []]),
+    ).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/forged\/config\.json: invalid config/),
+    });
   });
 
   it('metrics.json holds thresholds, intervals, calibration, segments, folds and the data audit', () => {

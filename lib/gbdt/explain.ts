@@ -7,5 +7,5 @@ export { featureImportance } from './explain/importance';
 export type { FeatureImportance } from './explain/importance';
 export { meanAbsOf, meanAbsShap, shapRow, shapValues, topContributions, MAX_TREE_PLAYERS } from './explain/shap';
 export type { Contribution, ExplainOptions, ShapRow, ShapValues } from './explain/shap';
-export { leafCover } from './explain/cover';
+export { leafCover, storedLeafWeights } from './explain/cover';
 export type { LeafWeights, LeafWeightSource } from './explain/cover';

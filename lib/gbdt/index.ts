@@ -20,5 +20,14 @@ export type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../..
 export { exportOnnx, onnxInputs, ONNX_PROBABILITY_OUTPUT, ONNX_RAW_OUTPUT } from './onnx/export';
 export type { OnnxInputSpec } from './onnx/export';
 export { onnxMetadata } from './onnx/metadata';
-export { featureImportance, leafCover, meanAbsOf, meanAbsShap, shapRow, shapValues, topContributions } from './explain';
+export {
+  featureImportance,
+  leafCover,
+  meanAbsOf,
+  meanAbsShap,
+  shapRow,
+  shapValues,
+  storedLeafWeights,
+  topContributions,
+} from './explain';
 export type { Contribution, ExplainOptions, FeatureImportance, LeafWeights, ShapRow, ShapValues } from './explain';

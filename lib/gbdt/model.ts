@@ -68,6 +68,8 @@ function checkReferences(m: GbdtModel): void {
         `trees[${i}] has ${t.leafValues.length} leaf values for ${t.splits.length} splits (expected ${1 << t.splits.length})`,
       );
     }
+    if (t.leafWeights && t.leafWeights.length !== t.leafValues.length)
+      fail(`trees[${i}] has ${t.leafWeights.length} leaf weights for ${t.leafValues.length} leaf values`);
     t.splits.forEach((s, d) => {
       const where = `trees[${i}].splits[${d}]`;
       if (s.type === 'float' && s.feature >= m.floatFeatures.length)

@@ -118,8 +118,8 @@ function pruneCombinations(
     ctrMap.set(i, ctrs.push({ ...c, table: t }) - 1);
   });
   const remapped = trees.map((t) => ({
+    ...t,
     splits: t.splits.map((s) => (s.type === 'ctr' ? { ...s, ctr: ctrMap.get(s.ctr)! } : s)),
-    leafValues: t.leafValues,
   }));
   const keeps = entriesToKeep(
     keptTables.map((ot) => spec.ctrTables[ot]!),
@@ -351,6 +351,7 @@ function fit(
     const nLeaves = 1 << splits.length;
     const monotone = monotoneChains(built, splits, P.monotone_constraints);
     let leafValues: number[] = [];
+    let leafWeights: number[] = [];
     for (let k = nApprox - 1; k >= 0; k--) {
       assignLeaves(features, splits, k, n, leafAll, wasmLeaves);
       const delta = leafDeltas(
@@ -370,9 +371,13 @@ function fit(
       if (wasmLeaves) wasmLeaves.scale(k, factor, nLeaves);
       else for (let i = 0; i < n; i++) en[i]! *= factor[leafAll[i]!]!;
       if (k === avgFold) for (let i = 0; i < n; i++) approx[i]! += delta[leafAll[i]!]! * lr;
-      if (k === avgFold) leafValues = Array.from(delta.subarray(0, nLeaves), (d) => d * lr);
+      if (k === avgFold) {
+        leafValues = Array.from(delta.subarray(0, nLeaves), (d) => d * lr);
+        leafWeights = new Array<number>(nLeaves).fill(0);
+        for (let i = 0; i < n; i++) leafWeights[leafAll[i]!]!++;
+      }
     }
-    const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues };
+    const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues, leafWeights };
     trees.push(tree);
     iterationsRun = it + 1;
 

@@ -2,7 +2,7 @@ import type { FeatureMatrix } from '../../schemas/matrix';
 import type { GbdtModel } from '../../schemas/gbdt';
 import { selectRows } from '../features/matrix';
 import type { FeatureImportance } from '../../schemas/metrics';
-import { featureImportance, leafCover, meanAbsShap } from '../gbdt';
+import { featureImportance, leafCover, meanAbsShap, storedLeafWeights } from '../gbdt';
 
 /** Mean |SHAP| is estimated on at most this many rows (evenly spaced, deterministic). */
 /** 2 → "2nd", 11 → "11th", 23 → "23rd". */
@@ -21,7 +21,8 @@ export const SHAP_SAMPLE_ROWS = 10_000;
  */
 export function modelImportance(model: GbdtModel, train: FeatureMatrix): FeatureImportance {
   try {
-    const leafWeights = leafCover(model, train);
+    // Stored by training (CatBoost's leaf weights); a model trained before they were stored counts the rows again.
+    const leafWeights = storedLeafWeights(model) ?? leafCover(model, train);
     const step = Math.max(1, Math.ceil(train.rowCount / SHAP_SAMPLE_ROWS));
     const sample =
       step === 1

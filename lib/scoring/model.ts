@@ -11,6 +11,7 @@ import { featureColumns, featureSpec, type FeatureOptions } from '../features';
 import {
   exportOnnx,
   leafCover,
+  storedLeafWeights,
   onnxMetadata,
   parseModel,
   shapValues,
@@ -166,12 +167,13 @@ export class RunModel {
 
   /**
    * Exact SHAP explanations (TreeSHAP on the JSON scoring spec, training rows as leaf cover) of each row: its
-   * `top` largest contributions. The first call reads the run's verified feature table for the cover.
+   * `top` largest contributions. The cover is the model's stored leaf weights; for a model trained before they were
+   * stored, the first call reads the run's verified feature table to count them.
    */
   async explain(features: RequestFeatures, top: number): Promise<RowExplanation[]> {
     if (features.rows === 0) return [];
     const model = await this.loadModel();
-    const leafWeights = await (this.leafWeights ??= this.trainingCover(model));
+    const leafWeights = storedLeafWeights(model) ?? (await (this.leafWeights ??= this.trainingCover(model)));
     const matrix = this.matrixOf(features);
     const shap = shapValues(model, matrix, { leafWeights });
     return shap.values.map((_, i) => ({

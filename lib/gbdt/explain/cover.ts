@@ -1,7 +1,7 @@
 /**
  * Leaf weights (training cover) for explanations: how many rows of a reference set fall into each leaf of each
- * tree. The model file does not store them (yet), so callers pass a background matrix — ideally the training
- * rows — or weights computed once with `leafCover` and reused.
+ * tree. Models trained now store them (`leafWeights` per tree, the training rows as the fit saw them); for older
+ * ones callers pass a background matrix — ideally the training rows — or weights computed once with `leafCover`.
  */
 import type { GbdtModel } from '../../../schemas/gbdt';
 import type { FeatureMatrix } from '../../../schemas/matrix';
@@ -31,13 +31,10 @@ export function leafCover(model: GbdtModel, background: FeatureMatrix): Float64A
   return cover;
 }
 
-/**
- * Per-tree leaf weights stored in the model (an optional `leafWeights` per tree, proposed for the model format),
- * or undefined when the model has none.
- */
+/** Per-tree leaf weights stored in the model (the training rows per leaf, see `treeSchema`), or undefined without. */
 export function storedLeafWeights(model: GbdtModel): LeafWeights | undefined {
-  const stored = model.trees.map((t) => (t as { leafWeights?: ArrayLike<number> }).leafWeights);
-  return stored.every((w) => w !== undefined) ? (stored as ArrayLike<number>[]) : undefined;
+  const stored = model.trees.map((t) => t.leafWeights);
+  return stored.every((w) => w !== undefined) ? (stored as number[][]) : undefined;
 }
 
 /** Where the leaf weights come from, in order of preference. */
