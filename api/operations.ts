@@ -17,6 +17,7 @@ import {
   runProgressOn,
   startElevationTimer,
   startRun,
+  withServerStatus,
 } from '../client';
 import { loadConfig } from '../lib/config';
 import {
@@ -195,7 +196,7 @@ const runs: Operation[] = [
     summary: 'Every run, newest first, with its true state and out-of-fold metrics',
     permission: 'view_runs',
     response: json(z.object({ runs: z.array(runListingSchema) })),
-    handler: async () => ({ runs: await listRuns() }),
+    handler: async ({ temporal }) => ({ runs: await withServerStatus(await listRuns(), temporal) }),
   }),
   operation({
     id: 'showRun',
@@ -207,9 +208,9 @@ const runs: Operation[] = [
     resourceType: 'run',
     params: runParamsSchema,
     response: json(runDetailsSchema),
-    handler: async ({ params }) => {
+    handler: async ({ params, temporal }) => {
       const { runDir: _folder, ...run } = await showRun(params.run_id);
-      return run;
+      return (await withServerStatus([run], temporal))[0]!;
     },
   }),
   operation({

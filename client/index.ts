@@ -26,6 +26,8 @@ export {
   runPipeline,
   runProgressOn,
   startRun,
+  withLocalServerStatus,
+  withServerStatus,
   type CancelledRun,
   type RunProgress,
   type CancelRunOptions,

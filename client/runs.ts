@@ -8,7 +8,7 @@ import { assertRunId, newRunId } from '../lib/run';
 import { monitoringScheduleId, type MonitoringProgress, type MonitoringResult } from '../schemas/monitoring';
 import type { PipelineProgress, PipelineResult } from '../schemas/run';
 import { monitoringProgressQuery, progressQuery } from '../workflows/definitions';
-import { withClient } from './connection';
+import { connectClient, withClient } from './connection';
 import { startLocalWorker } from './localWorker';
 import { failureMessage, modelProgress, pollEvery, type ModelProgress } from './poll';
 import { findServer } from './server';
@@ -204,6 +204,59 @@ export async function runProgressOn(client: Client, runId: string): Promise<RunP
     models: running && progress.step === 'train' ? await modelProgress(client, handle) : [],
     result: progress.status === 'completed' ? await handle.result() : null,
   };
+}
+
+/** What the listing and the details of a run have in common here. */
+interface RunRecordState {
+  runId: string;
+  state: string;
+  serverStatus?: string;
+}
+
+/**
+ * To each run whose records say it is running, adds its workflow's status on the Temporal server (`serverStatus`):
+ * a run stopped there without reaching its own end record (terminated, timed out, its history gone) would otherwise
+ * show running for ever. `client` is asked only when some run is running; when it cannot be had, or a workflow not
+ * described, the status says why ("unknown: …").
+ */
+export async function withServerStatus<T extends RunRecordState>(
+  runs: T[],
+  client: () => Promise<Client>,
+): Promise<T[]> {
+  const running = runs.filter((r) => r.state === 'running');
+  if (running.length === 0) return runs;
+  const connected = await client().catch((e: unknown) => e as Error);
+  await Promise.all(
+    running.map(async (r) => {
+      r.serverStatus =
+        connected instanceof Error
+          ? `unknown: ${connected.message}`
+          : await pipelineHandle(connected, r.runId)
+              .describe()
+              .then(
+                (d) => d.status.name,
+                (e: unknown) => (e instanceof WorkflowNotFoundError ? 'NOT_FOUND' : `unknown: ${(e as Error).message}`),
+              );
+    }),
+  );
+  return runs;
+}
+
+/** {@link withServerStatus} on the configured server or `access-perm dev`'s (never one started for this). */
+export async function withLocalServerStatus<T extends RunRecordState>(runs: T[]): Promise<T[]> {
+  if (!runs.some((r) => r.state === 'running')) return runs;
+  let server: TemporalServer | undefined;
+  let client: Client | undefined;
+  try {
+    return await withServerStatus(runs, async () => {
+      server = await findServer();
+      client = await connectClient(server);
+      return client;
+    });
+  } finally {
+    await client?.connection.close();
+    await server?.release();
+  }
 }
 
 export interface CancelRunOptions {

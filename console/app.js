@@ -53,6 +53,11 @@ const el = (tag, text, attributes = {}) => {
   return node;
 };
 const fixed = (x, digits = 4) => (typeof x === 'number' ? x.toFixed(digits) : '–');
+/** For a run whose records say running but whose workflow the Temporal server says stopped (terminated, lost). */
+const stoppedOnServer = (r) =>
+  r.serverStatus && r.serverStatus !== 'RUNNING' && !r.serverStatus.startsWith('unknown')
+    ? `its workflow is ${r.serverStatus} on Temporal: it will not end by itself`
+    : '';
 const runLink = (runId) => el('a', runId, { href: `#run/${encodeURIComponent(runId)}` });
 
 const may = (permission) => session?.permissions.includes(permission);
@@ -101,12 +106,14 @@ async function showRuns() {
     const row = body.insertRow();
     cell(row, '').append(runLink(r.runId));
     const state = cell(row, r.state, 'state');
-    if (r.state === 'running') state.append(el('span', '', { class: 'progress', 'data-run': r.runId }));
+    const stopped = stoppedOnServer(r);
+    if (stopped) state.append(el('span', ` (${stopped})`, { class: 'stopped' }));
+    else if (r.state === 'running') state.append(el('span', '', { class: 'progress', 'data-run': r.runId }));
     cell(row, r.startedAt ?? '–');
     cell(row, r.rocAuc === null ? '–' : r.rocAuc.toFixed(4));
     cell(row, r.accuracy === null ? '–' : r.accuracy.toFixed(4));
     const actions = cell(row, '');
-    if (r.state === 'running' && may('cancel_run')) {
+    if (r.state === 'running' && !stopped && may('cancel_run')) {
       const cancel = document.createElement('button');
       cancel.type = 'button';
       cancel.dataset.action = 'cancel';
@@ -229,7 +236,12 @@ async function showRun(runId) {
   const ci = run.intervals;
   const interval = (x) => (ci && x ? ` [${fixed(x.lower)}, ${fixed(x.upper)}]` : '');
   const facts = [
-    ['state', lifecycle ? `${run.state} (review status ${lifecycle.status})` : run.state],
+    [
+      'state',
+      lifecycle
+        ? `${run.state} (review status ${lifecycle.status})`
+        : `${run.state}${stoppedOnServer(run) ? ` (${stoppedOnServer(run)})` : ''}`,
+    ],
     ['started', `${run.info.startedAt}${run.info.createdBy ? ` by ${run.info.createdBy.userId}` : ''}`],
     ['OOF ROC-AUC', `${fixed(m.rocAuc)}${interval(ci?.rocAuc)}`],
     ['OOF PR-AUC', fixed(m.prAuc)],

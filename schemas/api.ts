@@ -42,6 +42,11 @@ export const startRunBodySchema = z
   });
 export const reasonBodySchema = z.strictObject({ reason: reasonSchema });
 
+/**
+ * For a run whose records say `running`: its workflow's status on the Temporal server (RUNNING; TERMINATED,
+ * TIMED_OUT or NOT_FOUND when it stopped there without its end record; "unknown: …" when the server could not say).
+ */
+const serverStatusSchema = z.string().optional();
 export const runListingSchema = z.object({
   runId: z.string(),
   startedAt: z.string().nullable(),
@@ -49,6 +54,7 @@ export const runListingSchema = z.object({
   problem: z.string().optional(),
   rocAuc: z.number().nullable(),
   accuracy: z.number().nullable(),
+  serverStatus: serverStatusSchema,
 });
 export const runDetailsSchema = z.object({
   runId: z.string(),
@@ -59,6 +65,7 @@ export const runDetailsSchema = z.object({
   metrics: z.record(z.string(), z.unknown()).nullable(),
   intervals: z.record(z.string(), z.unknown()).nullable(),
   manifest: manifestSchema.nullable(),
+  serverStatus: serverStatusSchema,
 });
 export const startedRunSchema = z.object({
   run_id: z.string(),

@@ -175,15 +175,21 @@ describe('the control-plane API (access-perm api) on a real server', () => {
       timeout: 30_000,
       interval: 200,
     });
+    // A running run is shown with its workflow's status on the Temporal server (a run terminated there would
+    // show TERMINATED: pipeline.test.ts).
+    const listed = (await call('VIEWER', 'GET', '/runs')).body as { runs: { runId: string }[] };
+    expect(listed.runs.find((r) => r.runId === 'api-slow')).toMatchObject({
+      state: 'running',
+      serverStatus: 'RUNNING',
+    });
     // An ANALYST cancels its own run; another ANALYST could not (the owner is checked after the pre-check).
     const cancel = await call('ANALYST', 'POST', '/runs/api-slow/cancel', { reason: 'wrong config' });
     expect(cancel).toMatchObject({ status: 202, body: { runId: 'api-slow' } });
     await handle.result().catch(() => undefined);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
-    expect((await call('VIEWER', 'GET', '/runs/api-slow')).body).toMatchObject({
-      state: 'cancelled',
-      info: { createdBy: { userId: 'api-analyst' } },
-    });
+    const ended = (await call('VIEWER', 'GET', '/runs/api-slow')).body as Record<string, unknown>;
+    expect(ended).toMatchObject({ state: 'cancelled', info: { createdBy: { userId: 'api-analyst' } } });
+    expect(ended).not.toHaveProperty('serverStatus');
     expect((await call('ANALYST', 'POST', '/runs/api-slow/cancel', { reason: 'again' })).status).toBe(409);
     const starts = await queryAudit({ run_id: 'api-slow', action: 'run_created' });
     expect(starts).toHaveLength(1);

@@ -307,6 +307,35 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
     expect(again.stderr).toMatch(/run it-cancel is not running: it is cancelled/);
   });
 
+  it("a run terminated straight on Temporal has no end record: runs list and show give its workflow's status beside it", async () => {
+    await trainingRun('it-terminated');
+    await temporalCli(server.address, 'workflow', 'terminate', '--workflow-id', 'it-terminated', '--reason', 'by hand');
+    const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: server.address };
+    const list = await cliInProcess(env, 'runs', 'list', '--json');
+    expect(list.code, list.stderr).toBe(0);
+    const listed = JSON.parse(list.stdout) as { runId: string; state: string; serverStatus?: string }[];
+    expect(listed.find((r) => r.runId === 'it-terminated')).toMatchObject({
+      state: 'running',
+      serverStatus: 'TERMINATED',
+    });
+    // Only runs whose records say running are asked about.
+    for (const r of listed) if (r.state !== 'running') expect(r).not.toHaveProperty('serverStatus');
+    const shown = await cliInProcess(env, 'runs', 'show', 'it-terminated');
+    expect(shown.stdout).toMatch(
+      /^run {8}it-terminated \(running\) {2}\(its workflow is TERMINATED on Temporal: it stopped without its end record/,
+    );
+    // With no server to ask, the listing says so instead of failing.
+    const offline = await cliInProcess(
+      { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      'runs',
+      'show',
+      'it-terminated',
+      '--json',
+    );
+    expect(offline.code, offline.stderr).toBe(0);
+    expect((JSON.parse(offline.stdout) as { serverStatus: string }).serverStatus).toMatch(/^unknown: .*127\.0\.0\.1:1/);
+  });
+
   it('a VIEWER is denied before the run is looked up; an ANALYST may cancel only runs it created', async () => {
     const viewer = await authorizeRunCancel({ token: tokens.VIEWER }, 'no-such-run').catch((e: unknown) => e);
     expect(viewer).toBeInstanceOf(PermissionDeniedError);

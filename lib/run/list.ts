@@ -17,6 +17,8 @@ export interface RunListing {
   problem?: string;
   rocAuc: number | null;
   accuracy: number | null;
+  /** For a `running` run, its workflow's status on the Temporal server, added by the client layer. */
+  serverStatus?: string;
 }
 
 const orNull = <T>(p: Promise<T>): Promise<T | null> => p.catch(() => null);
@@ -100,6 +102,8 @@ export interface RunDetails {
   /** The bootstrap intervals of the OOF ROC-AUC and accuracy, when the evaluation computed them. */
   intervals: MetricsFile['ci'] | null;
   manifest: RunManifest | null;
+  /** For a `running` run, its workflow's status on the Temporal server, added by the client layer. */
+  serverStatus?: string;
 }
 
 /** One run by id; UnknownRunError when it has no folder (or no run.json). */

@@ -20,14 +20,16 @@ export function registerRunCommands(program: Command): void {
         const credential = await callerCredential(opts);
         const list = remoteApi()
           ? (await callApi<{ runs: RunListing[] }>(credential, 'GET', '/runs')).runs
-          : await authorize(credential, 'view_runs').then(listRuns);
+          : await authorize(credential, 'view_runs')
+              .then(listRuns)
+              .then(async (runs) => (await import('../../client')).withLocalServerStatus(runs));
         if (opts.json) return printJson(list);
         if (list.length === 0) return err('no runs yet: start one with access-perm pipeline run --config <yaml>');
         for (const r of list) {
           const auc = r.rocAuc === null ? '      -' : r.rocAuc.toFixed(4);
           const acc = r.accuracy === null ? '      -' : r.accuracy.toFixed(4);
           console.log(
-            `${r.runId.padEnd(34)} ${r.state.padEnd(14)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}${r.problem ? `  (${r.problem})` : ''}`,
+            `${r.runId.padEnd(34)} ${r.state.padEnd(14)} ${(r.startedAt ?? '-').padEnd(24)} AUC ${auc}  acc ${acc}${r.problem ? `  (${r.problem})` : ''}${stoppedOnServer(r)}`,
           );
         }
       }),
@@ -43,12 +45,12 @@ export function registerRunCommands(program: Command): void {
         const remote = remoteApi();
         const run: Omit<RunDetails, 'runDir'> & { runDir?: string } = remote
           ? await callApi(credential, 'GET', `/runs/${encodeURIComponent(assertRunId(runId))}`)
-          : await authorize(credential, 'view_runs', { type: 'run', id: assertRunId(runId) }).then(() =>
-              showRun(runId),
-            );
+          : await authorize(credential, 'view_runs', { type: 'run', id: assertRunId(runId) })
+              .then(() => showRun(runId))
+              .then(async (r) => (await (await import('../../client')).withLocalServerStatus([r]))[0]!);
         const test = run.runDir ? await readTestMetrics(run.runDir) : null;
         if (opts.json) return printJson({ ...run, test });
-        console.log(`run        ${run.runId} (${run.state})`);
+        console.log(`run        ${run.runId} (${run.state})${stoppedOnServer(run)}`);
         console.log(`folder     ${run.runDir ?? `on ${remote}`}`);
         const by = run.info.createdBy as RunInfo['createdBy'] | undefined; // absent in runs made before it was recorded
         console.log(
@@ -134,4 +136,16 @@ export function registerRunCommands(program: Command): void {
         );
       }),
     );
+}
+
+/**
+ * What the Temporal server says of a run whose records say running, when that is not RUNNING: it was terminated,
+ * timed out or lost there, and will not end by itself.
+ */
+function stoppedOnServer(run: { serverStatus?: string }): string {
+  const s = run.serverStatus;
+  if (s === undefined || s === 'RUNNING') return '';
+  return s.startsWith('unknown')
+    ? `  (its workflow's status on Temporal is ${s})`
+    : `  (its workflow is ${s} on Temporal: it stopped without its end record, and will not end by itself)`;
 }
