@@ -308,7 +308,7 @@ describe('runs cancel: through Temporal, by the seed-3 cancel_run cell, audited'
   });
 
   it("a run terminated straight on Temporal has no end record: runs list and show give its workflow's status beside it", async () => {
-    await trainingRun('it-terminated');
+    await trainingRun('it-terminated', 'validate');
     await temporalCli(server.address, 'workflow', 'terminate', '--workflow-id', 'it-terminated', '--reason', 'by hand');
     const env = { ...process.env, ACCESS_PERM_TOKEN: tokens.MODELER, TEMPORAL_ADDRESS: server.address };
     const list = await cliInProcess(env, 'runs', 'list', '--json');

@@ -8,6 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { ThreadError } from '../errors';
 import type { StepThreadMessage, THREAD_STEPS, ThreadStep } from './stepThread';
 
+/** Old-generation heap of a step's thread. */
+const STEP_HEAP_MB = 8192;
+
 type Step<K extends ThreadStep> = (typeof THREAD_STEPS)[K];
 
 /**
@@ -21,7 +24,13 @@ export function runStepInThread<K extends ThreadStep>(
 ): Promise<Awaited<ReturnType<Step<K>>>> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(stopped(step, signal));
-    const thread = new Worker(new URL('./step-thread.mjs', import.meta.url), { workerData: { step, args } });
+    const thread = new Worker(new URL('./step-thread.mjs', import.meta.url), {
+      workerData: { step, args },
+      // The step's JavaScript heap grows with the rows (at ten million: the segment and group columns as strings, the
+      // per-fold index arrays); V8's default limit (~4 GB here) is sized for a process, not for a step that runs
+      // once training has given its memory back.
+      resourceLimits: { maxOldGenerationSizeMb: STEP_HEAP_MB },
+    });
     let settled = false;
     const settle = (done: () => void): void => {
       if (settled) return;
