@@ -7,7 +7,7 @@ import { dataAudit, evaluateScores, type CalibrationReport, type DataAudit } fro
 import type { AccessPermConfig } from '../../schemas/config';
 import { featureSpec } from '../features';
 import { applyCalibrator, exportOnnx, parseModel, serializeModel, type GbdtModel } from '../gbdt';
-import { classificationMetrics, rocAuc } from '../metrics';
+import { classificationMetrics } from '../metrics';
 import { modelImportance, writeRunReport } from '../report';
 import {
   FEATURES_FILE,
@@ -88,16 +88,6 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
     costFalseApprove: v.cost_false_approve,
     costFalseDeny: v.cost_false_deny,
   });
-  const foldAuc: number[] = [];
-  for (let f = 0; f < v.n_splits; f++) {
-    const idx = [...foldOf.keys()].filter((i) => foldOf[i] === f);
-    foldAuc.push(
-      rocAuc(
-        idx.map((i) => labels[i]!),
-        idx.map((i) => scores[i]!),
-      ),
-    );
-  }
   const metrics: MetricsSummary = {
     rocAuc: m.rocAuc,
     prAuc: m.prAuc,
@@ -153,6 +143,7 @@ export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise
     seed: typeof config.model.catboost.random_seed === 'number' ? config.model.catboost.random_seed : 0,
   });
 
+  const foldAuc = evaluation.foldMetrics.folds.map((f) => f.rocAuc);
   const model = parseModel(await readRunText(ref.dir, MODEL_FILE));
   calibrateFinalModel(model, config.model.calibration, evaluation.calibration, m.threshold);
   // The final model was trained on every row: its leaf weights (for PredictionValuesChange and SHAP) come from them.
