@@ -58,6 +58,14 @@ export class JobFailedError extends Error {
 }
 
 /**
+ * A thread ran out of its JavaScript heap: the same job would again (its data and parameters decide the heap it
+ * needs), so it is not retried. At ten million rows a model's combination tables outgrew it.
+ */
+export class ThreadHeapError extends Error {
+  override name = 'ThreadHeapError';
+}
+
+/**
  * An error raised inside a worker thread (a training fit, a pipeline step run off the main thread), with its original
  * name, so the activity still fails with that type (e.g. GbdtParamError, ArtifactIntegrityError).
  */

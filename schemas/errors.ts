@@ -18,5 +18,6 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   'RunLockedError',
   'LockRequirementError',
   'LifecycleStateError',
+  'ThreadHeapError',
   ...GOVERNANCE_ERROR_TYPES,
 ];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { FIT_BYTES_PER_ROW, threadLimit, trainInThread } from '../lib/training/pool';
 import type { FeatureMatrix } from '../schemas/matrix';
+import { NON_RETRYABLE_ERROR_TYPES } from '../schemas/errors';
 
 /** `n` rows (400 unless asked), one categorical and one numeric column; the label follows both. */
 function tinyJob(n = 400): { train: FeatureMatrix; labels: Uint8Array } {
@@ -153,5 +154,29 @@ describe('training thread pool: thread_count', () => {
     } finally {
       delete process.env.ACCESS_PERM_TRAIN_MEMORY_MB;
     }
+  });
+
+  it("a fit that runs out of its thread's JavaScript heap fails for good, saying so; a malformed limit is named", async () => {
+    const params = { iterations: 5, depth: 3, random_seed: 1 };
+    try {
+      // 16 MB holds the trainer but not a model of 2,000 trees of depth 8: the thread dies of it, as a fit at ten million rows
+      // did assembling its combination tables.
+      process.env.ACCESS_PERM_TRAIN_HEAP_MB = '16';
+      const failed = (await trainInThread({ ...tinyJob(), params: { ...params, iterations: 2000, depth: 8 } }).then(
+        () => new Error('trained'),
+        (e: unknown) => e,
+      )) as Error;
+      expect(failed.name).toBe('ThreadHeapError');
+      expect(NON_RETRYABLE_ERROR_TYPES).toContain('ThreadHeapError');
+      expect(failed.message).toMatch(/^the fit of [\d,]+ rows ran out of its thread's JavaScript heap \(16 MB\)/);
+      process.env.ACCESS_PERM_TRAIN_HEAP_MB = 'lots';
+      await expect(trainInThread({ ...tinyJob(), params })).rejects.toThrow(
+        "ACCESS_PERM_TRAIN_HEAP_MB must be a whole number of MB ≥ 16, got 'lots'",
+      );
+    } finally {
+      delete process.env.ACCESS_PERM_TRAIN_HEAP_MB;
+    }
+    // Back to the default limit, a new thread trains.
+    expect((await trainInThread({ ...tinyJob(), params })).bestIteration).toBeGreaterThanOrEqual(0);
   });
 });

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { memoryLimitBytes } from '../machine';
-import { ThreadError } from '../errors';
+import { ConfigError, ThreadError, ThreadHeapError } from '../errors';
 import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
@@ -163,9 +164,48 @@ const IDLE_MS = 60_000;
 const KEEP_AFTER_FIT_SECONDS = 5;
 const idleTimers = new Map<Worker, NodeJS.Timeout>();
 
+/**
+ * A training thread's old-generation heap, MB: V8's default for the process unless ACCESS_PERM_TRAIN_HEAP_MB says
+ * otherwise (the bins and approximations are typed arrays outside it; the model's tables and JSON are inside).
+ */
+function heapLimitMb(): number {
+  const set = process.env.ACCESS_PERM_TRAIN_HEAP_MB;
+  if (set === undefined || set === '') return Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  const mb = Number(set);
+  if (!Number.isInteger(mb) || mb < 16)
+    throw new ConfigError(`ACCESS_PERM_TRAIN_HEAP_MB must be a whole number of MB ≥ 16, got '${set}'`);
+  return mb;
+}
+
+/** Each thread's heap limit, MB: a kept thread serves the next job only under the limit it was started with. */
+const heapOf = new WeakMap<Worker, number>();
+
 function takeThread(): Worker {
-  const kept = idle.pop();
-  if (!kept) return new Worker(new URL('./thread-entry.mjs', import.meta.url));
+  const heapMb = heapLimitMb();
+  let kept = idle.pop();
+  while (kept && heapOf.get(kept) !== heapMb) {
+    clearTimeout(idleTimers.get(kept));
+    idleTimers.delete(kept);
+    void kept.terminate();
+    kept = idle.pop();
+  }
+  if (!kept) {
+    const thread = new Worker(new URL('./thread-entry.mjs', import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
+    });
+    heapOf.set(thread, heapMb);
+    // A thread that dies between jobs (kept idle, or ending after its result) has no job to fail: it leaves the idle
+    // list, and its error must not bring the worker process down.
+    thread.on('error', () => undefined);
+    thread.once('exit', () => {
+      const at = idle.indexOf(thread);
+      if (at < 0) return;
+      idle.splice(at, 1);
+      clearTimeout(idleTimers.get(thread));
+      idleTimers.delete(thread);
+    });
+    return thread;
+  }
   clearTimeout(idleTimers.get(kept));
   idleTimers.delete(kept);
   kept.ref();
@@ -218,7 +258,9 @@ export async function trainInThread(
 ): Promise<TrainOutcome> {
   const limit = threadLimit(given.params);
   const own = Math.min(Math.max(1, given.fitThreads ?? 1), MAX_FIT_THREADS, limit);
-  trainingMemoryBudget(); // a malformed ACCESS_PERM_TRAIN_MEMORY_MB fails the job here, before it takes a slot
+  // A malformed ACCESS_PERM_TRAIN_MEMORY_MB or ACCESS_PERM_TRAIN_HEAP_MB fails the job here, before it takes a slot.
+  trainingMemoryBudget();
+  heapLimitMb();
   const rows = 'load' in given ? given.rows : given.train.rowCount;
   const bytes = rows * FIT_BYTES_PER_ROW;
   const slot: Slot = {
@@ -266,7 +308,13 @@ export async function trainInThread(
       };
       const onError = (e: Error): void => {
         detach();
-        reject(e);
+        reject(
+          (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? new ThreadHeapError(
+                `the fit of ${rows.toLocaleString('en-US')} rows ran out of its thread's JavaScript heap (${heapLimitMb()} MB): ${e.message}`,
+              )
+            : e,
+        );
       };
       const onExit = (code: number): void => {
         detach();
