@@ -10,7 +10,7 @@ import {
 } from '../schemas/run';
 import { authorizeCapability } from '../lib/governance';
 import { writeBinningTables } from '../lib/lifecycle/versions';
-import { runStepInThread } from '../lib/pipeline/offThread';
+import { evaluateStep } from '../lib/pipeline/offThread';
 import { buildFeatures } from '../lib/pipeline/features';
 import { finalizeManifest } from '../lib/pipeline/manifest';
 import { writeMonitoringBaseline } from '../lib/pipeline/monitoring';
@@ -106,7 +106,7 @@ export function createActivities() {
       onFolder(ref, (f) => withHeartbeats((c) => trainFold(f, fold, c), { model: `fold ${fold}` })),
     trainFinalModel: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats((c) => trainFinal(f, c), { model: 'final' })),
     evaluate: (ref: RunRef, folds: FoldSummary[]) =>
-      onFolder(ref, (f) => withHeartbeats((c) => runStepInThread('evaluate', [f, folds], c.signal))),
+      onFolder(ref, (f) => withHeartbeats((c) => evaluateStep(f, folds, c.signal))),
     /** A flat run's hold-out test file scored by the final model; no-op (metrics null) without one. */
     evaluateTestSet: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => evaluateTestSet(f))),
     monitoringBaseline: (ref: RunRef) => onFolder(ref, (f) => withHeartbeats(() => writeMonitoringBaseline(f))),

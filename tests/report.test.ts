@@ -101,7 +101,7 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
 const f4 = (x: number): string => x.toFixed(4);
 
 describe('evaluation step on a real small run', () => {
-  it("on a thread of its own (as the activity runs it), it leaves the caller's event loop free and returns the same summary it writes", async () => {
+  it("on a thread of its own (as the activity runs it on large inputs), it leaves the caller's event loop free and returns the same summary it writes", async () => {
     // On the caller's thread the evaluation computes there: its event loop is busy most of the time.
     expect(a.callerBusy).toBeGreaterThan(0.5);
     expect(b.callerBusy).toBeLessThan(0.2);

@@ -38,7 +38,7 @@ export function bootstrapIterationsFor(rows: number): number {
 
 /**
  * Everything the report adds to the headline metrics, computed from the out-of-fold scores. At ten million rows
- * this computes for minutes; the pipeline runs it on a thread of its own (lib/pipeline/offThread.ts).
+ * this computes for minutes; the pipeline then runs it on a thread of its own (lib/pipeline/offThread.ts).
  */
 export function evaluateScores(input: EvaluationInputs): Evaluation {
   const { labels, scores, folds, threshold } = input;

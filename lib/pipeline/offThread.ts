@@ -5,8 +5,29 @@
  * are not held up.
  */
 import { Worker } from 'node:worker_threads';
+import type { FoldSummary } from '../../schemas/run';
 import { ThreadError } from '../errors';
+import { countFeatureRows, type RunFolder } from '../run';
+import { evaluateRun, type EvaluationResult } from './evaluate';
 import type { StepThreadMessage, THREAD_STEPS, ThreadStep } from './stepThread';
+
+/**
+ * Rows from which `evaluateStep` evaluates on a thread of its own. Below, every phase takes a second or two (the
+ * seed-sized set: the bootstrap ~2 s), and a thread's start (loading the evaluation and its report code) would cost
+ * as much as the step.
+ */
+export const EVALUATE_THREAD_MIN_ROWS = 200_000;
+
+/** The pipeline's evaluate step: on a thread of its own from {@link EVALUATE_THREAD_MIN_ROWS} rows, else here. */
+export async function evaluateStep(
+  folder: RunFolder,
+  folds: FoldSummary[],
+  signal?: AbortSignal,
+): Promise<EvaluationResult> {
+  return (await countFeatureRows(folder.dir)) >= EVALUATE_THREAD_MIN_ROWS
+    ? runStepInThread('evaluate', [folder, folds], signal)
+    : evaluateRun(folder, folds);
+}
 
 /** Old-generation heap of a step's thread. */
 const STEP_HEAP_MB = 8192;
