@@ -291,6 +291,7 @@ describe('explain: agreement with brute-force Shapley values', () => {
     depth: 4,
     learning_rate: 0.3,
     max_ctr_complexity: 2,
+    model_size_reg: 0, // so that a combination enters the model on these 200 rows
     random_seed: 5,
   });
   const explained: FeatureMatrix = {

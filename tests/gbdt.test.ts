@@ -410,6 +410,31 @@ describe('gbdt: categorical combinations', () => {
     expect(loglossFromRaw(predictRaw(combo, test.matrix), test.labels)).toBe(combo.bestEvalMetric!.value);
   });
 
+  it('model_size_reg keeps large combination tables out unless they pay: fewer entries, the interaction still found', () => {
+    // Two columns with a value per few rows: their combinations with a and b are large tables of noise.
+    const rng = new Rng(4);
+    const wide = (name: string) => ({
+      name,
+      codes: Int32Array.from({ length: train.matrix.rowCount }, () => rng.int(1000)),
+      dictionary: Array.from({ length: 1000 }, (_, i) => `${name}${i}`),
+    });
+    const matrix = { ...train.matrix, categorical: [...train.matrix.categorical, wide('u'), wide('w')] };
+    const testMatrix = {
+      ...test.matrix,
+      categorical: [
+        ...test.matrix.categorical,
+        ...['u', 'w'].map((name) => ({ ...wide(name), codes: new Int32Array(test.matrix.rowCount) })),
+      ],
+    };
+    const p: CatBoostParams = { ...params, depth: 4, max_ctr_complexity: 2 };
+    const entries = (m: GbdtModel) =>
+      m.ctrTables.filter((t) => t.features.length > 1).reduce((sum, t) => sum + t.stats.length, 0);
+    const free = trainGbdt(matrix, train.labels, { ...p, model_size_reg: 0 });
+    const regularized = trainGbdt(matrix, train.labels, p); // the default, 0.5
+    expect(entries(regularized)).toBeLessThan(entries(free) / 2);
+    expect(auc(predictProba(regularized, testMatrix), test.labels)).toBeGreaterThan(0.85);
+  });
+
   it('sorts combination tables by their joined keys, also when values are prefixes of others or hold control characters', () => {
     // Values that are prefixes of others (the separator after the first column's value must sort first); with a
     // value below the separator in the first column, keys do not sort by value order and are sorted as strings.

@@ -355,6 +355,7 @@ function addCtrs(
           bins: binsOf[pi]!,
           packed: packs(nBins),
           proj,
+          uniqueValues: k,
           lateBins,
         }) - 1,
       );
@@ -375,6 +376,7 @@ function addCtrs(
           bins: [bins],
           packed: packs(nBins),
           proj,
+          uniqueValues: k,
         }) - 1,
       );
     }

@@ -275,6 +275,16 @@ function fit(
         }
       : undefined;
 
+  // CatBoost's model_size_reg: CTRs whose table the model does not hold yet score less the more values they have.
+  const tablesUsed = new Set<number>();
+  const sizePenalty =
+    P.model_size_reg > 0
+      ? {
+          reg: P.model_size_reg,
+          isNew: (fi: number): boolean => !tablesUsed.has(built.ctrs[features[fi]!.ref]!.table),
+        }
+      : undefined;
+
   const bias = P.boost_from_average ? Math.log(positives / (n - positives)) : 0;
   // One approximation per permutation, as CatBoost keeps one per fold: fold k's trees get leaf values computed
   // from fold k's own CTR bins, and the structure search on fold k reads fold k's gradients. The last one (the
@@ -340,7 +350,7 @@ function fit(
     const l2 = (P.l2_leaf_reg * sumW) / m;
     const noiseStd = P.random_strength * Math.sqrt(sumWg2 / n) * scoreNoiseMultiplier(n, it, lr);
     const splits = searchObliviousTree(
-      { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng, candidates },
+      { features, depth: P.depth, fold, rows, m, stats, l2, cosine, noiseStd, rng: noiseRng, candidates, sizePenalty },
       scratch,
     );
     if (splits.length === 0) break;
@@ -376,6 +386,10 @@ function fit(
         leafWeights = new Array<number>(nLeaves).fill(0);
         for (let i = 0; i < n; i++) leafWeights[leafAll[i]!]!++;
       }
+    }
+    for (const s of splits) {
+      const f = features[s.feature]!;
+      if (f.kind === 'ctr') tablesUsed.add(built.ctrs[f.ref]!.table);
     }
     const tree = { splits: splits.map((s) => toModelSplit(built, s)), leafValues, leafWeights };
     trees.push(tree);

@@ -27,6 +27,8 @@ export interface BinFeature {
   packed?: boolean;
   /** For CTR features: the categorical sources (indices) whose value combination the CTR is over. */
   proj?: number[];
+  /** For CTR features: how many distinct values (or value combinations) the training rows have. */
+  uniqueValues?: number;
   /** Builds the `bins` entries still missing (a combination's averaging fold) when `binsFor` first reads one. */
   lateBins?: () => void;
 }
@@ -75,6 +77,11 @@ export interface TreeSearchInput {
   /** Standard deviation of the normal noise added to every candidate's score (0 = none). */
   noiseStd: number;
   rng: Rng;
+  /**
+   * CatBoost's `model_size_reg`: a CTR whose table the model does not hold yet (`isNew`) has its split scores (noise
+   * included) multiplied by (1 + its distinct values / the most of any CTR candidate at this level)^−reg.
+   */
+  sizePenalty?: { reg: number; isNew: (feature: number) => boolean };
   /**
    * Features to consider at a level, given the splits chosen so far (CatBoost adds categorical combinations
    * here); all features when absent. May append to `features`.
@@ -233,6 +240,8 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
     let bestScore = -Infinity;
     let bestF = -1;
     let bestB = -1;
+    let maxUnique = 1;
+    if (input.sizePenalty) for (const fi of active) maxUnique = Math.max(maxUnique, features[fi]!.uniqueValues ?? 0);
     for (const fi of active) {
       const f = features[fi]!;
       const nB = f.nBins;
@@ -279,9 +288,15 @@ export function searchObliviousTree(input: TreeSearchInput, scratch: TreeSearchS
           }
         }
       }
+      const penalty = input.sizePenalty;
+      const weight =
+        penalty && f.uniqueValues !== undefined && penalty.isNew(fi)
+          ? Math.pow(1 + f.uniqueValues / maxUnique, -penalty.reg)
+          : 1;
       for (let c = 0; c < nCand; c++) {
         let s = cosine ? (den[c]! > 0 ? num[c]! / Math.sqrt(den[c]!) : 0) : num[c]!;
         if (noiseStd > 0) s += noiseStd * rng.normal();
+        s *= weight;
         if (s > bestScore) {
           bestScore = s;
           bestF = fi;
