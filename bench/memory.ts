@@ -86,10 +86,9 @@ try {
 }
 
 const all = [...earlier, ...samples];
-const sessions = session;
 console.log(
   `pipeline on ${args.resume ? 'the resumed run' : args.config}${args.iterations ? ` (${args.iterations} trees)` : ''}: one worker process, RSS sampled every ${SAMPLE_MS} ms` +
-    (sessions > 1 ? `, over ${sessions} bench processes (resumed ${sessions - 1}×)` : ''),
+    (session > 1 ? `, over ${session} bench processes (resumed ${session - 1}×)` : ''),
 );
 console.log('| step | seconds | peak RSS MB |');
 console.log('| --- | --- | --- |');
@@ -102,13 +101,13 @@ for (const step of ['starting', ...PIPELINE_STEPS]) {
 }
 const peakMb = Math.max(workerPeakMb, ...all.map((s) => s.rssMb));
 console.log(
-  `worker peak: ${peakMb.toFixed(0)} MB (this process's worker VmHWM ${workerPeakMb.toFixed(0)} MB${sessions > 1 ? '; earlier workers by their samples' : ''})`,
+  `worker peak: ${peakMb.toFixed(0)} MB (this process's worker VmHWM ${workerPeakMb.toFixed(0)} MB${session > 1 ? '; earlier workers by their samples' : ''})`,
 );
 const runDir = join(installation.dataDir, 'runs', runId);
 const oof = JSON.parse(await readFile(join(runDir, METRICS_FILE), 'utf8')).oof as { rocAuc: number; logloss: number };
 console.log(`OOF ROC-AUC ${oof.rocAuc.toFixed(4)}, logloss ${oof.logloss.toFixed(4)}`);
 const peer = args.peer ? catBoostSameWork(join(runDir, FEATURES_FILE), config) : null;
-await writeBenchReport('memory', { peakMb, sessions, oof, peer, samples: all });
+await writeBenchReport('memory', { peakMb, sessions: session, oof, peer, samples: all });
 process.exit(0);
 
 interface Sample {

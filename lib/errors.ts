@@ -65,6 +65,10 @@ export class ThreadHeapError extends Error {
   override name = 'ThreadHeapError';
 }
 
+/** Why work stopped on `signal`: its reason when that is an Error, else "<what> cancelled". */
+export const cancellation = (signal: AbortSignal | undefined, what: string): Error =>
+  signal?.reason instanceof Error ? signal.reason : new Error(`${what} cancelled`);
+
 /**
  * An error raised inside a worker thread (a training fit, a pipeline step run off the main thread), with its original
  * name, so the activity still fails with that type (e.g. GbdtParamError, ArtifactIntegrityError).

@@ -50,7 +50,7 @@ export function sliceMatrix(matrix: FeatureMatrix, from: number, to: number): Fe
 /** Rows are prepared in blocks of this many so the prepared CTR columns of a large matrix stay small. */
 export const CHUNK_ROWS = 16_384;
 
-/** `matrix` prepared (every feature of `spec`) in consecutive blocks of `chunkRows` rows, from row `from`. */
+/** `matrix` prepared (every feature of `spec`) in consecutive blocks of `chunkRows` rows; `from` is a block's first row. */
 export function* preparedChunks(
   spec: FeatureSpec,
   matrix: FeatureMatrix,

@@ -72,11 +72,11 @@ export async function collectOof(
 }
 
 /**
- * (The pipeline's `evaluate` activity runs this on a thread of its own on large inputs, `evaluateStep`: at ten million
- * rows it computes for minutes without yielding.) OOF metrics at the threshold chosen by the configured strategy, per-fold metrics, every threshold strategy
+ * OOF metrics at the threshold chosen by the configured strategy, per-fold metrics, every threshold strategy
  * side by side, bootstrap intervals, calibration (with Platt / isotonic calibrators fitted on the OOF scores),
  * segment coverage, the data audit, the OOF prediction table, the chosen threshold written into the scoring
- * spec, and the run's report, model card and figures (`report/`).
+ * spec, and the run's report, model card and figures (`report/`). On large inputs the pipeline runs this on a thread
+ * of its own (`evaluateStep`): at ten million rows it computes for minutes without yielding.
  */
 export async function evaluateRun(ref: RunFolder, folds: FoldSummary[]): Promise<EvaluationResult> {
   const config = await readRunConfig(ref.dir);

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FoldSummary } from '../../schemas/run';
-import { ThreadError } from '../errors';
+import { cancellation, ThreadError } from '../errors';
 import { countFeatureRows, type RunFolder } from '../run';
 import { evaluateRun, type EvaluationResult } from './evaluate';
 import type { StepThreadMessage, THREAD_STEPS, ThreadStep } from './stepThread';
@@ -44,11 +44,11 @@ export function runStepInThread<K extends ThreadStep>(
   signal?: AbortSignal,
 ): Promise<Awaited<ReturnType<Step<K>>>> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(stopped(step, signal));
+    if (signal?.aborted) return reject(cancellation(signal, step));
     const thread = new Worker(new URL('./step-thread.mjs', import.meta.url), {
       workerData: { step, args },
-      // The step's JavaScript heap grows with the rows (at ten million: the segment and group columns as strings, the
-      // per-fold index arrays); V8's default limit (~4 GB here) is sized for a process, not for a step that runs
+      // The step's JavaScript heap grows with the rows (at ten million: the segment and group columns as strings);
+      // V8's default limit (~4 GB here) is sized for a process, not for a step that runs
       // once training has given its memory back.
       resourceLimits: { maxOldGenerationSizeMb: STEP_HEAP_MB },
     });
@@ -60,7 +60,7 @@ export function runStepInThread<K extends ThreadStep>(
       done();
     };
     const onAbort = (): void => {
-      settle(() => reject(stopped(step, signal)));
+      settle(() => reject(cancellation(signal, step)));
       void thread.terminate();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -79,6 +79,3 @@ export function runStepInThread<K extends ThreadStep>(
     );
   });
 }
-
-const stopped = (step: string, signal?: AbortSignal): Error =>
-  signal?.reason instanceof Error ? signal.reason : new Error(`${step} cancelled`);

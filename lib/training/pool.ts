@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { memoryLimitBytes } from '../machine';
-import { ConfigError, ThreadError, ThreadHeapError } from '../errors';
+import { cancellation, ConfigError, ThreadError, ThreadHeapError } from '../errors';
 import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
 /** At most one training thread per core in this process (or ACCESS_PERM_TRAIN_THREADS); further jobs queue. */
@@ -89,10 +89,6 @@ function balanceLent(): void {
   }
 }
 
-/** Why a cancelled job stops: the signal's reason when it is an Error. */
-const cancelled = (signal?: AbortSignal): Error =>
-  signal?.reason instanceof Error ? signal.reason : new Error('training cancelled');
-
 /**
  * Whether a job may start now: its threads within its limit and, beside other running jobs, its memory within the
  * budget (a job alone always may: waiting would not make room).
@@ -105,7 +101,7 @@ const fits = (slot: Slot): boolean =>
  * training.
  */
 async function acquire(slot: Slot, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) throw cancelled(signal);
+  if (signal?.aborted) throw cancellation(signal, 'training');
   if (fits(slot)) return start(slot);
   await new Promise<void>((started, reject) => {
     const entry = {
@@ -118,7 +114,7 @@ async function acquire(slot: Slot, signal?: AbortSignal): Promise<void> {
     const onAbort = (): void => {
       const i = waiting.indexOf(entry);
       if (i >= 0) waiting.splice(i, 1);
-      reject(cancelled(signal));
+      reject(cancellation(signal, 'training'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     waiting.push(entry);
@@ -284,7 +280,7 @@ export async function trainInThread(
         : given;
     return await new Promise<TrainOutcome>((resolve, reject) => {
       // Cancelled between getting the slot and here: an 'abort' listener added now would never fire.
-      if (signal?.aborted) return reject(cancelled(signal));
+      if (signal?.aborted) return reject(cancellation(signal, 'training'));
       const worker = takeThread();
       const detach = (): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -293,7 +289,7 @@ export async function trainInThread(
       const onAbort = (): void => {
         detach();
         void worker.terminate();
-        reject(cancelled(signal));
+        reject(cancellation(signal, 'training'));
       };
       const onMessage = (m: ThreadMessage): void => {
         if (m.type === 'progress') return onProgress?.(m);
