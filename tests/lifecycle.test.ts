@@ -1,7 +1,7 @@
 import { access, appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readVerified } from '../lib/artifacts';
 import { readDeployment } from '../lib/run/deployment';
 import { trainGbdt, predictProba } from '../lib/gbdt';
@@ -22,6 +22,7 @@ import {
   type LifecycleState,
   type Verdict,
 } from '../schemas/lifecycle';
+import { pipelineActivities } from '../worker/worker';
 import { TASK_QUEUE } from '../workflows/definitions';
 import {
   approveDeploymentUpdate,
@@ -140,6 +141,7 @@ beforeAll(async () => {
     args: [{ runId: 'lc-b', historyLimit: 60 }],
   });
   runBFirstRunId = (runB as WorkflowHandle & { firstExecutionRunId: string }).firstExecutionRunId;
+  await copyRun('lc-a', 'lc-c');
 });
 
 afterAll(async () => {
@@ -724,6 +726,82 @@ describe('run lifecycle on a real Temporal dev server', () => {
     expect(s.overrides[0]!.review).toMatchObject({ by: { userId: 'analyst2' }, delegatedBy: 'modeler' });
     const description = await runB.describe();
     expect(description.runId).not.toBe(runBFirstRunId);
+  });
+
+  it("a review that lands before the build's follow-up is taken as it is, and the lifecycle goes on", async () => {
+    // The records show a version built as soon as its build wrote them, so a validator can approve it before the
+    // lifecycle's own follow-up (telling validators) runs. A worker holds that follow-up until the approval landed.
+    await stopWorker();
+    const activities = pipelineActivities();
+    let release = () => {};
+    const approved = new Promise<void>((resolve) => (release = resolve));
+    const held = await startLocalWorker(target, {
+      overrides: {
+        shutdownGraceTime: '1s',
+        activities: {
+          ...activities,
+          versionBuilt: async (input: { runId: string; version: number }) => {
+            await approved;
+            return activities.versionBuilt(input);
+          },
+        },
+      },
+    });
+    try {
+      const runC = await client.workflow.start('runLifecycle', {
+        taskQueue: TASK_QUEUE,
+        workflowId: 'lifecycle-lc-c',
+        args: [{ runId: 'lc-c' }],
+      });
+      const filed = await runC.executeUpdate(fileOverrideUpdate, {
+        args: [
+          await signed(
+            team.tokens.MODELER,
+            'fileOverride',
+            { reason: 'fewer false approvals', change: { kind: 'threshold' as const, threshold: 0.6 } },
+            'lc-c',
+          ),
+        ],
+      });
+      expect(filed).toMatchObject({ ok: true, overrideId: 'ov-1' });
+      const builtOnRecord = async () =>
+        (await lifecycleView('lc-c', join(runsDir(), 'lc-c'))).overrides[0]?.status === 'pending_review';
+      await vi.waitUntil(builtOnRecord, { timeout: 60_000, interval: 200 });
+      const review = await runC.executeUpdate(reviewOverrideUpdate, {
+        args: [
+          await signed(
+            team.tokens.VALIDATOR,
+            'reviewOverride',
+            { overrideId: 'ov-1', decision: 'approve', reason: 'the cut is justified' },
+            'lc-c',
+          ),
+        ],
+      });
+      expect(review).toMatchObject({ ok: true, status: 'approved' });
+      release();
+      const s = await until(
+        runC,
+        (x) => x.events.some((e) => e.operation === 'fileOverride' && e.outcome !== 'accepted'),
+        30_000,
+      );
+      expect(s.events.filter((e) => e.operation === 'fileOverride').at(-1)).toMatchObject({
+        outcome: 'completed',
+        message: 'version 2 built; ov-1 was already approved',
+      });
+      expect((await readOutbox({ role: 'VALIDATOR', runId: 'lc-c' })).map((n) => n.kind)).not.toContain(
+        'override_pending_review',
+      );
+      // It still answers: a failed workflow task would leave this update without a verdict.
+      const lock = await runC.executeUpdate(lockRunUpdate, {
+        args: [await signed(team.tokens.VALIDATOR, 'lockRun', { reason: 'ship' }, 'lc-c')],
+      });
+      expect(lock).toMatchObject({ ok: false, status: 'approved' });
+      expect(lock.message).toMatch(/cannot be locked yet/);
+    } finally {
+      release();
+      await held.stop();
+      await startWorker();
+    }
   });
 
   it('builds a version only on files the signed manifests recorded: a swapped model, edited config or planted spec is not used', async () => {

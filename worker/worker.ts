@@ -38,6 +38,16 @@ export function installWorkerLogging(level: LogLevel): void {
   runtimeInstalled = true;
 }
 
+/** Every activity the workflows call, by name. */
+export function pipelineActivities() {
+  return {
+    ...createActivities(),
+    ...createGovernanceActivities(),
+    ...createMonitoringActivities(),
+    ...createLifecycleActivities(),
+  };
+}
+
 /**
  * A worker polling the access-perm task queue of `namespace` with every workflow and activity registered; the
  * workflows come from the prebuilt bundle (rebuilt first when stale). The caller owns and closes the connection.
@@ -48,12 +58,7 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(options.log),
-    activities: {
-      ...createActivities(),
-      ...createGovernanceActivities(),
-      ...createMonitoringActivities(),
-      ...createLifecycleActivities(),
-    },
+    activities: pipelineActivities(),
     // System setting worker.max_concurrent_activities (8): training runs in threads, so more activities than
     // cores only queue inside the pool.
     maxConcurrentActivityTaskExecutions: (await readSettings()).worker.max_concurrent_activities,

@@ -194,7 +194,11 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
     }
   }
 
-  /** Runs a child workflow in the background, then takes the records' view (and the follow-up's) as the state. */
+  /**
+   * Runs a child workflow in the background, then its follow-up (`done` or `failed`), and takes the records' view as
+   * the state. Nothing here may throw: a rejection left to the workflow would fail its task on every retry, and every
+   * later signal and update with it.
+   */
   async function inBackground(
     operation: string,
     child: () => Promise<unknown>,
@@ -203,14 +207,22 @@ export async function runLifecycle(rawInput: LifecycleInput): Promise<void> {
   ): Promise<void> {
     children++;
     try {
-      let outcome: { message: string; view: LifecycleView };
-      let ok = true;
+      let childError: string | undefined;
       try {
         await child();
-        outcome = await done();
+      } catch (err) {
+        childError = failureText(err);
+      }
+      let outcome: { message: string; view: LifecycleView };
+      let ok = childError === undefined;
+      try {
+        outcome = childError === undefined ? await done() : await failed(childError);
       } catch (err) {
         ok = false;
-        outcome = await failed(failureText(err));
+        outcome = {
+          message: `${childError ?? 'the job completed'}; its follow-up failed: ${failureText(err)}`,
+          view: await lifecycle.currentLifecycle({ runId }).catch(() => view!),
+        };
       }
       show(outcome.view);
       record(operation, null, ok ? 'completed' : 'failed', outcome.message);

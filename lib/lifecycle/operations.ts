@@ -159,11 +159,16 @@ export async function fileOverrideOperation(
   };
 }
 
-/** The lifecycle's follow-up when version `version` was built: validators are told it waits for review. */
+/**
+ * The lifecycle's follow-up when version `version` was built: validators are told it waits for review. A review can
+ * land first (the records show the version built as soon as its build wrote them); then nobody needs telling.
+ */
 export async function versionBuilt(runId: string, version: number): Promise<OperationOutcome> {
   const runDir = await resolveRunDir(runId);
   const view = await lifecycleView(runId, runDir);
   const override = view.overrides.find((o) => o.version === version);
+  if (override?.status === 'approved' || override?.status === 'rejected')
+    return { message: `version ${version} built; ${override.id} was already ${override.status}`, by: null, view };
   if (!override || override.status !== 'pending_review')
     throw new LifecycleStateError(`run ${runId} version ${version} is not a built version waiting for review`);
   const rocAuc = view.versions.find((v) => v.version === version)?.rocAuc ?? null;
