@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { serializeModel, trainGbdt } from '../lib/gbdt';
 import type { CatBoostParams } from '../lib/gbdt';
 import { Rng } from '../lib/rng';
-import { helperThreads } from '../lib/gbdt/wasm';
+import { helperThreads, KernelThreads } from '../lib/gbdt/wasm';
 import type { FeatureMatrix } from '../schemas/matrix';
 // @ts-expect-error -- a plain .mjs script without type declarations
 import { buildKernels, kernelsModule, KERNELS_MODULE } from '../scripts/build-wasm.mjs';
@@ -115,4 +116,20 @@ describe('gbdt: WebAssembly kernels', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     expect(helperThreads.alive).toBe(0);
   }, 60_000);
+
+  it('a helper thread that ended without answering fails the wait instead of blocking the fit for good', async () => {
+    const threads = new KernelThreads(2, 300);
+    threads.startTree();
+    const at = threads.attach(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
+    const noRows = [0, 1024, 1024, 1024];
+    threads.post(at, 'scaleByLeaf', noRows);
+    threads.wait();
+    // Killed from outside (as the runtime ends a thread that ran out of its resources): it never reports back.
+    await (threads as unknown as { worker: Worker }).worker.terminate();
+    threads.post(at, 'scaleByLeaf', noRows);
+    const started = Date.now();
+    expect(() => threads.wait()).toThrow('the kernels helper thread did not answer within 0.3 s: it has ended');
+    expect(Date.now() - started).toBeLessThan(5000);
+    threads.close();
+  });
 });

@@ -90,6 +90,11 @@ const kernelNumber = (name: HelperKernel): number => HELPER_KERNELS.indexOf(name
  * tree's levels are built, and waking a sleeping thread costs more than polling that long.
  */
 const SPIN = 20_000;
+/**
+ * Longest wait for one helper call (its longest kernel call is a histogram pass of a few hundred ms at ten million
+ * rows): a helper that ended without answering (its thread killed) fails the fit instead of blocking it for good.
+ */
+const HELPER_DEADLINE_MS = 10 * 60_000;
 // Control words of a helper thread (Int32, shared): calls posted, calls done, failed flag, which memory (its instance
 // of the kernels), kernel (-1: end the thread, -2: attach the memory waiting on the port), argument count, arguments
 // (byte offsets above 2 GiB wrap to negative int32s, which wasm reads back as the same u32).
@@ -146,7 +151,10 @@ export class KernelThreads {
   private attached = 0;
   private two = false;
 
-  constructor(private readonly threads: FitThreads = 1) {}
+  constructor(
+    private readonly threads: FitThreads = 1,
+    private readonly deadlineMs = HELPER_DEADLINE_MS,
+  ) {}
 
   /** Asks how many threads the next tree uses. */
   startTree(): void {
@@ -208,8 +216,17 @@ export class KernelThreads {
   /** Waits until the posted call is done. */
   wait(): void {
     const c = this.control;
-    for (let i = 0; Atomics.load(c, C_DONE) !== this.posted && !c[C_FAILED]; i++)
-      if (i >= SPIN) Atomics.wait(c, C_DONE, this.posted - 1, 1000);
+    let since = 0;
+    for (let i = 0; Atomics.load(c, C_DONE) !== this.posted && !c[C_FAILED]; i++) {
+      if (i < SPIN) continue;
+      since ||= Date.now();
+      if (Date.now() - since > this.deadlineMs) {
+        void this.worker?.terminate();
+        this.worker = null;
+        throw new Error(`the kernels helper thread did not answer within ${this.deadlineMs / 1000} s: it has ended`);
+      }
+      Atomics.wait(c, C_DONE, this.posted - 1, Math.min(1000, this.deadlineMs));
+    }
     if (c[C_FAILED]) throw new Error('the kernels helper thread failed');
   }
 
