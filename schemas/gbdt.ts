@@ -146,11 +146,11 @@ export const resolvedParamsSchema = z
 
 export type ResolvedParams = z.infer<typeof resolvedParamsSchema>;
 
-/** Joins the values of a categorical combination into one CTR table key (ASCII unit separator). */
+/** Joined the values of a categorical combination into one CTR table key in format version 1 (ASCII unit separator). */
 export const COMBINATION_SEPARATOR = '\u001f';
 
 export const GBDT_MODEL_FORMAT = 'access-perm-gbdt';
-export const GBDT_MODEL_FORMAT_VERSION = 1;
+export const GBDT_MODEL_FORMAT_VERSION = 2;
 
 const finite = z.number().refine(Number.isFinite, { error: 'must be a finite number' });
 
@@ -167,16 +167,33 @@ export const floatFeatureSchema = z
 /** A categorical feature with few values: split `value == oneHotValue`. Unseen values never match. */
 export const oneHotFeatureSchema = z.object({ name: z.string().min(1), values: z.array(z.string()) }).strict();
 
+/** An array taken as JSON gives it: its elements are checked by `parseModel` in one pass (zod would copy it). */
+const numbers = z.custom<number[]>((v) => Array.isArray(v), { error: 'expected an array of numbers' });
+
 /**
- * Target statistics over all training rows for one categorical feature or a combination of several:
- * `stats` rows are [value, positives, total], sorted by value; a combination's value is its features' values
- * joined by COMBINATION_SEPARATOR (U+001F) in `features` order. Values absent from the table are unseen.
+ * Target statistics over all training rows for one categorical feature or a combination of several, by columns:
+ * `values[j]` are the values of `features[j]` that entries use, in code-unit order; entry r's value of feature j is
+ * `values[j][keys[r · features.length + j]]`, and it has `positives[r]` positive rows of `totals[r]`. Entries are in
+ * the order of their value tuples. Values absent from the table are unseen.
  */
 export const ctrTableSchema = z
   .object({
     features: z.array(z.string().min(1)).min(1),
+    values: z.array(z.array(z.string())),
+    keys: numbers,
+    positives: numbers,
+    totals: numbers,
+    /** Largest of `totals` over the training rows (the Counter CTR's denominator is maxCount + 1). */
+    maxCount: z.number().int().nonnegative(),
+  })
+  .strict();
+export type CtrTable = z.infer<typeof ctrTableSchema>;
+
+/** A table as model files of format version 1 stored it: rows [key, positives, total], keys joined by U+001F. */
+export const ctrTableV1Schema = z
+  .object({
+    features: z.array(z.string().min(1)).min(1),
     stats: z.array(z.tuple([z.string(), z.number().int().nonnegative(), z.number().int().positive()])),
-    /** Largest `total` in `stats` (the Counter CTR's denominator is maxCount + 1). */
     maxCount: z.number().int().nonnegative(),
   })
   .strict();

@@ -11,11 +11,11 @@ import {
   storedLeafWeights,
   topContributions,
   trainGbdt,
+  tableOfEntries,
 } from '../lib/gbdt';
 import type { GbdtModel } from '../lib/gbdt';
 import { prepareMatrix, preparedChunks, treeLeaves } from '../lib/gbdt/apply';
 import { Rng } from '../lib/rng';
-import { COMBINATION_SEPARATOR } from '../schemas/gbdt';
 import type { FeatureMatrix } from '../schemas/matrix';
 
 /**
@@ -158,7 +158,7 @@ function expectClose(actual: ArrayLike<number>[], expected: number[][], tol: num
 function handModel(parts: Pick<GbdtModel, 'features' | 'floatFeatures' | 'ctrTables' | 'ctrs' | 'trees'>): GbdtModel {
   return {
     format: 'access-perm-gbdt',
-    formatVersion: 1,
+    formatVersion: 2,
     lossFunction: 'Logloss',
     oneHotFeatures: [],
     bias: 0.25,
@@ -339,7 +339,7 @@ describe('explain: agreement with brute-force Shapley values', () => {
       dictionary: ['p', 'q', 'r'],
     });
     const matrix: FeatureMatrix = { rowCount: n, categorical: [cat('c1'), cat('c2')], numeric: [num('u'), num('v')] };
-    const keys = ['p', 'q', 'r'].flatMap((a) => ['p', 'q', 'r'].map((b) => `${a}${COMBINATION_SEPARATOR}${b}`));
+    const keys = ['p', 'q', 'r'].flatMap((a) => ['p', 'q', 'r'].map((b) => [a, b]));
     const deep = (seed: number) => {
       const r = new Rng(seed);
       return {
@@ -363,11 +363,11 @@ describe('explain: agreement with brute-force Shapley values', () => {
         { name: 'v', nanMode: 'Min', borders: [0] },
       ],
       ctrTables: [
-        {
-          features: ['c1', 'c2'],
-          stats: keys.sort().map((k, i) => [k, i % 4, 5] as [string, number, number]),
-          maxCount: 5,
-        },
+        tableOfEntries(
+          ['c1', 'c2'],
+          keys.map((k, i): [string[], number, number] => [k, i % 4, 5]),
+          5,
+        ),
       ],
       ctrs: [{ table: 0, type: 'Borders', prior: 0.5, borders: [0.3] }],
       trees: [deep(1), deep(2)],
@@ -393,7 +393,7 @@ describe('explain: PredictionValuesChange by hand', () => {
         { name: 'a', nanMode: 'Min', borders: [0] },
         { name: 'b', nanMode: 'Min', borders: [0] },
       ],
-      ctrTables: [{ features: ['c1', 'c2'], stats: [['x', 1, 2]], maxCount: 2 }],
+      ctrTables: [tableOfEntries(['c1', 'c2'], [[['x', 'y'], 1, 2]], 2)],
       ctrs: [{ table: 0, type: 'Borders', prior: 0, borders: [0.5] }],
       trees: [
         // split on a: leaves 0 / 2 with weights 1 / 1 → avg 1, effect 1 + 1 = 2

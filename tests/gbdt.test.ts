@@ -12,6 +12,7 @@ import {
   resolveParams,
   serializeModel,
   trainGbdt,
+  entryValues,
 } from '../lib/gbdt';
 import type { CatBoostParams, GbdtModel } from '../lib/gbdt';
 import { LeafScratch, leafDeltas } from '../lib/gbdt/leaves';
@@ -181,11 +182,10 @@ describe('gbdt: hand-checkable cases', () => {
     expect(model.ctrTables).toEqual([
       {
         features: ['c'],
-        stats: [
-          ['a', 2, 3],
-          ['b', 1, 1],
-          ['c', 0, 2],
-        ],
+        values: [['a', 'b', 'c']],
+        keys: [0, 1, 2],
+        positives: [2, 1, 0],
+        totals: [3, 1, 2],
         maxCount: 3,
       },
     ]);
@@ -242,6 +242,20 @@ describe('gbdt: determinism and model files', () => {
     expect(() => parseModel(JSON.stringify(unweighed))).toThrow(/trees\[1\] has 15 leaf weights for 16 leaf values/);
     unweighed.trees[1]!.leafWeights.push(-1);
     expect(() => parseModel(JSON.stringify(unweighed))).toThrow(/trees\.1\.leafWeights\.15/);
+    // A CTR table's columns are checked against each other.
+    type Columns = { values: string[][]; keys: unknown[]; positives: unknown[]; totals: number[] };
+    const table = (edit: (t: Columns) => void) => {
+      const m = JSON.parse(serializeModel(model)) as { ctrTables: Columns[] };
+      edit(m.ctrTables[0]!);
+      return () => parseModel(JSON.stringify(m));
+    };
+    expect(model.ctrTables[0]!.positives.length).toBeGreaterThan(2);
+    expect(table((t) => (t.keys[1] = t.values[0]!.length))).toThrow(/ctrTables\[0\]\.keys\[1\] is not a position/);
+    expect(table((t) => (t.keys[1] = 'x'))).toThrow(/ctrTables\[0\]\.keys\[1\] is not a position/);
+    expect(table((t) => t.values[0]!.reverse())).toThrow(/ctrTables\[0\]\.values\[0\] is not in code-unit order/);
+    expect(table((t) => t.keys.reverse())).toThrow(/entry 1 does not follow entry 0/);
+    expect(table((t) => (t.positives[0] = t.totals[0]! + 1))).toThrow(/positives\[0\] is not a whole number/);
+    expect(table((t) => t.totals.pop())).toThrow(/has \d+ totals for \d+ positives/);
   });
 });
 
@@ -398,7 +412,7 @@ describe('gbdt: categorical combinations', () => {
     expect(comboAuc - simpleAuc).toBeGreaterThan(0.1);
     const table = combo.ctrTables.find((t) => t.features.length === 2);
     expect(table?.features).toEqual(['a', 'b']);
-    expect(table!.stats[0]![0]).toBe('v0\u001fv0');
+    expect(entryValues(table!, 0)).toEqual(['v0', 'v0']);
     // Only combinations the trees use are kept, and the file round-trips.
     const used = new Set(combo.trees.flatMap((t) => t.splits.flatMap((s) => (s.type === 'ctr' ? [s.ctr] : []))));
     combo.ctrs.forEach((c, i) => {
@@ -428,18 +442,21 @@ describe('gbdt: categorical combinations', () => {
     };
     const p: CatBoostParams = { ...params, depth: 4, max_ctr_complexity: 2 };
     const entries = (m: GbdtModel) =>
-      m.ctrTables.filter((t) => t.features.length > 1).reduce((sum, t) => sum + t.stats.length, 0);
+      m.ctrTables.filter((t) => t.features.length > 1).reduce((sum, t) => sum + t.positives.length, 0);
     const free = trainGbdt(matrix, train.labels, { ...p, model_size_reg: 0 });
     const regularized = trainGbdt(matrix, train.labels, p); // the default, 0.5
     expect(entries(regularized)).toBeLessThan(entries(free) / 2);
     expect(auc(predictProba(regularized, testMatrix), test.labels)).toBeGreaterThan(0.85);
   });
 
-  it('sorts combination tables by their joined keys, also when values are prefixes of others or hold control characters', () => {
-    // Values that are prefixes of others (the separator after the first column's value must sort first); with a
-    // value below the separator in the first column, keys do not sort by value order and are sorted as strings.
+  it('stores combination tables by columns in code-unit order, whatever characters values hold; reads format 1 files', () => {
+    // Values that are prefixes of others, control characters, and U+001F, which joined format 1's keys.
     const names = (extra: string) => ['v', 'v0', 'v01', 'w', 'v!', 'v0 ', 'x', `v${extra}`, 'vv', '~'];
-    const check = (aExtra: string) => {
+    const byCodeUnit = (a: string[], b: string[]): number => {
+      for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return a[j]! < b[j]! ? -1 : 1;
+      return 0;
+    };
+    const check = (aExtra: string): GbdtModel => {
       const m = {
         ...train.matrix,
         categorical: [
@@ -451,14 +468,31 @@ describe('gbdt: categorical combinations', () => {
       const tables = model.ctrTables.filter((t) => t.features.length > 1);
       expect(tables.length).toBeGreaterThan(0);
       for (const t of tables) {
-        const keys = t.stats.map((e) => e[0]);
-        expect(keys.length).toBeGreaterThan(10);
-        for (let i = 1; i < keys.length; i++) expect(keys[i - 1]! < keys[i]!).toBe(true);
+        expect(t.positives.length).toBeGreaterThan(10);
+        for (const values of t.values)
+          for (let i = 1; i < values.length; i++) expect(values[i - 1]! < values[i]!).toBe(true);
+        const tuples = t.positives.map((_, r) => entryValues(t, r));
+        expect(tuples).toEqual([...tuples].sort(byCodeUnit));
       }
+      expect(predictRaw(parseModel(serializeModel(model)), m)).toEqual(predictRaw(model, m));
+      return model;
     };
     check('\u0001');
     check('\u001f');
-    check('y');
+    const plain = check('y');
+    // The same model as format 1 wrote it: rows [joined key, positives, total] sorted by key.
+    const v1 = {
+      ...(JSON.parse(serializeModel(plain)) as object),
+      formatVersion: 1,
+      ctrTables: plain.ctrTables.map((t) => ({
+        features: t.features,
+        maxCount: t.maxCount,
+        stats: t.positives
+          .map((p, r) => [entryValues(t, r).join('\u001f'), p, t.totals[r]!] as const)
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+      })),
+    };
+    expect(serializeModel(parseModel(JSON.stringify(v1)))).toBe(serializeModel(plain));
   });
 });
 

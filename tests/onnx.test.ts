@@ -19,6 +19,7 @@ import {
   resolveParams,
   serializeModel,
   trainGbdt,
+  tableOfEntries,
 } from '../lib/gbdt';
 import { createOnnxScorer, createThreadedOnnxScorer, ONNX_BATCH_ROWS } from '../lib/gbdt/onnx';
 import { batchRowsFor } from '../lib/gbdt/onnx/score';
@@ -476,14 +477,14 @@ describe('ONNX export: small and hand-made models', () => {
     ],
     oneHotFeatures: [{ name: 'kind', values: ['a', 'b'] }],
     ctrTables: [
-      {
-        features: ['app'],
-        stats: [
-          ['a1', 1, 1],
-          ['a2', 0, 3],
+      tableOfEntries(
+        ['app'],
+        [
+          [['a1'], 1, 1],
+          [['a2'], 0, 3],
         ],
-        maxCount: 3,
-      },
+        3,
+      ),
     ],
     ctrs: [{ table: 0, type: 'Borders', prior: 0.5, borders: [0.3] }],
     trees: [
@@ -543,7 +544,7 @@ describe('ONNX export: small and hand-made models', () => {
   it('a combination table without stats scores every row as unseen', async () => {
     const withEmpty: GbdtModel = {
       ...hand,
-      ctrTables: [...hand.ctrTables, { features: ['app', 'kind'], stats: [], maxCount: 0 }],
+      ctrTables: [...hand.ctrTables, tableOfEntries(['app', 'kind'], [], 0)],
       ctrs: [...hand.ctrs, { table: 1, type: 'Borders', prior: 0.25, borders: [0.2] }],
       trees: [...hand.trees, { splits: [{ type: 'ctr', ctr: 1, border: 0.2 }], leafValues: [-1, 1] }],
     };

@@ -3,7 +3,6 @@
  * values by string, so a scoring matrix may carry its own dictionaries.
  */
 import type { FeatureMatrix } from '../../schemas/matrix';
-import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel } from '../../schemas/gbdt';
 import { GbdtDataError } from './errors';
 import { ctrValue } from './ctr';
@@ -93,11 +92,9 @@ export function extendPrepared(
     }
     let values = shared?.ctrValues.get(ci);
     if (!values) {
-      const perValue = new Float64Array(t.stats.length);
-      for (let k = 0; k < t.stats.length; k++) {
-        const s = t.stats[k]!;
-        perValue[k] = ctrValue(c.type, c.prior, s[1], s[2], t.maxCount);
-      }
+      const perValue = new Float64Array(t.positives.length);
+      for (let k = 0; k < perValue.length; k++)
+        perValue[k] = ctrValue(c.type, c.prior, t.positives[k]!, t.totals[k]!, t.maxCount);
       values = { perValue, unseen: ctrValue(c.type, c.prior, 0, 0, t.maxCount) };
       shared?.ctrValues.set(ci, values);
     }
@@ -151,7 +148,7 @@ interface TableIndex {
  * Indexes are cached by the table's `stats` array: a model's tables never change, and the trainer replaces (never
  * edits) a table's stats when it materializes them, so a cached index always matches its array.
  */
-const tableIndexes = new WeakMap<GbdtModel['ctrTables'][number]['stats'], TableIndex>();
+const tableIndexes = new WeakMap<GbdtModel['ctrTables'][number]['keys'], TableIndex>();
 
 function intern<K>(m: Map<K, number>, key: K): number {
   let id = m.get(key);
@@ -160,27 +157,22 @@ function intern<K>(m: Map<K, number>, key: K): number {
 }
 
 function tableIndex(table: GbdtModel['ctrTables'][number]): TableIndex {
-  const cached = tableIndexes.get(table.stats);
+  const cached = tableIndexes.get(table.keys);
   if (cached) return cached;
   const width = table.features.length;
-  const valueIds = table.features.map(() => new Map<string, number>());
+  const valueIds = table.values.map((values) => new Map(values.map((v, i) => [v, i] as const)));
   const next = table.features.map(() => new Map<number, number>());
-  // A key with another number of parts (a value containing the separator) is never formed from value ids.
-  const keys = table.stats
-    .map(([key], r) => ({ parts: width === 1 ? [key] : key.split(COMBINATION_SEPARATOR), r }))
-    .filter((k) => k.parts.length === width);
-  for (const { parts } of keys) parts.forEach((v, j) => intern(valueIds[j]!, v));
-  const radix = valueIds.map((m) => m.size);
+  const radix = table.values.map((values) => values.length);
   const rows: number[] = [];
-  for (const { parts, r } of keys) {
-    let id = valueIds[0]!.get(parts[0]!)!;
-    for (let j = 1; j < width; j++) id = intern(next[j]!, id * radix[j]! + valueIds[j]!.get(parts[j]!)!);
+  for (let r = 0; r < table.positives.length; r++) {
+    let id = table.keys[r * width]!;
+    for (let j = 1; j < width; j++) id = intern(next[j]!, id * radix[j]! + table.keys[r * width + j]!);
     rows[id] = r;
   }
   const rowOf = new Int32Array(rows.length).fill(-1);
   rows.forEach((r, id) => (rowOf[id] = r));
   const index = { valueIds, next, radix, rowOf };
-  tableIndexes.set(table.stats, index);
+  tableIndexes.set(table.keys, index);
   return index;
 }
 

@@ -3,10 +3,10 @@
  * quantized training columns the tree search reads; builds categorical combinations on demand.
  */
 import type { FeatureMatrix } from '../../schemas/matrix';
-import { COMBINATION_SEPARATOR } from '../../schemas/gbdt';
 import type { GbdtModel, ResolvedParams } from '../../schemas/gbdt';
 import { DEFAULT_CTRS, ctrValue, indexCategories, orderedHistory } from './ctr';
 import { BinFinder, binArray, binarize, numericBorders, uniformBorders, withNanBorder } from './quantize';
+import { encodeTable, type KeepEntry } from './tables';
 import { PACKED_MAX_BINS, packedBins } from './tree';
 import type { BinFeature, Bins } from './tree';
 import { WASM_CTR_MAX_BORDERS, WASM_CTR_MAX_PRIORS, WasmCtr } from './wasm';
@@ -39,28 +39,21 @@ export interface BuiltFeatures {
   ctrs: GbdtModel['ctrs'];
   binFeatures: BinFeature[];
   catSources: CatSource[];
-  /** Combination tables whose `stats` are built only when needed (most combinations end up unused). */
-  pendingStats: Map<number, (keep?: KeepEntry) => [string, number, number][]>;
+  /** Combination tables whose entries are built only when needed (most combinations end up unused). */
+  pendingStats: Map<number, (keep?: KeepEntry) => TableColumns>;
 }
 
-/** Whether a table entry with these statistics is kept. */
-export type KeepEntry = (positives: number, total: number) => boolean;
+/** A table's entries, as `encodeTable` gives them. */
+type TableColumns = ReturnType<typeof encodeTable>;
 
-/**
- * Fills in a combination table's statistics if they were deferred; with `keep`, only the entries it keeps (their
- * string keys are the bulk of the work and of the memory).
- */
+/** Fills in a combination table's entries if they were deferred; with `keep`, only the entries it keeps. */
 export function materializeTable(out: BuiltFeatures, table: number, keep?: KeepEntry): void {
   const build = out.pendingStats.get(table);
   if (build) {
-    out.ctrTables[table]!.stats = build(keep);
+    Object.assign(out.ctrTables[table]!, build(keep));
     out.pendingStats.delete(table);
   }
 }
-
-/** Code-unit order of table keys (combination tables are sorted when the model is assembled). */
-export const byKey = (a: [string, number, number], b: [string, number, number]): number =>
-  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
 /** Context for adding CTR features after the initial build (combinations). */
 export interface CtrContext {
@@ -170,17 +163,17 @@ function valueCtrBins(valueOf: Int32Array, binOfValue: Bins, borderCount: number
 }
 
 /**
- * A table's entries `[key, positives, total]` per value id (with `keep`, only the entries it keeps), sorted by key;
- * `rank`, when given, orders the ids as their keys (numbers sort much faster than strings).
+ * A table's entries per value id (with `keep`, only the entries it keeps): `valueOfSource(id, j)` is id's value of
+ * feature j as an index into `sources[j]`.
  */
 function tableStats(
   valueOf: Int32Array,
   k: number,
   labels: Uint8Array,
-  keyOf: (id: number) => string,
+  sources: string[][],
+  valueOfSource: (id: number, j: number) => number,
   keep?: KeepEntry,
-  rank?: Float64Array,
-): [string, number, number][] {
+): TableColumns {
   const positives = new Int32Array(k);
   const totals = new Int32Array(k);
   for (let i = 0; i < valueOf.length; i++) {
@@ -188,54 +181,16 @@ function tableStats(
     totals[v]!++;
     positives[v]! += labels[i]!;
   }
-  if (rank) {
-    const ids: number[] = [];
-    for (let v = 0; v < k; v++) if (!keep || keep(positives[v]!, totals[v]!)) ids.push(v);
-    ids.sort((a, b) => rank[a]! - rank[b]!);
-    return ids.map((v) => [keyOf(v), positives[v]!, totals[v]!]);
+  const parts: number[] = [];
+  const keptPositives: number[] = [];
+  const keptTotals: number[] = [];
+  for (let v = 0; v < k; v++) {
+    if (keep && !keep(positives[v]!, totals[v]!)) continue;
+    for (let j = 0; j < sources.length; j++) parts.push(valueOfSource(v, j));
+    keptPositives.push(positives[v]!);
+    keptTotals.push(totals[v]!);
   }
-  const stats: [string, number, number][] = [];
-  for (let v = 0; v < k; v++)
-    if (!keep || keep(positives[v]!, totals[v]!)) stats.push([keyOf(v), positives[v]!, totals[v]!]);
-  return stats.sort(byKey);
-}
-
-/**
- * Each value's position in the code-unit order of a source's values, or null when a value holds a code unit up to
- * U+001F (COMBINATION_SEPARATOR and below): without those, joined keys sort as the tuples of their values' positions
- * (a value that is a prefix of another is followed by the separator, which sorts before any other code unit).
- */
-const valueRanks = new WeakMap<CatSource, Int32Array | null>();
-function ranksOf(src: CatSource): Int32Array | null {
-  let ranks = valueRanks.get(src);
-  if (ranks !== undefined) return ranks;
-  ranks = null;
-  if (!src.values.some((v) => /[\u0000-\u001f]/.test(v))) {
-    const order = src.values.map((_, v) => v).sort((a, b) => byKey([src.values[a]!, 0, 0], [src.values[b]!, 0, 0]));
-    ranks = new Int32Array(order.length);
-    for (let r = 0; r < order.length; r++) ranks[order[r]!] = r;
-  }
-  valueRanks.set(src, ranks);
-  return ranks;
-}
-
-/**
- * A number per combination id that sorts as the id's joined key: the tuple of its values' ranks in mixed radix, when
- * every source has ranks and the radix product stays below 2^53; else undefined (the keys are sorted as strings).
- */
-function combinationRanks(srcs: CatSource[], k: number, firstRow: Int32Array): Float64Array | undefined {
-  const ranks = srcs.map(ranksOf);
-  let space = 1;
-  for (const src of srcs) space *= src.values.length;
-  if (ranks.some((r) => r === null) || space > Number.MAX_SAFE_INTEGER) return undefined;
-  const out = new Float64Array(k);
-  for (let id = 0; id < k; id++) {
-    const row = firstRow[id]!;
-    let x = 0;
-    for (let j = 0; j < srcs.length; j++) x = x * srcs[j]!.values.length + ranks[j]![srcs[j]!.valueOf[row]!]!;
-    out[id] = x;
-  }
-  return out;
+  return encodeTable({ sources, parts, positives: keptPositives, totals: keptTotals });
 }
 
 /**
@@ -284,7 +239,7 @@ function addCtrs(
   proj: number[],
   valueOf: Int32Array,
   k: number,
-  buildStats: (keep?: KeepEntry) => [string, number, number][],
+  buildStats: (keep?: KeepEntry) => TableColumns,
 ): number[] {
   const n = valueOf.length;
   const totals = new Int32Array(k);
@@ -296,7 +251,7 @@ function addCtrs(
   const table =
     out.ctrTables.push({
       features,
-      stats: proj.length === 1 ? buildStats() : [],
+      ...(proj.length === 1 ? buildStats() : { values: features.map(() => []), keys: [], positives: [], totals: [] }),
       maxCount,
     }) - 1;
   if (proj.length > 1) out.pendingStats.set(table, buildStats);
@@ -430,7 +385,7 @@ export function buildFeatures(
         valueOf: idx.valueOf,
         values: idx.values,
       }) - 1;
-    addCtrs(out, ctx, [c], idx.valueOf, k, () => tableStats(idx.valueOf, k, labels, (v) => idx.values[v]!));
+    addCtrs(out, ctx, [c], idx.valueOf, k, () => tableStats(idx.valueOf, k, labels, [idx.values], (v) => v));
   }
   for (const col of train.numeric) {
     out.features.push({ name: col.name, type: 'numeric' });
@@ -579,19 +534,18 @@ function deferredCombinationStats(
   out: BuiltFeatures,
   ctx: CtrContext,
   proj: number[],
-): (keep?: KeepEntry) => [string, number, number][] {
+): (keep?: KeepEntry) => TableColumns {
   return (keep) => {
     const srcs = proj.map((c) => out.catSources[c]!);
     const { valueOf, k, firstRow } = combinationIds(out, ctx, proj);
-    const keyOf = (id: number): string =>
-      srcs.map((src) => src.values[src.valueOf[firstRow[id]!]!]!).join(COMBINATION_SEPARATOR);
-    return tableStats(valueOf, k, ctx.labels, keyOf, keep, combinationRanks(srcs, k, firstRow));
+    const sources = srcs.map((src) => src.values);
+    return tableStats(valueOf, k, ctx.labels, sources, (id, j) => srcs[j]!.valueOf[firstRow[id]!]!, keep);
   };
 }
 
 /**
- * Adds CTR features over a combination of categorical sources (sorted indices, 2+). The combination's value is
- * the sources' values joined by COMBINATION_SEPARATOR, in `proj` order.
+ * Adds CTR features over a combination of categorical sources (sorted indices, 2+): the combination's value is the
+ * tuple of the sources' values, in `proj` order.
  */
 export function addCombination(out: BuiltFeatures, ctx: CtrContext, proj: number[]): number[] {
   const { valueOf, k } = combinationIds(out, ctx, proj);

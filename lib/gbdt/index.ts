@@ -12,6 +12,7 @@ export { predictRaw, predictProba } from './predict';
 export { applyCalibrator, applyIsotonic, applyPlatt, LOGIT_EPS, logit } from './calibration';
 export type { Calibrator, IsotonicCalibrator, PlattCalibrator } from './calibration';
 export { serializeModel, parseModel } from './model';
+export { entryValues, tableOfEntries } from './tables';
 export { GbdtParamError, GbdtDataError, GbdtModelError } from './errors';
 export { loglossFromRaw, rocAuc } from './metrics';
 export { greedyLogSumBorders, medianBorders, uniformBorders } from './quantize';

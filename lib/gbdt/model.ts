@@ -1,7 +1,8 @@
 /** Model files: canonical JSON out, validated JSON in. */
-import { gbdtModelSchema } from '../../schemas/gbdt';
-import type { GbdtModel } from '../../schemas/gbdt';
+import { COMBINATION_SEPARATOR, ctrTableV1Schema, gbdtModelSchema } from '../../schemas/gbdt';
+import type { CtrTable, GbdtModel } from '../../schemas/gbdt';
 import { GbdtModelError } from './errors';
+import { tableOfEntries } from './tables';
 
 function isPrimitive(v: unknown): boolean {
   return v === null || typeof v !== 'object';
@@ -22,6 +23,8 @@ function canonicalModelJson(value: unknown): string {
     if (typeof v === 'string' || typeof v === 'boolean') return JSON.stringify(v);
     if (Array.isArray(v)) {
       if (v.length === 0) return '[]';
+      // Numbers straight through JSON.stringify: a CTR table's columns run to tens of millions of them.
+      if (v.every((x) => typeof x === 'number' && Number.isFinite(x))) return JSON.stringify(v);
       if (v.every(isPrimitive)) return `[${v.map((x) => write(x, '')).join(',')}]`;
       const inner = indent + '  ';
       return `[\n${v.map((x) => inner + write(x, inner)).join(',\n')}\n${indent}]`;
@@ -58,6 +61,7 @@ function checkReferences(m: GbdtModel): void {
   m.ctrTables.forEach((t, i) => {
     for (const f of t.features)
       if (names.get(f) !== 'categorical') fail(`ctrTables[${i}] uses '${f}', not a categorical feature`);
+    checkTable(t, `ctrTables[${i}]`, fail);
   });
   m.ctrs.forEach((c, i) => {
     if (c.table >= m.ctrTables.length) fail(`ctrs[${i}].table ${c.table} is out of range`);
@@ -92,6 +96,7 @@ export function parseModel(json: string): GbdtModel {
   } catch (e) {
     throw new GbdtModelError(`model file is not valid JSON: ${(e as Error).message}`);
   }
+  data = fromFormat1(data);
   const parsed = gbdtModelSchema.safeParse(data);
   if (!parsed.success) {
     const lines = parsed.error.issues
@@ -102,4 +107,60 @@ export function parseModel(json: string): GbdtModel {
   }
   checkReferences(parsed.data);
   return parsed.data;
+}
+
+/**
+ * A table's columns against each other (the schema leaves them as plain arrays, checked here in one pass each):
+ * distinct values in code-unit order, positions in range, counts whole with 0 ≤ positives ≤ totals, entries in the
+ * order of their value tuples.
+ */
+function checkTable(t: CtrTable, where: string, fail: (msg: string) => never): void {
+  const width = t.features.length;
+  const n = t.positives.length;
+  if (t.values.length !== width) fail(`${where} has ${t.values.length} value lists for ${width} features`);
+  if (t.totals.length !== n) fail(`${where} has ${t.totals.length} totals for ${n} positives`);
+  if (t.keys.length !== n * width) fail(`${where} has ${t.keys.length} keys for ${n} entries of ${width} features`);
+  t.values.forEach((values, j) => {
+    for (let v = 1; v < values.length; v++)
+      if (!(values[v - 1]! < values[v]!)) fail(`${where}.values[${j}] is not in code-unit order at ${v}`);
+  });
+  const whole = (x: unknown, lo: number, hi: number): boolean =>
+    typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
+  for (let r = 0; r < n; r++) {
+    if (!whole(t.totals[r], 1, t.maxCount)) fail(`${where}.totals[${r}] is not a whole number in 1..maxCount`);
+    if (!whole(t.positives[r], 0, t.totals[r]!)) fail(`${where}.positives[${r}] is not a whole number in 0..totals`);
+    let order = r === 0 ? 1 : 0;
+    for (let j = 0; j < width; j++) {
+      const key = t.keys[r * width + j];
+      if (!whole(key, 0, t.values[j]!.length - 1))
+        fail(`${where}.keys[${r * width + j}] is not a position in values[${j}]`);
+      if (order === 0) order = Math.sign(key! - t.keys[(r - 1) * width + j]!);
+    }
+    if (order <= 0) fail(`${where} entry ${r} does not follow entry ${r - 1} in the order of their values`);
+  }
+}
+
+/**
+ * A model file of format version 1 in the current format: its tables' rows [key, positives, total], keys joined by
+ * U+001F, by columns. A key with another number of parts (a value holding the separator) could never match a row
+ * and is dropped.
+ */
+function fromFormat1(data: unknown): unknown {
+  const m = data as { formatVersion?: unknown; ctrTables?: unknown };
+  if (typeof m !== 'object' || m === null || m.formatVersion !== 1 || !Array.isArray(m.ctrTables)) return data;
+  const ctrTables = m.ctrTables.map((raw, i) => {
+    const parsed = ctrTableV1Schema.safeParse(raw);
+    if (!parsed.success)
+      throw new GbdtModelError(`invalid model file: ctrTables.${i}: ${parsed.error.issues[0]!.message}`);
+    const { features, stats, maxCount } = parsed.data;
+    const entries = stats
+      .map(([key, positives, total]): [string[], number, number] => [
+        features.length === 1 ? [key] : key.split(COMBINATION_SEPARATOR),
+        positives,
+        total,
+      ])
+      .filter(([values]) => values.length === features.length);
+    return tableOfEntries(features, entries, maxCount);
+  });
+  return { ...m, formatVersion: 2, ctrTables };
 }

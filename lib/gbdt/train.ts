@@ -6,7 +6,8 @@ import type { CatBoostParams, GbdtModel, GbdtSplit, ResolvedParams } from '../..
 import { GbdtDataError } from './errors';
 import { resolveParams } from './params';
 import { addCombination, buildFeatures, CtrScratch, materializeTable } from './features';
-import type { BuiltFeatures, CtrContext, KeepEntry } from './features';
+import type { BuiltFeatures, CtrContext } from './features';
+import { keptEntries, type KeepEntry } from './tables';
 import { drawWeights } from './bootstrap';
 import { searchObliviousTree, assignLeaves, TreeSearchScratch } from './tree';
 import type { SplitChoice } from './tree';
@@ -131,7 +132,7 @@ function pruneCombinations(
     materialize(ot, keep);
     const table = spec.ctrTables[ot]!;
     // A table materialized during training (eval set) still holds every entry.
-    return keep ? { ...table, stats: table.stats.filter((s) => keep(s[1], s[2])) } : table;
+    return keep ? keptEntries(table, keep) : table;
   });
   return { ...spec, ctrTables, ctrs, trees: remapped };
 }

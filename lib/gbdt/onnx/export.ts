@@ -33,10 +33,10 @@
  *
  * The bytes are a function of the model only (no timestamps, no map-order dependence): same model ⇒ same bytes.
  */
-import { COMBINATION_SEPARATOR } from '../../../schemas/gbdt';
 import type { GbdtModel } from '../../../schemas/gbdt';
 import { LOGIT_EPS } from '../calibration';
 import { ctrValue } from '../ctr';
+import { entryValues } from '../tables';
 import { GbdtModelError } from '../errors';
 import { DataType, encodeModel } from './onnx-proto';
 import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx-proto';
@@ -313,15 +313,11 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
   const valuesOf = new Map<string, Set<string>>();
   for (const ti of usedTables) {
     const table = model.ctrTables[ti]!;
-    const width = table.features.length;
-    // A key with another number of parts (a value containing the separator) is never formed from codes.
-    const rows = table.stats
-      .map(([key, positives, total]) => ({
-        parts: width === 1 ? [key] : key.split(COMBINATION_SEPARATOR),
-        positives,
-        total,
-      }))
-      .filter((r) => r.parts.length === width);
+    const rows = table.positives.map((positives, r) => ({
+      parts: entryValues(table, r),
+      positives,
+      total: table.totals[r]!,
+    }));
     keyParts.set(ti, rows);
     table.features.forEach((f, j) => {
       if (!valuesOf.has(f)) valuesOf.set(f, new Set());
