@@ -7,6 +7,7 @@ export { connectClient, connectWorker } from './connection';
 export { freePort, freePorts, isPortFree, startDevServer, type DevServer, type DevServerOptions } from './devServer';
 export { startElevationTimer } from './elevation';
 export {
+  LIFECYCLE_UPDATES,
   lifecycleStateOn,
   lifecycleUpdateOn,
   sendLifecycleUpdate,

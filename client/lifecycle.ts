@@ -38,14 +38,15 @@ export async function withLifecycle<T>(runId: string, fn: (handle: LifecycleHand
   }
 }
 
-const UPDATES = {
+/** The lifecycle's updates by operation name. */
+export const LIFECYCLE_UPDATES = {
   fileOverride: fileOverrideUpdate,
   reviewOverride: reviewOverrideUpdate,
   runReproducibility: runReproducibilityUpdate,
   lockRun: lockRunUpdate,
   approveDeployment: approveDeploymentUpdate,
 } as const;
-export type LifecycleUpdate = keyof typeof UPDATES;
+export type LifecycleUpdate = keyof typeof LIFECYCLE_UPDATES;
 
 /**
  * Sends one lifecycle update for the holder of `credential`: the token is proven here and the workflow gets a
@@ -60,7 +61,7 @@ export async function sendLifecycleUpdate(
   request: Record<string, unknown>,
 ): Promise<Verdict> {
   const capability = await issueCapability(credential, { op, runId, request });
-  const update = UPDATES[op] as typeof lockRunUpdate;
+  const update = LIFECYCLE_UPDATES[op] as typeof lockRunUpdate;
   return handle.executeUpdate(update, { args: [{ ...request, capability } as never] });
 }
 

@@ -35,12 +35,14 @@ import {
 } from '../workflows/lifecycleDefinitions';
 import {
   connectClient,
+  LIFECYCLE_UPDATES,
   lifecycleHandle,
   startDevServer,
   startLocalWorker,
   startTrainingPipeline,
   withRecords,
   type DevServer,
+  type LifecycleUpdate,
   type TemporalServer,
 } from '../client';
 import { makeTeam, type Team } from './governance/fixtures';
@@ -89,6 +91,19 @@ async function signed<B extends Record<string, unknown>>(
   runId = 'lc-a',
 ) {
   return { ...body, capability: await issueCapability({ token, source: 'cli' }, { op, runId, request: body }) };
+}
+
+/** `body` sent to `h` as the update `op`, signed for the holder of `token`: the verdict. */
+async function updateAs(
+  h: WorkflowHandle,
+  token: string,
+  op: LifecycleUpdate,
+  body: Record<string, unknown>,
+  runId: string,
+): Promise<Verdict> {
+  return h.executeUpdate(LIFECYCLE_UPDATES[op] as typeof lockRunUpdate, {
+    args: [(await signed(token, op, body, runId)) as never],
+  });
 }
 
 /** The input `access-perm auth capability` prints for the `temporal` CLI (the real command, as docs show it). */
@@ -753,30 +768,14 @@ describe('run lifecycle on a real Temporal dev server', () => {
         workflowId: 'lifecycle-lc-c',
         args: [{ runId: 'lc-c' }],
       });
-      const filed = await runC.executeUpdate(fileOverrideUpdate, {
-        args: [
-          await signed(
-            team.tokens.MODELER,
-            'fileOverride',
-            { reason: 'fewer false approvals', change: { kind: 'threshold' as const, threshold: 0.6 } },
-            'lc-c',
-          ),
-        ],
-      });
+      const threshold = { reason: 'fewer false approvals', change: { kind: 'threshold', threshold: 0.6 } };
+      const filed = await updateAs(runC, team.tokens.MODELER, 'fileOverride', threshold, 'lc-c');
       expect(filed).toMatchObject({ ok: true, overrideId: 'ov-1' });
       const builtOnRecord = async () =>
         (await lifecycleView('lc-c', join(runsDir(), 'lc-c'))).overrides[0]?.status === 'pending_review';
       await vi.waitUntil(builtOnRecord, { timeout: 60_000, interval: 200 });
-      const review = await runC.executeUpdate(reviewOverrideUpdate, {
-        args: [
-          await signed(
-            team.tokens.VALIDATOR,
-            'reviewOverride',
-            { overrideId: 'ov-1', decision: 'approve', reason: 'the cut is justified' },
-            'lc-c',
-          ),
-        ],
-      });
+      const approval = { overrideId: 'ov-1', decision: 'approve', reason: 'the cut is justified' };
+      const review = await updateAs(runC, team.tokens.VALIDATOR, 'reviewOverride', approval, 'lc-c');
       expect(review).toMatchObject({ ok: true, status: 'approved' });
       release();
       const s = await until(
@@ -792,9 +791,7 @@ describe('run lifecycle on a real Temporal dev server', () => {
         'override_pending_review',
       );
       // It still answers: a failed workflow task would leave this update without a verdict.
-      const lock = await runC.executeUpdate(lockRunUpdate, {
-        args: [await signed(team.tokens.VALIDATOR, 'lockRun', { reason: 'ship' }, 'lc-c')],
-      });
+      const lock = await updateAs(runC, team.tokens.VALIDATOR, 'lockRun', { reason: 'ship' }, 'lc-c');
       expect(lock).toMatchObject({ ok: false, status: 'approved' });
       expect(lock.message).toMatch(/cannot be locked yet/);
     } finally {
