@@ -36,7 +36,6 @@
 import type { GbdtModel } from '../../../schemas/gbdt';
 import { LOGIT_EPS } from '../calibration';
 import { ctrValue } from '../ctr';
-import { entryValues } from '../tables';
 import { GbdtModelError } from '../errors';
 import { DataType, encodeModel } from './onnx-proto';
 import type { OnnxAttribute, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx-proto';
@@ -308,21 +307,13 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     ctrsOfTable.get(t)!.push(ci);
   }
   const usedTables = [...ctrsOfTable.keys()].sort(ascending);
-  /** Per used table: its stats rows with the key split into the features' values. */
-  const keyParts = new Map<number, Array<{ parts: string[]; positives: number; total: number }>>();
   const valuesOf = new Map<string, Set<string>>();
   for (const ti of usedTables) {
     const table = model.ctrTables[ti]!;
-    const rows = table.positives.map((positives, r) => ({
-      parts: entryValues(table, r),
-      positives,
-      total: table.totals[r]!,
-    }));
-    keyParts.set(ti, rows);
     table.features.forEach((f, j) => {
       if (!valuesOf.has(f)) valuesOf.set(f, new Set());
       const set = valuesOf.get(f)!;
-      for (const r of rows) set.add(r.parts[j]!);
+      for (const v of table.values[j]!) set.add(v);
     });
   }
   const codeOf = new Map<string, Map<string, number>>();
@@ -347,16 +338,23 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
   /** Per used table: the id of every stats row's full key. */
   const keyIds = new Map<number, number[]>();
   for (const ti of usedTables) {
-    const features = model.ctrTables[ti]!.features;
+    const table = model.ctrTables[ti]!;
+    const { features, keys } = table;
+    const width = features.length;
+    // Each feature's positions in the table's values → the feature's codes.
+    const codes = features.map((f, j) => table.values[j]!.map((v) => codeOf.get(f)!.get(v)!));
+    const prefixes = features.map((_, j) => {
+      const prefix = features.slice(0, j + 1).join('\u0000');
+      if (j > 0 && !prefixIds.has(prefix)) prefixIds.set(prefix, new Map());
+      return prefixIds.get(prefix);
+    });
     keyIds.set(
       ti,
-      keyParts.get(ti)!.map(({ parts: p }) => {
-        let id = codeOf.get(features[0]!)!.get(p[0]!)!;
-        for (let j = 1; j < features.length; j++) {
-          const prefix = features.slice(0, j + 1).join('\u0000');
-          if (!prefixIds.has(prefix)) prefixIds.set(prefix, new Map());
-          const ids = prefixIds.get(prefix)!;
-          const key = id * (codeOf.get(features[j]!)!.size + 1) + codeOf.get(features[j]!)!.get(p[j]!)!;
+      table.positives.map((_, r) => {
+        let id = codes[0]![keys[r * width]!]!;
+        for (let j = 1; j < width; j++) {
+          const ids = prefixes[j]!;
+          const key = id * (codeOf.get(features[j]!)!.size + 1) + codes[j]![keys[r * width + j]!]!;
           if (!ids.has(key)) ids.set(key, ids.size);
           id = ids.get(key)!;
         }
@@ -405,7 +403,7 @@ export function exportOnnx(model: GbdtModel): Uint8Array {
     const data = new Uint8Array(width * m);
     for (let k = 0; k < width; k++) data.set(unseen, k * m);
     const ids = keyIds.get(ti)!;
-    keyParts.get(ti)!.forEach(({ positives, total }, r) => data.set(bitsOf(positives, total), ids[r]! * m));
+    table.positives.forEach((positives, r) => data.set(bitsOf(positives, table.totals[r]!), ids[r]! * m));
     parts.push(pickRows(g, `ctr_table${ti}`, id.tensor, data, m));
     for (const ci of cis) {
       ctrConditions.set(ci, conditionCount);
