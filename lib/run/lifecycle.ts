@@ -80,17 +80,27 @@ export async function readReproRequest(reproDir: string): Promise<ReproRequest> 
   return reproRequestSchema.parse(raw) as ReproRequest;
 }
 
+/** What one version folder's records say, each read once (so its version and its override always agree). */
+async function versionFolder(runDir: string, version: number) {
+  const dir = join(runDir, versionDirName(version));
+  const [manifest, filed, failure, review] = await Promise.all([
+    tryManifest(dir),
+    version === 1 ? null : readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE)),
+    version === 1 ? null : readRunRecord<{ error: string }>(join(dir, BUILD_FAILED_FILE)),
+    version === 1 ? null : readVersionReview(dir),
+  ]);
+  const metrics = manifest ? await readMetrics(dir).catch(() => null) : null;
+  return { version, manifest, filed, failure, review, metrics };
+}
+type VersionFolder = Awaited<ReturnType<typeof versionFolder>>;
+
 /**
  * A built version: its folder has a manifest and, past version 1, the signed record of the override it was built for
  * and no build failure (a folder completed by a workflow other than the one its lifecycle started is not a version).
  */
-async function versionRecord(runDir: string, version: number): Promise<ModelVersion | null> {
-  const dir = join(runDir, versionDirName(version));
-  const manifest = await tryManifest(dir);
+function versionRecord({ version, manifest, filed, failure, metrics }: VersionFolder): ModelVersion | null {
   if (!manifest) return null;
-  const filed = version === 1 ? null : await readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
-  if (version > 1 && (!filed || (await readRunRecord(join(dir, BUILD_FAILED_FILE))))) return null;
-  const metrics = await readMetrics(dir).catch(() => null);
+  if (version > 1 && (!filed || failure)) return null;
   return {
     version,
     modelSha256: manifest.artifacts.find((a) => a.path === MODEL_FILE)?.sha256 ?? null,
@@ -101,16 +111,9 @@ async function versionRecord(runDir: string, version: number): Promise<ModelVers
   };
 }
 
-async function overrideRecord(runDir: string, version: number): Promise<OverrideRecord | null> {
-  const dir = join(runDir, versionDirName(version));
-  const filed = await readRunRecord<FiledOverride>(join(dir, OVERRIDE_RECORD_FILE));
+function overrideRecord({ manifest, filed, failure, review }: VersionFolder): OverrideRecord | null {
   if (!filed) return null;
   const { fromVersion: _from, ...override } = filed;
-  const [review, failure, manifest] = await Promise.all([
-    readVersionReview(dir),
-    readRunRecord<{ error: string }>(join(dir, BUILD_FAILED_FILE)),
-    tryManifest(dir),
-  ]);
   if (review) {
     const { version: _v, overrideId: _o, ...decision } = review;
     return { ...override, status: review.decision === 'approve' ? 'approved' : 'rejected', review: decision };
@@ -155,13 +158,9 @@ export async function reproductions(runDir: string): Promise<Reproduction[]> {
 export async function lifecycleView(runId: string, runDir: string): Promise<LifecycleView> {
   const info = await readRunInfo(runDir);
   const newest = await newestVersion(runDir);
-  const numbers = Array.from({ length: newest }, (_, i) => i + 1);
-  const versions = (await Promise.all(numbers.map((v) => versionRecord(runDir, v)))).filter(
-    (v): v is ModelVersion => v !== null,
-  );
-  const overrides = (await Promise.all(numbers.slice(1).map((v) => overrideRecord(runDir, v)))).filter(
-    (o): o is OverrideRecord => o !== null,
-  );
+  const folders = await Promise.all(Array.from({ length: newest }, (_, i) => versionFolder(runDir, i + 1)));
+  const versions = folders.map(versionRecord).filter((v): v is ModelVersion => v !== null);
+  const overrides = folders.map(overrideRecord).filter((o): o is OverrideRecord => o !== null);
   const tests = await reproductions(runDir);
   const lock = await readLock(runDir);
   const building = overrides.find((o) => o.status === 'retraining');
