@@ -499,7 +499,7 @@ describe('the control-plane API (access-perm api) on a real server', () => {
       'fewer bins',
       '--wait',
     );
-    expect(filed.stdout).toMatch(
+    expect(filed.stdout, filed.stderr).toMatch(
       /^override ov-1 filed; .*\nversion 2 ready: OOF ROC-AUC 0\.\d{4} \(version 1: 0\.\d{4}\)/s,
     );
     const delegated = await remote(
