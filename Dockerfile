@@ -32,8 +32,9 @@ RUN npm install --omit=dev --no-audit --no-fund \
 # Sources stay root-owned (read-only for the app user); see .dockerignore for what is left out.
 COPY . .
 
-# The workflow bundle workers load, built once here (stamped with the hash of the workflow sources).
-RUN node scripts/build-workflows.mjs
+# The workflow bundle workers load and the prebuilt CLI and thread programs, built once here (each stamped with the
+# hash of its sources).
+RUN node scripts/build-workflows.mjs && node scripts/build-js.mjs
 
 # /data: runs, artifacts and state; /keyring: the keys, apart from the data (both volumes in
 # docker-compose.yml; the image's empty, node-owned folders give fresh named volumes the right

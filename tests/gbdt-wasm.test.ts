@@ -7,7 +7,6 @@ import type { CatBoostParams } from '../lib/gbdt';
 import { Rng } from '../lib/rng';
 import { helperThreads, KernelThreads } from '../lib/gbdt/wasm';
 import type { FeatureMatrix } from '../schemas/matrix';
-// @ts-expect-error -- a plain .mjs script without type declarations
 import { buildKernels, kernelsModule, KERNELS_MODULE } from '../scripts/build-wasm.mjs';
 
 /**

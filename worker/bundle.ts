@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundlePath } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../lib/paths';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = PROJECT_ROOT;
 const WORKFLOWS_ENTRY = join(ROOT, 'workflows', 'index.ts');
 
 /** The prebuilt workflow bundle (git-ignored) and the hash of the sources it was built from, beside it. */

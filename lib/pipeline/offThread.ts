@@ -4,9 +4,11 @@
  * its heartbeats go out every 2 s and a dead worker still shows within a minute, and other activities on the worker
  * are not held up.
  */
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FoldSummary } from '../../schemas/run';
 import { cancellation, ThreadError } from '../errors';
+import { PROJECT_ROOT } from '../paths';
 import { countFeatureRows, type RunFolder } from '../run';
 import { evaluateRun, type EvaluationResult } from './evaluate';
 import type { StepThreadMessage, THREAD_STEPS, ThreadStep } from './stepThread';
@@ -45,7 +47,7 @@ export function runStepInThread<K extends ThreadStep>(
 ): Promise<Awaited<ReturnType<Step<K>>>> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(cancellation(signal, step));
-    const thread = new Worker(new URL('./step-thread.mjs', import.meta.url), {
+    const thread = new Worker(join(PROJECT_ROOT, 'lib', 'pipeline', 'step-thread.mjs'), {
       workerData: { step, args },
       // The step's JavaScript heap grows with the rows (at ten million: the segment and group columns as strings);
       // V8's default limit (~4 GB here) is sized for a process, not for a step that runs

@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { memoryLimitBytes } from '../machine';
+import { PROJECT_ROOT } from '../paths';
 import { cancellation, ConfigError, ThreadError, ThreadHeapError } from '../errors';
 import type { DeferredTrainJob, ThreadJob, TrainJob, TrainOutcome, TrainProgress, ThreadMessage } from './types';
 
@@ -186,7 +188,7 @@ function takeThread(): Worker {
     kept = idle.pop();
   }
   if (!kept) {
-    const thread = new Worker(new URL('./thread-entry.mjs', import.meta.url), {
+    const thread = new Worker(join(PROJECT_ROOT, 'lib', 'training', 'thread-entry.mjs'), {
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
     heapOf.set(thread, heapMb);

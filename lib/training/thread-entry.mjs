@@ -1,4 +1,4 @@
-// Worker threads do not inherit the parent's TypeScript loader; load the trainer through tsx here.
-import { tsImport } from 'tsx/esm/api';
+// The training thread's program: prebuilt when the build is fresh, else the TypeScript through tsx.
+import { loadProgram } from '../prebuilt.mjs';
 
-await tsImport('./thread.ts', import.meta.url);
+await loadProgram('training-thread');

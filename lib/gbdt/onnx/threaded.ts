@@ -6,8 +6,10 @@
  * small requests: the graph's fixed cost per run is paid once). No call waits for a timer: an idle worker starts at
  * once.
  */
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FeatureMatrix } from '../../../schemas/matrix';
+import { PROJECT_ROOT } from '../../paths';
 import { GbdtDataError } from '../errors';
 import type { OnnxInputSpec } from './export';
 import { checkedColumns } from './score';
@@ -61,7 +63,7 @@ async function startLane(
   onnxBytes: Uint8Array,
   options: OnnxScorerOptions,
 ): Promise<{ lane: Lane; inputs: OnnxInputSpec[] }> {
-  const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), {
+  const worker = new Worker(join(PROJECT_ROOT, 'lib', 'gbdt', 'onnx', 'thread-entry.mjs'), {
     workerData: { bytes: onnxBytes, options },
   });
   const inputs = await new Promise<OnnxInputSpec[]>((resolve, reject) => {
