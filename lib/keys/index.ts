@@ -180,7 +180,31 @@ async function currentKey(): Promise<{ keyId: string; privateKey: KeyObject }> {
     await createOnce(currentPath, `${created}\n`);
     keyId = (await readFile(currentPath, 'utf8')).trim();
   }
-  return { keyId, privateKey: createPrivateKey(await readPrivate(join(dir, SIGNING_DIR, `${keyId}.key`))) };
+  return { keyId, privateKey: parsedPrivateKey(await readPrivate(join(dir, SIGNING_DIR, `${keyId}.key`))) };
+}
+
+// Keys parsed from their PEM text, by that text: every signature and record check reads the keyring again (so a
+// rotation or a removed key counts at once), and parsing and fingerprinting cost more than the reading.
+const publicKeys = new Map<string, { keyId: string; key: KeyObject }>();
+const privateKeys = new Map<string, KeyObject>();
+
+function parsedPublicKey(pem: string): { keyId: string; key: KeyObject } {
+  let parsed = publicKeys.get(pem);
+  if (!parsed) {
+    const key = createPublicKey(pem);
+    parsed = { keyId: keyIdOf(key), key };
+    publicKeys.set(pem, parsed);
+  }
+  return parsed;
+}
+
+function parsedPrivateKey(pem: string): KeyObject {
+  let key = privateKeys.get(pem);
+  if (!key) {
+    key = createPrivateKey(pem);
+    privateKeys.set(pem, key);
+  }
+  return key;
 }
 
 /** Every public key of the keyring (the current one and those rotated out), by key id. */
@@ -189,8 +213,8 @@ export async function keyringPublicKeys(): Promise<Map<string, KeyObject>> {
   const keys = new Map<string, KeyObject>();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.pub')) continue;
-    const key = createPublicKey(await readFile(join(dir, name), 'utf8'));
-    keys.set(keyIdOf(key), key);
+    const { keyId, key } = parsedPublicKey(await readFile(join(dir, name), 'utf8'));
+    keys.set(keyId, key);
   }
   return keys;
 }
@@ -199,8 +223,8 @@ export async function keyringPublicKeys(): Promise<Map<string, KeyObject>> {
 export async function publicKeysFrom(paths: readonly string[]): Promise<Map<string, KeyObject>> {
   const keys = new Map<string, KeyObject>();
   for (const path of paths) {
-    const key = createPublicKey(await readFile(path, 'utf8'));
-    keys.set(keyIdOf(key), key);
+    const { keyId, key } = parsedPublicKey(await readFile(path, 'utf8'));
+    keys.set(keyId, key);
   }
   return keys;
 }

@@ -6,7 +6,7 @@ import { ArtifactIntegrityError, UnknownRunError } from '../errors';
 import { authorize, type Credential } from '../governance';
 import { assertRunId, readRunConfig, resolveRunDir } from '../run';
 import { toHtml, type FigureFiles } from '../report/doc';
-import { interactiveVegaSpec, renderVegaLite } from '../report/render';
+import { figureSvg, interactiveVegaSpec, renderVegaLite } from '../report/render';
 import { alertsFor, raiseAlerts } from './alerts';
 import {
   readDriftReport,
@@ -189,7 +189,7 @@ export async function trendChartAs(
   await authorize(credential, 'view_monitoring', { type: 'monitoring_window', runId: assertRunId(runId) });
   const spec = trendFigure(await readHistory(await resolveRunDir(runId)));
   if (!spec) return null;
-  return format === 'vega' ? interactiveVegaSpec(spec) : (await renderVegaLite(spec)).svg;
+  return format === 'vega' ? interactiveVegaSpec(spec) : figureSvg(spec);
 }
 
 /**

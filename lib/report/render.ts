@@ -66,30 +66,53 @@ export const THEME = {
 export interface RenderedFigure {
   svg: string;
   png: Uint8Array;
+  /** The compiled vega spec (JSON) the console draws interactively: see {@link interactiveVegaSpec}. */
+  vega: string;
 }
 
 const themed = (spec: TopLevelSpec, extra: object = {}): TopLevelSpec =>
   ({ ...spec, config: { ...THEME, ...(spec.config ?? {}), ...extra } }) as TopLevelSpec;
 
-/** Vega-Lite spec → SVG (vega's headless SVG renderer, no canvas) → PNG at `scale`× (resvg, bundled fonts). */
-export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
+/**
+ * The figure compiled once for both uses: the look of the static figure, and every mark shows its encoded values on
+ * hover (tooltips leave the SVG unchanged, so the static figure is drawn from the same compiled spec).
+ */
+function compiled(spec: TopLevelSpec): vega.Spec {
+  const mark = { ...((spec.config as { mark?: object } | undefined)?.mark ?? {}), tooltip: { content: 'encoding' } };
+  return compile(themed(spec, { mark })).spec;
+}
+
+/** The compiled figure as SVG (vega's headless SVG renderer, no canvas). */
+async function svgOf(compiledSpec: vega.Spec): Promise<string> {
   useFontMetrics();
-  const view = new vega.View(vega.parse(compile(themed(spec)).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compiledSpec), { renderer: 'none' });
   try {
     // Gradient/clip ids come from a process-wide counter: reset it so the same figure gives the same bytes.
     (vega as unknown as { resetSVGDefIds: () => void }).resetSVGDefIds();
-    const svg = await view.toSVG();
-    const png = new Resvg(svg, {
-      background: 'white',
-      fitTo: { mode: 'zoom', value: scale },
-      font: { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: 'Inter' },
-    })
-      .render()
-      .asPng();
-    return { svg, png: new Uint8Array(png) };
+    return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/** Vega-Lite spec → SVG → PNG at `scale`× (resvg, bundled fonts), and the compiled spec for the console. */
+export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
+  const compiledSpec = compiled(spec);
+  const json = `${JSON.stringify(compiledSpec)}\n`;
+  const svg = await svgOf(compiledSpec);
+  const png = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: scale },
+    font: { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: 'Inter' },
+  })
+    .render()
+    .asPng();
+  return { svg, png: new Uint8Array(png), vega: json };
+}
+
+/** The figure as SVG only (no PNG drawn). */
+export async function figureSvg(spec: TopLevelSpec): Promise<string> {
+  return svgOf(compiled(spec));
 }
 
 /**
@@ -97,6 +120,5 @@ export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<Ren
  * and every mark shows its encoded values on hover. Compiled here, so the browser needs vega only.
  */
 export function interactiveVegaSpec(spec: TopLevelSpec): string {
-  const mark = { ...((spec.config as { mark?: object } | undefined)?.mark ?? {}), tooltip: { content: 'encoding' } };
-  return `${JSON.stringify(compile(themed(spec, { mark })).spec)}\n`;
+  return `${JSON.stringify(compiled(spec))}\n`;
 }

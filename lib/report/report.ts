@@ -19,7 +19,7 @@ import {
   risks,
   segmentDimensions,
 } from './sections';
-import { interactiveVegaSpec, renderVegaLite } from './render';
+import { renderVegaLite } from './render';
 import { REPORT_DIR } from '../run';
 
 const FIGURE_CAPTIONS: Record<string, string> = {
@@ -394,12 +394,10 @@ export async function writeRunReport(runDir: string, outDir?: string): Promise<R
   const specs = runFigures({ metrics: d.metrics, labels: d.oof.label, scores: d.oof.score, heldOut: cvScheme(d).unit });
   for (const [name, spec] of Object.entries(specs)) {
     if (!spec) continue;
-    const { svg, png } = await renderVegaLite(spec);
+    const { svg, png, vega } = await renderVegaLite(spec);
     artifacts.push(await writeArtifact(base, `${prefix}figures/${name}.svg`, svg, 'report-figure'));
     artifacts.push(await writeArtifact(base, `${prefix}figures/${name}.png`, png, 'report-figure'));
-    artifacts.push(
-      await writeArtifact(base, `${prefix}figures/${name}.vg.json`, interactiveVegaSpec(spec), 'report-figure'),
-    );
+    artifacts.push(await writeArtifact(base, `${prefix}figures/${name}.vg.json`, vega, 'report-figure'));
     figures[name] = { svgPath: `figures/${name}.svg`, pngPath: `figures/${name}.png`, svg };
   }
   const blocks = reportBlocks(d);
