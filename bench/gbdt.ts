@@ -289,9 +289,9 @@ async function runOurs(b: Bench, first: boolean): Promise<EngineRun> {
     });
     fullFitSeconds = outcome.fitSeconds;
     log(`  ours all-rows fit ${fullFitSeconds.toFixed(1)} s (${outcome.fitThreads} thread(s) at most)`);
-    await writeFile(oursModelPath(), outcome.modelJson);
+    await writeFile(oursModelPath(), outcome.modelFile);
     try {
-      const exported = await timed(() => exportOnnx(parseModel(outcome.modelJson)));
+      const exported = await timed(() => exportOnnx(parseModel(Buffer.from(outcome.modelFile).toString('utf8'))));
       await writeFile(oursOnnxPath(), exported.value);
       extra.onnxExportSeconds = exported.wall;
       extra.onnxBytes = exported.value.length;

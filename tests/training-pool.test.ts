@@ -72,8 +72,8 @@ describe('training thread pool: thread_count', () => {
     expect(single.fitThreads).toBe(1);
     expect((await trainInThread({ ...tinyJob(), params })).fitThreads).toBe(1);
     // thread_count is recorded in the model's params; the rest of the file is the same.
-    const strip = (json: string): unknown => ({ ...JSON.parse(json), params: null });
-    expect(strip(alone.modelJson)).toEqual(strip(single.modelJson));
+    const strip = (file: Uint8Array): unknown => ({ ...JSON.parse(Buffer.from(file).toString('utf8')), params: null });
+    expect(strip(alone.modelFile)).toEqual(strip(single.modelFile));
   });
 
   it('a cancelled job stops: running ones end their thread, queued ones leave the line without training', async () => {
@@ -98,18 +98,18 @@ describe('training thread pool: thread_count', () => {
     const first = await trainInThread({ ...tinyJob(), params: quick });
     const second = await trainInThread({ ...tinyJob(), params: quick });
     expect(second.thread).toBe(first.thread);
-    expect(second.modelJson).toBe(first.modelJson);
+    expect(second.modelFile).toEqual(first.modelFile);
     // A job that does not ask for its model back (a CV fold) gets the same predictions without it.
     const predict = tinyJob().train;
     const withModel = await trainInThread({ ...tinyJob(), params: quick, predict });
     const without = await trainInThread({ ...tinyJob(), params: quick, predict, returnModel: false });
-    expect(without).not.toHaveProperty('modelJson');
+    expect(without).not.toHaveProperty('modelFile');
     expect(without.predictions).toEqual(withModel.predictions);
     expect(without.bestIteration).toBe(withModel.bestIteration);
     // transfer: the arrays move to the thread (left empty here), to the same fit.
     const moved = { ...tinyJob(), predict: tinyJob().train };
     const transferred = await trainInThread({ ...moved, params: quick, transfer: true });
-    expect(transferred.modelJson).toBe(withModel.modelJson);
+    expect(transferred.modelFile).toEqual(withModel.modelFile);
     expect(transferred.predictions).toEqual(withModel.predictions);
     expect(
       [moved.labels, moved.train.categorical[0]!.codes, moved.predict.numeric[0]!.values].map((a) => a.length),

@@ -243,12 +243,12 @@ export async function trainInThread(
   job: (TrainJob | DeferredTrainJob) & { returnModel: false },
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
-): Promise<Omit<TrainOutcome, 'modelJson'>>;
+): Promise<Omit<TrainOutcome, 'modelFile'>>;
 export async function trainInThread(
   job: (TrainJob | DeferredTrainJob) & { returnModel?: true },
   onProgress?: (p: TrainProgress) => void,
   signal?: AbortSignal,
-): Promise<TrainOutcome & { modelJson: string }>;
+): Promise<TrainOutcome & { modelFile: Uint8Array }>;
 export async function trainInThread(
   given: TrainJob | DeferredTrainJob,
   onProgress?: (p: TrainProgress) => void,

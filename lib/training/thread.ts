@@ -31,15 +31,20 @@ function train(job: ThreadJob): void {
     });
     const fitSeconds = (performance.now() - started) / 1000;
     const predictions = job.predict ? predictProba(model, job.predict) : undefined;
-    post({
+    const bestIteration = model.bestIteration ?? model.trees.length - 1;
+    // The model file's bytes move to the caller (transferred, not copied): at ten million rows its JSON is ~260 MB,
+    // and a string would cross as a copy while this thread still held the original.
+    const modelFile = job.returnModel === false ? undefined : new TextEncoder().encode(serializeModel(model));
+    const done: ThreadMessage = {
       type: 'done',
-      ...(job.returnModel === false ? {} : { modelJson: serializeModel(model) }),
-      bestIteration: model.bestIteration ?? model.trees.length - 1,
+      ...(modelFile ? { modelFile } : {}),
+      bestIteration,
       fitSeconds,
       thread: threadId,
       fitThreads,
       predictions,
-    });
+    };
+    parentPort!.postMessage(done, modelFile ? [modelFile.buffer as ArrayBuffer] : []);
   } catch (err) {
     const e = err as Error;
     post({ type: 'error', name: e.name, message: e.message });

@@ -45,7 +45,7 @@ export type ThreadMessage =
   | { type: 'progress'; iteration: number; iterations: number; trainLoss: number }
   | {
       type: 'done';
-      modelJson?: string;
+      modelFile?: Uint8Array;
       bestIteration: number;
       fitSeconds: number;
       thread: number;
@@ -55,8 +55,8 @@ export type ThreadMessage =
   | { type: 'error'; name: string; message: string };
 
 export interface TrainOutcome {
-  /** The fitted model's JSON (absent when the job said `returnModel: false`). */
-  modelJson?: string;
+  /** The fitted model's file: its JSON, UTF-8 (absent when the job said `returnModel: false`). */
+  modelFile?: Uint8Array;
   bestIteration: number;
   /** Time inside the trainer (excludes waiting for a thread and scoring). */
   fitSeconds: number;
