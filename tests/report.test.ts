@@ -1,5 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { expressionInterpreter } from 'vega-interpreter';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,7 @@ import type { RunFolder } from '../lib/run';
 import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
-import { compareRuns, writeRunReport } from '../lib/report';
+import { compareRuns, fontFiles, writeRunReport } from '../lib/report';
 import { ordinal } from '../lib/report/importance';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import {
@@ -162,6 +164,34 @@ describe('evaluation step on a real small run', () => {
     for (const f of ['report/report.md', 'report/report.html', 'report/model_card.md', 'report/segment_metrics.json'])
       expect(paths).toContain(f);
     for (const ref of a.evaluation.artifacts) await readVerified(a.ref.dir, ref);
+  });
+
+  it("a figure's PNG holds exactly the pixels resvg draws from its SVG at 2×", async () => {
+    const png = await readFile(join(a.ref.dir, 'report/figures/roc_pr.png'));
+    const { width, height } = pngSize(png);
+    expect([png[24], png[25]]).toEqual([8, 6]); // 8 bits a channel, RGBA
+    const idat: Buffer[] = [];
+    for (let at = 8; at < png.length;) {
+      const length = png.readUInt32BE(at);
+      if (png.subarray(at + 4, at + 8).toString('latin1') === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
+      at += 12 + length;
+    }
+    const rows = inflateSync(Buffer.concat(idat));
+    expect(rows.length).toBe((width * 4 + 1) * height);
+    const svg = await readFile(join(a.ref.dir, 'report/figures/roc_pr.svg'), 'utf8');
+    const drawn = new Resvg(svg, {
+      background: 'white',
+      fitTo: { mode: 'zoom', value: 2 },
+      font: { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: 'Inter' },
+    }).render();
+    expect([drawn.width, drawn.height]).toEqual([width, height]);
+    const pixels = drawn.pixels; // a copy on each read
+    for (let y = 0; y < height; y++) {
+      const row = rows.subarray(y * (width * 4 + 1), (y + 1) * (width * 4 + 1));
+      expect(row[0]).toBe(0);
+      if (!row.subarray(1).equals(pixels.subarray(y * width * 4, (y + 1) * width * 4)))
+        throw new Error(`row ${y} of the PNG differs from what resvg drew`);
+    }
   });
 
   it('figures are valid, readable-size PNG and SVG, drawn with the bundled font', async () => {

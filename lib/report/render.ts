@@ -4,6 +4,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { FontMetrics } from './fontMetrics';
+import { encodePng } from './png';
 
 const require = createRequire(import.meta.url);
 
@@ -95,19 +96,17 @@ async function svgOf(compiledSpec: vega.Spec): Promise<string> {
   }
 }
 
-/** Vega-Lite spec → SVG → PNG at `scale`× (resvg, bundled fonts), and the compiled spec for the console. */
+/** Vega-Lite spec → SVG → PNG at `scale`× (drawn by resvg with the bundled fonts), and the compiled spec for the console. */
 export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
   const compiledSpec = compiled(spec);
   const json = `${JSON.stringify(compiledSpec)}\n`;
   const svg = await svgOf(compiledSpec);
-  const png = new Resvg(svg, {
+  const image = new Resvg(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: scale },
     font: { fontFiles: fontFiles(), loadSystemFonts: false, defaultFontFamily: 'Inter' },
-  })
-    .render()
-    .asPng();
-  return { svg, png: new Uint8Array(png), vega: json };
+  }).render();
+  return { svg, png: encodePng(image.width, image.height, image.pixels), vega: json };
 }
 
 /** The figure as SVG only (no PNG drawn). */
