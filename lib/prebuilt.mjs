@@ -13,8 +13,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_DIR = join(ROOT, '.build', 'js');
 const STAMP_FILE = 'stamp.json';
-/** What a user runs to (re)build it; bootstrap runs it after npm install. */
-export const BUILD_JS_COMMAND = 'npm run build:js';
 
 /** Each program's name and its TypeScript entry, relative to the project. */
 export const PROGRAMS = {
@@ -129,8 +127,9 @@ export async function buildPrograms(root = ROOT) {
   const sourcesSha256 = sourcesHash(root, inputs);
   const dir = sourcesSha256.slice(0, 16);
   const previous = readStamp(buildDir);
-  await rm(join(buildDir, dir), { recursive: true, force: true });
-  await rename(temporary, join(buildDir, dir));
+  // The same sources build the same files: a folder of this hash already there (maybe in use) stays as it is.
+  if (existsSync(join(buildDir, dir))) await rm(temporary, { recursive: true, force: true });
+  else await rename(temporary, join(buildDir, dir));
   if (edited) return null;
   /** @type {BuildStamp} */
   const stamp = { dir, sourcesSha256, inputs, builtAt: new Date().toISOString() };
