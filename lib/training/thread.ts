@@ -6,7 +6,7 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { predictProba, serializeModel, trainGbdt } from '../gbdt';
 import type { ThreadJob, ThreadMessage } from './types';
 
-const post = (message: ThreadMessage): void => parentPort!.postMessage(message);
+const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(message, transfer);
 
 function train(job: ThreadJob): void {
   try {
@@ -35,16 +35,18 @@ function train(job: ThreadJob): void {
     // The model file's bytes move to the caller (transferred, not copied): at ten million rows its JSON is ~260 MB,
     // and a string would cross as a copy while this thread still held the original.
     const modelFile = job.returnModel === false ? undefined : new TextEncoder().encode(serializeModel(model));
-    const done: ThreadMessage = {
-      type: 'done',
-      ...(modelFile ? { modelFile } : {}),
-      bestIteration,
-      fitSeconds,
-      thread: threadId,
-      fitThreads,
-      predictions,
-    };
-    parentPort!.postMessage(done, modelFile ? [modelFile.buffer as ArrayBuffer] : []);
+    post(
+      {
+        type: 'done',
+        ...(modelFile ? { modelFile } : {}),
+        bestIteration,
+        fitSeconds,
+        thread: threadId,
+        fitThreads,
+        predictions,
+      },
+      modelFile ? [modelFile.buffer as ArrayBuffer] : [],
+    );
   } catch (err) {
     const e = err as Error;
     post({ type: 'error', name: e.name, message: e.message });
