@@ -18,7 +18,8 @@ import type { RunFolder } from '../lib/run';
 import { trainFinal, trainFold } from '../lib/pipeline/train';
 import { validateRawData } from '../lib/pipeline/validate';
 import { addUser, issueToken } from '../lib/governance';
-import { compareRuns, fontFiles, writeRunReport } from '../lib/report';
+import { compareRuns, fontFiles, renderVegaLite, writeRunReport } from '../lib/report';
+import type { TopLevelSpec } from 'vega-lite';
 import { ordinal } from '../lib/report/importance';
 import type { ArtifactRef, FoldSummary } from '../schemas/run';
 import {
@@ -192,6 +193,19 @@ describe('evaluation step on a real small run', () => {
       if (!row.subarray(1).equals(pixels.subarray(y * width * 4, (y + 1) * width * 4)))
         throw new Error(`row ${y} of the PNG differs from what resvg drew`);
     }
+  });
+
+  it('draws a figure once for a spec: the same spec again gets what was drawn, another spec is drawn anew', async () => {
+    const line = (ys: number[]): TopLevelSpec => ({
+      data: { values: ys.map((y, x) => ({ x, y })) },
+      mark: 'line',
+      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+    });
+    const first = await renderVegaLite(line([1, 3, 2]));
+    expect(await renderVegaLite(line([1, 3, 2]))).toBe(first);
+    const other = await renderVegaLite(line([2, 3, 1]));
+    expect(other.svg).not.toBe(first.svg);
+    expect(await renderVegaLite(line([1, 3, 2]), 1)).not.toBe(first);
   });
 
   it('figures are valid, readable-size PNG and SVG, drawn with the bundled font', async () => {

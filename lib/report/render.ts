@@ -4,6 +4,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { FontMetrics } from './fontMetrics';
+import { sha256Hex } from '../hash';
 import { encodePng } from './png';
 
 const require = createRequire(import.meta.url);
@@ -96,8 +97,32 @@ async function svgOf(compiledSpec: vega.Spec): Promise<string> {
   }
 }
 
-/** Vega-Lite spec → SVG → PNG at `scale`× (drawn by resvg with the bundled fonts), and the compiled spec for the console. */
-export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
+/**
+ * Figures drawn lately, by their spec: a report built again with the same figures (an override that leaves the
+ * evaluation as it was, a report exported once more) takes them as drawn instead of drawing them again, the same
+ * bytes. A few dozen cover every figure of a report and a monitoring window; the oldest goes first.
+ */
+const recentFigures = new Map<string, Promise<RenderedFigure>>();
+const RECENT_FIGURES = 48;
+
+/**
+ * Vega-Lite spec → SVG → PNG at `scale`× (drawn by resvg with the bundled fonts), and the compiled spec for the
+ * console. The result is shared with later calls for the same spec: treat it as read-only.
+ */
+export function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<RenderedFigure> {
+  const key = `${scale}:${sha256Hex(JSON.stringify(spec))}`;
+  let figure = recentFigures.get(key);
+  if (figure) recentFigures.delete(key);
+  else {
+    figure = drawFigure(spec, scale);
+    figure.catch(() => recentFigures.delete(key));
+    if (recentFigures.size >= RECENT_FIGURES) recentFigures.delete(recentFigures.keys().next().value!);
+  }
+  recentFigures.set(key, figure);
+  return figure;
+}
+
+async function drawFigure(spec: TopLevelSpec, scale: number): Promise<RenderedFigure> {
   const compiledSpec = compiled(spec);
   const json = `${JSON.stringify(compiledSpec)}\n`;
   const svg = await svgOf(compiledSpec);
