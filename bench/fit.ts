@@ -35,17 +35,18 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
   },
 });
-const positive = (name: string, value: string | undefined): number | undefined => {
+const wholeNumber = (name: string, value: string | undefined): number | undefined => {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${value}'`);
   return n;
 };
-const fold = positive('fold', args.fold)!;
-const rows = positive('rows', args.rows);
-const iterations = positive('iterations', args.iterations);
-const threads = positive('threads', args.threads)!;
-const runs = positive('runs', args.runs)!;
+const fold = wholeNumber('fold', args.fold)!;
+const rows = wholeNumber('rows', args.rows);
+const iterations = wholeNumber('iterations', args.iterations);
+const threads = wholeNumber('threads', args.threads)!;
+if (threads < 1 || threads > 2) throw new Error(`--threads must be 1 or 2, got '${args.threads}'`);
+const runs = wholeNumber('runs', args.runs)!;
 if (args.kernel !== 'wasm' && args.kernel !== 'ts')
   throw new Error(`--kernel must be wasm or ts, got '${args.kernel}'`);
 const kernel: GbdtKernel = args.kernel;
