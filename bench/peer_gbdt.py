@@ -99,7 +99,8 @@ def main():
         name = f"CatBoost {version}"
         cb_params = {k: v for k, v in params.items() if k in (
             "iterations", "learning_rate", "depth", "l2_leaf_reg", "random_seed", "border_count", "random_strength",
-            "one_hot_max_size", "bootstrap_type", "bagging_temperature", "subsample", "max_ctr_complexity")}
+            "one_hot_max_size", "bootstrap_type", "bagging_temperature", "subsample", "max_ctr_complexity",
+            "fold_permutation_block")}
         x = df[x_cols]
 
         def fit(rows):

@@ -76,4 +76,17 @@ export class Rng {
     for (let i = 0; i < n; i++) p[i] = i;
     return this.shuffle(p);
   }
+
+  /**
+   * A random permutation of 0..n-1 that moves blocks of `block` consecutive values (the last one shorter) and keeps
+   * each block's values in order; with `block` 1 it is `permutation(n)`, draw for draw.
+   */
+  blockPermutation(n: number, block: number): Uint32Array {
+    if (block <= 1) return this.permutation(n);
+    const order = this.permutation(Math.ceil(n / block));
+    const p = new Uint32Array(n);
+    let t = 0;
+    for (const b of order) for (let i = b * block, end = Math.min(n, i + block); i < end; i++) p[t++] = i;
+    return p;
+  }
 }

@@ -94,6 +94,7 @@ export const catBoostParamsSchema = z
     use_best_model: bool('use_best_model'),
     max_ctr_complexity: intIn('max_ctr_complexity', 1, 8),
     permutation_count: intIn('permutation_count', 1, 64),
+    fold_permutation_block: intIn('fold_permutation_block', 1, 65_536),
     model_size_reg: numIn('model_size_reg', 0, Infinity),
     thread_count: intIn('thread_count', -1, 1024),
     verbose: z.union([z.boolean(), z.number()], {
@@ -135,6 +136,8 @@ export const resolvedParamsSchema = z
     use_best_model: z.boolean(),
     max_ctr_complexity: z.number().int(),
     permutation_count: z.number().int(),
+    /** Absent in models trained before it was a parameter: they permuted single rows (1). */
+    fold_permutation_block: z.number().int().optional(),
     model_size_reg: z.number(),
     thread_count: z.number().int(),
     // Present only when set, so models trained without overrides keep their exact bytes.

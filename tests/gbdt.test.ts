@@ -525,6 +525,15 @@ describe('gbdt: parameters', () => {
     expect(resolveParams({ leaf_estimation_iterations: 3 }, 10_000).leaf_estimation_iterations).toBe(3);
   });
 
+  it('permutes blocks of rows as CatBoost does by default: fold_permutation_block = min(256, rows / 1000 + 1)', () => {
+    // DefaultFoldPermutationBlockSize in CatBoost's defaults_helper.h.
+    expect(resolveParams({}, 999).fold_permutation_block).toBe(1);
+    expect(resolveParams({}, 92_850).fold_permutation_block).toBe(93);
+    expect(resolveParams({}, 254_999).fold_permutation_block).toBe(255);
+    expect(resolveParams({}, 10_000_000).fold_permutation_block).toBe(256);
+    expect(resolveParams({ fold_permutation_block: 1 }, 10_000_000).fold_permutation_block).toBe(1);
+  });
+
   it("derives learning_rate like CatBoost when unset (values printed by CatBoost 1.2's get_all_params)", () => {
     expect(autoLearningRate(60_000, 1000, false, false)).toBe(0.059184);
     expect(autoLearningRate(93_000, 500, false, false)).toBe(0.134748);
@@ -542,6 +551,11 @@ describe('gbdt: parameters', () => {
       "bootstrap_type must be one of 'Bayesian', 'Bernoulli', 'MVS', 'No', got \"Poisson\"",
     ],
     [{ loss_function: 'RMSE' }, 'loss_function', 'loss_function must be one of \'Logloss\', got "RMSE"'],
+    [
+      { fold_permutation_block: 0 },
+      'fold_permutation_block',
+      'fold_permutation_block must be an integer in 1..65536, got 0',
+    ],
     [{ depht: 6 }, 'depht', "unknown parameter 'depht'"],
     [
       { bootstrap_type: 'Bayesian', subsample: 0.5 },

@@ -15,4 +15,20 @@ describe('Rng', () => {
       expect([r.nextUint32(), r.nextUint32(), r.next(), r.int(1000), r.fork(3).nextUint32()]).toEqual(expected);
     }
   });
+
+  it('blockPermutation moves whole blocks of consecutive values, each in order; with blocks of 1 it is permutation()', () => {
+    const n = 1000;
+    const block = 64;
+    const p = new Rng(5).blockPermutation(n, block);
+    expect([...p].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+    expect([...p]).not.toEqual([...Array(n).keys()]);
+    for (let t = 0; t < n;) {
+      const start = p[t]!;
+      expect(start % block).toBe(0);
+      const length = Math.min(block, n - start);
+      expect([...p.subarray(t, t + length)]).toEqual(Array.from({ length }, (_, i) => start + i));
+      t += length;
+    }
+    expect(new Rng(5).blockPermutation(300, 1)).toEqual(new Rng(5).permutation(300));
+  });
 });

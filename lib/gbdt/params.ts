@@ -116,6 +116,9 @@ export function resolveParams(
     use_best_model: useBestModel,
     max_ctr_complexity: p.max_ctr_complexity ?? 4,
     permutation_count: p.permutation_count ?? 4,
+    // CatBoost's default (DefaultFoldPermutationBlockSize): permutations move blocks of consecutive rows, so the
+    // ordered statistics of a large set read and write memory in runs instead of at random rows.
+    fold_permutation_block: p.fold_permutation_block ?? Math.min(256, Math.floor(rowCount / 1000) + 1),
     model_size_reg: p.model_size_reg ?? 0.5,
     thread_count: p.thread_count ?? -1,
     ...(p.monotone_constraints ? { monotone_constraints: p.monotone_constraints } : {}),

@@ -231,7 +231,7 @@ function fit(
   const noiseRng = rng.fork(3);
   const foldRng = rng.fork(4);
   const nPerm = P.permutation_count;
-  const perms = Array.from({ length: nPerm }, () => permRng.permutation(n));
+  const perms = Array.from({ length: nPerm }, () => permRng.blockPermutation(n, P.fold_permutation_block ?? 1));
   // Folds 0..nStruct-1 choose tree structures; the last permutation computes leaf values (CatBoost's averaging fold).
   const nStruct = nPerm > 1 ? nPerm - 1 : 1;
   const avgFold = nPerm - 1;
