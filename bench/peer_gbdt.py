@@ -5,6 +5,8 @@ bench/gbdt.ts calls this once per engine per run, each in a fresh process (so pe
   bench/.venv/bin/python bench/peer_gbdt.py FEATURES.parquet --engine catboost|lightgbm --params JSON
       --categorical JSON --numeric JSON --full-model PATH (--train-full | --load-full) [--score-passes 3]
       [--score-threads 1,2] [--skip-cv]
+  bench/.venv/bin/python bench/peer_gbdt.py FEATURES.parquet --engine catboost --params JSON --categorical JSON
+      --numeric JSON --fit-fold K [--rows N] [--threads 2]      # one fit of fold K's training rows (bench/fit.ts)
 
 1. Reads the Parquet table (rows ordered by row_idx, as the TS side reads them) and its `fold` column (GroupKFold by
    userId, assigned by the pipeline).
@@ -66,16 +68,18 @@ def main():
     ap.add_argument("--params", default="{}")
     ap.add_argument("--categorical", required=True)
     ap.add_argument("--numeric", required=True)
-    ap.add_argument("--full-model", required=True)
+    ap.add_argument("--full-model")
     ap.add_argument("--train-full", action="store_true")
     ap.add_argument("--load-full", action="store_true")
     ap.add_argument("--score-passes", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-cv", action="store_true", help="no CV (scoring only: bench/onnx-throughput.ts)")
     ap.add_argument("--score-threads", default="1,2", help="thread counts to time predict with")
+    ap.add_argument("--fit-fold", type=int, help="one fit on this fold's training rows, then exit (bench/fit.ts)")
+    ap.add_argument("--rows", type=int, help="with --fit-fold: the fold's first N training rows")
     a = ap.parse_args()
-    if a.train_full == a.load_full:
-        ap.error("exactly one of --train-full / --load-full")
+    if a.fit_fold is None and (a.train_full == a.load_full or not a.full_model):
+        ap.error("--full-model and exactly one of --train-full / --load-full (or --fit-fold)")
     params = json.loads(a.params)
     cat, num = json.loads(a.categorical), json.loads(a.numeric)
     x_cols = cat + num
@@ -147,6 +151,18 @@ def main():
 
     # CV on the pipeline's folds.
     rss_before_cv = vm_kb("VmRSS")
+    if a.fit_fold is not None:
+        rows = (df.fold != a.fit_fold).to_numpy()
+        if a.rows is not None:
+            rows = rows & (np.cumsum(rows) <= a.rows)
+        peak_reset = reset_peak()
+        t = time.perf_counter()
+        fit(rows)
+        json.dump({"engine": a.engine, "name": name, "fold": a.fit_fold, "trainRows": int(rows.sum()),
+                   "fitSeconds": time.perf_counter() - t,
+                   "peakMb": mb(vm_kb("VmHWM")) if peak_reset else None}, sys.stdout)
+        return
+
     peak_reset = reset_peak()
     oof = np.zeros(len(df))
     fold_out = []
