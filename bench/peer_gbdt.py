@@ -149,8 +149,6 @@ def main():
         def load():
             return lgb.Booster(model_file=a.full_model)
 
-    # CV on the pipeline's folds.
-    rss_before_cv = vm_kb("VmRSS")
     if a.fit_fold is not None:
         rows = (df.fold != a.fit_fold).to_numpy()
         if a.rows is not None:
@@ -163,6 +161,8 @@ def main():
                    "peakMb": mb(vm_kb("VmHWM")) if peak_reset else None}, sys.stdout)
         return
 
+    # CV on the pipeline's folds.
+    rss_before_cv = vm_kb("VmRSS")
     peak_reset = reset_peak()
     oof = np.zeros(len(df))
     fold_out = []
